@@ -1,0 +1,228 @@
+//! The table of inputs and the two ways they arrive: `INPUT_*` variables (the action) or
+//! long flags (the CLI). Both produce the same [`RawInputs`], which `Config` validates.
+
+use std::collections::BTreeMap;
+
+use crate::github::RunnerEnv;
+
+/// One input of the action, also a long CLI flag of the same name.
+#[derive(Debug, Clone, Copy)]
+pub struct InputSpec {
+    /// The input name as written in `with:` (kebab-case).
+    pub name: &'static str,
+    /// The default as documented for users (`""` when there is none).
+    pub default: &'static str,
+    /// One-line description, used by `--help`.
+    pub description: &'static str,
+    /// Multi-line input: the CLI flag may repeat, each occurrence one line.
+    pub multi_line: bool,
+}
+
+const fn input(name: &'static str, default: &'static str, description: &'static str) -> InputSpec {
+    InputSpec {
+        name,
+        default,
+        description,
+        multi_line: false,
+    }
+}
+
+const fn lines(name: &'static str, default: &'static str, description: &'static str) -> InputSpec {
+    InputSpec {
+        name,
+        default,
+        description,
+        multi_line: true,
+    }
+}
+
+/// Every input stevedore accepts, in the order the docs list them.
+pub const INPUTS: &[InputSpec] = &[
+    lines(
+        "path",
+        "",
+        "Files to ship: one glob per line, `!` excludes, `#` comments (required)",
+    ),
+    lines(
+        "destination",
+        "artifact in Actions, none elsewhere",
+        "Where to upload: artifact, release, s3://bucket/prefix, a directory path such as ./out, or none; one per line",
+    ),
+    input("name", "artifact", "Artifact name"),
+    input(
+        "if-no-files-found",
+        "warn",
+        "What to do when no file matches: warn, error or ignore",
+    ),
+    input(
+        "include-hidden-files",
+        "false",
+        "Select files and directories whose name starts with a dot",
+    ),
+    input(
+        "retention-days",
+        "",
+        "Days to keep the artifact (1-400); empty uses the repository default",
+    ),
+    input(
+        "compression-level",
+        "6",
+        "Zip compression level for artifacts, 0 (store) to 9",
+    ),
+    input(
+        "overwrite",
+        "false",
+        "Replace an existing artifact, release asset or non-empty destination directory",
+    ),
+    input(
+        "archive",
+        "true",
+        "false uploads each file as its own unzipped artifact",
+    ),
+    input("tag", "tag of the ref", "Release tag"),
+    input("release-name", "", "Release title"),
+    input("draft", "false", "Leave the release as a draft"),
+    input("prerelease", "false", "Mark the release as a prerelease"),
+    input(
+        "make-latest",
+        "",
+        "Mark the release as latest: true, false or legacy",
+    ),
+    input(
+        "release-id",
+        "",
+        "Upload to this existing release id instead of looking it up by tag",
+    ),
+    input(
+        "s3-endpoint",
+        "",
+        "S3-compatible endpoint URL; empty uses AWS",
+    ),
+    input(
+        "s3-region",
+        "",
+        "S3 region; empty uses AWS_REGION or us-east-1",
+    ),
+    input(
+        "s3-path-style",
+        "false",
+        "Address buckets as endpoint/bucket instead of bucket.endpoint",
+    ),
+    input(
+        "checksums",
+        "SHA256SUMS",
+        "Name of the checksums file (sha256sum -c format)",
+    ),
+    input(
+        "secrets",
+        "error",
+        "Credential scan before upload: error, warn or off",
+    ),
+    lines(
+        "secrets-allow",
+        "",
+        "Globs of relative paths whose secret findings are accepted, one per line",
+    ),
+    input(
+        "duplicates",
+        "warn",
+        "Files with identical content: warn, error or ignore",
+    ),
+    input(
+        "max-file-size",
+        "",
+        "Largest allowed file, e.g. 500MB or 2GiB",
+    ),
+    input("max-total-size", "", "Largest allowed total, e.g. 10GiB"),
+    input(
+        "upload-concurrency",
+        "",
+        "Requests in flight per destination (1-256); empty uses each destination's default",
+    ),
+    input("token", "github.token", "Token for releases and check runs"),
+    input("check-run", "false", "Publish findings as a check run"),
+    input("summary", "true", "Write the job summary"),
+];
+
+/// Input values as given, before validation. Empty values count as unset, as the
+/// runner passes every declared input, set or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawInputs {
+    values: BTreeMap<&'static str, String>,
+}
+
+impl RawInputs {
+    /// Reads `INPUT_<NAME>` for every known input (NAME upper-cased, `-` as `_`).
+    /// The hyphenated spelling the runner uses for JavaScript actions is accepted too.
+    #[must_use]
+    pub fn from_env(env: &RunnerEnv) -> Self {
+        let mut raw = RawInputs::default();
+        for spec in INPUTS {
+            let upper = spec.name.to_ascii_uppercase();
+            let underscored = upper.replace('-', "_");
+            let value = env
+                .inputs
+                .get(&underscored)
+                .or_else(|| env.inputs.get(&upper));
+            if let Some(value) = value {
+                raw.set(spec.name, value.clone());
+            }
+        }
+        raw
+    }
+
+    /// Sets an input; `name` must be one of [`INPUTS`]. Empty values are dropped.
+    pub fn set(&mut self, name: &'static str, value: String) {
+        debug_assert!(
+            INPUTS.iter().any(|s| s.name == name),
+            "unknown input {name}"
+        );
+        if value.trim().is_empty() {
+            self.values.remove(name);
+        } else {
+            self.values.insert(name, value);
+        }
+    }
+
+    /// The value of an input, if set and non-empty.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// True when no input at all was given.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_names_map_to_underscored_env_names() {
+        let env = RunnerEnv::from_vars([
+            ("INPUT_IF_NO_FILES_FOUND", "error"),
+            ("INPUT_INCLUDE-HIDDEN-FILES", "true"),
+            ("INPUT_NAME", ""),
+        ]);
+        let raw = RawInputs::from_env(&env);
+        assert_eq!(raw.get("if-no-files-found"), Some("error"));
+        assert_eq!(raw.get("include-hidden-files"), Some("true"));
+        assert_eq!(raw.get("name"), None);
+    }
+
+    #[test]
+    fn input_names_are_unique_kebab_case() {
+        let mut names: Vec<_> = INPUTS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), INPUTS.len());
+        assert!(names.iter().all(|n| {
+            n.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit())
+        }));
+    }
+}

@@ -1,0 +1,139 @@
+//! The runner environment, read once.
+//!
+//! Every environment variable stevedore looks at is named here and read in
+//! [`RunnerEnv::from_vars`]. Stages receive the parsed struct; nothing else calls
+//! `std::env::var`, so tests build a `RunnerEnv` from a list and never touch the
+//! process environment.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Names of the environment variables stevedore reads.
+pub mod vars {
+    /// `true` when running inside GitHub Actions.
+    pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
+    /// File that receives step outputs (`name<<delimiter` blocks).
+    pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
+    /// File that receives the job summary markdown.
+    pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
+    /// The checkout directory; annotations are relative to it.
+    pub const GITHUB_WORKSPACE: &str = "GITHUB_WORKSPACE";
+    /// The ref that triggered the run, e.g. `refs/tags/v1.2.3`.
+    pub const GITHUB_REF: &str = "GITHUB_REF";
+    /// Per-job temporary directory, emptied after the job.
+    pub const RUNNER_TEMP: &str = "RUNNER_TEMP";
+    /// Home directory, for `~` in patterns.
+    pub const HOME: &str = "HOME";
+    /// Home directory on Windows.
+    pub const USERPROFILE: &str = "USERPROFILE";
+    /// System temporary directory, used when `RUNNER_TEMP` is unset.
+    pub const TMPDIR: &str = "TMPDIR";
+    /// Prefix of every action input variable.
+    pub const INPUT_PREFIX: &str = "INPUT_";
+}
+
+/// What stevedore needs from the environment, parsed once at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct RunnerEnv {
+    /// Running inside GitHub Actions (`GITHUB_ACTIONS=true`).
+    pub github_actions: bool,
+    /// `$GITHUB_OUTPUT`, when set and non-empty.
+    pub output_file: Option<PathBuf>,
+    /// `$GITHUB_STEP_SUMMARY`, when set and non-empty.
+    pub summary_file: Option<PathBuf>,
+    /// `$GITHUB_WORKSPACE`.
+    pub workspace: Option<PathBuf>,
+    /// `$GITHUB_REF`.
+    pub git_ref: Option<String>,
+    /// `$RUNNER_TEMP`.
+    pub runner_temp: Option<PathBuf>,
+    /// `$TMPDIR`.
+    pub tmpdir: Option<PathBuf>,
+    /// `$HOME` (or `%USERPROFILE%`).
+    pub home: Option<PathBuf>,
+    /// Every `INPUT_<NAME>` variable, keyed by `<NAME>` as it appears (upper case, `_`).
+    pub inputs: BTreeMap<String, String>,
+}
+
+impl RunnerEnv {
+    /// Where stevedore writes its manifest and checksums: `RUNNER_TEMP`, else `TMPDIR`,
+    /// else the platform default.
+    #[must_use]
+    pub fn temp_dir(&self) -> PathBuf {
+        self.runner_temp
+            .clone()
+            .or_else(|| self.tmpdir.clone())
+            .unwrap_or_else(|| {
+                PathBuf::from(if cfg!(windows) {
+                    "C:\\Windows\\Temp"
+                } else {
+                    "/tmp"
+                })
+            })
+    }
+
+    /// Reads the real process environment.
+    #[must_use]
+    pub fn from_process() -> Self {
+        Self::from_vars(std::env::vars_os())
+    }
+
+    /// Builds the environment from `(name, value)` pairs. Non-UTF-8 values are ignored,
+    /// as no variable stevedore reads can meaningfully hold one.
+    pub fn from_vars<I, K, V>(vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        let mut env = RunnerEnv::default();
+        for (key, value) in vars {
+            let (Ok(key), Ok(value)) = (key.into().into_string(), value.into().into_string())
+            else {
+                continue;
+            };
+            if let Some(name) = key.strip_prefix(vars::INPUT_PREFIX) {
+                env.inputs.insert(name.to_owned(), value);
+                continue;
+            }
+            let non_empty = || (!value.is_empty()).then(|| value.clone());
+            match key.as_str() {
+                vars::GITHUB_ACTIONS => env.github_actions = value == "true",
+                vars::GITHUB_OUTPUT => env.output_file = non_empty().map(PathBuf::from),
+                vars::GITHUB_STEP_SUMMARY => env.summary_file = non_empty().map(PathBuf::from),
+                vars::GITHUB_WORKSPACE => env.workspace = non_empty().map(PathBuf::from),
+                vars::GITHUB_REF => env.git_ref = non_empty(),
+                vars::RUNNER_TEMP => env.runner_temp = non_empty().map(PathBuf::from),
+                vars::TMPDIR => env.tmpdir = non_empty().map(PathBuf::from),
+                vars::HOME => env.home = non_empty().map(PathBuf::from),
+                vars::USERPROFILE if env.home.is_none() => {
+                    env.home = non_empty().map(PathBuf::from);
+                }
+                _ => {}
+            }
+        }
+        env
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_inputs_and_runner_files() {
+        let env = RunnerEnv::from_vars([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", "/tmp/out"),
+            ("GITHUB_STEP_SUMMARY", ""),
+            ("INPUT_IF_NO_FILES_FOUND", "error"),
+            ("HOME", "/home/u"),
+        ]);
+        assert!(env.github_actions);
+        assert_eq!(env.output_file, Some(PathBuf::from("/tmp/out")));
+        assert_eq!(env.summary_file, None, "an empty variable counts as unset");
+        assert_eq!(env.inputs["IF_NO_FILES_FOUND"], "error");
+        assert_eq!(env.home, Some(PathBuf::from("/home/u")));
+    }
+}

@@ -1,0 +1,45 @@
+//! The `stevedore` binary: a thin shell over the library.
+
+use std::process::ExitCode;
+
+use stevedore::config::RawInputs;
+use stevedore::github::RunnerEnv;
+use stevedore::report::log::{LogReporter, Mode, detect_mode};
+use stevedore::run::{Invocation, run};
+
+fn main() -> ExitCode {
+    let env = RunnerEnv::from_process();
+    let args: Vec<_> = std::env::args_os().collect();
+    let inputs = if args.len() > 1 {
+        match stevedore::cli::parse(args) {
+            Ok(inputs) => inputs,
+            Err(e) => {
+                // --help and --version are not errors; clap picks the stream and code.
+                let _ = e.print();
+                let code = if e.use_stderr() {
+                    stevedore::ExitCode::BadInput.code()
+                } else {
+                    0
+                };
+                return ExitCode::from(code);
+            }
+        }
+    } else {
+        RawInputs::from_env(&env)
+    };
+    let mode = detect_mode(env.github_actions);
+    let out: Box<dyn std::io::Write + Send> = match mode {
+        Mode::Actions => Box::new(std::io::stdout()),
+        Mode::Terminal | Mode::Plain => Box::new(std::io::stderr()),
+    };
+    let log = LogReporter::new(mode, out);
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(e) => {
+            log.line(&format!("error: cannot read the working directory: {e}"));
+            return ExitCode::from(stevedore::ExitCode::Internal.code());
+        }
+    };
+    let code = run(&Invocation { env, inputs, cwd }, &log);
+    ExitCode::from(code.code())
+}

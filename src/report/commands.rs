@@ -1,0 +1,135 @@
+//! Workflow commands (`::name key=value::data`), escaped exactly as `@actions/core`
+//! escapes them so the runner's unescaping restores the text and nothing a file name
+//! contains can start a command of its own.
+
+use std::fmt::Write as _;
+
+/// Escapes command data: `%`, CR, LF.
+#[must_use]
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a property value: data escaping plus `:` and `,`.
+#[must_use]
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Annotation severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// `::error`
+    Error,
+    /// `::warning`
+    Warning,
+    /// `::notice`
+    Notice,
+}
+
+impl Severity {
+    fn command(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Notice => "notice",
+        }
+    }
+}
+
+/// An annotation on the run, optionally on a file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Annotation {
+    /// Severity.
+    pub severity: Severity,
+    /// Short title.
+    pub title: Option<String>,
+    /// Path relative to the workspace.
+    pub file: Option<String>,
+    /// 1-based line.
+    pub line: Option<u64>,
+    /// The message.
+    pub message: String,
+}
+
+impl Annotation {
+    /// An annotation without a location.
+    #[must_use]
+    pub fn new(severity: Severity, title: &str, message: String) -> Self {
+        Annotation {
+            severity,
+            title: Some(title.to_owned()),
+            file: None,
+            line: None,
+            message,
+        }
+    }
+
+    /// The workflow command line (without the trailing newline).
+    #[must_use]
+    pub fn to_command(&self) -> String {
+        let mut props = Vec::new();
+        if let Some(title) = &self.title {
+            props.push(format!("title={}", escape_property(title)));
+        }
+        if let Some(file) = &self.file {
+            props.push(format!("file={}", escape_property(file)));
+        }
+        if let Some(line) = self.line {
+            props.push(format!("line={line}"));
+        }
+        let mut out = format!("::{}", self.severity.command());
+        if !props.is_empty() {
+            let _ = write!(out, " {}", props.join(","));
+        }
+        let _ = write!(out, "::{}", escape_data(&self.message));
+        out
+    }
+}
+
+/// A fresh random token for `::stop-commands::`, so a listing of untrusted names cannot
+/// guess it and resume command processing.
+#[must_use]
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: fall back to the clock and pid, still unguessable by a file name.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes[..16].copy_from_slice(&(nanos ^ u128::from(std::process::id())).to_le_bytes());
+    }
+    hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_matches_the_toolkit() {
+        assert_eq!(escape_data("a%b\r\nc"), "a%25b%0D%0Ac");
+        assert_eq!(escape_property("x:y,z%\n"), "x%3Ay%2Cz%25%0A");
+    }
+
+    #[test]
+    fn annotation_with_location() {
+        let a = Annotation {
+            severity: Severity::Error,
+            title: Some("Secret: github-pat".into()),
+            file: Some("dist/a,b.txt".into()),
+            line: Some(3),
+            message: "line one\n::set-output name=x::y".into(),
+        };
+        assert_eq!(
+            a.to_command(),
+            "::error title=Secret%3A github-pat,file=dist/a%2Cb.txt,line=3::line one%0A::set-output name=x::y"
+        );
+        assert!(
+            !a.to_command().contains('\n'),
+            "a name cannot start a new command line"
+        );
+    }
+}

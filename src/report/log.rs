@@ -1,0 +1,208 @@
+//! The console: log lines, groups, progress, and listings of untrusted names.
+//!
+//! In Actions everything goes to stdout (where the runner reads workflow commands), each
+//! stage in a `::group::`, with a progress line every few seconds on long scans. On a
+//! terminal a single progress line is redrawn on stderr. File names are printed escaped and
+//! listings are wrapped in `::stop-commands::` so no name can issue a workflow command.
+
+use std::io::{self, Write};
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use super::commands::{escape_data, random_token};
+use super::format;
+use super::{Event, Level, Reporter};
+use crate::scan::Progress;
+
+/// Where the log is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A GitHub Actions log: workflow commands, groups, periodic progress lines.
+    Actions,
+    /// An interactive terminal: a redrawn progress line.
+    Terminal,
+    /// Any other pipe or file: plain lines.
+    Plain,
+}
+
+struct State {
+    out: Box<dyn Write + Send>,
+    group_open: bool,
+}
+
+/// The reporter used by the binary.
+pub struct LogReporter {
+    mode: Mode,
+    state: Mutex<State>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl LogReporter {
+    /// A reporter writing to `out`.
+    #[must_use]
+    pub fn new(mode: Mode, out: Box<dyn Write + Send>) -> Self {
+        LogReporter {
+            mode,
+            state: Mutex::new(State {
+                out,
+                group_open: false,
+            }),
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The mode.
+    #[must_use]
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    fn write_line(&self, line: &str) {
+        if let Ok(mut state) = self.state.lock() {
+            // A broken stdout must not turn a successful upload into a failure.
+            let _ = writeln!(state.out, "{line}");
+            let _ = state.out.flush();
+        }
+    }
+
+    /// Starts a stage: a collapsible group in Actions, a heading elsewhere.
+    pub fn stage(&self, title: &str) {
+        match self.mode {
+            Mode::Actions => {
+                self.end_group();
+                self.write_line(&format!("::group::{}", escape_data(title)));
+                if let Ok(mut state) = self.state.lock() {
+                    state.group_open = true;
+                }
+            }
+            Mode::Terminal | Mode::Plain => self.write_line(&format!("==> {title}")),
+        }
+    }
+
+    /// Closes the open group, if any.
+    pub fn end_group(&self) {
+        let open = self
+            .state
+            .lock()
+            .is_ok_and(|mut s| std::mem::replace(&mut s.group_open, false));
+        if open {
+            self.write_line("::endgroup::");
+        }
+    }
+
+    /// A plain log line; line breaks are escaped so it stays one line.
+    pub fn line(&self, text: &str) {
+        self.write_line(&escape_data(text));
+    }
+
+    /// A workflow command, written only in Actions.
+    pub fn command(&self, command: &str) {
+        if self.mode == Mode::Actions {
+            self.write_line(command);
+        }
+    }
+
+    /// Lines that may hold untrusted text (file names), fenced so the runner ignores
+    /// any command inside them.
+    pub fn listing(&self, lines: &[String]) {
+        let token = (self.mode == Mode::Actions).then(random_token);
+        if let Some(token) = &token {
+            self.write_line(&format!("::stop-commands::{token}"));
+        }
+        for line in lines {
+            self.line(line);
+        }
+        if let Some(token) = &token {
+            self.write_line(&format!("::{token}::"));
+        }
+    }
+
+    /// Warnings received so far (they become annotations at the end).
+    #[must_use]
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// Runs `work` while reporting `progress` periodically.
+    pub fn with_progress<T>(
+        &self,
+        progress: &Progress,
+        total_files: u64,
+        work: impl FnOnce() -> T,
+    ) -> T {
+        let (first, every) = match self.mode {
+            Mode::Terminal => (Duration::from_millis(250), Duration::from_millis(100)),
+            Mode::Actions | Mode::Plain => (Duration::from_secs(5), Duration::from_secs(5)),
+        };
+        std::thread::scope(|scope| {
+            let (done, wait) = mpsc::channel::<()>();
+            scope.spawn(move || {
+                let started = Instant::now();
+                let mut delay = first;
+                let mut drew = false;
+                while let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(delay) {
+                    delay = every;
+                    let files = progress.files.load(Ordering::Relaxed);
+                    let bytes = progress.bytes.load(Ordering::Relaxed);
+                    let rate = crate::scan::throughput(bytes, started.elapsed());
+                    let pct = (files * 100).checked_div(total_files).unwrap_or(100);
+                    let text = format!(
+                        "scanned {} of {} files ({pct}%), {}, {}",
+                        format::count(files),
+                        format::count(total_files),
+                        format::bytes(bytes),
+                        format::rate(rate)
+                    );
+                    if self.mode == Mode::Terminal {
+                        if let Ok(mut state) = self.state.lock() {
+                            let _ = write!(state.out, "\r\x1b[2K{text}");
+                            let _ = state.out.flush();
+                        }
+                        drew = true;
+                    } else {
+                        self.write_line(&text);
+                    }
+                }
+                if drew && let Ok(mut state) = self.state.lock() {
+                    let _ = write!(state.out, "\r\x1b[2K");
+                    let _ = state.out.flush();
+                }
+            });
+            let result = work();
+            drop(done);
+            result
+        })
+    }
+}
+
+impl Reporter for LogReporter {
+    fn event(&self, event: &Event) {
+        match (event.level, self.mode) {
+            (Level::Debug, Mode::Actions) => {
+                self.write_line(&format!("::debug::{}", escape_data(&event.message)))
+            }
+            (Level::Debug, _) => {}
+            (Level::Info, _) => self.line(&event.message),
+            (Level::Warning, _) => {
+                self.line(&format!("warning: {}", event.message));
+                if let Ok(mut w) = self.warnings.lock() {
+                    w.push(event.message.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Picks the mode from the environment and whether stderr is a terminal.
+#[must_use]
+pub fn detect_mode(github_actions: bool) -> Mode {
+    use std::io::IsTerminal as _;
+    if github_actions {
+        Mode::Actions
+    } else if io::stderr().is_terminal() {
+        Mode::Terminal
+    } else {
+        Mode::Plain
+    }
+}

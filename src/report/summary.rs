@@ -1,0 +1,254 @@
+//! The job summary: GitHub-flavoured markdown, bounded well under the runner's 1 MiB
+//! per-step limit (an oversize summary is dropped whole). Every list is capped with an
+//! "…and N more" line; the manifest holds the complete data.
+
+use std::fmt::Write as _;
+
+use super::Outcome;
+use super::format::{bytes, code, count, duration, markdown, plural, rate, shorten};
+use crate::scan::throughput;
+
+/// Budget for the whole summary; the runner refuses more than 1 MiB per step.
+pub const MAX_BYTES: usize = 900 * 1024;
+/// Rows per table.
+const MAX_ROWS: usize = 100;
+/// Characters of a path shown in a cell.
+const MAX_PATH: usize = 200;
+
+/// A path or name, shortened, as a code span.
+fn name(text: &str) -> String {
+    code(&shorten(text, MAX_PATH))
+}
+
+/// Renders the summary.
+#[must_use]
+pub fn render(outcome: &Outcome<'_>) -> String {
+    let mut s = String::new();
+    let failed = outcome.error.is_some();
+    let _ = writeln!(s, "## {} stevedore\n", if failed { "❌" } else { "✅" });
+    if let Some(error) = outcome.error {
+        let _ = writeln!(s, "> [!CAUTION]");
+        for message in error.messages() {
+            let _ = writeln!(s, "> {}", markdown(&message));
+        }
+        let _ = writeln!(s, ">\n> Exit code {}.\n", error.exit_code().code());
+    }
+
+    if let Some(m) = outcome.manifest {
+        let groups = m.duplicates.len();
+        let _ = writeln!(
+            s,
+            "| Files | Size | Duplicates | Findings | Scan time | Throughput |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} in {} | {} | {} | {} |\n",
+            count(m.records.len() as u64),
+            bytes(m.total_bytes),
+            count(m.duplicate_files() as u64),
+            plural(groups as u64, "group"),
+            count(m.open_findings() as u64),
+            duration(m.elapsed),
+            rate(throughput(m.total_bytes, m.elapsed)),
+        );
+        let _ = write!(s, "Root {}", name(&m.selection.root.to_string_lossy()));
+        if let Some(p) = outcome.checksums_path {
+            let _ = write!(s, " · checksums {}", name(&p.to_string_lossy()));
+        }
+        if let Some(p) = outcome.manifest_path {
+            let _ = write!(s, " · manifest {}", name(&p.to_string_lossy()));
+        }
+        let _ = writeln!(s, " · total time {}\n", duration(outcome.elapsed));
+    }
+
+    destinations(&mut s, outcome);
+    policy(&mut s, outcome);
+    if let Some(m) = outcome.manifest {
+        findings(&mut s, m);
+        duplicates(&mut s, m);
+        largest(&mut s, m);
+    }
+
+    if s.len() > MAX_BYTES {
+        let mut cut = MAX_BYTES - 200;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let cut = s[..cut].rfind('\n').unwrap_or(cut);
+        s.truncate(cut);
+        s.push_str("\n\n…summary truncated to stay under GitHub's 1 MiB limit; the manifest has everything.\n");
+    }
+    s
+}
+
+fn more(s: &mut String, total: usize, shown: usize, what: &str) {
+    if total > shown {
+        let _ = writeln!(s, "\n…and {} more {what}.", count((total - shown) as u64));
+    }
+}
+
+fn destinations(s: &mut String, outcome: &Outcome<'_>) {
+    let planned = outcome
+        .config
+        .map(|c| c.destinations.len())
+        .unwrap_or_default();
+    if outcome.destinations.is_empty() && planned == 0 {
+        if outcome.manifest.is_some() {
+            let _ = writeln!(
+                s,
+                "No destination: files were scanned, nothing was uploaded.\n"
+            );
+        }
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### Destinations\n\n| Destination | Result | Files | Size | Time |\n|---|---|---:|---:|---:|"
+    );
+    for d in outcome.destinations {
+        let result = match &d.result {
+            Ok(location) => format!("✅ {}", name(location)),
+            Err(message) => format!("❌ {}", markdown(message)),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {result} | {} | {} | {} |",
+            name(&d.destination),
+            count(d.files as u64),
+            bytes(d.bytes),
+            duration(d.elapsed)
+        );
+    }
+    if let Some(config) = outcome.config {
+        for d in config.destinations.iter().skip(outcome.destinations.len()) {
+            let _ = writeln!(
+                s,
+                "| {} | ⏸️ not uploaded | 0 | 0 B | - |",
+                name(&d.to_string())
+            );
+        }
+    }
+    s.push('\n');
+}
+
+fn policy(s: &mut String, outcome: &Outcome<'_>) {
+    let Some(gate) = outcome.gate else { return };
+    if gate.violations.is_empty() && gate.warnings.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "### Policy\n");
+    let all: Vec<_> = gate
+        .violations
+        .iter()
+        .map(|c| ("❌", c))
+        .chain(gate.warnings.iter().map(|c| ("⚠️", c)))
+        .collect();
+    for (icon, check) in all.iter().take(MAX_ROWS) {
+        let _ = writeln!(
+            s,
+            "- {icon} **{}**: {}",
+            check.policy.title(),
+            markdown(&shorten(&check.message, 600))
+        );
+    }
+    more(s, all.len(), MAX_ROWS, "policy results");
+    s.push('\n');
+}
+
+fn findings(s: &mut String, m: &crate::scan::Manifest) {
+    if m.findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### Credential findings ({})\n",
+        count(m.findings.len() as u64)
+    );
+    let _ = writeln!(
+        s,
+        "Values are never shown; the fingerprint is the start of the SHA-256 of the value.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| Rule | File | Line | Fingerprint | Status |\n|---|---|---:|---|---|"
+    );
+    for f in m.findings.iter().take(MAX_ROWS) {
+        let line = f.line.map_or_else(|| "name".to_owned(), |l| l.to_string());
+        let status = if f.allowed {
+            "allowed by `secrets-allow`"
+        } else {
+            "open"
+        };
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {line} | `{}` | {status} |",
+            f.rule,
+            name(&f.path),
+            f.fingerprint
+        );
+    }
+    more(s, m.findings.len(), MAX_ROWS, "findings");
+    s.push('\n');
+}
+
+fn duplicates(s: &mut String, m: &crate::scan::Manifest) {
+    if m.duplicates.is_empty() {
+        return;
+    }
+    let reclaimable: u64 = m
+        .duplicates
+        .iter()
+        .map(crate::scan::DuplicateGroup::redundant_bytes)
+        .sum();
+    let _ = writeln!(
+        s,
+        "<details><summary><b>Duplicate groups</b>: {}, {}, {} reclaimable</summary>\n",
+        plural(m.duplicates.len() as u64, "group"),
+        plural(m.duplicate_files() as u64, "redundant file"),
+        bytes(reclaimable)
+    );
+    let _ = writeln!(s, "| Size | SHA-256 | Files |\n|---:|---|---|");
+    for g in m.duplicates.iter().take(MAX_ROWS) {
+        let mut paths: Vec<String> = g
+            .files
+            .iter()
+            .take(5)
+            .map(|&i| format!("{}", name(&m.selection.files[i].rel)))
+            .collect();
+        if g.files.len() > 5 {
+            paths.push(format!("…and {} more", g.files.len() - 5));
+        }
+        let _ = writeln!(
+            s,
+            "| {} | `{}…` | {} |",
+            bytes(g.size),
+            &hex::encode(g.sha256)[..12],
+            paths.join("<br>")
+        );
+    }
+    more(s, m.duplicates.len(), MAX_ROWS, "groups");
+    let _ = writeln!(s, "\n</details>\n");
+}
+
+fn largest(s: &mut String, m: &crate::scan::Manifest) {
+    if m.records.is_empty() {
+        return;
+    }
+    let mut order: Vec<usize> = (0..m.records.len()).collect();
+    order.sort_by(|&a, &b| m.records[b].size.cmp(&m.records[a].size).then(a.cmp(&b)));
+    let _ = writeln!(
+        s,
+        "<details><summary><b>Largest files</b></summary>\n\n| File | Size | SHA-256 |\n|---|---:|---|"
+    );
+    for &i in order.iter().take(10) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | `{}` |",
+            name(&m.selection.files[i].rel),
+            bytes(m.records[i].size),
+            hex::encode(m.records[i].sha256)
+        );
+    }
+    let _ = writeln!(s, "\n</details>\n");
+}

@@ -1,0 +1,322 @@
+//! The pipeline: config -> select -> scan -> gate -> upload -> report. Each stage takes
+//! the previous stage's result; the report is written whatever stage the run ended in.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::config::{Config, RawInputs};
+use crate::error::{Error, ExitCode};
+use crate::gate::{GateOutcome, gate};
+use crate::github::RunnerEnv;
+use crate::report::commands::Annotation;
+use crate::report::log::LogReporter;
+use crate::report::{Event, Outcome, Reporter, annotations, format, outputs, summary};
+use crate::scan::secrets::SecretScanner;
+use crate::scan::{Manifest, Progress, ScanOptions, checksums, scan};
+use crate::select::{SelectOptions, select};
+use crate::upload::{self, Bundle, DestinationReport};
+
+/// Largest `hashes` output written; job outputs are limited to 1 MB in total.
+const MAX_HASHES_OUTPUT: usize = 512 * 1024;
+/// File names listed in the log before "…and N more".
+const LISTED_FILES: usize = 20;
+
+/// Everything a run starts from.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The environment.
+    pub env: RunnerEnv,
+    /// The inputs.
+    pub inputs: RawInputs,
+    /// Working directory.
+    pub cwd: PathBuf,
+}
+
+/// What the run accumulated, stage by stage.
+#[derive(Default)]
+struct State {
+    config: Option<Config>,
+    manifest: Option<Manifest>,
+    gate: Option<GateOutcome>,
+    destinations: Vec<DestinationReport>,
+    checksums: Option<(PathBuf, String)>,
+    manifest_path: Option<PathBuf>,
+}
+
+/// Runs stevedore and returns the exit code. Everything the user sees goes through `log`.
+pub fn run(invocation: &Invocation, log: &LogReporter) -> ExitCode {
+    let started = Instant::now();
+    let mut state = State::default();
+    let result = pipeline(invocation, log, &mut state);
+    log.end_group();
+    finish(invocation, log, &state, result.as_ref().err(), started)
+}
+
+fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<(), Error> {
+    let config = Config::from_raw(&inv.inputs, inv.env.github_actions)?;
+    if let Some(token) = &config.token {
+        // Masked before anything else is printed.
+        log.command(&format!("::add-mask::{}", token.expose()));
+    }
+    for warning in &config.warnings {
+        log.event(&Event::warning(warning.clone()));
+    }
+    let config = state.config.insert(config);
+
+    log.stage("Selecting files");
+    let artifact_paths = config
+        .destinations
+        .iter()
+        .any(|d| matches!(d, crate::config::Destination::Artifact));
+    let selection = select(
+        &SelectOptions {
+            patterns: &config.path,
+            cwd: &inv.cwd,
+            home: inv.env.home.as_deref(),
+            include_hidden: config.include_hidden_files,
+            artifact_paths,
+        },
+        log,
+    )?;
+    log.line(&format!(
+        "With the provided path, there will be {} file(s) uploaded from `{}`",
+        selection.files.len(),
+        selection.root.display()
+    ));
+    let mut listing: Vec<String> = selection
+        .files
+        .iter()
+        .take(LISTED_FILES)
+        .map(|f| format!("  {}", f.rel))
+        .collect();
+    if selection.files.len() > LISTED_FILES {
+        listing.push(format!(
+            "  …and {} more",
+            format::count((selection.files.len() - LISTED_FILES) as u64)
+        ));
+    }
+    log.listing(&listing);
+
+    log.stage(&format!(
+        "Scanning {} files",
+        format::count(selection.files.len() as u64)
+    ));
+    let scanner = (config.secrets != crate::config::SecretsMode::Off).then(SecretScanner::new);
+    let progress = Progress::default();
+    let total = selection.files.len() as u64;
+    let options = ScanOptions {
+        secrets: scanner.as_ref(),
+        secrets_allow: &config.secrets_allow_set,
+        progress: &progress,
+    };
+    let manifest = log.with_progress(&progress, total, || scan(selection, &options))?;
+    log.line(&format!(
+        "hashed {} files, {} in {} ({})",
+        format::count(manifest.records.len() as u64),
+        format::bytes(manifest.total_bytes),
+        format::duration(manifest.elapsed),
+        format::rate(crate::scan::throughput(
+            manifest.total_bytes,
+            manifest.elapsed
+        ))
+    ));
+    let manifest = state.manifest.insert(manifest);
+
+    let checksums_text = checksums::render(manifest);
+    let manifest_json = manifest.to_json().map_err(|e| Error::Io {
+        context: "cannot serialize the manifest".into(),
+        source: e.into(),
+    })?;
+    let work = work_dir(&inv.env)?;
+    let checksums_path = work.join(&config.checksums_name);
+    write(&checksums_path, &checksums_text)?;
+    let manifest_path = work.join("manifest.json");
+    write(&manifest_path, &manifest_json)?;
+    state.checksums = Some((checksums_path, checksums_text));
+    state.manifest_path = Some(manifest_path);
+
+    log.stage("Checking policies");
+    let verdict = state.gate.insert(gate(manifest, config));
+    if !verdict.passed() {
+        return Err(Error::Policy {
+            count: verdict.violations.len(),
+        });
+    }
+
+    if !config.destinations.is_empty() {
+        log.stage("Uploading");
+        let checksums_text = state
+            .checksums
+            .as_ref()
+            .map(|(_, t)| t.as_str())
+            .unwrap_or_default();
+        let bundle = Bundle {
+            manifest,
+            checksums_name: &config.checksums_name,
+            checksums: checksums_text,
+            manifest_json: &manifest_json,
+        };
+        let ctx = upload::Context {
+            cwd: &inv.cwd,
+            home: inv.env.home.as_deref(),
+        };
+        let (reports, error) = upload::upload(&bundle, config, &ctx, log);
+        state.destinations = reports;
+        if let Some(e) = error {
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Error> {
+    fs::write(path, text).map_err(|source| Error::Io {
+        context: format!("cannot write `{}`", path.display()),
+        source,
+    })
+}
+
+/// A fresh directory for this run's manifest and checksums.
+fn work_dir(env: &RunnerEnv) -> Result<PathBuf, Error> {
+    let dir = env.temp_dir().join(format!(
+        "stevedore-{}",
+        &crate::report::commands::random_token()[..12]
+    ));
+    fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        context: format!("cannot create `{}`", dir.display()),
+        source,
+    })?;
+    Ok(dir)
+}
+
+fn finish(
+    inv: &Invocation,
+    log: &LogReporter,
+    state: &State,
+    error: Option<&Error>,
+    started: Instant,
+) -> ExitCode {
+    let warnings = log.warnings();
+    let outcome = Outcome {
+        config: state.config.as_ref(),
+        manifest: state.manifest.as_ref(),
+        gate: state.gate.as_ref(),
+        destinations: &state.destinations,
+        error,
+        warnings: &warnings,
+        checksums_path: state.checksums.as_ref().map(|(p, _)| p.as_path()),
+        manifest_path: state.manifest_path.as_deref(),
+        workspace: inv.env.workspace.as_deref().or(Some(inv.cwd.as_path())),
+        elapsed: started.elapsed(),
+    };
+    let mut code = error.map_or(ExitCode::Success, Error::exit_code);
+
+    if let Some(path) = &inv.env.output_file
+        && let Err(e) = outputs::write(path, &step_outputs(state, log))
+    {
+        log.line(&format!("error: {e}"));
+        code = if code == ExitCode::Success {
+            ExitCode::Internal
+        } else {
+            code
+        };
+    }
+    let want_summary = state.config.as_ref().is_none_or(|c| c.summary);
+    if want_summary && let Some(path) = &inv.env.summary_file {
+        let text = summary::render(&outcome);
+        if let Err(e) = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        {
+            log.line(&format!(
+                "warning: cannot write the job summary to `{}`: {e}",
+                path.display()
+            ));
+        }
+    }
+
+    console_summary(log, &outcome);
+    let notes: Vec<Annotation> = annotations::build(&outcome);
+    if log.mode() == crate::report::log::Mode::Actions {
+        for a in &notes {
+            log.command(&a.to_command());
+        }
+    } else {
+        // The same annotations as plain lines, fenced: messages quote file names.
+        let lines: Vec<String> = notes
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}: {}",
+                    if a.severity == crate::report::commands::Severity::Error {
+                        "error"
+                    } else {
+                        "warning"
+                    },
+                    a.message
+                )
+            })
+            .collect();
+        log.listing(&lines);
+    }
+    code
+}
+
+fn step_outputs(state: &State, log: &LogReporter) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(m) = &state.manifest {
+        out.push(("files", m.records.len().to_string()));
+        out.push(("bytes", m.total_bytes.to_string()));
+        out.push(("duplicates", m.duplicate_files().to_string()));
+        out.push(("findings", m.open_findings().to_string()));
+    }
+    if let Some(p) = &state.manifest_path {
+        out.push(("manifest", p.display().to_string()));
+    }
+    if let Some((path, text)) = &state.checksums {
+        out.push(("checksums", path.display().to_string()));
+        let hashes = checksums::hashes_output(text);
+        if hashes.len() <= MAX_HASHES_OUTPUT {
+            out.push(("hashes", hashes));
+        } else {
+            log.event(&Event::warning(format!(
+                "the `hashes` output is left empty: base64 of the checksums file is {}, over the {} budget for job outputs; read the file at the `checksums` output instead",
+                format::bytes(hashes.len() as u64),
+                format::bytes(MAX_HASHES_OUTPUT as u64)
+            )));
+        }
+    }
+    out
+}
+
+fn console_summary(log: &LogReporter, outcome: &Outcome<'_>) {
+    if let Some(m) = outcome.manifest {
+        log.line(&format!(
+            "stevedore: {} files, {}, {} duplicate(s), {} finding(s), scanned in {}, total {}",
+            format::count(m.records.len() as u64),
+            format::bytes(m.total_bytes),
+            format::count(m.duplicate_files() as u64),
+            format::count(m.open_findings() as u64),
+            format::duration(m.elapsed),
+            format::duration(outcome.elapsed)
+        ));
+    }
+    if let Some(p) = outcome.manifest_path {
+        log.line(&format!("manifest: {}", p.display()));
+    }
+    if let Some(p) = outcome.checksums_path {
+        log.line(&format!("checksums: {}", p.display()));
+    }
+    for d in outcome.destinations {
+        match &d.result {
+            Ok(location) => log.line(&format!(
+                "{}: done, {} files -> {location}",
+                d.destination, d.files
+            )),
+            Err(e) => log.line(&format!("{}: failed: {e}", d.destination)),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Stage 2, scan: every selected file read once on rayon (SHA-256, size, mode, credential
+//! scan), then duplicate groups -> a [`Manifest`].
+
+pub mod checksums;
+mod duplicates;
+pub mod manifest;
+mod read;
+pub mod secrets;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use globset::GlobSet;
+use rayon::prelude::*;
+
+pub use duplicates::DuplicateGroup;
+pub use manifest::Manifest;
+use secrets::{Finding, RawFinding, SecretScanner, classify};
+
+use crate::select::Selection;
+
+/// Facts about one file, aligned with `Selection::files`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Bytes read.
+    pub size: u64,
+    /// SHA-256 of exactly those bytes.
+    pub sha256: [u8; 32],
+    /// Permission bits (`0o7777`).
+    pub mode: u32,
+}
+
+/// Counters the reporter reads while the scan runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Files done.
+    pub files: AtomicU64,
+    /// Bytes done.
+    pub bytes: AtomicU64,
+}
+
+/// Scan settings.
+pub struct ScanOptions<'a> {
+    /// `None` when `secrets: off`.
+    pub secrets: Option<&'a SecretScanner>,
+    /// `secrets-allow`.
+    pub secrets_allow: &'a GlobSet,
+    /// Updated as files complete.
+    pub progress: &'a Progress,
+}
+
+/// Why the scan failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// A selected file could not be read.
+    #[error(
+        "cannot read `{path}`: {source}; fix its permissions or exclude it with a `!` pattern in `path`"
+    )]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Scans a selection.
+pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest, ScanError> {
+    let started = Instant::now();
+    let results: Vec<(FileRecord, Vec<RawFinding>)> = selection
+        .files
+        .par_iter()
+        .map(|file| {
+            let secrets = options.secrets.map(|s| (s, classify(&file.rel)));
+            let facts = read::read_file(&file.path, secrets).map_err(|source| ScanError::Read {
+                path: file.path.clone(),
+                source,
+            })?;
+            options.progress.files.fetch_add(1, Ordering::Relaxed);
+            options
+                .progress
+                .bytes
+                .fetch_add(facts.size, Ordering::Relaxed);
+            let mut findings = facts.findings;
+            if let Some((scanner, kind)) = secrets {
+                scanner.scan_path(&file.rel, kind, &mut findings);
+            }
+            Ok((
+                FileRecord {
+                    size: facts.size,
+                    sha256: facts.sha256,
+                    mode: facts.mode,
+                },
+                findings,
+            ))
+        })
+        .collect::<Result<_, ScanError>>()?;
+
+    let mut records = Vec::with_capacity(results.len());
+    let mut findings = Vec::new();
+    for (file, (record, raw)) in selection.files.iter().zip(results) {
+        records.push(record);
+        if !raw.is_empty() {
+            findings.extend(locate(file, raw, options.secrets_allow)?);
+        }
+    }
+    let duplicates = duplicates::group(&selection, &records);
+    let hashed = started.elapsed();
+    Ok(Manifest::new(
+        selection, records, duplicates, findings, hashed,
+    ))
+}
+
+/// Turns offsets into line numbers and applies `secrets-allow`. One finding per rule and
+/// line: a line with the same token twice is one leak.
+fn locate(
+    file: &crate::select::SelectedFile,
+    raw: Vec<RawFinding>,
+    allow: &GlobSet,
+) -> Result<Vec<Finding>, ScanError> {
+    let offsets: Vec<u64> = raw.iter().filter_map(|f| f.offset).collect();
+    let lines = if offsets.is_empty() {
+        Vec::new()
+    } else {
+        read::line_numbers(&file.path, &offsets).map_err(|source| ScanError::Read {
+            path: file.path.clone(),
+            source,
+        })?
+    };
+    let allowed = allow.is_match(&file.rel);
+    let mut lines = lines.into_iter();
+    let mut out: Vec<Finding> = raw
+        .into_iter()
+        .map(|f| Finding {
+            rule: f.rule.id(),
+            description: f.rule.description(),
+            path: file.rel.clone(),
+            line: f.offset.and_then(|_| lines.next()),
+            fingerprint: f.fingerprint,
+            allowed,
+        })
+        .collect();
+    out.sort_by(|a, b| (a.line, a.rule).cmp(&(b.line, b.rule)));
+    out.dedup_by(|a, b| a.line == b.line && a.rule == b.rule);
+    Ok(out)
+}
+
+/// Wall time of the scan, for throughput figures.
+#[must_use]
+pub fn throughput(bytes: u64, elapsed: Duration) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs > 0.0 { bytes as f64 / secs } else { 0.0 }
+}

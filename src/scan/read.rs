@@ -1,0 +1,149 @@
+//! Reads one file once: SHA-256, size, mode and the credential scan share one buffer.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::secrets::{FileKind, LOOKAHEAD, RawFinding, SecretScanner};
+
+/// Bytes hashed per read. Large enough that small files take one `read`, small enough to
+/// stay in L2 while SHA-256 and the anchor search both pass over it.
+const CHUNK: usize = 256 * 1024;
+
+thread_local! {
+    /// One reusable buffer per scanning thread: no allocation per file.
+    static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; CHUNK + LOOKAHEAD]);
+}
+
+/// What reading a file produced.
+#[derive(Debug, Clone)]
+pub(crate) struct FileFacts {
+    pub(crate) size: u64,
+    pub(crate) sha256: [u8; 32],
+    pub(crate) mode: u32,
+    pub(crate) findings: Vec<RawFinding>,
+}
+
+/// Hashes (and optionally scans) the file at `path`.
+pub(crate) fn read_file(
+    path: &Path,
+    secrets: Option<(&SecretScanner, FileKind)>,
+) -> io::Result<FileFacts> {
+    let mut file = File::open(path)?;
+    let meta = file.metadata()?;
+    let expected = meta.len();
+    let mode = file_mode(&meta);
+    BUFFER.with_borrow_mut(|buf| {
+        let mut hasher = Sha256::new();
+        let mut findings = Vec::new();
+        // buf[..kept] holds bytes carried over from the previous window (already hashed).
+        let mut kept = 0usize;
+        let mut base = 0u64;
+        let mut total = 0u64;
+        let mut scan_from = 0usize;
+        loop {
+            let mut filled = kept;
+            let mut eof = false;
+            while filled < buf.len() {
+                // Stop at the size `fstat` reported: saves the zero-length read that would
+                // otherwise cost one more syscall per file. A file that changes after
+                // this point is caught when the upload re-hashes what it sends.
+                if total >= expected {
+                    eof = true;
+                    break;
+                }
+                match file.read(&mut buf[filled..]) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        filled += n;
+                        total += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            hasher.update(&buf[kept..filled]);
+            if let Some((scanner, kind)) = secrets {
+                let scan_to = if eof { filled } else { filled - LOOKAHEAD };
+                scanner.scan_window(
+                    &buf[..filled],
+                    scan_from,
+                    scan_to,
+                    base,
+                    kind,
+                    &mut findings,
+                );
+                if !eof {
+                    // Carry the look-ahead (and one byte before it, for word boundaries).
+                    let keep_from = scan_to - 1;
+                    buf.copy_within(keep_from..filled, 0);
+                    kept = filled - keep_from;
+                    base += keep_from as u64;
+                    scan_from = 1;
+                }
+            } else {
+                kept = 0;
+            }
+            if eof {
+                break;
+            }
+        }
+        Ok(FileFacts {
+            size: total,
+            sha256: hasher.finalize().into(),
+            mode,
+            findings,
+        })
+    })
+}
+
+#[cfg(unix)]
+fn file_mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn file_mode(meta: &std::fs::Metadata) -> u32 {
+    if meta.permissions().readonly() {
+        0o444
+    } else {
+        0o644
+    }
+}
+
+/// 1-based line numbers of byte offsets, by counting newlines. Only called for files
+/// with findings, which is why a second read is acceptable here.
+pub(crate) fn line_numbers(path: &Path, offsets: &[u64]) -> io::Result<Vec<u64>> {
+    let mut sorted: Vec<(u64, usize)> = offsets.iter().copied().zip(0..).collect();
+    sorted.sort_unstable();
+    let mut lines = vec![1; offsets.len()];
+    let mut file = File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut pos, mut line, mut next) = (0u64, 1u64, 0usize);
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        while next < sorted.len() && sorted[next].0 < pos + n as u64 {
+            let within = usize::try_from(sorted[next].0 - pos).unwrap_or(n);
+            lines[sorted[next].1] =
+                line + memchr::memchr_iter(b'\n', &chunk[..within]).count() as u64;
+            next += 1;
+        }
+        if next == sorted.len() {
+            break;
+        }
+        line += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        pos += n as u64;
+    }
+    Ok(lines)
+}

@@ -1,0 +1,187 @@
+//! Stage 1, select: the `path` input -> a [`Selection`] of files under one root directory,
+//! with upload-artifact's rules (`src/shared/search.ts` over `@actions/glob`).
+
+mod pattern;
+mod walk;
+
+use std::path::{Path, PathBuf};
+
+use crate::report::{Event, Reporter};
+use pattern::Pattern;
+
+/// Characters upload-artifact refuses in the relative path of a file in an artifact.
+pub const FORBIDDEN_PATH_CHARS: &[char] = &['"', ':', '<', '>', '|', '*', '?', '\r', '\n'];
+
+/// What the selector needs.
+#[derive(Debug, Clone)]
+pub struct SelectOptions<'a> {
+    /// The `path` input: patterns, one per line.
+    pub patterns: &'a str,
+    /// Directory that relative patterns start from (the workspace).
+    pub cwd: &'a Path,
+    /// Home directory for `~`.
+    pub home: Option<&'a Path>,
+    /// `include-hidden-files`.
+    pub include_hidden: bool,
+    /// Refuse relative paths the artifact service rejects (an artifact destination is set).
+    pub artifact_paths: bool,
+}
+
+/// One selected file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedFile {
+    /// Absolute path as found (through links, not resolved).
+    pub path: PathBuf,
+    /// Path relative to the root, `/`-separated: the name in every destination.
+    pub rel: String,
+}
+
+/// The selected files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// Root directory: relative paths start here.
+    pub root: PathBuf,
+    /// Search paths of the positive patterns (whether they exist or not).
+    pub search_paths: Vec<PathBuf>,
+    /// Files, sorted by relative path.
+    pub files: Vec<SelectedFile>,
+}
+
+/// Why selection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    /// A line of `path` is not a valid pattern.
+    #[error("input `path`: {0}")]
+    Pattern(String),
+    /// A directory or link could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// The path being read.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A selected file has a name the artifact service refuses.
+    #[error(
+        "`{rel}` cannot be stored in an artifact: paths must not contain \" : < > | * ? or line breaks; exclude it with a `!` pattern in `path` or rename it"
+    )]
+    ForbiddenPath {
+        /// The relative path (escaped for display).
+        rel: String,
+    },
+}
+
+/// Selects files.
+pub fn select(
+    options: &SelectOptions<'_>,
+    reporter: &dyn Reporter,
+) -> Result<Selection, SelectError> {
+    let mut patterns = Vec::new();
+    for line in options.patterns.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        patterns
+            .push(Pattern::parse(line, options.cwd, options.home).map_err(SelectError::Pattern)?);
+    }
+    let search_paths = walk::search_paths(&patterns);
+    let mut all = Vec::with_capacity(patterns.len() * 2);
+    for p in &patterns {
+        all.push(p.clone());
+        all.extend(p.implicit_descendants());
+    }
+    for sp in &search_paths {
+        reporter.event(&Event::debug(format!("search path `{sp}`")));
+    }
+    let found = walk::walk(
+        &all,
+        &walk::search_paths(&all),
+        options.include_hidden,
+        reporter,
+    )?;
+
+    let root = root_directory(&search_paths, &found)
+        .unwrap_or_else(|| options.cwd.to_string_lossy().into_owned());
+    let mut files = Vec::with_capacity(found.len());
+    let mut lower = std::collections::HashSet::new();
+    for path in found {
+        let rel = relative(&root, &path);
+        if options.artifact_paths && rel.contains(FORBIDDEN_PATH_CHARS) {
+            return Err(SelectError::ForbiddenPath {
+                rel: rel.escape_debug().to_string(),
+            });
+        }
+        if !lower.insert(rel.to_lowercase()) {
+            reporter.event(&Event::info(format!(
+                "`{rel}` differs from another selected path only in case; on case-insensitive systems one will overwrite the other"
+            )));
+        }
+        files.push(SelectedFile {
+            path: PathBuf::from(path),
+            rel,
+        });
+    }
+    files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(Selection {
+        root: PathBuf::from(root),
+        search_paths: search_paths.into_iter().map(PathBuf::from).collect(),
+        files,
+    })
+}
+
+/// upload-artifact's root directory: the common ancestor of several search paths; the
+/// parent of a single literal file; else the one search path.
+fn root_directory(search_paths: &[String], files: &[String]) -> Option<String> {
+    match search_paths {
+        [] => None,
+        [only] if files.len() == 1 && files[0] == *only => walk::parent_of(only).map(str::to_owned),
+        [only] => Some(only.clone()),
+        several => {
+            let split: Vec<Vec<&str>> = several.iter().map(|p| p.split('/').collect()).collect();
+            let shortest = split.iter().map(Vec::len).min().unwrap_or(0);
+            let common = (0..shortest)
+                .take_while(|&i| split.iter().all(|s| s[i] == split[0][i]))
+                .count();
+            let joined = split[0][..common]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/");
+            Some(format!("/{joined}"))
+        }
+    }
+}
+
+/// upload-artifact removes the root as a plain string prefix.
+fn relative(root: &str, path: &str) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .trim_start_matches('/')
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_rules() {
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            root_directory(&s(&["/w/a/b", "/w/a/c"]), &[]),
+            Some("/w/a".into())
+        );
+        assert_eq!(root_directory(&s(&["/w/a", "/x"]), &[]), Some("/".into()));
+        assert_eq!(
+            root_directory(&s(&["/w/f.txt"]), &s(&["/w/f.txt"])),
+            Some("/w".into())
+        );
+        assert_eq!(
+            root_directory(&s(&["/w/d"]), &s(&["/w/d/f.txt"])),
+            Some("/w/d".into())
+        );
+        assert_eq!(relative("/w/d", "/w/d/f.txt"), "f.txt");
+        assert_eq!(relative("/", "/f.txt"), "f.txt");
+    }
+}

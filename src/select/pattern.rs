@@ -1,0 +1,702 @@
+//! One line of the `path` input, parsed and matched the way `@actions/glob` 0.6 does it
+//! (`internal-pattern.js`), with the part of minimatch 3.1 it relies on: options
+//! `dot`, `nobrace`, `noext`, `nocomment`, `nonegate`, case-sensitive.
+//!
+//! Why a port and not `globset`: upload-artifact's behaviour is defined by this code,
+//! quirks included (the implicit `/**`, partial matching during traversal, a trailing `**`
+//! needing at least one more segment, literal `[` when a class does not close). Users move
+//! workflows over from upload-artifact and expect the same files; the integration tests run
+//! the real `@actions/glob` on the same trees to hold this module to that.
+//!
+//! Known difference: `?` and classes match one Unicode scalar value, where JavaScript
+//! matches one UTF-16 code unit; they differ only for characters outside the BMP.
+
+use std::path::Path;
+
+use regex::Regex;
+
+/// How an item matched (`internal-match-kind.js`): a bit set.
+pub(crate) type MatchKind = u8;
+/// Matched nothing.
+pub(crate) const MATCH_NONE: MatchKind = 0;
+/// Matches directories only (pattern with a trailing `/`).
+pub(crate) const MATCH_DIRECTORY: MatchKind = 1;
+/// Matches files only.
+pub(crate) const MATCH_FILE: MatchKind = 2;
+/// Matches both.
+pub(crate) const MATCH_ALL: MatchKind = 3;
+
+/// One segment of a compiled pattern.
+#[derive(Debug, Clone)]
+enum Part {
+    /// Compared exactly.
+    Literal(String),
+    /// A segment with wildcards; never matches an empty segment (minimatch's `(?=.)`).
+    Regex(Regex),
+    /// `**`: any number of segments.
+    GlobStar,
+}
+
+impl Part {
+    fn matches(&self, segment: &str) -> bool {
+        match self {
+            Part::Literal(s) => s == segment,
+            Part::Regex(re) => !segment.is_empty() && re.is_match(segment),
+            Part::GlobStar => false,
+        }
+    }
+}
+
+/// A parsed pattern line.
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern {
+    /// Lines starting with `!` exclude.
+    pub(crate) negate: bool,
+    /// Segments of the absolute pattern, root first (`/`), still glob-escaped.
+    pub(crate) segments: Vec<String>,
+    /// The pattern ended in `/`: it matches directories only.
+    pub(crate) trailing_separator: bool,
+    /// The literal directory before the first wildcard segment.
+    pub(crate) search_path: String,
+    /// Added by stevedore for `implicitDescendants` (`<pattern>/**`).
+    is_implicit: bool,
+    /// First literal segment, for partial matches of the root itself.
+    root_literal: String,
+    /// The compiled minimatch set for the whole absolute pattern.
+    parts: Vec<Part>,
+}
+
+impl Pattern {
+    /// Parses one trimmed, non-comment line. `cwd` resolves relative patterns, `home`
+    /// expands a leading `~`.
+    pub(crate) fn parse(line: &str, cwd: &Path, home: Option<&Path>) -> Result<Pattern, String> {
+        let mut pattern = line.trim();
+        let mut negate = false;
+        while let Some(rest) = pattern.strip_prefix('!') {
+            negate = !negate;
+            pattern = rest.trim();
+        }
+        let fixed = fixup_pattern(pattern, cwd, home)?;
+        Ok(Pattern::from_absolute(negate, false, &fixed))
+    }
+
+    /// The `<pattern>/**` companion that `implicitDescendants` adds, or `None` when the
+    /// pattern already ends in `**` (and has no trailing `/`).
+    pub(crate) fn implicit_descendants(&self) -> Option<Pattern> {
+        if !self.trailing_separator && self.segments.last().is_some_and(|s| s == "**") {
+            return None;
+        }
+        let mut segments = self.segments.clone();
+        segments.push("**".to_owned());
+        Some(Pattern::from_absolute(
+            self.negate,
+            true,
+            &join_segments(&segments),
+        ))
+    }
+
+    fn from_absolute(negate: bool, is_implicit: bool, pattern: &str) -> Pattern {
+        let segments = path_segments(pattern);
+        let trailing_separator = normalize_separators(pattern).ends_with('/');
+        let pattern = safe_trim_trailing_separator(pattern);
+        let search_segments: Vec<String> = segments
+            .iter()
+            .map(|s| literal(s))
+            .take_while(|s| !s.is_empty())
+            .collect();
+        let root_literal = search_segments.first().cloned().unwrap_or_default();
+        let search_path = join_segments(&search_segments);
+        let parts = pattern.split('/').map(compile_part).collect();
+        Pattern {
+            negate,
+            segments,
+            trailing_separator,
+            search_path,
+            is_implicit,
+            root_literal,
+            parts,
+        }
+    }
+
+    /// `Pattern.match`: how this pattern matches an absolute item path.
+    pub(crate) fn match_kind(&self, item: &str) -> MatchKind {
+        let item = if self.segments.last().is_some_and(|s| s == "**") {
+            // minimatch needs `/foo/` to match `/foo/**`; the explicit pattern then also
+            // matches the directory itself.
+            let item = normalize_separators(item);
+            if !item.ends_with('/') && !self.is_implicit {
+                format!("{item}/")
+            } else {
+                item
+            }
+        } else {
+            safe_trim_trailing_separator(item)
+        };
+        let file: Vec<&str> = item.split('/').collect();
+        if match_one(&file, &self.parts, false) {
+            if self.trailing_separator {
+                MATCH_DIRECTORY
+            } else {
+                MATCH_ALL
+            }
+        } else {
+            MATCH_NONE
+        }
+    }
+
+    /// `Pattern.partialMatch`: whether descendants of `item` may match.
+    pub(crate) fn partial_match(&self, item: &str) -> bool {
+        let item = safe_trim_trailing_separator(item);
+        if item == "/" {
+            return item.starts_with(&self.root_literal);
+        }
+        let file: Vec<&str> = item.split('/').collect();
+        match_one(&file, &self.parts, true)
+    }
+}
+
+/// `Pattern.fixupPattern`: validates and makes the pattern absolute.
+fn fixup_pattern(pattern: &str, cwd: &Path, home: Option<&Path>) -> Result<String, String> {
+    if pattern.is_empty() {
+        return Err("a pattern is empty (a line with only `!`)".to_owned());
+    }
+    let literals: Vec<String> = path_segments(pattern).iter().map(|s| literal(s)).collect();
+    if literals
+        .iter()
+        .enumerate()
+        .any(|(i, s)| (s == "." && i != 0) || s == "..")
+    {
+        return Err(format!(
+            "`{pattern}`: relative pathing `.` and `..` is not allowed"
+        ));
+    }
+    let pattern = normalize_separators(pattern);
+    let cwd = glob_escape(&cwd.to_string_lossy());
+    let fixed = if pattern == "." || pattern.starts_with("./") {
+        format!("{cwd}{}", &pattern[1..])
+    } else if pattern == "~" || pattern.starts_with("~/") {
+        let home =
+            home.ok_or_else(|| format!("`{pattern}`: cannot expand `~`: HOME is not set"))?;
+        if !home.is_absolute() {
+            return Err(format!(
+                "`{pattern}`: HOME must be an absolute path, got `{}`",
+                home.display()
+            ));
+        }
+        format!("{}{}", glob_escape(&home.to_string_lossy()), &pattern[1..])
+    } else if pattern.starts_with('/') {
+        pattern
+    } else if cwd.ends_with('/') {
+        format!("{cwd}{pattern}")
+    } else {
+        format!("{cwd}/{pattern}")
+    };
+    Ok(normalize_separators(&fixed))
+}
+
+/// Collapses runs of `/` (`pathHelper.normalizeSeparators` on POSIX).
+pub(crate) fn normalize_separators(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut prev_slash = false;
+    for c in p.chars() {
+        if c == '/' && prev_slash {
+            continue;
+        }
+        prev_slash = c == '/';
+        out.push(c);
+    }
+    out
+}
+
+/// Normalizes and drops one trailing `/`, except from the root itself.
+pub(crate) fn safe_trim_trailing_separator(p: &str) -> String {
+    let p = normalize_separators(p);
+    if p.len() > 1 && p.ends_with('/') {
+        p[..p.len() - 1].to_owned()
+    } else {
+        p
+    }
+}
+
+/// The segments `new Path(pattern)` produces: `/` first for absolute paths.
+fn path_segments(p: &str) -> Vec<String> {
+    let p = safe_trim_trailing_separator(p);
+    match p.strip_prefix('/') {
+        None => p.split('/').map(str::to_owned).collect(),
+        Some("") => vec!["/".to_owned()],
+        Some(rest) => std::iter::once("/".to_owned())
+            .chain(rest.split('/').map(str::to_owned))
+            .collect(),
+    }
+}
+
+/// `Path.toString()` of a segment list.
+fn join_segments(segments: &[String]) -> String {
+    let mut out = String::new();
+    for (i, s) in segments.iter().enumerate() {
+        if i > 0 && !out.ends_with('/') {
+            out.push('/');
+        }
+        out.push_str(s);
+    }
+    out
+}
+
+/// `Pattern.globEscape` (POSIX): makes a literal path safe to prepend to a pattern.
+fn glob_escape(s: &str) -> String {
+    let chars: Vec<char> = s.replace('\\', "\\\\").chars().collect();
+    let mut out = String::with_capacity(chars.len());
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            // `[` only when a `]` follows within the same segment, after at least one char.
+            '[' if chars[i + 1..]
+                .iter()
+                .take_while(|&&c| c != '/')
+                .skip(1)
+                .any(|&c| c == ']') =>
+            {
+                out.push_str("[[]");
+            }
+            '?' => out.push_str("[?]"),
+            '*' => out.push_str("[*]"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `Pattern.getLiteral`: the literal text of a segment, or `""` when it has a wildcard.
+/// Backslash escapes and one-character classes such as `[a]` count as literal.
+fn literal(segment: &str) -> String {
+    let chars: Vec<char> = segment.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && i + 1 < chars.len() {
+            out.push(chars[i + 1]);
+            i += 2;
+            continue;
+        }
+        if c == '*' || c == '?' {
+            return String::new();
+        }
+        if c == '[' && i + 1 < chars.len() {
+            let mut set = String::new();
+            let mut closed = None;
+            let mut j = i + 1;
+            while j < chars.len() {
+                if chars[j] == '\\' && j + 1 < chars.len() {
+                    set.push(chars[j + 1]);
+                    j += 2;
+                    continue;
+                }
+                if chars[j] == ']' {
+                    closed = Some(j);
+                    break;
+                }
+                set.push(chars[j]);
+                j += 1;
+            }
+            if let Some(end) = closed {
+                if set.chars().count() > 1 {
+                    return String::new();
+                }
+                if !set.is_empty() {
+                    out.push_str(&set);
+                    i = end + 1;
+                    continue;
+                }
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// minimatch's `parse` for one segment.
+fn compile_part(segment: &str) -> Part {
+    if segment == "**" {
+        return Part::GlobStar;
+    }
+    let chars: Vec<char> = segment.chars().collect();
+    let mut re = String::from("^");
+    let mut magic = false;
+    let mut escaping = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if escaping {
+            escaping = false;
+            re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
+        } else {
+            match c {
+                '\\' => escaping = true,
+                '*' => {
+                    // Consecutive stars coalesce.
+                    if !re.ends_with("[^/]*") {
+                        re.push_str("[^/]*");
+                    }
+                    magic = true;
+                }
+                '?' => {
+                    re.push_str("[^/]");
+                    magic = true;
+                }
+                '[' => {
+                    if let Some((class, end)) = compile_class(&chars, i) {
+                        re.push_str(&class);
+                        magic = true;
+                        i = end;
+                    } else {
+                        re.push_str("\\[");
+                    }
+                }
+                c => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+            }
+        }
+        i += 1;
+    }
+    if escaping {
+        re.push_str("\\\\");
+    }
+    if !magic {
+        return Part::Literal(unescape(segment));
+    }
+    re.push('$');
+    // Every piece above is escaped or a fixed construct, so this cannot fail; if it ever
+    // did, a segment that matches nothing is minimatch's own fallback (`/$./`).
+    Regex::new(&re).map_or_else(|_| Part::Literal(String::from("\0")), Part::Regex)
+}
+
+/// A bracket expression starting at `chars[start] == '['`: the regex class and the index
+/// of the closing `]`, or `None` when it does not close or is not a valid class (then the
+/// `[` is literal, as in minimatch).
+fn compile_class(chars: &[char], start: usize) -> Option<(String, usize)> {
+    let mut i = start + 1;
+    let mut negated = false;
+    if matches!(chars.get(i), Some('!' | '^')) {
+        negated = true;
+        i += 1;
+    }
+    let mut items: Vec<(char, char)> = Vec::new();
+    let next = |i: &mut usize| -> Option<char> {
+        let c = *chars.get(*i)?;
+        if c == '\\' && *i + 1 < chars.len() {
+            *i += 2;
+            return Some(chars[*i - 1]);
+        }
+        *i += 1;
+        Some(c)
+    };
+    loop {
+        let c = *chars.get(i)?;
+        // `]` closes, except as the very first character after `[`.
+        if c == ']' && i != start + 1 {
+            break;
+        }
+        let lo = next(&mut i)?;
+        if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|&n| n != ']') {
+            i += 1;
+            let hi = next(&mut i)?;
+            if hi < lo {
+                return None;
+            }
+            items.push((lo, hi));
+        } else {
+            items.push((lo, lo));
+        }
+    }
+    let class = if items.is_empty() {
+        // `[!]` is JavaScript's `[^]`: any character.
+        "(?s:.)".to_owned()
+    } else {
+        let body: String = items
+            .iter()
+            .map(|&(lo, hi)| {
+                if lo == hi {
+                    format!("\\x{{{:X}}}", lo as u32)
+                } else {
+                    format!("\\x{{{:X}}}-\\x{{{:X}}}", lo as u32, hi as u32)
+                }
+            })
+            .collect();
+        format!("[{}{body}]", if negated { "^" } else { "" })
+    };
+    Some((class, i))
+}
+
+/// minimatch's `globUnescape`.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\'
+            && let Some(n) = chars.next()
+        {
+            out.push(n);
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn is_dot(segment: &str) -> bool {
+    segment == "." || segment == ".."
+}
+
+/// minimatch `matchOne`.
+fn match_one(file: &[&str], pattern: &[Part], partial: bool) -> bool {
+    if pattern.iter().any(|p| matches!(p, Part::GlobStar)) {
+        match_globstar(file, pattern, partial)
+    } else {
+        match_plain(file, pattern, partial, 0)
+    }
+}
+
+/// minimatch `_matchOne` for patterns without `**`, comparing from `file[fi..]`.
+fn match_plain(file: &[&str], pattern: &[Part], partial: bool, mut fi: usize) -> bool {
+    let mut pi = 0;
+    while fi < file.len() && pi < pattern.len() {
+        if !pattern[pi].matches(file[fi]) {
+            return false;
+        }
+        fi += 1;
+        pi += 1;
+    }
+    if fi == file.len() && pi == pattern.len() {
+        true
+    } else if fi >= file.len() {
+        partial
+    } else {
+        // Out of pattern with file left: only a final empty segment (a trailing `/`).
+        fi == file.len() - 1 && file[fi].is_empty()
+    }
+}
+
+/// minimatch 3.1's `_matchGlobstar` (head, body sections, tail).
+fn match_globstar(file: &[&str], pattern: &[Part], partial: bool) -> bool {
+    let is_gs = |p: &Part| matches!(p, Part::GlobStar);
+    let (Some(first), Some(last)) = (
+        pattern.iter().position(is_gs),
+        pattern.iter().rposition(is_gs),
+    ) else {
+        return match_plain(file, pattern, partial, 0);
+    };
+    let head = &pattern[..first];
+    let body = if partial {
+        &pattern[first + 1..]
+    } else {
+        &pattern[first + 1..last.max(first + 1)]
+    };
+    let tail = if partial {
+        &[][..]
+    } else {
+        &pattern[last + 1..]
+    };
+
+    let mut file_index = 0;
+    if !head.is_empty() {
+        let file_head = &file[..head.len().min(file.len())];
+        if !match_plain(file_head, head, partial, 0) {
+            return false;
+        }
+        file_index = head.len();
+    }
+
+    let mut tail_match = 0;
+    if !tail.is_empty() {
+        if tail.len() + file_index > file.len() {
+            return false;
+        }
+        let tail_start = file.len() - tail.len();
+        if match_plain(file, tail, partial, tail_start) {
+            tail_match = tail.len();
+        } else {
+            // `a/**/*` matching `a/b/`.
+            if file.last() != Some(&"") || file_index + tail.len() == file.len() {
+                return false;
+            }
+            if !match_plain(file, tail, partial, tail_start - 1) {
+                return false;
+            }
+            tail_match = tail.len() + 1;
+        }
+    }
+
+    let file_len = file.len().saturating_sub(tail_match);
+    if body.is_empty() {
+        let mut saw_some = tail_match > 0;
+        for segment in file.iter().take(file_len).skip(file_index) {
+            saw_some = true;
+            if is_dot(segment) {
+                return false;
+            }
+        }
+        return partial || saw_some;
+    }
+
+    // Split the body at each `**` into sections, each with the last index it may start at
+    // (computed exactly as minimatch computes it).
+    let mut sections: Vec<(&[Part], isize)> = body.split(is_gs).map(|s| (s, 0)).collect();
+    let mut sums = vec![0usize];
+    let mut non_gs = 0usize;
+    for section in &sections[..sections.len() - 1] {
+        non_gs += section.0.len();
+        sums.push(non_gs);
+    }
+    let file_len = isize::try_from(file_len).unwrap_or(isize::MAX);
+    let mut idx = sections.len();
+    for section in &mut sections {
+        idx -= 1;
+        let used = isize::try_from(sums[idx] + section.0.len()).unwrap_or(isize::MAX);
+        section.1 = file_len - used;
+    }
+    match_sections(file, &sections, file_index, 0, partial, 0, tail_match > 0) == Tri::True
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    False,
+    /// Not matching, and no point trying further (minimatch returns `null`).
+    Stop,
+    True,
+}
+
+/// minimatch's default `maxGlobstarRecursion`.
+const MAX_GLOBSTAR_RECURSION: usize = 200;
+
+/// minimatch `_matchGlobStarBodySections`.
+fn match_sections(
+    file: &[&str],
+    sections: &[(&[Part], isize)],
+    mut file_index: usize,
+    body_index: usize,
+    partial: bool,
+    depth: usize,
+    mut saw_tail: bool,
+) -> Tri {
+    let Some((body, after)) = sections.get(body_index) else {
+        for segment in file.iter().skip(file_index) {
+            saw_tail = true;
+            if is_dot(segment) {
+                return Tri::False;
+            }
+        }
+        return if saw_tail { Tri::True } else { Tri::False };
+    };
+    while isize::try_from(file_index).unwrap_or(isize::MAX) <= *after {
+        let end = (file_index + body.len()).min(file.len());
+        let m = match_plain(&file[..end], body, partial, file_index);
+        if m && depth < MAX_GLOBSTAR_RECURSION {
+            let sub = match_sections(
+                file,
+                sections,
+                file_index + body.len(),
+                body_index + 1,
+                partial,
+                depth + 1,
+                saw_tail,
+            );
+            if sub != Tri::False {
+                return sub;
+            }
+        }
+        if file.get(file_index).is_some_and(|s| is_dot(s)) {
+            return Tri::False;
+        }
+        file_index += 1;
+    }
+    if partial { Tri::True } else { Tri::Stop }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pat(p: &str) -> Pattern {
+        Pattern::parse(p, Path::new("/w"), Some(Path::new("/home/u"))).expect("valid pattern")
+    }
+
+    #[test]
+    fn search_paths() {
+        assert_eq!(pat("dist").search_path, "/w/dist");
+        assert_eq!(pat("dist/*.txt").search_path, "/w/dist");
+        assert_eq!(pat("a/*/b/c?.txt").search_path, "/w/a");
+        assert_eq!(pat("./x/[y]/z*").search_path, "/w/x/y");
+        assert_eq!(pat("~/out/**").search_path, "/home/u/out");
+        assert_eq!(pat("/abs/f.txt").search_path, "/abs/f.txt");
+        assert_eq!(pat("**").search_path, "/w");
+    }
+
+    #[test]
+    fn dots_are_refused() {
+        for bad in ["../x", "a/../b", "a/./b", "!", "a/.."] {
+            assert!(Pattern::parse(bad, Path::new("/w"), None).is_err(), "{bad}");
+        }
+        assert!(Pattern::parse("./a", Path::new("/w"), None).is_ok());
+    }
+
+    #[test]
+    fn wildcards() {
+        let p = pat("dist/*.txt");
+        assert_eq!(p.match_kind("/w/dist/a.txt"), MATCH_ALL);
+        assert_eq!(p.match_kind("/w/dist/.a.txt"), MATCH_ALL, "dot: true");
+        assert_eq!(p.match_kind("/w/dist/sub/a.txt"), MATCH_NONE);
+        assert!(p.partial_match("/w"));
+        assert!(p.partial_match("/w/dist"));
+        assert!(!p.partial_match("/w/other"));
+        let p = pat("a/**/b.txt");
+        assert_eq!(p.match_kind("/w/a/b.txt"), MATCH_ALL);
+        assert_eq!(p.match_kind("/w/a/x/y/b.txt"), MATCH_ALL);
+        assert_eq!(p.match_kind("/w/a/x/y/c.txt"), MATCH_NONE);
+        let p = pat("f[0-9]?.bin");
+        assert_eq!(p.match_kind("/w/f1x.bin"), MATCH_ALL);
+        assert_eq!(p.match_kind("/w/fax.bin"), MATCH_NONE);
+        let p = pat("f[!0-9].bin");
+        assert_eq!(p.match_kind("/w/fa.bin"), MATCH_ALL);
+        assert_eq!(p.match_kind("/w/f1.bin"), MATCH_NONE);
+        let p = pat("lit[eral");
+        assert_eq!(
+            p.match_kind("/w/lit[eral"),
+            MATCH_ALL,
+            "unclosed [ is literal"
+        );
+        let p = pat("a\\*b");
+        assert_eq!(p.match_kind("/w/a*b"), MATCH_ALL);
+        assert_eq!(p.match_kind("/w/axb"), MATCH_NONE);
+    }
+
+    #[test]
+    fn explicit_globstar_matches_the_directory_itself() {
+        let p = pat("dist/**");
+        assert_eq!(p.match_kind("/w/dist"), MATCH_ALL);
+        assert!(p.implicit_descendants().is_none());
+        let implicit = pat("dist").implicit_descendants().expect("added");
+        assert_eq!(
+            implicit.match_kind("/w/dist"),
+            MATCH_NONE,
+            "implicit patterns add no slash"
+        );
+        assert_eq!(implicit.match_kind("/w/dist/a/b"), MATCH_ALL);
+    }
+
+    #[test]
+    fn trailing_slash_matches_directories() {
+        let p = pat("dist/");
+        assert!(p.trailing_separator);
+        assert_eq!(p.match_kind("/w/dist"), MATCH_DIRECTORY);
+        assert!(p.implicit_descendants().is_some());
+    }
+
+    #[test]
+    fn escaping_of_the_working_directory() {
+        assert_eq!(glob_escape("/a[b]/c*?"), "/a[[]b]/c[*][?]");
+        assert_eq!(glob_escape("/a[/b]"), "/a[/b]");
+        let p = Pattern::parse("x", Path::new("/we[ir]d"), None).expect("valid");
+        assert_eq!(p.search_path, "/we[ir]d/x");
+        assert_eq!(p.match_kind("/we[ir]d/x"), MATCH_ALL);
+    }
+}

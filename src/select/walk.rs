@@ -1,0 +1,270 @@
+//! The traversal of `@actions/glob`'s `globGenerator`, with the options upload-artifact
+//! passes: follow symbolic links, omit broken ones, implicit descendants, and optionally
+//! skip hidden items.
+//!
+//! Depth-first from each search path; an item is visited only when some pattern matches
+//! it or may match below it; symbolic-link cycles are detected by comparing the real path
+//! of a directory with the real paths of its ancestors. Unlike the original, each entry's
+//! type comes from `readdir` where it can, so regular files and plain directories cost no
+//! `stat` call; only links are followed with one.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::SelectError;
+use super::pattern::{MATCH_FILE, MATCH_NONE, MatchKind, Pattern};
+use crate::report::{Event, Reporter};
+
+/// Linux's `ELOOP`: a link chain that never ends. Node's `stat` throws on it; stevedore
+/// treats it like a broken link, with a warning.
+const ELOOP: i32 = 40;
+
+/// What `readdir` said about an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hint {
+    File,
+    Dir,
+    /// A symbolic link or an unknown type: needs a `stat`.
+    Follow,
+    /// A FIFO, socket or device: never uploaded.
+    Special,
+}
+
+struct Item {
+    path: String,
+    level: usize,
+    hint: Hint,
+}
+
+/// `patternHelper.match`: later patterns override earlier ones.
+pub(crate) fn match_all(patterns: &[Pattern], item: &str) -> MatchKind {
+    let mut result = MATCH_NONE;
+    for p in patterns {
+        if p.negate {
+            result &= !p.match_kind(item);
+        } else {
+            result |= p.match_kind(item);
+        }
+    }
+    result
+}
+
+/// `patternHelper.getSearchPaths`: search paths of the positive patterns, without
+/// duplicates and without paths that have another search path as an ancestor.
+pub(crate) fn search_paths(patterns: &[Pattern]) -> Vec<String> {
+    let positive: Vec<&Pattern> = patterns.iter().filter(|p| !p.negate).collect();
+    let candidates: std::collections::HashSet<&str> =
+        positive.iter().map(|p| p.search_path.as_str()).collect();
+    let mut result: Vec<String> = Vec::new();
+    for p in positive {
+        if result.contains(&p.search_path) {
+            continue;
+        }
+        let mut current = p.search_path.as_str();
+        let mut has_ancestor = false;
+        while let Some(parent) = parent_of(current) {
+            if candidates.contains(parent) {
+                has_ancestor = true;
+                break;
+            }
+            current = parent;
+        }
+        if !has_ancestor {
+            result.push(p.search_path.clone());
+        }
+    }
+    result
+}
+
+/// Node's `path.dirname` for normalized absolute paths; `None` at the root.
+pub(crate) fn parent_of(path: &str) -> Option<&str> {
+    if path == "/" || path.is_empty() {
+        return None;
+    }
+    match path.rfind('/') {
+        Some(0) => Some("/"),
+        Some(i) => Some(&path[..i]),
+        None => None,
+    }
+}
+
+/// Walks the search paths and returns the absolute paths of matching regular files, in
+/// traversal order.
+pub(crate) fn walk(
+    patterns: &[Pattern],
+    roots: &[String],
+    include_hidden: bool,
+    reporter: &dyn Reporter,
+) -> Result<Vec<String>, SelectError> {
+    let mut stack: Vec<Item> = Vec::new();
+    for root in roots.iter().rev() {
+        match fs::symlink_metadata(root) {
+            Ok(_) => stack.push(Item {
+                path: root.clone(),
+                level: 1,
+                hint: Hint::Follow,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(SelectError::Io {
+                    path: PathBuf::from(root),
+                    source,
+                });
+            }
+        }
+    }
+
+    let mut files = Vec::new();
+    // Real paths of the directories on the current branch, index = level - 1.
+    let mut chain: Vec<PathBuf> = Vec::new();
+    while let Some(item) = stack.pop() {
+        let matched = match_all(patterns, &item.path);
+        let partial = matched != MATCH_NONE
+            || patterns
+                .iter()
+                .any(|p| !p.negate && p.partial_match(&item.path));
+        if !partial {
+            continue;
+        }
+
+        let is_dir = match item.hint {
+            Hint::File => false,
+            Hint::Dir => true,
+            Hint::Special => {
+                if matched & MATCH_FILE != 0 {
+                    reporter.event(&Event::warning(format!(
+                        "skipping `{}`: not a regular file",
+                        item.path
+                    )));
+                }
+                continue;
+            }
+            Hint::Follow => match fs::metadata(&item.path) {
+                Ok(meta) if meta.is_dir() => true,
+                Ok(meta) if meta.is_file() => false,
+                Ok(_) => {
+                    if matched & MATCH_FILE != 0 {
+                        reporter.event(&Event::warning(format!(
+                            "skipping `{}`: not a regular file",
+                            item.path
+                        )));
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    reporter.event(&Event::debug(format!(
+                        "broken symbolic link `{}`",
+                        item.path
+                    )));
+                    continue;
+                }
+                Err(e) if e.raw_os_error() == Some(ELOOP) => {
+                    reporter.event(&Event::warning(format!(
+                        "skipping `{}`: too many levels of symbolic links",
+                        item.path
+                    )));
+                    continue;
+                }
+                Err(source) => {
+                    return Err(SelectError::Io {
+                        path: PathBuf::from(&item.path),
+                        source,
+                    });
+                }
+            },
+        };
+
+        if is_dir {
+            chain.truncate(item.level - 1);
+            let real = if item.hint == Hint::Dir
+                && let Some(parent) = chain.last()
+            {
+                parent.join(basename(&item.path))
+            } else {
+                fs::canonicalize(&item.path).map_err(|source| SelectError::Io {
+                    path: PathBuf::from(&item.path),
+                    source,
+                })?
+            };
+            if chain.contains(&real) {
+                reporter.event(&Event::debug(format!(
+                    "symbolic link cycle at `{}`",
+                    item.path
+                )));
+                continue;
+            }
+            chain.push(real);
+        }
+
+        if !include_hidden && basename(&item.path).starts_with('.') {
+            continue;
+        }
+
+        if is_dir {
+            push_children(&item, &mut stack, reporter)?;
+        } else if matched & MATCH_FILE != 0 {
+            files.push(item.path);
+        }
+    }
+    Ok(files)
+}
+
+fn push_children(
+    item: &Item,
+    stack: &mut Vec<Item>,
+    reporter: &dyn Reporter,
+) -> Result<(), SelectError> {
+    let io_err = |source| SelectError::Io {
+        path: PathBuf::from(&item.path),
+        source,
+    };
+    let start = stack.len();
+    for entry in fs::read_dir(&item.path).map_err(io_err)? {
+        let entry = entry.map_err(io_err)?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            reporter.event(&Event::warning(format!(
+                "skipping `{}`: the name is not valid UTF-8",
+                Path::new(&item.path).join(&name).display()
+            )));
+            continue;
+        };
+        let hint = match entry.file_type() {
+            Ok(t) if t.is_file() => Hint::File,
+            Ok(t) if t.is_dir() => Hint::Dir,
+            Ok(t) if t.is_symlink() => Hint::Follow,
+            Ok(_) => Hint::Special,
+            Err(_) => Hint::Follow,
+        };
+        let path = if item.path.ends_with('/') {
+            format!("{}{name}", item.path)
+        } else {
+            format!("{}/{name}", item.path)
+        };
+        stack.push(Item {
+            path,
+            level: item.level + 1,
+            hint,
+        });
+    }
+    // Children are popped in directory order, as the original pushes them reversed.
+    stack[start..].reverse();
+    Ok(())
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent_of("/a/b"), Some("/a"));
+        assert_eq!(parent_of("/a"), Some("/"));
+        assert_eq!(parent_of("/"), None);
+    }
+}

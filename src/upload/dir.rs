@@ -1,0 +1,280 @@
+//! The directory destination: a copy of the selection, the checksums file and the
+//! manifest, published all at once.
+//!
+//! Files are copied into a fresh staging directory beside the target (same file system),
+//! each one re-hashed on the way and compared with the scan, then the staging directory is
+//! renamed into place. A failure removes the staging directory, so the target is either
+//! absent, untouched, or complete; never a partial copy that looks finished. Because the
+//! staging directory is new and every sub-directory is created by stevedore, no existing
+//! link can redirect a write outside the target.
+
+use std::cell::RefCell;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::{Bundle, Context, MANIFEST_NAME, UploadError};
+use crate::report::{Event, Reporter};
+
+thread_local! {
+    static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; 256 * 1024]);
+}
+
+/// Resolves `~/` and relative paths.
+#[must_use]
+pub fn resolve(path: &Path, ctx: &Context<'_>) -> PathBuf {
+    if let (Ok(rest), Some(home)) = (path.strip_prefix("~"), ctx.home) {
+        return home.join(rest);
+    }
+    normalize(&ctx.cwd.join(path))
+}
+
+/// Lexical normalization (`a/./b/../c` -> `a/c`) so comparisons work on paths that do
+/// not exist yet.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Canonical form of a path that may not exist: the deepest existing ancestor is
+/// resolved, the rest appended.
+fn canonical_lenient(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while fs::symlink_metadata(&existing).is_err() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_owned());
+                existing = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let mut out = fs::canonicalize(&existing).unwrap_or(existing);
+    out.extend(rest.iter().rev());
+    out
+}
+
+/// Checks the target before anything is written.
+pub(crate) fn preflight(target: &Path, root: &Path, overwrite: bool) -> Result<(), UploadError> {
+    let real_target = canonical_lenient(target);
+    let real_root = canonical_lenient(root);
+    if real_root.starts_with(&real_target) {
+        return Err(UploadError::Overlap {
+            path: target.to_path_buf(),
+            root: root.to_path_buf(),
+        });
+    }
+    match fs::symlink_metadata(target) {
+        Err(_) => Ok(()),
+        Ok(meta) if !meta.is_dir() => Err(UploadError::NotADirectory {
+            path: target.to_path_buf(),
+        }),
+        Ok(_) => {
+            let empty = fs::read_dir(target)
+                .map_err(|source| UploadError::Write {
+                    path: target.to_path_buf(),
+                    source,
+                })?
+                .next()
+                .is_none();
+            if empty || overwrite {
+                Ok(())
+            } else {
+                Err(UploadError::DirNotEmpty {
+                    path: target.to_path_buf(),
+                })
+            }
+        }
+    }
+}
+
+/// Copies the bundle to `target` and publishes it with a rename.
+pub(crate) fn copy(
+    target: &Path,
+    bundle: &Bundle<'_>,
+    overwrite: bool,
+    reporter: &dyn Reporter,
+) -> Result<(), UploadError> {
+    preflight(target, &bundle.manifest.selection.root, overwrite)?;
+    let name = target
+        .file_name()
+        .map_or_else(|| "out".to_owned(), |n| n.to_string_lossy().into_owned());
+    let parent = target.parent().unwrap_or(Path::new("/"));
+    fs::create_dir_all(parent).map_err(|source| UploadError::Write {
+        path: parent.to_path_buf(),
+        source,
+    })?;
+    let token = &crate::report::commands::random_token()[..12];
+    let staging = parent.join(format!(".{name}.stevedore-partial-{token}"));
+    fs::create_dir(&staging).map_err(|source| UploadError::Write {
+        path: staging.clone(),
+        source,
+    })?;
+
+    let result =
+        fill(&staging, bundle).and_then(|()| publish(&staging, target, parent, &name, token));
+    if result.is_err() {
+        // Best effort: the error being returned matters more than a failed clean-up.
+        let _ = fs::remove_dir_all(&staging);
+    } else {
+        reporter.event(&Event::info(format!(
+            "copied {} files to `{}`",
+            bundle.manifest.records.len() + 2,
+            target.display()
+        )));
+    }
+    result
+}
+
+fn fill(staging: &Path, bundle: &Bundle<'_>) -> Result<(), UploadError> {
+    let files: Vec<_> = bundle.manifest.files().collect();
+    files.par_iter().try_for_each(|(file, record)| {
+        let dest = staging.join(safe_relative(&file.rel).ok_or_else(|| UploadError::Write {
+            path: staging.join(&file.rel),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "relative path leaves the destination",
+            ),
+        })?);
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir).map_err(|source| UploadError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let (size, sha256) = copy_file(&file.path, &dest, record.mode)?;
+        if size != record.size || sha256 != record.sha256 {
+            return Err(UploadError::Changed {
+                path: file.path.clone(),
+            });
+        }
+        Ok(())
+    })?;
+    for (name, text) in [
+        (bundle.checksums_name, bundle.checksums),
+        (MANIFEST_NAME, bundle.manifest_json),
+    ] {
+        let path = staging.join(name);
+        fs::write(&path, text).map_err(|source| UploadError::Write { path, source })?;
+    }
+    Ok(())
+}
+
+/// A relative path that cannot climb out of its base.
+fn safe_relative(rel: &str) -> Option<PathBuf> {
+    let path = Path::new(rel);
+    path.components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| path.to_path_buf())
+}
+
+/// Copies while hashing what is written; returns size and SHA-256 of the copy.
+fn copy_file(src: &Path, dest: &Path, mode: u32) -> Result<(u64, [u8; 32]), UploadError> {
+    let read_err = |source| UploadError::Read {
+        path: src.to_path_buf(),
+        source,
+    };
+    let write_err = |source| UploadError::Write {
+        path: dest.to_path_buf(),
+        source,
+    };
+    let mut input = File::open(src).map_err(read_err)?;
+    let mut output = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .map_err(write_err)?;
+    BUFFER.with_borrow_mut(|buf| {
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        loop {
+            let n = match input.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_err(e)),
+            };
+            hasher.update(&buf[..n]);
+            output.write_all(&buf[..n]).map_err(write_err)?;
+            total += n as u64;
+        }
+        set_mode(&output, mode).map_err(write_err)?;
+        Ok((total, hasher.finalize().into()))
+    })
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
+    Ok(())
+}
+
+/// Moves the staging directory into place; an existing target is moved aside first and
+/// removed only after the new one is in place.
+fn publish(
+    staging: &Path,
+    target: &Path,
+    parent: &Path,
+    name: &str,
+    token: &str,
+) -> Result<(), UploadError> {
+    let write_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| UploadError::Write { path, source }
+    };
+    if fs::symlink_metadata(target).is_ok() {
+        let old = parent.join(format!(".{name}.stevedore-old-{token}"));
+        fs::rename(target, &old).map_err(write_err(target))?;
+        if let Err(source) = fs::rename(staging, target) {
+            // Put the previous contents back.
+            let _ = fs::rename(&old, target);
+            return Err(UploadError::Write {
+                path: target.to_path_buf(),
+                source,
+            });
+        }
+        fs::remove_dir_all(&old).map_err(write_err(&old))?;
+    } else {
+        fs::rename(staging, target).map_err(write_err(target))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_cannot_escape() {
+        assert!(safe_relative("a/b.txt").is_some());
+        assert!(safe_relative("../x").is_none());
+        assert!(safe_relative("/etc/passwd").is_none());
+        assert!(safe_relative("a/../../x").is_none());
+    }
+
+    #[test]
+    fn normalization() {
+        assert_eq!(
+            normalize(Path::new("/w/./out/../dist")),
+            PathBuf::from("/w/dist")
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! Stage 4, upload: ships the scanned files, the checksums file and the manifest to every
+//! destination. All destinations are checked before the first byte moves, so a bad
+//! destination never leaves the others half-done.
+
+pub mod dir;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, Destination};
+use crate::error::ExitCode;
+use crate::report::Reporter;
+use crate::scan::Manifest;
+
+/// File name of the manifest next to the uploaded files.
+pub const MANIFEST_NAME: &str = "stevedore-manifest.json";
+
+/// What every destination ships besides the files themselves.
+#[derive(Debug, Clone, Copy)]
+pub struct Bundle<'a> {
+    /// The scan result (files and their hashes).
+    pub manifest: &'a Manifest,
+    /// Name of the checksums file (`checksums` input).
+    pub checksums_name: &'a str,
+    /// Its contents.
+    pub checksums: &'a str,
+    /// The manifest JSON.
+    pub manifest_json: &'a str,
+}
+
+/// Where relative destination paths start.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Working directory.
+    pub cwd: &'a Path,
+    /// Home directory, for `~/`.
+    pub home: Option<&'a Path>,
+}
+
+/// How one destination went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationReport {
+    /// The destination as the user wrote it.
+    pub destination: String,
+    /// `Ok(location)` where the files are now, or the error message.
+    pub result: Result<String, String>,
+    /// Files shipped (the selection plus checksums and manifest).
+    pub files: usize,
+    /// Bytes shipped.
+    pub bytes: u64,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+/// Why an upload did not happen or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The destination kind is not part of this build yet.
+    #[error(
+        "destination `{destination}` is not available in this version of stevedore; use a directory path or `none`"
+    )]
+    NotAvailable {
+        /// The destination.
+        destination: String,
+    },
+    /// A selected file has the name of a file stevedore adds.
+    #[error("a selected file is named `{name}`, the name of the {what} stevedore uploads; {fix}")]
+    NameClash {
+        /// The clashing name.
+        name: String,
+        /// What stevedore adds under that name.
+        what: &'static str,
+        /// How to resolve it.
+        fix: &'static str,
+    },
+    /// The destination directory has files and `overwrite` is false.
+    #[error("destination directory `{}` is not empty; set `overwrite: true` to replace it, or choose an empty or new directory", path.display())]
+    DirNotEmpty {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The destination is not a directory.
+    #[error("destination `{}` exists and is not a directory", path.display())]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Writing there would replace the files being shipped.
+    #[error("destination directory `{}` contains the selected files (root `{}`); choose a directory outside it", path.display(), root.display())]
+    Overlap {
+        /// The destination.
+        path: PathBuf,
+        /// The selection root.
+        root: PathBuf,
+    },
+    /// A file changed between the scan and the upload.
+    #[error("`{}` changed after it was scanned (its SHA-256 no longer matches); nothing was published, run again once the build has finished writing", path.display())]
+    Changed {
+        /// The source file.
+        path: PathBuf,
+    },
+    /// I/O failure while writing the destination.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
+        /// The path being written.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// I/O failure while reading a source file.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        /// The path being read.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl UploadError {
+    /// Configuration problems are exit 2; failures during transfer are exit 4.
+    #[must_use]
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            UploadError::NotAvailable { .. }
+            | UploadError::NameClash { .. }
+            | UploadError::DirNotEmpty { .. }
+            | UploadError::NotADirectory { .. }
+            | UploadError::Overlap { .. } => ExitCode::BadInput,
+            UploadError::Changed { .. } | UploadError::Write { .. } | UploadError::Read { .. } => {
+                ExitCode::UploadFailed
+            }
+        }
+    }
+}
+
+/// Checks every destination, then uploads to each in turn. Returns what landed and the
+/// first failure, if any.
+pub fn upload(
+    bundle: &Bundle<'_>,
+    config: &Config,
+    ctx: &Context<'_>,
+    reporter: &dyn Reporter,
+) -> (Vec<DestinationReport>, Option<UploadError>) {
+    if let Err(e) = preflight(bundle, config, ctx) {
+        return (Vec::new(), Some(e));
+    }
+    let mut reports = Vec::new();
+    for destination in &config.destinations {
+        let started = Instant::now();
+        let Destination::Directory(path) = destination else {
+            continue;
+        };
+        let target = dir::resolve(path, ctx);
+        let outcome = dir::copy(&target, bundle, config.overwrite, reporter);
+        let (files, bytes) = (
+            bundle.manifest.records.len() + 2,
+            bundle.manifest.total_bytes
+                + (bundle.checksums.len() + bundle.manifest_json.len()) as u64,
+        );
+        match outcome {
+            Ok(()) => reports.push(DestinationReport {
+                destination: destination.to_string(),
+                result: Ok(target.display().to_string()),
+                files,
+                bytes,
+                elapsed: started.elapsed(),
+            }),
+            Err(e) => {
+                reports.push(DestinationReport {
+                    destination: destination.to_string(),
+                    result: Err(e.to_string()),
+                    files: 0,
+                    bytes: 0,
+                    elapsed: started.elapsed(),
+                });
+                return (reports, Some(e));
+            }
+        }
+    }
+    (reports, None)
+}
+
+/// Everything that can be known to fail before any upload starts.
+fn preflight(bundle: &Bundle<'_>, config: &Config, ctx: &Context<'_>) -> Result<(), UploadError> {
+    if config.destinations.is_empty() {
+        return Ok(());
+    }
+    for destination in &config.destinations {
+        match destination {
+            Destination::Directory(path) => dir::preflight(
+                &dir::resolve(path, ctx),
+                &bundle.manifest.selection.root,
+                config.overwrite,
+            )?,
+            other => {
+                return Err(UploadError::NotAvailable {
+                    destination: other.to_string(),
+                });
+            }
+        }
+    }
+    for (file, _) in bundle.manifest.files() {
+        if file.rel == bundle.checksums_name {
+            return Err(UploadError::NameClash {
+                name: file.rel.clone(),
+                what: "checksums file",
+                fix: "set the `checksums` input to another name",
+            });
+        }
+        if file.rel == MANIFEST_NAME {
+            return Err(UploadError::NameClash {
+                name: file.rel.clone(),
+                what: "manifest",
+                fix: "exclude that file with a `!` pattern in `path`",
+            });
+        }
+    }
+    Ok(())
+}
