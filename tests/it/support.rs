@@ -1,0 +1,192 @@
+//! Shared test helpers: a temporary workspace, running the real binary the way the
+//! runner does, and reading `$GITHUB_OUTPUT` the way the runner does.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A temporary workspace with runner files.
+pub struct Ctx {
+    _dir: tempfile::TempDir,
+    /// `GITHUB_WORKSPACE`, the working directory.
+    pub ws: PathBuf,
+    /// `RUNNER_TEMP`.
+    pub temp: PathBuf,
+    /// `HOME`.
+    pub home: PathBuf,
+    /// `GITHUB_OUTPUT`.
+    pub output: PathBuf,
+    /// `GITHUB_STEP_SUMMARY`.
+    pub summary: PathBuf,
+}
+
+/// What a run left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub outputs: BTreeMap<String, String>,
+    pub summary: String,
+}
+
+impl Run {
+    /// stdout and stderr together.
+    pub fn log(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl Ctx {
+    pub fn new() -> Ctx {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = fs::canonicalize(dir.path()).expect("canonical tempdir");
+        let ws = root.join("ws");
+        let temp = root.join("runner-temp");
+        let home = root.join("home");
+        for d in [&ws, &temp, &home] {
+            fs::create_dir_all(d).expect("mkdir");
+        }
+        let output = root.join("github_output");
+        let summary = root.join("step_summary");
+        fs::write(&output, "").expect("touch output");
+        fs::write(&summary, "").expect("touch summary");
+        Ctx {
+            _dir: dir,
+            ws,
+            temp,
+            home,
+            output,
+            summary,
+        }
+    }
+
+    /// Writes a file under the workspace, creating parents.
+    pub fn file(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.ws.join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(&path, contents).expect("write");
+        path
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stevedore"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("RUNNER_TEMP", &self.temp)
+            .env("GITHUB_WORKSPACE", &self.ws)
+            .env("GITHUB_OUTPUT", &self.output)
+            .env("GITHUB_STEP_SUMMARY", &self.summary)
+            .current_dir(&self.ws);
+        cmd
+    }
+
+    /// Runs as the action does: `GITHUB_ACTIONS=true`, inputs in `INPUT_*`, no arguments.
+    pub fn action(&self, inputs: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command();
+        cmd.env("GITHUB_ACTIONS", "true");
+        for (name, value) in inputs {
+            cmd.env(
+                format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
+                value,
+            );
+        }
+        self.finish(cmd)
+    }
+
+    /// Runs as a CLI with arguments.
+    pub fn cli(&self, args: &[&str]) -> Run {
+        let mut cmd = self.command();
+        cmd.args(args);
+        self.finish(cmd)
+    }
+
+    fn finish(&self, mut cmd: Command) -> Run {
+        fs::write(&self.output, "").expect("reset output");
+        fs::write(&self.summary, "").expect("reset summary");
+        let out = cmd.output().expect("run stevedore");
+        let outputs_text = fs::read_to_string(&self.output).expect("read outputs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            outputs: parse_outputs(&outputs_text),
+            summary: fs::read_to_string(&self.summary).expect("read summary"),
+        }
+    }
+}
+
+/// Parses a `$GITHUB_OUTPUT` file with the runner's rules (`FileCommandManager.cs`):
+/// per non-empty line, `NAME=VALUE`, or `NAME<<DELIM` followed by lines up to one that
+/// equals `DELIM`. Panics on malformed input, as the runner fails the step.
+pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    let mut lines = text.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        let eq = line.find('=');
+        let heredoc = line.find("<<");
+        match (eq, heredoc) {
+            (Some(e), h) if h.is_none_or(|h| e < h) => {
+                map.insert(line[..e].to_owned(), line[e + 1..].to_owned());
+            }
+            (_, Some(h)) => {
+                let name = &line[..h];
+                let delim = &line[h + 2..];
+                let mut value = Vec::new();
+                loop {
+                    let next = lines
+                        .next()
+                        .unwrap_or_else(|| panic!("Matching delimiter not found '{delim}'"));
+                    if next == delim {
+                        break;
+                    }
+                    value.push(next);
+                }
+                assert!(lines.peek().is_some(), "EOF marker missing new line");
+                map.insert(name.to_owned(), value.join("\n"));
+            }
+            _ => panic!("Invalid format '{line}'"),
+        }
+    }
+    map
+}
+
+/// Every file under `dir` with its bytes, keyed by `/`-separated relative path.
+pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let path = entry.path();
+            if entry.file_type().expect("type").is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("under dir")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, fs::read(&path).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+/// Directory of the npm peers (`tests/support/node`), failing clearly when `npm ci`
+/// has not been run: these tests compare with the real implementations and must not
+/// silently pass without them.
+pub fn node_peers() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/node");
+    assert!(
+        dir.join("node_modules/@actions/glob").is_dir(),
+        "the official @actions packages are not installed: run `npm ci --prefix tests/support/node` (scripts/test does)"
+    );
+    dir
+}
