@@ -62,121 +62,139 @@ impl GateOutcome {
     pub fn passed(&self) -> bool {
         self.violations.is_empty()
     }
+
+    fn push(
+        &mut self,
+        fatal: bool,
+        policy: Policy,
+        message: String,
+        path: Option<String>,
+        line: Option<u64>,
+    ) {
+        let check = Check {
+            policy,
+            message,
+            path,
+            line,
+        };
+        if fatal {
+            self.violations.push(check);
+        } else {
+            self.warnings.push(check);
+        }
+    }
 }
 
 /// Applies the policies of `config` to `manifest`.
 #[must_use]
 pub fn gate(manifest: &Manifest, config: &Config) -> GateOutcome {
     let mut out = GateOutcome::default();
-    let mut push = |fatal: bool, check: Check| {
-        if fatal {
-            out.violations.push(check)
-        } else {
-            out.warnings.push(check)
-        }
-    };
+    no_files(manifest, config, &mut out);
+    sizes(manifest, config, &mut out);
+    duplicates(manifest, config, &mut out);
+    secrets(manifest, config, &mut out);
+    out
+}
 
-    if manifest.records.is_empty() && config.if_no_files_found != IfNoFilesFound::Ignore {
-        let patterns = config
-            .path
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(", ");
-        push(
-            config.if_no_files_found == IfNoFilesFound::Error,
-            Check {
-                policy: Policy::NoFiles,
-                message: format!(
-                    "No files were found with the provided path: {patterns}. Nothing will be uploaded; check `path` (hidden files need `include-hidden-files: true`)."
-                ),
-                path: None,
-                line: None,
-            },
-        );
+fn no_files(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
+    if !manifest.records.is_empty() || config.if_no_files_found == IfNoFilesFound::Ignore {
+        return;
     }
+    let patterns = config
+        .path
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = format!(
+        "No files were found with the provided path: {patterns}. Nothing will be uploaded; check `path` (hidden files need `include-hidden-files: true`)."
+    );
+    out.push(
+        config.if_no_files_found == IfNoFilesFound::Error,
+        Policy::NoFiles,
+        message,
+        None,
+        None,
+    );
+}
 
+fn sizes(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
     if let Some(limit) = config.max_file_size {
         for (file, record) in manifest.files().filter(|(_, r)| r.size > limit) {
-            push(
+            let message = format!(
+                "`{}` is {} ({} bytes), over `max-file-size` {} ({limit} bytes); exclude it in `path` or raise the limit",
+                file.rel,
+                format::bytes(record.size),
+                record.size,
+                format::bytes(limit)
+            );
+            out.push(
                 true,
-                Check {
-                    policy: Policy::FileSize,
-                    message: format!(
-                        "`{}` is {} ({} bytes), over `max-file-size` {} ({limit} bytes); exclude it in `path` or raise the limit",
-                        file.rel,
-                        format::bytes(record.size),
-                        record.size,
-                        format::bytes(limit)
-                    ),
-                    path: Some(file.rel.clone()),
-                    line: None,
-                },
+                Policy::FileSize,
+                message,
+                Some(file.rel.clone()),
+                None,
             );
         }
     }
     if let Some(limit) = config.max_total_size
         && manifest.total_bytes > limit
     {
-        push(
-            true,
-            Check {
-                policy: Policy::TotalSize,
-                message: format!(
-                    "the selection is {} ({} bytes), over `max-total-size` {} ({limit} bytes); narrow `path` or raise the limit",
-                    format::bytes(manifest.total_bytes),
-                    manifest.total_bytes,
-                    format::bytes(limit)
-                ),
-                path: None,
-                line: None,
-            },
+        let message = format!(
+            "the selection is {} ({} bytes), over `max-total-size` {} ({limit} bytes); narrow `path` or raise the limit",
+            format::bytes(manifest.total_bytes),
+            manifest.total_bytes,
+            format::bytes(limit)
+        );
+        out.push(true, Policy::TotalSize, message, None, None);
+    }
+}
+
+fn duplicates(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
+    if config.duplicates == DuplicatesMode::Ignore {
+        return;
+    }
+    for group in &manifest.duplicates {
+        let paths: Vec<&str> = group
+            .files
+            .iter()
+            .map(|&i| manifest.selection.files[i].rel.as_str())
+            .collect();
+        let message = format!(
+            "{} files have identical content ({} each): {}",
+            paths.len(),
+            format::bytes(group.size),
+            paths.join(", ")
+        );
+        out.push(
+            config.duplicates == DuplicatesMode::Error,
+            Policy::Duplicates,
+            message,
+            Some(paths[0].to_owned()),
+            None,
         );
     }
+}
 
-    if config.duplicates != DuplicatesMode::Ignore {
-        for group in &manifest.duplicates {
-            let paths: Vec<&str> = group
-                .files
-                .iter()
-                .map(|&i| manifest.selection.files[i].rel.as_str())
-                .collect();
-            push(
-                config.duplicates == DuplicatesMode::Error,
-                Check {
-                    policy: Policy::Duplicates,
-                    message: format!(
-                        "{} files have identical content ({} each): {}",
-                        paths.len(),
-                        format::bytes(group.size),
-                        paths.join(", ")
-                    ),
-                    path: Some(paths[0].to_owned()),
-                    line: None,
-                },
-            );
-        }
+fn secrets(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
+    if config.secrets == SecretsMode::Off {
+        return;
     }
-
-    if config.secrets != SecretsMode::Off {
-        for finding in manifest.findings.iter().filter(|f| !f.allowed) {
-            let at = finding
-                .line
-                .map_or_else(|| " (file name)".to_owned(), |l| format!(":{l}"));
-            push(
-                config.secrets == SecretsMode::Error,
-                Check {
-                    policy: Policy::Secrets,
-                    message: format!(
-                        "{} in `{}`{at} [rule {}, fingerprint {}]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`",
-                        finding.description, finding.path, finding.rule, finding.fingerprint
-                    ),
-                    path: Some(finding.path.clone()),
-                    line: finding.line,
-                },
-            );
-        }
+    for finding in manifest.findings.iter().filter(|f| !f.allowed) {
+        let at = finding
+            .line
+            .map_or_else(|| " (file name)".to_owned(), |l| format!(":{l}"));
+        let message = format!(
+            "{} in `{}`{at} [rule {}, fingerprint {}]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`",
+            finding.description, finding.path, finding.rule, finding.fingerprint
+        );
+        out.push(
+            config.secrets == SecretsMode::Error,
+            Policy::Secrets,
+            message,
+            Some(finding.path.clone()),
+            finding.line,
+        );
     }
-    out
 }

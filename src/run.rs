@@ -57,7 +57,7 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
     let config = Config::from_raw(&inv.inputs, inv.env.github_actions)?;
     if let Some(token) = &config.token {
         // Masked before anything else is printed.
-        log.command(&format!("::add-mask::{}", token.expose()));
+        log.add_mask(token.expose());
     }
     for warning in &config.warnings {
         log.event(&Event::warning(warning.clone()));
@@ -65,20 +65,72 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
     let config = state.config.insert(config);
 
     log.stage("Selecting files");
+    let selection = select_stage(inv, config, log)?;
+
+    log.stage(&format!(
+        "Scanning {} files",
+        format::count(selection.files.len() as u64)
+    ));
+    let manifest = state.manifest.insert(scan_stage(selection, config, log)?);
+    let manifest_json = manifest.to_json().map_err(|e| Error::Io {
+        context: "cannot serialize the manifest".into(),
+        source: e.into(),
+    })?;
+    let checksums_text = checksums::render(manifest);
+    let work = work_dir(&inv.env)?;
+    let checksums_path = work.join(&config.checksums_name);
+    write(&checksums_path, &checksums_text)?;
+    let manifest_path = work.join("manifest.json");
+    write(&manifest_path, &manifest_json)?;
+    state.manifest_path = Some(manifest_path);
+
+    log.stage("Checking policies");
+    let verdict = state.gate.insert(gate(manifest, config));
+    if !verdict.passed() {
+        state.checksums = Some((checksums_path, checksums_text));
+        return Err(Error::Policy {
+            count: verdict.violations.len(),
+        });
+    }
+
+    let mut result = Ok(());
+    if !config.destinations.is_empty() {
+        log.stage("Uploading");
+        let bundle = Bundle {
+            manifest,
+            checksums_name: &config.checksums_name,
+            checksums: &checksums_text,
+            manifest_json: &manifest_json,
+        };
+        let ctx = upload::Context {
+            cwd: &inv.cwd,
+            home: inv.env.home.as_deref(),
+        };
+        let (reports, error) = upload::upload(&bundle, config, &ctx, log);
+        state.destinations = reports;
+        result = error.map_or(Ok(()), |e| Err(e.into()));
+    }
+    state.checksums = Some((checksums_path, checksums_text));
+    result
+}
+
+fn select_stage(
+    inv: &Invocation,
+    config: &Config,
+    log: &LogReporter,
+) -> Result<crate::select::Selection, Error> {
     let artifact_paths = config
         .destinations
         .iter()
         .any(|d| matches!(d, crate::config::Destination::Artifact));
-    let selection = select(
-        &SelectOptions {
-            patterns: &config.path,
-            cwd: &inv.cwd,
-            home: inv.env.home.as_deref(),
-            include_hidden: config.include_hidden_files,
-            artifact_paths,
-        },
-        log,
-    )?;
+    let options = SelectOptions {
+        patterns: &config.path,
+        cwd: &inv.cwd,
+        home: inv.env.home.as_deref(),
+        include_hidden: config.include_hidden_files,
+        artifact_paths,
+    };
+    let selection = select(&options, log)?;
     log.line(&format!(
         "With the provided path, there will be {} file(s) uploaded from `{}`",
         selection.files.len(),
@@ -97,11 +149,14 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
         ));
     }
     log.listing(&listing);
+    Ok(selection)
+}
 
-    log.stage(&format!(
-        "Scanning {} files",
-        format::count(selection.files.len() as u64)
-    ));
+fn scan_stage(
+    selection: crate::select::Selection,
+    config: &Config,
+    log: &LogReporter,
+) -> Result<Manifest, Error> {
     let scanner = (config.secrets != crate::config::SecretsMode::Off).then(SecretScanner::new);
     let progress = Progress::default();
     let total = selection.files.len() as u64;
@@ -121,53 +176,7 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
             manifest.elapsed
         ))
     ));
-    let manifest = state.manifest.insert(manifest);
-
-    let checksums_text = checksums::render(manifest);
-    let manifest_json = manifest.to_json().map_err(|e| Error::Io {
-        context: "cannot serialize the manifest".into(),
-        source: e.into(),
-    })?;
-    let work = work_dir(&inv.env)?;
-    let checksums_path = work.join(&config.checksums_name);
-    write(&checksums_path, &checksums_text)?;
-    let manifest_path = work.join("manifest.json");
-    write(&manifest_path, &manifest_json)?;
-    state.checksums = Some((checksums_path, checksums_text));
-    state.manifest_path = Some(manifest_path);
-
-    log.stage("Checking policies");
-    let verdict = state.gate.insert(gate(manifest, config));
-    if !verdict.passed() {
-        return Err(Error::Policy {
-            count: verdict.violations.len(),
-        });
-    }
-
-    if !config.destinations.is_empty() {
-        log.stage("Uploading");
-        let checksums_text = state
-            .checksums
-            .as_ref()
-            .map(|(_, t)| t.as_str())
-            .unwrap_or_default();
-        let bundle = Bundle {
-            manifest,
-            checksums_name: &config.checksums_name,
-            checksums: checksums_text,
-            manifest_json: &manifest_json,
-        };
-        let ctx = upload::Context {
-            cwd: &inv.cwd,
-            home: inv.env.home.as_deref(),
-        };
-        let (reports, error) = upload::upload(&bundle, config, &ctx, log);
-        state.destinations = reports;
-        if let Some(e) = error {
-            return Err(e.into());
-        }
-    }
-    Ok(())
+    Ok(manifest)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Error> {
@@ -224,7 +233,8 @@ fn finish(
     }
     let want_summary = state.config.as_ref().is_none_or(|c| c.summary);
     if want_summary && let Some(path) = &inv.env.summary_file {
-        let text = summary::render(&outcome);
+        let rendered = summary::render(&outcome);
+        let text = log.redact(&rendered);
         if let Err(e) = fs::OpenOptions::new()
             .append(true)
             .create(true)

@@ -58,6 +58,9 @@ pub(crate) fn parse_size(value: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(value.len());
     let (number, unit) = value.split_at(split);
+    if number.is_empty() {
+        return Err(format!("`{value}` is not a size; {accepted}"));
+    }
     let unit = unit.trim().to_ascii_lowercase();
     let multiplier = if unit.is_empty() {
         1

@@ -14,6 +14,7 @@ use super::commands::{escape_data, random_token};
 use super::format;
 use super::{Event, Level, Reporter};
 use crate::scan::Progress;
+use crate::scan::secrets::SecretScanner;
 
 /// Where the log is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,7 @@ pub struct LogReporter {
     mode: Mode,
     state: Mutex<State>,
     warnings: Mutex<Vec<String>>,
+    redactor: SecretScanner,
 }
 
 impl LogReporter {
@@ -49,6 +51,7 @@ impl LogReporter {
                 group_open: false,
             }),
             warnings: Mutex::new(Vec::new()),
+            redactor: SecretScanner::new(),
         }
     }
 
@@ -58,7 +61,12 @@ impl LogReporter {
         self.mode
     }
 
+    /// Writes one line, with any credential in it replaced by `***`.
     fn write_line(&self, line: &str) {
+        self.write_unfiltered(&self.redactor.redact(line));
+    }
+
+    fn write_unfiltered(&self, line: &str) {
         if let Ok(mut state) = self.state.lock() {
             // A broken stdout must not turn a successful upload into a failure.
             let _ = writeln!(state.out, "{line}");
@@ -101,6 +109,20 @@ impl LogReporter {
         if self.mode == Mode::Actions {
             self.write_line(command);
         }
+    }
+
+    /// `::add-mask::` for a credential. The one line that must carry the value itself,
+    /// so it bypasses redaction; the runner hides it and masks it from then on.
+    pub fn add_mask(&self, value: &str) {
+        if self.mode == Mode::Actions && !value.is_empty() {
+            self.write_unfiltered(&format!("::add-mask::{}", escape_data(value)));
+        }
+    }
+
+    /// The filter applied to every line, for other texts shown to people (the summary).
+    #[must_use]
+    pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        self.redactor.redact(text)
     }
 
     /// Lines that may hold untrusted text (file names), fenced so the runner ignores
@@ -180,7 +202,7 @@ impl Reporter for LogReporter {
     fn event(&self, event: &Event) {
         match (event.level, self.mode) {
             (Level::Debug, Mode::Actions) => {
-                self.write_line(&format!("::debug::{}", escape_data(&event.message)))
+                self.write_line(&format!("::debug::{}", escape_data(&event.message)));
             }
             (Level::Debug, _) => {}
             (Level::Info, _) => self.line(&event.message),

@@ -214,7 +214,7 @@ fn duplicates(s: &mut String, m: &crate::scan::Manifest) {
             .files
             .iter()
             .take(5)
-            .map(|&i| format!("{}", name(&m.selection.files[i].rel)))
+            .map(|&i| name(&m.selection.files[i].rel))
             .collect();
         if g.files.len() > 5 {
             paths.push(format!("…and {} more", g.files.len() - 5));

@@ -128,51 +128,8 @@ pub(crate) fn walk(
             continue;
         }
 
-        let is_dir = match item.hint {
-            Hint::File => false,
-            Hint::Dir => true,
-            Hint::Special => {
-                if matched & MATCH_FILE != 0 {
-                    reporter.event(&Event::warning(format!(
-                        "skipping `{}`: not a regular file",
-                        item.path
-                    )));
-                }
-                continue;
-            }
-            Hint::Follow => match fs::metadata(&item.path) {
-                Ok(meta) if meta.is_dir() => true,
-                Ok(meta) if meta.is_file() => false,
-                Ok(_) => {
-                    if matched & MATCH_FILE != 0 {
-                        reporter.event(&Event::warning(format!(
-                            "skipping `{}`: not a regular file",
-                            item.path
-                        )));
-                    }
-                    continue;
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    reporter.event(&Event::debug(format!(
-                        "broken symbolic link `{}`",
-                        item.path
-                    )));
-                    continue;
-                }
-                Err(e) if e.raw_os_error() == Some(ELOOP) => {
-                    reporter.event(&Event::warning(format!(
-                        "skipping `{}`: too many levels of symbolic links",
-                        item.path
-                    )));
-                    continue;
-                }
-                Err(source) => {
-                    return Err(SelectError::Io {
-                        path: PathBuf::from(&item.path),
-                        source,
-                    });
-                }
-            },
+        let Some(is_dir) = stat(&item, matched, reporter)? else {
+            continue;
         };
 
         if is_dir {
@@ -208,6 +165,52 @@ pub(crate) fn walk(
         }
     }
     Ok(files)
+}
+
+/// Whether the item is a directory (`Some(true)`), a regular file (`Some(false)`), or
+/// something to skip (`None`): broken links, link loops, FIFOs, sockets, devices.
+fn stat(
+    item: &Item,
+    matched: MatchKind,
+    reporter: &dyn Reporter,
+) -> Result<Option<bool>, SelectError> {
+    let skip_special = || {
+        if matched & MATCH_FILE != 0 {
+            reporter.event(&Event::warning(format!(
+                "skipping `{}`: not a regular file",
+                item.path
+            )));
+        }
+        Ok(None)
+    };
+    match item.hint {
+        Hint::File => Ok(Some(false)),
+        Hint::Dir => Ok(Some(true)),
+        Hint::Special => skip_special(),
+        Hint::Follow => match fs::metadata(&item.path) {
+            Ok(meta) if meta.is_dir() => Ok(Some(true)),
+            Ok(meta) if meta.is_file() => Ok(Some(false)),
+            Ok(_) => skip_special(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                reporter.event(&Event::debug(format!(
+                    "broken symbolic link `{}`",
+                    item.path
+                )));
+                Ok(None)
+            }
+            Err(e) if e.raw_os_error() == Some(ELOOP) => {
+                reporter.event(&Event::warning(format!(
+                    "skipping `{}`: too many levels of symbolic links",
+                    item.path
+                )));
+                Ok(None)
+            }
+            Err(source) => Err(SelectError::Io {
+                path: PathBuf::from(&item.path),
+                source,
+            }),
+        },
+    }
 }
 
 fn push_children(

@@ -6,7 +6,13 @@
 //! - `secrets`: the credential corpus and its verdicts; values never leak.
 //! - `directory`: the directory destination, byte for byte, and its failure modes.
 
-#![allow(unreachable_pub)] // helpers are shared between the modules of one test binary
+// Helpers are shared between the modules of one test binary; test data generators
+// truncate on purpose.
+#![allow(unreachable_pub, clippy::cast_possible_truncation)]
 
+mod action;
+mod directory;
 mod glob;
+mod inputs;
+mod secrets;
 mod support;

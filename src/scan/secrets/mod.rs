@@ -117,6 +117,39 @@ impl SecretScanner {
     }
 }
 
+impl SecretScanner {
+    /// Replaces every confirmed credential in `text` with `***`. Applied to each log line
+    /// and to the job summary as a last line of defence: a token in a file name is
+    /// reported, never echoed.
+    #[must_use]
+    pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let bytes = text.as_bytes();
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        for m in self.anchors.find_iter(bytes) {
+            if let Some(hit) = confirm(ANCHORS[m.pattern().as_usize()].1, bytes, m.start(), m.end())
+            {
+                ranges.push(hit.value);
+            }
+        }
+        if ranges.is_empty() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for r in ranges {
+            if r.start < at {
+                continue;
+            }
+            // Ranges come from ASCII-only matches, so they fall on character boundaries.
+            out.push_str(text.get(at..r.start).unwrap_or_default());
+            out.push_str("***");
+            at = r.end;
+        }
+        out.push_str(text.get(at..).unwrap_or_default());
+        std::borrow::Cow::Owned(out)
+    }
+}
+
 impl Default for SecretScanner {
     fn default() -> Self {
         Self::new()
@@ -175,6 +208,17 @@ mod tests {
         assert!(
             scan("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").is_empty()
         );
+    }
+
+    #[test]
+    fn redaction() {
+        let token = format!("ghp_{}", "Q".repeat(36));
+        let s = SecretScanner::new();
+        assert_eq!(
+            s.redact(&format!("name-{token}.txt and {token}")),
+            "name-***.txt and ***"
+        );
+        assert_eq!(s.redact("plain"), "plain");
     }
 
     #[test]

@@ -296,6 +296,9 @@ fn extraheader(buf: &[u8], end: usize) -> Option<Hit> {
         return None;
     }
     i = skip_spaces(buf, i + 1);
+    if matches!(buf.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
     let rest = buf.get(i..)?;
     let prefix = b"authorization:";
     if rest.len() < prefix.len() || !rest[..prefix.len()].eq_ignore_ascii_case(prefix) {

@@ -1,0 +1,289 @@
+//! The binary run as the action runs it: inputs from `INPUT_*`, outputs read back with
+//! the runner's parser, the summary snapshotted, the checksums checked by `sha256sum -c`.
+
+use std::fs;
+use std::process::Command;
+
+use base64::Engine as _;
+
+use crate::support::Ctx;
+
+fn sample(ctx: &Ctx) {
+    ctx.file("dist/app.tar.gz", vec![7u8; 3000]);
+    ctx.file("dist/app.sha-copy.tar.gz", vec![7u8; 3000]);
+    ctx.file("dist/readme.txt", "read me\n");
+    ctx.file("dist/bin/tool", b"#!/bin/sh\necho hi\n");
+    ctx.file("dist/empty.txt", "");
+    ctx.file("dist/weird name, with: comma.txt", "w");
+    ctx.file("dist/.env", "SECRET=1\n");
+    ctx.file("dist/notes.d", "dropped\n");
+}
+
+fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"/[^\s`|]*/(ws|runner-temp)/", "[TMP]/$1/"),
+        (r"stevedore-[0-9a-f]{12}", "stevedore-[RUN]"),
+        (r"\d+(\.\d+)? (ms|s)\b", "[TIME]"),
+        (r"\d+(\.\d+)? (B|KiB|MiB|GiB)/s", "[RATE]"),
+    ]
+}
+
+#[test]
+fn outputs_summary_and_checksums() {
+    let ctx = Ctx::new();
+    sample(&ctx);
+    let run = ctx.action(&[("path", "dist\n!dist/*.d"), ("destination", "none")]);
+    assert_eq!(run.code, 0, "{}", run.log());
+
+    let o = &run.outputs;
+    assert_eq!(
+        o["files"], "6",
+        "hidden .env and the excluded .d are not selected"
+    );
+    assert_eq!(o["bytes"], (3000 + 3000 + 8 + 18 + 1).to_string());
+    assert_eq!(o["duplicates"], "1");
+    assert_eq!(o["findings"], "0");
+
+    // The checksums file verifies with the real sha256sum from the root directory.
+    let checksums_path = &o["checksums"];
+    assert!(checksums_path.ends_with("/SHA256SUMS"));
+    let check = Command::new("sha256sum")
+        .arg("-c")
+        .arg(checksums_path)
+        .current_dir(ctx.ws.join("dist"))
+        .output()
+        .expect("sha256sum");
+    assert!(
+        check.status.success(),
+        "sha256sum -c: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout)
+            .matches(": OK")
+            .count(),
+        6
+    );
+
+    // `hashes` is base64 of exactly that file.
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(&o["hashes"])
+        .expect("base64");
+    assert_eq!(decoded, fs::read(checksums_path).expect("checksums"));
+
+    // The manifest validates against the published schema and agrees with the outputs.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(&o["manifest"]).expect("manifest")).expect("json");
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/manifest.schema.json")).expect("schema json");
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&manifest)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(manifest["totals"]["files"], 6);
+    assert_eq!(manifest["files"][1]["path"], "app.tar.gz");
+    assert_eq!(
+        manifest["duplicates"][0]["paths"],
+        serde_json::json!(["app.sha-copy.tar.gz", "app.tar.gz"])
+    );
+
+    insta::with_settings!({ filters => filters() }, {
+        insta::assert_snapshot!("summary_none_destination", run.summary);
+    });
+}
+
+#[test]
+fn summary_switch_and_cli_mode() {
+    let ctx = Ctx::new();
+    sample(&ctx);
+    let run = ctx.action(&[
+        ("path", "dist"),
+        ("destination", "none"),
+        ("summary", "false"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(run.summary.is_empty(), "summary: false writes no summary");
+
+    // As a CLI the same run logs to stderr and writes no workflow commands.
+    let run = ctx.cli(&["--path", "dist", "--destination", "none"]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(run.stderr.contains("7 files"), "{}", run.stderr);
+    assert!(
+        !run.log().lines().any(|l| l.starts_with("::")),
+        "{}",
+        run.log()
+    );
+}
+
+#[test]
+fn no_files_found() {
+    let ctx = Ctx::new();
+    let run = ctx.action(&[("path", "missing/*"), ("destination", "none")]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains(
+            "::warning title=No files found::No files were found with the provided path: missing/*"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.outputs["files"], "0");
+
+    let run = ctx.action(&[
+        ("path", "missing/*"),
+        ("destination", "./out"),
+        ("if-no-files-found", "error"),
+    ]);
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stdout.contains("::error title=No files found::"),
+        "{}",
+        run.stdout
+    );
+    assert!(!ctx.ws.join("out").exists());
+
+    let run = ctx.action(&[
+        ("path", "missing/*"),
+        ("destination", "none"),
+        ("if-no-files-found", "ignore"),
+    ]);
+    assert_eq!(run.code, 0);
+    assert!(!run.stdout.contains("::warning"), "{}", run.stdout);
+}
+
+#[test]
+fn policies_stop_before_upload() {
+    let ctx = Ctx::new();
+    sample(&ctx);
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("max-file-size", "2KB")],
+            "::error title=File too large,file=dist/app.sha-copy.tar.gz::",
+        ),
+        (
+            &[("max-total-size", "5KiB")],
+            "::error title=Selection too large::",
+        ),
+        (
+            &[("duplicates", "error")],
+            "::error title=Duplicate files,file=dist/app.sha-copy.tar.gz::",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let mut inputs = vec![("path", "dist"), ("destination", "./out")];
+        inputs.extend_from_slice(extra);
+        let run = ctx.action(&inputs);
+        assert_eq!(run.code, 3, "{extra:?}: {}", run.log());
+        assert!(
+            run.stdout.contains(expected),
+            "{extra:?}: expected {expected} in\n{}",
+            run.stdout
+        );
+        assert!(
+            !ctx.ws.join("out").exists(),
+            "{extra:?}: nothing may be written"
+        );
+        assert_eq!(
+            run.outputs["files"], "7",
+            "outputs are still written on failure"
+        );
+    }
+    // Within limits the same run passes.
+    let run = ctx.action(&[
+        ("path", "dist"),
+        ("destination", "./out"),
+        ("max-file-size", "3000B"),
+        ("max-total-size", "10KB"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.log());
+}
+
+#[test]
+fn file_names_cannot_inject_workflow_commands() {
+    let ctx = Ctx::new();
+    ctx.file("dist/x\n::error::injected\n.txt", "a");
+    ctx.file("dist/::warning::also.txt", "b");
+    ctx.file("dist/%0A::notice::encoded.txt", "c");
+    ctx.file("dist/dup1", "same content");
+    ctx.file("dist/dup2", "same content");
+    let run = ctx.action(&[("path", "dist"), ("destination", "none")]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let mut stopped: Option<String> = None;
+    for line in run.stdout.lines() {
+        if let Some(token) = &stopped {
+            if line == format!("::{token}::") {
+                stopped = None;
+            }
+            continue;
+        }
+        if let Some(token) = line.strip_prefix("::stop-commands::") {
+            stopped = Some(token.to_owned());
+            continue;
+        }
+        assert!(
+            !line.contains("::error::injected")
+                && !line.starts_with("::notice::encoded")
+                && !line.starts_with("::warning::also"),
+            "injected command: {line:?}"
+        );
+        if let Some(command) = line.strip_prefix("::") {
+            let name = command.split([' ', ':']).next().unwrap_or_default();
+            assert!(
+                ["group", "endgroup", "warning", "error", "debug", "add-mask"].contains(&name),
+                "unexpected command {line:?}"
+            );
+        }
+    }
+    assert!(stopped.is_none(), "stop-commands must be resumed");
+    // The duplicate warning names the files, escaped into one line.
+    assert!(
+        run.stdout.contains(
+            "::warning title=Duplicate files,file=dist/dup1::2 files have identical content"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn checksums_escape_odd_names_for_sha256sum() {
+    let ctx = Ctx::new();
+    ctx.file("d/back\\slash.txt", "1");
+    ctx.file("d/new\nline.txt", "2");
+    ctx.file("d/plain.txt", "3");
+    let run = ctx.cli(&["--path", "d", "--checksums", "SUMS.txt"]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let sums = fs::read_to_string(
+        ctx.temp
+            .read_dir()
+            .expect("temp")
+            .next()
+            .expect("work dir")
+            .expect("entry")
+            .path()
+            .join("SUMS.txt"),
+    )
+    .expect("sums");
+    assert!(sums.contains('\\') && sums.lines().count() == 3, "{sums}");
+    let check = Command::new("sha256sum")
+        .arg("-c")
+        .arg("--strict")
+        .current_dir(ctx.ws.join("d"))
+        .stdin(std::process::Stdio::piped())
+        .arg("-")
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write as _;
+            c.stdin.take().expect("stdin").write_all(sums.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("sha256sum");
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
