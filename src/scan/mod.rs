@@ -71,6 +71,9 @@ pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest,
     let results: Vec<(FileRecord, Vec<RawFinding>)> = selection
         .files
         .par_iter()
+        // One file per task: without this rayon hands each thread long sequential runs,
+        // and a few large files in one run leave the other cores idle.
+        .with_max_len(1)
         .map(|file| {
             let secrets = options.secrets.map(|s| (s, classify(&file.rel)));
             let facts = read::read_file(&file.path, secrets).map_err(|source| ScanError::Read {

@@ -372,13 +372,15 @@ fn actions_jwt(buf: &[u8], start: usize, end: usize) -> Option<Hit> {
 fn aws_key_id(buf: &[u8], start: usize, end: usize) -> Option<Hit> {
     let boundary_before = start == 0 || !is_word(buf[start - 1]);
     let upper_digit = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit();
-    let extra = usize::from(end - start == 3);
-    let n = count_while(buf, end, 16 + extra + 1, upper_digit);
-    let len = 16 + extra;
+    // `A3T` is followed by one more character than the four-letter prefixes.
+    let len = 16 + usize::from(end - start == 3);
+    let n = count_while(buf, end, len + 1, upper_digit);
+    if !boundary_before || n != len {
+        return None;
+    }
     let after_ok = buf.get(end + len).is_none_or(|&b| !is_word(b));
     let value = start..end + len;
-    let is_example = buf[value.clone()].ends_with(b"EXAMPLE");
-    (boundary_before && n == len && after_ok && !is_example).then_some(Hit {
+    (after_ok && !buf[value.clone()].ends_with(b"EXAMPLE")).then_some(Hit {
         rule: Rule::AwsAccessKeyId,
         value,
     })
@@ -521,4 +523,41 @@ fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
             .decode(text.strip_suffix(b"=").unwrap_or(text))
             .ok()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every anchor, followed by every prefix of a tail that would complete most rules,
+    /// at the very end of the buffer: confirmation must never read past it.
+    #[test]
+    fn confirmation_never_reads_past_the_buffer() {
+        let tails = [
+            "A".repeat(300),
+            format!(
+                " = AUTHORIZATION: basic {}",
+                "eC1hY2Nlc3MtdG9rZW46".repeat(4)
+            ),
+            format!(
+                "=eyJ{}.{}.{}",
+                "a".repeat(40),
+                "b".repeat(40),
+                "c".repeat(40)
+            ),
+            format!(" OPENSSH PRIVATE KEY-----\n{}\n-----END", "Q".repeat(100)),
+            format!("\": \"{}\"", "Z".repeat(60)),
+        ];
+        for (anchor_text, anchor) in ANCHORS {
+            for tail in &tails {
+                let full = format!("{anchor_text}{tail}");
+                for cut in anchor_text.len()..=full.len() {
+                    let buf = &full.as_bytes()[..cut];
+                    let _ = confirm(*anchor, buf, 0, anchor_text.len());
+                    let _ = confirm_kind(FileKind::GitConfig, buf);
+                    let _ = confirm_kind(FileKind::DockerConfig, buf);
+                }
+            }
+        }
+    }
 }
