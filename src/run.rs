@@ -1,7 +1,8 @@
 //! The pipeline: config -> select -> scan -> gate -> upload -> report. Each stage takes
 //! the previous stage's result; the report is written whatever stage the run ended in.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -40,7 +41,7 @@ struct State {
     manifest: Option<Manifest>,
     gate: Option<GateOutcome>,
     destinations: Vec<DestinationReport>,
-    checksums: Option<(PathBuf, String)>,
+    checksums: Option<PathBuf>,
     manifest_path: Option<PathBuf>,
 }
 
@@ -72,22 +73,16 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
         format::count(selection.files.len() as u64)
     ));
     let manifest = state.manifest.insert(scan_stage(selection, config, log)?);
-    let manifest_json = manifest.to_json().map_err(|e| Error::Io {
-        context: "cannot serialize the manifest".into(),
-        source: e.into(),
-    })?;
-    let checksums_text = checksums::render(manifest);
     let work = work_dir(&inv.env)?;
     let checksums_path = work.join(&config.checksums_name);
-    write(&checksums_path, &checksums_text)?;
     let manifest_path = work.join("manifest.json");
-    write(&manifest_path, &manifest_json)?;
-    state.manifest_path = Some(manifest_path);
+    write_documents(manifest, &checksums_path, &manifest_path)?;
+    state.checksums = Some(checksums_path.clone());
+    state.manifest_path = Some(manifest_path.clone());
 
     log.stage("Checking policies");
     let verdict = state.gate.insert(gate(manifest, config));
     if !verdict.passed() {
-        state.checksums = Some((checksums_path, checksums_text));
         return Err(Error::Policy {
             count: verdict.violations.len(),
         });
@@ -99,8 +94,8 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
         let bundle = Bundle {
             manifest,
             checksums_name: &config.checksums_name,
-            checksums: &checksums_text,
-            manifest_json: &manifest_json,
+            checksums: &checksums_path,
+            manifest_json: &manifest_path,
         };
         let ctx = upload::Context {
             cwd: &inv.cwd,
@@ -110,7 +105,6 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
         state.destinations = reports;
         result = error.map_or(Ok(()), |e| Err(e.into()));
     }
-    state.checksums = Some((checksums_path, checksums_text));
     result
 }
 
@@ -179,11 +173,31 @@ fn scan_stage(
     Ok(manifest)
 }
 
-fn write(path: &Path, text: &str) -> Result<(), Error> {
-    fs::write(path, text).map_err(|source| Error::Io {
-        context: format!("cannot write `{}`", path.display()),
-        source,
-    })
+/// Writes the checksums file and the manifest, in parallel, streamed through buffers so
+/// memory does not grow with the number of files.
+fn write_documents(
+    manifest: &Manifest,
+    checksums_path: &Path,
+    manifest_path: &Path,
+) -> Result<(), Error> {
+    let io_err = |path: &Path| {
+        let context = format!("cannot write `{}`", path.display());
+        move |source| Error::Io { context, source }
+    };
+    let (sums, json) = rayon::join(
+        || -> std::io::Result<()> {
+            let mut out = BufWriter::with_capacity(1 << 20, File::create(checksums_path)?);
+            checksums::write(manifest, &mut out)?;
+            out.flush()
+        },
+        || -> std::io::Result<()> {
+            let mut out = BufWriter::with_capacity(1 << 20, File::create(manifest_path)?);
+            manifest.write_json(&mut out)?;
+            out.flush()
+        },
+    );
+    sums.map_err(io_err(checksums_path))?;
+    json.map_err(io_err(manifest_path))
 }
 
 /// A fresh directory for this run's manifest and checksums.
@@ -214,7 +228,7 @@ fn finish(
         destinations: &state.destinations,
         error,
         warnings: &warnings,
-        checksums_path: state.checksums.as_ref().map(|(p, _)| p.as_path()),
+        checksums_path: state.checksums.as_deref(),
         manifest_path: state.manifest_path.as_deref(),
         workspace: inv.env.workspace.as_deref().or(Some(inv.cwd.as_path())),
         elapsed: started.elapsed(),
@@ -286,17 +300,23 @@ fn step_outputs(state: &State, log: &LogReporter) -> Vec<(&'static str, String)>
     if let Some(p) = &state.manifest_path {
         out.push(("manifest", p.display().to_string()));
     }
-    if let Some((path, text)) = &state.checksums {
+    if let Some(path) = &state.checksums {
         out.push(("checksums", path.display().to_string()));
-        let hashes = checksums::hashes_output(text);
-        if hashes.len() <= MAX_HASHES_OUTPUT {
-            out.push(("hashes", hashes));
+        let size = fs::metadata(path).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX));
+        let encoded = checksums::base64_len(size);
+        let read = if encoded <= MAX_HASHES_OUTPUT {
+            fs::read(path).map(Some)
         } else {
-            log.event(&Event::warning(format!(
+            Ok(None)
+        };
+        match read {
+            Ok(Some(bytes)) => out.push(("hashes", checksums::hashes_output(&bytes))),
+            Ok(None) => log.event(&Event::warning(format!(
                 "the `hashes` output is left empty: base64 of the checksums file is {}, over the {} budget for job outputs; read the file at the `checksums` output instead",
-                format::bytes(hashes.len() as u64),
+                format::bytes(encoded as u64),
                 format::bytes(MAX_HASHES_OUTPUT as u64)
-            )));
+            ))),
+            Err(e) => log.line(&format!("warning: cannot read `{}`: {e}", path.display())),
         }
     }
     out

@@ -1,41 +1,46 @@
 //! The checksums file, in the format `sha256sum -c` reads.
 
+use std::io::{self, Write};
+
 use super::Manifest;
 
-/// One line per file: `<hex>  <path>`. Names holding `\`, a line feed or a carriage
-/// return are escaped the GNU way (the line starts with `\`, then `\\`, `\n`, `\r`), which
-/// `sha256sum -c` undoes.
-#[must_use]
-pub fn render(manifest: &Manifest) -> String {
-    let mut out = String::with_capacity(manifest.records.len() * 100);
+/// Writes one line per file: `<hex>  <path>`. Names holding `\`, a line feed or a
+/// carriage return are escaped the GNU way (the line starts with `\`, then `\\`, `\n`,
+/// `\r`), which `sha256sum -c` undoes.
+pub fn write(manifest: &Manifest, out: &mut impl Write) -> io::Result<()> {
+    let mut hex = [0u8; 64];
     for (file, record) in manifest.files() {
-        let name = &file.rel;
+        let name = file.rel.as_str();
         let needs_escape = name.contains(['\\', '\n', '\r']);
         if needs_escape {
-            out.push('\\');
+            out.write_all(b"\\")?;
         }
-        out.push_str(&hex::encode(record.sha256));
-        out.push_str("  ");
+        hex::encode_to_slice(record.sha256, &mut hex).map_err(io::Error::other)?;
+        out.write_all(&hex)?;
+        out.write_all(b"  ")?;
         if needs_escape {
-            for c in name.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
+            let escaped = name
+                .replace('\\', "\\\\")
+                .replace('\n', "\\n")
+                .replace('\r', "\\r");
+            out.write_all(escaped.as_bytes())?;
         } else {
-            out.push_str(name);
+            out.write_all(name.as_bytes())?;
         }
-        out.push('\n');
+        out.write_all(b"\n")?;
     }
-    out
+    Ok(())
 }
 
 /// The SLSA provenance "subjects" form: base64 of the checksums file.
 #[must_use]
-pub fn hashes_output(checksums: &str) -> String {
+pub fn hashes_output(checksums: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(checksums)
+}
+
+/// Length of the base64 form of `n` bytes, to decide without encoding.
+#[must_use]
+pub fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
 }

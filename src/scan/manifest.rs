@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
 
 use super::secrets::Finding;
 use super::{DuplicateGroup, FileRecord};
@@ -66,8 +67,8 @@ impl Manifest {
         self.findings.iter().filter(|f| !f.allowed).count()
     }
 
-    /// The JSON document.
-    pub fn to_json(&self) -> serde_json::Result<String> {
+    /// Writes the JSON document (compact; one object per file, no per-file allocation).
+    pub fn write_json(&self, out: impl std::io::Write) -> serde_json::Result<()> {
         let doc = Document {
             schema: SCHEMA,
             generator: concat!("stevedore ", env!("CARGO_PKG_VERSION")),
@@ -80,31 +81,11 @@ impl Manifest {
                 findings: self.open_findings(),
                 allowed_findings: self.findings.len() - self.open_findings(),
             },
-            files: self
-                .files()
-                .map(|(f, r)| FileJson {
-                    path: &f.rel,
-                    size: r.size,
-                    sha256: hex::encode(r.sha256),
-                    mode: format!("{:04o}", r.mode),
-                })
-                .collect(),
-            duplicates: self
-                .duplicates
-                .iter()
-                .map(|g| GroupJson {
-                    sha256: hex::encode(g.sha256),
-                    size: g.size,
-                    paths: g
-                        .files
-                        .iter()
-                        .map(|&i| self.selection.files[i].rel.as_str())
-                        .collect(),
-                })
-                .collect(),
+            files: Files(self),
+            duplicates: Groups(self),
             findings: &self.findings,
         };
-        serde_json::to_string_pretty(&doc)
+        serde_json::to_writer(out, &doc)
     }
 }
 
@@ -114,8 +95,8 @@ struct Document<'a> {
     generator: &'static str,
     root: std::borrow::Cow<'a, str>,
     totals: Totals,
-    files: Vec<FileJson<'a>>,
-    duplicates: Vec<GroupJson<'a>>,
+    files: Files<'a>,
+    duplicates: Groups<'a>,
     findings: &'a [Finding],
 }
 
@@ -129,17 +110,81 @@ struct Totals {
     allowed_findings: usize,
 }
 
+/// The `files` array, serialized straight from the manifest.
+struct Files<'a>(&'a Manifest);
+
+impl Serialize for Files<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.records.len()))?;
+        for (file, record) in self.0.files() {
+            seq.serialize_element(&FileJson {
+                path: &file.rel,
+                size: record.size,
+                sha256: Hex(record.sha256),
+                mode: Mode(record.mode),
+            })?;
+        }
+        seq.end()
+    }
+}
+
 #[derive(Serialize)]
 struct FileJson<'a> {
     path: &'a str,
     size: u64,
-    sha256: String,
-    mode: String,
+    sha256: Hex,
+    mode: Mode,
+}
+
+/// The `duplicates` array.
+struct Groups<'a>(&'a Manifest);
+
+impl Serialize for Groups<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        let mut seq = s.serialize_seq(Some(m.duplicates.len()))?;
+        for g in &m.duplicates {
+            let paths: Vec<&str> = g
+                .files
+                .iter()
+                .map(|&i| m.selection.files[i].rel.as_str())
+                .collect();
+            seq.serialize_element(&GroupJson {
+                sha256: Hex(g.sha256),
+                size: g.size,
+                paths,
+            })?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(Serialize)]
 struct GroupJson<'a> {
-    sha256: String,
+    sha256: Hex,
     size: u64,
     paths: Vec<&'a str>,
+}
+
+/// A SHA-256 as lower-case hex, formatted on the stack.
+struct Hex([u8; 32]);
+
+impl Serialize for Hex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut buf).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(std::str::from_utf8(&buf).map_err(serde::ser::Error::custom)?)
+    }
+}
+
+/// Permission bits as four octal digits.
+struct Mode(u32);
+
+impl Serialize for Mode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.0 & 0o7777;
+        let digits =
+            [3u32, 2, 1, 0].map(|shift| b'0' + u8::try_from((m >> (shift * 3)) & 7).unwrap_or(0));
+        s.serialize_str(std::str::from_utf8(&digits).map_err(serde::ser::Error::custom)?)
+    }
 }

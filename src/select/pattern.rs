@@ -119,21 +119,21 @@ impl Pattern {
     }
 
     /// `Pattern.match`: how this pattern matches an absolute item path.
+    #[cfg(test)]
     pub(crate) fn match_kind(&self, item: &str) -> MatchKind {
-        let item = if self.segments.last().is_some_and(|s| s == "**") {
-            // minimatch needs `/foo/` to match `/foo/**`; the explicit pattern then also
-            // matches the directory itself.
-            let item = normalize_separators(item);
-            if !item.ends_with('/') && !self.is_implicit {
-                format!("{item}/")
-            } else {
-                item
-            }
+        self.match_item(&Item::new(item))
+    }
+
+    /// `Pattern.match` on a pre-split item.
+    pub(crate) fn match_item(&self, item: &Item<'_>) -> MatchKind {
+        // minimatch needs `/foo/` to match `/foo/**`, so an explicit trailing `**` sees the
+        // item with a trailing slash (and then also matches the directory itself).
+        let file = if !self.is_implicit && self.segments.last().is_some_and(|s| s == "**") {
+            item.with_slash()
         } else {
-            safe_trim_trailing_separator(item)
+            item.plain()
         };
-        let file: Vec<&str> = item.split('/').collect();
-        if match_one(&file, &self.parts, false) {
+        if match_one(file, &self.parts, false) {
             if self.trailing_separator {
                 MATCH_DIRECTORY
             } else {
@@ -144,14 +144,54 @@ impl Pattern {
         }
     }
 
-    /// `Pattern.partialMatch`: whether descendants of `item` may match.
+    /// `Pattern.partialMatch`: whether descendants of the item may match.
+    #[cfg(test)]
     pub(crate) fn partial_match(&self, item: &str) -> bool {
-        let item = safe_trim_trailing_separator(item);
-        if item == "/" {
-            return item.starts_with(&self.root_literal);
+        self.partial_item(&Item::new(item))
+    }
+
+    /// `Pattern.partialMatch` on a pre-split item.
+    pub(crate) fn partial_item(&self, item: &Item<'_>) -> bool {
+        if item.is_root() {
+            return "/".starts_with(&self.root_literal);
         }
-        let file: Vec<&str> = item.split('/').collect();
-        match_one(&file, &self.parts, true)
+        match_one(item.plain(), &self.parts, true)
+    }
+}
+
+/// An item path split into segments once, shared by every pattern it is matched against.
+/// The segments end with an extra `""`, the form minimatch sees for a trailing `/`.
+pub(crate) struct Item<'a> {
+    segments: Vec<&'a str>,
+}
+
+impl<'a> Item<'a> {
+    /// Splits a normalized absolute path (no `//`, no trailing `/`, as the walk builds them).
+    pub(crate) fn new(path: &'a str) -> Self {
+        let trimmed = if path.len() > 1 {
+            path.strip_suffix('/').unwrap_or(path)
+        } else {
+            path
+        };
+        let mut segments: Vec<&str> = if trimmed == "/" {
+            vec!["", ""]
+        } else {
+            trimmed.split('/').collect()
+        };
+        segments.push("");
+        Item { segments }
+    }
+
+    fn plain(&self) -> &[&'a str] {
+        &self.segments[..self.segments.len() - 1]
+    }
+
+    fn with_slash(&self) -> &[&'a str] {
+        &self.segments
+    }
+
+    fn is_root(&self) -> bool {
+        self.segments.len() == 3 && self.segments.iter().all(|s| s.is_empty())
     }
 }
 

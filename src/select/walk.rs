@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::SelectError;
-use super::pattern::{MATCH_FILE, MATCH_NONE, MatchKind, Pattern};
+use super::pattern::{Item as Segments, MATCH_FILE, MATCH_NONE, MatchKind, Pattern};
 use crate::report::{Event, Reporter};
 
 /// Linux's `ELOOP`: a link chain that never ends. Node's `stat` throws on it; stevedore
@@ -38,13 +38,13 @@ struct Item {
 }
 
 /// `patternHelper.match`: later patterns override earlier ones.
-pub(crate) fn match_all(patterns: &[Pattern], item: &str) -> MatchKind {
+fn match_all(patterns: &[Pattern], item: &Segments<'_>) -> MatchKind {
     let mut result = MATCH_NONE;
     for p in patterns {
         if p.negate {
-            result &= !p.match_kind(item);
+            result &= !p.match_item(item);
         } else {
-            result |= p.match_kind(item);
+            result |= p.match_item(item);
         }
     }
     result
@@ -119,11 +119,17 @@ pub(crate) fn walk(
     // Real paths of the directories on the current branch, index = level - 1.
     let mut chain: Vec<PathBuf> = Vec::new();
     while let Some(item) = stack.pop() {
-        let matched = match_all(patterns, &item.path);
-        let partial = matched != MATCH_NONE
-            || patterns
-                .iter()
-                .any(|p| !p.negate && p.partial_match(&item.path));
+        let (matched, partial) = {
+            let segments = Segments::new(&item.path);
+            let matched = match_all(patterns, &segments);
+            (
+                matched,
+                matched != MATCH_NONE
+                    || patterns
+                        .iter()
+                        .any(|p| !p.negate && p.partial_item(&segments)),
+            )
+        };
         if !partial {
             continue;
         }

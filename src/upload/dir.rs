@@ -163,12 +163,12 @@ fn fill(staging: &Path, bundle: &Bundle<'_>) -> Result<(), UploadError> {
         }
         Ok(())
     })?;
-    for (name, text) in [
+    for (name, source) in [
         (bundle.checksums_name, bundle.checksums),
         (MANIFEST_NAME, bundle.manifest_json),
     ] {
         let path = staging.join(name);
-        fs::write(&path, text).map_err(|source| UploadError::Write { path, source })?;
+        fs::copy(source, &path).map_err(|source| UploadError::Write { path, source })?;
     }
     Ok(())
 }

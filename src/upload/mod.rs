@@ -22,10 +22,10 @@ pub struct Bundle<'a> {
     pub manifest: &'a Manifest,
     /// Name of the checksums file (`checksums` input).
     pub checksums_name: &'a str,
-    /// Its contents.
-    pub checksums: &'a str,
-    /// The manifest JSON.
-    pub manifest_json: &'a str,
+    /// The checksums file, as written by the scan stage.
+    pub checksums: &'a Path,
+    /// The manifest JSON file.
+    pub manifest_json: &'a Path,
 }
 
 /// Where relative destination paths start.
@@ -156,7 +156,8 @@ pub fn upload(
         let (files, bytes) = (
             bundle.manifest.records.len() + 2,
             bundle.manifest.total_bytes
-                + (bundle.checksums.len() + bundle.manifest_json.len()) as u64,
+                + file_len(bundle.checksums)
+                + file_len(bundle.manifest_json),
         );
         match outcome {
             Ok(()) => reports.push(DestinationReport {
@@ -179,6 +180,10 @@ pub fn upload(
         }
     }
     (reports, None)
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 /// Everything that can be known to fail before any upload starts.

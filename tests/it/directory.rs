@@ -180,8 +180,12 @@ fn a_file_changed_after_the_scan_is_not_published() {
     // The build writes to a.txt after the scan (same size, different bytes).
     fs::write(ctx.ws.join("dist/a.txt"), "ORIGINAL").expect("rewrite");
 
-    let sums = checksums::render(&manifest);
-    let json = manifest.to_json().expect("json");
+    let sums = ctx.temp.join("SHA256SUMS");
+    checksums::write(&manifest, &mut fs::File::create(&sums).expect("create")).expect("write sums");
+    let json = ctx.temp.join("manifest.json");
+    manifest
+        .write_json(fs::File::create(&json).expect("create"))
+        .expect("write json");
     let bundle = Bundle {
         manifest: &manifest,
         checksums_name: "SHA256SUMS",
