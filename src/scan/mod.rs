@@ -8,6 +8,7 @@ mod read;
 pub mod secrets;
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -68,13 +69,16 @@ pub enum ScanError {
 /// Scans a selection.
 pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest, ScanError> {
     let started = Instant::now();
-    let results: Vec<(FileRecord, Vec<RawFinding>)> = selection
+    // Findings are rare: they go to a side list instead of a vector per file.
+    let raw_findings: Mutex<Vec<(usize, Vec<RawFinding>)>> = Mutex::new(Vec::new());
+    let records: Vec<FileRecord> = selection
         .files
         .par_iter()
         // One file per task: without this rayon hands each thread long sequential runs,
         // and a few large files in one run leave the other cores idle.
         .with_max_len(1)
-        .map(|file| {
+        .enumerate()
+        .map(|(index, file)| {
             let secrets = options.secrets.map(|s| (s, classify(&file.rel)));
             let facts = read::read_file(&file.path, secrets).map_err(|source| ScanError::Read {
                 path: file.path.clone(),
@@ -89,24 +93,27 @@ pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest,
             if let Some((scanner, kind)) = secrets {
                 scanner.scan_path(&file.rel, kind, &mut findings);
             }
-            Ok((
-                FileRecord {
-                    size: facts.size,
-                    sha256: facts.sha256,
-                    mode: facts.mode,
-                },
-                findings,
-            ))
+            if !findings.is_empty() {
+                raw_findings
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((index, findings));
+            }
+            Ok(FileRecord {
+                size: facts.size,
+                sha256: facts.sha256,
+                mode: facts.mode,
+            })
         })
         .collect::<Result<_, ScanError>>()?;
 
-    let mut records = Vec::with_capacity(results.len());
+    let mut raw_findings = raw_findings
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    raw_findings.sort_unstable_by_key(|(index, _)| *index);
     let mut findings = Vec::new();
-    for (file, (record, raw)) in selection.files.iter().zip(results) {
-        records.push(record);
-        if !raw.is_empty() {
-            findings.extend(locate(file, raw, options.secrets_allow)?);
-        }
+    for (index, raw) in raw_findings {
+        findings.extend(locate(&selection.files[index], raw, options.secrets_allow)?);
     }
     let duplicates = duplicates::group(&selection, &records);
     let hashed = started.elapsed();

@@ -103,7 +103,6 @@ pub fn select(
     let root = root_directory(&search_paths, &found)
         .unwrap_or_else(|| options.cwd.to_string_lossy().into_owned());
     let mut files = Vec::with_capacity(found.len());
-    let mut lower = std::collections::HashSet::new();
     for path in found {
         let rel = relative(&root, &path);
         if options.artifact_paths && rel.contains(FORBIDDEN_PATH_CHARS) {
@@ -111,22 +110,43 @@ pub fn select(
                 rel: rel.escape_debug().to_string(),
             });
         }
-        if !lower.insert(rel.to_lowercase()) {
-            reporter.event(&Event::info(format!(
-                "`{rel}` differs from another selected path only in case; on case-insensitive systems one will overwrite the other"
-            )));
-        }
         files.push(SelectedFile {
             path: PathBuf::from(path),
             rel,
         });
     }
     files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    report_case_collisions(&files, reporter);
     Ok(Selection {
         root: PathBuf::from(root),
         search_paths: search_paths.into_iter().map(PathBuf::from).collect(),
         files,
     })
+}
+
+/// upload-artifact logs paths that differ only in case (they collide on case-insensitive
+/// file systems). Compared by a hash of the lower-cased path, without allocating a copy.
+fn report_case_collisions(files: &[SelectedFile], reporter: &dyn Reporter) {
+    use std::hash::{Hash, Hasher};
+    let mut seen: std::collections::HashMap<u64, usize> =
+        std::collections::HashMap::with_capacity(files.len());
+    for (i, file) in files.iter().enumerate() {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        file.rel
+            .chars()
+            .flat_map(char::to_lowercase)
+            .for_each(|c| c.hash(&mut h));
+        if let Some(&j) = seen.get(&h.finish()) {
+            if files[j].rel.to_lowercase() == file.rel.to_lowercase() {
+                reporter.event(&Event::info(format!(
+                    "`{}` differs from `{}` only in case; on case-insensitive systems one will overwrite the other",
+                    file.rel, files[j].rel
+                )));
+            }
+        } else {
+            seen.insert(h.finish(), i);
+        }
+    }
 }
 
 /// upload-artifact's root directory: the common ancestor of several search paths; the

@@ -2,15 +2,18 @@
 //! passes: follow symbolic links, omit broken ones, implicit descendants, and optionally
 //! skip hidden items.
 //!
-//! Depth-first from each search path; an item is visited only when some pattern matches
-//! it or may match below it; symbolic-link cycles are detected by comparing the real path
-//! of a directory with the real paths of its ancestors. Unlike the original, each entry's
+//! From each search path, an item is visited only when some pattern matches it or may
+//! match below it; symbolic-link cycles are detected by comparing the real path of a
+//! directory with the real paths of its ancestors. Sub-directories are visited in
+//! parallel (see [`walk`]). Unlike the original, each entry's
 //! type comes from `readdir` where it can, so regular files and plain directories cost no
 //! `stat` call; only links are followed with one.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use super::SelectError;
 use super::pattern::{Item as Segments, MATCH_FILE, MATCH_NONE, MatchKind, Pattern};
@@ -33,7 +36,6 @@ enum Hint {
 
 struct Item {
     path: String,
-    level: usize,
     hint: Hint,
 }
 
@@ -90,21 +92,33 @@ pub(crate) fn parent_of(path: &str) -> Option<&str> {
 }
 
 /// Walks the search paths and returns the absolute paths of matching regular files, in
-/// traversal order.
+/// no particular order (the caller sorts).
+///
+/// Sub-directories are visited in parallel. That changes nothing about the result: what
+/// `@actions/glob` decides for an item depends only on the item and on its ancestors
+/// (the chain of real paths used to cut cycles), never on siblings or visit order.
 pub(crate) fn walk(
     patterns: &[Pattern],
     roots: &[String],
     include_hidden: bool,
     reporter: &dyn Reporter,
 ) -> Result<Vec<String>, SelectError> {
-    let mut stack: Vec<Item> = Vec::new();
-    for root in roots.iter().rev() {
+    let walker = Walker {
+        patterns,
+        include_hidden,
+        reporter,
+    };
+    let mut files = Vec::new();
+    for root in roots {
         match fs::symlink_metadata(root) {
-            Ok(_) => stack.push(Item {
-                path: root.clone(),
-                level: 1,
-                hint: Hint::Follow,
-            }),
+            Ok(_) => walker.visit(
+                Item {
+                    path: root.clone(),
+                    hint: Hint::Follow,
+                },
+                &[],
+                &mut files,
+            )?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => {
                 return Err(SelectError::Io {
@@ -114,63 +128,90 @@ pub(crate) fn walk(
             }
         }
     }
+    Ok(files)
+}
 
-    let mut files = Vec::new();
-    // Real paths of the directories on the current branch, index = level - 1.
-    let mut chain: Vec<PathBuf> = Vec::new();
-    while let Some(item) = stack.pop() {
+struct Walker<'a> {
+    patterns: &'a [Pattern],
+    include_hidden: bool,
+    reporter: &'a dyn Reporter,
+}
+
+/// Children handled by one rayon task: enough to amortize scheduling.
+const CHILDREN_PER_TASK: usize = 64;
+
+impl Walker<'_> {
+    /// `globGenerator`'s loop body for one item; `chain` holds the real paths of the
+    /// directories above it.
+    fn visit(
+        &self,
+        item: Item,
+        chain: &[PathBuf],
+        out: &mut Vec<String>,
+    ) -> Result<(), SelectError> {
         let (matched, partial) = {
             let segments = Segments::new(&item.path);
-            let matched = match_all(patterns, &segments);
+            let matched = match_all(self.patterns, &segments);
             (
                 matched,
                 matched != MATCH_NONE
-                    || patterns
+                    || self
+                        .patterns
                         .iter()
                         .any(|p| !p.negate && p.partial_item(&segments)),
             )
         };
         if !partial {
-            continue;
+            return Ok(());
         }
-
-        let Some(is_dir) = stat(&item, matched, reporter)? else {
-            continue;
+        let Some(is_dir) = stat(&item, matched, self.reporter)? else {
+            return Ok(());
         };
-
-        if is_dir {
-            chain.truncate(item.level - 1);
-            let real = if item.hint == Hint::Dir
-                && let Some(parent) = chain.last()
-            {
-                parent.join(basename(&item.path))
-            } else {
-                fs::canonicalize(&item.path).map_err(|source| SelectError::Io {
-                    path: PathBuf::from(&item.path),
-                    source,
-                })?
-            };
-            if chain.contains(&real) {
-                reporter.event(&Event::debug(format!(
-                    "symbolic link cycle at `{}`",
-                    item.path
-                )));
-                continue;
+        let hidden = !self.include_hidden && basename(&item.path).starts_with('.');
+        if !is_dir {
+            if !hidden && matched & MATCH_FILE != 0 {
+                out.push(item.path);
             }
-            chain.push(real);
+            return Ok(());
         }
 
-        if !include_hidden && basename(&item.path).starts_with('.') {
-            continue;
+        let real = if item.hint == Hint::Dir
+            && let Some(parent) = chain.last()
+        {
+            parent.join(basename(&item.path))
+        } else {
+            fs::canonicalize(&item.path).map_err(|source| SelectError::Io {
+                path: PathBuf::from(&item.path),
+                source,
+            })?
+        };
+        if chain.contains(&real) {
+            self.reporter.event(&Event::debug(format!(
+                "symbolic link cycle at `{}`",
+                item.path
+            )));
+            return Ok(());
         }
-
-        if is_dir {
-            push_children(&item, &mut stack, reporter)?;
-        } else if matched & MATCH_FILE != 0 {
-            files.push(item.path);
+        if hidden {
+            return Ok(());
         }
+        let mut below = Vec::with_capacity(chain.len() + 1);
+        below.extend_from_slice(chain);
+        below.push(real);
+        let children = read_children(&item, self.reporter)?;
+        let found = children
+            .into_par_iter()
+            .with_min_len(CHILDREN_PER_TASK)
+            .try_fold(Vec::new, |mut acc, child| {
+                self.visit(child, &below, &mut acc).map(|()| acc)
+            })
+            .try_reduce(Vec::new, |mut a, mut b| {
+                a.append(&mut b);
+                Ok(a)
+            })?;
+        out.extend(found);
+        Ok(())
     }
-    Ok(files)
 }
 
 /// Whether the item is a directory (`Some(true)`), a regular file (`Some(false)`), or
@@ -219,16 +260,13 @@ fn stat(
     }
 }
 
-fn push_children(
-    item: &Item,
-    stack: &mut Vec<Item>,
-    reporter: &dyn Reporter,
-) -> Result<(), SelectError> {
+/// The entries of a directory, typed by `readdir` where it can tell.
+fn read_children(item: &Item, reporter: &dyn Reporter) -> Result<Vec<Item>, SelectError> {
     let io_err = |source| SelectError::Io {
         path: PathBuf::from(&item.path),
         source,
     };
-    let start = stack.len();
+    let mut children = Vec::new();
     for entry in fs::read_dir(&item.path).map_err(io_err)? {
         let entry = entry.map_err(io_err)?;
         let name = entry.file_name();
@@ -251,15 +289,9 @@ fn push_children(
         } else {
             format!("{}/{name}", item.path)
         };
-        stack.push(Item {
-            path,
-            level: item.level + 1,
-            hint,
-        });
+        children.push(Item { path, hint });
     }
-    // Children are popped in directory order, as the original pushes them reversed.
-    stack[start..].reverse();
-    Ok(())
+    Ok(children)
 }
 
 fn basename(path: &str) -> &str {
