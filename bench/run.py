@@ -3,9 +3,8 @@
 
 For each corpus, every command runs REPEATS times after one warm-up; before each timed
 run the corpus is pulled into the page cache with `vmtouch -t` (this VM evicts idle page
-cache within ~30 s). Prints the median wall time, the ratio to stevedore, and peak RSS
-(from wait4 rusage of the timed process tree's leader; for `xargs` pipelines, the max
-over the process group is not available, so RSS is reported for the leader only).
+cache within ~30 s). Prints the median wall time, the ratio to stevedore, and peak RSS as GNU time reports it
+(the largest process of the command's tree, e.g. one `sha256sum` of an `xargs` pipeline).
 
 usage: run.py [--repeats N] [--only many-small|few-large]
 """
@@ -34,6 +33,7 @@ def commands(data, work):
         ("rhash --sha256 -r (hashes all)", ["rhash", "--sha256", "-r", data, "-o", "/dev/null"], False),
         ("fclones group (duplicates only)", [FCLONES, "group", data, "-o", "/dev/null"], False),
         ("jdupes -r -q (duplicates only)", ["jdupes", "-r", "-q", data], False),
+        ("reference: cat every file via xargs -P2 (read only, no hash)", ["sh", "-c", f"find '{data}' -type f -print0 | xargs -0 -P2 -n 2000 cat > /dev/null"], False),
     ]
 
 
@@ -42,13 +42,14 @@ def warm(data):
 
 
 def timed(cmd, env):
+    """Wall time, peak RSS in bytes, exit code and stderr of one run."""
+    rss_file = os.path.join(env["TMPDIR"], ".rss")
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     elapsed = time.perf_counter() - start
-    err = proc.stderr.read().decode(errors="replace")
-    code = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss * 1024, code, err
+    with open(rss_file) as f:
+        rss_kib = int(f.read().strip().splitlines()[-1])
+    return elapsed, rss_kib * 1024, proc.returncode, proc.stderr.decode(errors="replace")
 
 
 def bench(kind, repeats):
@@ -77,6 +78,7 @@ def bench(kind, repeats):
         rows.append((name, statistics.median(times), max(rss), ""))
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(work, exist_ok=True)
+        env["TMPDIR"] = work
     files = sum(len(f) for _, _, f in os.walk(data))
     size = sum(os.path.getsize(os.path.join(d, x)) for d, _, fs in os.walk(data) for x in fs)
     ref = rows[0][1]

@@ -220,6 +220,16 @@ fn finish(
     error: Option<&Error>,
     started: Instant,
 ) -> ExitCode {
+    let mut code = error.map_or(ExitCode::Success, Error::exit_code);
+    // Outputs first: building them can add a warning, which the annotations must include.
+    if let Some(path) = &inv.env.output_file
+        && let Err(e) = outputs::write(path, &step_outputs(state, log))
+    {
+        log.line(&format!("error: {e}"));
+        if code == ExitCode::Success {
+            code = ExitCode::Internal;
+        }
+    }
     let warnings = log.warnings();
     let outcome = Outcome {
         config: state.config.as_ref(),
@@ -233,18 +243,6 @@ fn finish(
         workspace: inv.env.workspace.as_deref().or(Some(inv.cwd.as_path())),
         elapsed: started.elapsed(),
     };
-    let mut code = error.map_or(ExitCode::Success, Error::exit_code);
-
-    if let Some(path) = &inv.env.output_file
-        && let Err(e) = outputs::write(path, &step_outputs(state, log))
-    {
-        log.line(&format!("error: {e}"));
-        code = if code == ExitCode::Success {
-            ExitCode::Internal
-        } else {
-            code
-        };
-    }
     let want_summary = state.config.as_ref().is_none_or(|c| c.summary);
     if want_summary && let Some(path) = &inv.env.summary_file {
         let rendered = summary::render(&outcome);

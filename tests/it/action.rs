@@ -287,3 +287,77 @@ fn checksums_escape_odd_names_for_sha256sum() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+#[test]
+fn large_runs_stay_within_github_limits() {
+    // 2,500 pairs of identical files: 2,500 duplicate groups, 5,000 files, and a checksums
+    // file whose base64 is over the `hashes` budget.
+    let ctx = Ctx::new();
+    for i in 0..2500 {
+        let body = format!("content {i}\n");
+        ctx.file(&format!("many/{i:04}-duplicate-a.txt"), &body);
+        ctx.file(&format!("many/{i:04}-duplicate-b.txt"), &body);
+    }
+    ctx.file("many/Case.txt", "x");
+    ctx.file("many/case.txt", "y");
+    let run = ctx.action(&[("path", "many"), ("destination", "none")]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(run.outputs["files"], "5002");
+    assert_eq!(run.outputs["duplicates"], "2500");
+
+    // The summary lists 100 groups and says how many more there are, well under 1 MiB.
+    assert!(
+        run.summary.len() < 1024 * 1024,
+        "summary is {} bytes",
+        run.summary.len()
+    );
+    assert!(
+        run.summary.contains("…and 2,400 more groups."),
+        "{}",
+        &run.summary[..2000.min(run.summary.len())]
+    );
+    assert!(run.summary.contains("…and 2,400 more policy results."));
+
+    // At most 10 warning annotations, the last one counting the rest.
+    let warnings: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::warning"))
+        .collect();
+    assert_eq!(warnings.len(), 10, "{warnings:#?}");
+    assert!(
+        warnings[9].contains("…and 2492 more warnings"),
+        "{}",
+        warnings[9]
+    );
+
+    // `hashes` is left out (base64 of ~400 KB of checksums is over budget), with a warning
+    // in the log; `checksums` still points at the full file.
+    assert!(!run.outputs.contains_key("hashes"));
+    assert!(
+        run.stdout.contains("the `hashes` output is left empty"),
+        "{}",
+        run.stdout
+    );
+    let sums = fs::read_to_string(&run.outputs["checksums"]).expect("checksums");
+    assert_eq!(sums.lines().count(), 5002);
+
+    // Stages are grouped in the log, and the case collision is noted.
+    for group in [
+        "::group::Selecting files",
+        "::group::Scanning 5,002 files",
+        "::group::Checking policies",
+    ] {
+        assert!(run.stdout.contains(group), "missing {group}");
+    }
+    assert_eq!(
+        run.stdout.matches("::group::").count(),
+        run.stdout.matches("::endgroup::").count()
+    );
+    assert!(
+        run.stdout
+            .contains("`case.txt` differs from `Case.txt` only in case"),
+        "{}",
+        run.stdout
+    );
+}

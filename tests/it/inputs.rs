@@ -162,3 +162,23 @@ fn token_is_masked_first_and_never_printed_otherwise() {
     );
     assert!(!run.summary.contains(token) && !run.outputs.values().any(|v| v.contains(token)));
 }
+
+#[test]
+fn artifact_destination_refuses_names_the_service_rejects() {
+    let ctx = Ctx::new();
+    ctx.file("dist/ok.txt", "a");
+    ctx.file("dist/build:12.log", "b");
+    let run = ctx.action(&[("path", "dist"), ("destination", "artifact\n./out")]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(
+        run.stdout
+            .contains("`build:12.log` cannot be stored in an artifact"),
+        "{}",
+        run.stdout
+    );
+    assert!(!ctx.ws.join("out").exists());
+    // Other destinations accept the name.
+    let run = ctx.action(&[("path", "dist"), ("destination", "./out")]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(ctx.ws.join("out/build:12.log").exists());
+}
