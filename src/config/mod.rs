@@ -9,7 +9,7 @@ mod value;
 
 use std::fmt;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 pub use destination::Destination;
 pub use inputs::{INPUTS, InputSpec, RawInputs};
@@ -375,7 +375,8 @@ impl Config {
         let secrets_allow = r.lines("secrets-allow");
         let mut allow = GlobSetBuilder::new();
         for pattern in &secrets_allow {
-            match Glob::new(pattern) {
+            // Like `path`: `*` stays within one directory, `**` crosses them.
+            match GlobBuilder::new(pattern).literal_separator(true).build() {
                 Ok(glob) => {
                     allow.add(glob);
                 }

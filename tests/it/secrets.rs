@@ -258,3 +258,28 @@ fn warn_allow_and_off() {
     assert_eq!(run.outputs["findings"], "0");
     assert!(!run.summary.contains("Credential findings"));
 }
+
+#[test]
+fn allow_globs_follow_path_semantics() {
+    let ctx = Ctx::new();
+    let pat = format!("{}{}", "ghp_", alnum(98, 36));
+    ctx.file("out/a.txt", format!("{pat}\n"));
+    ctx.file("out/sub/a.txt", format!("{pat}\n"));
+    // `*` stays within one directory: the nested file is still reported.
+    let run = ctx.action(&[
+        ("path", "out"),
+        ("destination", "none"),
+        ("secrets-allow", "*.txt"),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.log());
+    assert_eq!(run.outputs["findings"], "1");
+    assert!(run.stdout.contains("file=out/sub/a.txt"), "{}", run.stdout);
+    // `**` crosses directories.
+    let run = ctx.action(&[
+        ("path", "out"),
+        ("destination", "none"),
+        ("secrets-allow", "**/*.txt"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(run.outputs["findings"], "0");
+}

@@ -233,6 +233,24 @@ fn count_while(buf: &[u8], from: usize, max: usize, pred: impl Fn(u8) -> bool) -
         .count()
 }
 
+/// After a key that ends at `end`: an optional closing quote, `=` or `:` with spaces
+/// around it, and an optional opening quote. Returns where the value starts.
+fn assigned_value(buf: &[u8], end: usize) -> Option<usize> {
+    let mut i = end;
+    if matches!(buf.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    i = skip_spaces(buf, i);
+    if !matches!(buf.get(i), Some(b'=' | b':')) {
+        return None;
+    }
+    i = skip_spaces(buf, i + 1);
+    if matches!(buf.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    Some(i)
+}
+
 fn skip_spaces(buf: &[u8], mut i: usize) -> usize {
     while buf.get(i).is_some_and(|&b| b == b' ' || b == b'\t') {
         i += 1;
@@ -291,14 +309,7 @@ fn checkout_base64(buf: &[u8], start: usize, _end: usize) -> Option<Hit> {
 }
 
 fn extraheader(buf: &[u8], end: usize) -> Option<Hit> {
-    let mut i = skip_spaces(buf, end);
-    if buf.get(i) != Some(&b'=') {
-        return None;
-    }
-    i = skip_spaces(buf, i + 1);
-    if matches!(buf.get(i), Some(b'"' | b'\'')) {
-        i += 1;
-    }
+    let mut i = assigned_value(buf, end)?;
     let rest = buf.get(i..)?;
     let prefix = b"authorization:";
     if rest.len() < prefix.len() || !rest[..prefix.len()].eq_ignore_ascii_case(prefix) {
@@ -333,18 +344,7 @@ fn actions_jwt(buf: &[u8], start: usize, end: usize) -> Option<Hit> {
     if !boundary_before {
         return None;
     }
-    let mut i = end;
-    if matches!(buf.get(i), Some(b'"' | b'\'')) {
-        i += 1;
-    }
-    i = skip_spaces(buf, i);
-    if !matches!(buf.get(i), Some(b'=' | b':')) {
-        return None;
-    }
-    i = skip_spaces(buf, i + 1);
-    if matches!(buf.get(i), Some(b'"' | b'\'')) {
-        i += 1;
-    }
+    let i = assigned_value(buf, end)?;
     if !buf.get(i..)?.starts_with(b"eyJ") {
         return None;
     }
@@ -387,18 +387,7 @@ fn aws_key_id(buf: &[u8], start: usize, end: usize) -> Option<Hit> {
 }
 
 fn aws_secret(buf: &[u8], _start: usize, end: usize) -> Option<Hit> {
-    let mut i = end;
-    if matches!(buf.get(i), Some(b'"' | b'\'')) {
-        i += 1;
-    }
-    i = skip_spaces(buf, i);
-    if !matches!(buf.get(i), Some(b'=' | b':')) {
-        return None;
-    }
-    i = skip_spaces(buf, i + 1);
-    if matches!(buf.get(i), Some(b'"' | b'\'')) {
-        i += 1;
-    }
+    let i = assigned_value(buf, end)?;
     let n = count_while(buf, i, 41, |b| {
         b.is_ascii_alphanumeric() || b == b'/' || b == b'+'
     });
@@ -446,14 +435,7 @@ fn pem(buf: &[u8], end: usize) -> Option<Hit> {
 }
 
 fn npmrc_auth_token(buf: &[u8], end: usize) -> Option<Hit> {
-    let mut i = skip_spaces(buf, end);
-    if buf.get(i) != Some(&b'=') {
-        return None;
-    }
-    i = skip_spaces(buf, i + 1);
-    if matches!(buf.get(i), Some(b'"' | b'\'')) {
-        i += 1;
-    }
+    let i = assigned_value(buf, end)?;
     let n = count_while(buf, i, 512, |b| {
         !b.is_ascii_whitespace() && b != b'"' && b != b'\''
     });
