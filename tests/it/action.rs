@@ -361,3 +361,31 @@ fn large_runs_stay_within_github_limits() {
         run.stdout
     );
 }
+
+#[test]
+fn readme_main_command_passes_on_this_repository() {
+    // README set-up command 1 scans this repository's sources with the default policies;
+    // a credential-shaped fixture added to src/ must fail here, not on a new user's machine.
+    let out = tempfile::tempdir().expect("tempdir");
+    let target = out.path().join("stevedore-out");
+    let run = Command::new(env!("CARGO_BIN_EXE_stevedore"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("GITHUB_ACTIONS")
+        .env("TMPDIR", out.path())
+        .args(["--path", "src/**/*.rs", "--destination"])
+        .arg(&target)
+        .args(["--overwrite", "true"])
+        .output()
+        .expect("run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let check = Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(&target)
+        .output()
+        .expect("sha256sum");
+    assert!(check.status.success());
+}

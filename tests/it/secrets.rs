@@ -127,6 +127,7 @@ fn corpus() -> Vec<Case> {
         c("near/pubkey.pem", format!("-----BEGIN PUBLIC KEY-----\n{pem_body}-----END PUBLIC KEY-----\n"), &[], vec![]),
         c("near/placeholder.md", "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n".into(), &[], vec![]),
         c("near/npmrc-env/.npmrc", "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n".into(), &[], vec![]),
+        c("near/placeholder/.npmrc", "//registry.npmjs.org/:_authToken=<your-token-here>\n".into(), &[], vec![]),
         c("near/masked.txt", "extraheader = AUTHORIZATION: basic ***\n".into(), &[], vec![]),
         c("near/jwt-no-name.txt", format!("token: {jwt}\n"), &[], vec![]),
         c("near/.env.example", "API_KEY=changeme\n".into(), &[], vec![]),

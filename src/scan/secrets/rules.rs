@@ -436,11 +436,16 @@ fn pem(buf: &[u8], end: usize) -> Option<Hit> {
 
 fn npmrc_auth_token(buf: &[u8], end: usize) -> Option<Hit> {
     let i = assigned_value(buf, end)?;
-    let n = count_while(buf, i, 512, |b| {
-        !b.is_ascii_whitespace() && b != b'"' && b != b'\''
-    });
-    let value = &buf[i..i + n];
-    (n >= 8 && !value.starts_with(b"$")).then(|| Hit {
+    // A literal token: token characters up to the end of the value. Environment
+    // references (`${NPM_TOKEN}`) and placeholders (`<token>`) start with something else.
+    let token_char = |b: u8| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+' | b'/' | b'=' | b'~')
+    };
+    let n = count_while(buf, i, 512, token_char);
+    let ends_value = buf
+        .get(i + n)
+        .is_none_or(|&b| b.is_ascii_whitespace() || b == b'"' || b == b'\'');
+    (n >= 8 && ends_value).then(|| Hit {
         rule: Rule::NpmrcAuthToken,
         value: i..i + n,
     })
