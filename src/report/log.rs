@@ -38,6 +38,8 @@ pub struct LogReporter {
     state: Mutex<State>,
     warnings: Mutex<Vec<String>>,
     redactor: SecretScanner,
+    /// Delay before the first progress report, then between reports.
+    progress_intervals: (Duration, Duration),
 }
 
 impl LogReporter {
@@ -52,7 +54,19 @@ impl LogReporter {
             }),
             warnings: Mutex::new(Vec::new()),
             redactor: SecretScanner::new(),
+            progress_intervals: match mode {
+                // Interactive: appear quickly, redraw often. Logs: a line every 5 s.
+                Mode::Terminal => (Duration::from_millis(250), Duration::from_millis(100)),
+                Mode::Actions | Mode::Plain => (Duration::from_secs(5), Duration::from_secs(5)),
+            },
         }
+    }
+
+    /// Overrides the progress intervals (tests use short ones).
+    #[must_use]
+    pub fn with_progress_intervals(mut self, first: Duration, every: Duration) -> Self {
+        self.progress_intervals = (first, every);
+        self
     }
 
     /// The mode.
@@ -153,10 +167,7 @@ impl LogReporter {
         total_files: u64,
         work: impl FnOnce() -> T,
     ) -> T {
-        let (first, every) = match self.mode {
-            Mode::Terminal => (Duration::from_millis(250), Duration::from_millis(100)),
-            Mode::Actions | Mode::Plain => (Duration::from_secs(5), Duration::from_secs(5)),
-        };
+        let (first, every) = self.progress_intervals;
         std::thread::scope(|scope| {
             let (done, wait) = mpsc::channel::<()>();
             scope.spawn(move || {
@@ -226,5 +237,70 @@ pub fn detect_mode(github_actions: bool) -> Mode {
         Mode::Terminal
     } else {
         Mode::Plain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn run_with_progress(mode: Mode) -> String {
+        let out = Shared::default();
+        let log = LogReporter::new(mode, Box::new(out.clone()))
+            .with_progress_intervals(Duration::from_millis(5), Duration::from_millis(5));
+        let progress = Progress::default();
+        log.with_progress(&progress, 10, || {
+            progress.files.store(4, Ordering::Relaxed);
+            progress.bytes.store(4096, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(60));
+        });
+        let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf8");
+        text
+    }
+
+    #[test]
+    fn periodic_progress_lines_in_logs() {
+        let text = run_with_progress(Mode::Plain);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("scanned 4 of 10 files (40%), 4.0 KiB")),
+            "{text:?}"
+        );
+        assert!(!text.contains('\r'));
+    }
+
+    #[test]
+    fn redrawn_progress_line_on_a_terminal() {
+        let text = run_with_progress(Mode::Terminal);
+        assert!(text.contains("\r\x1b[2Kscanned 4 of 10 files"), "{text:?}");
+        assert!(
+            text.ends_with("\r\x1b[2K"),
+            "the line is cleared at the end: {text:?}"
+        );
+    }
+
+    #[test]
+    fn every_line_is_redacted_but_the_mask() {
+        let out = Shared::default();
+        let log = LogReporter::new(Mode::Actions, Box::new(out.clone()));
+        let token = format!("{}{}", "ghp_", "k".repeat(36));
+        log.add_mask(&token);
+        log.line(&format!("file named {token}.txt"));
+        let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf8");
+        assert_eq!(text, format!("::add-mask::{token}\nfile named ***.txt\n"));
     }
 }
