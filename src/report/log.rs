@@ -268,8 +268,7 @@ mod tests {
             progress.bytes.store(4096, Ordering::Relaxed);
             std::thread::sleep(Duration::from_millis(60));
         });
-        let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf8");
-        text
+        String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf8")
     }
 
     #[test]
