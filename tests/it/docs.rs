@@ -1,0 +1,178 @@
+//! The action's interface agrees everywhere it is written down: `action.yml`, the README
+//! tables, and the binary's input table; and `action.yml` keeps its safety rules.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn yaml(path: &str) -> Yaml {
+    let text = fs::read_to_string(root().join(path)).expect("read yaml");
+    YamlLoader::load_from_str(&text)
+        .expect("valid yaml")
+        .remove(0)
+}
+
+fn map_keys(y: &Yaml) -> Vec<String> {
+    y.as_hash()
+        .expect("mapping")
+        .keys()
+        .map(|k| k.as_str().expect("string key").to_owned())
+        .collect()
+}
+
+/// Rows of the README table under `## {heading}`: first cell -> second cell.
+fn readme_table(heading: &str) -> BTreeMap<String, String> {
+    let readme = fs::read_to_string(root().join("README.md")).expect("README");
+    let section = readme
+        .split(&format!("\n## {heading}\n"))
+        .nth(1)
+        .expect("section");
+    let mut rows = BTreeMap::new();
+    for line in section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+    {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        let name = cells[0].trim_matches('`').to_owned();
+        rows.insert(name, cells.get(1).copied().unwrap_or_default().to_owned());
+    }
+    rows
+}
+
+#[test]
+fn inputs_agree_across_action_readme_and_binary() {
+    let action = yaml("action.yml");
+    let inputs = &action["inputs"];
+    let mut in_action = map_keys(inputs);
+    let mut in_binary: Vec<String> = stevedore::config::INPUTS
+        .iter()
+        .map(|s| s.name.to_owned())
+        .collect();
+    let readme = readme_table("Inputs");
+    let mut in_readme: Vec<String> = readme.keys().cloned().collect();
+    in_action.sort();
+    in_binary.sort();
+    in_readme.sort();
+    assert_eq!(
+        in_action, in_binary,
+        "action.yml inputs vs the binary's input table"
+    );
+    assert_eq!(
+        in_readme, in_binary,
+        "README inputs table vs the binary's input table"
+    );
+
+    for name in &in_action {
+        let spec = &inputs[name.as_str()];
+        assert!(
+            spec["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{name}: no description"
+        );
+        let documented = &readme[name];
+        let action_default = spec["default"].as_str();
+        if documented == "required" {
+            assert_eq!(
+                spec["required"].as_bool(),
+                Some(true),
+                "{name}: README says required"
+            );
+        } else if let Some(literal) = documented
+            .strip_prefix('`')
+            .and_then(|d| d.strip_suffix('`'))
+            .filter(|d| !d.contains('`'))
+        {
+            assert_eq!(
+                action_default,
+                Some(literal),
+                "{name}: README default `{literal}` vs action.yml"
+            );
+        } else {
+            assert_eq!(
+                action_default, None,
+                "{name}: README describes the default ({documented}); action.yml must leave it to the binary"
+            );
+        }
+    }
+}
+
+#[test]
+fn outputs_agree_across_action_and_readme() {
+    let action = yaml("action.yml");
+    let outputs = &action["outputs"];
+    let mut in_action = map_keys(outputs);
+    let mut in_readme: Vec<String> = readme_table("Outputs").keys().cloned().collect();
+    in_action.sort();
+    in_readme.sort();
+    assert_eq!(in_action, in_readme);
+    for name in &in_action {
+        assert_eq!(
+            outputs[name.as_str()]["value"].as_str(),
+            Some(format!("${{{{ steps.run.outputs.{name} }}}}").as_str()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn action_passes_inputs_through_env_only_and_pins_actions() {
+    let action = yaml("action.yml");
+    let steps = action["runs"]["steps"].as_vec().expect("steps");
+    let run = steps
+        .iter()
+        .find(|s| s["id"].as_str() == Some("run"))
+        .expect("run step");
+    for spec in stevedore::config::INPUTS {
+        let var = format!("INPUT_{}", spec.name.to_uppercase().replace('-', "_"));
+        assert_eq!(
+            run["env"][var.as_str()].as_str(),
+            Some(format!("${{{{ inputs.{} }}}}", spec.name).as_str()),
+            "{var}"
+        );
+    }
+    for step in steps {
+        if let Some(script) = step["run"].as_str() {
+            assert!(
+                !script.contains("${{"),
+                "expressions must not be interpolated into run: {script}"
+            );
+        }
+    }
+
+    let mut files = vec![fs::read_to_string(root().join("action.yml")).expect("action.yml")];
+    for entry in fs::read_dir(root().join(".github/workflows")).expect("workflows") {
+        files.push(fs::read_to_string(entry.expect("entry").path()).expect("workflow"));
+    }
+    for text in files {
+        for line in text.lines().map(str::trim) {
+            let Some(uses) = line
+                .strip_prefix("uses: ")
+                .or_else(|| line.strip_prefix("- uses: "))
+            else {
+                continue;
+            };
+            if uses == "./" {
+                continue;
+            }
+            let (_, rest) = uses
+                .split_once('@')
+                .unwrap_or_else(|| panic!("unpinned: {line}"));
+            let sha = rest.split_whitespace().next().unwrap_or_default();
+            assert!(
+                sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+                "not pinned by full SHA: {line}"
+            );
+            assert!(
+                rest.contains("# v"),
+                "pin without a version comment: {line}"
+            );
+        }
+    }
+}
