@@ -154,22 +154,9 @@ fn action_repo(dir: &Path, sha256: &str) {
     )
     .expect("write manifest");
     fs::write(dir.join(".github/workflows/self-test.yml"), WORKFLOW).expect("workflow");
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("git");
-        assert!(
-            ok.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&ok.stderr)
-        );
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "release"]);
+    git_in(dir, &["init", "-q"]);
+    git_in(dir, &["add", "-A"]);
+    git_in(dir, &["commit", "-qm", "release"]);
 }
 
 /// The github-script pin of action.yml, read from it so the two cannot drift.
@@ -286,4 +273,164 @@ fn action_installs_verifies_runs_and_fails_closed() {
         "stevedore must not run:\n{log}"
     );
     assert!(!log.contains("self-test: step outputs ok"), "{log}");
+}
+
+#[test]
+fn release_pinning_produces_what_the_installer_verifies() {
+    // scripts/pin-release writes dist/manifest.txt from the release binaries and moves the
+    // major tag; dist/install.sh must then accept exactly those binaries.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = fs::canonicalize(tmp.path())
+        .expect("canonical")
+        .join("repo");
+    let binary = fs::read(env!("CARGO_BIN_EXE_stevedore")).expect("binary");
+    pin_release(&repo, &binary);
+
+    let manifest = fs::read_to_string(repo.join("dist/manifest.txt")).expect("manifest");
+    assert!(
+        manifest.contains("\nrepository example/stevedore\nversion 2.3.4\n"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains(&format!(
+            "{} {}",
+            host_target(),
+            hex::encode(Sha256::digest(&binary))
+        )),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains(&format!(
+            "x86_64-pc-windows-msvc {}",
+            hex::encode(Sha256::digest(b"windows build"))
+        )),
+        "{manifest}"
+    );
+    assert_eq!(
+        git_in(&repo, &["rev-parse", "v2"]),
+        git_in(&repo, &["rev-parse", "HEAD"]),
+        "the major tag moves to the pinning commit"
+    );
+    assert_ne!(
+        git_in(&repo, &["rev-parse", "v2.3.4^{commit}"]),
+        git_in(&repo, &["rev-parse", "HEAD"])
+    );
+
+    // The installer downloads from a mirror of the release and accepts the pinned binary.
+    let work = repo.parent().expect("parent").to_path_buf();
+    let mirror = work.join("mirror/v2.3.4");
+    fs::create_dir_all(&mirror).expect("mkdir");
+    fs::write(
+        mirror.join(format!("stevedore-2.3.4-{}", host_target())),
+        &binary,
+    )
+    .expect("asset");
+    let base = serve(work.join("mirror"));
+    let out = run_installer(&repo, &work.join("cache"), &base);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let installed = fs::read_to_string(work.join("cache/github_output")).expect("output");
+    let path = installed.trim().strip_prefix("path=").expect("path= line");
+    let version = Command::new(path)
+        .arg("--version")
+        .output()
+        .expect("installed binary runs");
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("stevedore "));
+
+    // A non-https base that is not loopback is refused before any download.
+    let out = run_installer(
+        &repo,
+        &work.join("cache2"),
+        "http://mirror.example.com/releases",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("must be an https:// URL"));
+}
+
+/// Runs dist/install.sh as the action's install step does, with its own tool cache.
+fn run_installer(repo: &Path, cache: &Path, base: &str) -> std::process::Output {
+    fs::create_dir_all(cache).expect("cache");
+    Command::new("bash")
+        .arg("dist/install.sh")
+        .current_dir(repo)
+        .env("GITHUB_ACTION_PATH", repo)
+        .env("RUNNER_OS", "Linux")
+        .env(
+            "RUNNER_ARCH",
+            if cfg!(target_arch = "aarch64") {
+                "ARM64"
+            } else {
+                "X64"
+            },
+        )
+        .env("RUNNER_TOOL_CACHE", cache)
+        .env("RUNNER_TEMP", cache)
+        .env("GITHUB_OUTPUT", cache.join("github_output"))
+        .env("STEVEDORE_DOWNLOAD_BASE", base)
+        .output()
+        .expect("install.sh runs")
+}
+
+/// Git in `dir`, with an identity; returns stdout.
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A repository holding dist/ and scripts/pin-release, tagged v2.3.4, pinned by
+/// pin-release with `binary` for this host and a stand-in Windows build.
+fn pin_release(repo: &Path, binary: &[u8]) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fs::create_dir_all(repo.join("dist")).expect("mkdir");
+    fs::create_dir_all(repo.join("scripts")).expect("mkdir");
+    for file in [
+        "dist/install.sh",
+        "dist/manifest.txt",
+        "scripts/pin-release",
+    ] {
+        fs::copy(src.join(file), repo.join(file)).expect("copy");
+    }
+    git_in(repo, &["init", "-q"]);
+    git_in(repo, &["add", "-A"]);
+    git_in(repo, &["commit", "-qm", "release"]);
+    git_in(repo, &["tag", "v2.3.4"]);
+    let bins = repo.parent().expect("parent").join("bins");
+    fs::create_dir_all(&bins).expect("mkdir");
+    fs::write(
+        bins.join(format!("stevedore-2.3.4-{}", host_target())),
+        binary,
+    )
+    .expect("bin");
+    fs::write(
+        bins.join("stevedore-2.3.4-x86_64-pc-windows-msvc.exe"),
+        b"windows build",
+    )
+    .expect("bin");
+    let out = Command::new("bash")
+        .arg("scripts/pin-release")
+        .arg("v2.3.4")
+        .arg(&bins)
+        .current_dir(repo)
+        .env("GITHUB_REPOSITORY", "example/stevedore")
+        .output()
+        .expect("pin-release");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
