@@ -2,11 +2,12 @@
 //! the runner's parser, the summary snapshotted, the checksums checked by `sha256sum -c`.
 
 use std::fs;
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
 
-use crate::support::Ctx;
+use crate::support::{Ctx, sha256sum_check};
 
 fn sample(ctx: &Ctx) {
     ctx.file("dist/app.tar.gz", vec![7u8; 3000]);
@@ -47,23 +48,8 @@ fn outputs_summary_and_checksums() {
     // The checksums file verifies with the real sha256sum from the root directory.
     let checksums_path = &o["checksums"];
     assert!(checksums_path.ends_with("/SHA256SUMS"));
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg(checksums_path)
-        .current_dir(ctx.ws.join("dist"))
-        .output()
-        .expect("sha256sum");
-    assert!(
-        check.status.success(),
-        "sha256sum -c: {}",
-        String::from_utf8_lossy(&check.stdout)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&check.stdout)
-            .matches(": OK")
-            .count(),
-        6
-    );
+    let report = sha256sum_check(&ctx.ws.join("dist"), Path::new(checksums_path));
+    assert_eq!(report.matches(": OK").count(), 6);
 
     // `hashes` is base64 of exactly that file.
     let decoded = base64::engine::general_purpose::STANDARD
@@ -267,25 +253,9 @@ fn checksums_escape_odd_names_for_sha256sum() {
     )
     .expect("sums");
     assert!(sums.contains('\\') && sums.lines().count() == 3, "{sums}");
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg("--strict")
-        .current_dir(ctx.ws.join("d"))
-        .stdin(std::process::Stdio::piped())
-        .arg("-")
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write as _;
-            c.stdin.take().expect("stdin").write_all(sums.as_bytes())?;
-            c.wait_with_output()
-        })
-        .expect("sha256sum");
-    assert!(
-        check.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let sums_path = ctx.temp.join("SUMS.txt");
+    fs::write(&sums_path, &sums).expect("write");
+    sha256sum_check(&ctx.ws.join("d"), &sums_path);
 }
 
 #[test]
@@ -382,10 +352,5 @@ fn readme_main_command_passes_on_this_repository() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let check = Command::new("sha256sum")
-        .args(["-c", "--quiet", "SHA256SUMS"])
-        .current_dir(&target)
-        .output()
-        .expect("sha256sum");
-    assert!(check.status.success());
+    sha256sum_check(&target, Path::new("SHA256SUMS"));
 }

@@ -3,9 +3,9 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
+use std::path::Path;
 
-use crate::support::{Ctx, read_tree};
+use crate::support::{Ctx, read_tree, sha256sum_check};
 
 #[test]
 fn copies_byte_for_byte_with_checksums_and_manifest() {
@@ -43,16 +43,7 @@ fn copies_byte_for_byte_with_checksums_and_manifest() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o755, "modes survive");
-    let check = Command::new("sha256sum")
-        .args(["-c", "--strict", "SHA256SUMS"])
-        .current_dir(&published)
-        .output()
-        .expect("sha256sum");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    sha256sum_check(&published, Path::new("SHA256SUMS"));
     assert!(
         run.summary.contains("### Destinations") && run.summary.contains("✅"),
         "{}",

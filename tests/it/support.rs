@@ -190,3 +190,22 @@ pub fn node_peers() -> PathBuf {
     );
     dir
 }
+
+/// Runs the real `sha256sum -c --strict` on `checksums` (a path) from `dir`; panics with
+/// its report unless every line verifies. Returns the report.
+pub fn sha256sum_check(dir: &Path, checksums: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg("-c")
+        .arg("--strict")
+        .arg(checksums)
+        .current_dir(dir)
+        .output()
+        .expect("sha256sum runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "sha256sum -c failed:\n{report}");
+    report
+}
