@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod gate;
 pub mod github;
+pub mod pack;
 pub mod redact;
 pub mod report;
 pub mod run;

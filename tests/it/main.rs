@@ -16,5 +16,6 @@ mod directory;
 mod docs;
 mod glob;
 mod inputs;
+mod pack;
 mod secrets;
 mod support;

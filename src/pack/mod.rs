@@ -1,0 +1,377 @@
+//! The zip writer for artifact uploads: entries deflated on every core and streamed out
+//! in order while later entries are still compressing, with a fixed number of chunks in
+//! flight whatever the archive size.
+//!
+//! Work is cut into units of at most [`PackOptions::chunk`] bytes. A file larger than one
+//! unit is deflated as independent pieces, each ended with a sync flush so the pieces
+//! concatenate into one valid deflate stream (the technique of pigz), which lets one large
+//! file use all cores too; CRC-32s of the pieces are combined. The calling thread writes
+//! headers, data and descriptors in archive order; the workers wait when they run more
+//! than [`PackOptions::window`] units ahead of it, which bounds memory.
+//!
+//! Dedicated threads rather than rayon: the writer must block on the next unit in order,
+//! and a blocked rayon worker would take a core away from compression.
+
+mod layout;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
+
+use flate2::{Compress, Compression, FlushCompress, Status};
+
+pub use layout::Method;
+use layout::{CentralEntry, DosTime};
+
+/// One file to archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackEntry {
+    /// The file on disk.
+    pub path: PathBuf,
+    /// Name in the archive (`/`-separated, relative).
+    pub name: String,
+    /// Size recorded by the scan; the file must still have exactly this many bytes.
+    pub size: u64,
+    /// Permission bits.
+    pub mode: u32,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime: i64,
+}
+
+/// How to pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackOptions {
+    /// Deflate level 0-9; 0 stores every entry.
+    pub level: u32,
+    /// Compression threads.
+    pub threads: usize,
+    /// Largest unit of work in bytes.
+    pub chunk: usize,
+    /// Units that may be read or compressed ahead of the writer.
+    pub window: usize,
+}
+
+impl PackOptions {
+    /// One thread per core, 1 MiB units, four units in flight per thread.
+    #[must_use]
+    pub fn new(level: u32) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        PackOptions {
+            level,
+            threads,
+            chunk: 1 << 20,
+            window: threads * 4,
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// Archive size in bytes.
+    pub bytes: u64,
+    /// Entries, with the method each ended up with.
+    pub methods: Vec<Method>,
+}
+
+/// Why packing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// A file could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A file is shorter than when it was scanned.
+    #[error("`{}` changed after it was scanned (it is shorter now); nothing was uploaded", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The compressor reported an error (a bug in the deflate library if it happens).
+    #[error("cannot compress `{}`: {message}", path.display())]
+    Compress {
+        /// The file.
+        path: PathBuf,
+        /// The compressor's message.
+        message: String,
+    },
+    /// The destination refused the bytes.
+    #[error("cannot write the archive: {0}")]
+    Sink(#[source] io::Error),
+}
+
+/// A piece of one entry.
+#[derive(Debug, Clone, Copy)]
+struct Unit {
+    entry: usize,
+    offset: u64,
+    len: usize,
+    first: bool,
+    last: bool,
+}
+
+/// A compressed (or stored) piece.
+struct Piece {
+    data: Vec<u8>,
+    crc: crc32fast::Hasher,
+    raw_len: u64,
+    method: Method,
+}
+
+fn units(entries: &[PackEntry], chunk: usize) -> Vec<Unit> {
+    let mut out = Vec::new();
+    for (entry, e) in entries.iter().enumerate() {
+        let mut offset = 0u64;
+        loop {
+            let len = usize::try_from(e.size - offset)
+                .unwrap_or(usize::MAX)
+                .min(chunk);
+            let last = offset + len as u64 >= e.size;
+            out.push(Unit {
+                entry,
+                offset,
+                len,
+                first: offset == 0,
+                last,
+            });
+            if last {
+                break;
+            }
+            offset += len as u64;
+        }
+    }
+    out
+}
+
+/// Writes a zip of `entries` to `sink`, in order, and returns what was written.
+pub fn write_zip(
+    entries: &[PackEntry],
+    options: &PackOptions,
+    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> Result<Packed, PackError> {
+    let units = units(entries, options.chunk.max(1));
+    let next = AtomicUsize::new(0);
+    let abort = AtomicBool::new(false);
+    let emitted = (Mutex::new(0usize), Condvar::new());
+    let (tx, rx) = mpsc::channel::<(usize, Result<Piece, PackError>)>();
+
+    std::thread::scope(|scope| {
+        for _ in 0..options.threads.max(1) {
+            let tx = tx.clone();
+            let (units, next, abort, emitted) = (&units, &next, &abort, &emitted);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= units.len() || abort.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    // Stay within the window ahead of the writer.
+                    let (lock, cvar) = emitted;
+                    let mut done = lock
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    while i >= *done + options.window && !abort.load(Ordering::Relaxed) {
+                        done = cvar
+                            .wait(done)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    }
+                    drop(done);
+                    let unit = units[i];
+                    let piece = process(&entries[unit.entry], unit, options.level);
+                    if tx.send((i, piece)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let result = assemble(entries, &units, &rx, &emitted, sink);
+        if result.is_err() {
+            abort.store(true, Ordering::Relaxed);
+            emitted.1.notify_all();
+        }
+        result
+    })
+}
+
+/// The writer: headers, pieces and descriptors in archive order, then the directory.
+fn assemble(
+    entries: &[PackEntry],
+    units: &[Unit],
+    rx: &mpsc::Receiver<(usize, Result<Piece, PackError>)>,
+    emitted: &(Mutex<usize>, Condvar),
+    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> Result<Packed, PackError> {
+    let mut pending: BTreeMap<usize, Piece> = BTreeMap::new();
+    let mut offset = 0u64;
+    let mut central: Vec<CentralEntry> = Vec::with_capacity(entries.len());
+    let mut methods = Vec::with_capacity(entries.len());
+    let mut buf = Vec::with_capacity(256);
+    let mut write = |bytes: &[u8], offset: &mut u64| -> Result<(), PackError> {
+        sink(bytes).map_err(PackError::Sink)?;
+        *offset += bytes.len() as u64;
+        Ok(())
+    };
+    let (mut crc, mut compressed, mut header_at, mut method) =
+        (crc32fast::Hasher::new(), 0u64, 0u64, Method::Stored);
+    for (i, unit) in units.iter().enumerate() {
+        let piece = loop {
+            if let Some(p) = pending.remove(&i) {
+                break p;
+            }
+            match rx.recv() {
+                Ok((j, Ok(p))) => {
+                    pending.insert(j, p);
+                }
+                Ok((_, Err(e))) => return Err(e),
+                Err(_) => {
+                    return Err(PackError::Sink(io::Error::other(
+                        "compression threads stopped",
+                    )));
+                }
+            }
+        };
+        let entry = &entries[unit.entry];
+        if unit.first {
+            method = piece.method;
+            header_at = offset;
+            crc = crc32fast::Hasher::new();
+            compressed = 0;
+            buf.clear();
+            layout::local_header(
+                &mut buf,
+                &entry.name,
+                method,
+                DosTime::from_unix(entry.mtime),
+            );
+            write(&buf, &mut offset)?;
+        }
+        crc.combine(&piece.crc);
+        compressed += piece.data.len() as u64;
+        write(&piece.data, &mut offset)?;
+        debug_assert_eq!(piece.raw_len, unit.len as u64);
+        if unit.last {
+            let crc = crc.clone().finalize();
+            buf.clear();
+            layout::data_descriptor(&mut buf, crc, compressed, entry.size);
+            write(&buf, &mut offset)?;
+            methods.push(method);
+            central.push(CentralEntry {
+                name: entry.name.clone(),
+                method,
+                time: DosTime::from_unix(entry.mtime),
+                crc,
+                compressed,
+                size: entry.size,
+                offset: header_at,
+                mode: entry.mode,
+            });
+        }
+        let (lock, cvar) = emitted;
+        *lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = i + 1;
+        cvar.notify_all();
+    }
+    let cd_offset = offset;
+    buf.clear();
+    for e in &central {
+        layout::central_entry(&mut buf, e);
+    }
+    let cd_size = buf.len() as u64;
+    layout::end_records(&mut buf, central.len(), cd_offset, cd_size);
+    write(&buf, &mut offset)?;
+    Ok(Packed {
+        bytes: offset,
+        methods,
+    })
+}
+
+/// Reads and compresses one unit.
+fn process(entry: &PackEntry, unit: Unit, level: u32) -> Result<Piece, PackError> {
+    let read_err = |source| PackError::Read {
+        path: entry.path.clone(),
+        source,
+    };
+    let mut raw = vec![0u8; unit.len];
+    if unit.len > 0 {
+        let mut file = File::open(&entry.path).map_err(read_err)?;
+        if unit.offset > 0 {
+            file.seek(SeekFrom::Start(unit.offset)).map_err(read_err)?;
+        }
+        file.read_exact(&mut raw).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                PackError::Changed {
+                    path: entry.path.clone(),
+                }
+            } else {
+                read_err(e)
+            }
+        })?;
+    }
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&raw);
+    let raw_len = raw.len() as u64;
+    let whole = unit.first && unit.last;
+    if level == 0 || unit.len == 0 {
+        return Ok(Piece {
+            data: raw,
+            crc,
+            raw_len,
+            method: Method::Stored,
+        });
+    }
+    let data = deflate(&raw, level, unit.last).map_err(|e| PackError::Compress {
+        path: entry.path.clone(),
+        message: e.to_string(),
+    })?;
+    if whole && data.len() >= raw.len() {
+        // Not smaller: store it, as archiver would have to for the same bytes.
+        return Ok(Piece {
+            data: raw,
+            crc,
+            raw_len,
+            method: Method::Stored,
+        });
+    }
+    Ok(Piece {
+        data,
+        crc,
+        raw_len,
+        method: Method::Deflated,
+    })
+}
+
+/// Raw deflate of `input`; a non-final piece ends with a sync flush (byte-aligned, no
+/// final block) so the next piece's stream can follow it.
+fn deflate(input: &[u8], level: u32, last: bool) -> Result<Vec<u8>, flate2::CompressError> {
+    let mut z = Compress::new(Compression::new(level), false);
+    let mut out = Vec::with_capacity(input.len() + input.len() / 1000 + 64);
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
+    loop {
+        let consumed = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity() / 2 + 64);
+        }
+        let status = z.compress_vec(&input[consumed.min(input.len())..], &mut out, flush);
+        let all_in = usize::try_from(z.total_in()).unwrap_or(0) == input.len();
+        match status {
+            Ok(Status::StreamEnd) => break,
+            Ok(_) if !last && all_in && out.capacity() > out.len() => break,
+            Ok(_) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}

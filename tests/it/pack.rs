@@ -1,0 +1,235 @@
+//! The parallel zip writer against real extractors: `unzip -t` and Python's `zipfile`
+//! read back every entry byte for byte, with methods, modes and UTF-8 names as archiver
+//! writes them.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use stevedore::pack::{Method, PackEntry, PackError, PackOptions, write_zip};
+
+fn noise(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn text(n: usize) -> Vec<u8> {
+    let line = b"stevedore ships build outputs: checksums, manifest, secret scan.\n";
+    line.iter().copied().cycle().take(n).collect()
+}
+
+fn entries(dir: &Path) -> Vec<PackEntry> {
+    let files: Vec<(&str, Vec<u8>, u32)> = vec![
+        ("readme.txt", text(300_000), 0o644),
+        ("random.bin", noise(1, 200_000), 0o644),
+        ("empty.txt", Vec::new(), 0o644),
+        ("bin/tool.sh", b"#!/bin/sh\necho hi\n".to_vec(), 0o755),
+        ("héllo wörld.txt", text(1000), 0o600),
+        // Larger than one unit: deflated as sync-flushed pieces on several threads.
+        ("big/log.txt", text(5 * (1 << 20) + 123), 0o644),
+        ("big/blob.bin", noise(2, 3 * (1 << 20) + 7), 0o644),
+    ];
+    files
+        .into_iter()
+        .map(|(name, bytes, mode)| {
+            let path = dir.join("src").join(name);
+            fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            fs::write(&path, &bytes).expect("write");
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+            PackEntry {
+                path,
+                name: name.to_owned(),
+                size: bytes.len() as u64,
+                mode,
+                mtime: 1_795_323_037,
+            }
+        })
+        .collect()
+}
+
+fn options(level: u32) -> PackOptions {
+    PackOptions {
+        level,
+        threads: 3,
+        chunk: 1 << 20,
+        window: 3,
+    }
+}
+
+fn pack_to_file(
+    entries: &[PackEntry],
+    level: u32,
+    out: &Path,
+) -> Result<stevedore::pack::Packed, PackError> {
+    let mut file = fs::File::create(out).expect("create");
+    write_zip(entries, &options(level), &mut |bytes| {
+        io::Write::write_all(&mut file, bytes)
+    })
+}
+
+/// Python's zipfile view of an archive: name -> (method, mode, utf8 flag, sha256).
+fn python_view(zip: &Path) -> serde_json::Value {
+    let script = r"
+import hashlib, json, sys, zipfile
+out = {}
+with zipfile.ZipFile(sys.argv[1]) as z:
+    assert z.testzip() is None
+    for i in z.infolist():
+        out[i.filename] = [i.compress_type, (i.external_attr >> 16) & 0o7777, bool(i.flag_bits & 0x800), hashlib.sha256(z.read(i)).hexdigest(), i.date_time[:3]]
+print(json.dumps(out))
+";
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(zip)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "python zipfile: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+fn sha(path: &PathBuf) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(fs::read(path).expect("read")))
+}
+
+#[test]
+fn archive_reads_back_byte_for_byte() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let entries = entries(tmp.path());
+    let zip = tmp.path().join("a.zip");
+    let packed = pack_to_file(&entries, 6, &zip).expect("pack");
+    assert_eq!(packed.bytes, fs::metadata(&zip).expect("meta").len());
+
+    let unzip = Command::new("unzip")
+        .arg("-t")
+        .arg(&zip)
+        .output()
+        .expect("unzip");
+    assert!(
+        unzip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unzip.stdout)
+    );
+    assert!(String::from_utf8_lossy(&unzip.stdout).contains("No errors detected"));
+
+    let view = python_view(&zip);
+    for (e, method) in entries.iter().zip(&packed.methods) {
+        let got = &view[e.name.as_str()];
+        assert_eq!(got[3], sha(&e.path), "{}: bytes differ", e.name);
+        assert_eq!(got[1], e.mode, "{}: mode", e.name);
+        assert_eq!(got[2], !e.name.is_ascii(), "{}: UTF-8 flag", e.name);
+        assert_eq!(
+            got[4],
+            serde_json::json!([2026, 11, 22]),
+            "{}: DOS date from UTC",
+            e.name
+        );
+        let expected = match e.name.as_str() {
+            // Incompressible, empty, or too small to shrink.
+            "random.bin" | "empty.txt" | "bin/tool.sh" => Method::Stored,
+            _ => Method::Deflated,
+        };
+        assert_eq!(*method, expected, "{}", e.name);
+        assert_eq!(
+            got[0],
+            if expected == Method::Stored { 0 } else { 8 },
+            "{}",
+            e.name
+        );
+    }
+    // Text compresses: the archive is far smaller than the input.
+    let input: u64 = entries.iter().map(|e| e.size).sum();
+    assert!(packed.bytes < input / 2, "{} of {input}", packed.bytes);
+}
+
+#[test]
+fn level_zero_stores_everything_and_threads_do_not_change_the_bytes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let entries = entries(tmp.path());
+    let zip = tmp.path().join("stored.zip");
+    let packed = pack_to_file(&entries, 0, &zip).expect("pack");
+    assert!(packed.methods.iter().all(|m| *m == Method::Stored));
+    let unzip = Command::new("unzip")
+        .arg("-tq")
+        .arg(&zip)
+        .output()
+        .expect("unzip");
+    assert!(
+        unzip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unzip.stdout)
+    );
+
+    // Deterministic output whatever the thread count and window.
+    let mut one = Vec::new();
+    write_zip(
+        &entries,
+        &PackOptions {
+            level: 6,
+            threads: 1,
+            chunk: 1 << 20,
+            window: 1,
+        },
+        &mut |b| {
+            one.extend_from_slice(b);
+            Ok(())
+        },
+    )
+    .expect("pack");
+    let mut many = Vec::new();
+    write_zip(
+        &entries,
+        &PackOptions {
+            level: 6,
+            threads: 4,
+            chunk: 1 << 20,
+            window: 16,
+        },
+        &mut |b| {
+            many.extend_from_slice(b);
+            Ok(())
+        },
+    )
+    .expect("pack");
+    assert!(one == many, "archives differ between 1 and 4 threads");
+}
+
+#[test]
+fn a_shorter_file_or_a_failing_sink_stops_cleanly() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut entries = entries(tmp.path());
+    // The scan recorded more bytes than the file has now.
+    entries[1].size += 10;
+    let err = pack_to_file(&entries, 6, &tmp.path().join("x.zip")).unwrap_err();
+    assert!(
+        matches!(err, PackError::Changed { ref path } if path.ends_with("random.bin")),
+        "{err}"
+    );
+
+    let entries = self::entries(tmp.path());
+    let mut written = 0usize;
+    let err = write_zip(&entries, &options(6), &mut |b| {
+        written += b.len();
+        if written > 2 << 20 {
+            Err(io::Error::other("connection reset"))
+        } else {
+            Ok(())
+        }
+    })
+    .unwrap_err();
+    assert!(matches!(err, PackError::Sink(_)), "{err}");
+}
