@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, mpsc};
+use std::sync::{Condvar, Mutex, OnceLock, mpsc};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 
@@ -161,11 +161,13 @@ pub fn write_zip(
     let abort = AtomicBool::new(false);
     let emitted = (Mutex::new(0usize), Condvar::new());
     let (tx, rx) = mpsc::channel::<(usize, Result<Piece, PackError>)>();
+    let incompressible: Vec<OnceLock<bool>> = entries.iter().map(|_| OnceLock::new()).collect();
 
     std::thread::scope(|scope| {
         for _ in 0..options.threads.max(1) {
             let tx = tx.clone();
-            let (units, next, abort, emitted) = (&units, &next, &abort, &emitted);
+            let (units, next, abort, emitted, incompressible) =
+                (&units, &next, &abort, &emitted, &incompressible);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -184,7 +186,10 @@ pub fn write_zip(
                     }
                     drop(done);
                     let unit = units[i];
-                    let piece = process(&entries[unit.entry], unit, options.level);
+                    let entry = &entries[unit.entry];
+                    let store = options.level == 0
+                        || *incompressible[unit.entry].get_or_init(|| probe_incompressible(entry));
+                    let piece = process(entry, unit, options.level, store);
                     if tx.send((i, piece)).is_err() {
                         return;
                     }
@@ -253,6 +258,10 @@ fn assemble(
             );
             write(&buf, &mut offset)?;
         }
+        debug_assert!(
+            unit.first || piece.method == method,
+            "all pieces of an entry share its method"
+        );
         crc.combine(&piece.crc);
         compressed += piece.data.len() as u64;
         write(&piece.data, &mut offset)?;
@@ -294,8 +303,29 @@ fn assemble(
     })
 }
 
-/// Reads and compresses one unit.
-fn process(entry: &PackEntry, unit: Unit, level: u32) -> Result<Piece, PackError> {
+/// Bytes of a file's start deflated to judge whether the whole file compresses.
+const PROBE: usize = 64 * 1024;
+
+/// Whether a file looks incompressible (already compressed archives, images, binaries):
+/// its first [`PROBE`] bytes do not shrink by 2% at the fastest level. Every piece of a
+/// file computes the same verdict from the same bytes, so all pieces agree on the method
+/// without waiting for each other. Deflating such data would cost most of the packing time
+/// and save nothing. A file that cannot be read here is judged by the normal path.
+fn probe_incompressible(entry: &PackEntry) -> bool {
+    let len = usize::try_from(entry.size).unwrap_or(usize::MAX).min(PROBE);
+    if len < 512 {
+        return false;
+    }
+    let mut head = vec![0u8; len];
+    let read = File::open(&entry.path).and_then(|mut f| f.read_exact(&mut head));
+    if read.is_err() {
+        return false;
+    }
+    deflate(&head, 1, true).is_ok_and(|out| out.len() * 100 >= len * 98)
+}
+
+/// Reads and compresses one unit (or stores it when `store`).
+fn process(entry: &PackEntry, unit: Unit, level: u32, store: bool) -> Result<Piece, PackError> {
     let read_err = |source| PackError::Read {
         path: entry.path.clone(),
         source,
@@ -320,7 +350,7 @@ fn process(entry: &PackEntry, unit: Unit, level: u32) -> Result<Piece, PackError
     crc.update(&raw);
     let raw_len = raw.len() as u64;
     let whole = unit.first && unit.last;
-    if level == 0 || unit.len == 0 {
+    if store || unit.len == 0 {
         return Ok(Piece {
             data: raw,
             crc,
