@@ -12,7 +12,7 @@
 //! Dedicated threads rather than rayon: the writer must block on the next unit in order,
 //! and a blocked rayon worker would take a core away from compression.
 
-mod layout;
+pub(crate) mod layout;
 
 use std::collections::BTreeMap;
 use std::fs::File;

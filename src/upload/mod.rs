@@ -2,6 +2,7 @@
 //! destination. All destinations are checked before the first byte moves, so a bad
 //! destination never leaves the others half-done.
 
+pub mod artifact;
 pub mod dir;
 
 use std::path::{Path, PathBuf};
