@@ -26,6 +26,7 @@ fn int64_string<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(n)
 }
 
+#[expect(clippy::ref_option, reason = "serde's serialize_with passes a reference to the field")]
 fn int64_option_string<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
     match n {
         Some(n) => s.collect_str(n),
