@@ -13,7 +13,10 @@ pub const VERSION_ZIP: i32 = 4;
 /// `version` for raw (unzipped) uploads, which also send `mime_type`.
 pub const VERSION_RAW: i32 = 7;
 
-#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes references")]
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes references"
+)]
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -26,7 +29,10 @@ fn int64_string<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(n)
 }
 
-#[expect(clippy::ref_option, reason = "serde's serialize_with passes a reference to the field")]
+#[expect(
+    clippy::ref_option,
+    reason = "serde's serialize_with passes a reference to the field"
+)]
 fn int64_option_string<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
     match n {
         Some(n) => s.collect_str(n),
