@@ -93,12 +93,10 @@ pub fn select(
     for sp in &search_paths {
         reporter.event(&Event::debug(format!("search path `{sp}`")));
     }
-    let found = walk::walk(
-        &all,
-        &walk::search_paths(&all),
-        options.include_hidden,
-        reporter,
-    )?;
+    // The implicit `<pattern>/**` companions keep their pattern's literal prefix, so the
+    // search paths of `all` are those of `patterns`: computed once, used for both the walk
+    // and the root directory.
+    let found = walk::walk(&all, &search_paths, options.include_hidden, reporter)?;
 
     let root = root_directory(&search_paths, &found)
         .unwrap_or_else(|| options.cwd.to_string_lossy().into_owned());
