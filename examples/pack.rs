@@ -24,6 +24,7 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<PackEntry>) -> std::io::Result
                 size: meta.len(),
                 mode: 0o644,
                 mtime: 0,
+                crc32: None,
             });
         }
     }

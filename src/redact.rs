@@ -33,9 +33,72 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Query parameters whose value is a signature (Azure SAS `sig`, S3 presigned URLs).
+const SIGNATURE_KEYS: [&str; 3] = ["sig=", "X-Amz-Signature=", "X-Amz-Credential="];
+
+/// Replaces the value of every signature parameter in `text` with `***`, so a signed URL
+/// that reaches a message (an error, say) is useless to whoever reads the log.
+#[must_use]
+pub fn signatures(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
+    if !SIGNATURE_KEYS.iter().any(|k| text.contains(k)) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest: &str = &text;
+    loop {
+        let next = SIGNATURE_KEYS
+            .iter()
+            .filter_map(|k| {
+                rest.match_indices(k)
+                    .map(|(at, _)| at)
+                    .find(|&at| at == 0 || matches!(rest.as_bytes()[at - 1], b'?' | b'&' | b';'))
+                    .map(|at| (at, k.len()))
+            })
+            .min();
+        let Some((at, key_len)) = next else {
+            out.push_str(rest);
+            break;
+        };
+        let value_at = at + key_len;
+        out.push_str(&rest[..value_at]);
+        let end = rest[value_at..]
+            .find(|c: char| {
+                c == '&'
+                    || c == '#'
+                    || c == '"'
+                    || c == '\''
+                    || c.is_whitespace()
+                    || c == ')'
+                    || c == '>'
+            })
+            .map_or(rest.len(), |e| value_at + e);
+        if end > value_at {
+            out.push_str("***");
+        }
+        rest = &rest[end..];
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signatures_in_urls_are_replaced() {
+        let url =
+            "PUT https://acct.blob.core.windows.net/c/a.zip?se=2026&sig=abc%2Bdef&sp=cw failed";
+        assert_eq!(
+            signatures(url.into()),
+            "PUT https://acct.blob.core.windows.net/c/a.zip?se=2026&sig=***&sp=cw failed"
+        );
+        assert_eq!(signatures("design=1 sig=".into()), "design=1 sig=");
+        assert_eq!(
+            signatures("a?design=1&sig=xyz".into()),
+            "a?design=1&sig=***"
+        );
+        assert_eq!(signatures("no url".into()), "no url");
+    }
 
     #[test]
     fn never_formats_the_value() {

@@ -100,6 +100,7 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
         let ctx = upload::Context {
             cwd: &inv.cwd,
             home: inv.env.home.as_deref(),
+            env: &inv.env,
         };
         let (reports, error) = upload::upload(&bundle, config, &ctx, log);
         state.destinations = reports;
@@ -158,6 +159,12 @@ fn scan_stage(
         secrets: scanner.as_ref(),
         secrets_allow: &config.secrets_allow_set,
         progress: &progress,
+        // The zip writer checks every archived entry against the scan's CRC-32.
+        crc32: config.artifact.archive
+            && config
+                .destinations
+                .iter()
+                .any(|d| matches!(d, crate::config::Destination::Artifact)),
     };
     let manifest = log.with_progress(&progress, total, || scan(selection, &options))?;
     log.line(&format!(
@@ -298,6 +305,7 @@ fn step_outputs(state: &State, log: &LogReporter) -> Vec<(&'static str, String)>
     if let Some(p) = &state.manifest_path {
         out.push(("manifest", p.display().to_string()));
     }
+    artifact_outputs(state, &mut out);
     if let Some(path) = &state.checksums {
         out.push(("checksums", path.display().to_string()));
         let size = fs::metadata(path).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX));
@@ -318,6 +326,42 @@ fn step_outputs(state: &State, log: &LogReporter) -> Vec<(&'static str, String)>
         }
     }
     out
+}
+
+/// `artifact-id`, `artifact-url`, `artifact-digest`: plain values for one artifact, as
+/// upload-artifact writes them; with `archive: false` and several files, JSON objects
+/// keyed by artifact name.
+fn artifact_outputs(state: &State, out: &mut Vec<(&'static str, String)>) {
+    let landed: Vec<&crate::upload::artifact::ArtifactReport> = state
+        .destinations
+        .iter()
+        .flat_map(|d| &d.artifacts)
+        .collect();
+    match landed.as_slice() {
+        [] => {}
+        [one] => {
+            out.push(("artifact-id", one.id.to_string()));
+            if let Some(url) = &one.url {
+                out.push(("artifact-url", url.clone()));
+            }
+            out.push(("artifact-digest", one.digest.clone()));
+        }
+        many => {
+            let map = |f: &dyn Fn(
+                &crate::upload::artifact::ArtifactReport,
+            ) -> Option<serde_json::Value>| {
+                serde_json::Value::Object(
+                    many.iter()
+                        .filter_map(|a| f(a).map(|v| (a.name.clone(), v)))
+                        .collect(),
+                )
+                .to_string()
+            };
+            out.push(("artifact-id", map(&|a| Some(a.id.into()))));
+            out.push(("artifact-url", map(&|a| a.url.clone().map(Into::into))));
+            out.push(("artifact-digest", map(&|a| Some(a.digest.clone().into()))));
+        }
+    }
 }
 
 fn console_summary(log: &LogReporter, outcome: &Outcome<'_>) {

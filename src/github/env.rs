@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use crate::redact::Secret;
+
 /// Names of the environment variables stevedore reads.
 pub mod vars {
     /// `true` when running inside GitHub Actions.
@@ -29,6 +31,20 @@ pub mod vars {
     pub const USERPROFILE: &str = "USERPROFILE";
     /// System temporary directory, used when `RUNNER_TEMP` is unset.
     pub const TMPDIR: &str = "TMPDIR";
+    /// Bearer token for the Actions results service (artifacts).
+    pub const ACTIONS_RUNTIME_TOKEN: &str = "ACTIONS_RUNTIME_TOKEN";
+    /// Base URL of the Actions results service; only its origin is used.
+    pub const ACTIONS_RESULTS_URL: &str = "ACTIONS_RESULTS_URL";
+    /// Per-request stall timeout for artifact blob uploads, in milliseconds.
+    pub const ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS: &str = "ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS";
+    /// The longest retention the repository allows, in days.
+    pub const GITHUB_RETENTION_DAYS: &str = "GITHUB_RETENTION_DAYS";
+    /// `https://github.com` or the GHES / emulator host, for links.
+    pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
+    /// `owner/repo`.
+    pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+    /// The workflow run's id, for links.
+    pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
     /// Prefix of every action input variable.
     pub const INPUT_PREFIX: &str = "INPUT_";
 }
@@ -52,6 +68,20 @@ pub struct RunnerEnv {
     pub tmpdir: Option<PathBuf>,
     /// `$HOME` (or `%USERPROFILE%`).
     pub home: Option<PathBuf>,
+    /// `$ACTIONS_RUNTIME_TOKEN`.
+    pub runtime_token: Option<Secret>,
+    /// `$ACTIONS_RESULTS_URL`.
+    pub results_url: Option<String>,
+    /// `$ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS`, when a positive number.
+    pub artifact_upload_timeout_ms: Option<u64>,
+    /// `$GITHUB_RETENTION_DAYS`, when a number.
+    pub retention_days: Option<u32>,
+    /// `$GITHUB_SERVER_URL`.
+    pub server_url: Option<String>,
+    /// `$GITHUB_REPOSITORY`.
+    pub repository: Option<String>,
+    /// `$GITHUB_RUN_ID`.
+    pub run_id: Option<String>,
     /// Every `INPUT_<NAME>` variable, keyed by `<NAME>` as it appears (upper case, `_`).
     pub inputs: BTreeMap<String, String>,
 }
@@ -107,6 +137,16 @@ impl RunnerEnv {
                 vars::RUNNER_TEMP => env.runner_temp = non_empty().map(PathBuf::from),
                 vars::TMPDIR => env.tmpdir = non_empty().map(PathBuf::from),
                 vars::HOME => env.home = non_empty().map(PathBuf::from),
+                vars::ACTIONS_RUNTIME_TOKEN => env.runtime_token = non_empty().map(Secret::new),
+                vars::ACTIONS_RESULTS_URL => env.results_url = non_empty(),
+                vars::ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS => {
+                    env.artifact_upload_timeout_ms =
+                        value.trim().parse().ok().filter(|&ms: &u64| ms > 0);
+                }
+                vars::GITHUB_RETENTION_DAYS => env.retention_days = value.trim().parse().ok(),
+                vars::GITHUB_SERVER_URL => env.server_url = non_empty(),
+                vars::GITHUB_REPOSITORY => env.repository = non_empty(),
+                vars::GITHUB_RUN_ID => env.run_id = non_empty(),
                 vars::USERPROFILE if env.home.is_none() => {
                     env.home = non_empty().map(PathBuf::from);
                 }

@@ -39,6 +39,9 @@ pub struct PackEntry {
     pub mode: u32,
     /// Modification time, seconds since the Unix epoch.
     pub mtime: i64,
+    /// CRC-32 recorded by the scan, when it recorded one: the archived bytes must match,
+    /// so a file rewritten to the same length after the scan is caught too.
+    pub crc32: Option<u32>,
 }
 
 /// How to pack.
@@ -88,8 +91,8 @@ pub enum PackError {
         /// The cause.
         source: io::Error,
     },
-    /// A file is shorter than when it was scanned.
-    #[error("`{}` changed after it was scanned (it is shorter now); nothing was uploaded", path.display())]
+    /// A file is shorter, or its bytes differ, from when it was scanned.
+    #[error("`{}` changed after it was scanned; nothing was uploaded, run again once the build has finished writing", path.display())]
     Changed {
         /// The file.
         path: PathBuf,
@@ -268,6 +271,11 @@ fn assemble(
         debug_assert_eq!(piece.raw_len, unit.len as u64);
         if unit.last {
             let crc = crc.clone().finalize();
+            if entry.crc32.is_some_and(|expected| expected != crc) {
+                return Err(PackError::Changed {
+                    path: entry.path.clone(),
+                });
+            }
             buf.clear();
             layout::data_descriptor(&mut buf, crc, compressed, entry.size);
             write(&buf, &mut offset)?;

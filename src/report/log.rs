@@ -38,6 +38,8 @@ pub struct LogReporter {
     state: Mutex<State>,
     warnings: Mutex<Vec<String>>,
     redactor: SecretScanner,
+    /// Values registered with [`LogReporter::add_mask`], replaced in every later line.
+    masks: Mutex<Vec<String>>,
     /// Delay before the first progress report, then between reports.
     progress_intervals: (Duration, Duration),
 }
@@ -54,6 +56,7 @@ impl LogReporter {
             }),
             warnings: Mutex::new(Vec::new()),
             redactor: SecretScanner::new(),
+            masks: Mutex::new(Vec::new()),
             progress_intervals: match mode {
                 // Interactive: appear quickly, redraw often. Logs: a line every 5 s.
                 Mode::Terminal => (Duration::from_millis(250), Duration::from_millis(100)),
@@ -77,7 +80,7 @@ impl LogReporter {
 
     /// Writes one line, with any credential in it replaced by `***`.
     fn write_line(&self, line: &str) {
-        self.write_unfiltered(&self.redactor.redact(line));
+        self.write_unfiltered(&self.redact(line));
     }
 
     fn write_unfiltered(&self, line: &str) {
@@ -128,7 +131,15 @@ impl LogReporter {
     /// `::add-mask::` for a credential. The one line that must carry the value itself,
     /// so it bypasses redaction; the runner hides it and masks it from then on.
     pub fn add_mask(&self, value: &str) {
-        if self.mode == Mode::Actions && !value.is_empty() {
+        if value.is_empty() {
+            return;
+        }
+        if let Ok(mut masks) = self.masks.lock()
+            && !masks.iter().any(|m| m == value)
+        {
+            masks.push(value.to_owned());
+        }
+        if self.mode == Mode::Actions {
             self.write_unfiltered(&format!("::add-mask::{}", escape_data(value)));
         }
     }
@@ -136,7 +147,15 @@ impl LogReporter {
     /// The filter applied to every line, for other texts shown to people (the summary).
     #[must_use]
     pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
-        self.redactor.redact(text)
+        let mut text = crate::redact::signatures(self.redactor.redact(text));
+        if let Ok(masks) = self.masks.lock() {
+            for mask in masks.iter() {
+                if text.contains(mask.as_str()) {
+                    text = std::borrow::Cow::Owned(text.replace(mask.as_str(), "***"));
+                }
+            }
+        }
+        text
     }
 
     /// Lines that may hold untrusted text (file names), fenced so the runner ignores
@@ -210,6 +229,10 @@ impl LogReporter {
 }
 
 impl Reporter for LogReporter {
+    fn mask(&self, value: &str) {
+        self.add_mask(value);
+    }
+
     fn event(&self, event: &Event) {
         match (event.level, self.mode) {
             (Level::Debug, Mode::Actions) => {

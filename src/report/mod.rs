@@ -64,6 +64,10 @@ impl Event {
 pub trait Reporter: Sync {
     /// Handles one event.
     fn event(&self, event: &Event);
+
+    /// Registers a credential learned during the run (a signed URL's signature): it is
+    /// masked in the runner's log and replaced in every later line.
+    fn mask(&self, _value: &str) {}
 }
 
 /// Collects events in memory (tests, and callers that render them later).

@@ -63,6 +63,7 @@ pub fn render(outcome: &Outcome<'_>) -> String {
     }
 
     destinations(&mut s, outcome);
+    artifacts(&mut s, outcome);
     policy(&mut s, outcome);
     if let Some(m) = outcome.manifest {
         findings(&mut s, m);
@@ -129,6 +130,40 @@ fn destinations(s: &mut String, outcome: &Outcome<'_>) {
             );
         }
     }
+    s.push('\n');
+}
+
+fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
+    let all: Vec<&crate::upload::artifact::ArtifactReport> = outcome
+        .destinations
+        .iter()
+        .flat_map(|d| &d.artifacts)
+        .collect();
+    if all.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### Artifacts\n\n| Artifact | Files | Size | SHA-256 | Upload time | Speed |\n|---|---:|---:|---|---:|---:|"
+    );
+    for a in all.iter().take(MAX_ROWS) {
+        let title = match &a.url {
+            // The URL is built from runner variables, not from file names.
+            Some(url) => format!("[{}]({url})", name(&a.name)),
+            None => name(&a.name),
+        };
+        let _ = writeln!(
+            s,
+            "| {title} (ID {}) | {} | {} | {} | {} | {} |",
+            a.id,
+            count(a.files as u64),
+            bytes(a.size),
+            code(&a.digest),
+            duration(a.elapsed),
+            rate(throughput(a.size, a.elapsed))
+        );
+    }
+    more(s, all.len(), MAX_ROWS, "artifacts");
     s.push('\n');
 }
 

@@ -30,6 +30,11 @@ pub struct FileRecord {
     pub sha256: [u8; 32],
     /// Permission bits (`0o7777`).
     pub mode: u32,
+    /// Modification time, seconds since the Unix epoch (the zip entry's date).
+    pub mtime: i64,
+    /// CRC-32 of the same bytes, when [`ScanOptions::crc32`] asked for it: the zip writer
+    /// checks every archived entry against it.
+    pub crc32: Option<u32>,
 }
 
 /// Counters the reporter reads while the scan runs.
@@ -49,6 +54,8 @@ pub struct ScanOptions<'a> {
     pub secrets_allow: &'a GlobSet,
     /// Updated as files complete.
     pub progress: &'a Progress,
+    /// Also record each file's CRC-32 (for destinations that archive the files).
+    pub crc32: bool,
 }
 
 /// Why the scan failed.
@@ -80,9 +87,11 @@ pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest,
         .enumerate()
         .map(|(index, file)| {
             let secrets = options.secrets.map(|s| (s, classify(&file.rel)));
-            let facts = read::read_file(&file.path, secrets).map_err(|source| ScanError::Read {
-                path: file.path.clone(),
-                source,
+            let facts = read::read_file(&file.path, secrets, options.crc32).map_err(|source| {
+                ScanError::Read {
+                    path: file.path.clone(),
+                    source,
+                }
             })?;
             options.progress.files.fetch_add(1, Ordering::Relaxed);
             options
@@ -103,6 +112,8 @@ pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest,
                 size: facts.size,
                 sha256: facts.sha256,
                 mode: facts.mode,
+                mtime: facts.mtime,
+                crc32: facts.crc32,
             })
         })
         .collect::<Result<_, ScanError>>()?;

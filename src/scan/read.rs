@@ -24,6 +24,8 @@ pub(crate) struct FileFacts {
     pub(crate) size: u64,
     pub(crate) sha256: [u8; 32],
     pub(crate) mode: u32,
+    pub(crate) mtime: i64,
+    pub(crate) crc32: Option<u32>,
     pub(crate) findings: Vec<RawFinding>,
 }
 
@@ -31,13 +33,16 @@ pub(crate) struct FileFacts {
 pub(crate) fn read_file(
     path: &Path,
     secrets: Option<(&SecretScanner, FileKind)>,
+    with_crc32: bool,
 ) -> io::Result<FileFacts> {
     let mut file = File::open(path)?;
     let meta = file.metadata()?;
     let expected = meta.len();
     let mode = file_mode(&meta);
+    let mtime = meta.modified().map_or(0, unix_seconds);
     BUFFER.with_borrow_mut(|buf| {
         let mut hasher = Sha256::new();
+        let mut crc = with_crc32.then(crc32fast::Hasher::new);
         let mut findings = Vec::new();
         // buf[..kept] holds bytes carried over from the previous window (already hashed).
         let mut kept = 0usize;
@@ -69,6 +74,9 @@ pub(crate) fn read_file(
                 }
             }
             hasher.update(&buf[kept..filled]);
+            if let Some(crc) = &mut crc {
+                crc.update(&buf[kept..filled]);
+            }
             if let Some((scanner, kind)) = secrets {
                 let scan_to = if eof { filled } else { filled - LOOKAHEAD };
                 scanner.scan_window(
@@ -98,9 +106,19 @@ pub(crate) fn read_file(
             size: total,
             sha256: hasher.finalize().into(),
             mode,
+            mtime,
+            crc32: crc.map(crc32fast::Hasher::finalize),
             findings,
         })
     })
+}
+
+/// Seconds since the Unix epoch, negative before it.
+fn unix_seconds(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
 }
 
 #[cfg(unix)]

@@ -36,6 +36,8 @@ pub struct Context<'a> {
     pub cwd: &'a Path,
     /// Home directory, for `~/`.
     pub home: Option<&'a Path>,
+    /// The runner environment (service URLs and tokens).
+    pub env: &'a crate::github::RunnerEnv,
 }
 
 /// How one destination went.
@@ -51,14 +53,19 @@ pub struct DestinationReport {
     pub bytes: u64,
     /// Time taken.
     pub elapsed: Duration,
+    /// The artifacts created (artifact destination only).
+    pub artifacts: Vec<artifact::ArtifactReport>,
 }
 
 /// Why an upload did not happen or did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
+    /// The artifact destination failed.
+    #[error(transparent)]
+    Artifact(#[from] artifact::ArtifactError),
     /// The destination kind is not part of this build yet.
     #[error(
-        "destination `{destination}` is not available in this version of stevedore; use a directory path or `none`"
+        "destination `{destination}` is not available in this version of stevedore; use `artifact`, a directory path or `none`"
     )]
     NotAvailable {
         /// The destination.
@@ -123,6 +130,7 @@ impl UploadError {
     #[must_use]
     pub fn exit_code(&self) -> ExitCode {
         match self {
+            UploadError::Artifact(e) => e.exit_code(),
             UploadError::NotAvailable { .. }
             | UploadError::NameClash { .. }
             | UploadError::DirNotEmpty { .. }
@@ -135,6 +143,12 @@ impl UploadError {
     }
 }
 
+/// A destination, checked and ready to go.
+enum Prepared {
+    Directory(PathBuf),
+    Artifact(Box<artifact::Plan>),
+}
+
 /// Checks every destination, then uploads to each in turn. Returns what landed and the
 /// first failure, if any.
 pub fn upload(
@@ -143,39 +157,54 @@ pub fn upload(
     ctx: &Context<'_>,
     reporter: &dyn Reporter,
 ) -> (Vec<DestinationReport>, Option<UploadError>) {
-    if let Err(e) = preflight(bundle, config, ctx) {
-        return (Vec::new(), Some(e));
-    }
+    let prepared = match preflight(bundle, config, ctx) {
+        Ok(p) => p,
+        Err(e) => return (Vec::new(), Some(e)),
+    };
     let mut reports = Vec::new();
-    for destination in &config.destinations {
+    for (destination, prepared) in config.destinations.iter().zip(prepared) {
         let started = Instant::now();
-        let Destination::Directory(path) = destination else {
-            continue;
+        let mut report = DestinationReport {
+            destination: destination.to_string(),
+            result: Ok(String::new()),
+            files: 0,
+            bytes: 0,
+            elapsed: Duration::ZERO,
+            artifacts: Vec::new(),
         };
-        let target = dir::resolve(path, ctx);
-        let outcome = dir::copy(&target, bundle, config.overwrite, reporter);
-        let (files, bytes) = (
-            bundle.manifest.records.len() + 2,
-            bundle.manifest.total_bytes
-                + file_len(bundle.checksums)
-                + file_len(bundle.manifest_json),
-        );
+        let outcome = match prepared {
+            Prepared::Directory(target) => dir::copy(&target, bundle, config.overwrite, reporter)
+                .map(|()| {
+                    report.files = bundle.manifest.records.len() + 2;
+                    report.bytes = bundle.manifest.total_bytes
+                        + file_len(bundle.checksums)
+                        + file_len(bundle.manifest_json);
+                    target.display().to_string()
+                }),
+            Prepared::Artifact(plan) => {
+                let (landed, error) = match artifact::upload(*plan, reporter) {
+                    Ok(landed) => (landed, None),
+                    Err((landed, e)) => (landed, Some(e)),
+                };
+                report.files = landed.iter().map(|a| a.files).sum();
+                report.bytes = landed.iter().map(|a| a.size).sum();
+                let location = artifact_location(&landed);
+                report.artifacts = landed;
+                match error {
+                    None => Ok(location),
+                    Some(e) => Err(UploadError::from(e)),
+                }
+            }
+        };
+        report.elapsed = started.elapsed();
         match outcome {
-            Ok(()) => reports.push(DestinationReport {
-                destination: destination.to_string(),
-                result: Ok(target.display().to_string()),
-                files,
-                bytes,
-                elapsed: started.elapsed(),
-            }),
+            Ok(location) => {
+                report.result = Ok(location);
+                reports.push(report);
+            }
             Err(e) => {
-                reports.push(DestinationReport {
-                    destination: destination.to_string(),
-                    result: Err(e.to_string()),
-                    files: 0,
-                    bytes: 0,
-                    elapsed: started.elapsed(),
-                });
+                report.result = Err(e.to_string());
+                reports.push(report);
                 return (reports, Some(e));
             }
         }
@@ -183,28 +212,48 @@ pub fn upload(
     (reports, None)
 }
 
+/// "name (ID n)" for one artifact, a count for several.
+fn artifact_location(landed: &[artifact::ArtifactReport]) -> String {
+    match landed {
+        [] => "no artifact (no files)".to_owned(),
+        [one] => format!("artifact {} (ID {})", one.name, one.id),
+        many => format!("{} artifacts", many.len()),
+    }
+}
+
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 /// Everything that can be known to fail before any upload starts.
-fn preflight(bundle: &Bundle<'_>, config: &Config, ctx: &Context<'_>) -> Result<(), UploadError> {
-    if config.destinations.is_empty() {
-        return Ok(());
-    }
+fn preflight(
+    bundle: &Bundle<'_>,
+    config: &Config,
+    ctx: &Context<'_>,
+) -> Result<Vec<Prepared>, UploadError> {
+    let mut prepared = Vec::new();
     for destination in &config.destinations {
         match destination {
-            Destination::Directory(path) => dir::preflight(
-                &dir::resolve(path, ctx),
-                &bundle.manifest.selection.root,
-                config.overwrite,
-            )?,
+            Destination::Directory(path) => {
+                let target = dir::resolve(path, ctx);
+                dir::preflight(&target, &bundle.manifest.selection.root, config.overwrite)?;
+                prepared.push(Prepared::Directory(target));
+            }
+            Destination::Artifact => prepared.push(Prepared::Artifact(Box::new(artifact::plan(
+                bundle, config, ctx.env,
+            )?))),
             other => {
                 return Err(UploadError::NotAvailable {
                     destination: other.to_string(),
                 });
             }
         }
+    }
+    // The checksums file and the manifest travel beside the files where the destination is
+    // a tree of files; an artifact holds exactly the selection, as upload-artifact's does.
+    let ships_documents = prepared.iter().any(|p| matches!(p, Prepared::Directory(_)));
+    if !ships_documents {
+        return Ok(prepared);
     }
     for (file, _) in bundle.manifest.files() {
         if file.rel == bundle.checksums_name {
@@ -222,5 +271,5 @@ fn preflight(bundle: &Bundle<'_>, config: &Config, ctx: &Context<'_>) -> Result<
             });
         }
     }
-    Ok(())
+    Ok(prepared)
 }

@@ -164,6 +164,7 @@ fn a_file_changed_after_the_scan_is_not_published() {
             secrets: None,
             secrets_allow: &config.secrets_allow_set,
             progress: &progress,
+            crc32: false,
         },
     )
     .expect("scan");
@@ -189,6 +190,7 @@ fn a_file_changed_after_the_scan_is_not_published() {
         &Context {
             cwd: &ctx.ws,
             home: None,
+            env: &stevedore::github::RunnerEnv::default(),
         },
         &reporter,
     );

@@ -5,6 +5,9 @@
 //! - `inputs`: every bad input gives exit 2, names the input, and writes nothing.
 //! - `secrets`: the credential corpus and its verdicts; values never leak.
 //! - `directory`: the directory destination, byte for byte, and its failure modes.
+//! - `artifact`: the artifact destination against the results-service emulator and a real
+//!   Azurite (`emulator`), checked both ways with the official `@actions/artifact` client.
+//! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
 
 // Helpers are shared between the modules of one test binary; test data generators
 // truncate on purpose.
@@ -12,8 +15,10 @@
 
 mod act;
 mod action;
+mod artifact;
 mod directory;
 mod docs;
+mod emulator;
 mod glob;
 mod inputs;
 mod pack;

@@ -51,6 +51,7 @@ fn entries(dir: &Path) -> Vec<PackEntry> {
                 size: bytes.len() as u64,
                 mode,
                 mtime: 1_795_323_037,
+                crc32: None,
             }
         })
         .collect()
@@ -227,4 +228,33 @@ fn a_shorter_file_or_a_failing_sink_stops_cleanly() {
     })
     .unwrap_err();
     assert!(matches!(err, PackError::Sink(_)), "{err}");
+}
+
+#[test]
+fn a_file_rewritten_to_the_same_length_fails_its_crc_check() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut entries = entries(tmp.path());
+    // CRC-32 of what the scan read, then the build rewrites the bytes (same length).
+    let multi = entries
+        .iter()
+        .position(|e| e.size > 1 << 20)
+        .expect("a multi-unit entry");
+    for (i, e) in entries.iter_mut().enumerate() {
+        let bytes = fs::read(&e.path).expect("read");
+        e.crc32 = Some(crc32fast::hash(&bytes));
+        if i == multi {
+            let mut changed = bytes;
+            let last = changed.len() - 1;
+            changed[last] ^= 0xff;
+            fs::write(&e.path, changed).expect("rewrite");
+        }
+    }
+    let err = pack_to_file(&entries, 6, &tmp.path().join("x.zip")).unwrap_err();
+    assert!(
+        matches!(err, PackError::Changed { ref path } if *path == entries[multi].path),
+        "{err}"
+    );
+    // Unchanged files with their CRC-32 pack fine.
+    entries.remove(multi);
+    pack_to_file(&entries, 6, &tmp.path().join("y.zip")).expect("pack");
 }

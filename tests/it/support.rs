@@ -85,7 +85,13 @@ impl Ctx {
 
     /// Runs as the action does: `GITHUB_ACTIONS=true`, inputs in `INPUT_*`, no arguments.
     pub fn action(&self, inputs: &[(&str, &str)]) -> Run {
+        self.action_env(inputs, &[])
+    }
+
+    /// [`Ctx::action`] with extra environment variables.
+    pub fn action_env(&self, inputs: &[(&str, &str)], env: &[(String, String)]) -> Run {
         let mut cmd = self.command();
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.env("GITHUB_ACTIONS", "true");
         for (name, value) in inputs {
             cmd.env(

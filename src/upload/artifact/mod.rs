@@ -1,6 +1,650 @@
-//! The GitHub Actions artifact destination (issue 3). What exists so far: the results
-//! service's identity ([`token`]) and message encoding ([`messages`]), and the zip writer
-//! in `crate::pack`. The HTTP client, blob upload and the stage wiring come next.
+//! The GitHub Actions artifact destination: the same wire protocol as
+//! `actions/upload-artifact` (reference/artifact-protocol.md), so `download-artifact` and
+//! the artifact UI work unchanged.
+//!
+//! Per artifact: (with `overwrite`) delete the previous one, `CreateArtifact`, stream the
+//! zip (or the raw file) into blob blocks while it is produced, commit the block list, then
+//! `FinalizeArtifact` with the size and SHA-256 of exactly the bytes uploaded. Anything that
+//! fails before the commit leaves nothing finalized: an uncommitted blob is invisible and
+//! the service expires it.
 
+pub mod blob;
 pub mod messages;
 pub mod token;
+pub mod transfer;
+pub mod twirp;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::stream::{self, StreamExt as _};
+use tokio::sync::Semaphore;
+
+use self::blob::{BlobError, BlobTarget};
+use self::messages::{
+    ArtifactIdResponse, CreateArtifactRequest, CreateArtifactResponse, FinalizeArtifactRequest,
+    ListArtifactsRequest, ListArtifactsResponse, NamedArtifactRequest, VERSION_RAW, VERSION_ZIP,
+};
+use self::token::{BackendIds, TokenError};
+use self::transfer::{Source, TransferError};
+use self::twirp::{TwirpClient, TwirpError};
+use super::Bundle;
+use crate::config::Config;
+use crate::error::ExitCode;
+use crate::github::RunnerEnv;
+use crate::pack::PackEntry;
+use crate::redact::Secret;
+use crate::report::{Event, Reporter, format};
+
+/// Blocks in flight when `upload-concurrency` is not set (the official client runs 4).
+const DEFAULT_CONCURRENCY: usize = 4;
+/// Stall timeout per blob request when `ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS` is not set.
+const DEFAULT_STALL: Duration = Duration::from_mins(5);
+/// Characters upload-artifact refuses in artifact names.
+const FORBIDDEN_NAME_CHARS: [char; 11] = ['"', ':', '<', '>', '|', '*', '?', '\r', '\n', '\\', '/'];
+
+/// Why the artifact destination failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// A runner variable the results service needs is missing.
+    #[error(
+        "the artifact destination needs {var}, which the runner gives only to actions: use stevedore through its action (`uses: <owner>/stevedore@v1`), which passes it on; outside GitHub Actions choose a directory destination"
+    )]
+    MissingEnv {
+        /// The variable.
+        var: &'static str,
+    },
+    /// The runtime token carries no backend IDs.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// `ACTIONS_RESULTS_URL` is unusable.
+    #[error("{0}")]
+    ResultsUrl(String),
+    /// An artifact of that name exists in the run (HTTP 409).
+    #[error(
+        "an artifact named `{name}` already exists in this workflow run: give each job's artifact a unique `name` (in a matrix, include the matrix values) and merge them later, or set `overwrite: true` to replace it"
+    )]
+    Conflict {
+        /// The artifact name.
+        name: String,
+    },
+    /// Two files would become artifacts of the same name (`archive: false`).
+    #[error(
+        "with `archive: false` every file becomes an artifact named after its file name, and `{first}` and `{second}` would both be `{name}`; narrow `path` so file names are unique, or keep `archive: true`"
+    )]
+    NameClash {
+        /// The shared name.
+        name: String,
+        /// One file.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// A file name is not a valid artifact name (`archive: false`).
+    #[error(
+        "with `archive: false` the file `{path}` would be an artifact named `{name}`, but artifact names must not contain \" : < > | * ? \\ / or line breaks; rename the file or keep `archive: true`"
+    )]
+    InvalidName {
+        /// The file.
+        path: String,
+        /// The name it would get.
+        name: String,
+    },
+    /// The results service refused or failed.
+    #[error("artifact `{name}`: {source}")]
+    Service {
+        /// The artifact.
+        name: String,
+        /// The cause.
+        source: TwirpError,
+    },
+    /// The service returned an upload URL that does not parse.
+    #[error("artifact `{name}`: {message}")]
+    UploadUrl {
+        /// The artifact.
+        name: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// Moving the bytes failed; nothing was finalized.
+    #[error("artifact `{name}`: {source}; the artifact was not finalized")]
+    Transfer {
+        /// The artifact.
+        name: String,
+        /// The cause.
+        source: TransferError,
+    },
+    /// Committing the blocks failed; nothing was finalized.
+    #[error("artifact `{name}`: {source}; the artifact was not finalized")]
+    Commit {
+        /// The artifact.
+        name: String,
+        /// The cause.
+        source: BlobError,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the upload runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl ArtifactError {
+    /// Configuration problems are exit 2; failures while uploading are exit 4.
+    #[must_use]
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            ArtifactError::MissingEnv { .. }
+            | ArtifactError::Token(_)
+            | ArtifactError::ResultsUrl(_)
+            | ArtifactError::Conflict { .. }
+            | ArtifactError::NameClash { .. }
+            | ArtifactError::InvalidName { .. } => ExitCode::BadInput,
+            ArtifactError::Service { .. }
+            | ArtifactError::UploadUrl { .. }
+            | ArtifactError::Transfer { .. }
+            | ArtifactError::Commit { .. }
+            | ArtifactError::Runtime(_) => ExitCode::UploadFailed,
+        }
+    }
+}
+
+/// One artifact that landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactReport {
+    /// Its name.
+    pub name: String,
+    /// The id the service gave it.
+    pub id: u64,
+    /// Its page, built as upload-artifact builds `artifact-url` (when the run is known).
+    pub url: Option<String>,
+    /// Hex SHA-256 of the uploaded bytes (`artifact-digest`).
+    pub digest: String,
+    /// Bytes uploaded.
+    pub size: u64,
+    /// Files inside it.
+    pub files: usize,
+    /// Time from create to finalize.
+    pub elapsed: Duration,
+}
+
+/// One artifact to create.
+#[derive(Debug, Clone)]
+struct Job {
+    name: String,
+    version: i32,
+    content_type: &'static str,
+    files: usize,
+    source: Source,
+}
+
+/// Everything checked before the first request: the uploads to make and how.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    token: Secret,
+    results_url: String,
+    ids: BackendIds,
+    retention_days: Option<u32>,
+    overwrite: bool,
+    concurrency: usize,
+    stall: Duration,
+    link_base: Option<String>,
+    jobs: Vec<Job>,
+    warnings: Vec<String>,
+}
+
+/// Checks the environment and the names, and lays out the artifacts.
+pub fn plan(bundle: &Bundle<'_>, config: &Config, env: &RunnerEnv) -> Result<Plan, ArtifactError> {
+    let token = env.runtime_token.clone().ok_or(ArtifactError::MissingEnv {
+        var: "ACTIONS_RUNTIME_TOKEN",
+    })?;
+    let results_url = env.results_url.clone().ok_or(ArtifactError::MissingEnv {
+        var: "ACTIONS_RESULTS_URL",
+    })?;
+    twirp::origin(&results_url).map_err(ArtifactError::ResultsUrl)?;
+    let ids = token::backend_ids(token.expose())?;
+
+    let mut warnings = Vec::new();
+    let mut retention_days = config.artifact.retention_days;
+    if let (Some(days), Some(max)) = (retention_days, env.retention_days)
+        && days > max
+    {
+        warnings.push(format!(
+            "`retention-days: {days}` is more than this repository allows; the artifact is kept for {max} days"
+        ));
+        retention_days = Some(max);
+    }
+
+    let files = bundle.manifest.files();
+    let jobs = if config.artifact.archive {
+        let entries: Vec<PackEntry> = files
+            .map(|(file, record)| PackEntry {
+                path: file.path.clone(),
+                name: file.rel.clone(),
+                size: record.size,
+                mode: record.mode,
+                mtime: record.mtime,
+                crc32: record.crc32,
+            })
+            .collect();
+        if entries.is_empty() {
+            Vec::new()
+        } else {
+            vec![Job {
+                name: config.artifact.name.clone(),
+                version: VERSION_ZIP,
+                content_type: "application/zip",
+                files: entries.len(),
+                source: Source::Zip {
+                    entries,
+                    level: config.artifact.compression_level,
+                },
+            }]
+        }
+    } else {
+        raw_jobs(bundle)?
+    };
+    let link_base = match (&env.repository, &env.run_id) {
+        (Some(repo), Some(run)) => Some(format!(
+            "{}/{repo}/actions/runs/{run}/artifacts/",
+            env.server_url
+                .as_deref()
+                .unwrap_or("https://github.com")
+                .trim_end_matches('/')
+        )),
+        _ => None,
+    };
+    Ok(Plan {
+        token,
+        results_url,
+        ids,
+        retention_days,
+        overwrite: config.overwrite,
+        concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        stall: env
+            .artifact_upload_timeout_ms
+            .map_or(DEFAULT_STALL, Duration::from_millis),
+        link_base,
+        jobs,
+        warnings,
+    })
+}
+
+/// `archive: false`: one artifact per file, named after the file.
+fn raw_jobs(bundle: &Bundle<'_>) -> Result<Vec<Job>, ArtifactError> {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    let mut jobs = Vec::new();
+    for (file, record) in bundle.manifest.files() {
+        let name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
+        if name.is_empty() || name.contains(FORBIDDEN_NAME_CHARS) {
+            return Err(ArtifactError::InvalidName {
+                path: file.rel.clone(),
+                name: name.to_owned(),
+            });
+        }
+        if let Some(first) = seen.insert(name, &file.rel) {
+            return Err(ArtifactError::NameClash {
+                name: name.to_owned(),
+                first: first.to_owned(),
+                second: file.rel.clone(),
+            });
+        }
+        jobs.push(Job {
+            name: name.to_owned(),
+            version: VERSION_RAW,
+            content_type: mime_type(name),
+            files: 1,
+            source: Source::File {
+                path: file.path.clone(),
+                sha256: record.sha256,
+            },
+        });
+    }
+    Ok(jobs)
+}
+
+/// The official client's extension map (`lib/internal/upload/types.js`).
+#[must_use]
+pub fn mime_type(name: &str) -> &'static str {
+    let ext = name
+        .rfind('.')
+        .filter(|&i| i > 0)
+        .map(|i| name[i..].to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        ".txt" => "text/plain",
+        ".html" | ".htm" => "text/html",
+        ".css" => "text/css",
+        ".csv" => "text/csv",
+        ".xml" => "text/xml",
+        ".md" => "text/markdown",
+        ".js" | ".mjs" => "application/javascript",
+        ".json" => "application/json",
+        ".png" => "image/png",
+        ".jpg" | ".jpeg" => "image/jpeg",
+        ".gif" => "image/gif",
+        ".svg" => "image/svg+xml",
+        ".webp" => "image/webp",
+        ".ico" => "image/x-icon",
+        ".bmp" => "image/bmp",
+        ".tiff" | ".tif" => "image/tiff",
+        ".mp3" => "audio/mpeg",
+        ".wav" => "audio/wav",
+        ".ogg" => "audio/ogg",
+        ".flac" => "audio/flac",
+        ".mp4" => "video/mp4",
+        ".webm" => "video/webm",
+        ".avi" => "video/x-msvideo",
+        ".mov" => "video/quicktime",
+        ".pdf" => "application/pdf",
+        ".doc" => "application/msword",
+        ".docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".xls" => "application/vnd.ms-excel",
+        ".xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ".ppt" => "application/vnd.ms-powerpoint",
+        ".pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ".zip" => "application/zip",
+        ".tar" => "application/x-tar",
+        ".gz" => "application/gzip",
+        ".rar" => "application/vnd.rar",
+        ".7z" => "application/x-7z-compressed",
+        ".wasm" => "application/wasm",
+        ".yaml" | ".yml" => "application/x-yaml",
+        ".woff" => "font/woff",
+        ".woff2" => "font/woff2",
+        ".ttf" => "font/ttf",
+        ".otf" => "font/otf",
+        ".eot" => "application/vnd.ms-fontobject",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Uploads every planned artifact. On failure, returns what landed before it.
+pub fn upload(
+    plan: Plan,
+    reporter: &dyn Reporter,
+) -> Result<Vec<ArtifactReport>, (Vec<ArtifactReport>, ArtifactError)> {
+    for warning in &plan.warnings {
+        reporter.event(&Event::warning(warning.clone()));
+    }
+    if plan.jobs.is_empty() {
+        reporter.event(&Event::info(
+            "no files selected: no artifact was created".into(),
+        ));
+        return Ok(Vec::new());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| (Vec::new(), ArtifactError::Runtime(e)))?;
+    runtime.block_on(upload_all(plan, reporter))
+}
+
+async fn upload_all(
+    plan: Plan,
+    reporter: &dyn Reporter,
+) -> Result<Vec<ArtifactReport>, (Vec<ArtifactReport>, ArtifactError)> {
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| {
+            (
+                Vec::new(),
+                ArtifactError::ResultsUrl(format!("cannot build the HTTP client: {e}")),
+            )
+        })?;
+    let client = TwirpClient::new(http.clone(), &plan.results_url, plan.token.clone())
+        .map_err(|e| (Vec::new(), ArtifactError::ResultsUrl(e)))?;
+    let slots = Arc::new(Semaphore::new(plan.concurrency.max(1)));
+    let ctx = Ctx {
+        plan: &plan,
+        client: &client,
+        http: &http,
+        slots: &slots,
+        reporter,
+        stopped: AtomicBool::new(false),
+    };
+    // Artifacts run concurrently (several only with `archive: false`), bounded by the same
+    // number as their blocks. After a failure no new artifact starts; those running finish,
+    // so none is left half-done by cancellation. Reports are kept in plan order.
+    let mut results = stream::iter(plan.jobs.iter().enumerate())
+        .map(|(index, job)| {
+            let ctx = &ctx;
+            async move {
+                if ctx.stopped.load(Ordering::Relaxed) {
+                    return (index, None);
+                }
+                let result = upload_one(ctx, job).await;
+                if result.is_err() {
+                    ctx.stopped.store(true, Ordering::Relaxed);
+                }
+                (index, Some(result))
+            }
+        })
+        .buffer_unordered(plan.concurrency.max(1));
+    let mut landed: Vec<Option<ArtifactReport>> = vec![None; plan.jobs.len()];
+    let mut failure = None;
+    while let Some((index, result)) = results.next().await {
+        match result {
+            Some(Ok(report)) => landed[index] = Some(report),
+            Some(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+    let landed: Vec<ArtifactReport> = landed.into_iter().flatten().collect();
+    match failure {
+        Some(e) => Err((landed, e)),
+        None => Ok(landed),
+    }
+}
+
+struct Ctx<'p> {
+    plan: &'p Plan,
+    client: &'p TwirpClient,
+    http: &'p reqwest::Client,
+    slots: &'p Arc<Semaphore>,
+    reporter: &'p dyn Reporter,
+    stopped: AtomicBool,
+}
+
+async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, ArtifactError> {
+    let plan = ctx.plan;
+    let ids = &plan.ids;
+    let name = job.name.as_str();
+    let service = |source| ArtifactError::Service {
+        name: name.to_owned(),
+        source,
+    };
+    let started = Instant::now();
+    if plan.overwrite {
+        delete_previous(ctx, name).await;
+    }
+    let created = create(ctx, job).await?;
+    mask_signature(ctx.reporter, &created.signed_upload_url);
+    let target = BlobTarget::new(ctx.http.clone(), &created.signed_upload_url, plan.stall)
+        .map_err(|message| ArtifactError::UploadUrl {
+            name: name.to_owned(),
+            message,
+        })?;
+    ctx.reporter.event(&Event::info(format!(
+        "Uploading artifact `{name}` ({} file(s)) to blob storage",
+        format::count(job.files as u64)
+    )));
+    let transfer_started = Instant::now();
+    let sent = transfer::transfer(&target, job.source.clone(), ctx.slots.clone())
+        .await
+        .map_err(|source| ArtifactError::Transfer {
+            name: name.to_owned(),
+            source,
+        })?;
+    target
+        .put_block_list(&sent.block_ids, job.content_type)
+        .await
+        .map_err(|source| ArtifactError::Commit {
+            name: name.to_owned(),
+            source,
+        })?;
+    let digest = hex::encode(sent.sha256);
+    let transfer_time = transfer_started.elapsed();
+    ctx.reporter.event(&Event::info(format!(
+        "Uploaded {} in {} ({}); SHA256 digest of uploaded artifact is {digest}",
+        format::bytes(sent.size),
+        format::duration(transfer_time),
+        format::rate(crate::scan::throughput(sent.size, transfer_time))
+    )));
+    let finalize = FinalizeArtifactRequest {
+        workflow_run_backend_id: &ids.run,
+        workflow_job_run_backend_id: &ids.job,
+        name,
+        size: sent.size,
+        hash: Some(format!("sha256:{digest}")),
+    };
+    let finalized: ArtifactIdResponse = ctx
+        .client
+        .call("FinalizeArtifact", &finalize)
+        .await
+        .map_err(service)?;
+    if !finalized.ok {
+        return Err(service(TwirpError::InvalidResponse {
+            method: "FinalizeArtifact",
+            detail: String::new(),
+        }));
+    }
+    let url = plan
+        .link_base
+        .as_ref()
+        .map(|base| format!("{base}{}", finalized.artifact_id));
+    ctx.reporter.event(&Event::info(format!(
+        "Artifact `{name}` finalized: ID {}, {}{}",
+        finalized.artifact_id,
+        format::bytes(sent.size),
+        url.as_ref().map(|u| format!(", {u}")).unwrap_or_default()
+    )));
+    Ok(ArtifactReport {
+        name: name.to_owned(),
+        id: finalized.artifact_id,
+        url,
+        digest,
+        size: sent.size,
+        files: job.files,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// `CreateArtifact`, with the conflict made actionable.
+async fn create(ctx: &Ctx<'_>, job: &Job) -> Result<CreateArtifactResponse, ArtifactError> {
+    let name = job.name.as_str();
+    let mut create = CreateArtifactRequest::new(&ctx.plan.ids, name, job.version);
+    create.expires_at = ctx.plan.retention_days.map(expires_at);
+    if job.version == VERSION_RAW {
+        create.mime_type = Some(job.content_type);
+    }
+    let created: CreateArtifactResponse = ctx
+        .client
+        .call("CreateArtifact", &create)
+        .await
+        .map_err(|e| {
+            if e.code() == Some("already_exists") || e.status() == Some(409) {
+                ArtifactError::Conflict {
+                    name: name.to_owned(),
+                }
+            } else {
+                ArtifactError::Service {
+                    name: name.to_owned(),
+                    source: e,
+                }
+            }
+        })?;
+    if !created.ok {
+        return Err(ArtifactError::Service {
+            name: name.to_owned(),
+            source: TwirpError::InvalidResponse {
+                method: "CreateArtifact",
+                detail: String::new(),
+            },
+        });
+    }
+    Ok(created)
+}
+
+/// `overwrite: true`: deletes the newest artifact of that name, as upload-artifact does.
+/// Best effort: not finding one is normal, and other errors are reported as warnings (the
+/// create that follows then says whether the name is still taken).
+async fn delete_previous(ctx: &Ctx<'_>, name: &str) {
+    let ids = &ctx.plan.ids;
+    let list = ListArtifactsRequest {
+        workflow_run_backend_id: &ids.run,
+        workflow_job_run_backend_id: &ids.job,
+        name_filter: Some(name),
+        id_filter: None,
+    };
+    let listed: Result<ListArtifactsResponse, _> = ctx.client.call("ListArtifacts", &list).await;
+    match listed {
+        Ok(found) if found.artifacts.is_empty() => {}
+        Ok(_) => {
+            let delete = NamedArtifactRequest {
+                workflow_run_backend_id: &ids.run,
+                workflow_job_run_backend_id: &ids.job,
+                name,
+            };
+            match ctx
+                .client
+                .call::<_, ArtifactIdResponse>("DeleteArtifact", &delete)
+                .await
+            {
+                Ok(deleted) => ctx.reporter.event(&Event::info(format!(
+                    "Deleted the previous artifact `{name}` (ID {}) to overwrite it",
+                    deleted.artifact_id
+                ))),
+                Err(e) if e.status() == Some(404) => {}
+                Err(e) => ctx.reporter.event(&Event::warning(format!(
+                    "could not delete the previous artifact `{name}`: {e}"
+                ))),
+            }
+        }
+        Err(e) => ctx.reporter.event(&Event::warning(format!(
+            "could not look for a previous artifact `{name}` to overwrite: {e}"
+        ))),
+    }
+}
+
+/// Masks the `sig` of a signed URL, raw and URL-encoded, as the official client does.
+fn mask_signature(reporter: &dyn Reporter, url: &str) {
+    if let Ok(parsed) = reqwest::Url::parse(url) {
+        for (key, value) in parsed.query_pairs() {
+            if key == "sig" {
+                reporter.mask(&value);
+                let encoded: String = reqwest::Url::parse_with_params("x:", [("s", &*value)])
+                    .ok()
+                    .and_then(|u| u.query().map(|q| q.trim_start_matches("s=").to_owned()))
+                    .unwrap_or_default();
+                reporter.mask(&encoded);
+            }
+        }
+    }
+}
+
+/// `expires_at` for a retention of `days`, from now (UTC).
+fn expires_at(days: u32) -> String {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    messages::rfc3339_millis(now + i64::from(days) * 86_400_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mime_types_follow_the_official_map() {
+        assert_eq!(mime_type("report.HTML"), "text/html");
+        assert_eq!(mime_type("a.tar.gz"), "application/gzip");
+        assert_eq!(mime_type("tool"), "application/octet-stream");
+        assert_eq!(mime_type(".txt"), "application/octet-stream");
+    }
+}

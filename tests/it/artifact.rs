@@ -1,0 +1,435 @@
+//! The artifact destination against the results-service emulator and a real Azurite,
+//! checked with the official `@actions/artifact` client: it downloads what stevedore
+//! uploaded (verifying the digest) and its own uploads are the reference tree.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::emulator::{Job, emulator};
+use crate::support::{Ctx, Run, read_tree};
+
+/// A tree with text, a multi-block binary (three 8 MiB blocks), an empty file, an
+/// executable, a non-ASCII name and a nested directory.
+fn build_tree(ctx: &Ctx) {
+    ctx.file("dist/readme.txt", "hello artifact\n".repeat(500));
+    let mut random = vec![0u8; 20 * 1024 * 1024 + 123];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for b in &mut random {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    ctx.file("dist/bin/tool.bin", &random);
+    ctx.file("dist/empty.log", "");
+    let exe = ctx.file("dist/bin/run.sh", "#!/bin/sh\necho hi\n");
+    fs::set_permissions(exe, fs::Permissions::from_mode(0o755)).expect("chmod");
+    ctx.file("dist/docs/héllo wörld.md", "# unicode\n");
+}
+
+fn upload(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)], extra: &[(&str, &str)]) -> Run {
+    let mut env = emulator().env(job);
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let mut all = vec![("destination", "artifact"), ("path", "dist")];
+    all.extend_from_slice(inputs);
+    ctx.action_env(&all, &env)
+}
+
+fn download(job: &Job, id: &str, into: &Path) -> serde_json::Value {
+    emulator().official(job, &["download", id, into.to_str().expect("utf-8 path")])
+}
+
+fn finalized(job: &Job) -> Vec<serde_json::Value> {
+    emulator().state(job)["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .filter(|a| a["finalized"] == json!(true))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_official_client_downloads_and_verifies_what_stevedore_uploaded() {
+    let ctx = Ctx::new();
+    build_tree(&ctx);
+    let job = emulator().job();
+    let run = upload(&ctx, &job, &[("name", "build-output")], &[]);
+    assert_eq!(run.code, 0, "{}", run.log());
+
+    let id = &run.outputs["artifact-id"];
+    let digest = &run.outputs["artifact-digest"];
+    assert_eq!(
+        run.outputs["artifact-url"],
+        format!("https://github.com/octo/stevedore-tests/actions/runs/4242/artifacts/{id}")
+    );
+    assert_eq!(digest.len(), 64);
+
+    // What the service recorded: a version-4 zip artifact whose digest is ours.
+    let state = finalized(&job);
+    assert_eq!(state.len(), 1);
+    assert_eq!(state[0]["name"], "build-output");
+    assert_eq!(state[0]["version"], 4);
+    assert_eq!(state[0]["mime_type"], serde_json::Value::Null);
+    assert_eq!(state[0]["digest"], format!("sha256:{digest}"));
+
+    let into = ctx.temp.join("downloaded");
+    let result = download(&job, id, &into);
+    assert_eq!(result["digestMismatch"], json!(false), "{result}");
+    assert_eq!(
+        read_tree(&into),
+        read_tree(&ctx.ws.join("dist")),
+        "the download differs from the source"
+    );
+
+    // The summary has the artifact section with the link and the digest.
+    assert!(run.summary.contains("### Artifacts"), "{}", run.summary);
+    assert!(run.summary.contains(digest.as_str()));
+    assert!(run.summary.contains("/artifacts/"));
+
+    // The SAS signature is masked before use and never printed otherwise.
+    let url = emulator().state(&job)["artifacts"][0]["signed_upload_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let sig = reqwest::Url::parse(&url)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "sig")
+        .expect("sig")
+        .1
+        .into_owned();
+    let mask_line = format!("::add-mask::{sig}");
+    for line in run.log().lines() {
+        assert!(
+            line == mask_line || !line.contains(&sig),
+            "signature printed: {line}"
+        );
+    }
+    assert!(
+        run.stdout.contains(&mask_line),
+        "the signature was not masked"
+    );
+}
+
+#[test]
+fn the_official_upload_and_stevedores_unzip_to_the_same_tree() {
+    let ctx = Ctx::new();
+    build_tree(&ctx);
+    let root = ctx.ws.join("dist");
+    let mut files: Vec<String> = read_tree(&root)
+        .keys()
+        .map(|rel| root.join(rel).to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+
+    for level in ["6", "0"] {
+        let job = emulator().job();
+        let theirs = {
+            let mut args = vec!["upload", "theirs", root.to_str().expect("utf-8"), level];
+            args.extend(files.iter().map(String::as_str));
+            emulator().official(&job, &args)
+        };
+        let ours = upload(
+            &ctx,
+            &job,
+            &[("name", "ours"), ("compression-level", level)],
+            &[],
+        );
+        assert_eq!(ours.code, 0, "{}", ours.log());
+
+        let theirs_dir = ctx.temp.join(format!("theirs-{level}"));
+        let ours_dir = ctx.temp.join(format!("ours-{level}"));
+        download(&job, &theirs["id"].to_string(), &theirs_dir);
+        download(&job, &ours.outputs["artifact-id"], &ours_dir);
+        let (a, b) = (read_tree(&theirs_dir), read_tree(&ours_dir));
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "level {level}"
+        );
+        assert!(a == b, "level {level}: file contents differ");
+        if level == "0" {
+            // Stored archives: same sizes give the same zip length, entry for entry.
+            let sizes: Vec<u64> = finalized(&job)
+                .iter()
+                .map(|a| a["size"].as_u64().expect("size"))
+                .collect();
+            assert_eq!(sizes[0], sizes[1], "stored zips of the same files");
+        }
+    }
+}
+
+#[test]
+fn archive_false_uploads_each_file_as_its_own_artifact() {
+    let ctx = Ctx::new();
+    ctx.file("dist/report.html", "<h1>report</h1>");
+    ctx.file("dist/sub/data.json", "{\"a\": 1}");
+    ctx.file("dist/tool", vec![7u8; 9 * 1024 * 1024]);
+    let job = emulator().job();
+    let run = upload(&ctx, &job, &[("archive", "false")], &[]);
+    assert_eq!(run.code, 0, "{}", run.log());
+
+    let ids: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&run.outputs["artifact-id"]).expect("JSON map of ids");
+    let digests: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&run.outputs["artifact-digest"]).expect("JSON map of digests");
+    assert_eq!(
+        ids.keys().collect::<Vec<_>>(),
+        ["data.json", "report.html", "tool"]
+    );
+    let recorded = finalized(&job);
+    for (name, source) in [
+        ("report.html", "dist/report.html"),
+        ("data.json", "dist/sub/data.json"),
+        ("tool", "dist/tool"),
+    ] {
+        let meta = recorded
+            .iter()
+            .find(|a| a["name"] == name)
+            .expect("recorded");
+        assert_eq!(meta["version"], 7);
+        let into = ctx.temp.join(format!("raw-{name}"));
+        let result = download(&job, &ids[name].to_string(), &into);
+        assert_eq!(result["digestMismatch"], json!(false));
+        let tree = read_tree(&into);
+        assert_eq!(tree.len(), 1, "{name}: one file, not unzipped");
+        assert_eq!(
+            tree.values().next().expect("file"),
+            &fs::read(ctx.ws.join(source)).expect("source"),
+            "{name}"
+        );
+        assert_eq!(
+            digests[name],
+            json!(meta["digest"].as_str().expect("digest")["sha256:".len()..])
+        );
+    }
+    let by_name = |n: &str| recorded.iter().find(|a| a["name"] == n).expect("found");
+    assert_eq!(by_name("report.html")["mime_type"], "text/html");
+    assert_eq!(by_name("data.json")["mime_type"], "application/json");
+    assert_eq!(by_name("tool")["mime_type"], "application/octet-stream");
+}
+
+#[test]
+fn archive_false_refuses_two_files_with_one_name_before_uploading() {
+    let ctx = Ctx::new();
+    ctx.file("dist/linux/tool", "a");
+    ctx.file("dist/mac/tool", "b");
+    let job = emulator().job();
+    let run = upload(&ctx, &job, &[("archive", "false")], &[]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(run.stdout.contains("::error"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("linux/tool") && run.stdout.contains("mac/tool"),
+        "{}",
+        run.stdout
+    );
+    assert!(emulator().calls(&job).is_empty(), "no request was made");
+}
+
+#[test]
+fn a_taken_name_says_which_and_overwrite_replaces_it() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "first");
+    let job = emulator().job();
+    let first = upload(&ctx, &job, &[("name", "dup")], &[]);
+    assert_eq!(first.code, 0, "{}", first.log());
+
+    ctx.file("dist/a.txt", "second");
+    let again = upload(&ctx, &job, &[("name", "dup")], &[]);
+    assert_eq!(again.code, 2, "{}", again.log());
+    assert!(
+        again
+            .stdout
+            .contains("an artifact named `dup` already exists in this workflow run"),
+        "{}",
+        again.stdout
+    );
+    assert!(again.stdout.contains("overwrite: true"));
+
+    let replaced = upload(&ctx, &job, &[("name", "dup"), ("overwrite", "true")], &[]);
+    assert_eq!(replaced.code, 0, "{}", replaced.log());
+    assert_ne!(
+        replaced.outputs["artifact-id"],
+        first.outputs["artifact-id"]
+    );
+    let left = finalized(&job);
+    assert_eq!(left.len(), 1, "the old artifact was deleted");
+    let into = ctx.temp.join("dup");
+    download(&job, &replaced.outputs["artifact-id"], &into);
+    assert_eq!(fs::read(into.join("a.txt")).expect("a.txt"), b"second");
+}
+
+#[test]
+fn transient_faults_are_retried_and_the_upload_is_byte_exact() {
+    let ctx = Ctx::new();
+    build_tree(&ctx);
+    let job = emulator().job();
+    emulator().faults(
+        &job,
+        &json!([
+            {"target": "CreateArtifact", "kind": "status", "status": 503},
+            {"target": "block", "kind": "status", "status": 503},
+            {"target": "block", "kind": "drop"},
+            {"target": "block", "kind": "stall"},
+            {"target": "blocklist", "kind": "status", "status": 500},
+            {"target": "FinalizeArtifact", "kind": "html", "status": 502},
+        ]),
+    );
+    let run = upload(
+        &ctx,
+        &job,
+        &[],
+        &[("ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS", "2000")],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        emulator().state(&job)["pendingFaults"]
+            .as_array()
+            .expect("faults")
+            .is_empty(),
+        "every fault was hit"
+    );
+    let calls = emulator().calls(&job);
+    let statuses = |m: &str| -> Vec<i64> {
+        calls
+            .iter()
+            .filter(|(method, _)| method == m)
+            .map(|c| c.1)
+            .collect()
+    };
+    assert_eq!(statuses("CreateArtifact"), [503, 200]);
+    assert_eq!(statuses("FinalizeArtifact"), [502, 200]);
+    assert_eq!(statuses("blocklist"), [500, 201]);
+
+    let into = ctx.temp.join("after-faults");
+    let result = download(&job, &run.outputs["artifact-id"], &into);
+    assert_eq!(result["digestMismatch"], json!(false));
+    assert!(read_tree(&into) == read_tree(&ctx.ws.join("dist")));
+}
+
+/// Each permanent fault: exit 4, a message that says what failed, nothing finalized.
+#[test]
+fn permanent_faults_exit_4_with_nothing_finalized() {
+    let cases = [
+        (
+            json!([{"target": "block", "kind": "status", "status": 503, "times": -1}]),
+            "Put Block failed after 4 tries: 503",
+        ),
+        (
+            json!([{"target": "FinalizeArtifact", "kind": "intermediary"}]),
+            "(403) Forbidden: Error from intermediary",
+        ),
+        (
+            json!([{"target": "CreateArtifact", "kind": "usage"}]),
+            "artifact storage quota has been hit",
+        ),
+        (
+            json!([{"target": "CreateArtifact", "kind": "notok"}]),
+            "CreateArtifact: response from backend was not ok",
+        ),
+        (
+            json!([{"target": "blocklist", "kind": "status", "status": 403}]),
+            "Put Block List answered 403",
+        ),
+    ];
+    std::thread::scope(|scope| {
+        for (faults, message) in cases {
+            scope.spawn(move || {
+                let ctx = Ctx::new();
+                ctx.file("dist/a.txt", "some bytes");
+                ctx.file("dist/b.bin", vec![1u8; 100_000]);
+                let job = emulator().job();
+                emulator().faults(&job, &faults);
+                let run = upload(&ctx, &job, &[("name", "doomed")], &[]);
+                assert_eq!(run.code, 4, "{message}: {}", run.log());
+                assert!(run.stdout.contains(message), "{message}: {}", run.stdout);
+                assert!(run.stdout.contains("::error"), "{}", run.stdout);
+                assert!(finalized(&job).is_empty(), "{message}: finalized");
+                assert!(!run.outputs.contains_key("artifact-id"));
+                assert!(run.summary.contains("❌"), "{}", run.summary);
+            });
+        }
+    });
+}
+
+#[test]
+fn an_unreachable_service_fails_fast_and_missing_credentials_are_named() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "x");
+    let job = emulator().job();
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let mut env = emulator().env(&job);
+    env.retain(|(k, _)| k != "ACTIONS_RESULTS_URL");
+    env.push((
+        "ACTIONS_RESULTS_URL".into(),
+        format!("http://127.0.0.1:{port}/"),
+    ));
+    let started = std::time::Instant::now();
+    let run = ctx.action_env(&[("destination", "artifact"), ("path", "dist")], &env);
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(run.stdout.contains("cannot connect to the results service"));
+    assert!(started.elapsed().as_secs() < 10, "no retries on refusal");
+
+    let bare = ctx.action(&[("destination", "artifact"), ("path", "dist")]);
+    assert_eq!(bare.code, 2, "{}", bare.log());
+    assert!(bare.stdout.contains("::error"));
+    assert!(
+        bare.stdout.contains("ACTIONS_RUNTIME_TOKEN"),
+        "{}",
+        bare.stdout
+    );
+}
+
+#[test]
+fn retention_is_clamped_to_the_repository_maximum() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "x");
+    let job = emulator().job();
+    let run = upload(
+        &ctx,
+        &job,
+        &[("retention-days", "30")],
+        &[("GITHUB_RETENTION_DAYS", "7")],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(run.stdout.contains("::warning"), "{}", run.stdout);
+    assert!(run.stdout.contains("kept for 7 days"));
+    let expires = emulator().state(&job)["artifacts"][0]["expires_at"]
+        .as_str()
+        .expect("expires_at")
+        .to_owned();
+    let seven_days = std::time::SystemTime::now() + std::time::Duration::from_hours(7 * 24);
+    let days_since_epoch = seven_days
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
+        / 86_400;
+    // Compare the date part only: yyyy-mm-dd of now + 7 days.
+    let date = civil(days_since_epoch.cast_signed());
+    assert!(expires.starts_with(&date), "{expires} vs {date}");
+}
+
+/// `yyyy-mm-dd` of a day number (Howard Hinnant's algorithm).
+fn civil(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}

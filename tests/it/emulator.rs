@@ -1,0 +1,163 @@
+//! The results-service emulator (tests/support/node/results-emulator.mjs) in front of a
+//! real Azurite, started once per test binary and shared: every test gets its own workflow
+//! run (backend IDs in its own token), so tests neither see each other's artifacts nor
+//! consume each other's faults. The emulator exits when this process does (its stdin
+//! closes), stopping Azurite with it.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use base64::Engine as _;
+
+use crate::support::node_peers;
+
+/// The running emulator.
+pub struct Emulator {
+    /// `ACTIONS_RESULTS_URL`.
+    pub url: String,
+    _child: Child,
+}
+
+/// One workflow job as the service knows it.
+pub struct Job {
+    /// Run backend ID.
+    pub run: String,
+    /// `ACTIONS_RUNTIME_TOKEN`: an unsigned JWT with the `Actions.Results` scope.
+    pub token: String,
+}
+
+static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+static NEXT_RUN: AtomicU32 = AtomicU32::new(1);
+
+/// The shared emulator, started on first use.
+pub fn emulator() -> &'static Emulator {
+    EMULATOR.get_or_init(|| {
+        let dir = node_peers();
+        assert!(
+            dir.join("node_modules/azurite").is_dir(),
+            "Azurite is not installed: run `npm ci --prefix tests/support/node` (scripts/test does)"
+        );
+        let mut child = Command::new("node")
+            .arg(dir.join("results-emulator.mjs"))
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the results-service emulator (node)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the emulator's address");
+        let info: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("emulator said {line:?}: {e}"));
+        Emulator {
+            url: info["url"].as_str().expect("url").to_owned(),
+            _child: child,
+        }
+    })
+}
+
+impl Emulator {
+    /// A fresh run and job (a method, so a test cannot make one without the emulator).
+    #[allow(clippy::unused_self)]
+    pub fn job(&self) -> Job {
+        let n = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
+        let run = format!("run-{}-{n}", std::process::id());
+        let job = format!("job-{n}");
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let token = format!(
+            "{}.{}.signature",
+            b64(serde_json::json!({"alg": "none", "typ": "JWT"})),
+            b64(serde_json::json!({
+                "scp": format!("Actions.GenericRead:00000000 Actions.UploadArtifacts:a:b Actions.Results:{run}:{job}"),
+            }))
+        );
+        Job { run, token }
+    }
+
+    fn post(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail-with-body", "-X", "POST", "-H"])
+            .arg("content-type: application/json")
+            .arg("--data-binary")
+            .arg(body.to_string())
+            .arg(format!("{}{path}", self.url))
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "{path}: {out:?}");
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+
+    /// Queues faults for `job`'s run (see the emulator's header for their shape).
+    pub fn faults(&self, job: &Job, faults: &serde_json::Value) {
+        self.post(
+            "_emulator/faults",
+            &serde_json::json!({"run": job.run, "faults": faults}),
+        );
+    }
+
+    /// The artifacts and calls of `job`'s run.
+    pub fn state(&self, job: &Job) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail"])
+            .arg(format!("{}_emulator/state?run={}", self.url, job.run))
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "state: {out:?}");
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+
+    /// Methods called in `job`'s run, in order, with their statuses.
+    pub fn calls(&self, job: &Job) -> Vec<(String, i64)> {
+        self.state(job)["calls"]
+            .as_array()
+            .expect("calls")
+            .iter()
+            .map(|c| {
+                (
+                    c["method"].as_str().expect("method").to_owned(),
+                    c["status"].as_i64().expect("status"),
+                )
+            })
+            .collect()
+    }
+
+    /// The environment stevedore (or the official client) needs for `job`.
+    pub fn env(&self, job: &Job) -> Vec<(String, String)> {
+        vec![
+            ("ACTIONS_RUNTIME_TOKEN".into(), job.token.clone()),
+            ("ACTIONS_RESULTS_URL".into(), self.url.clone()),
+            ("GITHUB_SERVER_URL".into(), "https://github.com".into()),
+            ("GITHUB_REPOSITORY".into(), "octo/stevedore-tests".into()),
+            ("GITHUB_RUN_ID".into(), "4242".into()),
+        ]
+    }
+
+    /// Runs the official `@actions/artifact` client (tests/support/node/artifact-client.mjs)
+    /// for `job` and returns its JSON result.
+    pub fn official(&self, job: &Job, args: &[&str]) -> serde_json::Value {
+        let dir = node_peers();
+        let result = tempfile::NamedTempFile::new().expect("temp");
+        let out = Command::new("node")
+            .arg(dir.join("artifact-client.mjs"))
+            .args(args)
+            .current_dir(&dir)
+            .envs(self.env(job))
+            .env("STEVEDORE_RESULT", result.path())
+            .output()
+            .expect("run the official client");
+        assert!(
+            out.status.success(),
+            "official client {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&std::fs::read(result.path()).expect("result")).expect("json")
+    }
+}
