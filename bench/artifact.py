@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Artifact upload: stevedore vs the official @actions/artifact client, same server, one run.
+
+Both upload the same corpus as a zip artifact to the results-service emulator in front of a
+real Azurite (tests/support/node/results-emulator.mjs), at compression level 6 and 0. The
+official client is run as upload-artifact runs it (uploadArtifact with the file list and
+root directory), through tests/support/node/artifact-client.mjs. stevedore runs its whole
+pipeline (select, SHA-256 + secret scan, manifest, then pack and upload).
+
+Each command runs REPEATS times, alternating, after the corpus is pulled into the page
+cache; every run is a fresh workflow run (its own token), so no name conflicts. A fresh
+emulator (in-memory Azurite) serves each corpus and level. Prints median wall time, the
+ratio to stevedore, peak RSS (GNU time) and the artifact size.
+
+usage: artifact.py [--repeats N] [--only small-text|mixed-1g] [--levels 6,0]
+"""
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CORPUS = os.path.join(HERE, "corpus")
+NODE = os.path.join(ROOT, "tests", "support", "node")
+STEVEDORE = os.path.join(ROOT, "target", "release", "stevedore")
+
+
+def token(run):
+    b = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+    return b({"alg": "none", "typ": "JWT"}) + "." + b({"scp": f"Actions.Results:{run}:job"}) + ".sig"
+
+
+class Emulator:
+    def __enter__(self):
+        self.proc = subprocess.Popen(["node", os.path.join(NODE, "results-emulator.mjs")], cwd=NODE,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.url = json.loads(self.proc.stdout.readline())["url"]
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def timed(cmd, env, cwd=None):
+    with tempfile.NamedTemporaryFile() as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], cwd=cwd, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        elapsed = time.perf_counter() - start
+        kib = int(open(rss.name).read().strip().splitlines()[-1])
+    if proc.returncode != 0:
+        sys.exit(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stderr.decode(errors='replace')[-3000:]}")
+    return elapsed, kib * 1024
+
+
+def run_stevedore(emu, run, data, level, work):
+    out = os.path.join(work, "github_output")
+    open(out, "w").close()
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "TMPDIR": work,
+           "ACTIONS_RUNTIME_TOKEN": token(run), "ACTIONS_RESULTS_URL": emu.url, "GITHUB_OUTPUT": out}
+    t, rss = timed([STEVEDORE, "--path", data, "--destination", "artifact", "--name", "bench",
+                    "--compression-level", str(level), "--duplicates", "ignore", "--summary", "false"], env)
+    text = open(out).read()
+    size = artifact_size(emu, run)
+    assert "artifact-digest" in text, text
+    return t, rss, size
+
+
+def run_official(emu, run, data, level, work, listing):
+    result = os.path.join(work, "result.json")
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
+           "ACTIONS_RUNTIME_TOKEN": token(run), "ACTIONS_RESULTS_URL": emu.url,
+           "GITHUB_SERVER_URL": "https://github.com", "STEVEDORE_RESULT": result}
+    t, rss = timed(["node", os.path.join(NODE, "artifact-client.mjs"), "upload", "bench", data, str(level),
+                    "@" + listing], env, cwd=NODE)
+    json.load(open(result))["id"]
+    return t, rss, artifact_size(emu, run)
+
+
+def artifact_size(emu, run):
+    import urllib.request
+    state = json.load(urllib.request.urlopen(f"{emu.url}_emulator/state?run={run}"))
+    done = [a for a in state["artifacts"] if a["finalized"]]
+    assert len(done) == 1, state
+    return done[0]["size"]
+
+
+def bench(kind, levels, repeats):
+    base = os.path.join(CORPUS, kind)
+    subprocess.run([sys.executable, os.path.join(HERE, "corpus.py"), kind, base], check=True)
+    data = os.path.join(base, "data")
+    work = os.path.join(base, "work-artifact")
+    os.makedirs(work, exist_ok=True)
+    listing = os.path.join(work, "files.txt")
+    files = []
+    for d, _, names in os.walk(data):
+        files += [os.path.join(d, n) for n in names if not n.startswith(".")]
+    files.sort()
+    with open(listing, "w") as f:
+        f.write("\n".join(files) + "\n")
+    total = sum(os.path.getsize(p) for p in files)
+    print(f"\n## {kind}: {len(files):,} files, {total / 1e6:,.0f} MB")
+    for level in levels:
+        times = {"stevedore": [], "official": []}
+        rss = {"stevedore": 0, "official": 0}
+        size = {}
+        with Emulator() as emu:
+            for r in range(repeats + 1):
+                for who in ("stevedore", "official") if r % 2 == 0 else ("official", "stevedore"):
+                    subprocess.run(["vmtouch", "-qt", data], check=True)
+                    run = f"{kind}-{level}-{who}-{r}"
+                    if who == "stevedore":
+                        t, m, s = run_stevedore(emu, run, data, level, work)
+                    else:
+                        t, m, s = run_official(emu, run, data, level, work, listing)
+                    if r > 0:  # the first round warms up node, Azurite and the JIT
+                        times[who].append(t)
+                    rss[who] = max(rss[who], m)
+                    size[who] = s
+        sd = statistics.median(times["stevedore"])
+        print(f"\n### compression-level {level}\n")
+        print("| uploader | median s | vs stevedore | peak RSS MiB | artifact MB |")
+        print("|---|---:|---:|---:|---:|")
+        for who in ("stevedore", "official"):
+            med = statistics.median(times[who])
+            print(f"| {who if who == 'stevedore' else '@actions/artifact 6.2.1 (official)'} | {med:.2f} | "
+                  f"{med / sd:.2f}x | {rss[who] / 2**20:.1f} | {size[who] / 1e6:,.1f} |")
+        sys.stdout.flush()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--only", choices=["small-text", "mixed-1g"])
+    p.add_argument("--levels", default="6,0")
+    a = p.parse_args()
+    levels = [int(x) for x in a.levels.split(",")]
+    for kind in [a.only] if a.only else ["small-text", "mixed-1g"]:
+        bench(kind, levels, a.repeats)
+
+
+if __name__ == "__main__":
+    main()
