@@ -276,11 +276,13 @@ fn transient_faults_are_retried_and_the_upload_is_byte_exact() {
         &job,
         &json!([
             {"target": "CreateArtifact", "kind": "status", "status": 503},
+            {"target": "CreateArtifact", "kind": "drop"},
             {"target": "block", "kind": "status", "status": 503},
             {"target": "block", "kind": "drop"},
             {"target": "block", "kind": "stall"},
             {"target": "blocklist", "kind": "status", "status": 500},
             {"target": "FinalizeArtifact", "kind": "html", "status": 502},
+            {"target": "FinalizeArtifact", "kind": "status", "status": 429},
         ]),
     );
     let run = upload(
@@ -305,8 +307,9 @@ fn transient_faults_are_retried_and_the_upload_is_byte_exact() {
             .map(|c| c.1)
             .collect()
     };
-    assert_eq!(statuses("CreateArtifact"), [503, 200]);
-    assert_eq!(statuses("FinalizeArtifact"), [502, 200]);
+    // A dropped connection is recorded with status 0.
+    assert_eq!(statuses("CreateArtifact"), [503, 0, 200]);
+    assert_eq!(statuses("FinalizeArtifact"), [502, 429, 200]);
     assert_eq!(statuses("blocklist"), [500, 201]);
 
     let into = ctx.temp.join("after-faults");
@@ -353,6 +356,15 @@ fn permanent_faults_exit_4_with_nothing_finalized() {
                 assert!(run.stdout.contains(message), "{message}: {}", run.stdout);
                 assert!(run.stdout.contains("::error"), "{}", run.stdout);
                 assert!(finalized(&job).is_empty(), "{message}: finalized");
+                let finalize_called = emulator()
+                    .calls(&job)
+                    .iter()
+                    .any(|(method, _)| method == "FinalizeArtifact");
+                assert_eq!(
+                    finalize_called,
+                    message.contains("intermediary"),
+                    "{message}: Finalize is called only once every byte is committed"
+                );
                 assert!(!run.outputs.contains_key("artifact-id"));
                 assert!(run.summary.contains("❌"), "{}", run.summary);
             });

@@ -351,23 +351,28 @@ async function finalizeArtifact(res, ids, body) {
     twirpError(res, 'not_found', 'no pending artifact with this name for the job')
     return 404
   }
-  const client = container.getBlockBlobClient(a.blob)
-  let data
+  // Streamed from Azurite and hashed as it arrives: the committed blob is the truth.
+  let length = 0
+  const hasher = createHash('sha256')
   try {
-    data = await client.downloadToBuffer()
+    const download = await container.getBlockBlobClient(a.blob).download()
+    for await (const chunk of download.readableStreamBody) {
+      hasher.update(chunk)
+      length += chunk.length
+    }
   } catch {
     twirpError(res, 'failed_precondition', 'the artifact blob was not committed')
     return 412
   }
   const size = Number(body.size ?? 0)
-  const hash = 'sha256:' + createHash('sha256').update(data).digest('hex')
-  if (options.verifyDigest && (size !== data.length || body.hash !== hash)) {
-    twirpError(res, 'invalid_argument', `size or hash does not match the uploaded blob (${data.length} bytes, ${hash})`)
+  const hash = 'sha256:' + hasher.digest('hex')
+  if (options.verifyDigest && (size !== length || body.hash !== hash)) {
+    twirpError(res, 'invalid_argument', `size or hash does not match the uploaded blob (${length} bytes, ${hash})`)
     return 400
   }
   a.finalized = true
   a.id = nextId++
-  a.size = data.length
+  a.size = length
   a.digest = hash
   a.created_at = new Date().toISOString()
   sendJson(res, 200, { ok: true, artifact_id: String(a.id) })
