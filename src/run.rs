@@ -306,6 +306,7 @@ fn step_outputs(state: &State, log: &LogReporter) -> Vec<(&'static str, String)>
         out.push(("manifest", p.display().to_string()));
     }
     artifact_outputs(state, &mut out);
+    s3_outputs(state, &mut out);
     if let Some(path) = &state.checksums {
         out.push(("checksums", path.display().to_string()));
         let size = fs::metadata(path).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX));
@@ -362,6 +363,26 @@ fn artifact_outputs(state: &State, out: &mut Vec<(&'static str, String)>) {
             out.push(("artifact-digest", map(&|a| Some(a.digest.clone().into()))));
         }
     }
+}
+
+/// `s3-uris`: a JSON list, bounded (the manifest lists every file).
+fn s3_outputs(state: &State, out: &mut Vec<(&'static str, String)>) {
+    let wanted = state.config.as_ref().is_some_and(|c| {
+        c.destinations
+            .iter()
+            .any(|d| matches!(d, crate::config::Destination::S3 { .. }))
+    });
+    if !wanted {
+        return;
+    }
+    let uris: Vec<serde_json::Value> = state
+        .destinations
+        .iter()
+        .flat_map(|d| &d.s3_uris)
+        .take(crate::upload::s3::MAX_URIS_OUTPUT)
+        .map(|u| serde_json::Value::from(u.as_str()))
+        .collect();
+    out.push(("s3-uris", serde_json::Value::from(uris).to_string()));
 }
 
 fn console_summary(log: &LogReporter, outcome: &Outcome<'_>) {

@@ -45,6 +45,16 @@ pub mod vars {
     pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
     /// The workflow run's id, for links.
     pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+    /// S3 access key id.
+    pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+    /// S3 secret key.
+    pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+    /// S3 session token (temporary credentials).
+    pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+    /// S3 region.
+    pub const AWS_REGION: &str = "AWS_REGION";
+    /// S3 region, older name; `AWS_REGION` wins.
+    pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
     /// Prefix of every action input variable.
     pub const INPUT_PREFIX: &str = "INPUT_";
 }
@@ -82,6 +92,14 @@ pub struct RunnerEnv {
     pub repository: Option<String>,
     /// `$GITHUB_RUN_ID`.
     pub run_id: Option<String>,
+    /// `$AWS_ACCESS_KEY_ID`.
+    pub aws_access_key_id: Option<String>,
+    /// `$AWS_SECRET_ACCESS_KEY`.
+    pub aws_secret_access_key: Option<Secret>,
+    /// `$AWS_SESSION_TOKEN`.
+    pub aws_session_token: Option<Secret>,
+    /// `$AWS_REGION`, else `$AWS_DEFAULT_REGION`.
+    pub aws_region: Option<String>,
     /// Every `INPUT_<NAME>` variable, keyed by `<NAME>` as it appears (upper case, `_`).
     pub inputs: BTreeMap<String, String>,
 }
@@ -147,6 +165,15 @@ impl RunnerEnv {
                 vars::GITHUB_SERVER_URL => env.server_url = non_empty(),
                 vars::GITHUB_REPOSITORY => env.repository = non_empty(),
                 vars::GITHUB_RUN_ID => env.run_id = non_empty(),
+                vars::AWS_ACCESS_KEY_ID => env.aws_access_key_id = non_empty(),
+                vars::AWS_SECRET_ACCESS_KEY => {
+                    env.aws_secret_access_key = non_empty().map(Secret::new);
+                }
+                vars::AWS_SESSION_TOKEN => env.aws_session_token = non_empty().map(Secret::new),
+                vars::AWS_REGION => env.aws_region = non_empty().or(env.aws_region.take()),
+                vars::AWS_DEFAULT_REGION if env.aws_region.is_none() => {
+                    env.aws_region = non_empty();
+                }
                 vars::USERPROFILE if env.home.is_none() => {
                     env.home = non_empty().map(PathBuf::from);
                 }

@@ -4,6 +4,7 @@
 
 pub mod artifact;
 pub mod dir;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -55,6 +56,8 @@ pub struct DestinationReport {
     pub elapsed: Duration,
     /// The artifacts created (artifact destination only).
     pub artifacts: Vec<artifact::ArtifactReport>,
+    /// `s3://` URIs of the objects that landed (S3 destination only).
+    pub s3_uris: Vec<String>,
 }
 
 /// Why an upload did not happen or did not finish.
@@ -63,9 +66,12 @@ pub enum UploadError {
     /// The artifact destination failed.
     #[error(transparent)]
     Artifact(#[from] artifact::ArtifactError),
+    /// The S3 destination failed.
+    #[error(transparent)]
+    S3(#[from] s3::S3Error),
     /// The destination kind is not part of this build yet.
     #[error(
-        "destination `{destination}` is not available in this version of stevedore; use `artifact`, a directory path or `none`"
+        "destination `{destination}` is not available in this version of stevedore; use `artifact`, `s3://bucket/prefix`, a directory path or `none`"
     )]
     NotAvailable {
         /// The destination.
@@ -131,6 +137,7 @@ impl UploadError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             UploadError::Artifact(e) => e.exit_code(),
+            UploadError::S3(e) => e.exit_code(),
             UploadError::NotAvailable { .. }
             | UploadError::NameClash { .. }
             | UploadError::DirNotEmpty { .. }
@@ -147,6 +154,7 @@ impl UploadError {
 enum Prepared {
     Directory(PathBuf),
     Artifact(Box<artifact::Plan>),
+    S3(Box<s3::Plan>),
 }
 
 /// Checks every destination, then uploads to each in turn. Returns what landed and the
@@ -171,6 +179,7 @@ pub fn upload(
             bytes: 0,
             elapsed: Duration::ZERO,
             artifacts: Vec::new(),
+            s3_uris: Vec::new(),
         };
         let outcome = match prepared {
             Prepared::Directory(target) => dir::copy(&target, bundle, config.overwrite, reporter)
@@ -192,6 +201,16 @@ pub fn upload(
                 report.artifacts = landed;
                 match error {
                     None => Ok(location),
+                    Some(e) => Err(UploadError::from(e)),
+                }
+            }
+            Prepared::S3(plan) => {
+                let (landed, error) = s3::upload(*plan, reporter);
+                report.files = landed.uris.len();
+                report.bytes = landed.bytes;
+                report.s3_uris = landed.uris;
+                match error {
+                    None => Ok(destination.to_string()),
                     Some(e) => Err(UploadError::from(e)),
                 }
             }
@@ -242,7 +261,10 @@ fn preflight(
             Destination::Artifact => prepared.push(Prepared::Artifact(Box::new(artifact::plan(
                 bundle, config, ctx.env,
             )?))),
-            other => {
+            Destination::S3 { bucket, prefix } => prepared.push(Prepared::S3(Box::new(s3::plan(
+                bundle, config, ctx.env, bucket, prefix,
+            )?))),
+            other @ Destination::Release => {
                 return Err(UploadError::NotAvailable {
                     destination: other.to_string(),
                 });
@@ -250,8 +272,11 @@ fn preflight(
         }
     }
     // The checksums file and the manifest travel beside the files where the destination is
-    // a tree of files; an artifact holds exactly the selection, as upload-artifact's does.
-    let ships_documents = prepared.iter().any(|p| matches!(p, Prepared::Directory(_)));
+    // a tree of files (a directory, an S3 prefix); an artifact holds exactly the selection,
+    // as upload-artifact's does.
+    let ships_documents = prepared
+        .iter()
+        .any(|p| matches!(p, Prepared::Directory(_) | Prepared::S3(_)));
     if !ships_documents {
         return Ok(prepared);
     }

@@ -132,67 +132,17 @@ fn a_failed_write_is_exit_4_and_leaves_nothing() {
 
 #[test]
 fn a_file_changed_after_the_scan_is_not_published() {
-    use stevedore::config::{Config, RawInputs};
-    use stevedore::report::MemoryReporter;
-    use stevedore::scan::{Progress, ScanOptions, checksums, scan};
-    use stevedore::select::{SelectOptions, select};
-    use stevedore::upload::{Bundle, Context, UploadError, upload};
+    use stevedore::upload::UploadError;
 
     let ctx = Ctx::new();
     ctx.file("dist/a.txt", "original");
     ctx.file("dist/b.txt", "stays");
-    let mut raw = RawInputs::default();
-    raw.set("path", "dist".into());
-    raw.set("destination", "./out".into());
-    let config = Config::from_raw(&raw, false).expect("config");
-    let reporter = MemoryReporter::default();
-    let selection = select(
-        &SelectOptions {
-            patterns: "dist",
-            cwd: &ctx.ws,
-            home: None,
-            include_hidden: false,
-            artifact_paths: false,
-        },
-        &reporter,
-    )
-    .expect("select");
-    let progress = Progress::default();
-    let manifest = scan(
-        selection,
-        &ScanOptions {
-            secrets: None,
-            secrets_allow: &config.secrets_allow_set,
-            progress: &progress,
-            crc32: false,
-        },
-    )
-    .expect("scan");
-
     // The build writes to a.txt after the scan (same size, different bytes).
-    fs::write(ctx.ws.join("dist/a.txt"), "ORIGINAL").expect("rewrite");
-
-    let sums = ctx.temp.join("SHA256SUMS");
-    checksums::write(&manifest, &mut fs::File::create(&sums).expect("create")).expect("write sums");
-    let json = ctx.temp.join("manifest.json");
-    manifest
-        .write_json(fs::File::create(&json).expect("create"))
-        .expect("write json");
-    let bundle = Bundle {
-        manifest: &manifest,
-        checksums_name: "SHA256SUMS",
-        checksums: &sums,
-        manifest_json: &json,
-    };
-    let (reports, error) = upload(
-        &bundle,
-        &config,
-        &Context {
-            cwd: &ctx.ws,
-            home: None,
-            env: &stevedore::github::RunnerEnv::default(),
-        },
-        &reporter,
+    let (reports, error) = crate::support::upload_after_rewrite(
+        &ctx,
+        &[("path", "dist"), ("destination", "./out")],
+        &stevedore::github::RunnerEnv::default(),
+        ("dist/a.txt", "ORIGINAL"),
     );
     assert!(
         matches!(error, Some(UploadError::Changed { ref path }) if path.ends_with("a.txt")),

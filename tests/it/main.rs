@@ -8,6 +8,7 @@
 //! - `artifact`: the artifact destination against the results-service emulator and a real
 //!   Azurite (`emulator`), checked both ways with the official `@actions/artifact` client.
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
+//! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
 
 // Helpers are shared between the modules of one test binary; test data generators
 // truncate on purpose.
@@ -22,5 +23,7 @@ mod emulator;
 mod glob;
 mod inputs;
 mod pack;
+mod s3;
+mod s3server;
 mod secrets;
 mod support;

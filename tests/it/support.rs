@@ -215,3 +215,75 @@ pub fn sha256sum_check(dir: &Path, checksums: &Path) -> String {
     assert!(out.status.success(), "sha256sum -c failed:\n{report}");
     report
 }
+
+/// Runs select, scan, then rewrites `rewrite.0` with `rewrite.1` (as a build still writing
+/// would), then the upload stage, in-process: the window between scan and upload that a
+/// test of the binary cannot hit reliably.
+pub fn upload_after_rewrite(
+    ctx: &Ctx,
+    inputs: &[(&'static str, &str)],
+    env: &stevedore::github::RunnerEnv,
+    rewrite: (&str, &str),
+) -> (
+    Vec<stevedore::upload::DestinationReport>,
+    Option<stevedore::upload::UploadError>,
+) {
+    use stevedore::config::{Config, RawInputs};
+    use stevedore::report::MemoryReporter;
+    use stevedore::scan::{Progress, ScanOptions, checksums, scan};
+    use stevedore::select::{SelectOptions, select};
+    use stevedore::upload::{Bundle, Context, upload};
+
+    let mut raw = RawInputs::default();
+    for (name, value) in inputs {
+        raw.set(name, (*value).to_owned());
+    }
+    let config = Config::from_raw(&raw, false).expect("config");
+    let reporter = MemoryReporter::default();
+    let selection = select(
+        &SelectOptions {
+            patterns: &config.path,
+            cwd: &ctx.ws,
+            home: None,
+            include_hidden: false,
+            artifact_paths: false,
+        },
+        &reporter,
+    )
+    .expect("select");
+    let progress = Progress::default();
+    let manifest = scan(
+        selection,
+        &ScanOptions {
+            secrets: None,
+            secrets_allow: &config.secrets_allow_set,
+            progress: &progress,
+            crc32: false,
+        },
+    )
+    .expect("scan");
+    fs::write(ctx.ws.join(rewrite.0), rewrite.1).expect("rewrite");
+
+    let sums = ctx.temp.join("SHA256SUMS");
+    checksums::write(&manifest, &mut fs::File::create(&sums).expect("create")).expect("write sums");
+    let json = ctx.temp.join("manifest.json");
+    manifest
+        .write_json(fs::File::create(&json).expect("create"))
+        .expect("write json");
+    let bundle = Bundle {
+        manifest: &manifest,
+        checksums_name: "SHA256SUMS",
+        checksums: &sums,
+        manifest_json: &json,
+    };
+    upload(
+        &bundle,
+        &config,
+        &Context {
+            cwd: &ctx.ws,
+            home: None,
+            env,
+        },
+        &reporter,
+    )
+}

@@ -1,0 +1,273 @@
+//! Signed S3 requests with retries. Each attempt re-creates its body (a file is reopened,
+//! a part is re-sent from memory) and is signed afresh; throttling (`SlowDown`, 429, 503),
+//! server errors and dropped connections are retried with exponential backoff and jitter.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use super::keys::Endpoint;
+use super::sign::{Payload, Signer};
+use crate::upload::artifact::twirp::error_chain;
+
+/// Attempts per request.
+const MAX_ATTEMPTS: u32 = 5;
+/// First backoff; doubled per attempt, with jitter.
+const BASE_BACKOFF: Duration = Duration::from_millis(500);
+
+/// A request body that can be produced again for every attempt.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// Bytes in memory (a part, XML).
+    Bytes(Bytes),
+    /// A whole file, streamed from disk.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its size as scanned.
+        len: u64,
+    },
+}
+
+/// What S3 answered.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Response body.
+    pub body: Bytes,
+}
+
+/// Why a request failed for good.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    /// S3 answered with an error that retrying does not fix.
+    #[error("{status} {code}: {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// S3 error code (`SignatureDoesNotMatch`, `NoSuchBucket`, `BadDigest`, ...).
+        code: String,
+        /// S3's message.
+        message: String,
+    },
+    /// Every attempt failed.
+    #[error("failed after {MAX_ATTEMPTS} attempts: {last}")]
+    Exhausted {
+        /// The last failure.
+        last: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read `{}`: {message}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+    /// The request could not be signed.
+    #[error("{0}")]
+    Sign(String),
+}
+
+impl RequestError {
+    /// The S3 error code, when S3 refused.
+    #[must_use]
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            RequestError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// A client for one bucket.
+#[derive(Debug)]
+pub struct Client {
+    /// The HTTP client.
+    pub http: reqwest::Client,
+    /// The signer.
+    pub signer: Signer,
+    /// Where the bucket lives.
+    pub endpoint: Endpoint,
+    /// The bucket.
+    pub bucket: String,
+}
+
+impl Client {
+    /// The URL of `key` with an optional query (already encoded).
+    #[must_use]
+    pub fn url(&self, key: &str, query: &str) -> String {
+        let base = self.endpoint.object_url(&self.bucket, key);
+        if query.is_empty() {
+            base
+        } else {
+            format!("{base}?{query}")
+        }
+    }
+
+    /// Sends a signed request, retrying as described in the module docs. `headers` are sent
+    /// and signed.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &Body,
+        payload: Payload<'_>,
+    ) -> Result<Reply, RequestError> {
+        let mut last = String::new();
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            match self
+                .attempt(method.clone(), url, headers, body, payload)
+                .await
+            {
+                Ok(reply) => return Ok(reply),
+                Err(Failure::Retry(why)) => last = why,
+                Err(Failure::Fail(e)) => return Err(e),
+            }
+        }
+        Err(RequestError::Exhausted { last })
+    }
+
+    async fn attempt(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &Body,
+        payload: Payload<'_>,
+    ) -> Result<Reply, Failure> {
+        let to_sign: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let signed = self
+            .signer
+            .sign(method.as_str(), url, &to_sign, payload, SystemTime::now())
+            .map_err(|e| Failure::Fail(RequestError::Sign(e)))?;
+        let mut request = self.http.request(method, url);
+        for (k, v) in headers.iter().map(|(k, v)| (*k, v.as_str())) {
+            request = request.header(k, v);
+        }
+        for (k, v) in &signed {
+            request = request.header(*k, v.as_str());
+        }
+        request = match body {
+            Body::Empty => request.header("content-length", "0"),
+            Body::Bytes(bytes) => request.body(bytes.clone()),
+            Body::File { path, len } => {
+                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                    Failure::Fail(RequestError::Read {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })
+                })?;
+                request
+                    .header("content-length", len.to_string())
+                    .body(reqwest::Body::wrap_stream(
+                        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
+                    ))
+            }
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Failure::Retry(error_chain(&e.without_url())))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::Retry(error_chain(&e.without_url())))?;
+        // CompleteMultipartUpload can answer 200 with an error document.
+        let embedded_error = status == 200 && body.starts_with(b"<?xml") && has_error(&body);
+        if (200..300).contains(&status) && !embedded_error {
+            return Ok(Reply {
+                status,
+                headers,
+                body,
+            });
+        }
+        let code = xml_text(&body, "Code").unwrap_or_default();
+        let message = xml_text(&body, "Message").unwrap_or_default();
+        let retryable = matches!(status, 429 | 500 | 502 | 503 | 504)
+            || embedded_error
+            || matches!(
+                code.as_str(),
+                "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable"
+            );
+        if retryable {
+            Err(Failure::Retry(
+                format!("{status} {code} {message}").trim().to_owned(),
+            ))
+        } else {
+            Err(Failure::Fail(RequestError::Refused {
+                status,
+                code,
+                message,
+            }))
+        }
+    }
+}
+
+enum Failure {
+    Retry(String),
+    Fail(RequestError),
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = BASE_BACKOFF.saturating_mul(1 << attempt.min(6).saturating_sub(1));
+    // Full jitter in the upper half keeps retries of many objects from moving in step.
+    base.mul_f64(0.5 + 0.5 * crate::upload::artifact::twirp::random_unit())
+}
+
+fn has_error(body: &[u8]) -> bool {
+    memchr::memmem::find(body, b"<Error>").is_some()
+}
+
+/// The text of the first `<tag>…</tag>` in an XML document (S3's documents are flat and
+/// never nest a tag in itself), with the five predefined entities decoded.
+#[must_use]
+pub fn xml_text(body: &[u8], tag: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = start + text[start..].find(&close)?;
+    Some(
+        text[start..end]
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_fields() {
+        let body = b"<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>a &amp; b</Message></Error>";
+        assert_eq!(
+            xml_text(body, "Code").as_deref(),
+            Some("SignatureDoesNotMatch")
+        );
+        assert_eq!(xml_text(body, "Message").as_deref(), Some("a & b"));
+        assert_eq!(xml_text(body, "UploadId"), None);
+    }
+
+    #[test]
+    fn backoff_grows() {
+        assert!(backoff(1) >= Duration::from_millis(250) && backoff(1) <= BASE_BACKOFF);
+        assert!(backoff(4) >= Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,229 @@
+//! A real S3 server for the tests: s3s-fs 0.14.1 (an S3 implementation over a directory
+//! that verifies `SigV4` signatures and `x-amz-checksum-sha256`), served in-process on a
+//! loopback port. Faults are injected in front of it, at the HTTP layer: an answer with a
+//! status and an S3 error document, or a connection dropped before any answer.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use hyper::body::Incoming;
+use hyper::service::Service;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::{S3Service, S3ServiceBuilder};
+
+/// The access key the server accepts.
+pub const ACCESS_KEY: &str = "AKIASTEVEDORETEST01";
+/// The secret key the server accepts.
+pub const SECRET_KEY: &str = "stevedore/test/secret+key/0123456789abcdef";
+/// The bucket every server has.
+pub const BUCKET: &str = "builds";
+
+/// A fault for the next request that matches.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// `PUT`, `POST`, ...
+    pub method: &'static str,
+    /// A substring of the path and query (`partNumber=2`, a key).
+    pub matching: String,
+    /// `Some(status)`: answer with it; `None`: drop the connection.
+    pub status: Option<u16>,
+    /// How many matching requests it affects.
+    pub times: usize,
+}
+
+/// One request the server saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+}
+
+/// A running server.
+pub struct S3Server {
+    /// `s3-endpoint`.
+    pub endpoint: String,
+    /// Where objects are stored: `<root>/<bucket>/<key>`.
+    pub root: PathBuf,
+    faults: Arc<Mutex<VecDeque<Fault>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    _dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+#[derive(Clone)]
+struct Faulty {
+    inner: S3Service,
+    faults: Arc<Mutex<VecDeque<Fault>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl Service<Request<Incoming>> for Faulty {
+    type Response = Response<s3s::Body>;
+    type Error = s3s::HttpError;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let method = req.method().as_str().to_owned();
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let fault = {
+            let mut faults = self.faults.lock().expect("faults");
+            let hit = faults
+                .iter()
+                .position(|f| f.method == method && target.contains(&f.matching));
+            hit.map(|i| {
+                let fault = faults[i].clone();
+                faults[i].times -= 1;
+                if faults[i].times == 0 {
+                    faults.remove(i);
+                }
+                fault
+            })
+        };
+        self.seen
+            .lock()
+            .expect("seen")
+            .push(Seen { method, target });
+        match fault {
+            None => {
+                let inner = self.inner.clone();
+                Box::pin(async move { Service::call(&inner, req).await })
+            }
+            Some(Fault {
+                status: Some(status),
+                ..
+            }) => Box::pin(async move {
+                // Read the body first, as a server answering late would.
+                let _ = http_body_util::BodyExt::collect(req.into_body()).await;
+                let code = if status == 503 {
+                    "SlowDown"
+                } else {
+                    "InternalError"
+                };
+                let xml = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected {status}</Message></Error>"
+                );
+                Ok(Response::builder()
+                    .status(status)
+                    .header("content-type", "application/xml")
+                    .body(s3s::Body::from(xml))
+                    .expect("response"))
+            }),
+            Some(Fault { status: None, .. }) => Box::pin(async move {
+                // An error from the service makes hyper close the connection unanswered.
+                Err(s3s::HttpError::new(Box::new(std::io::Error::other(
+                    "injected: connection dropped",
+                ))))
+            }),
+        }
+    }
+}
+
+impl S3Server {
+    /// Starts a server with one bucket, [`BUCKET`].
+    pub fn start() -> S3Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("s3");
+        std::fs::create_dir_all(root.join(BUCKET)).expect("bucket");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let faults = Arc::new(Mutex::new(VecDeque::new()));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let service = {
+            let fs = s3s_fs::FileSystem::new(&root).expect("s3s-fs");
+            let mut builder = S3ServiceBuilder::new(fs);
+            builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+            Faulty {
+                inner: builder.build(),
+                faults: Arc::clone(&faults),
+                seen: Arc::clone(&seen),
+            }
+        };
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        runtime.spawn(async move {
+            let http = ConnBuilder::new(TokioExecutor::new());
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        });
+        S3Server {
+            endpoint: format!("http://{addr}"),
+            root,
+            faults,
+            seen,
+            _dir: dir,
+            _runtime: runtime,
+        }
+    }
+
+    /// Queues a fault.
+    pub fn fault(&self, fault: Fault) {
+        self.faults.lock().expect("faults").push_back(fault);
+    }
+
+    /// Requests seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("seen").clone()
+    }
+
+    /// Faults not consumed yet.
+    pub fn pending_faults(&self) -> usize {
+        self.faults.lock().expect("faults").len()
+    }
+
+    /// The stored object `key` of [`BUCKET`], read from the server's directory.
+    pub fn object_path(&self, key: &str) -> PathBuf {
+        self.root.join(BUCKET).join(key)
+    }
+
+    /// Every stored object under [`BUCKET`] (s3s-fs keeps its own bookkeeping in dot-files).
+    pub fn objects(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        collect(&self.root.join(BUCKET), Path::new(""), &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn collect(dir: &Path, rel: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let rel = rel.join(&name);
+        if path.is_dir() {
+            collect(&path, &rel, out);
+        } else if !name.starts_with('.') {
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
