@@ -64,6 +64,7 @@ pub fn render(outcome: &Outcome<'_>) -> String {
 
     destinations(&mut s, outcome);
     artifacts(&mut s, outcome);
+    s3_objects(&mut s, outcome);
     policy(&mut s, outcome);
     if let Some(m) = outcome.manifest {
         findings(&mut s, m);
@@ -165,6 +166,23 @@ fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
     }
     more(s, all.len(), MAX_ROWS, "artifacts");
     s.push('\n');
+}
+
+/// The objects that landed, so a failed run says exactly what is in the bucket.
+fn s3_objects(s: &mut String, outcome: &Outcome<'_>) {
+    for d in outcome.destinations.iter().filter(|d| !d.s3_uris.is_empty()) {
+        let _ = writeln!(
+            s,
+            "### {} in {}\n",
+            plural(d.s3_uris.len() as u64, "object"),
+            name(&d.destination)
+        );
+        for uri in d.s3_uris.iter().take(MAX_ROWS) {
+            let _ = writeln!(s, "- {}", name(uri));
+        }
+        more(s, d.s3_uris.len(), MAX_ROWS, "objects");
+        s.push('\n');
+    }
 }
 
 fn policy(s: &mut String, outcome: &Outcome<'_>) {

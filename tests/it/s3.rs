@@ -226,6 +226,11 @@ fn a_permanent_failure_is_exit_4_and_nothing_vouches_for_a_partial_upload() {
     assert!(run.summary.contains("❌"));
     let uris: Vec<String> = serde_json::from_str(&run.outputs["s3-uris"]).expect("list");
     assert!(uris.iter().all(|u| !u.ends_with("big.bin")));
+    // The summary lists what is in the bucket now.
+    for uri in &uris {
+        assert!(run.summary.contains(uri.as_str()), "{uri} not in the summary");
+    }
+    assert_eq!(uris.len(), 10, "the ten small files landed");
 }
 
 #[test]
