@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""S3 upload: stevedore vs the usual tools, same server (s3s-fs 0.14.1 on loopback), one run.
+
+Corpus: 200 files x 500 KiB (few-large/data/small). Every command uploads it under its own
+prefix, REPEATS times (after one warm-up round), alternating order; the corpus is pulled
+into the page cache before each run. Peers:
+  - Python asyncio + httpx PUTs to URLs presigned by botocore, concurrency 50 and 100;
+  - `aws s3 cp --recursive` (awscli 1.46.3, its default 10 concurrent requests);
+  (the presigning uses botocore 1.43.62, the version awscli 1.46.3 vendors)
+  - `rclone copy` (Debian's 1.60.1), default 4 transfers and --transfers 32.
+stevedore runs its whole pipeline (select, SHA-256 + secret scan, manifest, upload of the
+files and then SHA256SUMS + manifest).
+
+usage: s3.py [--repeats N]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+STEVEDORE = os.path.join(ROOT, "target", "release", "stevedore")
+SERVER = os.path.join(ROOT, "target", "release", "examples", "s3_server")
+VENV = os.path.join(HERE, "peers", "venv-s3", "bin")
+ACCESS, SECRET = "AKIABENCHSTEVEDORE01", "bench/secret/key/0123456789abcdefghij"
+
+
+def timed(cmd, env):
+    with tempfile.NamedTemporaryFile() as rss:
+        start = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        t = time.perf_counter() - start
+        kib = int(open(rss.name).read().strip().splitlines()[-1])
+    if p.returncode != 0:
+        sys.exit(f"{cmd[:3]} failed:\n{p.stderr.decode(errors='replace')[-2000:]}")
+    return t, kib * 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=5)
+    a = ap.parse_args()
+    subprocess.run([sys.executable, os.path.join(HERE, "corpus.py"), "few-large", os.path.join(HERE, "corpus", "few-large")], check=True)
+    data = os.path.join(HERE, "corpus", "few-large", "data", "small")
+    files = sorted(os.listdir(data))
+    total = sum(os.path.getsize(os.path.join(data, f)) for f in files)
+    store = tempfile.mkdtemp(prefix="s3-bench-")
+    os.makedirs(os.path.join(store, "bench"))
+    server = subprocess.Popen([SERVER, store, ACCESS, SECRET], stdout=subprocess.PIPE)
+    endpoint = server.stdout.readline().decode().strip()
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS, AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION="us-east-1",
+               AWS_EC2_METADATA_DISABLED="true", RCLONE_S3_PROVIDER="Other", RCLONE_S3_ENDPOINT=endpoint,
+               RCLONE_S3_ACCESS_KEY_ID=ACCESS, RCLONE_S3_SECRET_ACCESS_KEY=SECRET, RCLONE_S3_FORCE_PATH_STYLE="true",
+               RCLONE_CONFIG="/dev/null")
+    env.pop("GITHUB_ACTIONS", None)
+    # The endpoint is plain http on loopback; a CA bundle setting makes rclone's AWS SDK fail.
+    env.pop("AWS_CA_BUNDLE", None)
+    commands = {
+        "stevedore": lambda p: [STEVEDORE, "--path", data, "--destination", f"s3://bench/{p}", "--s3-endpoint", endpoint,
+                                "--s3-path-style", "true", "--summary", "false"],
+        "python asyncio + httpx, presigned, 50": lambda p: [os.path.join(VENV, "python"), os.path.join(HERE, "s3_httpx.py"), data, endpoint, "bench", p, "50"],
+        "python asyncio + httpx, presigned, 100": lambda p: [os.path.join(VENV, "python"), os.path.join(HERE, "s3_httpx.py"), data, endpoint, "bench", p, "100"],
+        "aws s3 cp --recursive": lambda p: [os.path.join(VENV, "aws"), "s3", "cp", "--recursive", "--quiet", "--endpoint-url", endpoint, data, f"s3://bench/{p}"],
+        "rclone copy (4 transfers)": lambda p: ["rclone", "copy", data, f":s3:bench/{p}"],
+        "rclone copy --transfers 32": lambda p: ["rclone", "copy", "--transfers", "32", data, f":s3:bench/{p}"],
+    }
+    times = {k: [] for k in commands}
+    rss = {k: 0 for k in commands}
+    try:
+        for r in range(a.repeats + 1):
+            order = list(commands) if r % 2 == 0 else list(reversed(commands))
+            for name in order:
+                subprocess.run(["vmtouch", "-qt", data], check=True)
+                prefix = f"r{r}-{abs(hash(name)) % 10**8}"
+                t, m = timed(commands[name](prefix), env)
+                stored = os.path.join(store, "bench", prefix)
+                n = len([f for f in os.listdir(stored) if not f.startswith(".")]) if os.path.isdir(stored) else 0
+                assert n >= len(files), f"{name}: {n} objects stored"
+                if r > 0:
+                    times[name].append(t)
+                rss[name] = max(rss[name], m)
+    finally:
+        server.terminate()
+        subprocess.run(["rm", "-rf", store])
+    sd = statistics.median(times["stevedore"])
+    print(f"\n## S3 upload: {len(files)} files, {total / 1e6:.1f} MB, s3s-fs on loopback, median of {a.repeats}\n")
+    print("| uploader | median s | vs stevedore | peak RSS MiB |")
+    print("|---|---:|---:|---:|")
+    for name in commands:
+        med = statistics.median(times[name])
+        print(f"| {name} | {med:.3f} | {med / sd:.2f}x | {rss[name] / 2**20:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
