@@ -170,7 +170,11 @@ fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
 
 /// The objects that landed, so a failed run says exactly what is in the bucket.
 fn s3_objects(s: &mut String, outcome: &Outcome<'_>) {
-    for d in outcome.destinations.iter().filter(|d| !d.s3_uris.is_empty()) {
+    for d in outcome
+        .destinations
+        .iter()
+        .filter(|d| !d.s3_uris.is_empty())
+    {
         let _ = writeln!(
             s,
             "### {} in {}\n",

@@ -3,6 +3,7 @@
 //! destination never leaves the others half-done.
 
 pub mod artifact;
+pub mod bounded;
 pub mod dir;
 pub mod s3;
 

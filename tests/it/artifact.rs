@@ -9,21 +9,16 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::emulator::{Job, emulator};
-use crate::support::{Ctx, Run, read_tree};
+use crate::support::{Ctx, Run, random_bytes, read_tree};
 
 /// A tree with text, a multi-block binary (three 8 MiB blocks), an empty file, an
 /// executable, a non-ASCII name and a nested directory.
 fn build_tree(ctx: &Ctx) {
     ctx.file("dist/readme.txt", "hello artifact\n".repeat(500));
-    let mut random = vec![0u8; 20 * 1024 * 1024 + 123];
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for b in &mut random {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    ctx.file("dist/bin/tool.bin", &random);
+    ctx.file(
+        "dist/bin/tool.bin",
+        random_bytes(20 * 1024 * 1024 + 123, 0x9E37_79B9_7F4A_7C15),
+    );
     ctx.file("dist/empty.log", "");
     let exe = ctx.file("dist/bin/run.sh", "#!/bin/sh\necho hi\n");
     fs::set_permissions(exe, fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -421,27 +416,11 @@ fn retention_is_clamped_to_the_repository_maximum() {
         .as_str()
         .expect("expires_at")
         .to_owned();
-    let seven_days = std::time::SystemTime::now() + std::time::Duration::from_hours(7 * 24);
-    let days_since_epoch = seven_days
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_secs()
-        / 86_400;
-    // Compare the date part only: yyyy-mm-dd of now + 7 days.
-    let date = civil(days_since_epoch.cast_signed());
-    assert!(expires.starts_with(&date), "{expires} vs {date}");
-}
-
-/// `yyyy-mm-dd` of a day number (Howard Hinnant's algorithm).
-fn civil(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    // GNU date as the independent oracle for "today + 7 days" (UTC).
+    let date = std::process::Command::new("date")
+        .args(["-u", "-d", "+7 days", "+%Y-%m-%d"])
+        .output()
+        .expect("date");
+    let date = String::from_utf8(date.stdout).expect("utf-8");
+    assert!(expires.starts_with(date.trim()), "{expires} vs {date}");
 }

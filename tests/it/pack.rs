@@ -10,17 +10,7 @@ use std::process::Command;
 
 use stevedore::pack::{Method, PackEntry, PackError, PackOptions, write_zip};
 
-fn noise(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use crate::support::random_bytes;
 
 fn text(n: usize) -> Vec<u8> {
     let line = b"stevedore ships build outputs: checksums, manifest, secret scan.\n";
@@ -30,13 +20,13 @@ fn text(n: usize) -> Vec<u8> {
 fn entries(dir: &Path) -> Vec<PackEntry> {
     let files: Vec<(&str, Vec<u8>, u32)> = vec![
         ("readme.txt", text(300_000), 0o644),
-        ("random.bin", noise(1, 200_000), 0o644),
+        ("random.bin", random_bytes(200_000, 1), 0o644),
         ("empty.txt", Vec::new(), 0o644),
         ("bin/tool.sh", b"#!/bin/sh\necho hi\n".to_vec(), 0o755),
         ("héllo wörld.txt", text(1000), 0o600),
         // Larger than one unit: deflated as sync-flushed pieces on several threads.
         ("big/log.txt", text(5 * (1 << 20) + 123), 0o644),
-        ("big/blob.bin", noise(2, 3 * (1 << 20) + 7), 0o644),
+        ("big/blob.bin", random_bytes(3 * (1 << 20) + 7, 2), 0o644),
     ];
     files
         .into_iter()

@@ -5,19 +5,7 @@ use std::fs;
 use std::process::Command;
 
 use crate::s3server::{ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY};
-use crate::support::{Ctx, Run, read_tree, sha256sum_check};
-
-fn xorshift(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use crate::support::{Ctx, Run, random_bytes, read_tree, sha256sum_check};
 
 fn upload(ctx: &Ctx, server: &S3Server, prefix: &str, secret: &str, extra: &[(&str, &str)]) -> Run {
     let mut env = vec![
@@ -60,7 +48,7 @@ fn a_tree_round_trips_byte_for_byte_with_signatures_checked() {
     ctx.file("dist/sub dir/ünïcode + 100%.txt", "odd name");
     ctx.file("dist/empty", "");
     // Above the multipart threshold: 5 parts of 16 MiB.
-    ctx.file("dist/big/image.bin", xorshift(70 * 1024 * 1024 + 5, 7));
+    ctx.file("dist/big/image.bin", random_bytes(70 * 1024 * 1024 + 5, 7));
     let server = S3Server::start();
     let run = upload(
         &ctx,
@@ -163,9 +151,12 @@ fn a_wrong_secret_is_refused_and_named() {
 fn throttling_server_errors_and_dropped_connections_are_retried() {
     let ctx = Ctx::new();
     for i in 0..20 {
-        ctx.file(&format!("dist/f{i:02}.bin"), xorshift(10_000 + i, i as u64));
+        ctx.file(
+            &format!("dist/f{i:02}.bin"),
+            random_bytes(10_000 + i, i as u64),
+        );
     }
-    ctx.file("dist/big.bin", xorshift(66 * 1024 * 1024, 3));
+    ctx.file("dist/big.bin", random_bytes(66 * 1024 * 1024, 3));
     let server = S3Server::start();
     for (matching, status) in [
         ("f03.bin", Some(503)),
@@ -196,7 +187,7 @@ fn a_permanent_failure_is_exit_4_and_nothing_vouches_for_a_partial_upload() {
     for i in 0..10 {
         ctx.file(&format!("dist/f{i}.txt"), format!("file {i}"));
     }
-    ctx.file("dist/big.bin", xorshift(65 * 1024 * 1024, 9));
+    ctx.file("dist/big.bin", random_bytes(65 * 1024 * 1024, 9));
     let server = S3Server::start();
     server.fault(Fault {
         method: "PUT",
@@ -228,7 +219,10 @@ fn a_permanent_failure_is_exit_4_and_nothing_vouches_for_a_partial_upload() {
     assert!(uris.iter().all(|u| !u.ends_with("big.bin")));
     // The summary lists what is in the bucket now.
     for uri in &uris {
-        assert!(run.summary.contains(uri.as_str()), "{uri} not in the summary");
+        assert!(
+            run.summary.contains(uri.as_str()),
+            "{uri} not in the summary"
+        );
     }
     assert_eq!(uris.len(), 10, "the ten small files landed");
 }

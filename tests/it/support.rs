@@ -287,3 +287,16 @@ pub fn upload_after_rewrite(
         &reporter,
     )
 }
+
+/// Deterministic incompressible bytes (xorshift64), the same for every run.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

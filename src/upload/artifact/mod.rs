@@ -16,10 +16,8 @@ pub mod twirp;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::stream::{self, StreamExt as _};
 use tokio::sync::Semaphore;
 
 use self::blob::{BlobError, BlobTarget};
@@ -404,38 +402,21 @@ async fn upload_all(
         http: &http,
         slots: &slots,
         reporter,
-        stopped: AtomicBool::new(false),
     };
     // Artifacts run concurrently (several only with `archive: false`), bounded by the same
-    // number as their blocks. After a failure no new artifact starts; those running finish,
-    // so none is left half-done by cancellation. Reports are kept in plan order.
-    let mut results = stream::iter(plan.jobs.iter().enumerate())
-        .map(|(index, job)| {
-            let ctx = &ctx;
-            async move {
-                if ctx.stopped.load(Ordering::Relaxed) {
-                    return (index, None);
-                }
-                let result = upload_one(ctx, job).await;
-                if result.is_err() {
-                    ctx.stopped.store(true, Ordering::Relaxed);
-                }
-                (index, Some(result))
-            }
-        })
-        .buffer_unordered(plan.concurrency.max(1));
-    let mut landed: Vec<Option<ArtifactReport>> = vec![None; plan.jobs.len()];
+    // number as their blocks; reports are kept in plan order.
+    let results =
+        super::bounded::run(&plan.jobs, plan.concurrency, |job| upload_one(&ctx, job)).await;
+    let mut landed = Vec::new();
     let mut failure = None;
-    while let Some((index, result)) = results.next().await {
+    for result in results.into_iter().flatten() {
         match result {
-            Some(Ok(report)) => landed[index] = Some(report),
-            Some(Err(e)) => {
+            Ok(report) => landed.push(report),
+            Err(e) => {
                 failure.get_or_insert(e);
             }
-            None => {}
         }
     }
-    let landed: Vec<ArtifactReport> = landed.into_iter().flatten().collect();
     match failure {
         Some(e) => Err((landed, e)),
         None => Ok(landed),
@@ -448,7 +429,6 @@ struct Ctx<'p> {
     http: &'p reqwest::Client,
     slots: &'p Arc<Semaphore>,
     reporter: &'p dyn Reporter,
-    stopped: AtomicBool,
 }
 
 async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, ArtifactError> {

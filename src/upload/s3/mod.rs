@@ -15,12 +15,10 @@ pub mod sign;
 use std::fmt::Write as _;
 use std::io::Read as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use futures_util::stream::{self, StreamExt as _};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -254,7 +252,6 @@ pub fn upload(plan: Plan, reporter: &dyn Reporter) -> (S3Report, Option<S3Error>
 struct Ctx<'a> {
     client: Arc<Client>,
     parts: Arc<Semaphore>,
-    stopped: AtomicBool,
     reporter: &'a dyn Reporter,
 }
 
@@ -277,29 +274,14 @@ async fn upload_all(
             bucket: plan.bucket.clone(),
         }),
         parts: Arc::new(Semaphore::new(PARTS_IN_FLIGHT)),
-        stopped: AtomicBool::new(false),
         reporter,
     };
     let started = Instant::now();
-    let mut landed = vec![false; plan.objects.len()];
+    let results =
+        super::bounded::run(&plan.objects, plan.concurrency, |object| put(&ctx, object)).await;
     let mut failure: Option<(Object, RequestError)> = None;
-    // After the first failure no new object starts; running ones finish.
-    let mut results = stream::iter(plan.objects.iter().enumerate())
-        .map(|(i, object)| {
-            let ctx = &ctx;
-            async move {
-                if ctx.stopped.load(Ordering::Relaxed) {
-                    return (i, None);
-                }
-                let result = put(ctx, object).await;
-                if result.is_err() {
-                    ctx.stopped.store(true, Ordering::Relaxed);
-                }
-                (i, Some(result))
-            }
-        })
-        .buffer_unordered(plan.concurrency.max(1));
-    while let Some((i, result)) = results.next().await {
+    let mut landed = vec![false; plan.objects.len()];
+    for (i, result) in results.into_iter().enumerate() {
         match result {
             Some(Ok(())) => landed[i] = true,
             Some(Err(e)) => {
@@ -308,7 +290,6 @@ async fn upload_all(
             None => {}
         }
     }
-    drop(results);
     for (object, ok) in plan.objects.iter().zip(&landed) {
         if *ok {
             report
