@@ -21,8 +21,8 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
+
+from timing import timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -46,18 +46,6 @@ class Emulator:
     def __exit__(self, *exc):
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
-
-
-def timed(cmd, env, cwd=None):
-    with tempfile.NamedTemporaryFile() as rss:
-        start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], cwd=cwd, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        elapsed = time.perf_counter() - start
-        kib = int(open(rss.name).read().strip().splitlines()[-1])
-    if proc.returncode != 0:
-        sys.exit(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stderr.decode(errors='replace')[-3000:]}")
-    return elapsed, kib * 1024
 
 
 def run_stevedore(emu, run, data, level, work):

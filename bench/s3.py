@@ -19,7 +19,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from timing import timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -27,18 +28,6 @@ STEVEDORE = os.path.join(ROOT, "target", "release", "stevedore")
 SERVER = os.path.join(ROOT, "target", "release", "examples", "s3_server")
 VENV = os.path.join(HERE, "peers", "venv-s3", "bin")
 ACCESS, SECRET = "AKIABENCHSTEVEDORE01", "bench/secret/key/0123456789abcdefghij"
-
-
-def timed(cmd, env):
-    with tempfile.NamedTemporaryFile() as rss:
-        start = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        t = time.perf_counter() - start
-        kib = int(open(rss.name).read().strip().splitlines()[-1])
-    if p.returncode != 0:
-        sys.exit(f"{cmd[:3]} failed:\n{p.stderr.decode(errors='replace')[-2000:]}")
-    return t, kib * 1024
 
 
 def main():
