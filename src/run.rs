@@ -63,6 +63,11 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
     for warning in &config.warnings {
         log.event(&Event::warning(warning.clone()));
     }
+    if config.check_run {
+        log.event(&Event::warning(
+            "`check-run: true` is not implemented in this version of stevedore; findings are in the job summary and annotations".into(),
+        ));
+    }
     let config = state.config.insert(config);
 
     log.stage("Selecting files");
@@ -307,6 +312,7 @@ fn step_outputs(state: &State, log: &LogReporter) -> Vec<(&'static str, String)>
     }
     artifact_outputs(state, &mut out);
     s3_outputs(state, &mut out);
+    release_outputs(state, &mut out);
     if let Some(path) = &state.checksums {
         out.push(("checksums", path.display().to_string()));
         let size = fs::metadata(path).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX));
@@ -362,6 +368,24 @@ fn artifact_outputs(state: &State, out: &mut Vec<(&'static str, String)>) {
             out.push(("artifact-url", map(&|a| a.url.clone().map(Into::into))));
             out.push(("artifact-digest", map(&|a| Some(a.digest.clone().into()))));
         }
+    }
+}
+
+/// `release-id`, `release-url`, `assets` (JSON: asset name -> download URL).
+fn release_outputs(state: &State, out: &mut Vec<(&'static str, String)>) {
+    for report in state.destinations.iter().filter_map(|d| d.release.as_ref()) {
+        if let Some(id) = report.id {
+            out.push(("release-id", id.to_string()));
+        }
+        if let Some(url) = &report.url {
+            out.push(("release-url", url.clone()));
+        }
+        let assets: serde_json::Map<String, serde_json::Value> = report
+            .assets
+            .iter()
+            .map(|(name, url)| (name.clone(), url.as_str().into()))
+            .collect();
+        out.push(("assets", serde_json::Value::Object(assets).to_string()));
     }
 }
 

@@ -41,6 +41,8 @@ pub mod vars {
     pub const GITHUB_RETENTION_DAYS: &str = "GITHUB_RETENTION_DAYS";
     /// `https://github.com` or the GHES / emulator host, for links.
     pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
+    /// REST API base URL (`https://api.github.com`, or GHES / an emulator).
+    pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
     /// `owner/repo`.
     pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
     /// The workflow run's id, for links.
@@ -88,6 +90,8 @@ pub struct RunnerEnv {
     pub retention_days: Option<u32>,
     /// `$GITHUB_SERVER_URL`.
     pub server_url: Option<String>,
+    /// `$GITHUB_API_URL`.
+    pub api_url: Option<String>,
     /// `$GITHUB_REPOSITORY`.
     pub repository: Option<String>,
     /// `$GITHUB_RUN_ID`.
@@ -164,6 +168,7 @@ impl RunnerEnv {
                 vars::GITHUB_RETENTION_DAYS => env.retention_days = value.trim().parse().ok(),
                 vars::GITHUB_SERVER_URL => env.server_url = non_empty(),
                 vars::GITHUB_REPOSITORY => env.repository = non_empty(),
+                vars::GITHUB_API_URL => env.api_url = non_empty(),
                 vars::GITHUB_RUN_ID => env.run_id = non_empty(),
                 vars::AWS_ACCESS_KEY_ID => env.aws_access_key_id = non_empty(),
                 vars::AWS_SECRET_ACCESS_KEY => {

@@ -5,6 +5,7 @@
 pub mod artifact;
 pub mod bounded;
 pub mod dir;
+pub mod release;
 pub mod s3;
 
 use std::path::{Path, PathBuf};
@@ -59,6 +60,8 @@ pub struct DestinationReport {
     pub artifacts: Vec<artifact::ArtifactReport>,
     /// `s3://` URIs of the objects that landed (S3 destination only).
     pub s3_uris: Vec<String>,
+    /// The release and its assets (release destination only).
+    pub release: Option<release::ReleaseReport>,
 }
 
 /// Why an upload did not happen or did not finish.
@@ -70,14 +73,9 @@ pub enum UploadError {
     /// The S3 destination failed.
     #[error(transparent)]
     S3(#[from] s3::S3Error),
-    /// The destination kind is not part of this build yet.
-    #[error(
-        "destination `{destination}` is not available in this version of stevedore; use `artifact`, `s3://bucket/prefix`, a directory path or `none`"
-    )]
-    NotAvailable {
-        /// The destination.
-        destination: String,
-    },
+    /// The release destination failed.
+    #[error(transparent)]
+    Release(#[from] release::ReleaseError),
     /// A selected file has the name of a file stevedore adds.
     #[error("a selected file is named `{name}`, the name of the {what} stevedore uploads; {fix}")]
     NameClash {
@@ -139,8 +137,8 @@ impl UploadError {
         match self {
             UploadError::Artifact(e) => e.exit_code(),
             UploadError::S3(e) => e.exit_code(),
-            UploadError::NotAvailable { .. }
-            | UploadError::NameClash { .. }
+            UploadError::Release(e) => e.exit_code(),
+            UploadError::NameClash { .. }
             | UploadError::DirNotEmpty { .. }
             | UploadError::NotADirectory { .. }
             | UploadError::Overlap { .. } => ExitCode::BadInput,
@@ -156,6 +154,7 @@ enum Prepared {
     Directory(PathBuf),
     Artifact(Box<artifact::Plan>),
     S3(Box<s3::Plan>),
+    Release(Box<release::Plan>),
 }
 
 /// Checks every destination, then uploads to each in turn. Returns what landed and the
@@ -181,6 +180,7 @@ pub fn upload(
             elapsed: Duration::ZERO,
             artifacts: Vec::new(),
             s3_uris: Vec::new(),
+            release: None,
         };
         let outcome = match prepared {
             Prepared::Directory(target) => dir::copy(&target, bundle, config.overwrite, reporter)
@@ -212,6 +212,16 @@ pub fn upload(
                 report.s3_uris = landed.uris;
                 match error {
                     None => Ok(destination.to_string()),
+                    Some(e) => Err(UploadError::from(e)),
+                }
+            }
+            Prepared::Release(plan) => {
+                let (landed, error) = release::upload(&plan, reporter);
+                report.files = landed.assets.len();
+                let location = landed.url.clone().unwrap_or_default();
+                report.release = Some(landed);
+                match error {
+                    None => Ok(location),
                     Some(e) => Err(UploadError::from(e)),
                 }
             }
@@ -265,11 +275,9 @@ fn preflight(
             Destination::S3 { bucket, prefix } => prepared.push(Prepared::S3(Box::new(s3::plan(
                 bundle, config, ctx.env, bucket, prefix,
             )?))),
-            other @ Destination::Release => {
-                return Err(UploadError::NotAvailable {
-                    destination: other.to_string(),
-                });
-            }
+            Destination::Release => prepared.push(Prepared::Release(Box::new(release::plan(
+                bundle, config, ctx.env,
+            )?))),
         }
     }
     // The checksums file and the manifest travel beside the files where the destination is

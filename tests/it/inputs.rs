@@ -125,14 +125,25 @@ fn cli_usage_errors_and_help() {
 }
 
 #[test]
-fn not_yet_available_destinations_fail_before_anything_is_written() {
+fn a_destination_refused_in_preflight_stops_every_destination() {
     let ctx = Ctx::new();
     ctx.file("dist/a.txt", "a");
-    let run = ctx.action(&[("path", "dist"), ("destination", "./out\nrelease")]);
+    // A release needs a tag, and this run's ref is not one.
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "./out\nrelease"),
+            ("token", "ghs_000000000000000000000000000000000000"),
+        ],
+        &[
+            ("GITHUB_REPOSITORY".into(), "octo/app".into()),
+            ("GITHUB_REF".into(), "refs/heads/main".into()),
+        ],
+    );
     assert_eq!(run.code, 2, "{}", run.log());
     assert!(
         run.stdout
-            .contains("destination `release` is not available"),
+            .contains("`destination: release` needs a tag: this run's ref is `refs/heads/main`"),
         "{}",
         run.stdout
     );

@@ -8,6 +8,7 @@
 //! - `artifact`: the artifact destination against the results-service emulator and a real
 //!   Azurite (`emulator`), checked both ways with the official `@actions/artifact` client.
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
+//! - `release`: the release destination against the GitHub REST emulator (`github`).
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
 
 // Helpers are shared between the modules of one test binary; test data generators
@@ -20,9 +21,11 @@ mod artifact;
 mod directory;
 mod docs;
 mod emulator;
+mod github;
 mod glob;
 mod inputs;
 mod pack;
+mod release;
 mod s3;
 mod s3server;
 mod secrets;

@@ -1,0 +1,387 @@
+//! The release calls: JSON through octocrab (base URI from `GITHUB_API_URL`, its
+//! rate-limit handler on: `retry-after` and `x-ratelimit-reset` are honoured on 403/429),
+//! asset uploads as our own streaming requests (octocrab's retry layer would resend a
+//! streamed body empty, and its `upload_asset` buffers the file and re-reads the release).
+//!
+//! Only the fields stevedore reads are modelled, so payloads from other GitHub versions
+//! (GHES, older recordings) still parse.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use octocrab::Octocrab;
+use octocrab::service::middleware::retry::{NoOpRateLimitMetrics, RetryConfig};
+use serde::Deserialize;
+
+use crate::redact::Secret;
+use crate::upload::artifact::twirp::error_chain;
+
+/// A release, as far as stevedore needs it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Release {
+    /// Its id.
+    pub id: u64,
+    /// Its tag.
+    pub tag_name: String,
+    /// Not yet published.
+    #[serde(default)]
+    pub draft: bool,
+    /// Assets can no longer change.
+    #[serde(default)]
+    pub immutable: bool,
+    /// RFC 6570 template of the uploads URL.
+    pub upload_url: String,
+    /// Its page.
+    pub html_url: String,
+}
+
+/// An asset.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Asset {
+    /// Its id.
+    pub id: u64,
+    /// Its name.
+    pub name: String,
+    /// `uploaded`, or `starter` when an upload failed half-way.
+    #[serde(default)]
+    pub state: String,
+    /// Bytes.
+    #[serde(default)]
+    pub size: u64,
+    /// `sha256:<hex>` on current GitHub.
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// Where people download it.
+    pub browser_download_url: String,
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// GitHub answered with an error.
+    #[error("{status} {message}{detail}")]
+    GitHub {
+        /// HTTP status.
+        status: u16,
+        /// GitHub's message.
+        message: String,
+        /// `: <resource> <code> <field>` of the first validation error, or empty.
+        detail: String,
+        /// The validation error code, e.g. `already_exists`.
+        code: Option<String>,
+        /// `retry-after` seconds, on rate limits.
+        retry_after: Option<u64>,
+    },
+    /// No answer.
+    #[error("{0}")]
+    Transport(String),
+    /// The answer did not parse.
+    #[error("unexpected response: {0}")]
+    Decode(String),
+}
+
+impl ApiError {
+    /// HTTP status, when GitHub answered.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::GitHub { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The validation code, when GitHub answered 422.
+    #[must_use]
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::GitHub { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn from_octocrab(e: octocrab::Error) -> Self {
+        match e {
+            octocrab::Error::GitHub { source, .. } => {
+                let first = source.errors.as_ref().and_then(|v| v.first());
+                let field = |k: &str| {
+                    first
+                        .and_then(|e| e.get(k))
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned)
+                };
+                let code = field("code");
+                let detail = match (field("resource"), &code, field("field")) {
+                    (Some(r), Some(c), Some(f)) => format!(": {r} {c} {f}"),
+                    _ => String::new(),
+                };
+                ApiError::GitHub {
+                    status: source.status_code.as_u16(),
+                    message: source.message,
+                    detail,
+                    code,
+                    retry_after: source
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get("retry-after"))
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse().ok()),
+                }
+            }
+            octocrab::Error::Serde { source, .. } => ApiError::Decode(source.to_string()),
+            octocrab::Error::Json { source, .. } => ApiError::Decode(source.to_string()),
+            other => ApiError::Transport(error_chain(&other)),
+        }
+    }
+}
+
+/// One repository's releases.
+#[derive(Debug, Clone)]
+pub struct Api {
+    octo: Octocrab,
+    http: reqwest::Client,
+    token: Secret,
+    repo: String,
+}
+
+impl Api {
+    /// A client for `repo` (`owner/name`) at `api_url`.
+    pub fn new(
+        api_url: &str,
+        token: &Secret,
+        repo: &str,
+        min_wait: Duration,
+    ) -> Result<Self, String> {
+        let octo = Octocrab::builder()
+            .base_uri(api_url)
+            .map_err(|e| format!("GITHUB_API_URL `{api_url}` is not usable: {e}"))?
+            .personal_token(token.expose().to_owned())
+            .add_retry_config(RetryConfig::HandleRateLimits {
+                metrics: Arc::new(NoOpRateLimitMetrics),
+                max_retries: 3,
+                min_wait_seconds: min_wait.as_secs(),
+                retry_on_forbidden: false,
+            })
+            .build()
+            .map_err(|e| format!("cannot build the GitHub client: {e}"))?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Api {
+            octo,
+            http,
+            token: token.clone(),
+            repo: repo.to_owned(),
+        })
+    }
+
+    fn route(&self, rest: &str) -> String {
+        format!("/repos/{}/releases{rest}", self.repo)
+    }
+
+    /// The published release of `tag` (drafts are invisible here), or `None`.
+    pub async fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, ApiError> {
+        let tag = crate::upload::s3::keys::encode_key(tag).replace('/', "%2F");
+        match self
+            .octo
+            .get::<Release, _, ()>(self.route(&format!("/tags/{tag}")), None)
+            .await
+        {
+            Ok(r) => Ok(Some(r)),
+            Err(e) => match ApiError::from_octocrab(e) {
+                e if e.status() == Some(404) => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    /// A release by id.
+    pub async fn release(&self, id: u64) -> Result<Release, ApiError> {
+        self.octo
+            .get::<Release, _, ()>(self.route(&format!("/{id}")), None)
+            .await
+            .map_err(ApiError::from_octocrab)
+    }
+
+    /// Creates a draft release.
+    pub async fn create_draft(
+        &self,
+        tag: &str,
+        name: &str,
+        prerelease: bool,
+    ) -> Result<Release, ApiError> {
+        let body = serde_json::json!({
+            "tag_name": tag, "name": name, "draft": true, "prerelease": prerelease,
+        });
+        self.octo
+            .post(self.route(""), Some(&body))
+            .await
+            .map_err(ApiError::from_octocrab)
+    }
+
+    /// Publishes a draft.
+    pub async fn publish(&self, id: u64, make_latest: Option<&str>) -> Result<Release, ApiError> {
+        let mut body = serde_json::json!({ "draft": false });
+        if let Some(latest) = make_latest {
+            body["make_latest"] = latest.into();
+        }
+        self.octo
+            .patch(self.route(&format!("/{id}")), Some(&body))
+            .await
+            .map_err(ApiError::from_octocrab)
+    }
+
+    /// Every asset of a release.
+    pub async fn assets(&self, id: u64) -> Result<Vec<Asset>, ApiError> {
+        let mut all = Vec::new();
+        for page in 1..=20u32 {
+            let list: Vec<Asset> = self
+                .octo
+                .get(
+                    self.route(&format!("/{id}/assets")),
+                    Some(&[("per_page", 100u32), ("page", page)]),
+                )
+                .await
+                .map_err(ApiError::from_octocrab)?;
+            let done = list.len() < 100;
+            all.extend(list);
+            if done {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Every draft with this tag, oldest (lowest id) first.
+    pub async fn drafts_with_tag(&self, tag: &str) -> Result<Vec<Release>, ApiError> {
+        let mut found = Vec::new();
+        for page in 1..=10u32 {
+            let list: Vec<Release> = self
+                .octo
+                .get(
+                    self.route(""),
+                    Some(&[("per_page", 100u32), ("page", page)]),
+                )
+                .await
+                .map_err(ApiError::from_octocrab)?;
+            let done = list.len() < 100;
+            found.extend(list.into_iter().filter(|r| r.draft && r.tag_name == tag));
+            if done {
+                break;
+            }
+        }
+        found.sort_by_key(|r| r.id);
+        Ok(found)
+    }
+
+    /// Deletes a release (a duplicate draft this run created).
+    pub async fn delete_release(&self, id: u64) -> Result<(), ApiError> {
+        let response = self
+            .octo
+            ._delete(self.route(&format!("/{id}")), None::<&()>)
+            .await
+            .map_err(ApiError::from_octocrab)?;
+        octocrab::map_github_error(response)
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from_octocrab)
+    }
+
+    /// Deletes an asset.
+    pub async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
+        let response = self
+            .octo
+            ._delete(self.route(&format!("/assets/{id}")), None::<&()>)
+            .await
+            .map_err(ApiError::from_octocrab)?;
+        octocrab::map_github_error(response)
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from_octocrab)
+    }
+
+    /// Uploads one asset, streaming the file (or the bytes) with its length.
+    pub async fn upload(
+        &self,
+        release: &Release,
+        name: &str,
+        content_type: &str,
+        body: &AssetBody,
+    ) -> Result<Asset, ApiError> {
+        let template = release.upload_url.split('{').next().unwrap_or_default();
+        let mut url = reqwest::Url::parse(template)
+            .map_err(|e| ApiError::Decode(format!("upload_url `{template}`: {e}")))?;
+        url.query_pairs_mut().append_pair("name", name);
+        let request = self
+            .http
+            .post(url)
+            .bearer_auth(self.token.expose())
+            .header("accept", "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28")
+            .header("content-type", content_type);
+        let request = match body {
+            AssetBody::Bytes(bytes) => request.body(bytes.clone()),
+            AssetBody::File { path, len } => {
+                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                    ApiError::Transport(format!("cannot read `{}`: {e}", path.display()))
+                })?;
+                request
+                    .header("content-length", len.to_string())
+                    .body(reqwest::Body::wrap_stream(
+                        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
+                    ))
+            }
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(error_chain(&e.without_url())))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ApiError::Transport(error_chain(&e.without_url())))?;
+        if status == 201 {
+            return serde_json::from_str(&text).map_err(|e| ApiError::Decode(e.to_string()));
+        }
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let first = json.get("errors").and_then(|e| e.get(0));
+        let code = first
+            .and_then(|e| e.get("code"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        Err(ApiError::GitHub {
+            status,
+            message: json
+                .get("message")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("(no message)")
+                .to_owned(),
+            detail: code.as_ref().map(|c| format!(": {c}")).unwrap_or_default(),
+            code,
+            retry_after,
+        })
+    }
+}
+
+/// What an asset's bytes come from; re-opened for every attempt.
+#[derive(Debug, Clone)]
+pub enum AssetBody {
+    /// A file.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its size as scanned.
+        len: u64,
+    },
+    /// Generated content (the checksums file).
+    Bytes(Bytes),
+}

@@ -1,0 +1,530 @@
+//! The GitHub Release destination: never publishes an incomplete release.
+//!
+//! The release of `tag` (or `release-id`) is found (published: by tag; draft: through the
+//! list, as drafts are invisible by tag) or created **as a draft**; a create that answers
+//! 422 `already_exists` (a matrix job won the race) re-fetches and reuses. Name clashes with
+//! existing assets stop the run before any upload unless `overwrite`. Assets (every file,
+//! flat, plus a checksums file naming them) go up concurrently, bounded and paced; a failed
+//! upload is retried idempotently: the asset list decides whether a half-created (`starter`)
+//! or mismatching asset is deleted first, or a matching one accepted. Only when every asset
+//! landed is the draft published (unless `draft: true`).
+
+pub mod api;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::Mutex;
+
+use self::api::{Api, ApiError, Asset, AssetBody, Release};
+use super::Bundle;
+use crate::config::{Config, MakeLatest};
+use crate::error::ExitCode;
+use crate::github::RunnerEnv;
+use crate::redact::Secret;
+use crate::report::{Event, Reporter};
+
+/// Uploads in flight when `upload-concurrency` is not set (GitHub asks for serial
+/// mutative requests; a few in flight stays clear of the secondary limits).
+const DEFAULT_CONCURRENCY: usize = 4;
+/// Least time between two mutative requests.
+const PACE: Duration = Duration::from_millis(100);
+/// Attempts per asset.
+const MAX_ATTEMPTS: u32 = 4;
+
+/// Why the release destination failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// Something the release needs is missing or wrong.
+    #[error("{0}")]
+    Config(String),
+    /// Assets of these names exist and `overwrite` is false.
+    #[error(
+        "release `{tag}` already has asset(s) named {names}; set `overwrite: true` to replace them, or rename the files"
+    )]
+    AssetsExist {
+        /// The release's tag.
+        tag: String,
+        /// The names, quoted.
+        names: String,
+    },
+    /// The release is published and immutable.
+    #[error(
+        "release `{tag}` is published and immutable: GitHub refuses new assets; publish a new tag, or let stevedore create the release (it uploads to a draft and publishes last)"
+    )]
+    Immutable {
+        /// The release's tag.
+        tag: String,
+    },
+    /// A call failed.
+    #[error("{what}: {source}")]
+    Api {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: ApiError,
+    },
+    /// Some assets did not land; the release was not published.
+    #[error(
+        "{failed} asset(s) failed ({first}); {landed} landed; the release was left unpublished (draft) so nobody sees it incomplete"
+    )]
+    Incomplete {
+        /// How many failed.
+        failed: usize,
+        /// The first failure.
+        first: String,
+        /// How many landed.
+        landed: usize,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the upload runtime: {0}")]
+    Runtime(String),
+}
+
+impl ReleaseError {
+    /// Configuration problems are exit 2; failed transfers are exit 4.
+    #[must_use]
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            ReleaseError::Config(_)
+            | ReleaseError::AssetsExist { .. }
+            | ReleaseError::Immutable { .. } => ExitCode::BadInput,
+            ReleaseError::Api { .. }
+            | ReleaseError::Incomplete { .. }
+            | ReleaseError::Runtime(_) => ExitCode::UploadFailed,
+        }
+    }
+}
+
+/// Where the assets go.
+#[derive(Debug, Clone)]
+enum Target {
+    Tag(String),
+    Id(u64),
+}
+
+/// One asset to upload.
+#[derive(Debug, Clone)]
+struct Planned {
+    name: String,
+    body: AssetBody,
+    size: u64,
+    sha256: String,
+    content_type: &'static str,
+}
+
+/// Everything checked before the first request.
+#[derive(Debug)]
+pub struct Plan {
+    api_url: String,
+    token: Secret,
+    repo: String,
+    target: Target,
+    name: Option<String>,
+    prerelease: bool,
+    keep_draft: bool,
+    make_latest: Option<&'static str>,
+    overwrite: bool,
+    concurrency: usize,
+    assets: Vec<Planned>,
+}
+
+/// What landed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseReport {
+    /// The release id.
+    pub id: Option<u64>,
+    /// Its page.
+    pub url: Option<String>,
+    /// Asset name -> download URL, for every asset that landed.
+    pub assets: Vec<(String, String)>,
+    /// Whether it was published by this run.
+    pub published: bool,
+}
+
+/// Checks the inputs and lists the assets.
+pub fn plan(bundle: &Bundle<'_>, config: &Config, env: &RunnerEnv) -> Result<Plan, ReleaseError> {
+    let token = config
+        .token
+        .clone()
+        .ok_or_else(|| ReleaseError::Config("`destination: release` needs `token` (the action passes `${{ github.token }}`; the job needs `permissions: contents: write`)".into()))?;
+    let repo = env.repository.clone().ok_or_else(|| {
+        ReleaseError::Config(
+            "`destination: release` needs GITHUB_REPOSITORY (owner/name), which the runner sets"
+                .into(),
+        )
+    })?;
+    let target = match (config.release.release_id, &config.release.tag) {
+        (Some(id), _) => Target::Id(id),
+        (None, Some(tag)) => Target::Tag(tag.clone()),
+        (None, None) => match env
+            .git_ref
+            .as_deref()
+            .and_then(|r| r.strip_prefix("refs/tags/"))
+        {
+            Some(tag) => Target::Tag(tag.to_owned()),
+            None => {
+                return Err(ReleaseError::Config(format!(
+                    "`destination: release` needs a tag: this run's ref is `{}`, not a tag; set `tag` (or `release-id`), or run on a tag push",
+                    env.git_ref.as_deref().unwrap_or("(unset)")
+                )));
+            }
+        },
+    };
+    let mut assets = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut sums = String::new();
+    for (file, record) in bundle.manifest.files() {
+        let name = file.rel.rsplit('/').next().unwrap_or(&file.rel).to_owned();
+        if name.contains(['\n', '\r', '\\']) {
+            return Err(ReleaseError::Config(format!(
+                "`{}` cannot be a release asset name (line break or backslash); rename it",
+                file.rel.escape_debug()
+            )));
+        }
+        if let Some(first) = seen.insert(name.clone(), file.rel.clone()) {
+            return Err(ReleaseError::Config(format!(
+                "release assets are flat, and `{first}` and `{}` would both be `{name}`; narrow `path` so file names are unique",
+                file.rel
+            )));
+        }
+        let sha256 = hex::encode(record.sha256);
+        let _ = writeln!(sums, "{sha256}  {name}");
+        assets.push(Planned {
+            content_type: crate::upload::artifact::mime_type(&name),
+            name,
+            body: AssetBody::File {
+                path: file.path.clone(),
+                len: record.size,
+            },
+            size: record.size,
+            sha256,
+        });
+    }
+    if seen.contains_key(bundle.checksums_name) {
+        return Err(ReleaseError::Config(format!(
+            "a selected file is named `{}`, the checksums asset's name; set `checksums` to another name",
+            bundle.checksums_name
+        )));
+    }
+    let sums = Bytes::from(sums);
+    assets.push(Planned {
+        name: bundle.checksums_name.to_owned(),
+        size: sums.len() as u64,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sums)),
+        body: AssetBody::Bytes(sums),
+        content_type: "text/plain",
+    });
+    Ok(Plan {
+        api_url: env
+            .api_url
+            .clone()
+            .unwrap_or_else(|| "https://api.github.com".to_owned()),
+        token,
+        repo,
+        target,
+        name: config.release.name.clone(),
+        prerelease: config.release.prerelease,
+        keep_draft: config.release.draft,
+        make_latest: config.release.make_latest.map(|m| match m {
+            MakeLatest::True => "true",
+            MakeLatest::False => "false",
+            MakeLatest::Legacy => "legacy",
+        }),
+        overwrite: config.overwrite,
+        concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        assets,
+    })
+}
+
+/// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
+pub fn upload(plan: &Plan, reporter: &dyn Reporter) -> (ReleaseReport, Option<ReleaseError>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return (
+                ReleaseReport::default(),
+                Some(ReleaseError::Runtime(e.to_string())),
+            );
+        }
+    };
+    let mut report = ReleaseReport::default();
+    let error = runtime
+        .block_on(run(plan, reporter, &mut report, Duration::from_mins(1)))
+        .err();
+    (report, error)
+}
+
+fn api_err(what: impl Into<String>) -> impl FnOnce(ApiError) -> ReleaseError {
+    let what = what.into();
+    move |source| ReleaseError::Api { what, source }
+}
+
+async fn run(
+    plan: &Plan,
+    reporter: &dyn Reporter,
+    report: &mut ReleaseReport,
+    min_wait: Duration,
+) -> Result<(), ReleaseError> {
+    let api =
+        Api::new(&plan.api_url, &plan.token, &plan.repo, min_wait).map_err(ReleaseError::Config)?;
+    let release = find_or_create(plan, &api, reporter).await?;
+    report.id = Some(release.id);
+    report.url = Some(release.html_url.clone());
+    if !release.draft && release.immutable {
+        return Err(ReleaseError::Immutable {
+            tag: release.tag_name,
+        });
+    }
+    // Existing assets: a clash stops the run before anything is uploaded.
+    let existing = api
+        .assets(release.id)
+        .await
+        .map_err(api_err("listing the release's assets"))?;
+    let clashes: Vec<&Asset> = existing
+        .iter()
+        .filter(|a| a.state == "uploaded" && plan.assets.iter().any(|p| p.name == a.name))
+        .collect();
+    if !clashes.is_empty() && !plan.overwrite {
+        return Err(ReleaseError::AssetsExist {
+            tag: release.tag_name,
+            names: clashes
+                .iter()
+                .map(|a| format!("`{}`", a.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let pacer = Mutex::new(None);
+    for old in existing
+        .iter()
+        .filter(|a| plan.assets.iter().any(|p| p.name == a.name))
+    {
+        pace(&pacer).await;
+        api.delete_asset(old.id).await.map_err(api_err(format!(
+            "deleting the previous asset `{}`",
+            old.name
+        )))?;
+    }
+    let results = super::bounded::run(&plan.assets, plan.concurrency, |asset| {
+        upload_asset(&api, &release, asset, &pacer)
+    })
+    .await;
+    let mut failures = Vec::new();
+    for (asset, result) in plan.assets.iter().zip(results) {
+        match result {
+            Some(Ok(landed)) => report
+                .assets
+                .push((asset.name.clone(), landed.browser_download_url)),
+            Some(Err(e)) => failures.push(format!("`{}`: {e}", asset.name)),
+            None => {}
+        }
+    }
+    if let Some(first) = failures.first() {
+        return Err(ReleaseError::Incomplete {
+            failed: failures.len(),
+            first: first.clone(),
+            landed: report.assets.len(),
+        });
+    }
+    if release.draft && !plan.keep_draft {
+        pace(&pacer).await;
+        let published = api
+            .publish(release.id, plan.make_latest)
+            .await
+            .map_err(api_err(
+                "publishing the release (it stays a draft with every asset)",
+            ))?;
+        report.url = Some(published.html_url);
+        report.published = true;
+    }
+    reporter.event(&Event::info(format!(
+        "Release `{}`: {} asset(s) uploaded{}",
+        release.tag_name,
+        report.assets.len(),
+        if report.published { ", published" } else { "" }
+    )));
+    Ok(())
+}
+
+async fn find_or_create(
+    plan: &Plan,
+    api: &Api,
+    reporter: &dyn Reporter,
+) -> Result<Release, ReleaseError> {
+    let tag = match &plan.target {
+        Target::Id(id) => {
+            return api
+                .release(*id)
+                .await
+                .map_err(api_err(format!("getting release {id}")));
+        }
+        Target::Tag(tag) => tag,
+    };
+    if let Some(r) = api
+        .release_by_tag(tag)
+        .await
+        .map_err(api_err(format!("looking up release `{tag}`")))?
+    {
+        return Ok(r);
+    }
+    if let Some(r) = api
+        .drafts_with_tag(tag)
+        .await
+        .map_err(api_err("listing releases"))?
+        .into_iter()
+        .next()
+    {
+        reporter.event(&Event::info(format!(
+            "Using the existing draft release `{tag}` (id {})",
+            r.id
+        )));
+        return Ok(r);
+    }
+    let name = plan.name.as_deref().unwrap_or(tag);
+    match api.create_draft(tag, name, plan.prerelease).await {
+        Ok(r) => {
+            // Matrix jobs may each have created a draft an instant apart (drafts may share a
+            // tag): all converge on the oldest, and a newer duplicate of ours is removed.
+            let oldest = api
+                .drafts_with_tag(tag)
+                .await
+                .map_err(api_err("listing releases"))?
+                .into_iter()
+                .next();
+            match oldest {
+                Some(first) if first.id < r.id => {
+                    api.delete_release(r.id)
+                        .await
+                        .map_err(api_err("deleting a duplicate draft"))?;
+                    reporter.event(&Event::info(format!(
+                        "Release `{tag}` was created concurrently; using draft {}",
+                        first.id
+                    )));
+                    Ok(first)
+                }
+                _ => {
+                    reporter.event(&Event::info(format!(
+                        "Created draft release `{tag}` (id {})",
+                        r.id
+                    )));
+                    Ok(r)
+                }
+            }
+        }
+        Err(e) if e.code() == Some("already_exists") => {
+            // Another job created it first; it may take a moment to be visible.
+            for delay in [1, 2, 4] {
+                if let Some(r) = api
+                    .release_by_tag(tag)
+                    .await
+                    .map_err(api_err(format!("looking up release `{tag}`")))?
+                {
+                    reporter.event(&Event::info(format!(
+                        "Release `{tag}` was created concurrently; using it (id {})",
+                        r.id
+                    )));
+                    return Ok(r);
+                }
+                tokio::time::sleep(Duration::from_secs(delay)).await;
+            }
+            Err(ReleaseError::Api {
+                what: format!("creating release `{tag}`"),
+                source: e,
+            })
+        }
+        Err(e) => Err(ReleaseError::Api {
+            what: format!("creating release `{tag}`"),
+            source: e,
+        }),
+    }
+}
+
+/// Waits until [`PACE`] has passed since the previous mutative request.
+async fn pace(pacer: &Mutex<Option<Instant>>) {
+    let mut last = pacer.lock().await;
+    if let Some(previous) = *last {
+        let next = previous + PACE;
+        let now = Instant::now();
+        if next > now {
+            tokio::time::sleep(next - now).await;
+        }
+    }
+    *last = Some(Instant::now());
+}
+
+/// One asset, retried idempotently: before each retry the asset list says whether the
+/// previous attempt landed after all (accepted when size and digest match) or left a
+/// `starter`/mismatching asset (deleted).
+async fn upload_asset(
+    api: &Api,
+    release: &Release,
+    asset: &Planned,
+    pacer: &Mutex<Option<Instant>>,
+) -> Result<Asset, ApiError> {
+    let mut last = None;
+    for attempt in 0..MAX_ATTEMPTS {
+        if let Some(e) = &last {
+            let wait = match e {
+                ApiError::GitHub {
+                    retry_after: Some(s),
+                    ..
+                } => Duration::from_secs(*s),
+                _ => Duration::from_millis(500 << attempt),
+            };
+            tokio::time::sleep(wait).await;
+            let listed = api.assets(release.id).await?;
+            if let Some(found) = listed.iter().find(|a| a.name == asset.name) {
+                let digest_ok = found
+                    .digest
+                    .as_deref()
+                    .is_none_or(|d| d == format!("sha256:{}", asset.sha256));
+                if found.state == "uploaded" && found.size == asset.size && digest_ok {
+                    return Ok(found.clone());
+                }
+                pace(pacer).await;
+                api.delete_asset(found.id).await?;
+            }
+        }
+        pace(pacer).await;
+        match api
+            .upload(release, &asset.name, asset.content_type, &asset.body)
+            .await
+        {
+            Ok(landed) => return Ok(landed),
+            Err(e) => {
+                let retryable = match &e {
+                    ApiError::Transport(_) => true,
+                    ApiError::GitHub { status, code, .. } => {
+                        *status >= 500
+                            || *status == 429
+                            || (*status == 403 && e_is_rate_limit(&e))
+                            || code.as_deref() == Some("already_exists")
+                    }
+                    ApiError::Decode(_) => false,
+                };
+                if !retryable {
+                    return Err(e);
+                }
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| ApiError::Transport("no attempt made".into())))
+}
+
+fn e_is_rate_limit(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::GitHub {
+            retry_after: Some(_),
+            ..
+        }
+    ) || matches!(e, ApiError::GitHub { message, .. } if message.contains("rate limit"))
+}

@@ -1,0 +1,95 @@
+//! The GitHub REST emulator (tests/support/node/github-emulator.mjs, payloads from
+//! `@octokit/fixtures`), started once per test binary; each test uses its own repository.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::support::node_peers;
+
+/// The running emulator.
+pub struct GitHub {
+    /// `GITHUB_API_URL`.
+    pub url: String,
+    _child: Child,
+}
+
+static GITHUB: OnceLock<GitHub> = OnceLock::new();
+static NEXT_REPO: AtomicU32 = AtomicU32::new(1);
+
+/// The shared emulator.
+pub fn github() -> &'static GitHub {
+    GITHUB.get_or_init(|| {
+        let dir = node_peers();
+        let mut child = Command::new("node")
+            .arg(dir.join("github-emulator.mjs"))
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the GitHub emulator (node)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the emulator's address");
+        let info: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("emulator said {line:?}: {e}"));
+        GitHub {
+            url: info["url"].as_str().expect("url").to_owned(),
+            _child: child,
+        }
+    })
+}
+
+impl GitHub {
+    /// A fresh repository name.
+    #[allow(clippy::unused_self)]
+    pub fn repo(&self) -> String {
+        format!(
+            "octo/rel-{}-{}",
+            std::process::id(),
+            NEXT_REPO.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// POSTs a control request.
+    pub fn control(&self, path: &str, body: &serde_json::Value) {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--fail",
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/json",
+            ])
+            .arg("--data-binary")
+            .arg(body.to_string())
+            .arg(format!("{}/_emulator/{path}", self.url))
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "{path}: {out:?}");
+    }
+
+    /// Releases (with assets and their bytes) and calls of `repo`.
+    pub fn state(&self, repo: &str) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail"])
+            .arg(format!("{}/_emulator/state?repo={repo}", self.url))
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "state: {out:?}");
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+
+    /// The environment a run against `repo` needs.
+    pub fn env(&self, repo: &str, git_ref: &str) -> Vec<(String, String)> {
+        vec![
+            ("GITHUB_API_URL".into(), self.url.clone()),
+            ("GITHUB_REPOSITORY".into(), repo.to_owned()),
+            ("GITHUB_REF".into(), git_ref.to_owned()),
+        ]
+    }
+}

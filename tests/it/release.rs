@@ -1,0 +1,273 @@
+//! The release destination against the GitHub REST emulator (recorded payloads).
+
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::github::github;
+use crate::support::{Ctx, Run};
+
+const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
+
+fn release(ctx: &Ctx, repo: &str, git_ref: &str, inputs: &[(&str, &str)]) -> Run {
+    let mut all = vec![
+        ("path", "dist"),
+        ("destination", "release"),
+        ("token", TOKEN),
+    ];
+    all.extend_from_slice(inputs);
+    ctx.action_env(&all, &github().env(repo, git_ref))
+}
+
+fn releases(repo: &str) -> Vec<serde_json::Value> {
+    github().state(repo)["releases"]
+        .as_array()
+        .expect("releases")
+        .clone()
+}
+
+fn asset_bytes(asset: &serde_json::Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(asset["content_base64"].as_str().expect("content"))
+        .expect("base64")
+}
+
+fn calls(repo: &str) -> Vec<String> {
+    github().state(repo)["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
+        .collect()
+}
+
+#[test]
+fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
+    let ctx = Ctx::new();
+    ctx.file("dist/app-linux.tar.gz", vec![1u8; 300_000]);
+    ctx.file("dist/docs/README.md", "# readme\n");
+    let repo = github().repo();
+    let run = release(&ctx, &repo, "refs/tags/v1.0.0", &[]);
+    assert_eq!(run.code, 0, "{}", run.log());
+
+    let all = releases(&repo);
+    assert_eq!(all.len(), 1);
+    let rel = &all[0];
+    assert_eq!(rel["tag_name"], "v1.0.0");
+    assert_eq!(rel["draft"], false, "published");
+    let names: Vec<&str> = rel["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| a["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    for a in rel["assets"].as_array().expect("assets") {
+        let bytes = asset_bytes(a);
+        match a["name"].as_str().expect("name") {
+            "app-linux.tar.gz" => assert_eq!(bytes, vec![1u8; 300_000]),
+            "README.md" => assert_eq!(bytes, b"# readme\n"),
+            "SHA256SUMS" => {
+                let text = String::from_utf8(bytes).expect("utf-8");
+                assert!(
+                    text.contains("  app-linux.tar.gz\n") && text.contains("  README.md\n"),
+                    "{text}"
+                );
+            }
+            other => panic!("unexpected asset {other}"),
+        }
+        assert_eq!(a["state"], "uploaded");
+    }
+    // Created as a draft, published last, no re-GET of the release per asset.
+    let calls = calls(&repo);
+    let create = calls
+        .iter()
+        .position(|c| c == "create 201")
+        .expect("created");
+    let publish = calls
+        .iter()
+        .position(|c| c == "update 200")
+        .expect("published");
+    let uploads: Vec<usize> = calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.starts_with("upload"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(uploads.len(), 3, "{calls:?}");
+    assert!(
+        uploads.iter().all(|&u| create < u && u < publish),
+        "{calls:?}"
+    );
+    assert!(!calls.iter().any(|c| c.starts_with("get ")), "{calls:?}");
+
+    assert_eq!(run.outputs["release-id"], rel["id"].to_string());
+    assert_eq!(
+        run.outputs["release-url"],
+        rel["html_url"].as_str().expect("url")
+    );
+    let assets: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&run.outputs["assets"]).expect("assets JSON");
+    assert_eq!(assets.len(), 3);
+    assert!(
+        assets["README.md"]
+            .as_str()
+            .expect("url")
+            .ends_with("/README.md")
+    );
+}
+
+#[test]
+fn an_existing_asset_stops_the_run_unless_overwrite() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "new bytes");
+    let repo = github().repo();
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": "v2", "assets": [{"name": "a.txt", "content": "old"}]}),
+    );
+    let run = release(&ctx, &repo, "refs/tags/v2", &[]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(
+        run.stdout.contains("already has asset(s) named `a.txt`"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("overwrite: true"));
+    assert!(
+        !calls(&repo).iter().any(|c| c.starts_with("upload")),
+        "nothing uploaded"
+    );
+
+    let again = release(&ctx, &repo, "refs/tags/v2", &[("overwrite", "true")]);
+    assert_eq!(again.code, 0, "{}", again.log());
+    let rel = &releases(&repo)[0];
+    let a = rel["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .find(|a| a["name"] == "a.txt")
+        .expect("a.txt")
+        .clone();
+    assert_eq!(asset_bytes(&a), b"new bytes");
+}
+
+#[test]
+fn rate_limits_half_created_assets_and_a_create_race_are_survived() {
+    let ctx = Ctx::new();
+    for i in 0..6 {
+        ctx.file(&format!("dist/f{i}.bin"), vec![i as u8; 50_000 + i]);
+    }
+    let repo = github().repo();
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "create", "kind": "race"},
+            {"route": "upload", "kind": "secondary", "retryAfter": 1},
+            {"route": "upload", "kind": "starter502"},
+        ]}),
+    );
+    let run = release(&ctx, &repo, "refs/tags/v3", &[]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let state = github().state(&repo);
+    assert!(
+        state["pendingFaults"]
+            .as_array()
+            .expect("faults")
+            .is_empty()
+    );
+    let all = releases(&repo);
+    assert_eq!(all.len(), 1, "the racing release was reused");
+    let assets = all[0]["assets"].as_array().expect("assets");
+    assert_eq!(assets.len(), 7);
+    for a in assets {
+        assert_eq!(a["state"], "uploaded", "no starter asset left: {a}");
+    }
+    let calls = calls(&repo);
+    assert!(calls.contains(&"create 422".to_owned()), "{calls:?}");
+    assert!(calls.contains(&"upload 403".to_owned()), "{calls:?}");
+    assert!(calls.contains(&"upload 502".to_owned()), "{calls:?}");
+    assert!(
+        calls.contains(&"delete-asset 204".to_owned()),
+        "the starter asset was deleted: {calls:?}"
+    );
+}
+
+#[test]
+fn a_failed_asset_leaves_the_release_unpublished() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    ctx.file("dist/b.txt", "b");
+    let repo = github().repo();
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [{"route": "upload", "kind": "status", "status": 500, "times": 100}]}),
+    );
+    let run = release(&ctx, &repo, "refs/tags/v4", &[]);
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(run.stdout.contains("left unpublished"), "{}", run.stdout);
+    let all = releases(&repo);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["draft"], true, "never published incomplete");
+    assert!(run.summary.contains("❌"));
+    assert_eq!(run.outputs["release-id"], all[0]["id"].to_string());
+}
+
+#[test]
+fn drafts_are_found_through_the_list_and_immutable_releases_are_refused() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    let repo = github().repo();
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": "v5", "draft": true}),
+    );
+    let run = release(&ctx, &repo, "refs/tags/v5", &[]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let all = releases(&repo);
+    assert_eq!(all.len(), 1, "the existing draft was used");
+    assert_eq!(all[0]["draft"], false);
+    assert!(!calls(&repo).iter().any(|c| c.starts_with("create")));
+
+    let frozen = github().repo();
+    github().control("release", &json!({"repo": frozen, "tag": "v6"}));
+    github().control("immutable", &json!({"repo": frozen}));
+    let refused = release(&ctx, &frozen, "refs/tags/v6", &[]);
+    assert_eq!(refused.code, 2, "{}", refused.log());
+    assert!(refused.stdout.contains("immutable"), "{}", refused.stdout);
+}
+
+#[test]
+fn two_jobs_racing_to_create_the_same_release_end_with_one() {
+    let repo = github().repo();
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ["linux", "macos"]
+            .into_iter()
+            .map(|os| {
+                let repo = repo.clone();
+                scope.spawn(move || {
+                    let ctx = Ctx::new();
+                    ctx.file(&format!("dist/app-{os}"), os);
+                    let sums = format!("SHA256SUMS-{os}");
+                    release(&ctx, &repo, "refs/tags/v7", &[("checksums", sums.as_str())])
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("run"))
+            .collect()
+    });
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.log());
+    }
+    let all = releases(&repo);
+    assert_eq!(all.len(), 1, "one release: {all:?}");
+    let names: Vec<&str> = all[0]["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| a["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(all[0]["draft"], false);
+}

@@ -1,0 +1,316 @@
+// A local stand-in for the GitHub REST API's releases and the uploads host. No GitHub runs
+// offline; the response bodies are the recorded payloads of @octokit/fixtures (scenarios
+// release-assets and release-assets-conflict), with ids, names and URLs filled in, never
+// hand-written JSON. Behaviour follows ../../../../shared/reference/releases-and-distribution.md
+// section B: drafts are invisible by tag, several drafts may share a tag, 422 already_exists
+// on a published tag or a duplicate asset name, assets in state `starter` after a 502.
+//
+// usage: node github-emulator.mjs   -> prints {"url": "http://127.0.0.1:<port>"}; exits when
+// stdin closes. API at <url>/, uploads at <url>/uploads/ (the releases' upload_url says so).
+//
+// Test controls:
+//   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets",
+//        "kind": "secondary" | "starter502" | "status" | "race", "status": 502, "retryAfter": 1, "times": 1}]}
+//   POST /_emulator/immutable {"repo": "o/r"}  -> published releases of the repo refuse uploads
+//   GET  /_emulator/state?repo=o/r -> {"releases": [...with assets], "calls": [{"method","route","status"}]}
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import http from 'node:http'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const scenarios = path.join(here, 'node_modules/@octokit/fixtures/scenarios/api.github.com')
+const recorded = (name) => JSON.parse(readFileSync(path.join(scenarios, name, 'normalized-fixture.json'), 'utf8'))
+const assetsScenario = recorded('release-assets')
+const conflictScenario = recorded('release-assets-conflict')
+// Templates: a release (GET by tag), an asset (upload 201), the 422 duplicate-asset body.
+const RELEASE = assetsScenario.find((r) => r.method === 'get' && r.path.includes('/releases/tags/')).response
+const ASSET = assetsScenario.find((r) => r.method === 'post' && r.status === 201).response
+const ASSET_EXISTS = conflictScenario.find((r) => r.method === 'post' && r.status === 422).response
+const NOT_FOUND = { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }
+
+let base = ''
+const repos = new Map() // "o/r" -> {releases: [], immutable: false}
+const faults = new Map()
+const calls = new Map()
+let nextId = 5000
+
+function repo(name) {
+  if (!repos.has(name)) repos.set(name, { releases: [], immutable: false })
+  return repos.get(name)
+}
+
+function take(name, route) {
+  const list = faults.get(name) ?? []
+  const i = list.findIndex((f) => f.route === route)
+  if (i < 0) return null
+  const f = list[i]
+  f.times = (f.times ?? 1) - 1
+  if (f.times <= 0) list.splice(i, 1)
+  return f
+}
+
+function send(res, status, body, headers = {}) {
+  const text = body === undefined ? '' : JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '4999', ...headers })
+  res.end(text)
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
+}
+
+// The recorded payloads with this emulator's ids, names and addresses.
+function releaseJson(name, r) {
+  const api = `${base}/repos/${name}/releases/${r.id}`
+  return {
+    ...RELEASE,
+    url: api,
+    assets_url: `${api}/assets`,
+    upload_url: `${base}/uploads/repos/${name}/releases/${r.id}/assets{?name,label}`,
+    html_url: `${base}/${name}/releases/tag/${encodeURIComponent(r.tag_name)}`,
+    id: r.id,
+    tag_name: r.tag_name,
+    name: r.name,
+    draft: r.draft,
+    prerelease: r.prerelease,
+    immutable: !r.draft && repo(name).immutable,
+    created_at: r.created_at,
+    published_at: r.draft ? null : r.published_at,
+    assets: r.assets.map((a) => assetJson(name, a)),
+  }
+}
+
+function assetJson(name, a) {
+  return {
+    ...ASSET,
+    url: `${base}/repos/${name}/releases/assets/${a.id}`,
+    browser_download_url: `${base}/${name}/releases/download/${encodeURIComponent(a.tag)}/${encodeURIComponent(a.name)}`,
+    id: a.id,
+    name: a.name,
+    label: a.label,
+    state: a.state,
+    content_type: a.content_type,
+    size: a.size,
+    digest: a.digest,
+  }
+}
+
+function validationFailed(resource, field) {
+  return { ...ASSET_EXISTS, errors: [{ ...ASSET_EXISTS.errors[0], resource, field }] }
+}
+
+function paginate(req, res, url, items) {
+  const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), 100)
+  const page = Number(url.searchParams.get('page') ?? 1)
+  const slice = items.slice((page - 1) * perPage, page * perPage)
+  const headers = {}
+  if (page * perPage < items.length) {
+    const next = new URL(url)
+    next.searchParams.set('page', String(page + 1))
+    headers.link = `<${base}${next.pathname}${next.search}>; rel="next"`
+  }
+  send(res, 200, slice, headers)
+}
+
+async function handle(req, res, url) {
+  const m = url.pathname.match(/^\/(uploads\/)?repos\/([^/]+\/[^/]+)\/releases(?:\/(.*))?$/)
+  if (!m) return send(res, 404, NOT_FOUND)
+  const [, upload, name, rest = ''] = m
+  const r = repo(name)
+  const log = (route, status) => {
+    if (!calls.has(name)) calls.set(name, [])
+    calls.get(name).push({ method: req.method, route, status })
+  }
+  const byId = (id) => r.releases.find((x) => x.id === Number(id))
+  const fault = async (route) => {
+    const f = take(name, route)
+    if (!f) return false
+    if (f.kind === 'secondary') {
+      await readBody(req)
+      send(res, 403, { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits' }, { 'retry-after': String(f.retryAfter ?? 1) })
+      log(route, 403)
+      return true
+    }
+    if (f.kind === 'status') {
+      await readBody(req)
+      send(res, f.status ?? 502, { message: 'Server Error' })
+      log(route, f.status ?? 502)
+      return true
+    }
+    return f // handled by the route (starter502, race)
+  }
+
+  // Uploads host.
+  if (upload) {
+    const am = rest.match(/^(\d+)\/assets$/)
+    const rel = am && byId(am[1])
+    if (!rel || req.method !== 'POST') return send(res, 404, NOT_FOUND)
+    const f = await fault('upload')
+    if (f === true) return
+    const assetName = url.searchParams.get('name')
+    if (!req.headers['content-length']) return send(res, 411, { message: 'Length Required' })
+    if (!rel.draft && r.immutable) {
+      await readBody(req)
+      log('upload', 422)
+      return send(res, 422, { message: 'Cannot upload assets to an immutable release.', documentation_url: 'https://docs.github.com/rest' })
+    }
+    if (rel.assets.some((a) => a.name === assetName)) {
+      await readBody(req)
+      log('upload', 422)
+      return send(res, 422, validationFailed('ReleaseAsset', 'name'))
+    }
+    const asset = { id: nextId++, tag: rel.tag_name, name: assetName, label: url.searchParams.get('label') ?? '', state: 'starter', content_type: req.headers['content-type'], size: 0, digest: null, data: null }
+    rel.assets.push(asset)
+    const data = await readBody(req)
+    if (f && f.kind === 'starter502') {
+      // The upstream failed after the asset record was made: it stays in state `starter`.
+      log('upload', 502)
+      return send(res, 502, { message: 'Bad Gateway' })
+    }
+    if (data.length !== Number(req.headers['content-length'])) {
+      rel.assets.splice(rel.assets.indexOf(asset), 1)
+      return send(res, 400, { message: 'Body shorter than Content-Length' })
+    }
+    Object.assign(asset, { state: 'uploaded', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex') })
+    log('upload', 201)
+    return send(res, 201, assetJson(name, asset))
+  }
+
+  // API host.
+  if (rest === '' && req.method === 'GET') {
+    log('list', 200)
+    return paginate(req, res, url, [...r.releases].reverse().map((x) => releaseJson(name, x)))
+  }
+  if (rest === '' && req.method === 'POST') {
+    const f = await fault('create')
+    if (f === true) return
+    const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+    const published = () => r.releases.find((x) => !x.draft && x.tag_name === body.tag_name)
+    if (f && f.kind === 'race') {
+      // Another job created and published the release an instant earlier.
+      r.releases.push({ id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, draft: false, prerelease: false, assets: [], created_at: new Date().toISOString(), published_at: new Date().toISOString() })
+    }
+    if (published()) {
+      log('create', 422)
+      return send(res, 422, validationFailed('Release', 'tag_name'))
+    }
+    const now = new Date().toISOString()
+    const rel = { id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, draft: Boolean(body.draft), prerelease: Boolean(body.prerelease), assets: [], created_at: now, published_at: body.draft ? null : now }
+    r.releases.push(rel)
+    log('create', 201)
+    return send(res, 201, releaseJson(name, rel))
+  }
+  const tm = rest.match(/^tags\/(.+)$/)
+  if (tm && req.method === 'GET') {
+    const rel = r.releases.find((x) => !x.draft && x.tag_name === decodeURIComponent(tm[1]))
+    log('get-by-tag', rel ? 200 : 404)
+    return rel ? send(res, 200, releaseJson(name, rel)) : send(res, 404, NOT_FOUND)
+  }
+  const am = rest.match(/^assets\/(\d+)$/)
+  if (am && req.method === 'DELETE') {
+    for (const rel of r.releases) {
+      const i = rel.assets.findIndex((a) => a.id === Number(am[1]))
+      if (i >= 0) {
+        rel.assets.splice(i, 1)
+        log('delete-asset', 204)
+        res.writeHead(204)
+        return res.end()
+      }
+    }
+    return send(res, 404, NOT_FOUND)
+  }
+  const lm = rest.match(/^(\d+)\/assets$/)
+  if (lm && req.method === 'GET') {
+    const rel = byId(lm[1])
+    if (!rel) return send(res, 404, NOT_FOUND)
+    if ((await fault('list-assets')) === true) return
+    log('list-assets', 200)
+    return paginate(req, res, url, rel.assets.map((a) => assetJson(name, a)))
+  }
+  const im = rest.match(/^(\d+)$/)
+  if (im) {
+    const rel = byId(im[1])
+    if (!rel) return send(res, 404, NOT_FOUND)
+    if (req.method === 'GET') {
+      log('get', 200)
+      return send(res, 200, releaseJson(name, rel))
+    }
+    if (req.method === 'DELETE') {
+      r.releases.splice(r.releases.indexOf(rel), 1)
+      log('delete-release', 204)
+      res.writeHead(204)
+      return res.end()
+    }
+    if (req.method === 'PATCH') {
+      const f = await fault('publish')
+      if (f === true) return
+      const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+      if (body.draft === false && rel.draft) {
+        if (r.releases.some((x) => x !== rel && !x.draft && x.tag_name === rel.tag_name)) {
+          log('publish', 422)
+          return send(res, 422, validationFailed('Release', 'tag_name'))
+        }
+        rel.draft = false
+        rel.published_at = new Date().toISOString()
+      }
+      for (const k of ['name', 'prerelease']) if (k in body) rel[k] = body[k]
+      log('update', 200)
+      return send(res, 200, releaseJson(name, rel))
+    }
+  }
+  send(res, 404, NOT_FOUND)
+}
+
+const server = http.createServer(async (req, res) => {
+  try {
+    const url = new URL(req.url, 'http://127.0.0.1')
+    if (url.pathname === '/_emulator/faults' && req.method === 'POST') {
+      const { repo: name, faults: list } = JSON.parse((await readBody(req)).toString('utf8'))
+      faults.set(name, [...(faults.get(name) ?? []), ...list])
+      return send(res, 200, { ok: true })
+    }
+    if (url.pathname === '/_emulator/immutable' && req.method === 'POST') {
+      const { repo: name } = JSON.parse((await readBody(req)).toString('utf8'))
+      repo(name).immutable = true
+      return send(res, 200, { ok: true })
+    }
+    if (url.pathname === '/_emulator/release' && req.method === 'POST') {
+      // Seeds a release (published or draft) with assets, as an earlier run would leave it.
+      const { repo: name, tag, draft, assets = [] } = JSON.parse((await readBody(req)).toString('utf8'))
+      const now = new Date().toISOString()
+      const rel = { id: nextId++, tag_name: tag, name: tag, draft: Boolean(draft), prerelease: false, assets: [], created_at: now, published_at: draft ? null : now }
+      for (const a of assets) {
+        const data = Buffer.from(a.content ?? '')
+        rel.assets.push({ id: nextId++, tag, name: a.name, label: '', state: a.state ?? 'uploaded', content_type: 'application/octet-stream', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex') })
+      }
+      repo(name).releases.push(rel)
+      return send(res, 200, releaseJson(name, rel))
+    }
+    if (url.pathname === '/_emulator/state') {
+      const name = url.searchParams.get('repo')
+      const r = repo(name)
+      return send(res, 200, {
+        releases: r.releases.map((x) => ({ ...releaseJson(name, x), assets: x.assets.map((a) => ({ ...assetJson(name, a), content_base64: a.data ? a.data.toString('base64') : null })) })),
+        calls: calls.get(name) ?? [],
+        pendingFaults: faults.get(name) ?? [],
+      })
+    }
+    await handle(req, res, url)
+  } catch (e) {
+    if (!res.headersSent) send(res, 500, { message: String(e?.message ?? e) })
+    else res.destroy()
+  }
+})
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+base = `http://127.0.0.1:${server.address().port}`
+process.stdout.write(JSON.stringify({ url: base }) + '\n')
+process.stdin.on('end', () => process.exit(0))
+process.stdin.on('close', () => process.exit(0))
+process.stdin.resume()
