@@ -161,9 +161,12 @@ fn rate_limits_half_created_assets_and_a_create_race_are_survived() {
     github().control(
         "faults",
         &json!({"repo": repo, "faults": [
+            {"route": "create", "kind": "secondary", "retryAfter": 1},
             {"route": "create", "kind": "race"},
             {"route": "upload", "kind": "secondary", "retryAfter": 1},
             {"route": "upload", "kind": "starter502"},
+            {"route": "upload", "kind": "drop-after-store"},
+            {"route": "upload", "kind": "exists422"},
         ]}),
     );
     let run = release(&ctx, &repo, "refs/tags/v3", &[]);
@@ -190,6 +193,25 @@ fn rate_limits_half_created_assets_and_a_create_race_are_survived() {
         calls.contains(&"delete-asset 204".to_owned()),
         "the starter asset was deleted: {calls:?}"
     );
+    // The JSON call hit a secondary limit too (octocrab's handler waited `retry-after`).
+    assert!(calls.contains(&"create 403".to_owned()), "{calls:?}");
+    // Assets that landed unannounced (dropped answer, 422 already_exists) were accepted,
+    // not deleted: one delete only, for the starter.
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.starts_with("delete-asset"))
+            .count(),
+        1,
+        "{calls:?}"
+    );
+    for a in assets {
+        let name = a["name"].as_str().expect("name");
+        if let Some(i) = name.strip_prefix('f').and_then(|n| n.strip_suffix(".bin")) {
+            let i: usize = i.parse().expect("index");
+            assert_eq!(asset_bytes(a), vec![i as u8; 50_000 + i], "{name}");
+        }
+    }
 }
 
 #[test]

@@ -10,7 +10,8 @@
 //
 // Test controls:
 //   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets",
-//        "kind": "secondary" | "starter502" | "status" | "race", "status": 502, "retryAfter": 1, "times": 1}]}
+//        "kind": "secondary" | "starter502" | "status" | "race" | "drop-after-store" | "exists422",
+//        "status": 502, "retryAfter": 1, "times": 1}]}
 //   POST /_emulator/immutable {"repo": "o/r"}  -> published releases of the repo refuse uploads
 //   GET  /_emulator/state?repo=o/r -> {"releases": [...with assets], "calls": [{"method","route","status"}]}
 import { createHash } from 'node:crypto'
@@ -173,6 +174,17 @@ async function handle(req, res, url) {
       // The upstream failed after the asset record was made: it stays in state `starter`.
       log('upload', 502)
       return send(res, 502, { message: 'Bad Gateway' })
+    }
+    if (f && (f.kind === 'drop-after-store' || f.kind === 'exists422')) {
+      // The asset landed, but the client never hears so: a dropped connection, or the 422
+      // a duplicate attempt gets.
+      Object.assign(asset, { state: 'uploaded', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex') })
+      if (f.kind === 'drop-after-store') {
+        log('upload', 0)
+        return req.socket.destroy()
+      }
+      log('upload', 422)
+      return send(res, 422, validationFailed('ReleaseAsset', 'name'))
     }
     if (data.length !== Number(req.headers['content-length'])) {
       rel.assets.splice(rel.assets.indexOf(asset), 1)
