@@ -4,7 +4,8 @@
 //! list, as drafts are invisible by tag) or created **as a draft**; a create that answers
 //! 422 `already_exists` (a matrix job won the race) re-fetches and reuses. Name clashes with
 //! existing assets stop the run before any upload unless `overwrite`. Assets (every file,
-//! flat, plus a checksums file naming them) go up concurrently, bounded and paced; a failed
+//! flat, plus a checksums file naming them) go up concurrently, bounded; mutative API calls
+//! are paced; a failed
 //! upload is retried idempotently: the asset list decides whether a half-created (`starter`)
 //! or mismatching asset is deleted first, or a matching one accepted. Only when every asset
 //! landed is the draft published (unless `draft: true`).
@@ -29,7 +30,7 @@ use crate::report::{Event, Reporter};
 /// Uploads in flight when `upload-concurrency` is not set (GitHub asks for serial
 /// mutative requests; a few in flight stays clear of the secondary limits).
 const DEFAULT_CONCURRENCY: usize = 4;
-/// Least time between two mutative requests.
+/// Least time between two mutative API calls (create, publish, delete).
 const PACE: Duration = Duration::from_millis(100);
 /// Attempts per asset.
 const MAX_ATTEMPTS: u32 = 4;
@@ -492,7 +493,8 @@ async fn upload_asset(
                 api.delete_asset(found.id).await?;
             }
         }
-        pace(pacer).await;
+        // Uploads go to the uploads host and are bounded by `upload-concurrency`; the pace
+        // applies to the API's mutative calls (create, publish, delete).
         match api
             .upload(release, &asset.name, asset.content_type, &asset.body)
             .await

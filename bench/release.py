@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Release upload: 50 assets of 1 MiB to the GitHub REST emulator (tests/support/node), in one
+run: stevedore (draft, assets, checksums asset, publish) vs the naive approach (create, then
+re-GET the release and POST each asset; sequential and all-at-once). Prints median time and
+the number of API calls each made (from the emulator's log).
+
+usage: release.py [--repeats N]
+"""
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import urllib.request
+
+from timing import timed
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+NODE = os.path.join(ROOT, "tests", "support", "node")
+STEVEDORE = os.path.join(ROOT, "target", "release", "stevedore")
+PYTHON = os.path.join(HERE, "peers", "venv-s3", "bin", "python")
+
+
+def corpus():
+    root = os.path.join(HERE, "corpus", "release-50")
+    if not os.path.isdir(root):
+        os.makedirs(root)
+        rng = random.Random(20261122)
+        for i in range(50):
+            with open(os.path.join(root, f"asset-{i:02d}.bin"), "wb") as f:
+                f.write(rng.randbytes(1024 * 1024))
+    return root
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=5)
+    a = ap.parse_args()
+    data = corpus()
+    emu = subprocess.Popen(["node", os.path.join(NODE, "github-emulator.mjs")], cwd=NODE,
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    api = json.loads(emu.stdout.readline())["url"]
+    env = dict(os.environ, GITHUB_TOKEN="ghs_benchToken0000000000000000000000000", GITHUB_API_URL=api)
+    env.pop("GITHUB_ACTIONS", None)
+    cmds = {
+        "stevedore (draft, 50 assets + SHA256SUMS, publish)": lambda repo, tag: [
+            STEVEDORE, "--path", data, "--destination", "release", "--tag", tag,
+            "--token", env["GITHUB_TOKEN"], "--summary", "false"],
+        "naive sequential (re-GET per asset)": lambda repo, tag: [
+            PYTHON, os.path.join(HERE, "release_naive.py"), api, repo, tag, data, "sequential"],
+        "naive all-at-once (re-GET per asset)": lambda repo, tag: [
+            PYTHON, os.path.join(HERE, "release_naive.py"), api, repo, tag, data, "parallel"],
+    }
+    times = {k: [] for k in cmds}
+    api_calls = {}
+    try:
+        for r in range(a.repeats + 1):
+            for i, (name, cmd) in enumerate(cmds.items()):
+                repo = f"octo/bench-{r}-{i}"
+                t, _ = timed(cmd(repo, f"v{r}.{i}"), dict(env, GITHUB_REPOSITORY=repo))
+                state = json.load(urllib.request.urlopen(f"{api}/_emulator/state?repo={repo}"))
+                assets = state["releases"][0]["assets"]
+                assert len(assets) >= 50, (name, len(assets))
+                api_calls[name] = len(state["calls"])
+                if r > 0:
+                    times[name].append(t)
+    finally:
+        emu.stdin.close()
+        emu.wait(timeout=10)
+    sd = statistics.median(times[next(iter(cmds))])
+    print(f"\n## Release upload: 50 assets x 1 MiB, GitHub REST emulator on loopback, median of {a.repeats}\n")
+    print("| uploader | median s | vs stevedore | API calls |")
+    print("|---|---:|---:|---:|")
+    for name in cmds:
+        med = statistics.median(times[name])
+        print(f"| {name} | {med:.3f} | {med / sd:.2f}x | {api_calls[name]} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
