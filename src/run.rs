@@ -63,11 +63,6 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
     for warning in &config.warnings {
         log.event(&Event::warning(warning.clone()));
     }
-    if config.check_run {
-        log.event(&Event::warning(
-            "`check-run: true` is not implemented in this version of stevedore; findings are in the job summary and annotations".into(),
-        ));
-    }
     let config = state.config.insert(config);
 
     log.stage("Selecting files");
@@ -273,6 +268,9 @@ fn finish(
     }
 
     console_summary(log, &outcome);
+    if state.config.as_ref().is_some_and(|c| c.check_run) {
+        publish_check_run(inv, log, state, &outcome, code);
+    }
     let notes: Vec<Annotation> = annotations::build(&outcome);
     if log.mode() == crate::report::log::Mode::Actions {
         for a in &notes {
@@ -297,6 +295,57 @@ fn finish(
         log.listing(&lines);
     }
     code
+}
+
+/// `check-run: true`: the summary and every located annotation as a check run. Problems
+/// here are warnings: the upload has happened.
+fn publish_check_run(
+    inv: &Invocation,
+    log: &LogReporter,
+    state: &State,
+    outcome: &Outcome<'_>,
+    code: ExitCode,
+) {
+    let warn = |message: String| {
+        let note = Annotation::new(
+            crate::report::commands::Severity::Warning,
+            "stevedore",
+            message.clone(),
+        );
+        if log.mode() == crate::report::log::Mode::Actions {
+            log.command(&note.to_command());
+        } else {
+            log.line(&format!("warning: {message}"));
+        }
+    };
+    let token = state.config.as_ref().and_then(|c| c.token.clone());
+    let (Some(token), Some(repo), Some(sha)) =
+        (token, inv.env.repository.clone(), inv.env.sha.clone())
+    else {
+        warn("`check-run: true` needs `token`, GITHUB_REPOSITORY and GITHUB_SHA (set by the runner); no check run was published".into());
+        return;
+    };
+    let target = crate::report::check_run::Target {
+        api_url: inv
+            .env
+            .api_url
+            .clone()
+            .unwrap_or_else(|| "https://api.github.com".into()),
+        repo,
+        sha,
+        token,
+    };
+    let summary = summary::render(outcome);
+    let summary = log.redact(&summary);
+    let (mut errors, warnings) = annotations::all(outcome);
+    errors.extend(warnings);
+    for note in &mut errors {
+        note.message = log.redact(&note.message).into_owned();
+    }
+    match crate::report::check_run::publish(&target, code == ExitCode::Success, &summary, &errors) {
+        Ok(url) => log.line(&format!("check run: {url}")),
+        Err(e) => warn(format!("could not publish the check run: {e}")),
+    }
 }
 
 fn step_outputs(state: &State, log: &LogReporter) -> Vec<(&'static str, String)> {

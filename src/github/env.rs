@@ -43,6 +43,8 @@ pub mod vars {
     pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
     /// REST API base URL (`https://api.github.com`, or GHES / an emulator).
     pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
+    /// The commit the run is for (check runs attach to it).
+    pub const GITHUB_SHA: &str = "GITHUB_SHA";
     /// `owner/repo`.
     pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
     /// The workflow run's id, for links.
@@ -92,6 +94,8 @@ pub struct RunnerEnv {
     pub server_url: Option<String>,
     /// `$GITHUB_API_URL`.
     pub api_url: Option<String>,
+    /// `$GITHUB_SHA`.
+    pub sha: Option<String>,
     /// `$GITHUB_REPOSITORY`.
     pub repository: Option<String>,
     /// `$GITHUB_RUN_ID`.
@@ -169,6 +173,7 @@ impl RunnerEnv {
                 vars::GITHUB_SERVER_URL => env.server_url = non_empty(),
                 vars::GITHUB_REPOSITORY => env.repository = non_empty(),
                 vars::GITHUB_API_URL => env.api_url = non_empty(),
+                vars::GITHUB_SHA => env.sha = non_empty(),
                 vars::GITHUB_RUN_ID => env.run_id = non_empty(),
                 vars::AWS_ACCESS_KEY_ID => env.aws_access_key_id = non_empty(),
                 vars::AWS_SECRET_ACCESS_KEY => {

@@ -5,6 +5,7 @@
 //! and keeps warnings for the annotations written at the end.
 
 pub mod annotations;
+pub mod check_run;
 pub mod commands;
 pub mod format;
 pub mod log;

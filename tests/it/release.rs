@@ -293,3 +293,79 @@ fn two_jobs_racing_to_create_the_same_release_end_with_one() {
     assert_eq!(names.len(), 4, "{names:?}");
     assert_eq!(all[0]["draft"], false);
 }
+
+#[test]
+fn check_run_carries_the_summary_and_every_annotation_in_batches_of_50() {
+    let ctx = Ctx::new();
+    for i in 0..120 {
+        // A GitHub token pattern in each file: one finding per file.
+        ctx.file(
+            &format!("dist/f{i:03}.txt"),
+            format!("line one\ntoken=ghp_{}\n", format!("{i:03}").repeat(12)),
+        );
+    }
+    let repo = github().repo();
+    let mut env = github().env(&repo, "refs/heads/main");
+    env.push((
+        "GITHUB_SHA".into(),
+        "0123456789abcdef0123456789abcdef01234567".into(),
+    ));
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "none"),
+            ("secrets", "warn"),
+            ("check-run", "true"),
+            ("token", TOKEN),
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let state = github().state(&repo);
+    let runs = state["checkRuns"].as_array().expect("check runs");
+    assert_eq!(runs.len(), 1, "{state}");
+    let check = &runs[0];
+    assert_eq!(check["name"], "stevedore");
+    assert_eq!(
+        check["head_sha"],
+        "0123456789abcdef0123456789abcdef01234567"
+    );
+    assert_eq!(check["conclusion"], "success");
+    let annotations = check["annotations"].as_array().expect("annotations");
+    assert_eq!(
+        annotations.len(),
+        120,
+        "every finding, not just the first 10"
+    );
+    assert!(
+        annotations
+            .iter()
+            .all(|a| a["start_line"] == 2 && a["annotation_level"] == "warning")
+    );
+    assert!(
+        check["output"]["summary"]
+            .as_str()
+            .expect("summary")
+            .contains("stevedore")
+    );
+    // 120 annotations: one create and two updates, none over the API's 50.
+    let calls: Vec<String> = state["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "create-check-run 201",
+            "update-check-run 200",
+            "update-check-run 200"
+        ]
+    );
+    // The token pattern itself never reached the check run.
+    assert!(
+        !state.to_string().contains("ghp_000000"),
+        "a secret reached the check run"
+    );
+}

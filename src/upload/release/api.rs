@@ -234,6 +234,38 @@ impl Api {
             .map_err(ApiError::from_octocrab)
     }
 
+    /// Creates a check run (`body` as the REST API takes it); returns its id and page.
+    pub async fn create_check_run(
+        &self,
+        body: &serde_json::Value,
+    ) -> Result<(u64, String), ApiError> {
+        let run: serde_json::Value = self
+            .octo
+            .post(format!("/repos/{}/check-runs", self.repo), Some(body))
+            .await
+            .map_err(ApiError::from_octocrab)?;
+        let id = run["id"]
+            .as_u64()
+            .ok_or_else(|| ApiError::Decode("check run without an id".into()))?;
+        Ok((id, run["html_url"].as_str().unwrap_or_default().to_owned()))
+    }
+
+    /// Updates a check run (more annotations).
+    pub async fn update_check_run(
+        &self,
+        id: u64,
+        body: &serde_json::Value,
+    ) -> Result<(), ApiError> {
+        self.octo
+            .patch::<serde_json::Value, _, _>(
+                format!("/repos/{}/check-runs/{id}", self.repo),
+                Some(body),
+            )
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from_octocrab)
+    }
+
     /// Every asset of a release.
     pub async fn assets(&self, id: u64) -> Result<Vec<Asset>, ApiError> {
         let mut all = Vec::new();

@@ -30,6 +30,54 @@ const RELEASE = assetsScenario.find((r) => r.method === 'get' && r.path.includes
 const ASSET = assetsScenario.find((r) => r.method === 'post' && r.status === 201).response
 const ASSET_EXISTS = conflictScenario.find((r) => r.method === 'post' && r.status === 422).response
 const NOT_FOUND = { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }
+// Check runs: no recording in @octokit/fixtures, so the example of GitHub's OpenAPI
+// description (@octokit/openapi) is the template.
+const openapi = JSON.parse(readFileSync(path.join(here, 'node_modules/@octokit/openapi/generated/api.github.com.json'), 'utf8'))
+const CHECK_RUN = openapi.components.examples['check-run-example-of-completed-conclusion'].value
+const checkRuns = new Map() // "o/r" -> [{id, name, head_sha, status, conclusion, output, annotations: []}]
+
+function checkRunJson(name, c) {
+  return {
+    ...CHECK_RUN,
+    id: c.id,
+    name: c.name,
+    head_sha: c.head_sha,
+    status: c.status,
+    conclusion: c.conclusion,
+    url: `${base}/repos/${name}/check-runs/${c.id}`,
+    html_url: `${base}/${name}/runs/${c.id}`,
+    output: { ...CHECK_RUN.output, title: c.output.title, summary: c.output.summary, text: c.output.text ?? null, annotations_count: c.annotations.length, annotations_url: `${base}/repos/${name}/check-runs/${c.id}/annotations` },
+  }
+}
+
+async function checkRunRoute(req, res, name, id) {
+  const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+  const annotations = body.output?.annotations ?? []
+  const log = (route, status) => {
+    if (!calls.has(name)) calls.set(name, [])
+    calls.get(name).push({ method: req.method, route, status })
+  }
+  if (annotations.length > 50) {
+    log(id ? 'update-check-run' : 'create-check-run', 422)
+    return send(res, 422, { message: 'Validation Failed', errors: ['Only 50 annotations are allowed per request'], documentation_url: 'https://docs.github.com/rest/checks/runs' })
+  }
+  if (!checkRuns.has(name)) checkRuns.set(name, [])
+  const list = checkRuns.get(name)
+  let c
+  if (id) {
+    c = list.find((x) => x.id === Number(id))
+    if (!c) return send(res, 404, NOT_FOUND)
+  } else {
+    if (!body.name || !body.head_sha) return send(res, 422, { message: 'Validation Failed', documentation_url: 'https://docs.github.com/rest/checks/runs' })
+    c = { id: nextId++, name: body.name, head_sha: body.head_sha, status: 'queued', conclusion: null, output: { title: '', summary: '' }, annotations: [] }
+    list.push(c)
+  }
+  for (const k of ['status', 'conclusion']) if (k in body) c[k] = body[k]
+  if (body.output) c.output = { title: body.output.title, summary: body.output.summary, text: body.output.text }
+  c.annotations.push(...annotations)
+  log(id ? 'update-check-run' : 'create-check-run', id ? 200 : 201)
+  return send(res, id ? 200 : 201, checkRunJson(name, c))
+}
 
 let base = ''
 const repos = new Map() // "o/r" -> {releases: [], immutable: false}
@@ -121,6 +169,8 @@ function paginate(req, res, url, items) {
 }
 
 async function handle(req, res, url) {
+  const cm = url.pathname.match(/^\/repos\/([^/]+\/[^/]+)\/check-runs(?:\/(\d+))?$/)
+  if (cm && (req.method === 'POST' || req.method === 'PATCH')) return checkRunRoute(req, res, cm[1], cm[2])
   const m = url.pathname.match(/^\/(uploads\/)?repos\/([^/]+\/[^/]+)\/releases(?:\/(.*))?$/)
   if (!m) return send(res, 404, NOT_FOUND)
   const [, upload, name, rest = ''] = m
@@ -311,6 +361,7 @@ const server = http.createServer(async (req, res) => {
       return send(res, 200, {
         releases: r.releases.map((x) => ({ ...releaseJson(name, x), assets: x.assets.map((a) => ({ ...assetJson(name, a), content_base64: a.data ? a.data.toString('base64') : null })) })),
         calls: calls.get(name) ?? [],
+        checkRuns: (checkRuns.get(name) ?? []).map((c) => ({ ...checkRunJson(name, c), annotations: c.annotations })),
         pendingFaults: faults.get(name) ?? [],
       })
     }
