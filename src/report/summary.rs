@@ -65,6 +65,7 @@ pub fn render(outcome: &Outcome<'_>) -> String {
     destinations(&mut s, outcome);
     artifacts(&mut s, outcome);
     s3_objects(&mut s, outcome);
+    release_assets(&mut s, outcome);
     policy(&mut s, outcome);
     if let Some(m) = outcome.manifest {
         findings(&mut s, m);
@@ -166,6 +167,47 @@ fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
     }
     more(s, all.len(), MAX_ROWS, "artifacts");
     s.push('\n');
+}
+
+/// The release's assets: what landed (with links) and what did not.
+fn release_assets(s: &mut String, outcome: &Outcome<'_>) {
+    for r in outcome
+        .destinations
+        .iter()
+        .filter_map(|d| d.release.as_ref())
+    {
+        let Some(tag) = &r.tag else { continue };
+        let state = if r.published {
+            "published"
+        } else if r.failed.is_empty() {
+            "unchanged state"
+        } else {
+            "left unpublished"
+        };
+        let title = match &r.url {
+            Some(url) => format!("[{}]({url})", name(tag)),
+            None => name(tag),
+        };
+        let _ = writeln!(
+            s,
+            "### Release {title}: {state}\n\n| Asset | Result |\n|---|---|"
+        );
+        let rows = r
+            .assets
+            .iter()
+            .map(|(asset, _)| format!("| {} | ✅ uploaded |", name(asset)))
+            .chain(
+                r.failed
+                    .iter()
+                    .map(|(asset, why)| format!("| {} | ❌ {} |", name(asset), markdown(why))),
+            );
+        let total = r.assets.len() + r.failed.len();
+        for row in rows.take(MAX_ROWS) {
+            let _ = writeln!(s, "{row}");
+        }
+        more(s, total, MAX_ROWS, "assets");
+        s.push('\n');
+    }
 }
 
 /// The objects that landed, so a failed run says exactly what is in the bucket.

@@ -114,6 +114,12 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
             .expect("url")
             .ends_with("/README.md")
     );
+    assert!(run.summary.contains(": published"), "{}", run.summary);
+    assert!(
+        run.summary.contains("`README.md` | ✅ uploaded"),
+        "{}",
+        run.summary
+    );
 }
 
 #[test]
@@ -231,6 +237,8 @@ fn a_failed_asset_leaves_the_release_unpublished() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["draft"], true, "never published incomplete");
     assert!(run.summary.contains("❌"));
+    assert!(run.summary.contains("left unpublished"), "{}", run.summary);
+    assert!(run.summary.contains("`a.txt` | ❌"), "{}", run.summary);
     assert_eq!(run.outputs["release-id"], all[0]["id"].to_string());
 }
 

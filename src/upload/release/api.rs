@@ -372,11 +372,25 @@ impl Api {
             .await
             .map_err(|e| ApiError::Transport(error_chain(&e.without_url())))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        // `retry-after`, else (primary limit spent) the wait until `x-ratelimit-reset`.
+        let retry_after = header("retry-after").or_else(|| {
+            (header("x-ratelimit-remaining") == Some(0))
+                .then(|| header("x-ratelimit-reset"))
+                .flatten()
+                .map(|reset| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    reset.saturating_sub(now).clamp(1, 900)
+                })
+        });
         let text = response
             .text()
             .await

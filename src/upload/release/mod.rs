@@ -143,6 +143,10 @@ pub struct ReleaseReport {
     pub assets: Vec<(String, String)>,
     /// Whether it was published by this run.
     pub published: bool,
+    /// The release's tag.
+    pub tag: Option<String>,
+    /// Assets that did not land: name and why (not started ones say so).
+    pub failed: Vec<(String, String)>,
 }
 
 /// Checks the inputs and lists the assets.
@@ -277,6 +281,7 @@ async fn run(
         Api::new(&plan.api_url, &plan.token, &plan.repo, min_wait).map_err(ReleaseError::Config)?;
     let release = find_or_create(plan, &api, reporter).await?;
     report.id = Some(release.id);
+    report.tag = Some(release.tag_name.clone());
     report.url = Some(release.html_url.clone());
     if !release.draft && release.immutable {
         return Err(ReleaseError::Immutable {
@@ -323,8 +328,14 @@ async fn run(
             Some(Ok(landed)) => report
                 .assets
                 .push((asset.name.clone(), landed.browser_download_url)),
-            Some(Err(e)) => failures.push(format!("`{}`: {e}", asset.name)),
-            None => {}
+            Some(Err(e)) => {
+                failures.push(format!("`{}`: {e}", asset.name));
+                report.failed.push((asset.name.clone(), e.to_string()));
+            }
+            None => report.failed.push((
+                asset.name.clone(),
+                "not attempted after an earlier failure".into(),
+            )),
         }
     }
     if let Some(first) = failures.first() {
