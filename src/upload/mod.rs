@@ -251,6 +251,14 @@ fn artifact_location(landed: &[artifact::ArtifactReport]) -> String {
     }
 }
 
+/// A file streamed as a request body (opened anew for every attempt, never read whole).
+pub(crate) async fn file_body(path: &Path) -> std::io::Result<reqwest::Body> {
+    let file = tokio::fs::File::open(path).await?;
+    Ok(reqwest::Body::wrap_stream(
+        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
+    ))
+}
+
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }

@@ -4,14 +4,13 @@
 //! consume each other's faults. The emulator exits when this process does (its stdin
 //! closes), stopping Azurite with it.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use base64::Engine as _;
 
-use crate::support::node_peers;
+use crate::support::{node_peers, spawn_node_server};
 
 /// The running emulator.
 pub struct Emulator {
@@ -39,21 +38,7 @@ pub fn emulator() -> &'static Emulator {
             dir.join("node_modules/azurite").is_dir(),
             "Azurite is not installed: run `npm ci --prefix tests/support/node` (scripts/test does)"
         );
-        let mut child = Command::new("node")
-            .arg(dir.join("results-emulator.mjs"))
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the results-service emulator (node)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the emulator's address");
-        let info: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("emulator said {line:?}: {e}"));
+        let (child, info) = spawn_node_server("results-emulator.mjs");
         Emulator {
             url: info["url"].as_str().expect("url").to_owned(),
             _child: child,

@@ -1,12 +1,11 @@
 //! The GitHub REST emulator (tests/support/node/github-emulator.mjs, payloads from
 //! `@octokit/fixtures`), started once per test binary; each test uses its own repository.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::support::node_peers;
+use crate::support::spawn_node_server;
 
 /// The running emulator.
 pub struct GitHub {
@@ -21,21 +20,7 @@ static NEXT_REPO: AtomicU32 = AtomicU32::new(1);
 /// The shared emulator.
 pub fn github() -> &'static GitHub {
     GITHUB.get_or_init(|| {
-        let dir = node_peers();
-        let mut child = Command::new("node")
-            .arg(dir.join("github-emulator.mjs"))
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the GitHub emulator (node)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the emulator's address");
-        let info: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("emulator said {line:?}: {e}"));
+        let (child, info) = spawn_node_server("github-emulator.mjs");
         GitHub {
             url: info["url"].as_str().expect("url").to_owned(),
             _child: child,

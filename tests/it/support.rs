@@ -300,3 +300,25 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Starts a Node test server from `tests/support/node` that prints one JSON line (its
+/// address) and exits when its stdin closes, i.e. with this test process.
+pub fn spawn_node_server(script: &str) -> (std::process::Child, serde_json::Value) {
+    use std::io::BufRead as _;
+    let dir = node_peers();
+    let mut child = Command::new("node")
+        .arg(dir.join(script))
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {script} (node): {e}"));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read the server's address");
+    let info =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{script} said {line:?}: {e}"));
+    (child, info)
+}

@@ -311,9 +311,14 @@ impl Api {
 
     /// Deletes a release (a duplicate draft this run created).
     pub async fn delete_release(&self, id: u64) -> Result<(), ApiError> {
+        self.delete(&format!("/{id}")).await
+    }
+
+    /// `DELETE` under the releases route; 204 has no body, so no JSON is parsed.
+    async fn delete(&self, rest: &str) -> Result<(), ApiError> {
         let response = self
             .octo
-            ._delete(self.route(&format!("/{id}")), None::<&()>)
+            ._delete(self.route(rest), None::<&()>)
             .await
             .map_err(ApiError::from_octocrab)?;
         octocrab::map_github_error(response)
@@ -324,15 +329,7 @@ impl Api {
 
     /// Deletes an asset.
     pub async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
-        let response = self
-            .octo
-            ._delete(self.route(&format!("/assets/{id}")), None::<&()>)
-            .await
-            .map_err(ApiError::from_octocrab)?;
-        octocrab::map_github_error(response)
-            .await
-            .map(|_| ())
-            .map_err(ApiError::from_octocrab)
+        self.delete(&format!("/assets/{id}")).await
     }
 
     /// Uploads one asset, streaming the file (or the bytes) with its length.
@@ -357,14 +354,10 @@ impl Api {
         let request = match body {
             AssetBody::Bytes(bytes) => request.body(bytes.clone()),
             AssetBody::File { path, len } => {
-                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                let body = crate::upload::file_body(path).await.map_err(|e| {
                     ApiError::Transport(format!("cannot read `{}`: {e}", path.display()))
                 })?;
-                request
-                    .header("content-length", len.to_string())
-                    .body(reqwest::Body::wrap_stream(
-                        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
-                    ))
+                request.header("content-length", len.to_string()).body(body)
             }
         };
         let response = request

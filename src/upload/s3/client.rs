@@ -162,17 +162,13 @@ impl Client {
             Body::Empty => request.header("content-length", "0"),
             Body::Bytes(bytes) => request.body(bytes.clone()),
             Body::File { path, len } => {
-                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                let body = crate::upload::file_body(path).await.map_err(|e| {
                     Failure::Fail(RequestError::Read {
                         path: path.clone(),
                         message: e.to_string(),
                     })
                 })?;
-                request
-                    .header("content-length", len.to_string())
-                    .body(reqwest::Body::wrap_stream(
-                        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
-                    ))
+                request.header("content-length", len.to_string()).body(body)
             }
         };
         let response = request
