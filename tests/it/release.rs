@@ -115,6 +115,17 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
             .ends_with("/README.md")
     );
     assert!(run.summary.contains(": published"), "{}", run.summary);
+    // A re-run with the same files is idempotent: every asset is there byte for byte, so
+    // nothing is uploaded again and nothing clashes.
+    let rerun = release(&ctx, &repo, "refs/tags/v1.0.0", &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.log());
+    assert_eq!(
+        self::calls(&repo)
+            .iter()
+            .filter(|c| c.starts_with("upload"))
+            .count(),
+        3
+    );
     assert!(
         run.summary.contains("`README.md` | ✅ uploaded"),
         "{}",
@@ -376,4 +387,63 @@ fn check_run_carries_the_summary_and_every_annotation_in_batches_of_50() {
         !state.to_string().contains("ghp_000000"),
         "a secret reached the check run"
     );
+}
+
+#[test]
+fn a_failed_overwrite_keeps_the_assets_it_would_have_replaced() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "new a");
+    ctx.file("dist/b.txt", "new b");
+    let repo = github().repo();
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": "v8", "assets": [{"name": "a.txt", "content": "old a"}]}),
+    );
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "upload", "kind": "status", "status": 500, "times": 4, "asset": "b.txt"}
+        ]}),
+    );
+    let run = release(&ctx, &repo, "refs/tags/v8", &[("overwrite", "true")]);
+    assert_eq!(run.code, 4, "{}", run.log());
+    let assets = releases(&repo)[0]["assets"]
+        .as_array()
+        .expect("assets")
+        .clone();
+    let names: Vec<&str> = assets
+        .iter()
+        .map(|a| a["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        ["a.txt"],
+        "the old asset stays and no staged copy is left"
+    );
+    assert_eq!(asset_bytes(&assets[0]), b"old a");
+    assert!(
+        github().state(&repo)["pendingFaults"]
+            .as_array()
+            .expect("faults")
+            .is_empty(),
+        "b.txt failed all 4 attempts"
+    );
+
+    // Without the fault the replacement lands under a temporary name and is swapped in.
+    let again = release(&ctx, &repo, "refs/tags/v8", &[("overwrite", "true")]);
+    assert_eq!(again.code, 0, "{}", again.log());
+    let assets = releases(&repo)[0]["assets"]
+        .as_array()
+        .expect("assets")
+        .clone();
+    let a = assets.iter().find(|x| x["name"] == "a.txt").expect("a.txt");
+    assert_eq!(asset_bytes(a), b"new a");
+    assert!(
+        assets
+            .iter()
+            .all(|x| !x["name"].as_str().expect("name").starts_with("stevedore-"))
+    );
+    let urls: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&again.outputs["assets"]).expect("assets");
+    assert!(urls["a.txt"].as_str().expect("url").ends_with("/a.txt"));
 }

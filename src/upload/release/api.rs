@@ -327,6 +327,17 @@ impl Api {
             .map_err(ApiError::from_octocrab)
     }
 
+    /// Renames an asset (a replacement staged under a temporary name).
+    pub async fn rename_asset(&self, id: u64, name: &str) -> Result<Asset, ApiError> {
+        self.octo
+            .patch(
+                self.route(&format!("/assets/{id}")),
+                Some(&serde_json::json!({ "name": name })),
+            )
+            .await
+            .map_err(ApiError::from_octocrab)
+    }
+
     /// Deletes an asset.
     pub async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
         self.delete(&format!("/assets/{id}")).await

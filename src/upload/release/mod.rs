@@ -293,41 +293,41 @@ async fn run(
         .assets(release.id)
         .await
         .map_err(api_err("listing the release's assets"))?;
-    let clashes: Vec<&Asset> = existing
-        .iter()
-        .filter(|a| a.state == "uploaded" && plan.assets.iter().any(|p| p.name == a.name))
-        .collect();
-    if !clashes.is_empty() && !plan.overwrite {
-        return Err(ReleaseError::AssetsExist {
-            tag: release.tag_name,
-            names: clashes
-                .iter()
-                .map(|a| format!("`{}`", a.name))
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
+    let (done, clashes) = inventory(plan, &existing, &release.tag_name)?;
     let pacer = Mutex::new(None);
-    for old in existing
-        .iter()
-        .filter(|a| plan.assets.iter().any(|p| p.name == a.name))
-    {
-        pace(&pacer).await;
-        api.delete_asset(old.id).await.map_err(api_err(format!(
-            "deleting the previous asset `{}`",
-            old.name
-        )))?;
+    remove_leftovers(&api, plan, &existing, &pacer).await?;
+    let suffix = &crate::report::commands::random_token()[..8];
+    for a in &done {
+        report
+            .assets
+            .push((a.name.clone(), a.browser_download_url.clone()));
     }
-    let results = super::bounded::run(&plan.assets, plan.concurrency, |asset| {
+    let todo: Vec<&Planned> = plan
+        .assets
+        .iter()
+        .filter(|p| !done.iter().any(|a| a.name == p.name))
+        .collect();
+    let uploads: Vec<Planned> = todo
+        .iter()
+        .map(|&p| {
+            let mut p = p.clone();
+            if clashes.iter().any(|c| c.name == p.name) {
+                p.name = format!("stevedore-{suffix}-{}", p.name);
+            }
+            p
+        })
+        .collect();
+    let results = super::bounded::run(&uploads, plan.concurrency, |asset| {
         upload_asset(&api, &release, asset, &pacer)
     })
     .await;
     let mut failures = Vec::new();
-    for (asset, result) in plan.assets.iter().zip(results) {
+    let mut staged = Vec::new();
+    let mut fresh = Vec::new();
+    for ((&asset, upload), result) in todo.iter().zip(&uploads).zip(results) {
         match result {
-            Some(Ok(landed)) => report
-                .assets
-                .push((asset.name.clone(), landed.browser_download_url)),
+            Some(Ok(landed)) if upload.name != asset.name => staged.push((asset, landed)),
+            Some(Ok(landed)) => fresh.push((asset, landed)),
             Some(Err(e)) => {
                 failures.push(format!("`{}`: {e}", asset.name));
                 report.failed.push((asset.name.clone(), e.to_string()));
@@ -338,6 +338,12 @@ async fn run(
             )),
         }
     }
+    let outcome = Landed {
+        staged,
+        fresh,
+        failed: !failures.is_empty(),
+    };
+    settle(&api, &release, &clashes, outcome, &pacer, reporter, report).await?;
     if let Some(first) = failures.first() {
         return Err(ReleaseError::Incomplete {
             failed: failures.len(),
@@ -540,4 +546,142 @@ fn e_is_rate_limit(e: &ApiError) -> bool {
             ..
         }
     ) || matches!(e, ApiError::GitHub { message, .. } if message.contains("rate limit"))
+}
+
+/// What the uploads left: replacements under temporary names, new assets, and whether any
+/// asset failed.
+struct Landed<'p> {
+    staged: Vec<(&'p Planned, Asset)>,
+    fresh: Vec<(&'p Planned, Asset)>,
+    failed: bool,
+}
+
+/// After the uploads: on failure, removes the staged replacements (and, on a published
+/// release, this run's new assets); on success, swaps the replacements in.
+async fn settle(
+    api: &Api,
+    release: &Release,
+    clashes: &[&Asset],
+    landed: Landed<'_>,
+    pacer: &Mutex<Option<Instant>>,
+    reporter: &dyn Reporter,
+    report: &mut ReleaseReport,
+) -> Result<(), ReleaseError> {
+    if landed.failed {
+        // The replacements that did land are removed; the assets they replace stay. On a
+        // published release the new assets of this run go too, so what people see is the
+        // release as it was (a draft keeps them: nobody sees it, and a re-run skips them).
+        let rollback = landed
+            .staged
+            .iter()
+            .chain(landed.fresh.iter().filter(|_| !release.draft));
+        for (asset, added) in rollback {
+            pace(pacer).await;
+            if let Err(e) = api.delete_asset(added.id).await {
+                reporter.event(&Event::warning(format!(
+                    "could not remove `{}` after the failure: {e}",
+                    added.name
+                )));
+            }
+            report.failed.push((
+                asset.name.clone(),
+                "landed, then removed: another asset failed".into(),
+            ));
+        }
+        if release.draft {
+            for (asset, asset_landed) in landed.fresh {
+                report
+                    .assets
+                    .push((asset.name.clone(), asset_landed.browser_download_url));
+            }
+        }
+    } else {
+        for (asset, asset_landed) in landed.fresh {
+            report
+                .assets
+                .push((asset.name.clone(), asset_landed.browser_download_url));
+        }
+        // Every replacement landed: swap each in (delete the old asset, rename the new).
+        for (asset, staged) in &landed.staged {
+            let old = clashes.iter().find(|c| c.name == asset.name).map(|c| c.id);
+            if let Some(old) = old {
+                pace(pacer).await;
+                api.delete_asset(old).await.map_err(api_err(format!(
+                    "deleting the replaced asset `{}`",
+                    asset.name
+                )))?;
+            }
+            pace(pacer).await;
+            let renamed = api
+                .rename_asset(staged.id, &asset.name)
+                .await
+                .map_err(api_err(format!(
+                    "renaming the replacement of `{}`",
+                    asset.name
+                )))?;
+            report
+                .assets
+                .push((asset.name.clone(), renamed.browser_download_url));
+        }
+    }
+    Ok(())
+}
+
+/// Sorts the release's existing assets against the plan: the same name with the same bytes
+/// is already done (a re-run); the same name with other bytes is a clash, refused unless
+/// `overwrite`.
+fn inventory<'a>(
+    plan: &Plan,
+    existing: &'a [Asset],
+    tag: &str,
+) -> Result<(Vec<&'a Asset>, Vec<&'a Asset>), ReleaseError> {
+    let same = |a: &Asset, p: &Planned| {
+        a.state == "uploaded"
+            && a.name == p.name
+            && a.size == p.size
+            && a.digest.as_deref() == Some(format!("sha256:{}", p.sha256).as_str())
+    };
+    let done: Vec<&Asset> = existing
+        .iter()
+        .filter(|a| plan.assets.iter().any(|p| same(a, p)))
+        .collect();
+    let clashes: Vec<&Asset> = existing
+        .iter()
+        .filter(|a| {
+            a.state == "uploaded" && plan.assets.iter().any(|p| p.name == a.name && !same(a, p))
+        })
+        .collect();
+    if !clashes.is_empty() && !plan.overwrite {
+        return Err(ReleaseError::AssetsExist {
+            tag: tag.to_owned(),
+            names: clashes
+                .iter()
+                .map(|a| format!("`{}`", a.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok((done, clashes))
+}
+
+/// Half-created (`starter`) leftovers of an earlier run carry no content: removed before
+/// uploading. Assets being replaced stay until their replacement has landed under a
+/// temporary name, so a failed run never leaves a release without an asset it had.
+async fn remove_leftovers(
+    api: &Api,
+    plan: &Plan,
+    existing: &[Asset],
+    pacer: &Mutex<Option<Instant>>,
+) -> Result<(), ReleaseError> {
+    for old in existing
+        .iter()
+        .filter(|a| a.state != "uploaded" && plan.assets.iter().any(|p| p.name == a.name))
+    {
+        pace(pacer).await;
+        api.delete_asset(old.id).await.map_err(api_err(format!(
+            "deleting the half-created asset `{}`",
+            old.name
+        )))?;
+    }
+    Ok(())
 }

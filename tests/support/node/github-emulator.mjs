@@ -11,7 +11,7 @@
 // Test controls:
 //   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets",
 //        "kind": "secondary" | "starter502" | "status" | "race" | "drop-after-store" | "exists422",
-//        "status": 502, "retryAfter": 1, "times": 1}]}
+//        "status": 502, "retryAfter": 1, "times": 1, "asset": "only-this-name"}]}
 //   POST /_emulator/immutable {"repo": "o/r"}  -> published releases of the repo refuse uploads
 //   GET  /_emulator/state?repo=o/r -> {"releases": [...with assets], "calls": [{"method","route","status"}]}
 import { createHash } from 'node:crypto'
@@ -90,9 +90,10 @@ function repo(name) {
   return repos.get(name)
 }
 
-function take(name, route) {
+function take(name, route, asset) {
   const list = faults.get(name) ?? []
-  const i = list.findIndex((f) => f.route === route)
+  // A fault may name the one asset it applies to.
+  const i = list.findIndex((f) => f.route === route && (!f.asset || f.asset === asset))
   if (i < 0) return null
   const f = list[i]
   f.times = (f.times ?? 1) - 1
@@ -181,7 +182,7 @@ async function handle(req, res, url) {
   }
   const byId = (id) => r.releases.find((x) => x.id === Number(id))
   const fault = async (route) => {
-    const f = take(name, route)
+    const f = take(name, route, url.searchParams.get('name'))
     if (!f) return false
     if (f.kind === 'secondary') {
       await readBody(req)
@@ -276,6 +277,22 @@ async function handle(req, res, url) {
     return rel ? send(res, 200, releaseJson(name, rel)) : send(res, 404, NOT_FOUND)
   }
   const am = rest.match(/^assets\/(\d+)$/)
+  if (am && req.method === 'PATCH') {
+    const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+    for (const rel of r.releases) {
+      const a = rel.assets.find((x) => x.id === Number(am[1]))
+      if (!a) continue
+      if (body.name && rel.assets.some((x) => x !== a && x.name === body.name)) {
+        log('rename-asset', 422)
+        return send(res, 422, validationFailed('ReleaseAsset', 'name'))
+      }
+      if (body.name) a.name = body.name
+      if ('label' in body) a.label = body.label
+      log('rename-asset', 200)
+      return send(res, 200, assetJson(name, a))
+    }
+    return send(res, 404, NOT_FOUND)
+  }
   if (am && req.method === 'DELETE') {
     for (const rel of r.releases) {
       const i = rel.assets.findIndex((a) => a.id === Number(am[1]))
