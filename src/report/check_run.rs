@@ -61,10 +61,8 @@ pub fn publish(
     let output = |batch: &[serde_json::Value]| serde_json::json!({ "title": title, "summary": text, "annotations": batch });
     let mut batches = located.chunks(BATCH);
     let first = batches.next().unwrap_or(&[]);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime =
+        crate::upload::net::runtime().map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let api = Api::new(
             &target.api_url,

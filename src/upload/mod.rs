@@ -5,6 +5,7 @@
 pub mod artifact;
 pub mod bounded;
 pub mod dir;
+pub(crate) mod net;
 pub mod release;
 pub mod s3;
 
@@ -192,38 +193,26 @@ pub fn upload(
                     target.display().to_string()
                 }),
             Prepared::Artifact(plan) => {
-                let (landed, error) = match artifact::upload(*plan, reporter) {
-                    Ok(landed) => (landed, None),
-                    Err((landed, e)) => (landed, Some(e)),
-                };
+                let (landed, error) = artifact::upload(*plan, reporter);
                 report.files = landed.iter().map(|a| a.files).sum();
                 report.bytes = landed.iter().map(|a| a.size).sum();
                 let location = artifact_location(&landed);
                 report.artifacts = landed;
-                match error {
-                    None => Ok(location),
-                    Some(e) => Err(UploadError::from(e)),
-                }
+                error.map_or(Ok(location), |e| Err(e.into()))
             }
             Prepared::S3(plan) => {
                 let (landed, error) = s3::upload(*plan, reporter);
                 report.files = landed.uris.len();
                 report.bytes = landed.bytes;
                 report.s3_uris = landed.uris;
-                match error {
-                    None => Ok(destination.to_string()),
-                    Some(e) => Err(UploadError::from(e)),
-                }
+                error.map_or(Ok(destination.to_string()), |e| Err(e.into()))
             }
             Prepared::Release(plan) => {
                 let (landed, error) = release::upload(&plan, reporter);
                 report.files = landed.assets.len();
                 let location = landed.url.clone().unwrap_or_default();
                 report.release = Some(landed);
-                match error {
-                    None => Ok(location),
-                    Some(e) => Err(UploadError::from(e)),
-                }
+                error.map_or(Ok(location), |e| Err(e.into()))
             }
         };
         report.elapsed = started.elapsed();
@@ -249,14 +238,6 @@ fn artifact_location(landed: &[artifact::ArtifactReport]) -> String {
         [one] => format!("artifact {} (ID {})", one.name, one.id),
         many => format!("{} artifacts", many.len()),
     }
-}
-
-/// A file streamed as a request body (opened anew for every attempt, never read whole).
-pub(crate) async fn file_body(path: &Path) -> std::io::Result<reqwest::Body> {
-    let file = tokio::fs::File::open(path).await?;
-    Ok(reqwest::Body::wrap_stream(
-        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
-    ))
 }
 
 fn file_len(path: &Path) -> u64 {

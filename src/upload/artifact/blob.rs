@@ -132,7 +132,7 @@ impl BlobTarget {
                 Err(e) if e.is_timeout() => {
                     last = format!("no progress within {} s (stalled)", self.stall.as_secs());
                 }
-                Err(e) => last = super::twirp::error_chain(&e.without_url()),
+                Err(e) => last = crate::upload::net::describe(e),
             }
         }
         Err(BlobError::Exhausted { operation, last })

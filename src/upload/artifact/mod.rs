@@ -357,11 +357,9 @@ pub fn mime_type(name: &str) -> &'static str {
     }
 }
 
-/// Uploads every planned artifact. On failure, returns what landed before it.
-pub fn upload(
-    plan: Plan,
-    reporter: &dyn Reporter,
-) -> Result<Vec<ArtifactReport>, (Vec<ArtifactReport>, ArtifactError)> {
+/// Uploads every planned artifact. Returns what landed, and the failure that stopped it, if
+/// any (the same shape as the S3 and release destinations).
+pub fn upload(plan: Plan, reporter: &dyn Reporter) -> (Vec<ArtifactReport>, Option<ArtifactError>) {
     for warning in &plan.warnings {
         reporter.event(&Event::warning(warning.clone()));
     }
@@ -369,32 +367,29 @@ pub fn upload(
         reporter.event(&Event::info(
             "no files selected: no artifact was created".into(),
         ));
-        return Ok(Vec::new());
+        return (Vec::new(), None);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| (Vec::new(), ArtifactError::Runtime(e)))?;
-    runtime.block_on(upload_all(plan, reporter))
+    let runtime = match crate::upload::net::runtime() {
+        Ok(runtime) => runtime,
+        Err(e) => return (Vec::new(), Some(ArtifactError::Runtime(e))),
+    };
+    let mut landed = Vec::new();
+    let error = runtime
+        .block_on(upload_all(plan, reporter, &mut landed))
+        .err();
+    (landed, error)
 }
 
 async fn upload_all(
     plan: Plan,
     reporter: &dyn Reporter,
-) -> Result<Vec<ArtifactReport>, (Vec<ArtifactReport>, ArtifactError)> {
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
+    landed: &mut Vec<ArtifactReport>,
+) -> Result<(), ArtifactError> {
+    let http = crate::upload::net::http_client()
         .build()
-        .map_err(|e| {
-            (
-                Vec::new(),
-                ArtifactError::ResultsUrl(format!("cannot build the HTTP client: {e}")),
-            )
-        })?;
+        .map_err(|e| ArtifactError::ResultsUrl(format!("cannot build the HTTP client: {e}")))?;
     let client = TwirpClient::new(http.clone(), &plan.results_url, plan.token.clone())
-        .map_err(|e| (Vec::new(), ArtifactError::ResultsUrl(e)))?;
+        .map_err(ArtifactError::ResultsUrl)?;
     let slots = Arc::new(Semaphore::new(plan.concurrency.max(1)));
     let ctx = Ctx {
         plan: &plan,
@@ -407,7 +402,6 @@ async fn upload_all(
     // number as their blocks; reports are kept in plan order.
     let results =
         super::bounded::run(&plan.jobs, plan.concurrency, |job| upload_one(&ctx, job)).await;
-    let mut landed = Vec::new();
     let mut failure = None;
     for result in results.into_iter().flatten() {
         match result {
@@ -417,10 +411,7 @@ async fn upload_all(
             }
         }
     }
-    match failure {
-        Some(e) => Err((landed, e)),
-        None => Ok(landed),
-    }
+    failure.map_or(Ok(()), Err)
 }
 
 struct Ctx<'p> {

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::redact::Secret;
+use crate::upload::net::{describe, random_unit};
 
 /// Path prefix of every method.
 const SERVICE: &str = "/twirp/github.actions.results.api.v1.ArtifactService/";
@@ -168,10 +169,10 @@ impl TwirpClient {
                     Attempt::Fail(TwirpError::Network {
                         method,
                         origin: self.origin.clone(),
-                        message: error_chain(&e.without_url()),
+                        message: describe(e),
                     })
                 } else {
-                    Attempt::Retry(error_chain(&e.without_url()))
+                    Attempt::Retry(describe(e))
                 }
             })?;
         let status = response.status();
@@ -223,18 +224,6 @@ impl TwirpClient {
     }
 }
 
-/// An error with its causes (reqwest's own message is only "error sending request").
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// The origin of `ACTIONS_RESULTS_URL`, or why it is unusable.
 pub fn origin(results_url: &str) -> Result<String, String> {
     let url = reqwest::Url::parse(results_url)
@@ -254,15 +243,6 @@ pub fn retry_delay(attempt: u32, unit: f64) -> Duration {
     }
     let low = BASE_DELAY.as_secs_f64() * 1.5_f64.powi(i32::try_from(attempt).unwrap_or(30));
     Duration::from_secs_f64(low + unit.clamp(0.0, 1.0) * low * 0.5)
-}
-
-/// A random number in `[0, 1)` for jitter; 0 if the system has no randomness to give.
-pub(crate) fn random_unit() -> f64 {
-    let mut bytes = [0u8; 4];
-    if getrandom::fill(&mut bytes).is_err() {
-        return 0.0;
-    }
-    f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0)
 }
 
 #[cfg(test)]

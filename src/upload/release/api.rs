@@ -16,7 +16,7 @@ use octocrab::service::middleware::retry::{NoOpRateLimitMetrics, RetryConfig};
 use serde::Deserialize;
 
 use crate::redact::Secret;
-use crate::upload::artifact::twirp::error_chain;
+use crate::upload::net::{describe, error_chain, file_body, http_client};
 
 /// A release, as far as stevedore needs it.
 #[derive(Debug, Clone, Deserialize)]
@@ -165,9 +165,7 @@ impl Api {
             })
             .build()
             .map_err(|e| format!("cannot build the GitHub client: {e}"))?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
+        let http = http_client()
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Api {
@@ -365,7 +363,7 @@ impl Api {
         let request = match body {
             AssetBody::Bytes(bytes) => request.body(bytes.clone()),
             AssetBody::File { path, len } => {
-                let body = crate::upload::file_body(path).await.map_err(|e| {
+                let body = file_body(path).await.map_err(|e| {
                     ApiError::Transport(format!("cannot read `{}`: {e}", path.display()))
                 })?;
                 request.header("content-length", len.to_string()).body(body)
@@ -374,7 +372,7 @@ impl Api {
         let response = request
             .send()
             .await
-            .map_err(|e| ApiError::Transport(error_chain(&e.without_url())))?;
+            .map_err(|e| ApiError::Transport(describe(e)))?;
         let status = response.status().as_u16();
         let header = |name: &str| {
             response
@@ -398,7 +396,7 @@ impl Api {
         let text = response
             .text()
             .await
-            .map_err(|e| ApiError::Transport(error_chain(&e.without_url())))?;
+            .map_err(|e| ApiError::Transport(describe(e)))?;
         if status == 201 {
             return serde_json::from_str(&text).map_err(|e| ApiError::Decode(e.to_string()));
         }

@@ -246,11 +246,7 @@ pub fn plan(bundle: &Bundle<'_>, config: &Config, env: &RunnerEnv) -> Result<Pla
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
 pub fn upload(plan: &Plan, reporter: &dyn Reporter) -> (ReleaseReport, Option<ReleaseError>) {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::upload::net::runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             return (

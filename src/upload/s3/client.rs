@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::keys::Endpoint;
 use super::sign::{Payload, Signer};
-use crate::upload::artifact::twirp::error_chain;
+use crate::upload::net::{describe, file_body, random_unit};
 
 /// Attempts per request.
 const MAX_ATTEMPTS: u32 = 5;
@@ -162,7 +162,7 @@ impl Client {
             Body::Empty => request.header("content-length", "0"),
             Body::Bytes(bytes) => request.body(bytes.clone()),
             Body::File { path, len } => {
-                let body = crate::upload::file_body(path).await.map_err(|e| {
+                let body = file_body(path).await.map_err(|e| {
                     Failure::Fail(RequestError::Read {
                         path: path.clone(),
                         message: e.to_string(),
@@ -174,13 +174,13 @@ impl Client {
         let response = request
             .send()
             .await
-            .map_err(|e| Failure::Retry(error_chain(&e.without_url())))?;
+            .map_err(|e| Failure::Retry(describe(e)))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
-            .map_err(|e| Failure::Retry(error_chain(&e.without_url())))?;
+            .map_err(|e| Failure::Retry(describe(e)))?;
         // CompleteMultipartUpload can answer 200 with an error document.
         let embedded_error = status == 200 && body.starts_with(b"<?xml") && has_error(&body);
         if (200..300).contains(&status) && !embedded_error {
@@ -220,7 +220,7 @@ enum Failure {
 fn backoff(attempt: u32) -> Duration {
     let base = BASE_BACKOFF.saturating_mul(1 << attempt.min(6).saturating_sub(1));
     // Full jitter in the upper half keeps retries of many objects from moving in step.
-    base.mul_f64(0.5 + 0.5 * crate::upload::artifact::twirp::random_unit())
+    base.mul_f64(0.5 + 0.5 * random_unit())
 }
 
 fn has_error(body: &[u8]) -> bool {

@@ -15,7 +15,7 @@ pub mod sign;
 use std::fmt::Write as _;
 use std::io::Read as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -234,11 +234,7 @@ pub fn upload(plan: Plan, reporter: &dyn Reporter) -> (S3Report, Option<S3Error>
     if let Some(token) = &plan.credentials.session_token {
         reporter.mask(token.expose());
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::upload::net::runtime() {
         Ok(runtime) => runtime,
         Err(e) => return (S3Report::default(), Some(S3Error::Runtime(e.to_string()))),
     };
@@ -260,9 +256,7 @@ async fn upload_all(
     reporter: &dyn Reporter,
     report: &mut S3Report,
 ) -> Result<(), S3Error> {
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
+    let http = crate::upload::net::http_client()
         .pool_max_idle_per_host(plan.concurrency)
         .build()
         .map_err(|e| S3Error::Runtime(e.to_string()))?;
