@@ -251,27 +251,30 @@ fn finish(
         elapsed: started.elapsed(),
     };
     let want_summary = state.config.as_ref().is_none_or(|c| c.summary);
-    if want_summary && let Some(path) = &inv.env.summary_file {
-        let rendered = summary::render(&outcome);
-        let text = log.redact(&rendered);
-        if let Err(e) = fs::OpenOptions::new()
+    let summary_file = inv.env.summary_file.as_ref().filter(|_| want_summary);
+    let check_run = state.config.as_ref().is_some_and(|c| c.check_run);
+    // Rendered once, for the job summary and the check run alike.
+    let rendered = (summary_file.is_some() || check_run)
+        .then(|| log.redact(&summary::render(&outcome)).into_owned());
+    if let (Some(path), Some(text)) = (summary_file, &rendered)
+        && let Err(e) = fs::OpenOptions::new()
             .append(true)
             .create(true)
             .open(path)
             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-        {
-            log.line(&format!(
-                "warning: cannot write the job summary to `{}`: {e}",
-                path.display()
-            ));
-        }
+    {
+        log.line(&format!(
+            "warning: cannot write the job summary to `{}`: {e}",
+            path.display()
+        ));
     }
 
     console_summary(log, &outcome);
-    if state.config.as_ref().is_some_and(|c| c.check_run) {
-        publish_check_run(inv, log, state, &outcome, code);
+    let mut notes: Vec<Annotation> = annotations::build(&outcome);
+    if let Some(text) = rendered.as_deref().filter(|_| check_run) {
+        // A check run that cannot be published is one more warning, printed with the rest.
+        notes.extend(publish_check_run(inv, log, state, &outcome, text, code));
     }
-    let notes: Vec<Annotation> = annotations::build(&outcome);
     if log.mode() == crate::report::log::Mode::Actions {
         for a in &notes {
             log.command(&a.to_command());
@@ -298,32 +301,27 @@ fn finish(
 }
 
 /// `check-run: true`: the summary and every located annotation as a check run. Problems
-/// here are warnings: the upload has happened.
+/// here are returned as a warning annotation: the upload has happened.
 fn publish_check_run(
     inv: &Invocation,
     log: &LogReporter,
     state: &State,
     outcome: &Outcome<'_>,
+    summary: &str,
     code: ExitCode,
-) {
+) -> Option<Annotation> {
     let warn = |message: String| {
-        let note = Annotation::new(
+        Some(Annotation::new(
             crate::report::commands::Severity::Warning,
             "stevedore",
-            message.clone(),
-        );
-        if log.mode() == crate::report::log::Mode::Actions {
-            log.command(&note.to_command());
-        } else {
-            log.line(&format!("warning: {message}"));
-        }
+            message,
+        ))
     };
     let token = state.config.as_ref().and_then(|c| c.token.clone());
     let (Some(token), Some(repo), Some(sha)) =
         (token, inv.env.repository.clone(), inv.env.sha.clone())
     else {
-        warn("`check-run: true` needs `token`, GITHUB_REPOSITORY and GITHUB_SHA (set by the runner); no check run was published".into());
-        return;
+        return warn("`check-run: true` needs `token`, GITHUB_REPOSITORY and GITHUB_SHA (set by the runner); no check run was published".into());
     };
     let target = crate::report::check_run::Target {
         api_url: inv
@@ -335,15 +333,16 @@ fn publish_check_run(
         sha,
         token,
     };
-    let summary = summary::render(outcome);
-    let summary = log.redact(&summary);
     let (mut errors, warnings) = annotations::all(outcome);
     errors.extend(warnings);
     for note in &mut errors {
         note.message = log.redact(&note.message).into_owned();
     }
-    match crate::report::check_run::publish(&target, code == ExitCode::Success, &summary, &errors) {
-        Ok(url) => log.line(&format!("check run: {url}")),
+    match crate::report::check_run::publish(&target, code == ExitCode::Success, summary, &errors) {
+        Ok(url) => {
+            log.line(&format!("check run: {url}"));
+            None
+        }
         Err(e) => warn(format!("could not publish the check run: {e}")),
     }
 }
