@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { readBody } from './http-util.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const scenarios = path.join(here, 'node_modules/@octokit/fixtures/scenarios/api.github.com')
@@ -105,15 +106,6 @@ function send(res, status, body, headers = {}) {
   const text = body === undefined ? '' : JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '4999', ...headers })
   res.end(text)
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = []
-    req.on('data', (c) => chunks.push(c))
-    req.on('end', () => resolve(Buffer.concat(chunks)))
-    req.on('error', reject)
-  })
 }
 
 // The recorded payloads with this emulator's ids, names and addresses.

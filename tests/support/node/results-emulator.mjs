@@ -31,6 +31,7 @@ import {
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
 } from '@azure/storage-blob'
+import { readBody } from './http-util.mjs'
 
 // Azurite's documented development account.
 const ACCOUNT = 'devstoreaccount1'
@@ -134,15 +135,6 @@ function record(run, method, status) {
 }
 
 // --- helpers -----------------------------------------------------------------------------
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = []
-    req.on('data', (c) => chunks.push(c))
-    req.on('end', () => resolve(Buffer.concat(chunks)))
-    req.on('error', reject)
-  })
-}
-
 function sendJson(res, status, body) {
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
