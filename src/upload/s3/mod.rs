@@ -212,19 +212,10 @@ pub fn plan(
     })
 }
 
+/// Size and SHA-256 of a document written by this run (not part of the scan).
 fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, [u8; 32])> {
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
+    let size = std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
     Ok((size, hasher.finalize().into()))
 }
 
