@@ -62,15 +62,7 @@ pub fn signatures(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> 
         let value_at = at + key_len;
         out.push_str(&rest[..value_at]);
         let end = rest[value_at..]
-            .find(|c: char| {
-                c == '&'
-                    || c == '#'
-                    || c == '"'
-                    || c == '\''
-                    || c.is_whitespace()
-                    || c == ')'
-                    || c == '>'
-            })
+            .find(|c: char| c.is_whitespace() || "&#\"')>".contains(c))
             .map_or(rest.len(), |e| value_at + e);
         if end > value_at {
             out.push_str("***");
