@@ -67,24 +67,39 @@ impl Annotation {
         }
     }
 
-    /// The workflow command line (without the trailing newline).
+    /// The same annotation with credentials in every field replaced by `***` (a file name
+    /// can hold a token; redacting after escaping would miss it).
+    #[must_use]
+    pub fn redacted(&self) -> Annotation {
+        let clean = |s: &str| crate::redact::text(s).into_owned();
+        Annotation {
+            severity: self.severity,
+            title: self.title.as_deref().map(clean),
+            file: self.file.as_deref().map(clean),
+            line: self.line,
+            message: clean(&self.message),
+        }
+    }
+
+    /// The workflow command line (without the trailing newline), redacted then escaped.
     #[must_use]
     pub fn to_command(&self) -> String {
+        let this = self.redacted();
         let mut props = Vec::new();
-        if let Some(title) = &self.title {
+        if let Some(title) = &this.title {
             props.push(format!("title={}", escape_property(title)));
         }
-        if let Some(file) = &self.file {
+        if let Some(file) = &this.file {
             props.push(format!("file={}", escape_property(file)));
         }
-        if let Some(line) = self.line {
+        if let Some(line) = this.line {
             props.push(format!("line={line}"));
         }
-        let mut out = format!("::{}", self.severity.command());
+        let mut out = format!("::{}", this.severity.command());
         if !props.is_empty() {
             let _ = write!(out, " {}", props.join(","));
         }
-        let _ = write!(out, "::{}", escape_data(&self.message));
+        let _ = write!(out, "::{}", escape_data(&this.message));
         out
     }
 }
