@@ -41,11 +41,13 @@ esac
 exe=stevedore
 case "$target" in *windows*) exe=stevedore.exe ;; esac
 
-# Chosen before anything else, so a runner without one fails here, loudly.
+# Chosen before anything else, so a runner without one fails here, loudly. The file is
+# read from standard input: given a path holding a backslash (every Windows runner:
+# D:\a\_temp), GNU sha256sum escapes its output line and prints `\<hex>`.
 if command -v sha256sum >/dev/null 2>&1; then
-  sha256_of() { sha256sum "$1" | awk '{ print $1 }'; }
+  sha256_of() { sha256sum < "$1" | awk '{ print $1 }'; }
 elif command -v shasum >/dev/null 2>&1; then
-  sha256_of() { shasum -a 256 "$1" | awk '{ print $1 }'; }
+  sha256_of() { shasum -a 256 < "$1" | awk '{ print $1 }'; }
 else
   fail "neither sha256sum nor shasum is available: cannot verify the stevedore binary, refusing to run it"
 fi

@@ -1,0 +1,286 @@
+//! `dist/install.sh` on its own, as the action's install step runs it (bash, the runner's
+//! variables, a release served over loopback HTTP).
+//!
+//! - Windows runner paths (`D:\a\_temp`, a tool cache with `\`) install and reuse the cache.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use crate::support::parse_outputs;
+
+const VERSION: &str = "0.1.0";
+
+/// A loopback HTTP/1.1 server of the files under a directory, standing in for the release
+/// host; it records the path of every request it receives.
+pub struct Server {
+    /// `http://<host>:<port>`, without a trailing `/`.
+    pub url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// The request paths received so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+/// Serves `root` on a free port of 127.0.0.1.
+pub fn serve(root: PathBuf) -> Server {
+    serve_on("127.0.0.1", root)
+}
+
+/// Serves `root` on a free port of `ip` (`127.0.0.1`, `127.0.0.2`, `::1`).
+pub fn serve_on(ip: &str, root: PathBuf) -> Server {
+    let listener = TcpListener::bind((ip, 0)).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let root = root.clone();
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    return;
+                }
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = request
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+                    .to_owned();
+                seen.lock().expect("lock").push(path.clone());
+                let mut stream = &stream;
+                match fs::read(root.join(&path)) {
+                    Ok(body) if !path.contains("..") => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = stream.write_all(&body);
+                    }
+                    _ => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let host = if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.to_owned()
+    };
+    Server {
+        url: format!("http://{host}:{port}"),
+        requests,
+    }
+}
+
+/// The platform the installer is told it runs on, with its target and executable name.
+#[derive(Clone, Copy)]
+struct Platform {
+    os: &'static str,
+    arch: &'static str,
+    target: &'static str,
+    exe: &'static str,
+    /// Of the release asset's name.
+    suffix: &'static str,
+}
+
+const WINDOWS: Platform = Platform {
+    os: "Windows",
+    arch: "X64",
+    target: "x86_64-pc-windows-msvc",
+    exe: "stevedore.exe",
+    suffix: ".exe",
+};
+
+/// A release to install: the action's directory (install.sh and a manifest pinning
+/// `payload`), and the release tree a server serves.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    action: PathBuf,
+    release: PathBuf,
+    platform: Platform,
+    payload: Vec<u8>,
+}
+
+/// The bytes the release holds: a program that says which build it is. The installer
+/// treats them as opaque bytes; a script makes "which bytes ran" visible in its output.
+fn program(says: &str) -> Vec<u8> {
+    format!("#!/bin/sh\necho '{says}'\n").into_bytes()
+}
+
+const GOOD: &str = "stevedore: the pinned build";
+
+impl Fixture {
+    fn new(platform: Platform) -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = fs::canonicalize(dir.path()).expect("canonical");
+        let payload = program(GOOD);
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let action = root.join("action");
+        fs::create_dir_all(action.join("dist")).expect("mkdir");
+        fs::copy(src.join("dist/install.sh"), action.join("dist/install.sh")).expect("copy");
+        let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
+        assert!(
+            manifest.contains(&format!("\nversion {VERSION}\n")),
+            "{manifest}"
+        );
+        fs::write(
+            action.join("dist/manifest.txt"),
+            format!(
+                "{manifest}{} {}\n",
+                platform.target,
+                hex::encode(Sha256::digest(&payload))
+            ),
+        )
+        .expect("manifest");
+        let release = root.join("release");
+        let asset = release.join(format!("v{VERSION}")).join(format!(
+            "stevedore-{VERSION}-{}{}",
+            platform.target, platform.suffix
+        ));
+        fs::create_dir_all(asset.parent().expect("parent")).expect("mkdir");
+        fs::write(&asset, &payload).expect("asset");
+        Fixture {
+            _dir: dir,
+            root,
+            action,
+            release,
+            platform,
+            payload,
+        }
+    }
+
+    /// `RUNNER_TEMP` and `RUNNER_TOOL_CACHE` under the fixture root with these names, created.
+    fn dirs(&self, temp: &str, tool_cache: &str) -> Dirs {
+        let dirs = Dirs {
+            temp: self.root.join(temp),
+            tool_cache: self.root.join(tool_cache),
+            output: self.root.join(format!("{temp}.github_output")),
+        };
+        fs::create_dir_all(&dirs.temp).expect("mkdir temp");
+        fs::create_dir_all(&dirs.tool_cache).expect("mkdir tool cache");
+        dirs
+    }
+
+    /// Where a verified download is kept in `dirs`' tool cache.
+    fn cached(&self, dirs: &Dirs) -> PathBuf {
+        dirs.tool_cache
+            .join("stevedore")
+            .join(VERSION)
+            .join(self.platform.target)
+            .join(self.platform.exe)
+    }
+
+    /// Runs `bash dist/install.sh` as the action's install step does.
+    fn install(&self, dirs: &Dirs, base: &str) -> Install {
+        fs::write(&dirs.output, "").expect("reset output");
+        let mut cmd = Command::new("bash");
+        cmd.arg(self.action.join("dist/install.sh"))
+            .current_dir(&self.root)
+            .env("GITHUB_ACTION_PATH", &self.action)
+            .env("RUNNER_OS", self.platform.os)
+            .env("RUNNER_ARCH", self.platform.arch)
+            .env("RUNNER_TEMP", &dirs.temp)
+            .env("RUNNER_TOOL_CACHE", &dirs.tool_cache)
+            .env("GITHUB_OUTPUT", &dirs.output)
+            .env("STEVEDORE_DOWNLOAD_BASE", base);
+        let out = cmd.output().expect("install.sh runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let outputs = parse_outputs(&fs::read_to_string(&dirs.output).expect("output"));
+        Install {
+            ok: out.status.success(),
+            log: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+            path: outputs.get("path").map(PathBuf::from),
+        }
+    }
+}
+
+/// `RUNNER_TEMP`, `RUNNER_TOOL_CACHE` and `GITHUB_OUTPUT` of one simulated job.
+struct Dirs {
+    temp: PathBuf,
+    tool_cache: PathBuf,
+    output: PathBuf,
+}
+
+struct Install {
+    ok: bool,
+    log: String,
+    /// The `path=` written to `$GITHUB_OUTPUT`.
+    path: Option<PathBuf>,
+}
+
+impl Install {
+    /// The emitted path of a successful install.
+    fn path(&self) -> &Path {
+        assert!(self.ok, "install failed:\n{}", self.log);
+        self.path.as_deref().unwrap_or_else(|| {
+            panic!("no path= in $GITHUB_OUTPUT:\n{}", self.log);
+        })
+    }
+}
+
+/// Runs `path` and returns what it printed.
+fn run(path: &Path) -> String {
+    let out = Command::new(path)
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not run: {e}", path.display()));
+    assert!(out.status.success(), "{} failed", path.display());
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn windows_paths_with_backslashes_install_and_reuse_the_cache() {
+    // Every Windows runner: RUNNER_TEMP=D:\a\_temp, the tool cache C:\hostedtoolcache\windows.
+    // On Linux a backslash is an ordinary file-name byte, and GNU sha256sum escapes its
+    // output line for such a name exactly as in Git Bash.
+    let fx = Fixture::new(WINDOWS);
+    let server = serve(fx.release.clone());
+    let dirs = fx.dirs(r"D:\a\_temp", r"C:\hostedtoolcache\windows");
+    let sha = hex::encode(Sha256::digest(&fx.payload));
+
+    let first = fx.install(&dirs, &server.url);
+    let path = first.path();
+    assert!(
+        first.log.contains(&format!("verified SHA-256 {sha}\n")),
+        "{}",
+        first.log
+    );
+    assert_eq!(fs::read(path).expect("read"), fx.payload);
+    assert_eq!(run(path), GOOD);
+    assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
+    assert_eq!(
+        fs::read(fx.cached(&dirs)).expect("cached copy"),
+        fx.payload,
+        "the verified download is kept in the tool cache"
+    );
+
+    // The second use in the job verifies the cached copy under the same paths: no download.
+    let second = fx.install(&dirs, &server.url);
+    let path = second.path();
+    assert!(second.log.contains("(cached in"), "{}", second.log);
+    assert!(!second.log.contains("downloading"), "{}", second.log);
+    assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
+    assert_eq!(run(path), GOOD);
+}
