@@ -2,10 +2,12 @@
 //! variables, a release served over loopback HTTP).
 //!
 //! - Windows runner paths (`D:\a\_temp`, a tool cache with `\`) install and reuse the cache.
+//! - What the action later executes is a private, verified copy, not the shared cache file.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -113,6 +115,14 @@ const WINDOWS: Platform = Platform {
     suffix: ".exe",
 };
 
+const LINUX: Platform = Platform {
+    os: "Linux",
+    arch: "X64",
+    target: "x86_64-unknown-linux-musl",
+    exe: "stevedore",
+    suffix: "",
+};
+
 /// A release to install: the action's directory (install.sh and a manifest pinning
 /// `payload`), and the release tree a server serves.
 struct Fixture {
@@ -131,6 +141,7 @@ fn program(says: &str) -> Vec<u8> {
 }
 
 const GOOD: &str = "stevedore: the pinned build";
+const EVIL: &str = "stevedore: REWRITTEN";
 
 impl Fixture {
     fn new(platform: Platform) -> Fixture {
@@ -212,6 +223,7 @@ impl Fixture {
         Install {
             ok: out.status.success(),
             log: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+            stdout,
             path: outputs.get("path").map(PathBuf::from),
         }
     }
@@ -227,6 +239,7 @@ struct Dirs {
 struct Install {
     ok: bool,
     log: String,
+    stdout: String,
     /// The `path=` written to `$GITHUB_OUTPUT`.
     path: Option<PathBuf>,
 }
@@ -248,6 +261,17 @@ fn run(path: &Path) -> String {
         .unwrap_or_else(|e| panic!("{} does not run: {e}", path.display()));
     assert!(out.status.success(), "{} failed", path.display());
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Directories under `dir` whose name starts with `stevedore.`: private copies the
+/// installer left behind.
+fn private_dirs(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .expect("read_dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("stevedore."))
+        .collect()
 }
 
 #[test]
@@ -282,4 +306,80 @@ fn windows_paths_with_backslashes_install_and_reuse_the_cache() {
     assert!(!second.log.contains("downloading"), "{}", second.log);
     assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
     assert_eq!(run(path), GOOD);
+}
+
+#[test]
+fn the_emitted_binary_is_a_private_verified_copy() {
+    let fx = Fixture::new(LINUX);
+    let server = serve(fx.release.clone());
+    let dirs = fx.dirs("runner-temp", "tool-cache");
+    let cached = fx.cached(&dirs);
+
+    let first = fx.install(&dirs, &server.url);
+    let p1 = first.path().to_path_buf();
+    assert!(
+        !p1.starts_with(&dirs.tool_cache),
+        "{} is inside the tool cache",
+        p1.display()
+    );
+    let private = p1.parent().expect("parent");
+    assert_eq!(
+        private.parent(),
+        Some(dirs.temp.as_path()),
+        "{}",
+        p1.display()
+    );
+    assert_eq!(
+        fs::metadata(private).expect("stat").permissions().mode() & 0o777,
+        0o700,
+        "{}",
+        private.display()
+    );
+    assert_eq!(fs::read(&p1).expect("read"), fx.payload);
+    assert_eq!(fs::read(&cached).expect("cached"), fx.payload);
+
+    // Another step rewrites the shared cache between the install and the run step: what
+    // the run step executes is unchanged.
+    fs::write(&cached, program(EVIL)).expect("tamper");
+    assert_eq!(run(&p1), GOOD);
+    assert_eq!(fs::read(&p1).expect("read"), fx.payload);
+
+    // The next install refuses the tampered entry, downloads again, verifies, and replaces
+    // the cache entry; its copy is a new private one.
+    let second = fx.install(&dirs, &server.url);
+    let p2 = second.path().to_path_buf();
+    assert!(
+        second.log.contains("does not match dist/manifest.txt"),
+        "{}",
+        second.log
+    );
+    assert_eq!(server.requests().len(), 2, "{:?}", server.requests());
+    assert_ne!(p1, p2);
+    assert!(!p2.starts_with(&dirs.tool_cache));
+    assert_eq!(run(&p2), GOOD);
+    assert_eq!(fs::read(&cached).expect("cached"), fx.payload);
+
+    // A tampered cache and a tampered release: refused, nothing emitted, nothing left.
+    fs::write(&cached, program(EVIL)).expect("tamper");
+    let asset = fx
+        .release
+        .join(format!("v{VERSION}/stevedore-{VERSION}-{}", LINUX.target));
+    fs::write(&asset, program(EVIL)).expect("tamper release");
+    let before = private_dirs(&dirs.temp);
+    let third = fx.install(&dirs, &server.url);
+    assert!(!third.ok, "{}", third.log);
+    assert!(third.path.is_none(), "{}", third.log);
+    assert!(
+        third
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("::error title=stevedore install::SHA-256 mismatch")),
+        "{}",
+        third.log
+    );
+    assert_eq!(
+        private_dirs(&dirs.temp),
+        before,
+        "a refused copy is removed"
+    );
 }
