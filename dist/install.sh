@@ -15,7 +15,8 @@
 #   RUNNER_TOOL_CACHE           cache root; binaries are kept under stevedore/<version>/<target>
 #   RUNNER_TEMP                 scratch space; the private copy is made here
 #   STEVEDORE_DOWNLOAD_BASE     override of https://github.com/<repository>/releases/download
-#                               (mirrors, tests); http:// is accepted only for 127.0.0.1/localhost
+#                               (mirrors, tests); http:// is accepted only for 127.0.0.1,
+#                               localhost or [::1]; user information (`user@`) never
 # Works in bash 3.2+ on Linux and macOS and in Git Bash on Windows.
 set -euo pipefail
 # Byte-wise patterns and comparisons whatever the runner's locale.
@@ -89,6 +90,53 @@ case "$expected" in
 esac
 [ ${#expected} -eq 64 ] || fail "malformed SHA-256 for $target in $manifest"
 
+# Validates STEVEDORE_DOWNLOAD_BASE and sets `protocols`. The authority (up to the first
+# `/`) is parsed, not matched by prefix: `http://127.0.0.1:80@evil.example` is the host
+# evil.example. User information is refused for every scheme (and never printed: it may
+# be a credential); plain http only for a loopback host with an optional numeric port.
+check_base() {
+  local url=$1 scheme rest authority host port has_port
+  case "$url" in
+    *[[:cntrl:][:space:]]*) fail "STEVEDORE_DOWNLOAD_BASE must not contain spaces or control characters" ;;
+    https://*) scheme=https ;;
+    http://*) scheme=http ;;
+    *) fail "STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1]): $url" ;;
+  esac
+  rest=${url#*://}
+  authority=${rest%%/*}
+  case "$authority" in
+    *@*) fail "STEVEDORE_DOWNLOAD_BASE must not contain user information (\`user@\` before the host); the URL is not shown, as that part may be a credential" ;;
+    *[!]A-Za-z0-9.:[_-]*) fail "STEVEDORE_DOWNLOAD_BASE has characters that do not belong in a host name ($authority): $url" ;;
+  esac
+  has_port=no
+  port=
+  case "$authority" in
+    \[*\]) host=$authority ;;
+    \[*\]:*) host="${authority%%]*}]" port=${authority#*]:} has_port=yes ;;
+    *:*) host=${authority%%:*} port=${authority#*:} has_port=yes ;;
+    *) host=$authority ;;
+  esac
+  [ -n "$host" ] || fail "STEVEDORE_DOWNLOAD_BASE has no host: $url"
+  if [ "$has_port" = yes ]; then
+    case "$port" in
+      "" | *[!0-9]*) fail "STEVEDORE_DOWNLOAD_BASE has a port that is not a number ($port): $url" ;;
+    esac
+  fi
+  protocols='=https'
+  if [ "$scheme" = http ]; then
+    case "$host" in
+      127.0.0.1 | localhost | '[::1]') protocols='=http,https' ;;
+      *) fail "STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1]): $url" ;;
+    esac
+  fi
+}
+
+# Checked before the cache is looked at: a bad setting fails every run, not only the
+# next download.
+base=${STEVEDORE_DOWNLOAD_BASE:-https://github.com/$repository/releases/download}
+base=${base%/}
+protocols=
+check_base "$base"
 # The private directory of this install: what runs is $run_copy and nothing else.
 private=$(mktemp -d "$scratch/stevedore.XXXXXX") || fail "cannot create a directory under $scratch"
 chmod 700 "$private"
@@ -119,20 +167,14 @@ if [ -f "$cache_dir/.complete" ] && [ -f "$cached" ] && cp "$cached" "$run_copy"
   say "the cached copy in $cache_dir does not match dist/manifest.txt (got $actual); downloading again"
 fi
 
-base=${STEVEDORE_DOWNLOAD_BASE:-https://github.com/$repository/releases/download}
-base=${base%/}
-protocols='=https'
-case "$base" in
-  https://*) ;;
-  http://127.0.0.1:* | http://127.0.0.1/* | http://localhost:* | http://localhost/*) protocols='=http,https' ;;
-  *) fail "STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1 or localhost): $base" ;;
-esac
 url="$base/v$version/stevedore-$version-$target"
 case "$target" in *windows*) url="$url.exe" ;; esac
 
 command -v curl >/dev/null 2>&1 || fail "curl is required to download stevedore"
 say "downloading $url"
-curl --proto "$protocols" --tlsv1.2 --fail --silent --show-error --location \
+# --globoff: `[::1]` is a host, not a curl range; redirects (GitHub sends one to its
+# object store) are followed over https only.
+curl --proto "$protocols" --proto-redir '=https' --tlsv1.2 --globoff --fail --silent --show-error --location \
   --retry 3 --retry-delay 2 --retry-connrefused --connect-timeout 20 --max-time 300 \
   --output "$run_copy" "$url" || fail "download failed: $url"
 

@@ -3,6 +3,7 @@
 //!
 //! - Windows runner paths (`D:\a\_temp`, a tool cache with `\`) install and reuse the cache.
 //! - What the action later executes is a private, verified copy, not the shared cache file.
+//! - `STEVEDORE_DOWNLOAD_BASE` is parsed: hostile forms fail closed before any download.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -189,6 +190,7 @@ impl Fixture {
             temp: self.root.join(temp),
             tool_cache: self.root.join(tool_cache),
             output: self.root.join(format!("{temp}.github_output")),
+            spy: None,
         };
         fs::create_dir_all(&dirs.temp).expect("mkdir temp");
         fs::create_dir_all(&dirs.tool_cache).expect("mkdir tool cache");
@@ -206,6 +208,11 @@ impl Fixture {
 
     /// Runs `bash dist/install.sh` as the action's install step does.
     fn install(&self, dirs: &Dirs, base: &str) -> Install {
+        self.install_env(dirs, base, &[])
+    }
+
+    /// [`Fixture::install`] with extra environment variables.
+    fn install_env(&self, dirs: &Dirs, base: &str, env: &[(&str, &Path)]) -> Install {
         fs::write(&dirs.output, "").expect("reset output");
         let mut cmd = Command::new("bash");
         cmd.arg(self.action.join("dist/install.sh"))
@@ -216,7 +223,14 @@ impl Fixture {
             .env("RUNNER_TEMP", &dirs.temp)
             .env("RUNNER_TOOL_CACHE", &dirs.tool_cache)
             .env("GITHUB_OUTPUT", &dirs.output)
-            .env("STEVEDORE_DOWNLOAD_BASE", base);
+            .env("STEVEDORE_DOWNLOAD_BASE", base)
+            .envs(env.iter().copied());
+        if let Some(spy) = &dirs.spy {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let mut paths = vec![spy.dir.clone()];
+            paths.extend(std::env::split_paths(&path));
+            cmd.env("PATH", std::env::join_paths(paths).expect("PATH"));
+        }
         let out = cmd.output().expect("install.sh runs");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let outputs = parse_outputs(&fs::read_to_string(&dirs.output).expect("output"));
@@ -234,6 +248,42 @@ struct Dirs {
     temp: PathBuf,
     tool_cache: PathBuf,
     output: PathBuf,
+    spy: Option<CurlSpy>,
+}
+
+/// A `curl` first on `PATH` that notes each call and then runs the real curl: it shows
+/// whether the installer tried to download at all.
+struct CurlSpy {
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+impl CurlSpy {
+    fn new(dir: PathBuf) -> CurlSpy {
+        let out = Command::new("sh")
+            .args(["-c", "command -v curl"])
+            .output()
+            .expect("sh");
+        let real = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(real.starts_with('/'), "curl not found: {real:?}");
+        fs::create_dir_all(&dir).expect("mkdir");
+        let log = dir.join("calls.log");
+        let script = dir.join("curl");
+        fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf 'curl %s\\n' \"$*\" >> '{}'\nexec '{real}' \"$@\"\n",
+                log.display()
+            ),
+        )
+        .expect("spy");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+        CurlSpy { dir, log }
+    }
+
+    fn calls(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
 
 struct Install {
@@ -382,4 +432,211 @@ fn the_emitted_binary_is_a_private_verified_copy() {
         before,
         "a refused copy is removed"
     );
+}
+
+#[test]
+fn hostile_download_bases_fail_closed_before_any_download() {
+    let fx = Fixture::new(LINUX);
+    let good = serve(fx.release.clone());
+    // Another loopback address that is not on the allow-list: a host the old prefix match
+    // let through (`http://127.0.0.1:80@127.0.0.2:port` is the host 127.0.0.2).
+    let other = serve_on("127.0.0.2", fx.release.clone());
+    let other_authority = other.url.trim_start_matches("http://").to_owned();
+    let good_port = good.url.rsplit(':').next().expect("port").to_owned();
+    let secret = "hunter2-not-for-logs";
+
+    let hostile = [
+        format!("http://127.0.0.1:80@{other_authority}"),
+        format!("http://127.0.0.1:{good_port}@evil.example"),
+        format!("http://127.0.0.1@{other_authority}/"),
+        "http://127.0.0.1.evil.example/releases".to_owned(),
+        "http://localhost.evil/releases".to_owned(),
+        "http://127.0.0.1:abc/".to_owned(),
+        "http://127.0.0.1:/".to_owned(),
+        "http://127.0.0.1:80:90/".to_owned(),
+        format!("http://127.0.0.1#@{other_authority}/"),
+        format!("http://127.0.0.1?@{other_authority}/"),
+        format!("http://[::1]@{other_authority}/"),
+        "http://[::1]x/".to_owned(),
+        "http://127.0.0.1%2eevil.example/".to_owned(),
+        "http://127.0.0.1 /".to_owned(),
+        format!("https://user:{secret}@{other_authority}/"),
+        format!("https://{secret}@github.com/o/r/releases/download"),
+        "ftp://127.0.0.1/".to_owned(),
+        "http://mirror.example.com/releases".to_owned(),
+        "https:///releases".to_owned(),
+    ];
+    for (i, base) in hostile.iter().enumerate() {
+        let mut dirs = fx.dirs(&format!("temp-{i}"), &format!("cache-{i}"));
+        let spy = CurlSpy::new(fx.root.join(format!("spy-{i}")));
+        dirs.spy = Some(spy);
+        let out = fx.install(&dirs, base);
+        assert!(!out.ok, "{base}: must be refused\n{}", out.log);
+        assert!(
+            out.stdout.lines().any(|l| l
+                .starts_with("::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE ")),
+            "{base}: no ::error line naming STEVEDORE_DOWNLOAD_BASE\n{}",
+            out.log
+        );
+        let calls = dirs.spy.as_ref().expect("spy").calls();
+        assert!(calls.is_empty(), "{base}: curl ran:\n{calls}");
+        assert!(!out.log.contains("downloading"), "{base}\n{}", out.log);
+        assert!(out.path.is_none(), "{base}\n{}", out.log);
+        assert!(
+            !out.log.contains(secret),
+            "{base}: user information printed\n{}",
+            out.log
+        );
+        assert!(
+            private_dirs(&dirs.temp).is_empty(),
+            "{base}: left a directory"
+        );
+    }
+    assert!(good.requests().is_empty(), "{:?}", good.requests());
+    assert!(other.requests().is_empty(), "{:?}", other.requests());
+
+    // A warm cache does not skip the check: a bad setting fails every run.
+    let dirs = fx.dirs("temp-warm", "cache-warm");
+    fx.install(&dirs, &good.url).path();
+    let out = fx.install(&dirs, &hostile[0]);
+    assert!(!out.ok && out.path.is_none(), "{}", out.log);
+}
+
+#[test]
+fn loopback_forms_are_accepted_over_http() {
+    let fx = Fixture::new(LINUX);
+    let v4 = serve(fx.release.clone());
+    let v6 = serve_on("::1", fx.release.clone());
+    let v4_port = v4.url.rsplit(':').next().expect("port").to_owned();
+    let asset = format!("v{VERSION}/stevedore-{VERSION}-{}", LINUX.target);
+
+    for (i, (base, server)) in [
+        (v4.url.clone(), &v4),
+        (format!("{}/", v4.url), &v4),
+        (format!("http://localhost:{v4_port}"), &v4),
+        (v6.url.clone(), &v6),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let before = server.requests().len();
+        let dirs = fx.dirs(&format!("temp-{i}"), &format!("cache-{i}"));
+        let out = fx.install(&dirs, &base);
+        assert_eq!(run(out.path()), GOOD, "{base}");
+        assert_eq!(
+            server.requests()[before..],
+            [asset.as_str()],
+            "{base}: one download of the asset"
+        );
+    }
+}
+
+/// `openssl s_server -WWW` serving `root` over TLS on `ip`, with a fresh self-signed
+/// certificate for `localhost`, 127.0.0.1 and 127.0.0.2; stopped when dropped.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    ca: PathBuf,
+}
+
+impl TlsServer {
+    fn start(ip: &str, root: &Path, dir: &Path) -> TlsServer {
+        fs::create_dir_all(dir).expect("mkdir");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let status = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args([
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=stevedore-test",
+                "-addext",
+            ])
+            .arg("subjectAltName=DNS:localhost,IP:127.0.0.1,IP:127.0.0.2")
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl req");
+        assert!(status.success(), "openssl req failed");
+        let port = TcpListener::bind((ip, 0))
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept"])
+            .arg(format!("{ip}:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .current_dir(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let server = TlsServer {
+            child,
+            port,
+            ca: cert,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect((ip, port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "openssl s_server did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn https_is_accepted_for_any_host() {
+    // 127.0.0.2 is refused over http (not on the loopback allow-list) but, like any host,
+    // accepted over https, where the certificate (trusted here through CURL_CA_BUNDLE)
+    // vouches for it.
+    let fx = Fixture::new(LINUX);
+    let tls = TlsServer::start("127.0.0.2", &fx.release, &fx.root.join("tls"));
+    for (i, base) in [
+        format!("https://127.0.0.2:{}", tls.port),
+        format!("https://127.0.0.2:{}/", tls.port),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dirs = fx.dirs(&format!("temp-{i}"), &format!("cache-{i}"));
+        let out = fx.install_env(&dirs, base, &[("CURL_CA_BUNDLE", &tls.ca)]);
+        assert!(
+            out.log.contains(&format!(
+                "downloading https://127.0.0.2:{}/v{VERSION}/",
+                tls.port
+            )),
+            "{}",
+            out.log
+        );
+        assert_eq!(run(out.path()), GOOD, "{base}");
+    }
+    let dirs = fx.dirs("temp-http", "cache-http");
+    let out = fx.install(&dirs, &format!("http://127.0.0.2:{}", tls.port));
+    assert!(!out.ok && out.path.is_none(), "{}", out.log);
 }
