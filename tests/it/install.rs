@@ -1,9 +1,11 @@
 //! `dist/install.sh` on its own, as the action's install step runs it (bash, the runner's
-//! variables, a release served over loopback HTTP).
+//! variables, a release served over loopback HTTP), and the hand-over in `action.yml`
+//! that decides whether the binary gets the artifact token.
 //!
 //! - Windows runner paths (`D:\a\_temp`, a tool cache with `\`) install and reuse the cache.
 //! - What the action later executes is a private, verified copy, not the shared cache file.
 //! - `STEVEDORE_DOWNLOAD_BASE` is parsed: hostile forms fail closed before any download.
+//! - A `destination` the binary would resolve to `artifact` always gets the token.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::support::parse_outputs;
+use crate::support::{Ctx, parse_outputs};
 
 const VERSION: &str = "0.1.0";
 
@@ -639,4 +641,73 @@ fn https_is_accepted_for_any_host() {
     let dirs = fx.dirs("temp-http", "cache-http");
     let out = fx.install(&dirs, &format!("http://127.0.0.2:{}", tls.port));
     assert!(!out.ok && out.path.is_none(), "{}", out.log);
+}
+
+/// The `if:` of action.yml's credentials step, which alone hands `ACTIONS_RUNTIME_TOKEN`
+/// to the binary.
+const CREDENTIALS_IF: &str = "inputs.destination == '' || contains(inputs.destination, 'artifact')";
+
+/// [`CREDENTIALS_IF`] as the runner evaluates it: `==` and `contains` on strings ignore
+/// case, and the input reaches the expression exactly as written.
+fn credentials_handed_over(destination: &str) -> bool {
+    destination.is_empty() || destination.to_lowercase().contains("artifact")
+}
+
+#[test]
+fn a_destination_that_resolves_to_artifact_always_gets_the_token() {
+    let action = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml"))
+        .expect("action.yml");
+    assert!(
+        action.contains(&format!("if: {CREDENTIALS_IF}\n")),
+        "action.yml's credentials step condition changed; update CREDENTIALS_IF"
+    );
+
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    for destination in [
+        "",
+        " ",
+        "  \n",
+        "\t\n\n",
+        "# none yet",
+        "\n# artifact, later\n",
+        "none",
+        "./out",
+        "artifact",
+        "\n  artifact  \n",
+        "./out\n# artifact",
+    ] {
+        // With the credentials step skipped, the run step's env holds empty values.
+        let run = ctx.action_env(
+            &[("path", "dist"), ("destination", destination)],
+            &[
+                ("ACTIONS_RUNTIME_TOKEN".into(), String::new()),
+                ("ACTIONS_RESULTS_URL".into(), String::new()),
+            ],
+        );
+        let wants_artifact = run.log().contains("ACTIONS_RUNTIME_TOKEN");
+        if wants_artifact {
+            assert!(
+                credentials_handed_over(destination),
+                "destination {destination:?}: the binary uploads an artifact but action.yml \
+                 does not hand over the token\n{}",
+                run.log()
+            );
+        }
+        let no_destination_line = !destination.is_empty()
+            && destination.lines().all(|l| {
+                let l = l.trim();
+                l.is_empty() || l.starts_with('#')
+            });
+        if no_destination_line {
+            assert_eq!(run.code, 2, "{destination:?}\n{}", run.log());
+            assert!(
+                run.stdout.contains(
+                    "input `destination`: holds no destination, only blanks or `#` comments"
+                ),
+                "{destination:?}\n{}",
+                run.log()
+            );
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! - `action`: the binary run as the action runs it (`INPUT_*`, `$GITHUB_OUTPUT`, summary).
 //! - `inputs`: every bad input gives exit 2, names the input, and writes nothing.
 //! - `install`: `dist/install.sh` as the install step runs it (Windows paths, the private
-//!   verified copy, the download base check).
+//!   verified copy, the download base check), and `action.yml`'s artifact-token hand-over.
 //! - `secrets`: the credential corpus and its verdicts; values never leak.
 //! - `directory`: the directory destination, byte for byte, and its failure modes.
 //! - `artifact`: the artifact destination against the results-service emulator and a real
