@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use super::commands::{escape_data, random_token};
+use super::commands::{escape_data, inert, random_token};
 use super::format;
 use super::{Event, Level, Reporter};
 use crate::scan::Progress;
@@ -110,9 +110,10 @@ impl LogReporter {
         }
     }
 
-    /// A plain log line; line breaks are escaped so it stays one line.
+    /// A plain log line: one line, which the runner cannot read as a workflow command
+    /// whatever file name it quotes ([`inert`]).
     pub fn line(&self, text: &str) {
-        self.write_line(&escape_data(text));
+        self.write_line(&inert(text));
     }
 
     /// A workflow command, written only in Actions.

@@ -29,6 +29,7 @@ mod inputs;
 mod install;
 mod pack;
 mod release;
+mod runner_log;
 mod s3;
 mod s3server;
 mod secrets;
