@@ -407,7 +407,7 @@ fn a_hostile_tree_sends_no_command_the_run_did_not_mean() {
         assert_eq!(run.code, 0, "{}", run.log());
         crate::runner_log::assert_only_intended_commands(&run.stdout);
         crate::runner_log::assert_only_intended_commands(&run.stderr);
-        for (name, _) in &run.outputs {
+        for name in run.outputs.keys() {
             assert!(
                 [
                     "files",

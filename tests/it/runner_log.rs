@@ -142,7 +142,17 @@ pub fn assert_only_intended_commands(log: &str) {
                 );
                 open = Some(cmd.data.clone());
             }
-            "group" | "endgroup" | "warning" | "error" | "debug" | "add-mask" => {}
+            "warning" | "error" => {
+                // Properties are stevedore's own keys; a name can only be a value.
+                for prop in cmd.props.split(',').filter(|p| !p.is_empty()) {
+                    let key = prop.split('=').next().unwrap_or_default();
+                    assert!(
+                        ["title", "file", "line"].contains(&key),
+                        "unexpected property `{key}`: {cmd:?}"
+                    );
+                }
+            }
+            "group" | "endgroup" | "debug" | "add-mask" => {}
             other => panic!("unexpected command `{other}`: {cmd:?}"),
         }
     }
