@@ -2,7 +2,7 @@
 //! the previous stage's result; the report is written whatever stage the run ended in.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write as _};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -75,7 +75,7 @@ fn pipeline(inv: &Invocation, log: &LogReporter, state: &mut State) -> Result<()
     let manifest = state.manifest.insert(scan_stage(selection, config, log)?);
     let work = work_dir(&inv.env)?;
     let checksums_path = work.join(&config.checksums_name);
-    let manifest_path = work.join("manifest.json");
+    let manifest_path = work.join(crate::config::MANIFEST_NAME);
     write_documents(manifest, &checksums_path, &manifest_path)?;
     state.checksums = Some(checksums_path.clone());
     state.manifest_path = Some(manifest_path.clone());
@@ -181,30 +181,46 @@ fn scan_stage(
 }
 
 /// Writes the checksums file and the manifest, in parallel, streamed through buffers so
-/// memory does not grow with the number of files.
+/// memory does not grow with the number of files. Each is written under a temporary name
+/// and renamed into place once complete: a full disk leaves no truncated checksums file
+/// that a later step could mistake for the real one.
 fn write_documents(
     manifest: &Manifest,
     checksums_path: &Path,
     manifest_path: &Path,
 ) -> Result<(), Error> {
-    let io_err = |path: &Path| {
-        let context = format!("cannot write `{}`", path.display());
-        move |source| Error::Io { context, source }
-    };
     let (sums, json) = rayon::join(
-        || -> std::io::Result<()> {
-            let mut out = BufWriter::with_capacity(1 << 20, File::create(checksums_path)?);
-            checksums::write(manifest, &mut out)?;
-            out.flush()
-        },
-        || -> std::io::Result<()> {
-            let mut out = BufWriter::with_capacity(1 << 20, File::create(manifest_path)?);
-            manifest.write_json(&mut out)?;
-            out.flush()
-        },
+        || write_whole(checksums_path, |out| checksums::write(manifest, out)),
+        || write_whole(manifest_path, |out| Ok(manifest.write_json(out)?)),
     );
-    sums.map_err(io_err(checksums_path))?;
-    json.map_err(io_err(manifest_path))
+    sums.and(json)
+}
+
+/// Writes `path` through `<path>.partial`, renamed once every byte is written; the partial
+/// file is removed on failure.
+fn write_whole(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = File::create(&partial).and_then(|file| {
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        fill(&mut out)?;
+        out.into_inner()
+            .map(drop)
+            .map_err(std::io::IntoInnerError::into_error)
+    });
+    written
+        .and_then(|()| fs::rename(&partial, path))
+        .map_err(|source| {
+            let _ = fs::remove_file(&partial);
+            Error::Io {
+                context: format!("cannot write `{}`", path.display()),
+                source,
+            }
+        })
 }
 
 /// A fresh directory for this run's manifest and checksums.

@@ -15,7 +15,7 @@ pub use destination::Destination;
 pub use inputs::{INPUTS, InputSpec, RawInputs};
 
 use crate::redact::Secret;
-use value::{parse_bool, parse_choice, parse_int, parse_size};
+use value::{name_problem, parse_bool, parse_choice, parse_int, parse_size};
 
 /// What to do when `path` matches nothing (upload-artifact's `if-no-files-found`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +217,10 @@ impl Reader<'_> {
 }
 
 /// Characters upload-artifact refuses in artifact names.
+/// File name of the manifest, beside the checksums file wherever the documents go (the
+/// runner's temporary directory, a directory destination, an S3 prefix).
+pub const MANIFEST_NAME: &str = "stevedore-manifest.json";
+
 const FORBIDDEN_NAME_CHARS: &[char] = &['"', ':', '<', '>', '|', '*', '?', '\r', '\n', '\\', '/'];
 
 impl Config {
@@ -244,6 +248,8 @@ impl Config {
                 "`{}` contains `{}`; artifact names must not contain \" : < > | * ? \\ / or line breaks",
                 name.escape_debug(), bad.escape_debug()
             ));
+        } else if let Some(problem) = name_problem(&name) {
+            r.fail("name", problem);
         }
 
         let if_no_files_found = r
@@ -361,6 +367,12 @@ impl Config {
             r.fail("checksums", format!(
                 "`{}` is not a plain file name; use a name such as SHA256SUMS (no path separators or \" : < > | * ?)",
                 checksums_name.escape_debug()
+            ));
+        } else if let Some(problem) = name_problem(&checksums_name) {
+            r.fail("checksums", problem);
+        } else if checksums_name == MANIFEST_NAME {
+            r.fail("checksums", format!(
+                "`{checksums_name}` is the manifest's file name, written beside the checksums file; choose another name such as SHA256SUMS"
             ));
         }
 

@@ -28,8 +28,10 @@ pub(crate) fn parse_choice<T: Copy>(value: &str, choices: &[(&str, T)]) -> Resul
 /// A whole number within `min..=max`.
 pub(crate) fn parse_int(value: &str, min: u64, max: u64) -> Result<u64, String> {
     let value = value.trim();
+    // Digits only: Rust's parser would also take a sign (`+5`).
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
     match value.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) if digits && (min..=max).contains(&n) => Ok(n),
         _ => Err(format!(
             "`{value}` is not a whole number from {min} to {max}"
         )),
@@ -47,6 +49,28 @@ const SIZE_UNITS: &[(&str, u64)] = &[
     ("gib", 1 << 30),
     ("tib", 1 << 40),
 ];
+
+/// Longest file name most file systems (and GitHub's names) take, in bytes.
+const MAX_NAME_BYTES: usize = 255;
+
+/// Why `name` cannot be a file or artifact name on any runner, if it cannot: control
+/// characters (a line break would also split the checksums file's lines) or more than
+/// 255 bytes.
+pub(crate) fn name_problem(name: &str) -> Option<String> {
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "`{}` contains the control character {}; use printable characters only",
+            name.escape_debug(),
+            c.escape_unicode()
+        ));
+    }
+    (name.len() > MAX_NAME_BYTES).then(|| {
+        format!(
+            "is {} bytes long; names are limited to {MAX_NAME_BYTES} bytes",
+            name.len()
+        )
+    })
+}
 
 /// A byte size: a number with an optional unit, `B`, `KB`/`MB`/`GB`/`TB` (powers of 1000) or
 /// `KiB`/`MiB`/`GiB`/`TiB` (powers of 1024), unit case ignored. Single letters such as `G`
@@ -141,7 +165,19 @@ mod tests {
     }
 
     #[test]
+    fn names_are_printable_and_bounded() {
+        assert!(name_problem("SHA256SUMS").is_none());
+        assert!(name_problem(&"a".repeat(255)).is_none());
+        assert!(name_problem(&"a".repeat(256)).is_some());
+        assert!(name_problem("a\tb").is_some());
+        assert!(name_problem("a\u{7f}b").is_some());
+    }
+
+    #[test]
     fn integers_and_choices() {
+        assert!(parse_int("+5", 0, 9).is_err(), "no sign");
+        assert!(parse_int("-0", 0, 9).is_err(), "no sign");
+        assert_eq!(parse_int(" 5 ", 0, 9), Ok(5));
         assert_eq!(parse_int("9", 0, 9), Ok(9));
         assert!(parse_int("10", 0, 9).is_err());
         assert!(parse_int("-1", 0, 9).is_err());

@@ -27,7 +27,7 @@ thread_local! {
 #[must_use]
 pub fn resolve(path: &Path, ctx: &Context<'_>) -> PathBuf {
     if let (Ok(rest), Some(home)) = (path.strip_prefix("~"), ctx.home) {
-        return home.join(rest);
+        return normalize(&home.join(rest));
     }
     normalize(&ctx.cwd.join(path))
 }
@@ -50,7 +50,7 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// Canonical form of a path that may not exist: the deepest existing ancestor is
 /// resolved, the rest appended.
-fn canonical_lenient(path: &Path) -> PathBuf {
+pub(crate) fn canonical_lenient(path: &Path) -> PathBuf {
     let mut existing = path.to_path_buf();
     let mut rest = Vec::new();
     while fs::symlink_metadata(&existing).is_err() {

@@ -17,8 +17,7 @@ use crate::error::ExitCode;
 use crate::report::Reporter;
 use crate::scan::Manifest;
 
-/// File name of the manifest next to the uploaded files.
-pub const MANIFEST_NAME: &str = "stevedore-manifest.json";
+pub use crate::config::MANIFEST_NAME;
 
 /// What every destination ships besides the files themselves.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +95,14 @@ pub enum UploadError {
         /// The directory.
         path: PathBuf,
     },
+    /// Two `destination` lines name one directory.
+    #[error("`destination` names the directory `{}` twice (also as `{}`); keep one line", first.display(), second.display())]
+    SameDirectory {
+        /// The directory, resolved.
+        first: PathBuf,
+        /// The second line as written.
+        second: PathBuf,
+    },
     /// The destination is not a directory.
     #[error("destination `{}` exists and is not a directory", path.display())]
     NotADirectory {
@@ -144,6 +151,7 @@ impl UploadError {
             UploadError::Release(e) => e.exit_code(),
             UploadError::NameClash { .. }
             | UploadError::Environment(_)
+            | UploadError::SameDirectory { .. }
             | UploadError::DirNotEmpty { .. }
             | UploadError::NotADirectory { .. }
             | UploadError::Overlap { .. } => ExitCode::BadInput,
@@ -268,6 +276,21 @@ fn preflight(
         match destination {
             Destination::Directory(path) => {
                 let target = dir::resolve(path, ctx);
+                // `./out` and `out/../out` (or a link to it) are one directory: copying there
+                // twice would have the second copy replace the first half-way.
+                if let Some(earlier) = prepared.iter().find_map(|p| match p {
+                    Prepared::Directory(t)
+                        if dir::canonical_lenient(t) == dir::canonical_lenient(&target) =>
+                    {
+                        Some(t)
+                    }
+                    _ => None,
+                }) {
+                    return Err(UploadError::SameDirectory {
+                        first: earlier.clone(),
+                        second: path.clone(),
+                    });
+                }
                 dir::preflight(&target, &bundle.manifest.selection.root, config.overwrite)?;
                 prepared.push(Prepared::Directory(target));
             }

@@ -426,3 +426,49 @@ fn a_hostile_tree_sends_no_command_the_run_did_not_mean() {
         assert!(run.stdout.contains("INJECTED"), "{}", run.stdout);
     }
 }
+
+#[test]
+fn a_full_disk_leaves_no_truncated_checksums_file() {
+    // `ulimit -f` stands in for a full RUNNER_TEMP: writes past 8 KiB fail (EFBIG once the
+    // signal it would raise is ignored, as a full disk's ENOSPC fails them).
+    let ctx = Ctx::new();
+    for i in 0..300 {
+        ctx.file(
+            &format!("dist/a-rather-long-file-name-{i:04}.txt"),
+            format!("{i}"),
+        );
+    }
+    let run = ctx.action_in_shell(
+        "trap '' XFSZ; ulimit -f 8",
+        &[("path", "dist"), ("destination", "none")],
+    );
+    assert_ne!(run.code, 0, "{}", run.log());
+    assert!(
+        run.stdout.contains("::error") && run.stdout.contains("cannot write"),
+        "{}",
+        run.stdout
+    );
+    let mut left = Vec::new();
+    for entry in walk(&ctx.temp) {
+        left.push(entry.display().to_string());
+    }
+    assert!(
+        left.iter().all(|p| !p.ends_with("SHA256SUMS")
+            && !p.ends_with("stevedore-manifest.json")
+            && !p.ends_with(".partial")),
+        "a partial document was left behind: {left:?}"
+    );
+    assert!(!run.outputs.contains_key("checksums"), "{:?}", run.outputs);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        }
+        out.push(path);
+    }
+    out
+}

@@ -439,3 +439,61 @@ fn archive_false_names_cannot_form_workflow_commands() {
     assert!(!run.outputs.contains_key("release-url"));
     assert_eq!(finalized(&job).len(), 2);
 }
+
+#[test]
+fn a_backslash_in_a_name_is_a_separator_in_the_zip_as_upload_artifact_writes_it() {
+    let ctx = Ctx::new();
+    ctx.file("dist/back\\slash.txt", "b");
+    ctx.file("dist/plain.txt", "p");
+    let root = ctx.ws.join("dist");
+    let job = emulator().job();
+    let theirs = emulator().official(
+        &job,
+        &[
+            "upload",
+            "theirs",
+            root.to_str().expect("utf-8"),
+            "6",
+            root.join("back\\slash.txt").to_str().expect("utf-8"),
+            root.join("plain.txt").to_str().expect("utf-8"),
+        ],
+    );
+    let ours = upload(&ctx, &job, &[("name", "ours")], &[]);
+    assert_eq!(ours.code, 0, "{}", ours.log());
+    let (theirs_dir, ours_dir) = (ctx.temp.join("theirs"), ctx.temp.join("ours"));
+    download(&job, &theirs["id"].to_string(), &theirs_dir);
+    download(&job, &ours.outputs["artifact-id"], &ours_dir);
+    let (a, b) = (read_tree(&theirs_dir), read_tree(&ours_dir));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    // The entry names themselves, as every unzipper sees them (the official extractor
+    // would turn a `\\` into a directory anyway; Info-ZIP `unzip` would not).
+    let entries = |name: &str| {
+        let zip = ctx.temp.join(format!("{name}.zip"));
+        fs::write(&zip, emulator().stored(&job, name)).expect("write zip");
+        let out = std::process::Command::new("unzip")
+            .arg("-Z1")
+            .arg(&zip)
+            .output()
+            .expect("unzip");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    assert_eq!(entries("ours"), entries("theirs"));
+    assert_eq!(entries("ours"), "back/slash.txt\nplain.txt\n");
+
+    // A second file that becomes the same entry is refused before any request.
+    ctx.file("dist/back/slash.txt", "other");
+    let job = emulator().job();
+    let run = upload(&ctx, &job, &[], &[]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(
+        run.stdout
+            .contains("would both be the zip entry `back/slash.txt`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        emulator().state(&job)["artifacts"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
+}

@@ -25,6 +25,8 @@ pub struct Job {
     pub run: String,
     /// `ACTIONS_RUNTIME_TOKEN`: an unsigned JWT with the `Actions.Results` scope.
     pub token: String,
+    /// The job's backend ID.
+    pub backend_id: String,
 }
 
 static EMULATOR: OnceLock<Emulator> = OnceLock::new();
@@ -63,7 +65,11 @@ impl Emulator {
                 "scp": format!("Actions.GenericRead:00000000 Actions.UploadArtifacts:a:b Actions.Results:{run}:{job}"),
             }))
         );
-        Job { run, token }
+        Job {
+            run,
+            token,
+            backend_id: job,
+        }
     }
 
     fn post(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
@@ -111,6 +117,40 @@ impl Emulator {
                 )
             })
             .collect()
+    }
+
+    /// The bytes of artifact `name` as stored (the zip itself), fetched as any client would:
+    /// `GetSignedArtifactURL`, then the signed URL.
+    pub fn stored(&self, job: &Job, name: &str) -> Vec<u8> {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail-with-body", "-X", "POST", "-H"])
+            .arg("content-type: application/json")
+            .arg("-H")
+            .arg(format!("authorization: Bearer {}", job.token))
+            .arg("--data-binary")
+            .arg(
+                serde_json::json!({
+                    "workflow_run_backend_id": job.run,
+                    "workflow_job_run_backend_id": job.backend_id,
+                    "name": name,
+                })
+                .to_string(),
+            )
+            .arg(format!(
+                "{}twirp/github.actions.results.api.v1.ArtifactService/GetSignedArtifactURL",
+                self.url
+            ))
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "signed URL: {out:?}");
+        let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let url = reply["signed_url"].as_str().expect("signed_url");
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", url])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "blob: {:?}", out.stderr);
+        out.stdout
     }
 
     /// The environment stevedore (or the official client) needs for `job`.

@@ -1,6 +1,8 @@
 //! Every bad input: exit 2, an `::error::` that names the input and says what is
 //! accepted, and nothing written to the destination.
 
+use std::fs;
+
 use crate::support::Ctx;
 
 /// (input, value, text the error must contain).
@@ -20,6 +22,7 @@ const BAD: &[(&str, &str, &str)] = &[
     ("retention-days", "0", "whole number from 1 to 400"),
     ("retention-days", "ten", "whole number from 1 to 400"),
     ("compression-level", "10", "whole number from 0 to 9"),
+    ("compression-level", "+5", "whole number from 0 to 9"),
     ("max-file-size", "2G", "unknown unit"),
     ("max-file-size", "-5MB", "is not a size"),
     ("max-total-size", "lots", "is not a size"),
@@ -47,6 +50,13 @@ const BAD: &[(&str, &str, &str)] = &[
     ("name", "my/artifact", "must not contain"),
     ("name", "a:b", "must not contain"),
     ("checksums", "sub/SUMS", "is not a plain file name"),
+    ("checksums", "SUMS\tx", "control character"),
+    (
+        "checksums",
+        "stevedore-manifest.json",
+        "is the manifest's file name",
+    ),
+    ("name", "a\u{1}b", "control character"),
     ("make-latest", "yes", "use one of true, false, legacy"),
     ("release-id", "abc", "whole number"),
     ("draft", "1", "is not a boolean"),
@@ -198,4 +208,44 @@ fn artifact_destination_refuses_names_the_service_rejects() {
     let run = ctx.action(&[("path", "dist"), ("destination", "./out")]);
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(ctx.ws.join("out/build:12.log").exists());
+}
+
+#[test]
+fn names_longer_than_255_bytes_are_refused() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    let long = "é".repeat(128); // 256 bytes
+    for input in ["checksums", "name"] {
+        let run = ctx.action(&[("path", "dist"), ("destination", "./out"), (input, &long)]);
+        assert_eq!(run.code, 2, "{input}: {}", run.log());
+        assert!(
+            run.stdout
+                .contains(&format!("input `{input}`: is 256 bytes long")),
+            "{}",
+            run.stdout
+        );
+        assert!(!ctx.ws.join("out").exists());
+    }
+}
+
+#[test]
+fn two_destination_lines_naming_one_directory_are_refused_before_any_copy() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    fs::create_dir_all(ctx.ws.join("real")).expect("mkdir");
+    std::os::unix::fs::symlink(ctx.ws.join("real"), ctx.ws.join("link")).expect("symlink");
+    for (lines, says) in [
+        ("./o\no/../o", "`destination` names the directory"),
+        ("real/out\nlink/out", "`destination` names the directory"),
+        ("./o\n./o/", "is listed twice"),
+    ] {
+        let run = ctx.action(&[("path", "dist"), ("destination", lines)]);
+        assert_eq!(run.code, 2, "{lines:?}: {}", run.log());
+        assert!(
+            run.stdout.contains("::error") && run.stdout.contains(says),
+            "{}",
+            run.stdout
+        );
+        assert!(!ctx.ws.join("o").exists() && !ctx.ws.join("real/out").exists());
+    }
 }

@@ -102,6 +102,31 @@ impl Ctx {
         self.finish(cmd)
     }
 
+    /// [`Ctx::action`], started by `bash -c '<setup>; exec stevedore'`: for limits
+    /// (`ulimit`) and signal dispositions that only a parent process can set.
+    pub fn action_in_shell(&self, setup: &str, inputs: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new("bash");
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("RUNNER_TEMP", &self.temp)
+            .env("GITHUB_WORKSPACE", &self.ws)
+            .env("GITHUB_OUTPUT", &self.output)
+            .env("GITHUB_STEP_SUMMARY", &self.summary)
+            .env("GITHUB_ACTIONS", "true")
+            .current_dir(&self.ws)
+            .arg("-c")
+            .arg(format!("{setup}; exec \"$0\""))
+            .arg(env!("CARGO_BIN_EXE_stevedore"));
+        for (name, value) in inputs {
+            cmd.env(
+                format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
+                value,
+            );
+        }
+        self.finish(cmd)
+    }
+
     /// Runs as a CLI with arguments.
     pub fn cli(&self, args: &[&str]) -> Run {
         let mut cmd = self.command();

@@ -91,6 +91,18 @@ pub enum ArtifactError {
         /// The name it would get.
         name: String,
     },
+    /// Two files would be one zip entry (a `\\` in a name is a separator in the zip).
+    #[error(
+        "`{first}` and `{second}` would both be the zip entry `{entry}` (upload-artifact writes `\\` as `/`); rename one of them"
+    )]
+    SameEntry {
+        /// The entry name.
+        entry: String,
+        /// The first file.
+        first: String,
+        /// The second file.
+        second: String,
+    },
     /// The results service refused or failed.
     #[error("artifact `{name}`: {source}")]
     Service {
@@ -138,7 +150,8 @@ impl ArtifactError {
             | ArtifactError::ResultsUrl(_)
             | ArtifactError::Conflict { .. }
             | ArtifactError::NameClash { .. }
-            | ArtifactError::InvalidName { .. } => ExitCode::BadInput,
+            | ArtifactError::InvalidName { .. }
+            | ArtifactError::SameEntry { .. } => ExitCode::BadInput,
             ArtifactError::Service { .. }
             | ArtifactError::UploadUrl { .. }
             | ArtifactError::Transfer { .. }
@@ -222,16 +235,26 @@ pub fn plan(
 
     let files = bundle.manifest.files();
     let jobs = if config.artifact.archive {
-        let entries: Vec<PackEntry> = files
-            .map(|(file, record)| PackEntry {
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        let mut entries: Vec<PackEntry> = Vec::new();
+        for (file, record) in files {
+            let name = entry_name(&file.rel);
+            if let Some(first) = seen.insert(name.clone(), &file.rel) {
+                return Err(ArtifactError::SameEntry {
+                    entry: name,
+                    first: first.to_owned(),
+                    second: file.rel.clone(),
+                });
+            }
+            entries.push(PackEntry {
                 path: file.path.clone(),
-                name: file.rel.clone(),
+                name,
                 size: record.size,
                 mode: record.mode,
                 mtime: record.mtime,
                 crc32: record.crc32,
-            })
-            .collect();
+            });
+        }
         if entries.is_empty() {
             Vec::new()
         } else {
@@ -274,6 +297,26 @@ pub fn plan(
         jobs,
         warnings,
     })
+}
+
+/// The zip entry name of a relative path, as upload-artifact's archiver writes it
+/// (`archiver-utils` `sanitizePath`, through `normalize-path`): runs of `/` and `\\` become
+/// one `/`, so a Unix file named `a\\b` is the entry `a/b` on every unzipper.
+fn entry_name(rel: &str) -> String {
+    let mut name = String::with_capacity(rel.len());
+    let mut separator = false;
+    for c in rel.chars() {
+        if c == '/' || c == '\\' {
+            separator = true;
+            continue;
+        }
+        if separator && !name.is_empty() {
+            name.push('/');
+        }
+        separator = false;
+        name.push(c);
+    }
+    name
 }
 
 /// `archive: false`: one artifact per file, named after the file.
@@ -616,6 +659,14 @@ fn expires_at(days: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entry_names_are_written_as_upload_artifacts_archiver_writes_them() {
+        assert_eq!(entry_name("a/b.txt"), "a/b.txt");
+        assert_eq!(entry_name("back\\slash.txt"), "back/slash.txt");
+        assert_eq!(entry_name("d/x\\\\y//z"), "d/x/y/z");
+        assert_eq!(entry_name("héllo wörld.md"), "héllo wörld.md");
+    }
 
     #[test]
     fn mime_types_follow_the_official_map() {
