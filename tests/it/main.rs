@@ -10,6 +10,8 @@
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
 //! - `release`: the release destination against the GitHub REST emulator (`github`).
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
+//! - `faultproxy`: a fault-injecting TCP proxy (latency, bandwidth cap, resets and stalls
+//!   mid-body) for the network tests.
 
 // Helpers are shared between the modules of one test binary; test data generators
 // truncate on purpose.
@@ -21,6 +23,7 @@ mod artifact;
 mod directory;
 mod docs;
 mod emulator;
+mod faultproxy;
 mod github;
 mod glob;
 mod inputs;
