@@ -68,7 +68,7 @@ pub struct Fault {
     /// Bytes forwarded in `direction` before the fault fires (after the trigger, if any).
     pub after: u64,
     /// Only connections whose client sent these bytes; `None`: any new connection.
-    pub when_sent: Option<Vec<u8>>,
+    pub when_sent: Option<String>,
     /// With `when_sent` and [`Direction::ToServer`]: count from the end of that request's
     /// head, i.e. `after` bytes into its body.
     pub into_body: bool,
@@ -103,7 +103,7 @@ impl Fault {
             !needle.is_empty() && needle.len() < TAIL,
             "trigger of 1 to {TAIL} bytes"
         );
-        self.when_sent = Some(needle.as_bytes().to_vec());
+        self.when_sent = Some(needle.to_owned());
         self
     }
 
@@ -541,13 +541,13 @@ fn watch(
             let plan = shared.plan.lock().expect("plan");
             plan.faults.iter().find_map(|f| {
                 let needle = f.when_sent.as_deref()?;
-                found(needle, 0).map(|end| (needle.to_vec(), end))
+                found(needle.as_bytes(), 0).map(|end| (needle.to_owned(), end))
             })
         };
         // Another connection may have taken the fault's last use in between.
         if let Some((fault, end)) = matched.and_then(|(needle, end)| {
             shared
-                .claim(|f| f.when_sent.as_deref() == Some(&needle[..]))
+                .claim(|f| f.when_sent.as_ref() == Some(&needle))
                 .map(|f| (f, end))
         }) {
             c.claimed = true;
