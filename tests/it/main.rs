@@ -10,8 +10,8 @@
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
 //! - `release`: the release destination against the GitHub REST emulator (`github`).
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
-//! - `faultproxy`: a fault-injecting TCP proxy (latency, bandwidth cap, resets and stalls
-//!   mid-body) for the network tests.
+//! - `tcp_faults`: every network destination through a fault-injecting TCP proxy
+//!   (`faultproxy`: latency, bandwidth cap, resets and stalls mid-body).
 
 // Helpers are shared between the modules of one test binary; test data generators
 // truncate on purpose.
@@ -33,3 +33,4 @@ mod s3;
 mod s3server;
 mod secrets;
 mod support;
+mod tcp_faults;
