@@ -323,6 +323,10 @@ fn publish_check_run(
     else {
         return warn("`check-run: true` needs `token`, GITHUB_REPOSITORY and GITHUB_SHA (set by the runner); no check run was published".into());
     };
+    let idle = match crate::upload::net::idle_deadline(inv.env.http_timeout.as_deref()) {
+        Ok(idle) => idle,
+        Err(e) => return warn(format!("{e}; no check run was published")),
+    };
     let target = crate::report::check_run::Target {
         api_url: inv
             .env
@@ -332,12 +336,10 @@ fn publish_check_run(
         repo,
         sha,
         token,
+        idle,
     };
     let (mut errors, warnings) = annotations::all(outcome);
     errors.extend(warnings);
-    for note in &mut errors {
-        note.message = log.redact(&note.message).into_owned();
-    }
     match crate::report::check_run::publish(&target, code == ExitCode::Success, summary, &errors) {
         Ok(url) => {
             log.line(&format!("check run: {url}"));
@@ -371,6 +373,11 @@ fn step_outputs(state: &State, log: &LogReporter) -> Vec<(&'static str, String)>
             Ok(None)
         };
         match read {
+            // The checksums file names every file: a name holding a credential would leave
+            // the runner base64-encoded, where no masker recognises it.
+            Ok(Some(bytes)) if carries_credential(&bytes) => log.event(&Event::warning(
+                "the `hashes` output is left empty: a file name in the checksums file looks like a credential; read the file at the `checksums` output instead".into(),
+            )),
             Ok(Some(bytes)) => out.push(("hashes", checksums::hashes_output(&bytes))),
             Ok(None) => log.event(&Event::warning(format!(
                 "the `hashes` output is left empty: base64 of the checksums file is {}, over the {} budget for job outputs; read the file at the `checksums` output instead",
@@ -381,6 +388,11 @@ fn step_outputs(state: &State, log: &LogReporter) -> Vec<(&'static str, String)>
         }
     }
     out
+}
+
+fn carries_credential(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    crate::redact::text(&text) != text
 }
 
 /// `artifact-id`, `artifact-url`, `artifact-digest`: plain values for one artifact, as

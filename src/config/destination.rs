@@ -33,7 +33,8 @@ impl fmt::Display for Destination {
     }
 }
 
-const ACCEPTED: &str = "use artifact, release, none, s3://bucket/prefix, or a directory path such as ./out or /tmp/out";
+/// The accepted forms, for error messages.
+pub(crate) const ACCEPTED: &str = "use artifact, release, none, s3://bucket/prefix, or a directory path such as ./out or /tmp/out";
 
 /// Parses one non-empty, trimmed line. `none` is handled by the caller.
 pub(crate) fn parse_destination(line: &str) -> Result<Destination, String> {

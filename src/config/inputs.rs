@@ -1,7 +1,7 @@
 //! The table of inputs and the two ways they arrive: `INPUT_*` variables (the action) or
 //! long flags (the CLI). Both produce the same [`RawInputs`], which `Config` validates.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::github::RunnerEnv;
 
@@ -149,6 +149,9 @@ pub const INPUTS: &[InputSpec] = &[
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawInputs {
     values: BTreeMap<&'static str, String>,
+    /// Inputs given as blanks only (`" "`, `"\n"`): unset for [`RawInputs::get`], but
+    /// not empty, which `action.yml` tells apart (`inputs.destination == ''`).
+    blank: BTreeSet<&'static str>,
 }
 
 impl RawInputs {
@@ -171,14 +174,19 @@ impl RawInputs {
         raw
     }
 
-    /// Sets an input; `name` must be one of [`INPUTS`]. Empty values are dropped.
+    /// Sets an input; `name` must be one of [`INPUTS`]. Empty and blank values are
+    /// dropped; a blank one is remembered by [`RawInputs::is_blank`].
     pub fn set(&mut self, name: &'static str, value: String) {
         debug_assert!(
             INPUTS.iter().any(|s| s.name == name),
             "unknown input {name}"
         );
+        self.values.remove(name);
+        self.blank.remove(name);
         if value.trim().is_empty() {
-            self.values.remove(name);
+            if !value.is_empty() {
+                self.blank.insert(name);
+            }
         } else {
             self.values.insert(name, value);
         }
@@ -188,6 +196,13 @@ impl RawInputs {
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
+    }
+
+    /// True when the input was given as blanks only (spaces, tabs, line breaks): not
+    /// empty, yet with no value.
+    #[must_use]
+    pub fn is_blank(&self, name: &str) -> bool {
+        self.blank.contains(name)
     }
 
     /// True when no input at all was given.
@@ -212,6 +227,19 @@ mod tests {
         assert_eq!(raw.get("if-no-files-found"), Some("error"));
         assert_eq!(raw.get("include-hidden-files"), Some("true"));
         assert_eq!(raw.get("name"), None);
+        assert!(!raw.is_blank("name"), "empty is unset, not blank");
+    }
+
+    #[test]
+    fn blank_values_are_unset_but_remembered() {
+        let env = RunnerEnv::from_vars([("INPUT_DESTINATION", " \n\t"), ("INPUT_TAG", "")]);
+        let mut raw = RawInputs::from_env(&env);
+        assert_eq!(raw.get("destination"), None);
+        assert!(raw.is_blank("destination"));
+        assert!(!raw.is_blank("tag"));
+        raw.set("destination", "./out".into());
+        assert_eq!(raw.get("destination"), Some("./out"));
+        assert!(!raw.is_blank("destination"));
     }
 
     #[test]

@@ -443,6 +443,19 @@ impl Config {
 fn destinations(r: &mut Reader<'_>, in_actions: bool) -> Vec<Destination> {
     let lines = r.lines("destination");
     if lines.is_empty() {
+        // Only an empty input means the default. action.yml hands the artifact token
+        // over when `destination` is empty or names `artifact`; blanks or comments are
+        // neither, so defaulting to `artifact` for them would upload without the token.
+        if r.raw.is_blank("destination") || r.raw.get("destination").is_some() {
+            r.fail(
+                "destination",
+                format!(
+                    "holds no destination, only blanks or `#` comments: leave it empty for the default (artifact inside Actions, none elsewhere), or {}",
+                    destination::ACCEPTED
+                ),
+            );
+            return Vec::new();
+        }
         return if in_actions {
             vec![Destination::Artifact]
         } else {
@@ -542,6 +555,28 @@ mod tests {
         let err = Config::from_raw(&raw(&[("path", "d"), ("destination", "./a\n./a")]), false)
             .unwrap_err();
         assert_eq!(err.errors[0].input, "destination");
+    }
+
+    #[test]
+    fn a_destination_of_blanks_or_comments_is_refused_not_defaulted() {
+        for value in ["  \n", "\t", "# none yet", "\n# artifact, later\n"] {
+            for in_actions in [true, false] {
+                let err =
+                    Config::from_raw(&raw(&[("path", "d"), ("destination", value)]), in_actions)
+                        .unwrap_err();
+                assert_eq!(err.errors[0].input, "destination", "{value:?}");
+                assert!(
+                    err.errors[0]
+                        .message
+                        .contains("leave it empty for the default"),
+                    "{value:?}: {}",
+                    err.errors[0].message
+                );
+            }
+        }
+        // Empty is the one way to the default.
+        let c = Config::from_raw(&raw(&[("path", "d"), ("destination", "")]), true).expect("valid");
+        assert_eq!(c.destinations, vec![Destination::Artifact]);
     }
 
     #[test]

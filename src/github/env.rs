@@ -59,6 +59,8 @@ pub mod vars {
     pub const AWS_REGION: &str = "AWS_REGION";
     /// S3 region, older name; `AWS_REGION` wins.
     pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+    /// Idle deadline of every HTTP request, in seconds (default 300).
+    pub const STEVEDORE_HTTP_TIMEOUT: &str = "STEVEDORE_HTTP_TIMEOUT";
     /// Prefix of every action input variable.
     pub const INPUT_PREFIX: &str = "INPUT_";
 }
@@ -108,6 +110,8 @@ pub struct RunnerEnv {
     pub aws_session_token: Option<Secret>,
     /// `$AWS_REGION`, else `$AWS_DEFAULT_REGION`.
     pub aws_region: Option<String>,
+    /// `$STEVEDORE_HTTP_TIMEOUT`, as written (validated by the destinations that use it).
+    pub http_timeout: Option<String>,
     /// Every `INPUT_<NAME>` variable, keyed by `<NAME>` as it appears (upper case, `_`).
     pub inputs: BTreeMap<String, String>,
 }
@@ -169,6 +173,7 @@ impl RunnerEnv {
                     env.artifact_upload_timeout_ms =
                         value.trim().parse().ok().filter(|&ms: &u64| ms > 0);
                 }
+                vars::STEVEDORE_HTTP_TIMEOUT => env.http_timeout = non_empty(),
                 vars::GITHUB_RETENTION_DAYS => env.retention_days = value.trim().parse().ok(),
                 vars::GITHUB_SERVER_URL => env.server_url = non_empty(),
                 vars::GITHUB_REPOSITORY => env.repository = non_empty(),

@@ -25,6 +25,8 @@ pub struct Target {
     pub sha: String,
     /// The token (`checks: write`).
     pub token: Secret,
+    /// Idle deadline of each request (`STEVEDORE_HTTP_TIMEOUT`).
+    pub idle: Duration,
 }
 
 /// Publishes the check run; returns its page.
@@ -36,6 +38,7 @@ pub fn publish(
 ) -> Result<String, String> {
     let located: Vec<serde_json::Value> = annotations
         .iter()
+        .map(Annotation::redacted)
         .filter_map(|a| {
             let path = a.file.as_ref()?;
             let line = a.line.unwrap_or(1);
@@ -69,6 +72,7 @@ pub fn publish(
             &target.token,
             &target.repo,
             Duration::from_mins(1),
+            target.idle,
         )?;
         let (id, url) = api
             .create_check_run(&serde_json::json!({

@@ -12,6 +12,26 @@ pub fn escape_data(s: &str) -> String {
         .replace('\n', "%0A")
 }
 
+/// A plain log line that the runner can never read as a workflow command, whatever
+/// untrusted text (a file name) it holds. The runner tries two syntaxes on every line it
+/// reads: `::name ...::data` when the line, after leading white space, starts with `::`,
+/// and the legacy `##[name ...]data` **anywhere** in the line (`ActionCommand.TryParseV2`
+/// and `TryParse`). So: data escaping (no line breaks), a leading `::` turned into
+/// `%3A:`, and every `##[` into `#%23[`. `%` is already escaped, so the result reads
+/// unambiguously.
+#[must_use]
+pub fn inert(text: &str) -> String {
+    let mut out = escape_data(text);
+    if out.contains("##[") {
+        out = out.replace("##[", "#%23[");
+    }
+    let lead = out.len() - out.trim_start().len();
+    if out[lead..].starts_with("::") {
+        out.replace_range(lead..=lead, "%3A");
+    }
+    out
+}
+
 /// Escapes a property value: data escaping plus `:` and `,`.
 #[must_use]
 pub fn escape_property(s: &str) -> String {
@@ -67,24 +87,39 @@ impl Annotation {
         }
     }
 
-    /// The workflow command line (without the trailing newline).
+    /// The same annotation with credentials in every field replaced by `***` (a file name
+    /// can hold a token; redacting after escaping would miss it).
+    #[must_use]
+    pub fn redacted(&self) -> Annotation {
+        let clean = |s: &str| crate::redact::text(s).into_owned();
+        Annotation {
+            severity: self.severity,
+            title: self.title.as_deref().map(clean),
+            file: self.file.as_deref().map(clean),
+            line: self.line,
+            message: clean(&self.message),
+        }
+    }
+
+    /// The workflow command line (without the trailing newline), redacted then escaped.
     #[must_use]
     pub fn to_command(&self) -> String {
+        let this = self.redacted();
         let mut props = Vec::new();
-        if let Some(title) = &self.title {
+        if let Some(title) = &this.title {
             props.push(format!("title={}", escape_property(title)));
         }
-        if let Some(file) = &self.file {
+        if let Some(file) = &this.file {
             props.push(format!("file={}", escape_property(file)));
         }
-        if let Some(line) = self.line {
+        if let Some(line) = this.line {
             props.push(format!("line={line}"));
         }
-        let mut out = format!("::{}", self.severity.command());
+        let mut out = format!("::{}", this.severity.command());
         if !props.is_empty() {
             let _ = write!(out, " {}", props.join(","));
         }
-        let _ = write!(out, "::{}", escape_data(&self.message));
+        let _ = write!(out, "::{}", escape_data(&this.message));
         out
     }
 }
@@ -112,6 +147,24 @@ mod tests {
     fn escaping_matches_the_toolkit() {
         assert_eq!(escape_data("a%b\r\nc"), "a%25b%0D%0Ac");
         assert_eq!(escape_property("x:y,z%\n"), "x%3Ay%2Cz%25%0A");
+    }
+
+    #[test]
+    fn no_plain_line_reads_as_a_command() {
+        assert_eq!(
+            inert("a ##[set-output name=x;]y"),
+            "a #%23[set-output name=x;]y"
+        );
+        assert_eq!(inert("###[x]"), "##%23[x]");
+        assert_eq!(inert("  ::error::x"), "  %3A:error::x");
+        assert_eq!(inert("\u{a0}::warning::x"), "\u{a0}%3A:warning::x");
+        assert_eq!(
+            inert("file a::b"),
+            "file a::b",
+            "`::` inside a line is inert"
+        );
+        assert_eq!(inert("x\n::error::y"), "x%0A::error::y");
+        assert_eq!(inert("100%"), "100%25");
     }
 
     #[test]

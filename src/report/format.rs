@@ -58,11 +58,13 @@ pub fn rate(bytes_per_sec: f64) -> String {
     format!("{}/s", bytes(n))
 }
 
-/// Text safe inside markdown and HTML: markdown punctuation is backslash-escaped, `<`,
-/// `>` and `&` become entities, and line breaks are shown as `\n` so a name cannot start
-/// a new table row or block.
+/// Text safe inside markdown and HTML: credentials redacted first (escaping would hide
+/// them from the detectors), then markdown punctuation backslash-escaped, `<`, `>` and `&`
+/// turned into entities, and line breaks shown as `\n` so a name cannot start a new table
+/// row or block.
 #[must_use]
 pub fn markdown(text: &str) -> String {
+    let text = crate::redact::text(text);
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
@@ -83,11 +85,12 @@ pub fn markdown(text: &str) -> String {
     out
 }
 
-/// A markdown code span holding `text` verbatim: the fence is longer than any run of
+/// A markdown code span holding `text` verbatim (credentials redacted): the fence is longer than any run of
 /// backticks inside, `|` is escaped so a table cell cannot be split (GFM strips that
 /// escape even inside code spans), and control characters are shown as escapes.
 #[must_use]
 pub fn code(text: &str) -> String {
+    let text = crate::redact::text(text);
     let mut body = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

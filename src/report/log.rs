@@ -10,11 +10,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use super::commands::{escape_data, random_token};
+use super::commands::{escape_data, inert, random_token};
 use super::format;
 use super::{Event, Level, Reporter};
 use crate::scan::Progress;
-use crate::scan::secrets::SecretScanner;
 
 /// Where the log is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,9 +36,6 @@ pub struct LogReporter {
     mode: Mode,
     state: Mutex<State>,
     warnings: Mutex<Vec<String>>,
-    redactor: SecretScanner,
-    /// Values registered with [`LogReporter::add_mask`], replaced in every later line.
-    masks: Mutex<Vec<String>>,
     /// Delay before the first progress report, then between reports.
     progress_intervals: (Duration, Duration),
 }
@@ -55,8 +51,6 @@ impl LogReporter {
                 group_open: false,
             }),
             warnings: Mutex::new(Vec::new()),
-            redactor: SecretScanner::new(),
-            masks: Mutex::new(Vec::new()),
             progress_intervals: match mode {
                 // Interactive: appear quickly, redraw often. Logs: a line every 5 s.
                 Mode::Terminal => (Duration::from_millis(250), Duration::from_millis(100)),
@@ -116,9 +110,10 @@ impl LogReporter {
         }
     }
 
-    /// A plain log line; line breaks are escaped so it stays one line.
+    /// A plain log line: one line, which the runner cannot read as a workflow command
+    /// whatever file name it quotes ([`inert`]).
     pub fn line(&self, text: &str) {
-        self.write_line(&escape_data(text));
+        self.write_line(&inert(text));
     }
 
     /// A workflow command, written only in Actions.
@@ -134,11 +129,7 @@ impl LogReporter {
         if value.is_empty() {
             return;
         }
-        if let Ok(mut masks) = self.masks.lock()
-            && !masks.iter().any(|m| m == value)
-        {
-            masks.push(value.to_owned());
-        }
+        crate::redact::add_mask(value);
         if self.mode == Mode::Actions {
             self.write_unfiltered(&format!("::add-mask::{}", escape_data(value)));
         }
@@ -147,15 +138,7 @@ impl LogReporter {
     /// The filter applied to every line, for other texts shown to people (the summary).
     #[must_use]
     pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
-        let mut text = crate::redact::signatures(self.redactor.redact(text));
-        if let Ok(masks) = self.masks.lock() {
-            for mask in masks.iter() {
-                if text.contains(mask.as_str()) {
-                    text = std::borrow::Cow::Owned(text.replace(mask.as_str(), "***"));
-                }
-            }
-        }
-        text
+        crate::redact::text(text)
     }
 
     /// Lines that may hold untrusted text (file names), fenced so the runner ignores

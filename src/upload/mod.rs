@@ -77,6 +77,9 @@ pub enum UploadError {
     /// The release destination failed.
     #[error(transparent)]
     Release(#[from] release::ReleaseError),
+    /// An environment variable that tunes the uploads is unusable.
+    #[error("{0}")]
+    Environment(String),
     /// A selected file has the name of a file stevedore adds.
     #[error("a selected file is named `{name}`, the name of the {what} stevedore uploads; {fix}")]
     NameClash {
@@ -140,6 +143,7 @@ impl UploadError {
             UploadError::S3(e) => e.exit_code(),
             UploadError::Release(e) => e.exit_code(),
             UploadError::NameClash { .. }
+            | UploadError::Environment(_)
             | UploadError::DirNotEmpty { .. }
             | UploadError::NotADirectory { .. }
             | UploadError::Overlap { .. } => ExitCode::BadInput,
@@ -250,6 +254,15 @@ fn preflight(
     config: &Config,
     ctx: &Context<'_>,
 ) -> Result<Vec<Prepared>, UploadError> {
+    let needs_network = config
+        .destinations
+        .iter()
+        .any(|d| !matches!(d, Destination::Directory(_)));
+    let idle = if needs_network {
+        net::idle_deadline(ctx.env.http_timeout.as_deref()).map_err(UploadError::Environment)?
+    } else {
+        net::DEFAULT_IDLE
+    };
     let mut prepared = Vec::new();
     for destination in &config.destinations {
         match destination {
@@ -259,13 +272,13 @@ fn preflight(
                 prepared.push(Prepared::Directory(target));
             }
             Destination::Artifact => prepared.push(Prepared::Artifact(Box::new(artifact::plan(
-                bundle, config, ctx.env,
+                bundle, config, ctx.env, idle,
             )?))),
             Destination::S3 { bucket, prefix } => prepared.push(Prepared::S3(Box::new(s3::plan(
-                bundle, config, ctx.env, bucket, prefix,
+                bundle, config, ctx.env, bucket, prefix, idle,
             )?))),
             Destination::Release => prepared.push(Prepared::Release(Box::new(release::plan(
-                bundle, config, ctx.env,
+                bundle, config, ctx.env, idle,
             )?))),
         }
     }

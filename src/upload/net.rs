@@ -1,9 +1,15 @@
 //! What the network destinations (artifact, S3, release, check run) share: the runtime they
 //! run on, the HTTP client settings, how a transport error is described (never with its
-//! URL: signed URLs are credentials), backoff jitter, and streamed file bodies.
+//! URL: signed URLs are credentials), backoff jitter, streamed bodies, and the idle deadline every request gets.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use sha2::{Digest as _, Sha256};
 
 /// A two-worker tokio runtime: uploads are I/O-bound, and the zip writer and the scan have
 /// their own threads.
@@ -47,10 +53,178 @@ pub(crate) fn random_unit() -> f64 {
     f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0)
 }
 
-/// A file streamed as a request body (opened anew for every attempt, never read whole).
-pub(crate) async fn file_body(path: &Path) -> std::io::Result<reqwest::Body> {
-    let file = tokio::fs::File::open(path).await?;
-    Ok(reqwest::Body::wrap_stream(
-        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
-    ))
+/// The idle deadline when `STEVEDORE_HTTP_TIMEOUT` is not set: the official artifact
+/// client's five minutes.
+pub(crate) const DEFAULT_IDLE: Duration = Duration::from_mins(5);
+
+/// An HTTP client and the idle deadline every request made with it gets.
+#[derive(Debug, Clone)]
+pub(crate) struct Http {
+    /// The client (connection pool).
+    pub(crate) client: reqwest::Client,
+    /// How long a request may go without a byte moving.
+    pub(crate) idle: Duration,
+}
+
+impl Http {
+    /// A client with stevedore's settings and `idle` as every request's deadline.
+    pub(crate) fn new(idle: Duration) -> Result<Self, String> {
+        Self::build(http_client(), idle)
+    }
+
+    /// [`Http::new`] from a builder with settings of its own.
+    pub(crate) fn build(builder: reqwest::ClientBuilder, idle: Duration) -> Result<Self, String> {
+        let client = builder
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Http { client, idle })
+    }
+
+    /// A watch for one request attempt.
+    pub(crate) fn watch(&self) -> Watch {
+        Watch {
+            started: Instant::now(),
+            last_ms: Arc::new(AtomicU64::new(0)),
+            idle: self.idle,
+        }
+    }
+}
+
+/// A request that moved no byte, in either direction, for the idle deadline: the server
+/// accepted and went quiet, or stopped reading the body. Retryable, as a dropped connection.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("no byte moved for {} s, abandoned (the deadline is STEVEDORE_HTTP_TIMEOUT seconds)", .0.as_secs())]
+pub(crate) struct Stalled(Duration);
+
+/// Watches one request attempt: bodies made through it mark progress as the transport
+/// takes each chunk, and [`Watch::run`] abandons the attempt once nothing moved for the
+/// idle deadline. reqwest's own `timeout` bounds the whole request, which would fail a
+/// large upload that is merely slow, and its `read_timeout` runs from the start of the
+/// request until the response headers, upload included; neither tells slow from stuck.
+#[derive(Debug, Clone)]
+pub(crate) struct Watch {
+    started: Instant,
+    /// Milliseconds after `started` when a byte last moved.
+    last_ms: Arc<AtomicU64>,
+    idle: Duration,
+}
+
+/// Request bodies are handed to the transport in pieces of this size, so progress is seen
+/// while a large in-memory body (an 8 MiB block) is written.
+const BODY_PIECE: usize = 256 * 1024;
+
+impl Watch {
+    /// Marks progress now.
+    pub(crate) fn touch(&self) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn quiet_for(&self) -> Duration {
+        self.started
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)))
+    }
+
+    /// Runs `work` (send the request, read the answer) until it ends or nothing moved for
+    /// the idle deadline. The clock starts when `work` starts, so a server that accepts
+    /// and never answers is abandoned after the deadline.
+    pub(crate) async fn run<T>(&self, work: impl Future<Output = T>) -> Result<T, Stalled> {
+        self.touch();
+        let mut work = std::pin::pin!(work);
+        loop {
+            let left = self.idle.saturating_sub(self.quiet_for());
+            if left.is_zero() {
+                return Err(Stalled(self.idle));
+            }
+            tokio::select! {
+                out = &mut work => return Ok(out),
+                () = tokio::time::sleep(left) => {}
+            }
+        }
+    }
+
+    /// `bytes` as a body handed over in pieces, each marking progress. The caller sets
+    /// `content-length` (a streamed body has none of its own).
+    pub(crate) fn bytes_body(&self, bytes: Bytes) -> reqwest::Body {
+        let watch = self.clone();
+        let pieces = (0..bytes.len().div_ceil(BODY_PIECE)).map(move |i| {
+            watch.touch();
+            let start = i * BODY_PIECE;
+            Ok::<_, std::io::Error>(bytes.slice(start..bytes.len().min(start + BODY_PIECE)))
+        });
+        reqwest::Body::wrap_stream(futures_util::stream::iter(pieces))
+    }
+
+    /// A file streamed as a request body (opened anew for every attempt, never read
+    /// whole), each piece marking progress. The caller sets `content-length`.
+    pub(crate) async fn file_body(&self, path: &Path) -> std::io::Result<reqwest::Body> {
+        self.file_body_inner(path, None).await
+    }
+
+    /// [`Watch::file_body`], hashing the bytes as they are handed to the transport: the
+    /// SHA-256 of exactly what was sent, for a destination that cannot check it against
+    /// the scan itself.
+    pub(crate) async fn file_body_hashed(
+        &self,
+        path: &Path,
+    ) -> std::io::Result<(reqwest::Body, SentDigest)> {
+        let digest = SentDigest::default();
+        let body = self.file_body_inner(path, Some(digest.clone())).await?;
+        Ok((body, digest))
+    }
+
+    async fn file_body_inner(
+        &self,
+        path: &Path,
+        digest: Option<SentDigest>,
+    ) -> std::io::Result<reqwest::Body> {
+        let file = tokio::fs::File::open(path).await?;
+        let watch = self.clone();
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(file, BODY_PIECE).inspect(move |piece| {
+                watch.touch();
+                if let (Some(digest), Ok(bytes)) = (&digest, piece) {
+                    digest.update(bytes);
+                }
+            });
+        Ok(reqwest::Body::wrap_stream(stream))
+    }
+}
+
+/// The running SHA-256 of a streamed body.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SentDigest(Arc<std::sync::Mutex<Sha256>>);
+
+impl SentDigest {
+    fn update(&self, bytes: &[u8]) {
+        if let Ok(mut hasher) = self.0.lock() {
+            hasher.update(bytes);
+        }
+    }
+
+    /// The SHA-256 of everything sent so far.
+    pub(crate) fn finish(&self) -> [u8; 32] {
+        self.0
+            .lock()
+            .map(|hasher| hasher.clone().finalize().into())
+            .unwrap_or_default()
+    }
+}
+
+/// The idle deadline from `STEVEDORE_HTTP_TIMEOUT` (whole seconds, at least 1).
+pub(crate) fn idle_deadline(raw: Option<&str>) -> Result<Duration, String> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(DEFAULT_IDLE),
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|&s| (1..=86_400).contains(&s))
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                format!(
+                    "STEVEDORE_HTTP_TIMEOUT is `{text}`; set it to a whole number of seconds from 1 to 86400 (default 300), or unset it"
+                )
+            }),
+    }
 }

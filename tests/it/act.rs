@@ -5,12 +5,12 @@
 //! stop the run at verification, before stevedore runs.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
+
+use crate::install::serve;
 
 const VERSION: &str = "0.1.0";
 
@@ -29,52 +29,6 @@ fn host_target() -> &'static str {
     } else {
         "x86_64-unknown-linux-musl"
     }
-}
-
-/// Serves files under `root` over HTTP/1.1 on a free loopback port; returns the base URL.
-fn serve(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let root = root.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(&stream);
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
-                    return;
-                }
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    line.clear();
-                }
-                let path = request
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/')
-                    .to_owned();
-                let mut stream = &stream;
-                match fs::read(root.join(&path)) {
-                    Ok(body) if !path.contains("..") => {
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        );
-                        let _ = stream.write_all(&body);
-                    }
-                    _ => {
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                        );
-                    }
-                }
-            });
-        }
-    });
-    format!("http://127.0.0.1:{port}")
 }
 
 const WORKFLOW: &str = r#"name: self-test
@@ -227,7 +181,7 @@ fn action_installs_verifies_runs_and_fails_closed() {
     let release = root.join("release");
     fs::create_dir_all(release.join(format!("v{VERSION}"))).expect("mkdir");
     fs::write(release.join(&asset), &binary).expect("asset");
-    let base = serve(release.clone());
+    let base = serve(release.clone()).url;
     let good = root.join("good");
     action_repo(&good, &sha);
     let home = root.join("home-good");
@@ -260,7 +214,7 @@ fn action_installs_verifies_runs_and_fails_closed() {
     let evil = root.join("evil");
     fs::create_dir_all(evil.join(format!("v{VERSION}"))).expect("mkdir");
     fs::write(evil.join(&asset), &tampered).expect("asset");
-    let base = serve(evil);
+    let base = serve(evil).url;
     let repo = root.join("tampered");
     action_repo(&repo, &sha);
     let home = root.join("home-tampered");
@@ -325,7 +279,7 @@ fn release_pinning_produces_what_the_installer_verifies() {
         &binary,
     )
     .expect("asset");
-    let base = serve(work.join("mirror"));
+    let base = serve(work.join("mirror")).url;
     let out = run_installer(&repo, &work.join("cache"), &base);
     assert!(
         out.status.success(),

@@ -354,3 +354,75 @@ fn readme_main_command_passes_on_this_repository() {
     );
     sha256sum_check(&target, Path::new("SHA256SUMS"));
 }
+
+/// Names a file system accepts and the runner would read as commands, in both syntaxes.
+const HOSTILE: [&str; 9] = [
+    "R##[set-output name=release-url;]INJECTED.txt",
+    "##[stop-commands]INJECTEDSTOP",
+    "::error::INJECTED.txt",
+    " ::warning::INJECTED",
+    "x\n::error::INJECTED.txt",
+    "y\r##[add-mask]INJECTED",
+    "100%0A::error::INJECTED.txt",
+    "back\\slash##[group]INJECTED",
+    "ghp_Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1##[debug]INJECTED",
+];
+
+#[test]
+fn a_hostile_tree_sends_no_command_the_run_did_not_mean() {
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    let ctx = Ctx::new();
+    for (i, name) in HOSTILE.iter().enumerate() {
+        ctx.file(&format!("dist/{name}"), format!("file {i}\n"));
+        // The same bytes under a second hostile name: the duplicate warning names both.
+        ctx.file(&format!("dist/dup/{name}"), format!("file {i}\n"));
+    }
+    // Names that differ only in case (the case-collision notice quotes both).
+    ctx.file("dist/Case##[error]INJECTED.txt", "1");
+    ctx.file("dist/case##[error]injected.txt", "2");
+    // A FIFO, a link pointing to itself and a name that is not UTF-8: each skipped with a
+    // warning that quotes it.
+    let fifo = ctx.ws.join("dist/fifo##[set-env name=X;]INJECTED");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    let looped = ctx.ws.join("dist/loop##[error]INJECTED");
+    std::os::unix::fs::symlink(&looped, &looped).expect("symlink");
+    let mut raw = ctx.ws.join("dist").into_os_string().into_vec();
+    raw.extend_from_slice(b"/bad\xff##[error]INJECTED");
+    fs::write(std::ffi::OsStr::from_bytes(&raw), "x").expect("non-UTF-8 name");
+
+    for (pattern, destination) in [("dist", "./out"), ("dist/*INJECTED*", "none")] {
+        let run = ctx.action(&[
+            ("path", pattern),
+            ("destination", destination),
+            ("secrets", "warn"),
+            ("overwrite", "true"),
+            ("duplicates", "warn"),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.log());
+        crate::runner_log::assert_only_intended_commands(&run.stdout);
+        crate::runner_log::assert_only_intended_commands(&run.stderr);
+        for name in run.outputs.keys() {
+            assert!(
+                [
+                    "files",
+                    "bytes",
+                    "duplicates",
+                    "findings",
+                    "manifest",
+                    "checksums",
+                    "hashes"
+                ]
+                .contains(&name.as_str()),
+                "unexpected output {name}"
+            );
+        }
+        // The log did quote the hostile names (so the check above saw them).
+        assert!(run.stdout.contains("INJECTED"), "{}", run.stdout);
+    }
+}

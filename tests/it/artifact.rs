@@ -424,3 +424,18 @@ fn retention_is_clamped_to_the_repository_maximum() {
     let date = String::from_utf8(date.stdout).expect("utf-8");
     assert!(expires.starts_with(date.trim()), "{expires} vs {date}");
 }
+
+#[test]
+fn archive_false_names_cannot_form_workflow_commands() {
+    // Artifact names forbid `\ / : " < > | * ?` and line breaks, not `##[`, `;` or `]`.
+    let ctx = Ctx::new();
+    ctx.file("dist/R##[set-output name=release-url;]INJECTED.txt", "a");
+    ctx.file("dist/##[stop-commands]INJECTEDSTOP", "b");
+    let job = emulator().job();
+    let run = upload(&ctx, &job, &[("archive", "false")], &[]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(run.stdout.contains("Uploading artifact"), "{}", run.stdout);
+    crate::runner_log::assert_only_intended_commands(&run.stdout);
+    assert!(!run.outputs.contains_key("release-url"));
+    assert_eq!(finalized(&job).len(), 2);
+}

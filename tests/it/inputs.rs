@@ -38,6 +38,12 @@ const BAD: &[(&str, &str, &str)] = &[
     ),
     ("destination", "none\n./out", "cannot be combined"),
     ("destination", "./out\n./out", "is listed twice"),
+    ("destination", "  \n", "holds no destination, only blanks"),
+    (
+        "destination",
+        "# none yet",
+        "leave it empty for the default",
+    ),
     ("name", "my/artifact", "must not contain"),
     ("name", "a:b", "must not contain"),
     ("checksums", "sub/SUMS", "is not a plain file name"),

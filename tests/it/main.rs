@@ -3,6 +3,8 @@
 //! - `glob`: the selector against the official `@actions/glob` on the same trees.
 //! - `action`: the binary run as the action runs it (`INPUT_*`, `$GITHUB_OUTPUT`, summary).
 //! - `inputs`: every bad input gives exit 2, names the input, and writes nothing.
+//! - `install`: `dist/install.sh` as the install step runs it (Windows paths, the private
+//!   verified copy, the download base check), and `action.yml`'s artifact-token hand-over.
 //! - `secrets`: the credential corpus and its verdicts; values never leak.
 //! - `directory`: the directory destination, byte for byte, and its failure modes.
 //! - `artifact`: the artifact destination against the results-service emulator and a real
@@ -27,8 +29,10 @@ mod faultproxy;
 mod github;
 mod glob;
 mod inputs;
+mod install;
 mod pack;
 mod release;
+mod runner_log;
 mod s3;
 mod s3server;
 mod secrets;

@@ -447,3 +447,125 @@ fn a_failed_overwrite_keeps_the_assets_it_would_have_replaced() {
         serde_json::from_str(&again.outputs["assets"]).expect("assets");
     assert!(urls["a.txt"].as_str().expect("url").ends_with("/a.txt"));
 }
+
+#[test]
+fn a_file_changed_after_the_scan_is_removed_and_the_release_stays_a_draft() {
+    // The rewrite keeps the length, so only a check of the bytes themselves can see it.
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "scanned bytes");
+    ctx.file("dist/b.txt", "unchanged");
+    let repo = github().repo();
+    let env = stevedore::github::RunnerEnv::from_vars(github().env(&repo, "refs/tags/v9.0.0"));
+    let (reports, error) = crate::support::upload_after_rewrite(
+        &ctx,
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+        ],
+        &env,
+        ("dist/a.txt", "SCANNED BYTES"),
+    );
+    let error = error.expect("the rewritten file must fail the upload");
+    assert_eq!(error.exit_code(), stevedore::error::ExitCode::UploadFailed);
+    let text = error.to_string();
+    assert!(
+        text.contains("`a.txt` changed after it was scanned") && text.contains("was removed"),
+        "{text}"
+    );
+    assert!(!text.contains("SCANNED"), "{text}");
+    let all = releases(&repo);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["draft"], true, "never published with a wrong asset");
+    let names: Vec<&str> = all[0]["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| a["name"].as_str().expect("name"))
+        .collect();
+    assert!(
+        !names.contains(&"a.txt"),
+        "the wrong bytes are gone: {names:?}"
+    );
+    let report = reports[0].release.as_ref().expect("release report");
+    assert!(!report.published);
+    assert!(
+        report.failed.iter().any(|(name, _)| name == "a.txt"),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn an_api_that_never_answers_is_abandoned_after_the_idle_deadline() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    let hole = crate::support::BlackHole::start();
+    let started = std::time::Instant::now();
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("tag", "v1"),
+        ],
+        &[
+            ("GITHUB_API_URL".into(), hole.url.clone()),
+            ("GITHUB_REPOSITORY".into(), "o/r".into()),
+            ("STEVEDORE_HTTP_TIMEOUT".into(), "1".into()),
+        ],
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(run.stdout.contains("::error"), "{}", run.log());
+    assert!(started.elapsed() < std::time::Duration::from_mins(1));
+}
+
+#[test]
+fn a_credential_in_a_file_name_reaches_no_summary_check_run_or_hashes_output() {
+    // A token in a *name*: markdown escaping (`ghp\_`) used to hide it from the redactor.
+    let secret = format!("ghp_{}", "Ab1".repeat(12));
+    let ctx = Ctx::new();
+    ctx.file(&format!("dist/{secret}.txt"), "token file\n");
+    ctx.file("dist/plain.txt", "plain\n");
+    let repo = github().repo();
+    let mut env = github().env(&repo, "refs/heads/main");
+    env.push((
+        "GITHUB_SHA".into(),
+        "89abcdef0123456789abcdef0123456789abcdef".into(),
+    ));
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "./out"),
+            ("secrets", "warn"),
+            ("check-run", "true"),
+            ("token", TOKEN),
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let state = github().state(&repo).to_string();
+    for (what, text) in [
+        ("log", run.log()),
+        ("summary", run.summary.clone()),
+        ("check run", state),
+        ("outputs", format!("{:?}", run.outputs)),
+    ] {
+        assert!(
+            !text.contains(&secret),
+            "the name reached the {what}: {text}"
+        );
+        assert!(
+            !text.contains(&secret.replace('_', "\\_")),
+            "the escaped name reached the {what}: {text}"
+        );
+    }
+    assert!(run.summary.contains("\\*\\*\\*") || run.summary.contains("***"));
+    // The checksums file itself ships the name (it is the file's name); its base64 does not
+    // leave as an output.
+    assert_eq!(run.outputs.get("hashes").map_or("", String::as_str), "");
+    assert!(
+        run.stdout.contains("the `hashes` output is left empty"),
+        "{}",
+        run.stdout
+    );
+}

@@ -270,3 +270,59 @@ fn a_file_changed_after_the_scan_is_refused_by_the_server() {
         server.objects()
     );
 }
+
+#[test]
+fn a_server_that_never_answers_is_abandoned_after_the_idle_deadline() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    let hole = crate::support::BlackHole::start();
+    let started = std::time::Instant::now();
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "s3://builds/stall"),
+            ("s3-endpoint", hole.url.as_str()),
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
+            ("STEVEDORE_HTTP_TIMEOUT".into(), "1".into()),
+        ],
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(
+        run.stdout.contains("::error") && run.log().contains("no byte moved for 1 s"),
+        "{}",
+        run.log()
+    );
+    // Five attempts of 1 s and their backoff; without a deadline this never ends.
+    assert!(started.elapsed() < std::time::Duration::from_mins(1));
+}
+
+#[test]
+fn an_unusable_http_timeout_is_a_configuration_error() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    let server = S3Server::start();
+    for bad in ["abc", "0", "-1", "1.5"] {
+        let run = ctx.action_env(
+            &[
+                ("path", "dist"),
+                ("destination", "s3://builds/x"),
+                ("s3-endpoint", server.endpoint.as_str()),
+            ],
+            &[
+                ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
+                ("STEVEDORE_HTTP_TIMEOUT".into(), bad.into()),
+            ],
+        );
+        assert_eq!(run.code, 2, "{bad}: {}", run.log());
+        assert!(
+            run.stdout.contains("::error") && run.stdout.contains("STEVEDORE_HTTP_TIMEOUT"),
+            "{}",
+            run.log()
+        );
+        assert!(server.objects().is_empty(), "nothing uploaded");
+    }
+}

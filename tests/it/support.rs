@@ -375,3 +375,52 @@ pub fn spawn_node_server(script: &str) -> (std::process::Child, serde_json::Valu
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{script} said {line:?}: {e}"));
     (child, info)
 }
+
+/// A server that accepts connections, reads what is sent and never answers: the stalled
+/// peer an idle deadline must abandon. It stops accepting when dropped.
+pub struct BlackHole {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BlackHole {
+    pub fn start() -> BlackHole {
+        use std::io::Read as _;
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        // Drain what arrives on its own thread, answer nothing; keep it open.
+                        let _ = conn.set_nonblocking(false);
+                        let reader = conn.try_clone().expect("clone");
+                        held.push(conn.try_clone().expect("clone"));
+                        std::thread::spawn(move || {
+                            let mut reader = reader;
+                            let mut sink = [0u8; 16 * 1024];
+                            while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+                        });
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            }
+            for conn in held {
+                let _ = conn.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        BlackHole { url, stop }
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

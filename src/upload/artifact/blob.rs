@@ -13,6 +13,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 
+use crate::upload::net::{Http, Watch};
+
 /// Size of every block but the last.
 pub const BLOCK_SIZE: usize = 8 * 1024 * 1024;
 /// Storage API version sent (the newest Azurite 3.35 knows; the real service accepts it).
@@ -46,14 +48,14 @@ pub enum BlobError {
 /// One blob, addressed by its signed URL.
 #[derive(Debug, Clone)]
 pub struct BlobTarget {
-    http: reqwest::Client,
+    http: Http,
     url: reqwest::Url,
     stall: Duration,
 }
 
 impl BlobTarget {
     /// A target for `signed_url`; each request attempt may take at most `stall`.
-    pub fn new(http: reqwest::Client, signed_url: &str, stall: Duration) -> Result<Self, String> {
+    pub(crate) fn new(http: Http, signed_url: &str, stall: Duration) -> Result<Self, String> {
         let url = reqwest::Url::parse(signed_url)
             .map_err(|e| format!("the service returned an invalid upload URL ({e})"))?;
         Ok(BlobTarget { http, url, stall })
@@ -73,12 +75,14 @@ impl BlobTarget {
     /// Put Block.
     pub async fn put_block(&self, id: &str, data: Bytes) -> Result<(), BlobError> {
         let url = self.with_query(&[("comp", "block"), ("blockid", id)]);
-        self.send("Put Block", || {
+        self.send("Put Block", |watch| {
             self.http
+                .client
                 .put(url.clone())
                 .header("content-type", "application/octet-stream")
                 .header("x-ms-version", X_MS_VERSION)
-                .body(data.clone())
+                .header("content-length", data.len())
+                .body(watch.bytes_body(data.clone()))
         })
         .await
     }
@@ -91,8 +95,9 @@ impl BlobTarget {
     ) -> Result<(), BlobError> {
         let url = self.with_query(&[("comp", "blocklist")]);
         let body = Bytes::from(block_list_xml(ids));
-        self.send("Put Block List", || {
+        self.send("Put Block List", |_| {
             self.http
+                .client
                 .put(url.clone())
                 .header("content-type", "application/xml")
                 .header("x-ms-version", X_MS_VERSION)
@@ -105,12 +110,20 @@ impl BlobTarget {
     async fn send(
         &self,
         operation: &'static str,
-        request: impl Fn() -> reqwest::RequestBuilder,
+        request: impl Fn(&Watch) -> reqwest::RequestBuilder,
     ) -> Result<(), BlobError> {
         let mut last = String::new();
         for attempt in 1..=MAX_TRIES {
             tokio::time::sleep(retry_delay(attempt)).await;
-            match request().timeout(self.stall).send().await {
+            let watch = self.http.watch();
+            let Ok(sent) = watch
+                .run(request(&watch).timeout(self.stall).send())
+                .await
+                .inspect_err(|stalled| last = stalled.to_string())
+            else {
+                continue;
+            };
+            match sent {
                 Ok(response) if response.status().as_u16() == 201 => return Ok(()),
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -130,7 +143,10 @@ impl BlobTarget {
                     last = format!("{status}{code}");
                 }
                 Err(e) if e.is_timeout() => {
-                    last = format!("no progress within {} s (stalled)", self.stall.as_secs());
+                    last = format!(
+                        "did not finish within {} s (ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS)",
+                        self.stall.as_secs()
+                    );
                 }
                 Err(e) => last = crate::upload::net::describe(e),
             }

@@ -29,6 +29,7 @@ use self::token::{BackendIds, TokenError};
 use self::transfer::{Source, TransferError};
 use self::twirp::{TwirpClient, TwirpError};
 use super::Bundle;
+use super::net::Http;
 use crate::config::Config;
 use crate::error::ExitCode;
 use crate::github::RunnerEnv;
@@ -186,13 +187,19 @@ pub struct Plan {
     overwrite: bool,
     concurrency: usize,
     stall: Duration,
+    idle: Duration,
     link_base: Option<String>,
     jobs: Vec<Job>,
     warnings: Vec<String>,
 }
 
 /// Checks the environment and the names, and lays out the artifacts.
-pub fn plan(bundle: &Bundle<'_>, config: &Config, env: &RunnerEnv) -> Result<Plan, ArtifactError> {
+pub fn plan(
+    bundle: &Bundle<'_>,
+    config: &Config,
+    env: &RunnerEnv,
+    idle: Duration,
+) -> Result<Plan, ArtifactError> {
     let token = env.runtime_token.clone().ok_or(ArtifactError::MissingEnv {
         var: "ACTIONS_RUNTIME_TOKEN",
     })?;
@@ -262,6 +269,7 @@ pub fn plan(bundle: &Bundle<'_>, config: &Config, env: &RunnerEnv) -> Result<Pla
         stall: env
             .artifact_upload_timeout_ms
             .map_or(DEFAULT_STALL, Duration::from_millis),
+        idle,
         link_base,
         jobs,
         warnings,
@@ -385,9 +393,7 @@ async fn upload_all(
     reporter: &dyn Reporter,
     landed: &mut Vec<ArtifactReport>,
 ) -> Result<(), ArtifactError> {
-    let http = crate::upload::net::http_client()
-        .build()
-        .map_err(|e| ArtifactError::ResultsUrl(format!("cannot build the HTTP client: {e}")))?;
+    let http = Http::new(plan.idle).map_err(ArtifactError::ResultsUrl)?;
     let client = TwirpClient::new(http.clone(), &plan.results_url, plan.token.clone())
         .map_err(ArtifactError::ResultsUrl)?;
     let slots = Arc::new(Semaphore::new(plan.concurrency.max(1)));
@@ -417,7 +423,7 @@ async fn upload_all(
 struct Ctx<'p> {
     plan: &'p Plan,
     client: &'p TwirpClient,
-    http: &'p reqwest::Client,
+    http: &'p Http,
     slots: &'p Arc<Semaphore>,
     reporter: &'p dyn Reporter,
 }

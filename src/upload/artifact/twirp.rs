@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::redact::Secret;
-use crate::upload::net::{describe, random_unit};
+use crate::upload::net::{Http, describe, random_unit};
 
 /// Path prefix of every method.
 const SERVICE: &str = "/twirp/github.actions.results.api.v1.ArtifactService/";
@@ -109,7 +109,7 @@ enum Attempt {
 /// A client for one results service and token.
 #[derive(Debug, Clone)]
 pub struct TwirpClient {
-    http: reqwest::Client,
+    http: Http,
     origin: String,
     token: Secret,
 }
@@ -117,7 +117,7 @@ pub struct TwirpClient {
 impl TwirpClient {
     /// `results_url` is `ACTIONS_RESULTS_URL`; only its origin is used, as the official
     /// client uses only `new URL(v).origin`.
-    pub fn new(http: reqwest::Client, results_url: &str, token: Secret) -> Result<Self, String> {
+    pub(crate) fn new(http: Http, results_url: &str, token: Secret) -> Result<Self, String> {
         Ok(TwirpClient {
             http,
             origin: origin(results_url)?,
@@ -156,30 +156,34 @@ impl TwirpClient {
         url: &str,
         body: &[u8],
     ) -> Result<R, Attempt> {
-        let response = self
+        let watch = self.http.watch();
+        let request = self
             .http
+            .client
             .post(url)
             .header("content-type", "application/json")
             .bearer_auth(self.token.expose())
-            .body(body.to_vec())
-            .send()
+            .body(body.to_vec());
+        let answer = watch
+            .run(async {
+                let response = request.send().await?;
+                watch.touch();
+                let status = response.status();
+                response.text().await.map(|text| (status, text))
+            })
             .await
-            .map_err(|e| {
-                if e.is_connect() {
-                    Attempt::Fail(TwirpError::Network {
-                        method,
-                        origin: self.origin.clone(),
-                        message: describe(e),
-                    })
-                } else {
-                    Attempt::Retry(describe(e))
-                }
-            })?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| Attempt::Retry(e.without_url().to_string()))?;
+            .map_err(|stalled| Attempt::Retry(stalled.to_string()))?;
+        let (status, text) = answer.map_err(|e| {
+            if e.is_connect() {
+                Attempt::Fail(TwirpError::Network {
+                    method,
+                    origin: self.origin.clone(),
+                    message: describe(e),
+                })
+            } else {
+                Attempt::Retry(describe(e))
+            }
+        })?;
         // Parsed before the status is looked at, as the official client does.
         let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
             return Err(Attempt::Retry(format!(
@@ -263,14 +267,19 @@ mod tests {
     #[test]
     fn only_the_origin_of_the_results_url_is_used() {
         let client = TwirpClient::new(
-            reqwest::Client::new(),
+            Http::new(std::time::Duration::from_secs(1)).expect("client"),
             "https://results.example/some/path?x=1",
             Secret::new("t".into()),
         )
         .expect("valid");
         assert_eq!(client.origin, "https://results.example");
         assert!(
-            TwirpClient::new(reqwest::Client::new(), "not a url", Secret::new("t".into())).is_err()
+            TwirpClient::new(
+                Http::new(std::time::Duration::from_secs(1)).expect("client"),
+                "not a url",
+                Secret::new("t".into())
+            )
+            .is_err()
         );
     }
 }

@@ -16,7 +16,7 @@ use octocrab::service::middleware::retry::{NoOpRateLimitMetrics, RetryConfig};
 use serde::Deserialize;
 
 use crate::redact::Secret;
-use crate::upload::net::{describe, error_chain, file_body, http_client};
+use crate::upload::net::{Http, describe, error_chain};
 
 /// A release, as far as stevedore needs it.
 #[derive(Debug, Clone, Deserialize)]
@@ -140,7 +140,7 @@ impl ApiError {
 #[derive(Debug, Clone)]
 pub struct Api {
     octo: Octocrab,
-    http: reqwest::Client,
+    http: Http,
     token: Secret,
     repo: String,
 }
@@ -152,11 +152,16 @@ impl Api {
         token: &Secret,
         repo: &str,
         min_wait: Duration,
+        idle: Duration,
     ) -> Result<Self, String> {
+        // hyper-timeout's read and write deadlines reset on every byte: an idle deadline,
+        // which suits these small JSON calls.
         let octo = Octocrab::builder()
             .base_uri(api_url)
             .map_err(|e| format!("GITHUB_API_URL `{api_url}` is not usable: {e}"))?
             .personal_token(token.expose().to_owned())
+            .set_read_timeout(Some(idle))
+            .set_write_timeout(Some(idle))
             .add_retry_config(RetryConfig::HandleRateLimits {
                 metrics: Arc::new(NoOpRateLimitMetrics),
                 max_retries: 3,
@@ -165,9 +170,7 @@ impl Api {
             })
             .build()
             .map_err(|e| format!("cannot build the GitHub client: {e}"))?;
-        let http = http_client()
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = Http::new(idle)?;
         Ok(Api {
             octo,
             http,
@@ -341,42 +344,59 @@ impl Api {
         self.delete(&format!("/assets/{id}")).await
     }
 
-    /// Uploads one asset, streaming the file (or the bytes) with its length.
+    /// Uploads one asset, streaming the file (or the bytes) with its length. Returns the
+    /// asset and, for a file, the SHA-256 of the bytes that were sent.
     pub async fn upload(
         &self,
         release: &Release,
         name: &str,
         content_type: &str,
         body: &AssetBody,
-    ) -> Result<Asset, ApiError> {
+    ) -> Result<(Asset, Option<[u8; 32]>), ApiError> {
         let template = release.upload_url.split('{').next().unwrap_or_default();
         let mut url = reqwest::Url::parse(template)
             .map_err(|e| ApiError::Decode(format!("upload_url `{template}`: {e}")))?;
         url.query_pairs_mut().append_pair("name", name);
+        let watch = self.http.watch();
         let request = self
             .http
+            .client
             .post(url)
             .bearer_auth(self.token.expose())
             .header("accept", "application/vnd.github+json")
             .header("x-github-api-version", "2022-11-28")
             .header("content-type", content_type);
-        let request = match body {
-            AssetBody::Bytes(bytes) => request.body(bytes.clone()),
+        let (request, sent) = match body {
+            AssetBody::Bytes(bytes) => (
+                request
+                    .header("content-length", bytes.len())
+                    .body(watch.bytes_body(bytes.clone())),
+                None,
+            ),
             AssetBody::File { path, len } => {
-                let body = file_body(path).await.map_err(|e| {
+                let (body, sent) = watch.file_body_hashed(path).await.map_err(|e| {
                     ApiError::Transport(format!("cannot read `{}`: {e}", path.display()))
                 })?;
-                request.header("content-length", len.to_string()).body(body)
+                (
+                    request.header("content-length", len.to_string()).body(body),
+                    Some(sent),
+                )
             }
         };
-        let response = request
-            .send()
+        let (response, text) = watch
+            .run(async {
+                let response = request.send().await?;
+                watch.touch();
+                let headers = (response.status(), response.headers().clone());
+                response.text().await.map(|text| (headers, text))
+            })
             .await
+            .map_err(|stalled| ApiError::Transport(stalled.to_string()))?
             .map_err(|e| ApiError::Transport(describe(e)))?;
-        let status = response.status().as_u16();
+        let (status, headers) = response;
+        let status = status.as_u16();
         let header = |name: &str| {
-            response
-                .headers()
+            headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
@@ -393,12 +413,9 @@ impl Api {
                     reset.saturating_sub(now).clamp(1, 900)
                 })
         });
-        let text = response
-            .text()
-            .await
-            .map_err(|e| ApiError::Transport(describe(e)))?;
         if status == 201 {
-            return serde_json::from_str(&text).map_err(|e| ApiError::Decode(e.to_string()));
+            let asset = serde_json::from_str(&text).map_err(|e| ApiError::Decode(e.to_string()))?;
+            return Ok((asset, sent.map(|s| s.finish())));
         }
         let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let first = json.get("errors").and_then(|e| e.get(0));

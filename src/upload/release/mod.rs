@@ -129,6 +129,7 @@ pub struct Plan {
     make_latest: Option<&'static str>,
     overwrite: bool,
     concurrency: usize,
+    idle: Duration,
     assets: Vec<Planned>,
 }
 
@@ -150,7 +151,12 @@ pub struct ReleaseReport {
 }
 
 /// Checks the inputs and lists the assets.
-pub fn plan(bundle: &Bundle<'_>, config: &Config, env: &RunnerEnv) -> Result<Plan, ReleaseError> {
+pub fn plan(
+    bundle: &Bundle<'_>,
+    config: &Config,
+    env: &RunnerEnv,
+    idle: Duration,
+) -> Result<Plan, ReleaseError> {
     let token = config
         .token
         .clone()
@@ -240,6 +246,7 @@ pub fn plan(bundle: &Bundle<'_>, config: &Config, env: &RunnerEnv) -> Result<Pla
         }),
         overwrite: config.overwrite,
         concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        idle,
         assets,
     })
 }
@@ -273,8 +280,8 @@ async fn run(
     report: &mut ReleaseReport,
     min_wait: Duration,
 ) -> Result<(), ReleaseError> {
-    let api =
-        Api::new(&plan.api_url, &plan.token, &plan.repo, min_wait).map_err(ReleaseError::Config)?;
+    let api = Api::new(&plan.api_url, &plan.token, &plan.repo, min_wait, plan.idle)
+        .map_err(ReleaseError::Config)?;
     let release = find_or_create(plan, &api, reporter).await?;
     report.id = Some(release.id);
     report.tag = Some(release.tag_name.clone());
@@ -481,7 +488,7 @@ async fn upload_asset(
     release: &Release,
     asset: &Planned,
     pacer: &Mutex<Option<Instant>>,
-) -> Result<Asset, ApiError> {
+) -> Result<Asset, AssetError> {
     let mut last = None;
     for attempt in 0..MAX_ATTEMPTS {
         if let Some(e) = &last {
@@ -512,7 +519,7 @@ async fn upload_asset(
             .upload(release, &asset.name, asset.content_type, &asset.body)
             .await
         {
-            Ok(landed) => return Ok(landed),
+            Ok((landed, sent)) => return verify_landed(api, asset, landed, sent, pacer).await,
             Err(e) => {
                 let retryable = match &e {
                     ApiError::Transport(_) => true,
@@ -525,13 +532,70 @@ async fn upload_asset(
                     ApiError::Decode(_) => false,
                 };
                 if !retryable {
-                    return Err(e);
+                    return Err(e.into());
                 }
                 last = Some(e);
             }
         }
     }
-    Err(last.unwrap_or_else(|| ApiError::Transport("no attempt made".into())))
+    Err(last
+        .unwrap_or_else(|| ApiError::Transport("no attempt made".into()))
+        .into())
+}
+
+/// The scan vouches for an asset only if what was sent, and what GitHub stored, are the
+/// scanned bytes: a file the build rewrote after the scan would otherwise ship while the
+/// checksums asset lists its old hash (and its new content was never scanned for secrets).
+/// A mismatching asset is removed at once, so no re-run or publication can accept it.
+async fn verify_landed(
+    api: &Api,
+    asset: &Planned,
+    landed: Asset,
+    sent: Option<[u8; 32]>,
+    pacer: &Mutex<Option<Instant>>,
+) -> Result<Asset, AssetError> {
+    let expected = format!("sha256:{}", asset.sha256);
+    let mismatch = match (sent.map(hex::encode), landed.digest.as_deref()) {
+        (Some(sent), _) if sent != asset.sha256 => {
+            Some(("the bytes sent", format!("sha256:{sent}")))
+        }
+        (_, Some(stored)) if stored != expected => Some(("GitHub's copy", stored.to_owned())),
+        _ => None,
+    };
+    let Some((what, got)) = mismatch else {
+        return Ok(landed);
+    };
+    pace(pacer).await;
+    let aftermath = match api.delete_asset(landed.id).await {
+        Ok(()) => "the asset was removed".to_owned(),
+        Err(e) => format!("removing the asset failed ({e}): delete it by hand"),
+    };
+    Err(AssetError::Changed {
+        name: asset.name.clone(),
+        what,
+        got,
+        expected,
+        aftermath,
+    })
+}
+
+/// Why one asset did not land.
+#[derive(Debug, thiserror::Error)]
+enum AssetError {
+    /// A call failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The asset's bytes are not the scanned bytes.
+    #[error(
+        "`{name}` changed after it was scanned: {what} has {got}, the scan {expected}; {aftermath}; run again once the build has finished writing"
+    )]
+    Changed {
+        name: String,
+        what: &'static str,
+        got: String,
+        expected: String,
+        aftermath: String,
+    },
 }
 
 fn e_is_rate_limit(e: &ApiError) -> bool {

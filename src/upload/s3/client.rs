@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::keys::Endpoint;
 use super::sign::{Payload, Signer};
-use crate::upload::net::{describe, file_body, random_unit};
+use crate::upload::net::{Http, describe, random_unit};
 
 /// Attempts per request.
 const MAX_ATTEMPTS: u32 = 5;
@@ -90,7 +90,7 @@ impl RequestError {
 #[derive(Debug)]
 pub struct Client {
     /// The HTTP client.
-    pub http: reqwest::Client,
+    pub(crate) http: Http,
     /// The signer.
     pub signer: Signer,
     /// Where the bucket lives.
@@ -151,7 +151,8 @@ impl Client {
             .signer
             .sign(method.as_str(), url, &to_sign, payload, SystemTime::now())
             .map_err(|e| Failure::Fail(RequestError::Sign(e)))?;
-        let mut request = self.http.request(method, url);
+        let watch = self.http.watch();
+        let mut request = self.http.client.request(method, url);
         for (k, v) in headers.iter().map(|(k, v)| (*k, v.as_str())) {
             request = request.header(k, v);
         }
@@ -160,9 +161,11 @@ impl Client {
         }
         request = match body {
             Body::Empty => request.header("content-length", "0"),
-            Body::Bytes(bytes) => request.body(bytes.clone()),
+            Body::Bytes(bytes) => request
+                .header("content-length", bytes.len())
+                .body(watch.bytes_body(bytes.clone())),
             Body::File { path, len } => {
-                let body = file_body(path).await.map_err(|e| {
+                let body = watch.file_body(path).await.map_err(|e| {
                     Failure::Fail(RequestError::Read {
                         path: path.clone(),
                         message: e.to_string(),
@@ -171,16 +174,17 @@ impl Client {
                 request.header("content-length", len.to_string()).body(body)
             }
         };
-        let response = request
-            .send()
+        let answer = watch
+            .run(async {
+                let response = request.send().await?;
+                watch.touch();
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                response.bytes().await.map(|body| (status, headers, body))
+            })
             .await
-            .map_err(|e| Failure::Retry(describe(e)))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::Retry(describe(e)))?;
+            .map_err(|stalled| Failure::Retry(stalled.to_string()))?;
+        let (status, headers, body) = answer.map_err(|e| Failure::Retry(describe(e)))?;
         // CompleteMultipartUpload can answer 200 with an error document.
         let embedded_error = status == 200 && body.starts_with(b"<?xml") && has_error(&body);
         if (200..300).contains(&status) && !embedded_error {

@@ -15,7 +15,7 @@ pub mod sign;
 use std::fmt::Write as _;
 use std::io::Read as _;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -126,6 +126,7 @@ pub struct Plan {
     objects: Vec<Object>,
     documents: Vec<Object>,
     concurrency: usize,
+    idle: Duration,
 }
 
 /// What landed.
@@ -144,6 +145,7 @@ pub fn plan(
     env: &RunnerEnv,
     bucket: &str,
     prefix: &str,
+    idle: Duration,
 ) -> Result<Plan, S3Error> {
     let (Some(access_key_id), Some(secret_access_key)) = (
         env.aws_access_key_id.clone(),
@@ -209,6 +211,7 @@ pub fn plan(
         objects,
         documents,
         concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        idle,
     })
 }
 
@@ -247,10 +250,11 @@ async fn upload_all(
     reporter: &dyn Reporter,
     report: &mut S3Report,
 ) -> Result<(), S3Error> {
-    let http = crate::upload::net::http_client()
-        .pool_max_idle_per_host(plan.concurrency)
-        .build()
-        .map_err(|e| S3Error::Runtime(e.to_string()))?;
+    let http = crate::upload::net::Http::build(
+        crate::upload::net::http_client().pool_max_idle_per_host(plan.concurrency),
+        plan.idle,
+    )
+    .map_err(S3Error::Runtime)?;
     let ctx = Ctx {
         client: Arc::new(Client {
             http,
