@@ -69,8 +69,8 @@ pub struct Fault {
     pub after: u64,
     /// Only connections whose client sent these bytes; `None`: any new connection.
     pub when_sent: Option<String>,
-    /// With `when_sent` and [`Direction::ToServer`]: count from the end of that request's
-    /// head, i.e. `after` bytes into its body.
+    /// With `when_sent`: count from the end of that request's head ([`Direction::ToServer`])
+    /// or of its answer's head ([`Direction::ToClient`]), i.e. `after` bytes into the body.
     pub into_body: bool,
     /// Connections it applies to (`usize::MAX`: all).
     pub times: usize,
@@ -107,12 +107,10 @@ impl Fault {
         self
     }
 
-    /// `after` counts from the end of the triggering request's head: into its body.
+    /// `after` counts from the end of the triggering request's head, or of its answer's head
+    /// for [`Direction::ToClient`]: into the body.
     pub fn into_body(mut self) -> Fault {
-        assert!(
-            self.when_sent.is_some() && self.direction == Direction::ToServer,
-            "into_body needs when_sent and ToServer"
-        );
+        assert!(self.when_sent.is_some(), "into_body needs when_sent");
         self.into_body = true;
         self
     }
@@ -325,6 +323,17 @@ struct Armed {
     at: u64,
 }
 
+/// A fault that arms at the end of the next HTTP head in one direction.
+#[derive(Debug, Clone, Copy)]
+struct HeadThen {
+    action: Action,
+    direction: Direction,
+    /// Bytes to count after the head.
+    after: u64,
+    /// Where in that direction's stream the head's end is looked for.
+    from: u64,
+}
+
 /// How one direction (or the connection) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
@@ -339,9 +348,8 @@ enum End {
 #[derive(Default)]
 struct Carried {
     claimed: bool,
-    /// Waiting for the head's end (`into_body`): the action, the bytes to count after the
-    /// head, and the stream offset where the head's end is looked for (after the trigger).
-    head_then: Option<(Action, u64, u64)>,
+    /// Waiting for a head's end (`into_body`) in the stream going `direction`.
+    head_then: Option<HeadThen>,
     armed: Option<Armed>,
 }
 
@@ -429,9 +437,7 @@ async fn pipe(
                 Ok(n) => n,
                 Err(_) => break End::Error,
             };
-            if direction == Direction::ToServer {
-                watch(shared, id, carried, &mut tail, offset, &buf[..n]);
-            }
+            watch(shared, id, direction, carried, &mut tail, offset, &buf[..n]);
             offset += n as u64;
             let shape = shared.shape();
             let latency = match direction {
@@ -513,30 +519,34 @@ async fn pipe(
     }
 }
 
-/// Looks for a trigger in what the client sent (`chunk`, starting at stream `offset`), and
-/// arms the fault it names.
+/// Looks for a trigger in what the client sent, or for the head a claimed fault waits for,
+/// in `chunk` (read going `direction`, at stream `offset`), and arms the fault.
 fn watch(
     shared: &Shared,
     id: usize,
+    direction: Direction,
     carried: &Mutex<Carried>,
     tail: &mut Vec<u8>,
     offset: u64,
     chunk: &[u8],
 ) {
     let mut c = carried.lock().expect("carried");
-    if c.armed.is_some() {
+    let waits_here = c.head_then.is_some_and(|h| h.direction == direction);
+    if c.armed.is_some() || (c.claimed && !waits_here) {
+        // Nothing to find in this direction: the kept tail would no longer end at `offset`.
+        tail.clear();
         return;
     }
     let start = offset - tail.len() as u64;
     tail.extend_from_slice(chunk);
     let window = std::mem::take(tail);
     let found = |needle: &[u8], from: usize| {
-        window[from..]
+        window[from.min(window.len())..]
             .windows(needle.len())
             .position(|w| w == needle)
             .map(|p| from + p + needle.len())
     };
-    if !c.claimed {
+    if !c.claimed && direction == Direction::ToServer {
         let matched = {
             let plan = shared.plan.lock().expect("plan");
             plan.faults.iter().find_map(|f| {
@@ -551,15 +561,22 @@ fn watch(
                 .map(|f| (f, end))
         }) {
             c.claimed = true;
+            // Counted from the trigger's end, or from where the answer to it will start
+            // (HTTP/1.1 answers in order: every earlier answer has been forwarded).
+            let base = match fault.direction {
+                Direction::ToServer => start + end as u64,
+                Direction::ToClient => {
+                    shared.connections.lock().expect("connections")[id].to_client
+                }
+            };
             if fault.into_body {
-                c.head_then = Some((fault.action, fault.after, start + end as u64));
+                c.head_then = Some(HeadThen {
+                    action: fault.action,
+                    direction: fault.direction,
+                    after: fault.after,
+                    from: base,
+                });
             } else {
-                let base = match fault.direction {
-                    Direction::ToServer => start + end as u64,
-                    Direction::ToClient => {
-                        shared.connections.lock().expect("connections")[id].to_client
-                    }
-                };
                 c.armed = Some(Armed {
                     action: fault.action,
                     direction: fault.direction,
@@ -569,14 +586,14 @@ fn watch(
             shared.with_connection(id, |x| x.fault = Some(fault));
         }
     }
-    if let Some((action, after, from)) = c.head_then
-        && let Some(end) = found(HEAD_END, from.saturating_sub(start) as usize)
+    if let Some(h) = c.head_then.filter(|h| h.direction == direction)
+        && let Some(end) = found(HEAD_END, h.from.saturating_sub(start) as usize)
     {
         c.head_then = None;
         c.armed = Some(Armed {
-            action,
-            direction: Direction::ToServer,
-            at: start + end as u64 + after,
+            action: h.action,
+            direction,
+            at: start + end as u64 + h.after,
         });
     }
     let keep = window.len().min(TAIL);
@@ -673,6 +690,47 @@ mod tests {
         let (got, how) = server.join().expect("server");
         assert_eq!(how, ErrorKind::ConnectionReset);
         assert_eq!(got, first.len() + second.len() + 10);
+        assert_eq!(proxy.fired().len(), 1);
+    }
+
+    #[test]
+    fn an_answer_fault_counts_from_the_end_of_the_answer_head() {
+        // A server that answers each request line with a head and a 100-byte body.
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("accept");
+            let mut buf = vec![0u8; 4096];
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{}",
+                    "b".repeat(100)
+                );
+                if s.write_all(answer.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        });
+        let proxy = FaultProxy::start(&addr);
+        proxy.fault(
+            Fault::reset(Direction::ToClient, 40)
+                .when_sent("GET /second")
+                .into_body(),
+        );
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n".len();
+        let mut client = TcpStream::connect(proxy.addr).expect("connect");
+        let mut first = vec![0u8; head + 100];
+        client
+            .write_all(b"GET /first HTTP/1.1\r\n\r\n")
+            .expect("first");
+        client.read_exact(&mut first).expect("first answer whole");
+        client
+            .write_all(b"GET /second HTTP/1.1\r\n\r\n")
+            .expect("second");
+        let mut second = Vec::new();
+        let how = client.read_to_end(&mut second).map_err(|e| e.kind());
+        assert_eq!(how, Err(ErrorKind::ConnectionReset));
+        assert_eq!(second.len(), head + 40, "the head and 40 bytes of the body");
         assert_eq!(proxy.fired().len(), 1);
     }
 

@@ -39,6 +39,26 @@ fn owned(extra: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Exit 4, and the report line of `destination` (and an error annotation) says every
+/// attempt was abandoned at the idle deadline.
+fn assert_deadline_failure(run: &Run, destination: &str) {
+    assert_eq!(run.code, 4, "{}", run.log());
+    let prefix = format!("{destination}: failed: ");
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line:\n{}", run.stdout));
+    assert!(line.contains("no byte moved for 2 s"), "{line}");
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("::error") && l.contains("STEVEDORE_HTTP_TIMEOUT")),
+        "{}",
+        run.stdout
+    );
+}
+
 /// Every fault was taken by a connection and fired there.
 fn assert_all_fired(proxy: &FaultProxy, expected: usize, what: &str) {
     assert!(
@@ -227,18 +247,24 @@ fn artifact_stalls_hit_the_deadline_and_are_retried() {
     let ctx = Ctx::new();
     artifact_tree(&ctx);
     let route = ArtifactRoute::new();
-    // Put Block stops moving 100 kB into its body; CreateArtifact's answer never arrives.
+    // Put Block stops moving 100 kB into its body; Put Block List's answer never arrives;
+    // CreateArtifact's answer stops 10 bytes into its body.
     route.blob.fault(
         Fault::stall(Direction::ToServer, 100_000)
             .when_sent("comp=block&")
             .into_body(),
     );
     route
-        .twirp
-        .fault(Fault::stall(Direction::ToClient, 0).when_sent("ArtifactService/CreateArtifact "));
+        .blob
+        .fault(Fault::stall(Direction::ToClient, 0).when_sent("comp=blocklist"));
+    route.twirp.fault(
+        Fault::stall(Direction::ToClient, 10)
+            .when_sent("ArtifactService/CreateArtifact ")
+            .into_body(),
+    );
     let run = route.upload(&ctx, &[DEADLINE]);
     route.assert_byte_exact(&ctx, &run);
-    assert_all_fired(&route.blob, 1, "blob");
+    assert_all_fired(&route.blob, 2, "blob");
     assert_all_fired(&route.twirp, 1, "twirp");
     // The withheld answer: the service created the artifact, then the retry re-created it.
     assert_eq!(route.calls("CreateArtifact"), [200, 200]);
@@ -256,9 +282,7 @@ fn artifact_blob_uploads_stalled_every_time_exit_4_naming_the_destination() {
             .always(),
     );
     let run = route.upload(&ctx, &[DEADLINE]);
-    assert_eq!(run.code, 4, "{}", run.log());
-    assert!(run.stdout.contains("::error"), "{}", run.stdout);
-    assert!(run.stdout.contains("artifact"), "{}", run.stdout);
+    assert_deadline_failure(&run, "artifact");
     assert!(
         route.calls("FinalizeArtifact").is_empty(),
         "Finalize called"
@@ -427,7 +451,7 @@ fn s3_an_object_stalled_every_time_is_exit_4_naming_the_destination() {
     );
     let run = route.upload(&ctx, &[DEADLINE]);
     route.assert_nothing_vouched(&run, "big.bin");
-    assert!(run.stdout.contains("s3://builds/net"), "{}", run.stdout);
+    assert_deadline_failure(&run, "s3://builds/net");
     assert!(route.proxy.fired().len() > 1, "retried before giving up");
 }
 
@@ -619,11 +643,17 @@ fn release_stalls_hit_the_deadline_and_are_retried() {
     let ctx = Ctx::new();
     release_tree(&ctx);
     let route = ReleaseRoute::new();
-    // An upload stops moving 100 kB into its body; the answer to the release list (a JSON
-    // call through octocrab) never arrives.
+    // An upload stops moving 100 kB into its body; another's answer stops 100 bytes into its
+    // body (the asset landed); the answer to the release list (a JSON call through
+    // octocrab) never arrives.
     route.proxy.fault(
         Fault::stall(Direction::ToServer, 100_000)
             .when_sent(APP_UPLOAD)
+            .into_body(),
+    );
+    route.proxy.fault(
+        Fault::stall(Direction::ToClient, 100)
+            .when_sent("/assets?name=notes.txt ")
             .into_body(),
     );
     route.proxy.fault(
@@ -632,7 +662,7 @@ fn release_stalls_hit_the_deadline_and_are_retried() {
     );
     let run = route.upload(&ctx, "v4", &[DEADLINE]);
     route.assert_byte_exact(&ctx, &run);
-    assert_all_fired(&route.proxy, 2, "release");
+    assert_all_fired(&route.proxy, 3, "release");
 }
 
 #[test]
@@ -647,8 +677,7 @@ fn release_uploads_stalled_every_time_exit_4_naming_the_destination() {
             .always(),
     );
     let run = route.upload(&ctx, "v5", &[DEADLINE]);
-    assert_eq!(run.code, 4, "{}", run.log());
-    assert!(run.stdout.contains("release"), "{}", run.stdout);
+    assert_deadline_failure(&run, "release");
     assert!(run.stdout.contains("left unpublished"), "{}", run.stdout);
     assert_eq!(route.releases()[0]["draft"], true);
     assert!(route.proxy.fired().len() > 1, "retried before giving up");
