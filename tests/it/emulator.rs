@@ -16,6 +16,8 @@ use crate::support::{node_peers, spawn_node_server};
 pub struct Emulator {
     /// `ACTIONS_RESULTS_URL`.
     pub url: String,
+    /// Azurite's blob endpoint, `http://127.0.0.1:<port>` (where upload URLs point).
+    pub azurite: String,
     _child: Child,
 }
 
@@ -43,6 +45,7 @@ pub fn emulator() -> &'static Emulator {
         let (child, info) = spawn_node_server("results-emulator.mjs");
         Emulator {
             url: info["url"].as_str().expect("url").to_owned(),
+            azurite: info["azurite"].as_str().expect("azurite").to_owned(),
             _child: child,
         }
     })
@@ -90,6 +93,15 @@ impl Emulator {
         self.post(
             "_emulator/faults",
             &serde_json::json!({"run": job.run, "faults": faults}),
+        );
+    }
+
+    /// Makes the signed upload URLs of `job`'s run point at `base` (a proxy in front of
+    /// [`Emulator::azurite`]) instead of Azurite.
+    pub fn upload_base(&self, job: &Job, base: &str) {
+        self.post(
+            "_emulator/upload-base",
+            &serde_json::json!({"run": job.run, "base": base}),
         );
     }
 

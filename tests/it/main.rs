@@ -12,6 +12,8 @@
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
 //! - `release`: the release destination against the GitHub REST emulator (`github`).
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
+//! - `tcp_faults`: every network destination through a fault-injecting TCP proxy
+//!   (`faultproxy`: latency, bandwidth cap, resets and stalls mid-body).
 
 // Helpers are shared between the modules of one test binary; test data generators
 // truncate on purpose.
@@ -23,6 +25,7 @@ mod artifact;
 mod directory;
 mod docs;
 mod emulator;
+mod faultproxy;
 mod github;
 mod glob;
 mod inputs;
@@ -34,3 +37,4 @@ mod s3;
 mod s3server;
 mod secrets;
 mod support;
+mod tcp_faults;

@@ -90,6 +90,59 @@ impl Ctx {
 
     /// [`Ctx::action`] with extra environment variables.
     pub fn action_env(&self, inputs: &[(&str, &str)], env: &[(String, String)]) -> Run {
+        let cmd = self.action_command(inputs, env);
+        self.finish(cmd)
+    }
+
+    /// [`Ctx::action_env`], killed once it has run for `limit`: a run that hangs fails its
+    /// test instead of hanging the suite. A killed run has code -1 and says so in `stderr`.
+    pub fn action_env_within(
+        &self,
+        inputs: &[(&str, &str)],
+        env: &[(String, String)],
+        limit: std::time::Duration,
+    ) -> Run {
+        let mut cmd = self.action_command(inputs, env);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        fs::write(&self.output, "").expect("reset output");
+        fs::write(&self.summary, "").expect("reset summary");
+        let started = std::time::Instant::now();
+        let mut child = cmd.spawn().expect("run stevedore");
+        let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+        let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if started.elapsed() >= limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let mut stderr = stderr.join().expect("stderr");
+        if status.is_none() {
+            stderr = format!("{stderr}\n[test] killed: still running after {limit:?}\n");
+        }
+        Run {
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            stdout: stdout.join().expect("stdout"),
+            stderr,
+            outputs: parse_outputs(&fs::read_to_string(&self.output).expect("read outputs")),
+            summary: fs::read_to_string(&self.summary).expect("read summary"),
+        }
+    }
+
+    fn action_command(&self, inputs: &[(&str, &str)], env: &[(String, String)]) -> Command {
         let mut cmd = self.command();
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.env("GITHUB_ACTIONS", "true");
@@ -99,7 +152,7 @@ impl Ctx {
                 value,
             );
         }
-        self.finish(cmd)
+        cmd
     }
 
     /// [`Ctx::action`], started by `bash -c '<setup>; exec stevedore'`: for limits

@@ -7,6 +7,9 @@
 //
 // usage: node github-emulator.mjs   -> prints {"url": "http://127.0.0.1:<port>"}; exits when
 // stdin closes. API at <url>/, uploads at <url>/uploads/ (the releases' upload_url says so).
+// The API URLs in answers (a release's url, assets_url and upload_url, pagination links) are
+// built from the request's loopback `Host`, so a client that reaches the emulator through a
+// TCP proxy uploads and pages through that proxy too; html and download URLs stay at <url>.
 //
 // Test controls:
 //   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets",
@@ -108,14 +111,20 @@ function send(res, status, body, headers = {}) {
   res.end(text)
 }
 
-// The recorded payloads with this emulator's ids, names and addresses.
-function releaseJson(name, r) {
-  const api = `${base}/repos/${name}/releases/${r.id}`
+// Where the client reached this server: its loopback `Host` (a proxy's port), else `base`.
+function originOf(req) {
+  const host = req.headers.host ?? ''
+  return /^(127\.0\.0\.1|localhost):\d+$/.test(host) ? `http://${host}` : base
+}
+
+// The recorded payloads with this emulator's ids, names and addresses; API URLs at `origin`.
+function releaseJson(name, r, origin = base) {
+  const api = `${origin}/repos/${name}/releases/${r.id}`
   return {
     ...RELEASE,
     url: api,
     assets_url: `${api}/assets`,
-    upload_url: `${base}/uploads/repos/${name}/releases/${r.id}/assets{?name,label}`,
+    upload_url: `${origin}/uploads/repos/${name}/releases/${r.id}/assets{?name,label}`,
     html_url: `${base}/${name}/releases/tag/${encodeURIComponent(r.tag_name)}`,
     id: r.id,
     tag_name: r.tag_name,
@@ -156,7 +165,7 @@ function paginate(req, res, url, items) {
   if (page * perPage < items.length) {
     const next = new URL(url)
     next.searchParams.set('page', String(page + 1))
-    headers.link = `<${base}${next.pathname}${next.search}>; rel="next"`
+    headers.link = `<${originOf(req)}${next.pathname}${next.search}>; rel="next"`
   }
   send(res, 200, slice, headers)
 }
@@ -241,7 +250,7 @@ async function handle(req, res, url) {
   // API host.
   if (rest === '' && req.method === 'GET') {
     log('list', 200)
-    return paginate(req, res, url, [...r.releases].reverse().map((x) => releaseJson(name, x)))
+    return paginate(req, res, url, [...r.releases].reverse().map((x) => releaseJson(name, x, originOf(req))))
   }
   if (rest === '' && req.method === 'POST') {
     const f = await fault('create')
@@ -260,13 +269,13 @@ async function handle(req, res, url) {
     const rel = { id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, draft: Boolean(body.draft), prerelease: Boolean(body.prerelease), assets: [], created_at: now, published_at: body.draft ? null : now }
     r.releases.push(rel)
     log('create', 201)
-    return send(res, 201, releaseJson(name, rel))
+    return send(res, 201, releaseJson(name, rel, originOf(req)))
   }
   const tm = rest.match(/^tags\/(.+)$/)
   if (tm && req.method === 'GET') {
     const rel = r.releases.find((x) => !x.draft && x.tag_name === decodeURIComponent(tm[1]))
     log('get-by-tag', rel ? 200 : 404)
-    return rel ? send(res, 200, releaseJson(name, rel)) : send(res, 404, NOT_FOUND)
+    return rel ? send(res, 200, releaseJson(name, rel, originOf(req))) : send(res, 404, NOT_FOUND)
   }
   const am = rest.match(/^assets\/(\d+)$/)
   if (am && req.method === 'PATCH') {
@@ -311,7 +320,7 @@ async function handle(req, res, url) {
     if (!rel) return send(res, 404, NOT_FOUND)
     if (req.method === 'GET') {
       log('get', 200)
-      return send(res, 200, releaseJson(name, rel))
+      return send(res, 200, releaseJson(name, rel, originOf(req)))
     }
     if (req.method === 'DELETE') {
       r.releases.splice(r.releases.indexOf(rel), 1)
@@ -333,7 +342,7 @@ async function handle(req, res, url) {
       }
       for (const k of ['name', 'prerelease']) if (k in body) rel[k] = body[k]
       log('update', 200)
-      return send(res, 200, releaseJson(name, rel))
+      return send(res, 200, releaseJson(name, rel, originOf(req)))
     }
   }
   send(res, 404, NOT_FOUND)

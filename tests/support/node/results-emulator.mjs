@@ -16,6 +16,9 @@
 //     Faults of a run are consumed in order by matching requests. When a run has block or
 //     blocklist faults, its signed upload URLs point at this server, which injects them and
 //     passes every other request through to Azurite unchanged.
+//   POST /_emulator/upload-base {"run": "<run backend id>", "base": "http://127.0.0.1:<port>"}
+//     The run's signed upload URLs point at `base` instead of Azurite (a TCP proxy in front of
+//     Azurite, for network faults below HTTP); block and blocklist faults take precedence.
 //   GET /_emulator/state?run=<id>  -> {"artifacts": [...], "calls": [{"method", "status"}]}
 //   POST /_emulator/options {"verifyDigest": true}  (what Finalize does on a size/hash mismatch)
 import { spawn } from 'node:child_process'
@@ -113,6 +116,7 @@ for (let attempt = 0; ; attempt++) {
 const options = { verifyDigest: true }
 const artifacts = [] // {id, run, job, name, version, mime_type, expires_at, blob, finalized, size, digest, created_at}
 const faults = new Map() // run -> [fault]
+const uploadBase = new Map() // run -> origin its upload URLs point at
 const calls = new Map() // run -> [{method, status}]
 let nextId = 1000
 
@@ -330,7 +334,7 @@ function createArtifact(res, ids, body) {
     id: null, run: ids.run, job: ids.job, name, version, mime_type: mime,
     expires_at: body.expires_at ?? null, blob, finalized: false, size: 0, digest: null, created_at: null,
   })
-  const base = hasBlobFaults(ids.run) ? `${selfUrl}blob` : azuriteUrl
+  const base = hasBlobFaults(ids.run) ? `${selfUrl}blob` : uploadBase.get(ids.run) ?? azuriteUrl
   const url = `${base}/${ACCOUNT}/${CONTAINER}/${blob}?${sas(blob, 'cw', 60)}`
   artifacts[artifacts.length - 1].signed_upload_url = url
   sendJson(res, 200, { ok: true, signed_upload_url: url })
@@ -451,6 +455,11 @@ const server = http.createServer(async (req, res) => {
     if (url.pathname === '/_emulator/faults' && req.method === 'POST') {
       const { run, faults: list } = JSON.parse((await readBody(req)).toString('utf8'))
       faults.set(run, [...(faults.get(run) ?? []), ...list])
+      return sendJson(res, 200, { ok: true })
+    }
+    if (url.pathname === '/_emulator/upload-base' && req.method === 'POST') {
+      const { run, base } = JSON.parse((await readBody(req)).toString('utf8'))
+      uploadBase.set(run, String(base).replace(/\/+$/, ''))
       return sendJson(res, 200, { ok: true })
     }
     if (url.pathname === '/_emulator/options' && req.method === 'POST') {

@@ -1,0 +1,684 @@
+//! Network faults below HTTP (issue 9, item 9): the fault-injecting TCP proxy
+//! (`faultproxy`) between stevedore and every real server it talks to: the results-service
+//! emulator (Twirp) and Azurite (blob uploads, through the upload URLs the emulator signs),
+//! s3s-fs, and the GitHub emulator (API and uploads host). Each destination either lands
+//! byte for byte (read back from the server and compared) or exits 4 with nothing
+//! finalized, published or vouched for.
+//!
+//! Stalls rely on the request deadline `STEVEDORE_HTTP_TIMEOUT` (issue 9, item 6). Every
+//! run here is killed after [`LIMIT`], so a missing deadline fails the test instead of
+//! hanging the suite.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::emulator::{Job, emulator};
+use crate::faultproxy::{Direction, Fault, FaultProxy, Shape};
+use crate::github::github;
+use crate::s3server::{ACCESS_KEY, S3Server, SECRET_KEY};
+use crate::support::{Ctx, Run, random_bytes, read_tree, sha256sum_check};
+
+/// A run that takes longer than this is killed and fails its test.
+const LIMIT: Duration = Duration::from_mins(1);
+/// The request deadline the stall tests set (seconds).
+const DEADLINE: (&str, &str) = ("STEVEDORE_HTTP_TIMEOUT", "2");
+
+/// A slow link: 40 ms each way per chunk, 1 MB/s each way.
+const SLOW_LINK: Shape = Shape {
+    to_server_latency: Duration::from_millis(40),
+    to_client_latency: Duration::from_millis(40),
+    bandwidth: Some(1_000_000),
+};
+
+fn owned(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Exit 4, and the report line of `destination` (and an error annotation) says every
+/// attempt was abandoned at the idle deadline.
+fn assert_deadline_failure(run: &Run, destination: &str) {
+    assert_eq!(run.code, 4, "{}", run.log());
+    let prefix = format!("{destination}: failed: ");
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line:\n{}", run.stdout));
+    assert!(line.contains("no byte moved for 2 s"), "{line}");
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("::error") && l.contains("STEVEDORE_HTTP_TIMEOUT")),
+        "{}",
+        run.stdout
+    );
+}
+
+/// Every fault was taken by a connection and fired there.
+fn assert_all_fired(proxy: &FaultProxy, expected: usize, what: &str) {
+    assert!(
+        proxy.pending().is_empty(),
+        "{what}: faults never used: {:?}",
+        proxy.pending()
+    );
+    let carried: Vec<_> = proxy
+        .connections()
+        .into_iter()
+        .filter(|c| c.fault.is_some())
+        .collect();
+    assert!(
+        carried.iter().all(|c| c.fired),
+        "{what}: a fault did not fire: {carried:?}"
+    );
+    assert_eq!(carried.len(), expected, "{what}: {carried:?}");
+}
+
+// --- artifact: stevedore -> proxy -> results emulator, stevedore -> proxy -> Azurite -------
+
+/// One artifact job whose Twirp calls and blob uploads both cross a proxy.
+struct ArtifactRoute {
+    job: Job,
+    twirp: FaultProxy,
+    blob: FaultProxy,
+}
+
+impl ArtifactRoute {
+    fn new() -> ArtifactRoute {
+        let job = emulator().job();
+        let twirp = FaultProxy::start(&emulator().url);
+        let blob = FaultProxy::start(&emulator().azurite);
+        emulator().upload_base(&job, &blob.url());
+        ArtifactRoute { job, twirp, blob }
+    }
+
+    fn upload(&self, ctx: &Ctx, extra: &[(&str, &str)]) -> Run {
+        let mut env = emulator().env(&self.job);
+        for (k, v) in &mut env {
+            if k == "ACTIONS_RESULTS_URL" {
+                *v = format!("{}/", self.twirp.url());
+            }
+        }
+        env.extend(owned(extra));
+        ctx.action_env_within(
+            &[
+                ("destination", "artifact"),
+                ("path", "dist"),
+                ("name", "net"),
+            ],
+            &env,
+            LIMIT,
+        )
+    }
+
+    fn finalized(&self) -> Vec<serde_json::Value> {
+        emulator().state(&self.job)["artifacts"]
+            .as_array()
+            .expect("artifacts")
+            .iter()
+            .filter(|a| a["finalized"] == json!(true))
+            .cloned()
+            .collect()
+    }
+
+    /// The official client downloads the artifact straight from Azurite (not through the
+    /// proxy), checks its digest, and the tree equals the source.
+    fn assert_byte_exact(&self, ctx: &Ctx, run: &Run) {
+        assert_eq!(run.code, 0, "{}", run.log());
+        let url = emulator().state(&self.job)["artifacts"][0]["signed_upload_url"]
+            .as_str()
+            .expect("url")
+            .to_owned();
+        assert!(
+            url.starts_with(&self.blob.url()),
+            "the upload URL points at the proxy: {url}"
+        );
+        let into = ctx.temp.join("downloaded");
+        let result = emulator().official(
+            &self.job,
+            &[
+                "download",
+                &run.outputs["artifact-id"],
+                into.to_str().expect("utf-8"),
+            ],
+        );
+        assert_eq!(result["digestMismatch"], json!(false), "{result}");
+        assert!(
+            read_tree(&into) == read_tree(&ctx.ws.join("dist")),
+            "the downloaded tree differs from the source"
+        );
+        assert_eq!(self.finalized().len(), 1);
+    }
+
+    fn calls(&self, method: &str) -> Vec<i64> {
+        emulator()
+            .calls(&self.job)
+            .into_iter()
+            .filter(|(m, _)| m == method)
+            .map(|(_, status)| status)
+            .collect()
+    }
+}
+
+/// 1.5 MB that does not compress (stored in the zip) and a text file.
+fn artifact_tree(ctx: &Ctx) {
+    ctx.file("dist/data.bin", random_bytes(1_500_000, 0xA11CE));
+    ctx.file("dist/notes.txt", "notes\n".repeat(2000));
+}
+
+#[test]
+fn artifact_over_a_slow_link_lands_byte_exact() {
+    let ctx = Ctx::new();
+    artifact_tree(&ctx);
+    let route = ArtifactRoute::new();
+    route.twirp.shape(SLOW_LINK);
+    route.blob.shape(SLOW_LINK);
+    let run = route.upload(&ctx, &[]);
+    route.assert_byte_exact(&ctx, &run);
+    // Every byte of the zip crossed the capped link, and the Twirp calls crossed theirs.
+    let (to_azurite, _) = route.blob.bytes();
+    assert!(to_azurite > 1_500_000, "{to_azurite}");
+    assert!(route.twirp.bytes().0 > 0 && route.twirp.bytes().1 > 0);
+}
+
+#[test]
+fn artifact_resets_mid_body_are_retried_and_land_byte_exact() {
+    let ctx = Ctx::new();
+    artifact_tree(&ctx);
+    let route = ArtifactRoute::new();
+    // Put Block cut 300 kB into its body; Put Block List's answer cut after 10 bytes (the
+    // list was committed, the client never heard).
+    route.blob.fault(
+        Fault::reset(Direction::ToServer, 300_000)
+            .when_sent("comp=block&")
+            .into_body(),
+    );
+    route
+        .blob
+        .fault(Fault::reset(Direction::ToClient, 10).when_sent("comp=blocklist"));
+    // CreateArtifact and FinalizeArtifact cut 10 bytes into their JSON bodies.
+    for method in ["CreateArtifact", "FinalizeArtifact"] {
+        route.twirp.fault(
+            Fault::reset(Direction::ToServer, 10)
+                .when_sent(&format!("ArtifactService/{method} "))
+                .into_body(),
+        );
+    }
+    let run = route.upload(&ctx, &[]);
+    route.assert_byte_exact(&ctx, &run);
+    assert_all_fired(&route.blob, 2, "blob");
+    assert_all_fired(&route.twirp, 2, "twirp");
+    // The cut calls never reached the service; the retries did, once each.
+    assert_eq!(route.calls("CreateArtifact"), [200]);
+    assert_eq!(route.calls("FinalizeArtifact"), [200]);
+}
+
+#[test]
+fn artifact_blob_uploads_reset_every_time_exit_4_with_nothing_finalized() {
+    let ctx = Ctx::new();
+    artifact_tree(&ctx);
+    let route = ArtifactRoute::new();
+    route.blob.fault(
+        Fault::reset(Direction::ToServer, 100_000)
+            .when_sent("comp=block&")
+            .into_body()
+            .always(),
+    );
+    let run = route.upload(&ctx, &[]);
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(run.stdout.contains("::error"), "{}", run.stdout);
+    assert!(run.stdout.contains("Put Block"), "{}", run.stdout);
+    assert!(
+        route.calls("FinalizeArtifact").is_empty(),
+        "Finalize called"
+    );
+    assert!(route.finalized().is_empty());
+    assert!(!run.outputs.contains_key("artifact-id"));
+    let cut = route.blob.fired().len();
+    assert!(cut > 1, "the block was retried before giving up ({cut})");
+}
+
+#[test]
+fn artifact_stalls_hit_the_deadline_and_are_retried() {
+    let ctx = Ctx::new();
+    artifact_tree(&ctx);
+    let route = ArtifactRoute::new();
+    // Put Block stops moving 100 kB into its body; Put Block List's answer never arrives;
+    // CreateArtifact's answer stops 10 bytes into its body.
+    route.blob.fault(
+        Fault::stall(Direction::ToServer, 100_000)
+            .when_sent("comp=block&")
+            .into_body(),
+    );
+    route
+        .blob
+        .fault(Fault::stall(Direction::ToClient, 0).when_sent("comp=blocklist"));
+    route.twirp.fault(
+        Fault::stall(Direction::ToClient, 10)
+            .when_sent("ArtifactService/CreateArtifact ")
+            .into_body(),
+    );
+    let run = route.upload(&ctx, &[DEADLINE]);
+    route.assert_byte_exact(&ctx, &run);
+    assert_all_fired(&route.blob, 2, "blob");
+    assert_all_fired(&route.twirp, 1, "twirp");
+    // The withheld answer: the service created the artifact, then the retry re-created it.
+    assert_eq!(route.calls("CreateArtifact"), [200, 200]);
+}
+
+#[test]
+fn artifact_blob_uploads_stalled_every_time_exit_4_naming_the_destination() {
+    let ctx = Ctx::new();
+    artifact_tree(&ctx);
+    let route = ArtifactRoute::new();
+    route.blob.fault(
+        Fault::stall(Direction::ToServer, 100_000)
+            .when_sent("comp=block&")
+            .into_body()
+            .always(),
+    );
+    let run = route.upload(&ctx, &[DEADLINE]);
+    assert_deadline_failure(&run, "artifact");
+    assert!(
+        route.calls("FinalizeArtifact").is_empty(),
+        "Finalize called"
+    );
+    assert!(route.finalized().is_empty());
+    assert!(route.blob.fired().len() > 1, "retried before giving up");
+}
+
+// --- S3: stevedore -> proxy -> s3s-fs ------------------------------------------------------
+
+/// An S3 server and a proxy in front of it.
+struct S3Route {
+    server: S3Server,
+    proxy: FaultProxy,
+}
+
+impl S3Route {
+    fn new() -> S3Route {
+        let server = S3Server::start();
+        let proxy = FaultProxy::start(&server.endpoint);
+        S3Route { server, proxy }
+    }
+
+    fn upload(&self, ctx: &Ctx, extra: &[(&str, &str)]) -> Run {
+        let mut env = owned(&[
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ]);
+        env.extend(owned(extra));
+        let endpoint = self.proxy.url();
+        ctx.action_env_within(
+            &[
+                ("path", "dist"),
+                ("destination", "s3://builds/net"),
+                ("s3-endpoint", &endpoint),
+                ("s3-path-style", "true"),
+                ("s3-region", "eu-west-1"),
+            ],
+            &env,
+            LIMIT,
+        )
+    }
+
+    /// The stored objects equal the source, and `sha256sum -c` accepts the stored tree.
+    fn assert_byte_exact(&self, ctx: &Ctx, run: &Run) {
+        assert_eq!(run.code, 0, "{}", run.log());
+        let stored = read_tree(&self.server.object_path("net"));
+        for (rel, bytes) in read_tree(&ctx.ws.join("dist")) {
+            assert!(
+                stored.get(&rel) == Some(&bytes),
+                "{rel} differs or is missing"
+            );
+        }
+        sha256sum_check(
+            &self.server.object_path("net"),
+            &self.server.object_path("net/SHA256SUMS"),
+        );
+    }
+
+    /// Nothing vouches for a partial upload, and `key` is not stored.
+    fn assert_nothing_vouched(&self, run: &Run, key: &str) {
+        assert_eq!(run.code, 4, "{}", run.log());
+        assert!(run.stdout.contains("::error"), "{}", run.stdout);
+        let objects = self.server.objects();
+        assert!(
+            !objects.iter().any(|o| o.ends_with("SHA256SUMS")
+                || o.ends_with("stevedore-manifest.json")
+                || o.ends_with(key)),
+            "{objects:?}"
+        );
+    }
+}
+
+fn s3_tree(ctx: &Ctx) {
+    ctx.file("dist/big.bin", random_bytes(1_000_000, 0x53));
+    for i in 0..4 {
+        ctx.file(
+            &format!("dist/small-{i}.txt"),
+            format!("small {i}\n").repeat(100),
+        );
+    }
+}
+
+#[test]
+fn s3_over_a_slow_link_lands_byte_exact() {
+    let ctx = Ctx::new();
+    s3_tree(&ctx);
+    let route = S3Route::new();
+    route.proxy.shape(SLOW_LINK);
+    let run = route.upload(&ctx, &[]);
+    route.assert_byte_exact(&ctx, &run);
+    assert!(route.proxy.bytes().0 > 1_000_000);
+}
+
+#[test]
+fn s3_resets_mid_body_are_retried_and_land_byte_exact() {
+    let ctx = Ctx::new();
+    s3_tree(&ctx);
+    let route = S3Route::new();
+    // big.bin cut 200 kB into its body, twice; small-1's answer cut (the object was stored,
+    // the client never heard); SHA256SUMS cut 10 bytes into its body.
+    route.proxy.fault(
+        Fault::reset(Direction::ToServer, 200_000)
+            .when_sent("PUT /builds/net/big.bin ")
+            .into_body()
+            .times(2),
+    );
+    route
+        .proxy
+        .fault(Fault::reset(Direction::ToClient, 0).when_sent("PUT /builds/net/small-1.txt "));
+    route.proxy.fault(
+        Fault::reset(Direction::ToServer, 10)
+            .when_sent("PUT /builds/net/SHA256SUMS ")
+            .into_body(),
+    );
+    let run = route.upload(&ctx, &[]);
+    route.assert_byte_exact(&ctx, &run);
+    assert_all_fired(&route.proxy, 4, "s3");
+}
+
+#[test]
+fn s3_an_object_reset_every_time_is_exit_4_and_nothing_vouches_for_the_rest() {
+    let ctx = Ctx::new();
+    s3_tree(&ctx);
+    let route = S3Route::new();
+    route.proxy.fault(
+        Fault::reset(Direction::ToServer, 100_000)
+            .when_sent("PUT /builds/net/big.bin ")
+            .into_body()
+            .always(),
+    );
+    let run = route.upload(&ctx, &[]);
+    route.assert_nothing_vouched(&run, "big.bin");
+    assert!(run.stdout.contains("big.bin"), "{}", run.stdout);
+    assert!(route.proxy.fired().len() > 1, "retried before giving up");
+}
+
+#[test]
+fn s3_stalls_hit_the_deadline_and_are_retried() {
+    let ctx = Ctx::new();
+    s3_tree(&ctx);
+    let route = S3Route::new();
+    route.proxy.fault(
+        Fault::stall(Direction::ToServer, 100_000)
+            .when_sent("PUT /builds/net/big.bin ")
+            .into_body(),
+    );
+    route
+        .proxy
+        .fault(Fault::stall(Direction::ToClient, 0).when_sent("PUT /builds/net/small-2.txt "));
+    let run = route.upload(&ctx, &[DEADLINE]);
+    route.assert_byte_exact(&ctx, &run);
+    assert_all_fired(&route.proxy, 2, "s3");
+}
+
+#[test]
+fn s3_an_object_stalled_every_time_is_exit_4_naming_the_destination() {
+    let ctx = Ctx::new();
+    s3_tree(&ctx);
+    let route = S3Route::new();
+    route.proxy.fault(
+        Fault::stall(Direction::ToServer, 100_000)
+            .when_sent("PUT /builds/net/big.bin ")
+            .into_body()
+            .always(),
+    );
+    let run = route.upload(&ctx, &[DEADLINE]);
+    route.assert_nothing_vouched(&run, "big.bin");
+    assert_deadline_failure(&run, "s3://builds/net");
+    assert!(route.proxy.fired().len() > 1, "retried before giving up");
+}
+
+// --- release: stevedore -> proxy -> GitHub emulator (API and uploads) ----------------------
+
+const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
+
+/// A repository of the GitHub emulator reached through a proxy.
+struct ReleaseRoute {
+    repo: String,
+    proxy: FaultProxy,
+}
+
+impl ReleaseRoute {
+    fn new() -> ReleaseRoute {
+        ReleaseRoute {
+            repo: github().repo(),
+            proxy: FaultProxy::start(&github().url),
+        }
+    }
+
+    fn upload(&self, ctx: &Ctx, tag: &str, extra: &[(&str, &str)]) -> Run {
+        let mut env = github().env(&self.repo, &format!("refs/tags/{tag}"));
+        for (k, v) in &mut env {
+            if k == "GITHUB_API_URL" {
+                *v = self.proxy.url();
+            }
+        }
+        env.extend(owned(extra));
+        ctx.action_env_within(
+            &[
+                ("path", "dist"),
+                ("destination", "release"),
+                ("token", TOKEN),
+            ],
+            &env,
+            LIMIT,
+        )
+    }
+
+    fn releases(&self) -> Vec<serde_json::Value> {
+        github().state(&self.repo)["releases"]
+            .as_array()
+            .expect("releases")
+            .clone()
+    }
+
+    fn calls(&self) -> Vec<String> {
+        github().state(&self.repo)["calls"]
+            .as_array()
+            .expect("calls")
+            .iter()
+            .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
+            .collect()
+    }
+
+    /// One published release whose assets are the source files (bytes as the emulator
+    /// stored them) and the checksums file, all `uploaded`.
+    fn assert_byte_exact(&self, ctx: &Ctx, run: &Run) {
+        assert_eq!(run.code, 0, "{}", run.log());
+        let all = self.releases();
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0]["draft"], false, "published");
+        let source = read_tree(&ctx.ws.join("dist"));
+        let assets = all[0]["assets"].as_array().expect("assets");
+        assert_eq!(assets.len(), source.len() + 1, "{assets:?}");
+        for a in assets {
+            assert_eq!(a["state"], "uploaded", "{a}");
+            let name = a["name"].as_str().expect("name");
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(a["content_base64"].as_str().expect("content"))
+                .expect("base64");
+            if name == "SHA256SUMS" {
+                let text = String::from_utf8(bytes).expect("utf-8");
+                assert_eq!(text.lines().count(), source.len(), "{text}");
+            } else {
+                assert!(source.get(name) == Some(&bytes), "{name} differs");
+            }
+        }
+    }
+}
+
+/// The upload request of `app.tar.gz`.
+const APP_UPLOAD: &str = "/assets?name=app.tar.gz ";
+
+fn release_tree(ctx: &Ctx) {
+    ctx.file("dist/app.tar.gz", random_bytes(800_000, 0x6E1));
+    ctx.file("dist/notes.txt", "release notes\n".repeat(50));
+}
+
+#[test]
+fn release_over_a_slow_link_lands_byte_exact() {
+    let ctx = Ctx::new();
+    release_tree(&ctx);
+    let route = ReleaseRoute::new();
+    route.proxy.shape(SLOW_LINK);
+    let run = route.upload(&ctx, "v1", &[]);
+    route.assert_byte_exact(&ctx, &run);
+    // The uploads crossed the proxy too (the upload URL was built from its address).
+    assert!(route.proxy.bytes().0 > 800_000);
+}
+
+#[test]
+fn release_resets_mid_body_are_retried_and_land_byte_exact() {
+    let ctx = Ctx::new();
+    release_tree(&ctx);
+    let route = ReleaseRoute::new();
+    // app.tar.gz cut 100 kB into its body (a `starter` asset is left behind); the answer to
+    // notes.txt cut half-way (the asset landed, the client never heard).
+    route.proxy.fault(
+        Fault::reset(Direction::ToServer, 100_000)
+            .when_sent(APP_UPLOAD)
+            .into_body(),
+    );
+    route
+        .proxy
+        .fault(Fault::reset(Direction::ToClient, 300).when_sent("/assets?name=notes.txt "));
+    let run = route.upload(&ctx, "v2", &[]);
+    route.assert_byte_exact(&ctx, &run);
+    assert_all_fired(&route.proxy, 2, "release");
+    let calls = route.calls();
+    assert!(
+        calls.contains(&"delete-asset 204".to_owned()),
+        "the starter asset was deleted: {calls:?}"
+    );
+}
+
+#[test]
+fn release_api_calls_cut_are_retried_and_converge_on_one_release() {
+    let ctx = Ctx::new();
+    release_tree(&ctx);
+    let route = ReleaseRoute::new();
+    let releases = format!("/repos/{}/releases", route.repo);
+    // The create request cut 10 bytes into its body (it never reaches the API); the retried
+    // create's answer cut inside its head (the API made a draft the client never heard of);
+    // the release list's answer and the publish answer cut inside their heads.
+    route.proxy.fault(
+        Fault::reset(Direction::ToServer, 10)
+            .when_sent(&format!("POST {releases} "))
+            .into_body(),
+    );
+    for request in [
+        format!("POST {releases} "),
+        format!("GET {releases}?"),
+        format!("PATCH {releases}/"),
+    ] {
+        route
+            .proxy
+            .fault(Fault::reset(Direction::ToClient, 20).when_sent(&request));
+    }
+    let run = route.upload(&ctx, "v6", &[]);
+    route.assert_byte_exact(&ctx, &run);
+    assert_all_fired(&route.proxy, 4, "release");
+    let calls = route.calls();
+    // Two drafts were made (the second create's answer was lost); the extra one was deleted.
+    assert_eq!(
+        calls.iter().filter(|c| *c == "create 201").count(),
+        2,
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&"delete-release 204".to_owned()),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn release_uploads_reset_every_time_exit_4_and_stay_unpublished() {
+    let ctx = Ctx::new();
+    release_tree(&ctx);
+    let route = ReleaseRoute::new();
+    route.proxy.fault(
+        Fault::reset(Direction::ToServer, 50_000)
+            .when_sent(APP_UPLOAD)
+            .into_body()
+            .always(),
+    );
+    let run = route.upload(&ctx, "v3", &[]);
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(run.stdout.contains("left unpublished"), "{}", run.stdout);
+    let all = route.releases();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["draft"], true, "never published incomplete");
+    assert!(route.proxy.fired().len() > 1, "retried before giving up");
+}
+
+#[test]
+fn release_stalls_hit_the_deadline_and_are_retried() {
+    let ctx = Ctx::new();
+    release_tree(&ctx);
+    let route = ReleaseRoute::new();
+    // An upload stops moving 100 kB into its body; another's answer stops 100 bytes into its
+    // body (the asset landed); the answer to the release list (a JSON call through
+    // octocrab) never arrives.
+    route.proxy.fault(
+        Fault::stall(Direction::ToServer, 100_000)
+            .when_sent(APP_UPLOAD)
+            .into_body(),
+    );
+    route.proxy.fault(
+        Fault::stall(Direction::ToClient, 100)
+            .when_sent("/assets?name=notes.txt ")
+            .into_body(),
+    );
+    route.proxy.fault(
+        Fault::stall(Direction::ToClient, 0)
+            .when_sent(&format!("GET /repos/{}/releases?", route.repo)),
+    );
+    let run = route.upload(&ctx, "v4", &[DEADLINE]);
+    route.assert_byte_exact(&ctx, &run);
+    assert_all_fired(&route.proxy, 3, "release");
+}
+
+#[test]
+fn release_uploads_stalled_every_time_exit_4_naming_the_destination() {
+    let ctx = Ctx::new();
+    release_tree(&ctx);
+    let route = ReleaseRoute::new();
+    route.proxy.fault(
+        Fault::stall(Direction::ToServer, 100_000)
+            .when_sent(APP_UPLOAD)
+            .into_body()
+            .always(),
+    );
+    let run = route.upload(&ctx, "v5", &[DEADLINE]);
+    assert_deadline_failure(&run, "release");
+    assert!(run.stdout.contains("left unpublished"), "{}", run.stdout);
+    assert_eq!(route.releases()[0]["draft"], true);
+    assert!(route.proxy.fired().len() > 1, "retried before giving up");
+}
