@@ -218,6 +218,27 @@ fn artifact_resets_mid_body_are_retried_and_land_byte_exact() {
 }
 
 #[test]
+fn a_lost_finalize_answer_is_recognised_as_finalized() {
+    // FinalizeArtifact lands, its answer is cut: the retry finds nothing pending (404), and
+    // the run must recognise its own artifact by name, size and digest.
+    let ctx = Ctx::new();
+    artifact_tree(&ctx);
+    let route = ArtifactRoute::new();
+    route.twirp.fault(
+        Fault::reset(Direction::ToClient, 20).when_sent("ArtifactService/FinalizeArtifact "),
+    );
+    let run = route.upload(&ctx, &[]);
+    route.assert_byte_exact(&ctx, &run);
+    assert_all_fired(&route.twirp, 1, "twirp");
+    assert_eq!(route.calls("FinalizeArtifact"), [200, 404]);
+    assert_eq!(
+        run.outputs["artifact-id"],
+        route.finalized()[0]["id"].to_string(),
+        "the id of the artifact the first Finalize created"
+    );
+}
+
+#[test]
 fn artifact_blob_uploads_reset_every_time_exit_4_with_nothing_finalized() {
     let ctx = Ctx::new();
     artifact_tree(&ctx);
@@ -616,6 +637,29 @@ fn release_api_calls_cut_are_retried_and_converge_on_one_release() {
         calls.contains(&"delete-release 204".to_owned()),
         "{calls:?}"
     );
+}
+
+#[test]
+fn release_api_answers_cut_or_stalled_inside_their_body_are_retried() {
+    // octocrab's own retry ends once an answer's head has arrived: a body cut or stalled
+    // after it must still be retried.
+    let ctx = Ctx::new();
+    release_tree(&ctx);
+    let route = ReleaseRoute::new();
+    let releases = format!("/repos/{}/releases", route.repo);
+    route.proxy.fault(
+        Fault::reset(Direction::ToClient, 5)
+            .when_sent(&format!("POST {releases} "))
+            .into_body(),
+    );
+    route.proxy.fault(
+        Fault::stall(Direction::ToClient, 1)
+            .when_sent(&format!("GET {releases}?"))
+            .into_body(),
+    );
+    let run = route.upload(&ctx, "v8", &[DEADLINE]);
+    route.assert_byte_exact(&ctx, &run);
+    assert_all_fired(&route.proxy, 2, "release");
 }
 
 #[test]

@@ -178,6 +178,9 @@ pub struct ListedArtifact {
     /// Its size.
     #[serde(default, deserialize_with = "int64")]
     pub size: u64,
+    /// `sha256:<hex>` of the stored bytes, where the service records one.
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 /// `ListArtifacts` response.
@@ -303,16 +306,18 @@ mod tests {
             "wrong type is an error"
         );
         let list: ListArtifactsResponse =
-            serde_json::from_str(r#"{"artifacts":[{"databaseId":"7","name":"a","size":3}]}"#)
+            serde_json::from_str(r#"{"artifacts":[{"databaseId":"7","name":"a","size":3,"digest":"sha256:ab"},{"databaseId":"8","name":"b","size":0,"digest":null}]}"#)
                 .expect("list");
         assert_eq!(
             list.artifacts[0],
             ListedArtifact {
                 database_id: 7,
                 name: "a".into(),
-                size: 3
+                size: 3,
+                digest: Some("sha256:ab".into()),
             }
         );
+        assert_eq!(list.artifacts[1].digest, None);
     }
 
     #[test]

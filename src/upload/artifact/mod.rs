@@ -523,17 +523,28 @@ async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, Artifact
         size: sent.size,
         hash: Some(format!("sha256:{digest}")),
     };
-    let finalized: ArtifactIdResponse = ctx
-        .client
-        .call("FinalizeArtifact", &finalize)
-        .await
-        .map_err(service)?;
-    if !finalized.ok {
-        return Err(service(TwirpError::InvalidResponse {
-            method: "FinalizeArtifact",
-            detail: String::new(),
-        }));
-    }
+    let finalized = match ctx.client.call("FinalizeArtifact", &finalize).await {
+        Ok(ArtifactIdResponse {
+            ok: false,
+            artifact_id: _,
+        }) => {
+            return Err(service(TwirpError::InvalidResponse {
+                method: "FinalizeArtifact",
+                detail: String::new(),
+            }));
+        }
+        Ok(done) => done,
+        // A Finalize whose answer was lost is retried, and the retry finds nothing pending
+        // (404): the first one may have finalized the artifact. It is ours if the run lists
+        // it with exactly the bytes this upload sent.
+        Err(e) => match finalized_earlier(ctx, name, sent.size, &digest).await {
+            Some(artifact_id) => ArtifactIdResponse {
+                ok: true,
+                artifact_id,
+            },
+            None => return Err(service(e)),
+        },
+    };
     let url = plan
         .link_base
         .as_ref()
@@ -553,6 +564,25 @@ async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, Artifact
         files: job.files,
         elapsed: started.elapsed(),
     })
+}
+
+/// The id of artifact `name` when the run lists it with this size and digest.
+async fn finalized_earlier(ctx: &Ctx<'_>, name: &str, size: u64, digest: &str) -> Option<u64> {
+    let ids = &ctx.plan.ids;
+    let list = ListArtifactsRequest {
+        workflow_run_backend_id: &ids.run,
+        workflow_job_run_backend_id: &ids.job,
+        name_filter: Some(name),
+        id_filter: None,
+    };
+    let listed: ListArtifactsResponse = ctx.client.call("ListArtifacts", &list).await.ok()?;
+    let wanted = format!("sha256:{digest}");
+    listed
+        .artifacts
+        .iter()
+        .filter(|a| a.name == name && a.size == size && a.digest.as_deref() == Some(&wanted))
+        .map(|a| a.database_id)
+        .max()
 }
 
 /// `CreateArtifact`, with the conflict made actionable.

@@ -136,6 +136,9 @@ impl ApiError {
     }
 }
 
+/// Tries per JSON call when the transport fails.
+const JSON_ATTEMPTS: u32 = 4;
+
 /// One repository's releases.
 #[derive(Debug, Clone)]
 pub struct Api {
@@ -179,6 +182,33 @@ impl Api {
         })
     }
 
+    /// One JSON call, retried when the transport failed: a dropped connection, an answer
+    /// cut inside its body, the idle deadline. octocrab's own retry covers rate limits and
+    /// failures before an answer's head, not after it. A create whose answer was lost may
+    /// run twice; the release flow converges on the oldest draft for exactly that case.
+    async fn json<T, F, Fut>(&self, call: F) -> Result<T, ApiError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, octocrab::Error>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match call().await.map_err(ApiError::from_octocrab) {
+                Err(ApiError::Transport(_)) if attempt + 1 < JSON_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+                    attempt += 1;
+                }
+                Err(ApiError::Transport(why)) if why.contains("timed out") => {
+                    return Err(ApiError::Transport(format!(
+                        "{why} (no byte moved for {} s; the deadline is STEVEDORE_HTTP_TIMEOUT seconds)",
+                        self.http.idle.as_secs()
+                    )));
+                }
+                other => return other,
+            }
+        }
+    }
+
     fn route(&self, rest: &str) -> String {
         format!("/repos/{}/releases{rest}", self.repo)
     }
@@ -186,25 +216,22 @@ impl Api {
     /// The published release of `tag` (drafts are invisible here), or `None`.
     pub async fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, ApiError> {
         let tag = crate::upload::s3::keys::encode_key(tag).replace('/', "%2F");
+        let route = self.route(&format!("/tags/{tag}"));
         match self
-            .octo
-            .get::<Release, _, ()>(self.route(&format!("/tags/{tag}")), None)
+            .json(|| self.octo.get::<Release, _, ()>(&route, None))
             .await
         {
             Ok(r) => Ok(Some(r)),
-            Err(e) => match ApiError::from_octocrab(e) {
-                e if e.status() == Some(404) => Ok(None),
-                e => Err(e),
-            },
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
     /// A release by id.
     pub async fn release(&self, id: u64) -> Result<Release, ApiError> {
-        self.octo
-            .get::<Release, _, ()>(self.route(&format!("/{id}")), None)
+        let route = self.route(&format!("/{id}"));
+        self.json(|| self.octo.get::<Release, _, ()>(&route, None))
             .await
-            .map_err(ApiError::from_octocrab)
     }
 
     /// Creates a draft release.
@@ -217,10 +244,8 @@ impl Api {
         let body = serde_json::json!({
             "tag_name": tag, "name": name, "draft": true, "prerelease": prerelease,
         });
-        self.octo
-            .post(self.route(""), Some(&body))
-            .await
-            .map_err(ApiError::from_octocrab)
+        let route = self.route("");
+        self.json(|| self.octo.post(&route, Some(&body))).await
     }
 
     /// Publishes a draft.
@@ -229,10 +254,8 @@ impl Api {
         if let Some(latest) = make_latest {
             body["make_latest"] = latest.into();
         }
-        self.octo
-            .patch(self.route(&format!("/{id}")), Some(&body))
-            .await
-            .map_err(ApiError::from_octocrab)
+        let route = self.route(&format!("/{id}"));
+        self.json(|| self.octo.patch(&route, Some(&body))).await
     }
 
     /// Creates a check run (`body` as the REST API takes it); returns its id and page.
@@ -240,11 +263,8 @@ impl Api {
         &self,
         body: &serde_json::Value,
     ) -> Result<(u64, String), ApiError> {
-        let run: serde_json::Value = self
-            .octo
-            .post(format!("/repos/{}/check-runs", self.repo), Some(body))
-            .await
-            .map_err(ApiError::from_octocrab)?;
+        let route = format!("/repos/{}/check-runs", self.repo);
+        let run: serde_json::Value = self.json(|| self.octo.post(&route, Some(body))).await?;
         let id = run["id"]
             .as_u64()
             .ok_or_else(|| ApiError::Decode("check run without an id".into()))?;
@@ -257,28 +277,22 @@ impl Api {
         id: u64,
         body: &serde_json::Value,
     ) -> Result<(), ApiError> {
-        self.octo
-            .patch::<serde_json::Value, _, _>(
-                format!("/repos/{}/check-runs/{id}", self.repo),
-                Some(body),
-            )
-            .await
-            .map(|_| ())
-            .map_err(ApiError::from_octocrab)
+        let route = format!("/repos/{}/check-runs/{id}", self.repo);
+        self.json(|| {
+            self.octo
+                .patch::<serde_json::Value, _, _>(&route, Some(body))
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Every asset of a release.
     pub async fn assets(&self, id: u64) -> Result<Vec<Asset>, ApiError> {
         let mut all = Vec::new();
         for page in 1..=20u32 {
-            let list: Vec<Asset> = self
-                .octo
-                .get(
-                    self.route(&format!("/{id}/assets")),
-                    Some(&[("per_page", 100u32), ("page", page)]),
-                )
-                .await
-                .map_err(ApiError::from_octocrab)?;
+            let route = self.route(&format!("/{id}/assets"));
+            let query = [("per_page", 100u32), ("page", page)];
+            let list: Vec<Asset> = self.json(|| self.octo.get(&route, Some(&query))).await?;
             let done = list.len() < 100;
             all.extend(list);
             if done {
@@ -292,14 +306,9 @@ impl Api {
     pub async fn drafts_with_tag(&self, tag: &str) -> Result<Vec<Release>, ApiError> {
         let mut found = Vec::new();
         for page in 1..=10u32 {
-            let list: Vec<Release> = self
-                .octo
-                .get(
-                    self.route(""),
-                    Some(&[("per_page", 100u32), ("page", page)]),
-                )
-                .await
-                .map_err(ApiError::from_octocrab)?;
+            let route = self.route("");
+            let query = [("per_page", 100u32), ("page", page)];
+            let list: Vec<Release> = self.json(|| self.octo.get(&route, Some(&query))).await?;
             let done = list.len() < 100;
             found.extend(list.into_iter().filter(|r| r.draft && r.tag_name == tag));
             if done {
@@ -317,26 +326,19 @@ impl Api {
 
     /// `DELETE` under the releases route; 204 has no body, so no JSON is parsed.
     async fn delete(&self, rest: &str) -> Result<(), ApiError> {
-        let response = self
-            .octo
-            ._delete(self.route(rest), None::<&()>)
-            .await
-            .map_err(ApiError::from_octocrab)?;
-        octocrab::map_github_error(response)
-            .await
-            .map(|_| ())
-            .map_err(ApiError::from_octocrab)
+        let route = self.route(rest);
+        self.json(|| async {
+            let response = self.octo._delete(&route, None::<&()>).await?;
+            octocrab::map_github_error(response).await.map(|_| ())
+        })
+        .await
     }
 
     /// Renames an asset (a replacement staged under a temporary name).
     pub async fn rename_asset(&self, id: u64, name: &str) -> Result<Asset, ApiError> {
-        self.octo
-            .patch(
-                self.route(&format!("/assets/{id}")),
-                Some(&serde_json::json!({ "name": name })),
-            )
-            .await
-            .map_err(ApiError::from_octocrab)
+        let route = self.route(&format!("/assets/{id}"));
+        let body = serde_json::json!({ "name": name });
+        self.json(|| self.octo.patch(&route, Some(&body))).await
     }
 
     /// Deletes an asset.
