@@ -10,6 +10,7 @@
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
 //! - `release`: the release destination against the GitHub REST emulator (`github`).
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
+//! - `crash`: every destination killed (SIGKILL) mid-upload, then re-run with the same inputs.
 
 // Helpers are shared between the modules of one test binary; test data generators
 // truncate on purpose.
@@ -18,6 +19,7 @@
 mod act;
 mod action;
 mod artifact;
+mod crash;
 mod directory;
 mod docs;
 mod emulator;
