@@ -203,6 +203,24 @@ impl S3Server {
         self.root.join(BUCKET).join(key)
     }
 
+    /// Multipart uploads created and neither completed nor aborted: s3s-fs keeps one
+    /// `.upload-<id>.json` per upload in its root until then. (s3s-fs 0.14.1 does not
+    /// implement `ListMultipartUploads`, so its storage is where they are seen.)
+    pub fn open_multipart_uploads(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(&self.root)
+            .expect("server root")
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_prefix(".upload-")
+                    .and_then(|rest| rest.strip_suffix(".json"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Every stored object under [`BUCKET`] (s3s-fs keeps its own bookkeeping in dot-files).
     pub fn objects(&self) -> Vec<String> {
         let mut out = Vec::new();
