@@ -24,19 +24,19 @@ const NO_SCAN: (&str, &str) = ("secrets", "off");
 /// The seed of every delay list in this module.
 const SEED: u64 = 0x5EED_C0FF_EE15_0009;
 
-/// `n` delays in `[lo, hi)` milliseconds from a xorshift64 stream seeded by `seed`, sorted.
-fn delays(seed: u64, n: usize, lo: u64, hi: u64) -> Vec<Duration> {
+/// `n` delays spread over `[lo, hi)` milliseconds: one in each of `n` equal slices, placed
+/// in it by a xorshift64 stream seeded by `seed`.
+fn delays(seed: u64, n: u64, lo: u64, hi: u64) -> Vec<Duration> {
+    let width = (hi - lo) / n;
     let mut x = seed | 1;
-    let mut out: Vec<Duration> = (0..n)
-        .map(|_| {
+    (0..n)
+        .map(|k| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            Duration::from_millis(lo + x % (hi - lo))
+            Duration::from_millis(lo + k * width + x % width)
         })
-        .collect();
-    out.sort();
-    out
+        .collect()
 }
 
 /// How a kill went.
@@ -168,7 +168,7 @@ fn directory_killed_while_replacing_then_rerun_equals_an_uninterrupted_copy() {
     let expected = read_tree(&ctx.ws.join("reference"));
 
     let mut while_removing = 0;
-    for (i, delay) in delays(SEED ^ 1, 4, 0, 3).into_iter().enumerate() {
+    for (i, delay) in delays(SEED ^ 1, 4, 0, 4).into_iter().enumerate() {
         // The previous contents: many small files, so removing them takes a while.
         fs::remove_dir_all(ctx.ws.join("published")).ok();
         for j in 0..1000 {
@@ -339,6 +339,225 @@ mod s3 {
         assert_eq!(
             orphans, 1,
             "the kill after CreateMultipartUpload landed before CompleteMultipartUpload"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Release
+
+mod release {
+    use base64::Engine as _;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::github::github;
+
+    const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
+
+    fn inputs<'a>(tag: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut all = vec![
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("tag", tag),
+            // One asset at a time: the kills land in every part of the upload.
+            ("upload-concurrency", "1"),
+            NO_SCAN,
+        ];
+        all.extend_from_slice(extra);
+        all
+    }
+
+    /// The next five uploads to `repo` (as many as a run makes) wait `ms` with the asset
+    /// in state `starter` before the server reads the body; the re-run gets what is left.
+    fn slow_uploads(repo: &str, ms: u64) {
+        github().control(
+            "faults",
+            &json!({"repo": repo, "faults": [{"route": "upload", "kind": "slow", "ms": ms, "times": 5}]}),
+        );
+    }
+
+    /// An asset: name, state, bytes.
+    type Asset = (String, String, Vec<u8>);
+    /// A release: whether it is a draft, and its assets sorted by name.
+    type Rel = (bool, Vec<Asset>);
+
+    /// The releases of `repo`.
+    fn releases(repo: &str) -> Vec<Rel> {
+        github().state(repo)["releases"]
+            .as_array()
+            .expect("releases")
+            .iter()
+            .map(|r| {
+                let mut assets: Vec<Asset> = r["assets"]
+                    .as_array()
+                    .expect("assets")
+                    .iter()
+                    .map(|a| {
+                        let bytes = a["content_base64"].as_str().map_or_else(Vec::new, |b| {
+                            base64::engine::general_purpose::STANDARD
+                                .decode(b)
+                                .expect("base64")
+                        });
+                        (
+                            a["name"].as_str().expect("name").to_owned(),
+                            a["state"].as_str().expect("state").to_owned(),
+                            bytes,
+                        )
+                    })
+                    .collect();
+                assets.sort();
+                (r["draft"] == Value::Bool(true), assets)
+            })
+            .collect()
+    }
+
+    /// Asserts that `repo` holds exactly what an uninterrupted run left in `reference`:
+    /// one published release, the same assets with the same bytes, all `uploaded`.
+    fn assert_converged(repo: &str, reference: &str, at: &str) {
+        let expected = releases(reference);
+        let got = releases(repo);
+        let names = |r: &[Rel]| -> Vec<Vec<String>> {
+            r.iter()
+                .map(|(_, a)| a.iter().map(|(n, s, _)| format!("{n} ({s})")).collect())
+                .collect()
+        };
+        assert_eq!(expected.len(), 1);
+        assert_eq!(
+            names(&got),
+            names(&expected),
+            "{at}: releases and assets differ from an uninterrupted run's"
+        );
+        assert!(
+            got == expected,
+            "{at}: an asset's bytes or a release's draft state differ"
+        );
+        assert!(!got[0].0, "{at}: published");
+    }
+
+    /// A tree of assets big enough that a kill catches one mid-body (the server reads
+    /// slowly), plus small ones.
+    fn release_tree(ctx: &Ctx, version: &str) {
+        for i in 0..3 {
+            ctx.file(
+                &format!("dist/app-{i}.tar.gz"),
+                random_bytes(1024 * 1024 + i, 400 + i as u64 + version.len() as u64),
+            );
+        }
+        ctx.file("dist/notes.txt", format!("release notes {version}\n"));
+    }
+
+    #[test]
+    fn release_killed_mid_upload_then_rerun_equals_an_uninterrupted_release() {
+        let ctx = Ctx::new();
+        release_tree(&ctx, "new");
+        let reference = github().repo();
+        let run = ctx.action_env(
+            &inputs("v1.0.0", &[]),
+            &github().env(&reference, "refs/heads/main"),
+        );
+        assert_eq!(run.code, 0, "{}", run.log());
+
+        // Uploads take 150 ms each, five of them (four files and the checksums).
+        let mut partial = 0;
+        for delay in delays(SEED ^ 3, 3, 80, 800) {
+            let repo = github().repo();
+            slow_uploads(&repo, 150);
+            let env = github().env(&repo, "refs/heads/main");
+            let kill = kill_at(
+                ctx.spawn_action_env(&inputs("v1.0.0", &[]), &env),
+                || true,
+                delay,
+            );
+            let left = releases(&repo);
+            let at = format!(
+                "killed after {delay:?} ({kill:?}, left {:?})",
+                summary(&left)
+            );
+            if kill == Kill::Killed && left.iter().any(|(draft, _)| *draft) {
+                partial += 1;
+            }
+            let rerun = ctx.action_env(&inputs("v1.0.0", &[]), &env);
+            assert_eq!(rerun.code, 0, "{at}: {}", rerun.log());
+            assert_converged(&repo, &reference, &at);
+        }
+        eprintln!("release: {partial} of 3 kills left a draft");
+        assert_eq!(partial, 3, "every kill landed before the publication");
+    }
+
+    /// Release names and asset names with states, for messages.
+    fn summary(releases: &[Rel]) -> Vec<String> {
+        releases
+            .iter()
+            .map(|(draft, assets)| {
+                let names: Vec<String> =
+                    assets.iter().map(|(n, s, _)| format!("{n}:{s}")).collect();
+                format!(
+                    "{}[{}]",
+                    if *draft { "draft" } else { "published" },
+                    names.join(" ")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn release_killed_while_overwriting_then_rerun_equals_an_uninterrupted_release() {
+        let ctx = Ctx::new();
+        release_tree(&ctx, "new");
+        // Published with older files of the same names: `overwrite` stages the new ones
+        // under temporary names and swaps them in (paced: 100 ms per delete or rename).
+        let seed = |repo: &str| {
+            let assets: Vec<Value> = ["app-0.tar.gz", "app-1.tar.gz", "notes.txt", "SHA256SUMS"]
+                .iter()
+                .map(|n| json!({"name": n, "content": format!("old {n}")}))
+                .collect();
+            github().control(
+                "release",
+                &json!({"repo": repo, "tag": "v2", "assets": assets}),
+            );
+        };
+        let reference = github().repo();
+        seed(&reference);
+        let run = ctx.action_env(
+            &inputs("v2", &[("overwrite", "true")]),
+            &github().env(&reference, "refs/heads/main"),
+        );
+        assert_eq!(run.code, 0, "{}", run.log());
+
+        let mut staged = 0;
+        // Five uploads of 150 ms, then four deletes and four renames 100 ms apart.
+        for delay in delays(SEED ^ 4, 3, 80, 1500) {
+            let repo = github().repo();
+            seed(&repo);
+            slow_uploads(&repo, 150);
+            let env = github().env(&repo, "refs/heads/main");
+            let kill = kill_at(
+                ctx.spawn_action_env(&inputs("v2", &[("overwrite", "true")]), &env),
+                || true,
+                delay,
+            );
+            let left = releases(&repo);
+            let at = format!(
+                "killed after {delay:?} ({kill:?}, left {:?})",
+                summary(&left)
+            );
+            if kill == Kill::Killed
+                && left
+                    .iter()
+                    .any(|(_, a)| a.iter().any(|(n, _, _)| n.starts_with("stevedore-")))
+            {
+                staged += 1;
+            }
+            let rerun = ctx.action_env(&inputs("v2", &[("overwrite", "true")]), &env);
+            assert_eq!(rerun.code, 0, "{at}: {}", rerun.log());
+            assert_converged(&repo, &reference, &at);
+        }
+        eprintln!("release: {staged} of 3 kills left a staged replacement");
+        assert!(
+            staged >= 2,
+            "only {staged} kill(s) left a staged replacement"
         );
     }
 }
