@@ -561,3 +561,192 @@ mod release {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Artifact
+
+mod artifact {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::emulator::{Job, emulator};
+    use crate::support::Run;
+
+    /// Where the killed run had got to, as the service saw it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Left {
+        Nothing,
+        Unfinalized,
+        Finalized,
+    }
+
+    fn left(job: &Job) -> Left {
+        let state = emulator().state(job);
+        let artifacts = state["artifacts"].as_array().expect("artifacts");
+        match artifacts.first() {
+            None => Left::Nothing,
+            Some(a) if a["finalized"] == json!(true) => Left::Finalized,
+            Some(_) => Left::Unfinalized,
+        }
+    }
+
+    /// Waits until a `FinalizeArtifact` the killed run sent has been answered: the
+    /// service finalizes even when the client is gone. (The delay fault is taken when
+    /// the request arrives; the call is recorded when it is answered.)
+    fn settle(job: &Job) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let state = emulator().state(job);
+            let pending = |list: &Value, key: &str| {
+                list.as_array()
+                    .expect("list")
+                    .iter()
+                    .any(|x| x[key] == json!("FinalizeArtifact"))
+            };
+            let sent = !pending(&state["pendingFaults"], "target");
+            let answered = pending(&state["calls"], "method");
+            if !sent || answered {
+                return;
+            }
+            assert!(Instant::now() < deadline, "FinalizeArtifact never answered");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn inputs<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut inputs = vec![
+            ("path", "dist"),
+            ("destination", "artifact"),
+            ("name", "build"),
+            // One block at a time: the kills land in every part of the upload.
+            ("upload-concurrency", "1"),
+            NO_SCAN,
+        ];
+        // A later `name` replaces the first, as the last `INPUT_NAME` does.
+        inputs.extend_from_slice(extra);
+        inputs
+    }
+
+    fn run(ctx: &Ctx, job: &Job, extra: &[(&str, &str)]) -> Run {
+        ctx.action_env(&inputs(extra), &emulator().env(job))
+    }
+
+    /// The official client downloads the artifact `run` made, verifies its digest, and
+    /// finds the source tree.
+    fn assert_downloads(ctx: &Ctx, job: &Job, run: &Run, at: &str) {
+        let into = ctx
+            .temp
+            .join(format!("download-{}", run.outputs["artifact-id"]));
+        let result = emulator().official(
+            job,
+            &[
+                "download",
+                &run.outputs["artifact-id"],
+                into.to_str().expect("utf-8"),
+            ],
+        );
+        assert_eq!(result["digestMismatch"], json!(false), "{at}: {result}");
+        assert!(
+            read_tree(&into) == read_tree(&ctx.ws.join("dist")),
+            "{at}: the download differs from the source"
+        );
+    }
+
+    /// Kills a run of a fresh workflow run at each delay, then re-runs it in the same job
+    /// (`same_job`) or in another job of the run, and follows what the re-run says.
+    fn kill_and_rerun(same_job: bool, seed: u64) -> Vec<Left> {
+        let ctx = Ctx::new();
+        ctx.file("dist/app.bin", random_bytes(9 * 1024 * 1024, 0xA5));
+        ctx.file("dist/docs/readme.txt", "read me\n".repeat(100));
+        let mut states = Vec::new();
+        for delay in delays(seed, 3, 0, 750) {
+            let job = emulator().job();
+            // Two blocks of 150 ms each, and a Finalize that the service takes 300 ms to
+            // answer (it finalizes even when the client is gone by then).
+            emulator().faults(
+                &job,
+                &json!([
+                    {"target": "block", "kind": "delay", "ms": 150, "times": 2},
+                    {"target": "FinalizeArtifact", "kind": "delay", "ms": 300},
+                ]),
+            );
+            let kill = kill_at(
+                ctx.spawn_action_env(&inputs(&[]), &emulator().env(&job)),
+                || true,
+                delay,
+            );
+            settle(&job);
+            let before = left(&job);
+            states.push(before);
+            let at = format!("killed after {delay:?} ({kill:?}, left {before:?})");
+            let again = if same_job {
+                job
+            } else {
+                emulator().other_job(&job)
+            };
+            let rerun = run(&ctx, &again, &[]);
+            match (before, same_job) {
+                // Nothing there, or an unfinalized artifact of this very job (the service
+                // takes the create as a retry): the re-run succeeds.
+                (Left::Nothing, _) | (Left::Unfinalized, true) => {
+                    assert_eq!(rerun.code, 0, "{at}: {}", rerun.log());
+                    assert_downloads(&ctx, &again, &rerun, &at);
+                }
+                // Finalized before the kill: the name is taken; the message says to set
+                // `overwrite: true`, and doing so works.
+                (Left::Finalized, _) => {
+                    assert_eq!(rerun.code, 2, "{at}: {}", rerun.log());
+                    assert!(
+                        rerun.stdout.contains("set `overwrite: true` to replace it"),
+                        "{at}: {}",
+                        rerun.stdout
+                    );
+                    let replaced = run(&ctx, &again, &[("overwrite", "true")]);
+                    assert_eq!(replaced.code, 0, "{at}: {}", replaced.log());
+                    assert_downloads(&ctx, &again, &replaced, &at);
+                }
+                // Created by the killed job and never finalized: no listing shows it, so
+                // `overwrite` cannot delete it. The message says so and what works instead.
+                (Left::Unfinalized, false) => {
+                    assert_unfinalized_refusal(&rerun, &at);
+                    let overwrite = run(&ctx, &again, &[("overwrite", "true")]);
+                    assert_unfinalized_refusal(&overwrite, &at);
+                    let renamed = run(&ctx, &again, &[("name", "build-attempt-2")]);
+                    assert_eq!(renamed.code, 0, "{at}: {}", renamed.log());
+                    assert_downloads(&ctx, &again, &renamed, &at);
+                }
+            }
+        }
+        states
+    }
+
+    fn assert_unfinalized_refusal(run: &Run, at: &str) {
+        assert_eq!(run.code, 2, "{at}: {}", run.log());
+        let error = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("::error"))
+            .unwrap_or_else(|| panic!("{at}: no error annotation: {}", run.stdout));
+        for words in [
+            "never finalized",
+            "`overwrite: true` cannot",
+            "another `name`",
+        ] {
+            assert!(error.contains(words), "{at}: {error}");
+        }
+    }
+
+    #[test]
+    fn artifact_killed_mid_upload_then_rerun_in_the_same_job() {
+        let seen = kill_and_rerun(true, SEED ^ 5);
+        eprintln!("artifact, same job: kills left {seen:?}");
+        assert!(seen.contains(&Left::Unfinalized), "{seen:?}");
+    }
+
+    #[test]
+    fn artifact_killed_mid_upload_then_rerun_in_another_job_of_the_run() {
+        let seen = kill_and_rerun(false, SEED ^ 6);
+        eprintln!("artifact, another job: kills left {seen:?}");
+        assert!(seen.contains(&Left::Unfinalized), "{seen:?}");
+    }
+}
