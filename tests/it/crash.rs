@@ -308,6 +308,7 @@ mod s3 {
                 || server.seen().iter().any(|s| s.target.starts_with(&seen)),
                 delay,
             );
+            server.wait_idle();
             let landed = objects(&server, &prefix).len();
             let open = server.open_multipart_uploads();
             let at = format!(
@@ -376,6 +377,12 @@ mod release {
             "faults",
             &json!({"repo": repo, "faults": [{"route": "upload", "kind": "slow", "ms": ms, "times": 5}]}),
         );
+    }
+
+    /// Lets the emulator answer what the killed run had sent (a held upload gives up on
+    /// its body, a paced delete lands), as it would have long before a re-run started.
+    fn settle() {
+        std::thread::sleep(Duration::from_millis(300));
     }
 
     /// An asset: name, state, bytes.
@@ -470,6 +477,7 @@ mod release {
                 || true,
                 delay,
             );
+            settle();
             let left = releases(&repo);
             let at = format!(
                 "killed after {delay:?} ({kill:?}, left {:?})",
@@ -538,6 +546,7 @@ mod release {
                 || true,
                 delay,
             );
+            settle();
             let left = releases(&repo);
             let at = format!(
                 "killed after {delay:?} ({kill:?}, left {:?})",
