@@ -4,7 +4,9 @@
 //! Files are copied into a fresh staging directory beside the target (same file system),
 //! each one re-hashed on the way and compared with the scan, then the staging directory is
 //! renamed into place. A failure removes the staging directory, so the target is either
-//! absent, untouched, or complete; never a partial copy that looks finished. Because the
+//! absent, untouched, or complete; never a partial copy that looks finished. A run killed
+//! on the way (SIGKILL, a lost runner) cannot clean up: the next run into the same
+//! directory does, under a lock on the parent, before it decides anything. Because the
 //! staging directory is new and every sub-directory is created by stevedore, no existing
 //! link can redirect a write outside the target.
 
@@ -108,7 +110,6 @@ pub(crate) fn copy(
     overwrite: bool,
     reporter: &dyn Reporter,
 ) -> Result<(), UploadError> {
-    preflight(target, &bundle.manifest.selection.root, overwrite)?;
     let name = target
         .file_name()
         .map_or_else(|| "out".to_owned(), |n| n.to_string_lossy().into_owned());
@@ -117,6 +118,13 @@ pub(crate) fn copy(
         path: parent.to_path_buf(),
         source,
     })?;
+    // Held until the copy is published: see `lock_parent`.
+    let lock = lock_parent(parent);
+    if lock.is_some() {
+        recover(parent, &name, target, reporter);
+    }
+    // Checked (again) now that a target moved aside by a killed run is back in place.
+    preflight(target, &bundle.manifest.selection.root, overwrite)?;
     let token = &crate::report::commands::random_token()[..12];
     let staging = parent.join(format!(".{name}.stevedore-partial-{token}"));
     fs::create_dir(&staging).map_err(|source| UploadError::Write {
@@ -136,7 +144,79 @@ pub(crate) fn copy(
             target.display()
         )));
     }
+    drop(lock);
     result
+}
+
+/// Locks the directory that holds the target (an advisory lock, `flock`, which the kernel
+/// releases when the process dies, however it dies). stevedore runs writing into the same
+/// directory take turns, so while a run holds the lock every `.<name>.stevedore-*` entry
+/// there belongs to a run that was killed. `None` where the lock cannot be taken (a
+/// directory cannot be opened as a file on Windows, some network file systems): the
+/// leftovers of a killed run then stay, rather than risk removing a live run's staging.
+fn lock_parent(parent: &Path) -> Option<File> {
+    let dir = File::open(parent).ok()?;
+    dir.lock().ok()?;
+    Some(dir)
+}
+
+/// What a killed run left beside `target`, named by `copy` and `publish`: `(partial, old)`
+/// entries.
+fn leftovers(parent: &Path, name: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let partial = format!(".{name}.stevedore-partial-");
+    let old = format!(".{name}.stevedore-old-");
+    let ours = |file_name: &str, prefix: &str| {
+        file_name
+            .strip_prefix(prefix)
+            .is_some_and(|token| token.len() == 12 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let (mut partials, mut olds) = (Vec::new(), Vec::new());
+    for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        if ours(file_name, &partial) {
+            partials.push(entry.path());
+        } else if ours(file_name, &old) {
+            olds.push(entry.path());
+        }
+    }
+    (partials, olds)
+}
+
+/// Makes the state a killed run left converge (called with the parent locked): a previous
+/// target it had moved aside and not yet replaced is put back (as `publish` does on a
+/// failed rename), so this run decides about it as about any existing target; staging
+/// directories and old targets already replaced are removed.
+fn recover(parent: &Path, name: &str, target: &Path, reporter: &dyn Reporter) {
+    let (partials, olds) = leftovers(parent, name);
+    for old in olds {
+        if fs::symlink_metadata(target).is_err() && fs::rename(&old, target).is_ok() {
+            reporter.event(&Event::info(format!(
+                "put back `{}`, moved aside by an interrupted run",
+                target.display()
+            )));
+            continue;
+        }
+        remove_leftover(&old, reporter);
+    }
+    for partial in partials {
+        remove_leftover(&partial, reporter);
+    }
+}
+
+fn remove_leftover(path: &Path, reporter: &dyn Reporter) {
+    match fs::remove_dir_all(path) {
+        Ok(()) => reporter.event(&Event::info(format!(
+            "removed `{}`, left by an interrupted run",
+            path.display()
+        ))),
+        Err(e) => reporter.event(&Event::warning(format!(
+            "could not remove `{}`, left by an interrupted run: {e}",
+            path.display()
+        ))),
+    }
 }
 
 fn fill(staging: &Path, bundle: &Bundle<'_>) -> Result<(), UploadError> {

@@ -57,7 +57,18 @@ impl Emulator {
     pub fn job(&self) -> Job {
         let n = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
         let run = format!("run-{}-{n}", std::process::id());
-        let job = format!("job-{n}");
+        Self::job_of(run, &format!("job-{n}"))
+    }
+
+    /// Another job of `job`'s workflow run (a job re-run, if the service gives it a new
+    /// job ID in the same run: the reference leaves open which).
+    #[allow(clippy::unused_self)]
+    pub fn other_job(&self, job: &Job) -> Job {
+        let n = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
+        Self::job_of(job.run.clone(), &format!("job-{n}"))
+    }
+
+    fn job_of(run: String, job: &str) -> Job {
         let b64 = |v: serde_json::Value| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
         };
@@ -71,7 +82,7 @@ impl Emulator {
         Job {
             run,
             token,
-            backend_id: job,
+            backend_id: job.to_owned(),
         }
     }
 

@@ -14,6 +14,7 @@
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
 //! - `tcp_faults`: every network destination through a fault-injecting TCP proxy
 //!   (`faultproxy`: latency, bandwidth cap, resets and stalls mid-body).
+//! - `crash`: every destination killed (SIGKILL) mid-upload, then re-run with the same inputs.
 
 // Helpers are shared between the modules of one test binary; test data generators
 // truncate on purpose.
@@ -22,6 +23,7 @@
 mod act;
 mod action;
 mod artifact;
+mod crash;
 mod directory;
 mod docs;
 mod emulator;

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hyper::body::Incoming;
@@ -54,6 +55,7 @@ pub struct S3Server {
     pub root: PathBuf,
     faults: Arc<Mutex<VecDeque<Fault>>>,
     seen: Arc<Mutex<Vec<Seen>>>,
+    in_flight: Arc<AtomicUsize>,
     _dir: tempfile::TempDir,
     _runtime: tokio::runtime::Runtime,
 }
@@ -63,6 +65,23 @@ struct Faulty {
     inner: S3Service,
     faults: Arc<Mutex<VecDeque<Fault>>>,
     seen: Arc<Mutex<Vec<Seen>>>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts a request as in flight until its future completes or is dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(count: &Arc<AtomicUsize>) -> InFlight {
+        count.fetch_add(1, Ordering::SeqCst);
+        InFlight(Arc::clone(count))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -97,15 +116,20 @@ impl Service<Request<Incoming>> for Faulty {
             .lock()
             .expect("seen")
             .push(Seen { method, target });
+        let in_flight = InFlight::new(&self.in_flight);
         match fault {
             None => {
                 let inner = self.inner.clone();
-                Box::pin(async move { Service::call(&inner, req).await })
+                Box::pin(async move {
+                    let _in_flight = in_flight;
+                    Service::call(&inner, req).await
+                })
             }
             Some(Fault {
                 status: Some(status),
                 ..
             }) => Box::pin(async move {
+                let _in_flight = in_flight;
                 // Read the body first, as a server answering late would.
                 let _ = http_body_util::BodyExt::collect(req.into_body()).await;
                 let code = if status == 503 {
@@ -123,6 +147,7 @@ impl Service<Request<Incoming>> for Faulty {
                     .expect("response"))
             }),
             Some(Fault { status: None, .. }) => Box::pin(async move {
+                let _in_flight = in_flight;
                 // An error from the service makes hyper close the connection unanswered.
                 Err(s3s::HttpError::new(Box::new(std::io::Error::other(
                     "injected: connection dropped",
@@ -145,6 +170,7 @@ impl S3Server {
             .expect("runtime");
         let faults = Arc::new(Mutex::new(VecDeque::new()));
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let service = {
             let fs = s3s_fs::FileSystem::new(&root).expect("s3s-fs");
             let mut builder = S3ServiceBuilder::new(fs);
@@ -153,6 +179,7 @@ impl S3Server {
                 inner: builder.build(),
                 faults: Arc::clone(&faults),
                 seen: Arc::clone(&seen),
+                in_flight: Arc::clone(&in_flight),
             }
         };
         let listener = runtime
@@ -178,6 +205,7 @@ impl S3Server {
             root,
             faults,
             seen,
+            in_flight,
             _dir: dir,
             _runtime: runtime,
         }
@@ -193,6 +221,28 @@ impl S3Server {
         self.seen.lock().expect("seen").clone()
     }
 
+    /// Waits until no request is being served and none has arrived for 50 ms: what a
+    /// killed client had sent has then had its effect.
+    pub fn wait_idle(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut quiet_since = std::time::Instant::now();
+        let mut seen = self.seen().len();
+        loop {
+            let now_seen = self.seen().len();
+            if now_seen != seen || self.in_flight.load(Ordering::SeqCst) > 0 {
+                seen = now_seen;
+                quiet_since = std::time::Instant::now();
+            } else if quiet_since.elapsed() >= std::time::Duration::from_millis(50) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never went idle"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// Faults not consumed yet.
     pub fn pending_faults(&self) -> usize {
         self.faults.lock().expect("faults").len()
@@ -201,6 +251,24 @@ impl S3Server {
     /// The stored object `key` of [`BUCKET`], read from the server's directory.
     pub fn object_path(&self, key: &str) -> PathBuf {
         self.root.join(BUCKET).join(key)
+    }
+
+    /// Multipart uploads created and neither completed nor aborted: s3s-fs keeps one
+    /// `.upload-<id>.json` per upload in its root until then. (s3s-fs 0.14.1 does not
+    /// implement `ListMultipartUploads`, so its storage is where they are seen.)
+    pub fn open_multipart_uploads(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(&self.root)
+            .expect("server root")
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_prefix(".upload-")
+                    .and_then(|rest| rest.strip_suffix(".json"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     /// Every stored object under [`BUCKET`] (s3s-fs keeps its own bookkeeping in dot-files).

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 /// A temporary workspace with runner files.
 pub struct Ctx {
@@ -35,6 +35,18 @@ impl Run {
     /// stdout and stderr together.
     pub fn log(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// A stevedore process running in the background. Dropping it kills (SIGKILL) and reaps
+/// it, so a test that fails half-way leaves no process behind (stevedore starts none of
+/// its own).
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -178,6 +190,16 @@ impl Ctx {
             );
         }
         self.finish(cmd)
+    }
+
+    /// Starts the binary as [`Ctx::action_env`] runs it, without waiting for it (its
+    /// console output is discarded): for tests that kill it mid-way.
+    pub fn spawn_action_env(&self, inputs: &[(&str, &str)], env: &[(String, String)]) -> Running {
+        let mut cmd = self.action_command(inputs, env);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Running(cmd.spawn().expect("start stevedore"))
     }
 
     /// Runs as a CLI with arguments.

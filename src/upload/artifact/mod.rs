@@ -69,6 +69,15 @@ pub enum ArtifactError {
         /// The artifact name.
         name: String,
     },
+    /// The name is held by an artifact created in this run and never finalized (HTTP 409,
+    /// and no listing shows it): `overwrite` only deletes listed, finalized artifacts.
+    #[error(
+        "an artifact named `{name}` was created in this workflow run but never finalized: a job attempt was cancelled or killed during its upload, or another job is uploading it now; the service does not list it, so `overwrite: true` cannot replace it: give this artifact another `name` (for a re-run, include `${{{{ github.run_attempt }}}}`; in a matrix, the matrix values), or start a new workflow run"
+    )]
+    Unfinalized {
+        /// The artifact name.
+        name: String,
+    },
     /// Two files would become artifacts of the same name (`archive: false`).
     #[error(
         "with `archive: false` every file becomes an artifact named after its file name, and `{first}` and `{second}` would both be `{name}`; narrow `path` so file names are unique, or keep `archive: true`"
@@ -149,6 +158,7 @@ impl ArtifactError {
             | ArtifactError::Token(_)
             | ArtifactError::ResultsUrl(_)
             | ArtifactError::Conflict { .. }
+            | ArtifactError::Unfinalized { .. }
             | ArtifactError::NameClash { .. }
             | ArtifactError::InvalidName { .. }
             | ArtifactError::SameEntry { .. } => ExitCode::BadInput,
@@ -593,22 +603,18 @@ async fn create(ctx: &Ctx<'_>, job: &Job) -> Result<CreateArtifactResponse, Arti
     if job.version == VERSION_RAW {
         create.mime_type = Some(job.content_type);
     }
-    let created: CreateArtifactResponse = ctx
-        .client
-        .call("CreateArtifact", &create)
-        .await
-        .map_err(|e| {
-            if e.code() == Some("already_exists") || e.status() == Some(409) {
-                ArtifactError::Conflict {
-                    name: name.to_owned(),
-                }
-            } else {
-                ArtifactError::Service {
-                    name: name.to_owned(),
-                    source: e,
-                }
-            }
-        })?;
+    let created: CreateArtifactResponse = match ctx.client.call("CreateArtifact", &create).await {
+        Ok(created) => created,
+        Err(e) if e.code() == Some("already_exists") || e.status() == Some(409) => {
+            return Err(conflict(ctx, name).await);
+        }
+        Err(e) => {
+            return Err(ArtifactError::Service {
+                name: name.to_owned(),
+                source: e,
+            });
+        }
+    };
     if !created.ok {
         return Err(ArtifactError::Service {
             name: name.to_owned(),
@@ -619,6 +625,29 @@ async fn create(ctx: &Ctx<'_>, job: &Job) -> Result<CreateArtifactResponse, Arti
         });
     }
     Ok(created)
+}
+
+/// Why the name is taken: listings show only finalized artifacts, so a name taken by none
+/// of them is held by one that was created and never finalized (a killed or cancelled
+/// attempt, or a job uploading now), which `overwrite` cannot delete. A failed listing
+/// keeps the ordinary conflict message.
+async fn conflict(ctx: &Ctx<'_>, name: &str) -> ArtifactError {
+    let ids = &ctx.plan.ids;
+    let list = ListArtifactsRequest {
+        workflow_run_backend_id: &ids.run,
+        workflow_job_run_backend_id: &ids.job,
+        name_filter: Some(name),
+        id_filter: None,
+    };
+    let name = name.to_owned();
+    match ctx
+        .client
+        .call::<_, ListArtifactsResponse>("ListArtifacts", &list)
+        .await
+    {
+        Ok(found) if found.artifacts.is_empty() => ArtifactError::Unfinalized { name },
+        _ => ArtifactError::Conflict { name },
+    }
 }
 
 /// `overwrite: true`: deletes the newest artifact of that name, as upload-artifact does.

@@ -725,23 +725,41 @@ fn inventory<'a>(
 }
 
 /// Half-created (`starter`) leftovers of an earlier run carry no content: removed before
-/// uploading. Assets being replaced stay until their replacement has landed under a
-/// temporary name, so a failed run never leaves a release without an asset it had.
+/// uploading. So are replacements an earlier run staged (`stevedore-<token>-<name>`) and
+/// never swapped in because it was killed or cancelled first: on a published release they
+/// would stay in view for good. Assets being replaced stay until their replacement has
+/// landed under a temporary name, so a failed run never leaves a release without an asset
+/// it had.
 async fn remove_leftovers(
     api: &Api,
     plan: &Plan,
     existing: &[Asset],
     pacer: &Mutex<Option<Instant>>,
 ) -> Result<(), ReleaseError> {
-    for old in existing
-        .iter()
-        .filter(|a| a.state != "uploaded" && plan.assets.iter().any(|p| p.name == a.name))
-    {
+    let planned = |name: &str| plan.assets.iter().any(|p| p.name == name);
+    for old in existing.iter().filter(|a| {
+        if planned(&a.name) {
+            a.state != "uploaded"
+        } else {
+            staged_for(&a.name).is_some_and(planned)
+        }
+    }) {
         pace(pacer).await;
         api.delete_asset(old.id).await.map_err(api_err(format!(
-            "deleting the half-created asset `{}`",
+            "deleting the half-created or staged asset `{}` an earlier run left",
             old.name
         )))?;
     }
     Ok(())
+}
+
+/// The asset name a staged replacement (`stevedore-<8 hex digits>-<name>`, as `run` names
+/// it) stands in for.
+fn staged_for(name: &str) -> Option<&str> {
+    let (token, rest) = name.strip_prefix("stevedore-")?.split_at_checked(8)?;
+    let original = rest.strip_prefix('-')?;
+    token
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then_some(original)
 }

@@ -13,8 +13,10 @@
 //
 // Test controls:
 //   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets",
-//        "kind": "secondary" | "starter502" | "status" | "race" | "drop-after-store" | "exists422",
-//        "status": 502, "retryAfter": 1, "times": 1, "asset": "only-this-name"}]}
+//        "kind": "secondary" | "starter502" | "status" | "race" | "drop-after-store" | "exists422" | "slow",
+//        "status": 502, "retryAfter": 1, "ms": 200, "times": 1, "asset": "only-this-name"}]}
+//        "slow": the request waits `ms` and is then served normally; an upload waits after its
+//        asset record exists (state `starter`) and before it reads the body, as a slow upstream.
 //   POST /_emulator/immutable {"repo": "o/r"}  -> published releases of the repo refuse uploads
 //   GET  /_emulator/state?repo=o/r -> {"releases": [...with assets], "calls": [{"method","route","status"}]}
 import { createHash } from 'node:crypto'
@@ -82,6 +84,8 @@ async function checkRunRoute(req, res, name, id) {
   log(id ? 'update-check-run' : 'create-check-run', id ? 200 : 201)
   return send(res, id ? 200 : 201, checkRunJson(name, c))
 }
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let base = ''
 const repos = new Map() // "o/r" -> {releases: [], immutable: false}
@@ -197,7 +201,11 @@ async function handle(req, res, url) {
       log(route, f.status ?? 502)
       return true
     }
-    return f // handled by the route (starter502, race)
+    if (f.kind === 'slow' && route !== 'upload') {
+      await sleep(f.ms ?? 200)
+      return false
+    }
+    return f // handled by the route (starter502, race, slow upload)
   }
 
   // Uploads host.
@@ -221,6 +229,7 @@ async function handle(req, res, url) {
     }
     const asset = { id: nextId++, tag: rel.tag_name, name: assetName, label: url.searchParams.get('label') ?? '', state: 'starter', content_type: req.headers['content-type'], size: 0, digest: null, data: null }
     rel.assets.push(asset)
+    if (f && f.kind === 'slow') await sleep(f.ms ?? 200)
     const data = await readBody(req)
     if (f && f.kind === 'starter502') {
       // The upstream failed after the asset record was made: it stays in state `starter`.
