@@ -1,33 +1,12 @@
-//! The run's error type and the documented exit codes.
+//! The run's error type: every stage's error, and the exit code each maps to.
 
 use crate::config::ConfigError;
-use crate::report::outputs::OutputError;
 use crate::scan::ScanError;
+use crate::scan::documents::DocumentError;
 use crate::select::SelectError;
 use crate::upload::UploadError;
 
-/// Exit codes (documented in the README and DESIGN.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitCode {
-    /// Everything worked.
-    Success = 0,
-    /// A bug or an environment failure stevedore did not expect.
-    Internal = 1,
-    /// Bad input or configuration.
-    BadInput = 2,
-    /// A policy stopped the run before upload (secret, size, duplicates, no files).
-    Policy = 3,
-    /// An upload failed.
-    UploadFailed = 4,
-}
-
-impl ExitCode {
-    /// The process exit status.
-    #[must_use]
-    pub fn code(self) -> u8 {
-        self as u8
-    }
-}
+pub use crate::exit_code::ExitCode;
 
 /// Everything that can end a run early.
 #[derive(Debug, thiserror::Error)]
@@ -50,17 +29,9 @@ pub enum Error {
     /// A destination failed.
     #[error(transparent)]
     Upload(#[from] UploadError),
-    /// Outputs could not be written.
+    /// The checksums file or the manifest could not be written.
     #[error(transparent)]
-    Output(#[from] OutputError),
-    /// Anything else, with context.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The cause.
-        source: std::io::Error,
-    },
+    Documents(#[from] DocumentError),
 }
 
 impl Error {
@@ -71,7 +42,7 @@ impl Error {
             Error::Config(_) | Error::Select(_) | Error::Scan(_) => ExitCode::BadInput,
             Error::Policy { .. } => ExitCode::Policy,
             Error::Upload(e) => e.exit_code(),
-            Error::Output(_) | Error::Io { .. } => ExitCode::Internal,
+            Error::Documents(_) => ExitCode::Internal,
         }
     }
 

@@ -2,8 +2,8 @@
 //! is uploaded (exit 3); softer settings turn the same checks into warnings.
 
 use crate::config::{Config, DuplicatesMode, IfNoFilesFound, SecretsMode};
-use crate::report::format;
 use crate::scan::Manifest;
+use crate::units;
 
 /// Which policy a check belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,9 +125,9 @@ fn sizes(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
             let message = format!(
                 "`{}` is {} ({} bytes), over `max-file-size` {} ({limit} bytes); exclude it in `path` or raise the limit",
                 file.rel,
-                format::bytes(record.size),
+                units::bytes(record.size),
                 record.size,
-                format::bytes(limit)
+                units::bytes(limit)
             );
             out.push(
                 true,
@@ -143,9 +143,9 @@ fn sizes(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
     {
         let message = format!(
             "the selection is {} ({} bytes), over `max-total-size` {} ({limit} bytes); narrow `path` or raise the limit",
-            format::bytes(manifest.total_bytes),
+            units::bytes(manifest.total_bytes),
             manifest.total_bytes,
-            format::bytes(limit)
+            units::bytes(limit)
         );
         out.push(true, Policy::TotalSize, message, None, None);
     }
@@ -164,7 +164,7 @@ fn duplicates(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
         let message = format!(
             "{} files have identical content ({} each): {}",
             paths.len(),
-            format::bytes(group.size),
+            units::bytes(group.size),
             paths.join(", ")
         );
         out.push(

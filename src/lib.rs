@@ -9,17 +9,29 @@
 //!
 //! See `ARCHITECTURE.md` for the module map.
 
-pub mod cli;
+// Leaves: import nothing from the crate.
+pub mod events;
+pub mod exit_code;
+pub mod secret;
+pub mod units;
+
+// Infrastructure the stages share.
+pub mod github;
+pub(crate) mod net;
+
+// The stages, in pipeline order, then the error that gathers theirs.
 pub mod config;
 pub mod error;
 pub mod gate;
-pub mod github;
 pub mod pack;
-pub mod redact;
-pub mod report;
-pub mod run;
 pub mod scan;
 pub mod select;
 pub mod upload;
 
-pub use error::{Error, ExitCode};
+// Above every stage: the report implements `events::Reporter`; `run` sequences.
+pub mod cli;
+pub mod report;
+pub mod run;
+
+pub use error::Error;
+pub use exit_code::ExitCode;

@@ -14,7 +14,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 pub use destination::Destination;
 pub use inputs::{INPUTS, InputSpec, RawInputs};
 
-use crate::redact::Secret;
+use crate::secret::Secret;
 use value::{name_problem, parse_bool, parse_choice, parse_int, parse_size};
 
 /// What to do when `path` matches nothing (upload-artifact's `if-no-files-found`).

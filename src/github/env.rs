@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::redact::Secret;
+use crate::secret::Secret;
 
 /// Names of the environment variables stevedore reads.
 pub mod vars {

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use super::commands::{Annotation, Severity};
-use crate::redact::Secret;
-use crate::upload::release::api::Api;
+use crate::github::api::Api;
+use crate::secret::Secret;
 
 /// Annotations per request (the API's limit).
 const BATCH: usize = 50;
@@ -64,8 +64,7 @@ pub fn publish(
     let output = |batch: &[serde_json::Value]| serde_json::json!({ "title": title, "summary": text, "annotations": batch });
     let mut batches = located.chunks(BATCH);
     let first = batches.next().unwrap_or(&[]);
-    let runtime =
-        crate::upload::net::runtime().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime = crate::net::runtime().map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let api = Api::new(
             &target.api_url,

@@ -91,7 +91,7 @@ impl Annotation {
     /// can hold a token; redacting after escaping would miss it).
     #[must_use]
     pub fn redacted(&self) -> Annotation {
-        let clean = |s: &str| crate::redact::text(s).into_owned();
+        let clean = |s: &str| crate::report::redact::text(s).into_owned();
         Annotation {
             severity: self.severity,
             title: self.title.as_deref().map(clean),
@@ -122,21 +122,6 @@ impl Annotation {
         let _ = write!(out, "::{}", escape_data(&this.message));
         out
     }
-}
-
-/// A fresh random token for `::stop-commands::`, so a listing of untrusted names cannot
-/// guess it and resume command processing.
-#[must_use]
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness: fall back to the clock and pid, still unguessable by a file name.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        bytes[..16].copy_from_slice(&(nanos ^ u128::from(std::process::id())).to_le_bytes());
-    }
-    hex::encode(bytes)
 }
 
 #[cfg(test)]

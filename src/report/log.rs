@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use super::commands::{escape_data, inert, random_token};
-use super::format;
-use super::{Event, Level, Reporter};
-use crate::scan::Progress;
+use super::commands::{escape_data, inert};
+use crate::events::{Event, Level, Progress, Reporter};
+use crate::secret::random_hex;
+use crate::units;
 
 /// Where the log is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ impl LogReporter {
         if value.is_empty() {
             return;
         }
-        crate::redact::add_mask(value);
+        crate::report::redact::add_mask(value);
         if self.mode == Mode::Actions {
             self.write_unfiltered(&format!("::add-mask::{}", escape_data(value)));
         }
@@ -138,13 +138,13 @@ impl LogReporter {
     /// The filter applied to every line, for other texts shown to people (the summary).
     #[must_use]
     pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
-        crate::redact::text(text)
+        crate::report::redact::text(text)
     }
 
     /// Lines that may hold untrusted text (file names), fenced so the runner ignores
     /// any command inside them.
     pub fn listing(&self, lines: &[String]) {
-        let token = (self.mode == Mode::Actions).then(random_token);
+        let token = (self.mode == Mode::Actions).then(random_hex);
         if let Some(token) = &token {
             self.write_line(&format!("::stop-commands::{token}"));
         }
@@ -161,59 +161,54 @@ impl LogReporter {
     pub fn warnings(&self) -> Vec<String> {
         self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
     }
-
-    /// Runs `work` while reporting `progress` periodically.
-    pub fn with_progress<T>(
-        &self,
-        progress: &Progress,
-        total_files: u64,
-        work: impl FnOnce() -> T,
-    ) -> T {
-        let (first, every) = self.progress_intervals;
-        std::thread::scope(|scope| {
-            let (done, wait) = mpsc::channel::<()>();
-            scope.spawn(move || {
-                let started = Instant::now();
-                let mut delay = first;
-                let mut drew = false;
-                while let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(delay) {
-                    delay = every;
-                    let files = progress.files.load(Ordering::Relaxed);
-                    let bytes = progress.bytes.load(Ordering::Relaxed);
-                    let rate = crate::scan::throughput(bytes, started.elapsed());
-                    let pct = (files * 100).checked_div(total_files).unwrap_or(100);
-                    let text = format!(
-                        "scanned {} of {} files ({pct}%), {}, {}",
-                        format::count(files),
-                        format::count(total_files),
-                        format::bytes(bytes),
-                        format::rate(rate)
-                    );
-                    if self.mode == Mode::Terminal {
-                        if let Ok(mut state) = self.state.lock() {
-                            let _ = write!(state.out, "\r\x1b[2K{text}");
-                            let _ = state.out.flush();
-                        }
-                        drew = true;
-                    } else {
-                        self.write_line(&text);
-                    }
-                }
-                if drew && let Ok(mut state) = self.state.lock() {
-                    let _ = write!(state.out, "\r\x1b[2K");
-                    let _ = state.out.flush();
-                }
-            });
-            let result = work();
-            drop(done);
-            result
-        })
-    }
 }
 
 impl Reporter for LogReporter {
     fn mask(&self, value: &str) {
         self.add_mask(value);
+    }
+
+    fn stage(&self, title: &str) {
+        LogReporter::stage(self, title);
+    }
+
+    fn listing(&self, lines: &[String]) {
+        LogReporter::listing(self, lines);
+    }
+
+    /// A line every few seconds in logs; on a terminal one line redrawn, cleared at the end.
+    fn show_progress(&self, progress: &Progress, total_files: u64, done: &mpsc::Receiver<()>) {
+        let (first, every) = self.progress_intervals;
+        let started = Instant::now();
+        let mut delay = first;
+        let mut drew = false;
+        while let Err(mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(delay) {
+            delay = every;
+            let files = progress.files.load(Ordering::Relaxed);
+            let bytes = progress.bytes.load(Ordering::Relaxed);
+            let rate = units::throughput(bytes, started.elapsed());
+            let pct = (files * 100).checked_div(total_files).unwrap_or(100);
+            let text = format!(
+                "scanned {} of {} files ({pct}%), {}, {}",
+                units::count(files),
+                units::count(total_files),
+                units::bytes(bytes),
+                units::rate(rate)
+            );
+            if self.mode == Mode::Terminal {
+                if let Ok(mut state) = self.state.lock() {
+                    let _ = write!(state.out, "\r\x1b[2K{text}");
+                    let _ = state.out.flush();
+                }
+                drew = true;
+            } else {
+                self.write_line(&text);
+            }
+        }
+        if drew && let Ok(mut state) = self.state.lock() {
+            let _ = write!(state.out, "\r\x1b[2K");
+            let _ = state.out.flush();
+        }
     }
 
     fn event(&self, event: &Event) {
@@ -269,7 +264,7 @@ mod tests {
         let log = LogReporter::new(mode, Box::new(out.clone()))
             .with_progress_intervals(Duration::from_millis(5), Duration::from_millis(5));
         let progress = Progress::default();
-        log.with_progress(&progress, 10, || {
+        crate::events::with_progress(&log, &progress, 10, || {
             progress.files.store(4, Ordering::Relaxed);
             progress.bytes.store(4096, Ordering::Relaxed);
             std::thread::sleep(Duration::from_millis(60));

@@ -1,96 +1,34 @@
 //! Stage 5, report: step outputs, job summary, annotations and the console log.
 //!
-//! Stages never print. They send [`Event`]s to a [`Reporter`]; the [`log::LogReporter`]
-//! turns them into log lines (grouped in Actions, with a progress line on a terminal)
-//! and keeps warnings for the annotations written at the end.
+//! Stages never print. They send [`crate::events::Event`]s to a
+//! [`crate::events::Reporter`]; the [`log::LogReporter`] implements it here, above every
+//! stage, turning events into log lines (grouped in Actions, with a progress line on a
+//! terminal) and keeping warnings for the annotations written at the end.
 
 pub mod annotations;
 pub mod check_run;
 pub mod commands;
+pub mod finish;
 pub mod format;
 pub mod log;
 pub mod outputs;
+pub mod redact;
 pub mod summary;
 
-/// How much an event matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    /// Details for debugging (`::debug::` in Actions, hidden on a terminal).
-    Debug,
-    /// Normal progress.
-    Info,
-    /// Something the user should look at; becomes an annotation.
-    Warning,
-}
-
-/// Something a stage wants the user to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// Importance.
-    pub level: Level,
-    /// One line (line breaks are escaped when printed).
-    pub message: String,
-}
-
-impl Event {
-    /// A debug event.
-    #[must_use]
-    pub fn debug(message: String) -> Self {
-        Event {
-            level: Level::Debug,
-            message,
-        }
-    }
-
-    /// An informational event.
-    #[must_use]
-    pub fn info(message: String) -> Self {
-        Event {
-            level: Level::Info,
-            message,
-        }
-    }
-
-    /// A warning.
-    #[must_use]
-    pub fn warning(message: String) -> Self {
-        Event {
-            level: Level::Warning,
-            message,
-        }
-    }
-}
-
-/// Receives events from the stages; shared across threads.
-pub trait Reporter: Sync {
-    /// Handles one event.
-    fn event(&self, event: &Event);
-
-    /// Registers a credential learned during the run (a signed URL's signature): it is
-    /// masked in the runner's log and replaced in every later line.
-    fn mask(&self, _value: &str) {}
-}
-
-/// Collects events in memory (tests, and callers that render them later).
+/// What the run reached, stage by stage. Every part is optional because a run can stop
+/// at any stage and still reports what it has.
 #[derive(Debug, Default)]
-pub struct MemoryReporter {
-    events: std::sync::Mutex<Vec<Event>>,
-}
-
-impl MemoryReporter {
-    /// Events received so far.
-    #[must_use]
-    pub fn events(&self) -> Vec<Event> {
-        self.events.lock().map(|e| e.clone()).unwrap_or_default()
-    }
-}
-
-impl Reporter for MemoryReporter {
-    fn event(&self, event: &Event) {
-        if let Ok(mut events) = self.events.lock() {
-            events.push(event.clone());
-        }
-    }
+pub struct Reached {
+    /// Validated configuration, when inputs were valid.
+    pub config: Option<crate::config::Config>,
+    /// The scan result.
+    pub manifest: Option<crate::scan::Manifest>,
+    /// The checksums file and manifest, when written.
+    pub documents: Option<crate::scan::documents::Documents>,
+    /// Policy verdict.
+    pub gate: Option<crate::gate::GateOutcome>,
+    /// Destinations attempted.
+    pub destinations: Vec<crate::upload::DestinationReport>,
 }
 
 /// What a run produced, for the final report. Every part is optional because a run can

@@ -2,11 +2,17 @@
 //! `name<<ghadelimiter_<random>` / value / delimiter.
 
 use std::fmt::Write as _;
-use std::fs::OpenOptions;
+use std::fs::{self, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::commands::random_token;
+use super::Reached;
+use super::log::LogReporter;
+use crate::events::{Event, Reporter as _};
+use crate::scan::checksums;
+use crate::secret::random_hex;
+use crate::units;
+use crate::upload::DestinationReport;
 
 /// Why outputs could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +37,7 @@ pub enum OutputError {
 pub fn render(outputs: &[(&str, String)]) -> Result<String, OutputError> {
     let mut out = String::new();
     for (name, value) in outputs {
-        let delimiter = format!("ghadelimiter_{}", random_token());
+        let delimiter = format!("ghadelimiter_{}", random_hex());
         if name.contains(&delimiter) || value.contains(&delimiter) {
             return Err(OutputError::Delimiter {
                 name: (*name).to_owned(),
@@ -55,6 +61,139 @@ pub fn write(path: &Path, outputs: &[(&str, String)]) -> Result<(), OutputError>
         .open(path)
         .map_err(io)?;
     file.write_all(text.as_bytes()).map_err(io)
+}
+
+/// Largest `hashes` output written; job outputs are limited to 1 MB in total.
+const MAX_HASHES_OUTPUT: usize = 512 * 1024;
+
+/// Every step output of the run, in the order they are written.
+pub fn step_outputs(state: &Reached, log: &LogReporter) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(m) = &state.manifest {
+        out.push(("files", m.records.len().to_string()));
+        out.push(("bytes", m.total_bytes.to_string()));
+        out.push(("duplicates", m.duplicate_files().to_string()));
+        out.push(("findings", m.open_findings().to_string()));
+    }
+    if let Some(d) = &state.documents {
+        out.push(("manifest", d.manifest.display().to_string()));
+    }
+    artifact_outputs(state, &mut out);
+    s3_outputs(state, &mut out);
+    release_outputs(state, &mut out);
+    if let Some(path) = state.documents.as_ref().map(|d| &d.checksums) {
+        out.push(("checksums", path.display().to_string()));
+        let size = fs::metadata(path).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX));
+        let encoded = checksums::base64_len(size);
+        let read = if encoded <= MAX_HASHES_OUTPUT {
+            fs::read(path).map(Some)
+        } else {
+            Ok(None)
+        };
+        match read {
+            // The checksums file names every file: a name holding a credential would leave
+            // the runner base64-encoded, where no masker recognises it.
+            Ok(Some(bytes)) if carries_credential(&bytes) => log.event(&Event::warning(
+                "the `hashes` output is left empty: a file name in the checksums file looks like a credential; read the file at the `checksums` output instead".into(),
+            )),
+            Ok(Some(bytes)) => out.push(("hashes", checksums::hashes_output(&bytes))),
+            Ok(None) => log.event(&Event::warning(format!(
+                "the `hashes` output is left empty: base64 of the checksums file is {}, over the {} budget for job outputs; read the file at the `checksums` output instead",
+                units::bytes(encoded as u64),
+                units::bytes(MAX_HASHES_OUTPUT as u64)
+            ))),
+            Err(e) => log.line(&format!("warning: cannot read `{}`: {e}", path.display())),
+        }
+    }
+    out
+}
+
+fn carries_credential(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    super::redact::text(&text) != text
+}
+
+/// `artifact-id`, `artifact-url`, `artifact-digest`: plain values for one artifact, as
+/// upload-artifact writes them; with `archive: false` and several files, JSON objects
+/// keyed by artifact name.
+fn artifact_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
+    let landed: Vec<&crate::upload::artifact::ArtifactReport> = state
+        .destinations
+        .iter()
+        .flat_map(|d| match d {
+            DestinationReport::Artifact(_, landed) => landed.as_slice(),
+            _ => &[],
+        })
+        .collect();
+    match landed.as_slice() {
+        [] => {}
+        [one] => {
+            out.push(("artifact-id", one.id.to_string()));
+            if let Some(url) = &one.url {
+                out.push(("artifact-url", url.clone()));
+            }
+            out.push(("artifact-digest", one.digest.clone()));
+        }
+        many => {
+            let map = |f: &dyn Fn(
+                &crate::upload::artifact::ArtifactReport,
+            ) -> Option<serde_json::Value>| {
+                serde_json::Value::Object(
+                    many.iter()
+                        .filter_map(|a| f(a).map(|v| (a.name.clone(), v)))
+                        .collect(),
+                )
+                .to_string()
+            };
+            out.push(("artifact-id", map(&|a| Some(a.id.into()))));
+            out.push(("artifact-url", map(&|a| a.url.clone().map(Into::into))));
+            out.push(("artifact-digest", map(&|a| Some(a.digest.clone().into()))));
+        }
+    }
+}
+
+/// `release-id`, `release-url`, `assets` (JSON: asset name -> download URL).
+fn release_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
+    for report in state.destinations.iter().filter_map(|d| match d {
+        DestinationReport::Release(_, report) => Some(report),
+        _ => None,
+    }) {
+        if let Some(id) = report.id {
+            out.push(("release-id", id.to_string()));
+        }
+        if let Some(url) = &report.url {
+            out.push(("release-url", url.clone()));
+        }
+        let assets: serde_json::Map<String, serde_json::Value> = report
+            .assets
+            .iter()
+            .map(|(name, url)| (name.clone(), url.as_str().into()))
+            .collect();
+        out.push(("assets", serde_json::Value::Object(assets).to_string()));
+    }
+}
+
+/// `s3-uris`: a JSON list, bounded (the manifest lists every file).
+fn s3_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
+    let wanted = state.config.as_ref().is_some_and(|c| {
+        c.destinations
+            .iter()
+            .any(|d| matches!(d, crate::config::Destination::S3 { .. }))
+    });
+    if !wanted {
+        return;
+    }
+    let uris: Vec<serde_json::Value> = state
+        .destinations
+        .iter()
+        .flat_map(|d| match d {
+            DestinationReport::S3(_, landed) => landed.uris.as_slice(),
+            _ => &[],
+        })
+        .take(crate::upload::s3::MAX_URIS_OUTPUT)
+        .map(|u| serde_json::Value::from(u.as_str()))
+        .collect();
+    out.push(("s3-uris", serde_json::Value::from(uris).to_string()));
 }
 
 #[cfg(test)]

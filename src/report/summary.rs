@@ -5,8 +5,10 @@
 use std::fmt::Write as _;
 
 use super::Outcome;
-use super::format::{bytes, code, count, duration, markdown, plural, rate, shorten};
-use crate::scan::throughput;
+use super::format::{code, markdown, shorten};
+use crate::units::throughput;
+use crate::units::{bytes, count, duration, plural, rate};
+use crate::upload::DestinationReport;
 
 /// Budget for the whole summary; the runner refuses more than 1 MiB per step.
 pub const MAX_BYTES: usize = 900 * 1024;
@@ -109,7 +111,7 @@ fn destinations(s: &mut String, outcome: &Outcome<'_>) {
         s,
         "### Destinations\n\n| Destination | Result | Files | Size | Time |\n|---|---|---:|---:|---:|"
     );
-    for d in outcome.destinations {
+    for d in outcome.destinations.iter().map(DestinationReport::shipped) {
         let result = match &d.result {
             Ok(location) => format!("✅ {}", name(location)),
             Err(message) => format!("❌ {}", markdown(message)),
@@ -139,7 +141,10 @@ fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
     let all: Vec<&crate::upload::artifact::ArtifactReport> = outcome
         .destinations
         .iter()
-        .flat_map(|d| &d.artifacts)
+        .flat_map(|d| match d {
+            DestinationReport::Artifact(_, landed) => landed.as_slice(),
+            _ => &[],
+        })
         .collect();
     if all.is_empty() {
         return;
@@ -171,11 +176,10 @@ fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
 
 /// The release's assets: what landed (with links) and what did not.
 fn release_assets(s: &mut String, outcome: &Outcome<'_>) {
-    for r in outcome
-        .destinations
-        .iter()
-        .filter_map(|d| d.release.as_ref())
-    {
+    for r in outcome.destinations.iter().filter_map(|d| match d {
+        DestinationReport::Release(_, report) => Some(report),
+        _ => None,
+    }) {
         let Some(tag) = &r.tag else { continue };
         let state = if r.published {
             "published"
@@ -212,21 +216,22 @@ fn release_assets(s: &mut String, outcome: &Outcome<'_>) {
 
 /// The objects that landed, so a failed run says exactly what is in the bucket.
 fn s3_objects(s: &mut String, outcome: &Outcome<'_>) {
-    for d in outcome
-        .destinations
-        .iter()
-        .filter(|d| !d.s3_uris.is_empty())
-    {
+    for (shipped, uris) in outcome.destinations.iter().filter_map(|d| match d {
+        DestinationReport::S3(shipped, landed) if !landed.uris.is_empty() => {
+            Some((shipped, &landed.uris))
+        }
+        _ => None,
+    }) {
         let _ = writeln!(
             s,
             "### {} in {}\n",
-            plural(d.s3_uris.len() as u64, "object"),
-            name(&d.destination)
+            plural(uris.len() as u64, "object"),
+            name(&shipped.destination)
         );
-        for uri in d.s3_uris.iter().take(MAX_ROWS) {
+        for uri in uris.iter().take(MAX_ROWS) {
             let _ = writeln!(s, "- {}", name(uri));
         }
-        more(s, d.s3_uris.len(), MAX_ROWS, "objects");
+        more(s, uris.len(), MAX_ROWS, "objects");
         s.push('\n');
     }
 }

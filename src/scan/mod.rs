@@ -2,6 +2,7 @@
 //! scan), then duplicate groups -> a [`Manifest`].
 
 pub mod checksums;
+pub mod documents;
 mod duplicates;
 pub mod manifest;
 mod read;
@@ -9,8 +10,8 @@ pub mod secrets;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use globset::GlobSet;
 use rayon::prelude::*;
@@ -19,6 +20,7 @@ pub use duplicates::DuplicateGroup;
 pub use manifest::Manifest;
 use secrets::{Finding, RawFinding, SecretScanner, classify};
 
+use crate::events::Progress;
 use crate::select::Selection;
 
 /// Facts about one file, aligned with `Selection::files`.
@@ -35,15 +37,6 @@ pub struct FileRecord {
     /// CRC-32 of the same bytes, when [`ScanOptions::crc32`] asked for it: the zip writer
     /// checks every archived entry against it.
     pub crc32: Option<u32>,
-}
-
-/// Counters the reporter reads while the scan runs.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Files done.
-    pub files: AtomicU64,
-    /// Bytes done.
-    pub bytes: AtomicU64,
 }
 
 /// Scan settings.
@@ -165,11 +158,4 @@ fn locate(
     out.sort_by(|a, b| (a.line, a.rule).cmp(&(b.line, b.rule)));
     out.dedup_by(|a, b| a.line == b.line && a.rule == b.rule);
     Ok(out)
-}
-
-/// Wall time of the scan, for throughput figures.
-#[must_use]
-pub fn throughput(bytes: u64, elapsed: Duration) -> f64 {
-    let secs = elapsed.as_secs_f64();
-    if secs > 0.0 { bytes as f64 / secs } else { 0.0 }
 }

@@ -6,7 +6,7 @@ mod walk;
 
 use std::path::{Path, PathBuf};
 
-use crate::report::{Event, Reporter};
+use crate::events::{Event, Reporter};
 use pattern::Pattern;
 
 /// Characters upload-artifact refuses in the relative path of a file in an artifact.

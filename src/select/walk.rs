@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::SelectError;
 use super::pattern::{Item as Segments, MATCH_FILE, MATCH_NONE, MatchKind, Pattern};
-use crate::report::{Event, Reporter};
+use crate::events::{Event, Reporter};
 
 /// Linux's `ELOOP`: a link chain that never ends. Node's `stat` throws on it; stevedore
 /// treats it like a broken link, with a warning.

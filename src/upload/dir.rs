@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::{Bundle, Context, MANIFEST_NAME, UploadError};
-use crate::report::{Event, Reporter};
+use crate::events::{Event, Reporter};
 
 thread_local! {
     static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; 256 * 1024]);
@@ -125,7 +125,7 @@ pub(crate) fn copy(
     }
     // Checked (again) now that a target moved aside by a killed run is back in place.
     preflight(target, &bundle.manifest.selection.root, overwrite)?;
-    let token = &crate::report::commands::random_token()[..12];
+    let token = &crate::secret::random_hex()[..12];
     let staging = parent.join(format!(".{name}.stevedore-partial-{token}"));
     fs::create_dir(&staging).map_err(|source| UploadError::Write {
         path: staging.clone(),

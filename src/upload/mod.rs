@@ -5,7 +5,6 @@
 pub mod artifact;
 pub mod bounded;
 pub mod dir;
-pub(crate) mod net;
 pub mod release;
 pub mod s3;
 
@@ -13,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Destination};
-use crate::error::ExitCode;
-use crate::report::Reporter;
+use crate::events::Reporter;
+use crate::exit_code::ExitCode;
 use crate::scan::Manifest;
 
 pub use crate::config::MANIFEST_NAME;
@@ -43,25 +42,46 @@ pub struct Context<'a> {
     pub env: &'a crate::github::RunnerEnv,
 }
 
-/// How one destination went.
+/// What every destination reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DestinationReport {
+pub struct Shipped {
     /// The destination as the user wrote it.
     pub destination: String,
     /// `Ok(location)` where the files are now, or the error message.
     pub result: Result<String, String>,
-    /// Files shipped (the selection plus checksums and manifest).
+    /// Files shipped (for a directory and S3: the selection plus checksums and manifest).
     pub files: usize,
     /// Bytes shipped.
     pub bytes: u64,
     /// Time taken.
     pub elapsed: Duration,
-    /// The artifacts created (artifact destination only).
-    pub artifacts: Vec<artifact::ArtifactReport>,
-    /// `s3://` URIs of the objects that landed (S3 destination only).
-    pub s3_uris: Vec<String>,
-    /// The release and its assets (release destination only).
-    pub release: Option<release::ReleaseReport>,
+}
+
+/// How one destination went: what all report, and what each kind adds. A closed set,
+/// matched where it is used (as cargo-dist's `HostingStyle`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DestinationReport {
+    /// A directory.
+    Directory(Shipped),
+    /// Actions artifacts: the ones created.
+    Artifact(Shipped, Vec<artifact::ArtifactReport>),
+    /// An S3 prefix: the objects that landed.
+    S3(Shipped, s3::S3Report),
+    /// A release and its assets.
+    Release(Shipped, release::ReleaseReport),
+}
+
+impl DestinationReport {
+    /// What every destination reports.
+    #[must_use]
+    pub fn shipped(&self) -> &Shipped {
+        match self {
+            DestinationReport::Directory(shipped)
+            | DestinationReport::Artifact(shipped, _)
+            | DestinationReport::S3(shipped, _)
+            | DestinationReport::Release(shipped, _) => shipped,
+        }
+    }
 }
 
 /// Why an upload did not happen or did not finish.
@@ -184,63 +204,68 @@ pub fn upload(
     };
     let mut reports = Vec::new();
     for (destination, prepared) in config.destinations.iter().zip(prepared) {
-        let started = Instant::now();
-        let mut report = DestinationReport {
-            destination: destination.to_string(),
-            result: Ok(String::new()),
-            files: 0,
-            bytes: 0,
-            elapsed: Duration::ZERO,
-            artifacts: Vec::new(),
-            s3_uris: Vec::new(),
-            release: None,
-        };
-        let outcome = match prepared {
-            Prepared::Directory(target) => dir::copy(&target, bundle, config.overwrite, reporter)
-                .map(|()| {
-                    report.files = bundle.manifest.records.len() + 2;
-                    report.bytes = bundle.manifest.total_bytes
-                        + file_len(bundle.checksums)
-                        + file_len(bundle.manifest_json);
-                    target.display().to_string()
-                }),
-            Prepared::Artifact(plan) => {
-                let (landed, error) = artifact::upload(*plan, reporter);
-                report.files = landed.iter().map(|a| a.files).sum();
-                report.bytes = landed.iter().map(|a| a.size).sum();
-                let location = artifact_location(&landed);
-                report.artifacts = landed;
-                error.map_or(Ok(location), |e| Err(e.into()))
-            }
-            Prepared::S3(plan) => {
-                let (landed, error) = s3::upload(*plan, reporter);
-                report.files = landed.uris.len();
-                report.bytes = landed.bytes;
-                report.s3_uris = landed.uris;
-                error.map_or(Ok(destination.to_string()), |e| Err(e.into()))
-            }
-            Prepared::Release(plan) => {
-                let (landed, error) = release::upload(&plan, reporter);
-                report.files = landed.assets.len();
-                let location = landed.url.clone().unwrap_or_default();
-                report.release = Some(landed);
-                error.map_or(Ok(location), |e| Err(e.into()))
-            }
-        };
-        report.elapsed = started.elapsed();
-        match outcome {
-            Ok(location) => {
-                report.result = Ok(location);
-                reports.push(report);
-            }
-            Err(e) => {
-                report.result = Err(e.to_string());
-                reports.push(report);
-                return (reports, Some(e));
-            }
+        let (report, error) = ship(prepared, &destination.to_string(), bundle, config, reporter);
+        reports.push(report);
+        if error.is_some() {
+            return (reports, error);
         }
     }
     (reports, None)
+}
+
+/// Ships to one destination.
+fn ship(
+    prepared: Prepared,
+    destination: &str,
+    bundle: &Bundle<'_>,
+    config: &Config,
+    reporter: &dyn Reporter,
+) -> (DestinationReport, Option<UploadError>) {
+    let started = Instant::now();
+    let shipped = |files, bytes, location: String, error: &Option<UploadError>| Shipped {
+        destination: destination.to_owned(),
+        result: error.as_ref().map_or(Ok(location), |e| Err(e.to_string())),
+        files,
+        bytes,
+        elapsed: started.elapsed(),
+    };
+    match prepared {
+        Prepared::Directory(target) => {
+            let error = dir::copy(&target, bundle, config.overwrite, reporter).err();
+            let bytes = bundle.manifest.total_bytes
+                + file_len(bundle.checksums)
+                + file_len(bundle.manifest_json);
+            let files = bundle.manifest.records.len() + 2;
+            let done = shipped(files, bytes, target.display().to_string(), &error);
+            (DestinationReport::Directory(done), error)
+        }
+        Prepared::Artifact(plan) => {
+            let (landed, error) = artifact::upload(*plan, reporter);
+            let error = error.map(UploadError::from);
+            let files = landed.iter().map(|a| a.files).sum();
+            let bytes = landed.iter().map(|a| a.size).sum();
+            let done = shipped(files, bytes, artifact_location(&landed), &error);
+            (DestinationReport::Artifact(done, landed), error)
+        }
+        Prepared::S3(plan) => {
+            let (landed, error) = s3::upload(*plan, reporter);
+            let error = error.map(UploadError::from);
+            let done = shipped(
+                landed.uris.len(),
+                landed.bytes,
+                destination.to_owned(),
+                &error,
+            );
+            (DestinationReport::S3(done, landed), error)
+        }
+        Prepared::Release(plan) => {
+            let (landed, error) = release::upload(&plan, reporter);
+            let error = error.map(UploadError::from);
+            let location = landed.url.clone().unwrap_or_default();
+            let done = shipped(landed.assets.len(), 0, location, &error);
+            (DestinationReport::Release(done, landed), error)
+        }
+    }
 }
 
 /// "name (ID n)" for one artifact, a count for several.
@@ -267,9 +292,10 @@ fn preflight(
         .iter()
         .any(|d| !matches!(d, Destination::Directory(_)));
     let idle = if needs_network {
-        net::idle_deadline(ctx.env.http_timeout.as_deref()).map_err(UploadError::Environment)?
+        crate::net::idle_deadline(ctx.env.http_timeout.as_deref())
+            .map_err(UploadError::Environment)?
     } else {
-        net::DEFAULT_IDLE
+        crate::net::DEFAULT_IDLE
     };
     let mut prepared = Vec::new();
     for destination in &config.destinations {

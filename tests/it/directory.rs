@@ -148,7 +148,7 @@ fn a_file_changed_after_the_scan_is_not_published() {
         matches!(error, Some(UploadError::Changed { ref path }) if path.ends_with("a.txt")),
         "{error:?}"
     );
-    assert!(reports[0].result.is_err());
+    assert!(reports[0].shipped().result.is_err());
     assert!(!ctx.ws.join("out").exists(), "nothing published");
     let leftovers: Vec<_> = fs::read_dir(&ctx.ws)
         .expect("ws")

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use stevedore::report::MemoryReporter;
+use stevedore::events::MemoryReporter;
 use stevedore::select::{SelectOptions, select};
 
 use crate::support::node_peers;

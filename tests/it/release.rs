@@ -467,7 +467,7 @@ fn a_file_changed_after_the_scan_is_removed_and_the_release_stays_a_draft() {
         ("dist/a.txt", "SCANNED BYTES"),
     );
     let error = error.expect("the rewritten file must fail the upload");
-    assert_eq!(error.exit_code(), stevedore::error::ExitCode::UploadFailed);
+    assert_eq!(error.exit_code(), stevedore::ExitCode::UploadFailed);
     let text = error.to_string();
     assert!(
         text.contains("`a.txt` changed after it was scanned") && text.contains("was removed"),
@@ -487,7 +487,9 @@ fn a_file_changed_after_the_scan_is_removed_and_the_release_stays_a_draft() {
         !names.contains(&"a.txt"),
         "the wrong bytes are gone: {names:?}"
     );
-    let report = reports[0].release.as_ref().expect("release report");
+    let stevedore::upload::DestinationReport::Release(_, report) = &reports[0] else {
+        panic!("a release report: {reports:?}");
+    };
     assert!(!report.published);
     assert!(
         report.failed.iter().any(|(name, _)| name == "a.txt"),

@@ -316,9 +316,9 @@ pub fn sha256sum_check(dir: &Path, checksums: &Path) -> String {
     report
 }
 
-/// Runs select, scan, then rewrites `rewrite.0` with `rewrite.1` (as a build still writing
-/// would), then the upload stage, in-process: the window between scan and upload that a
-/// test of the binary cannot hit reliably.
+/// Runs the pipeline in-process, rewriting `rewrite.0` with `rewrite.1` right after the
+/// scan (as a build still writing would): the window between scan and upload that a test
+/// of the binary cannot hit reliably.
 pub fn upload_after_rewrite(
     ctx: &Ctx,
     inputs: &[(&'static str, &str)],
@@ -328,64 +328,34 @@ pub fn upload_after_rewrite(
     Vec<stevedore::upload::DestinationReport>,
     Option<stevedore::upload::UploadError>,
 ) {
-    use stevedore::config::{Config, RawInputs};
-    use stevedore::report::MemoryReporter;
-    use stevedore::scan::{Progress, ScanOptions, checksums, scan};
-    use stevedore::select::{SelectOptions, select};
-    use stevedore::upload::{Bundle, Context, upload};
+    use stevedore::config::RawInputs;
+    use stevedore::events::MemoryReporter;
+    use stevedore::run::{Hooks, Invocation, pipeline};
 
     let mut raw = RawInputs::default();
     for (name, value) in inputs {
         raw.set(name, (*value).to_owned());
     }
-    let config = Config::from_raw(&raw, false).expect("config");
-    let reporter = MemoryReporter::default();
-    let selection = select(
-        &SelectOptions {
-            patterns: &config.path,
-            cwd: &ctx.ws,
-            home: None,
-            include_hidden: false,
-            artifact_paths: false,
-        },
-        &reporter,
-    )
-    .expect("select");
-    let progress = Progress::default();
-    let manifest = scan(
-        selection,
-        &ScanOptions {
-            secrets: None,
-            secrets_allow: &config.secrets_allow_set,
-            progress: &progress,
-            crc32: false,
-        },
-    )
-    .expect("scan");
-    fs::write(ctx.ws.join(rewrite.0), rewrite.1).expect("rewrite");
-
-    let sums = ctx.temp.join("SHA256SUMS");
-    checksums::write(&manifest, &mut fs::File::create(&sums).expect("create")).expect("write sums");
-    let json = ctx.temp.join("manifest.json");
-    manifest
-        .write_json(fs::File::create(&json).expect("create"))
-        .expect("write json");
-    let bundle = Bundle {
-        manifest: &manifest,
-        checksums_name: "SHA256SUMS",
-        checksums: &sums,
-        manifest_json: &json,
+    let mut env = env.clone();
+    env.runner_temp = Some(ctx.temp.clone());
+    let invocation = Invocation {
+        env,
+        inputs: raw,
+        cwd: ctx.ws.clone(),
     };
-    upload(
-        &bundle,
-        &config,
-        &Context {
-            cwd: &ctx.ws,
-            home: None,
-            env,
-        },
-        &reporter,
-    )
+    let rewrite_now = |_: &stevedore::scan::Manifest| {
+        fs::write(ctx.ws.join(rewrite.0), rewrite.1).expect("rewrite");
+    };
+    let hooks = Hooks {
+        after_scan: Some(&rewrite_now),
+    };
+    let (reached, result) = pipeline(&invocation, &MemoryReporter::default(), &hooks);
+    let error = match result {
+        Ok(()) => None,
+        Err(stevedore::Error::Upload(e)) => Some(e),
+        Err(other) => panic!("the run stopped before the upload: {other}"),
+    };
+    (reached.destinations, error)
 }
 
 /// Deterministic incompressible bytes (xorshift64), the same for every run.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 
-use crate::upload::net::{Http, Watch};
+use crate::net::{Http, Watch};
 
 /// Size of every block but the last.
 pub const BLOCK_SIZE: usize = 8 * 1024 * 1024;
@@ -148,7 +148,7 @@ impl BlobTarget {
                         self.stall.as_secs()
                     );
                 }
-                Err(e) => last = crate::upload::net::describe(e),
+                Err(e) => last = crate::net::describe(e),
             }
         }
         Err(BlobError::Exhausted { operation, last })

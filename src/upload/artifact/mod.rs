@@ -29,13 +29,14 @@ use self::token::{BackendIds, TokenError};
 use self::transfer::{Source, TransferError};
 use self::twirp::{TwirpClient, TwirpError};
 use super::Bundle;
-use super::net::Http;
 use crate::config::Config;
-use crate::error::ExitCode;
+use crate::events::{Event, Reporter};
+use crate::exit_code::ExitCode;
 use crate::github::RunnerEnv;
+use crate::net::Http;
 use crate::pack::PackEntry;
-use crate::redact::Secret;
-use crate::report::{Event, Reporter, format};
+use crate::secret::Secret;
+use crate::units;
 
 /// Blocks in flight when `upload-concurrency` is not set (the official client runs 4).
 const DEFAULT_CONCURRENCY: usize = 4;
@@ -430,7 +431,7 @@ pub fn upload(plan: Plan, reporter: &dyn Reporter) -> (Vec<ArtifactReport>, Opti
         ));
         return (Vec::new(), None);
     }
-    let runtime = match crate::upload::net::runtime() {
+    let runtime = match crate::net::runtime() {
         Ok(runtime) => runtime,
         Err(e) => return (Vec::new(), Some(ArtifactError::Runtime(e))),
     };
@@ -502,7 +503,7 @@ async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, Artifact
         })?;
     ctx.reporter.event(&Event::info(format!(
         "Uploading artifact `{name}` ({} file(s)) to blob storage",
-        format::count(job.files as u64)
+        units::count(job.files as u64)
     )));
     let transfer_started = Instant::now();
     let sent = transfer::transfer(&target, job.source.clone(), ctx.slots.clone())
@@ -522,9 +523,9 @@ async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, Artifact
     let transfer_time = transfer_started.elapsed();
     ctx.reporter.event(&Event::info(format!(
         "Uploaded {} in {} ({}); SHA256 digest of uploaded artifact is {digest}",
-        format::bytes(sent.size),
-        format::duration(transfer_time),
-        format::rate(crate::scan::throughput(sent.size, transfer_time))
+        units::bytes(sent.size),
+        units::duration(transfer_time),
+        units::rate(crate::units::throughput(sent.size, transfer_time))
     )));
     let finalize = FinalizeArtifactRequest {
         workflow_run_backend_id: &ids.run,
@@ -562,7 +563,7 @@ async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, Artifact
     ctx.reporter.event(&Event::info(format!(
         "Artifact `{name}` finalized: ID {}, {}{}",
         finalized.artifact_id,
-        format::bytes(sent.size),
+        units::bytes(sent.size),
         url.as_ref().map(|u| format!(", {u}")).unwrap_or_default()
     )));
     Ok(ArtifactReport {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::redact::Secret;
-use crate::upload::net::{Http, describe, random_unit};
+use crate::net::{Http, describe, random_unit};
+use crate::secret::Secret;
 
 /// Path prefix of every method.
 const SERVICE: &str = "/twirp/github.actions.results.api.v1.ArtifactService/";

@@ -10,8 +10,6 @@
 //! or mismatching asset is deleted first, or a matching one accepted. Only when every asset
 //! landed is the draft published (unless `draft: true`).
 
-pub mod api;
-
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -19,13 +17,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::Mutex;
 
-use self::api::{Api, ApiError, Asset, AssetBody, Release};
 use super::Bundle;
 use crate::config::{Config, MakeLatest};
-use crate::error::ExitCode;
+use crate::events::{Event, Reporter};
+use crate::exit_code::ExitCode;
 use crate::github::RunnerEnv;
-use crate::redact::Secret;
-use crate::report::{Event, Reporter};
+use crate::github::api::{Api, ApiError, Asset, AssetBody, Release};
+use crate::secret::Secret;
 
 /// Uploads in flight when `upload-concurrency` is not set (GitHub asks for serial
 /// mutative requests; a few in flight stays clear of the secondary limits).
@@ -253,7 +251,7 @@ pub fn plan(
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
 pub fn upload(plan: &Plan, reporter: &dyn Reporter) -> (ReleaseReport, Option<ReleaseError>) {
-    let runtime = match crate::upload::net::runtime() {
+    let runtime = match crate::net::runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             return (
@@ -299,7 +297,7 @@ async fn run(
     let (done, clashes) = inventory(plan, &existing, &release.tag_name)?;
     let pacer = Mutex::new(None);
     remove_leftovers(&api, plan, &existing, &pacer).await?;
-    let suffix = &crate::report::commands::random_token()[..8];
+    let suffix = &crate::secret::random_hex()[..8];
     for a in &done {
         report
             .assets

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::keys::Endpoint;
 use super::sign::{Payload, Signer};
-use crate::upload::net::{Http, describe, random_unit};
+use crate::net::{Http, describe, random_unit};
 
 /// Attempts per request.
 const MAX_ATTEMPTS: u32 = 5;

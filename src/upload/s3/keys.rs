@@ -2,8 +2,6 @@
 //! path; in the URL every byte outside RFC 3986's unreserved set (and `/`) is
 //! percent-encoded once, which is also the canonical form `SigV4` signs for S3.
 
-use std::fmt::Write as _;
-
 /// The key of `rel` under `prefix` (already trimmed of slashes).
 #[must_use]
 pub fn key(prefix: &str, rel: &str) -> String {
@@ -12,20 +10,6 @@ pub fn key(prefix: &str, rel: &str) -> String {
     } else {
         format!("{prefix}/{rel}")
     }
-}
-
-/// Percent-encodes a key for the URL path: unreserved characters and `/` stay.
-#[must_use]
-pub fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for &b in key.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 /// Where requests go.
@@ -77,14 +61,14 @@ impl Endpoint {
                 "{}://{}/{bucket}/{}",
                 self.scheme,
                 self.authority,
-                encode_key(key)
+                crate::net::percent_encode(key)
             )
         } else {
             format!(
                 "{}://{bucket}.{}/{}",
                 self.scheme,
                 self.authority,
-                encode_key(key)
+                crate::net::percent_encode(key)
             )
         }
     }
@@ -96,8 +80,14 @@ mod tests {
 
     #[test]
     fn keys_are_encoded_once() {
-        assert_eq!(encode_key("a b/ü+%.txt"), "a%20b/%C3%BC%2B%25.txt");
-        assert_eq!(encode_key("dir/file-1_2~x"), "dir/file-1_2~x");
+        assert_eq!(
+            crate::net::percent_encode("a b/ü+%.txt"),
+            "a%20b/%C3%BC%2B%25.txt"
+        );
+        assert_eq!(
+            crate::net::percent_encode("dir/file-1_2~x"),
+            "dir/file-1_2~x"
+        );
         assert_eq!(key("", "a/b"), "a/b");
         assert_eq!(key("builds/1", "a/b"), "builds/1/a/b");
     }

@@ -27,9 +27,10 @@ use self::keys::Endpoint;
 use self::sign::{Credentials, EMPTY_SHA256, Payload, Signer};
 use super::{Bundle, MANIFEST_NAME};
 use crate::config::Config;
-use crate::error::ExitCode;
+use crate::events::{Event, Reporter};
+use crate::exit_code::ExitCode;
 use crate::github::RunnerEnv;
-use crate::report::{Event, Reporter, format};
+use crate::units;
 
 /// Objects in flight when `upload-concurrency` is not set.
 const DEFAULT_CONCURRENCY: usize = 32;
@@ -228,7 +229,7 @@ pub fn upload(plan: Plan, reporter: &dyn Reporter) -> (S3Report, Option<S3Error>
     if let Some(token) = &plan.credentials.session_token {
         reporter.mask(token.expose());
     }
-    let runtime = match crate::upload::net::runtime() {
+    let runtime = match crate::net::runtime() {
         Ok(runtime) => runtime,
         Err(e) => return (S3Report::default(), Some(S3Error::Runtime(e.to_string()))),
     };
@@ -250,8 +251,8 @@ async fn upload_all(
     reporter: &dyn Reporter,
     report: &mut S3Report,
 ) -> Result<(), S3Error> {
-    let http = crate::upload::net::Http::build(
-        crate::upload::net::http_client().pool_max_idle_per_host(plan.concurrency),
+    let http = crate::net::Http::build(
+        crate::net::http_client().pool_max_idle_per_host(plan.concurrency),
         plan.idle,
     )
     .map_err(S3Error::Runtime)?;
@@ -302,10 +303,10 @@ async fn upload_all(
     }
     reporter.event(&Event::info(format!(
         "Uploaded {} object(s), {} to s3://{}/ in {}",
-        format::count(report.uris.len() as u64),
-        format::bytes(report.bytes),
+        units::count(report.uris.len() as u64),
+        units::bytes(report.bytes),
         plan.bucket,
-        format::duration(started.elapsed())
+        units::duration(started.elapsed())
     )));
     Ok(())
 }
@@ -421,7 +422,7 @@ async fn multipart(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
                 reqwest::Method::DELETE,
                 &client.url(
                     &object.key,
-                    &format!("uploadId={}", keys::encode_key(&upload_id)),
+                    &format!("uploadId={}", crate::net::percent_encode(&upload_id)),
                 ),
                 &[],
                 &Body::Empty,
@@ -458,7 +459,7 @@ async fn upload_parts(ctx: &Ctx<'_>, object: &Object, upload_id: &str) -> Result
             &format!(
                 "partNumber={}&uploadId={}",
                 part.number,
-                keys::encode_key(upload_id)
+                crate::net::percent_encode(upload_id)
             ),
         );
         let client = Arc::clone(client);
@@ -551,7 +552,7 @@ async fn complete(
             reqwest::Method::POST,
             &client.url(
                 &object.key,
-                &format!("uploadId={}", keys::encode_key(upload_id)),
+                &format!("uploadId={}", crate::net::percent_encode(upload_id)),
             ),
             &[("content-type", "application/xml".to_owned())],
             &Body::Bytes(body),

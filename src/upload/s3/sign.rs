@@ -15,7 +15,7 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
-use crate::redact::Secret;
+use crate::secret::Secret;
 
 /// What the signature says about the body.
 #[derive(Debug, Clone, Copy)]

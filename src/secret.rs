@@ -1,50 +1,9 @@
-//! Values that must never be printed, and the one filter everything shown to people
-//! passes through (log lines, the job summary, annotations, the check run, outputs).
+//! Values that must never be printed: [`Secret`], and the signature parameters of signed
+//! URLs ([`signatures`]). A leaf: destinations and configuration hold credentials without
+//! depending on the detectors the report uses.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{OnceLock, RwLock};
-
-use crate::scan::secrets::SecretScanner;
-
-/// The credential detectors, built once for every text shown.
-fn detectors() -> &'static SecretScanner {
-    static SCANNER: OnceLock<SecretScanner> = OnceLock::new();
-    SCANNER.get_or_init(SecretScanner::new)
-}
-
-/// Values registered with [`add_mask`]: like the runner's secret masker, one list for the
-/// whole process, so every text rendered anywhere is filtered by the same values.
-static MASKS: RwLock<Vec<String>> = RwLock::new(Vec::new());
-
-/// Registers a credential: from now on [`text`] replaces it with `***` wherever it appears.
-pub fn add_mask(value: &str) {
-    if value.is_empty() {
-        return;
-    }
-    if let Ok(mut masks) = MASKS.write()
-        && !masks.iter().any(|m| m == value)
-    {
-        masks.push(value.to_owned());
-    }
-}
-
-/// `text` with every credential replaced by `***`: the values registered with
-/// [`add_mask`], anything the credential detectors recognise, and signature parameters of
-/// URLs. Run it on raw text, before any escaping: escaping can split a token (markdown
-/// turns `ghp_` into `ghp\_`) so that the detectors no longer see it.
-#[must_use]
-pub fn text(raw: &str) -> Cow<'_, str> {
-    let mut out = signatures(detectors().redact(raw));
-    if let Ok(masks) = MASKS.read() {
-        for mask in masks.iter() {
-            if out.contains(mask.as_str()) {
-                out = Cow::Owned(out.replace(mask.as_str(), "***"));
-            }
-        }
-    }
-    out
-}
 
 /// A credential (a token, a secret key). `Debug` and `Display` print `***`; the value is
 /// reachable only through [`Secret::expose`], so it cannot slip into a log line by accident.
@@ -83,7 +42,7 @@ const SIGNATURE_KEYS: [&str; 3] = ["sig=", "X-Amz-Signature=", "X-Amz-Credential
 /// Replaces the value of every signature parameter in `text` with `***`, so a signed URL
 /// that reaches a message (an error, say) is useless to whoever reads the log.
 #[must_use]
-pub fn signatures(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
+pub fn signatures(text: Cow<'_, str>) -> Cow<'_, str> {
     if !SIGNATURE_KEYS.iter().any(|k| text.contains(k)) {
         return text;
     }
@@ -113,7 +72,21 @@ pub fn signatures(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> 
         }
         rest = &rest[end..];
     }
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(out)
+}
+
+/// 32 random hex digits (a fresh directory name, a fence token): unguessable by a file
+/// name, even without OS randomness (then the clock and the process id).
+#[must_use]
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes.copy_from_slice(&(nanos ^ u128::from(std::process::id())).to_le_bytes());
+    }
+    hex::encode(bytes)
 }
 
 #[cfg(test)]

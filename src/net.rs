@@ -1,4 +1,5 @@
-//! What the network destinations (artifact, S3, release, check run) share: the runtime they
+//! What everything that talks HTTP (the artifact, S3 and release destinations, the check
+//! run) shares: the runtime they
 //! run on, the HTTP client settings, how a transport error is described (never with its
 //! URL: signed URLs are credentials), backoff jitter, streamed bodies, and the idle deadline every request gets.
 
@@ -227,4 +228,20 @@ pub(crate) fn idle_deadline(raw: Option<&str>) -> Result<Duration, String> {
                 )
             }),
     }
+}
+
+/// Percent-encodes text for a URL path: unreserved characters and `/` stay (an S3 key, a
+/// release tag once its `/` are encoded too).
+#[must_use]
+pub(crate) fn percent_encode(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }

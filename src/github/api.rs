@@ -15,8 +15,8 @@ use octocrab::Octocrab;
 use octocrab::service::middleware::retry::{NoOpRateLimitMetrics, RetryConfig};
 use serde::Deserialize;
 
-use crate::redact::Secret;
-use crate::upload::net::{Http, describe, error_chain};
+use crate::net::{Http, describe, error_chain};
+use crate::secret::Secret;
 
 /// A release, as far as stevedore needs it.
 #[derive(Debug, Clone, Deserialize)]
@@ -215,7 +215,7 @@ impl Api {
 
     /// The published release of `tag` (drafts are invisible here), or `None`.
     pub async fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, ApiError> {
-        let tag = crate::upload::s3::keys::encode_key(tag).replace('/', "%2F");
+        let tag = crate::net::percent_encode(tag).replace('/', "%2F");
         let route = self.route(&format!("/tags/{tag}"));
         match self
             .json(|| self.octo.get::<Release, _, ()>(&route, None))
