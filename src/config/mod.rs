@@ -15,7 +15,9 @@ pub use destination::Destination;
 pub use inputs::{INPUTS, InputSpec, RawInputs};
 
 use crate::secret::Secret;
-use value::{name_problem, parse_bool, parse_choice, parse_int, parse_size};
+use value::{
+    name_problem, parse_bool, parse_choice, parse_endpoint, parse_int, parse_region, parse_size,
+};
 
 /// What to do when `path` matches nothing (upload-artifact's `if-no-files-found`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +173,88 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// File name of the manifest, beside the checksums file wherever the documents go (the
+/// runner's temporary directory, a directory destination, an S3 prefix).
+pub const MANIFEST_NAME: &str = "stevedore-manifest.json";
+
+/// Characters upload-artifact refuses in artifact names (its
+/// `invalidArtifactNameCharacters`): the ones it refuses in file paths
+/// ([`crate::select::FORBIDDEN_PATH_CHARS`]) plus both path separators. Used for every
+/// name that must also be a single artifact or file name: `name`, `checksums`, and each
+/// file's artifact with `archive: false`.
+pub(crate) const FORBIDDEN_NAME_CHARS: &[char] =
+    &['"', ':', '<', '>', '|', '*', '?', '\r', '\n', '\\', '/'];
+
+// The words each choice input accepts, in the order its error message lists them.
+const IF_NO_FILES_FOUND: &[(&str, IfNoFilesFound)] = &[
+    ("warn", IfNoFilesFound::Warn),
+    ("error", IfNoFilesFound::Error),
+    ("ignore", IfNoFilesFound::Ignore),
+];
+const MAKE_LATEST: &[(&str, MakeLatest)] = &[
+    ("true", MakeLatest::True),
+    ("false", MakeLatest::False),
+    ("legacy", MakeLatest::Legacy),
+];
+const SECRETS: &[(&str, SecretsMode)] = &[
+    ("error", SecretsMode::Error),
+    ("warn", SecretsMode::Warn),
+    ("off", SecretsMode::Off),
+];
+const DUPLICATES: &[(&str, DuplicatesMode)] = &[
+    ("warn", DuplicatesMode::Warn),
+    ("error", DuplicatesMode::Error),
+    ("ignore", DuplicatesMode::Ignore),
+];
+
+impl Config {
+    /// Validates raw inputs. `in_actions` picks the default destination.
+    ///
+    /// Every input is read, even after one failed, so the error lists them all; they are
+    /// listed in the order they are read here, which is why the artifact name is read
+    /// before the fields that precede `artifact`.
+    pub fn from_raw(raw: &RawInputs, in_actions: bool) -> Result<Config, ConfigError> {
+        let mut r = Reader {
+            raw,
+            errors: Vec::new(),
+        };
+        let path = required_path(&mut r);
+        let destinations = destinations(&mut r, in_actions);
+        let artifact_name = artifact_name(&mut r);
+        let mut config = Config {
+            path,
+            destinations,
+            if_no_files_found: r.choice(
+                "if-no-files-found",
+                IF_NO_FILES_FOUND,
+                IfNoFilesFound::Warn,
+            ),
+            include_hidden_files: r.bool("include-hidden-files", false),
+            overwrite: r.bool("overwrite", false),
+            artifact: artifact_options(&mut r, artifact_name),
+            release: release_options(&mut r),
+            s3: s3_options(&mut r),
+            checksums_name: checksums_name(&mut r),
+            secrets: r.choice("secrets", SECRETS, SecretsMode::Error),
+            secrets_allow: r.lines("secrets-allow"),
+            secrets_allow_set: secrets_allow(&mut r),
+            duplicates: r.choice("duplicates", DUPLICATES, DuplicatesMode::Warn),
+            max_file_size: r.opt("max-file-size", parse_size),
+            max_total_size: r.opt("max-total-size", parse_size),
+            upload_concurrency: r.int("upload-concurrency", 1, 256),
+            token: r.text("token").map(Secret::new),
+            check_run: r.bool("check-run", false),
+            summary: r.bool("summary", true),
+            warnings: Vec::new(),
+        };
+        if !r.errors.is_empty() {
+            return Err(ConfigError { errors: r.errors });
+        }
+        config.warnings = ignored_s3_inputs(&config.destinations, &config.s3);
+        Ok(config)
+    }
+}
+
 /// Collects errors while reading inputs.
 struct Reader<'a> {
     raw: &'a RawInputs,
@@ -202,6 +286,22 @@ impl Reader<'_> {
         self.opt(input, parse_bool).unwrap_or(default)
     }
 
+    fn choice<T: Copy>(&mut self, input: &'static str, choices: &[(&str, T)], default: T) -> T {
+        self.opt(input, |v| parse_choice(v, choices))
+            .unwrap_or(default)
+    }
+
+    /// A whole number within `min..=max`, which the caller keeps within `T`.
+    fn int<T: TryFrom<u64>>(&mut self, input: &'static str, min: u64, max: u64) -> Option<T> {
+        self.opt(input, |v| parse_int(v, min, max))
+            .and_then(|n| T::try_from(n).ok())
+    }
+
+    /// Free text, trimmed; any value is accepted.
+    fn text(&self, input: &'static str) -> Option<String> {
+        self.raw.get(input).map(|v| v.trim().to_owned())
+    }
+
     fn lines(&self, input: &'static str) -> Vec<String> {
         self.raw
             .get(input)
@@ -216,240 +316,15 @@ impl Reader<'_> {
     }
 }
 
-/// Characters upload-artifact refuses in artifact names.
-/// File name of the manifest, beside the checksums file wherever the documents go (the
-/// runner's temporary directory, a directory destination, an S3 prefix).
-pub const MANIFEST_NAME: &str = "stevedore-manifest.json";
-
-const FORBIDDEN_NAME_CHARS: &[char] = &['"', ':', '<', '>', '|', '*', '?', '\r', '\n', '\\', '/'];
-
-impl Config {
-    /// Validates raw inputs. `in_actions` picks the default destination.
-    pub fn from_raw(raw: &RawInputs, in_actions: bool) -> Result<Config, ConfigError> {
-        let mut r = Reader {
-            raw,
-            errors: Vec::new(),
-        };
-        let mut warnings = Vec::new();
-
-        let path = raw.get("path").unwrap_or_default().to_owned();
-        if r.lines("path").is_empty() {
-            r.fail(
-                "path",
-                "is required: give one or more globs, one per line, e.g. `dist/*`".into(),
-            );
-        }
-
-        let destinations = destinations(&mut r, in_actions);
-
-        let name = raw.get("name").unwrap_or("artifact").trim().to_owned();
-        if let Some(bad) = name.chars().find(|c| FORBIDDEN_NAME_CHARS.contains(c)) {
-            r.fail("name", format!(
-                "`{}` contains `{}`; artifact names must not contain \" : < > | * ? \\ / or line breaks",
-                name.escape_debug(), bad.escape_debug()
-            ));
-        } else if let Some(problem) = name_problem(&name) {
-            r.fail("name", problem);
-        }
-
-        let if_no_files_found = r
-            .opt("if-no-files-found", |v| {
-                parse_choice(
-                    v,
-                    &[
-                        ("warn", IfNoFilesFound::Warn),
-                        ("error", IfNoFilesFound::Error),
-                        ("ignore", IfNoFilesFound::Ignore),
-                    ],
-                )
-            })
-            .unwrap_or(IfNoFilesFound::Warn);
-        let include_hidden_files = r.bool("include-hidden-files", false);
-        let overwrite = r.bool("overwrite", false);
-        let artifact = ArtifactOptions {
-            name,
-            retention_days: r
-                .opt("retention-days", |v| parse_int(v, 1, 400))
-                .and_then(|n| u32::try_from(n).ok()),
-            compression_level: r
-                .opt("compression-level", |v| parse_int(v, 0, 9))
-                .map_or(6, |n| u32::try_from(n).unwrap_or(6)),
-            archive: r.bool("archive", true),
-        };
-
-        let release = ReleaseOptions {
-            tag: raw.get("tag").map(|t| t.trim().to_owned()),
-            name: raw.get("release-name").map(|t| t.trim().to_owned()),
-            draft: r.bool("draft", false),
-            prerelease: r.bool("prerelease", false),
-            make_latest: r.opt("make-latest", |v| {
-                parse_choice(
-                    v,
-                    &[
-                        ("true", MakeLatest::True),
-                        ("false", MakeLatest::False),
-                        ("legacy", MakeLatest::Legacy),
-                    ],
-                )
-            }),
-            release_id: r.opt("release-id", |v| parse_int(v, 1, u64::MAX)),
-        };
-        if release.tag.is_some() && release.release_id.is_some() {
-            r.fail(
-                "release-id",
-                "conflicts with `tag`: give one of them, not both".into(),
-            );
-        }
-        if release.draft && release.make_latest == Some(MakeLatest::True) {
-            r.fail(
-                "make-latest",
-                "`true` conflicts with `draft: true`: a draft cannot be the latest release".into(),
-            );
-        }
-        if let Some(tag) = &release.tag
-            && (tag.chars().any(char::is_whitespace) || tag.contains(".."))
-        {
-            r.fail(
-                "tag",
-                format!(
-                    "`{}` is not a valid tag name (no spaces or `..`)",
-                    tag.escape_debug()
-                ),
-            );
-        }
-
-        let s3 = S3Options {
-            endpoint: r.opt("s3-endpoint", |v| {
-                let v = v.trim();
-                if (v.starts_with("https://") || v.starts_with("http://")) && v.len() > "https://".len() {
-                    Ok(v.trim_end_matches('/').to_owned())
-                } else {
-                    Err(format!("`{v}` is not an endpoint URL; use e.g. https://s3.example.com or http://127.0.0.1:9000"))
-                }
-            }),
-            region: r.opt("s3-region", |v| {
-                let v = v.trim();
-                if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                    Ok(v.to_owned())
-                } else {
-                    Err(format!("`{v}` is not a region name such as us-east-1"))
-                }
-            }),
-            path_style: r.bool("s3-path-style", false),
-        };
-        let has_s3 = destinations
-            .iter()
-            .any(|d| matches!(d, Destination::S3 { .. }));
-        if !has_s3 {
-            // The action passes every default, so only values that change something count.
-            let set = [
-                ("s3-endpoint", s3.endpoint.is_some()),
-                ("s3-region", s3.region.is_some()),
-                ("s3-path-style", s3.path_style),
-            ];
-            for (input, _) in set.iter().filter(|(_, set)| *set) {
-                warnings.push(format!(
-                    "input `{input}` is set but no s3:// destination is given; it is ignored"
-                ));
-            }
-        }
-
-        let checksums_name = raw
-            .get("checksums")
-            .unwrap_or("SHA256SUMS")
-            .trim()
-            .to_owned();
-        if checksums_name == "."
-            || checksums_name == ".."
-            || checksums_name.contains(['/', '\\'])
-            || checksums_name.contains(FORBIDDEN_NAME_CHARS)
-        {
-            r.fail("checksums", format!(
-                "`{}` is not a plain file name; use a name such as SHA256SUMS (no path separators or \" : < > | * ?)",
-                checksums_name.escape_debug()
-            ));
-        } else if let Some(problem) = name_problem(&checksums_name) {
-            r.fail("checksums", problem);
-        } else if checksums_name == MANIFEST_NAME {
-            r.fail("checksums", format!(
-                "`{checksums_name}` is the manifest's file name, written beside the checksums file; choose another name such as SHA256SUMS"
-            ));
-        }
-
-        let secrets = r
-            .opt("secrets", |v| {
-                parse_choice(
-                    v,
-                    &[
-                        ("error", SecretsMode::Error),
-                        ("warn", SecretsMode::Warn),
-                        ("off", SecretsMode::Off),
-                    ],
-                )
-            })
-            .unwrap_or(SecretsMode::Error);
-        let secrets_allow = r.lines("secrets-allow");
-        let mut allow = GlobSetBuilder::new();
-        for pattern in &secrets_allow {
-            // Like `path`: `*` stays within one directory, `**` crosses them.
-            match GlobBuilder::new(pattern).literal_separator(true).build() {
-                Ok(glob) => {
-                    allow.add(glob);
-                }
-                Err(e) => r.fail(
-                    "secrets-allow",
-                    format!("`{pattern}` is not a valid glob: {}", e.kind()),
-                ),
-            }
-        }
-        let secrets_allow_set = allow.build().unwrap_or_else(|_| GlobSet::empty());
-        let duplicates = r
-            .opt("duplicates", |v| {
-                parse_choice(
-                    v,
-                    &[
-                        ("warn", DuplicatesMode::Warn),
-                        ("error", DuplicatesMode::Error),
-                        ("ignore", DuplicatesMode::Ignore),
-                    ],
-                )
-            })
-            .unwrap_or(DuplicatesMode::Warn);
-        let max_file_size = r.opt("max-file-size", parse_size);
-        let max_total_size = r.opt("max-total-size", parse_size);
-        let upload_concurrency = r
-            .opt("upload-concurrency", |v| parse_int(v, 1, 256))
-            .and_then(|n| usize::try_from(n).ok());
-        let token = raw.get("token").map(|t| Secret::new(t.trim().to_owned()));
-        let check_run = r.bool("check-run", false);
-        let summary = r.bool("summary", true);
-
-        if !r.errors.is_empty() {
-            return Err(ConfigError { errors: r.errors });
-        }
-        Ok(Config {
-            path,
-            destinations,
-            if_no_files_found,
-            include_hidden_files,
-            overwrite,
-            artifact,
-            release,
-            s3,
-            checksums_name,
-            secrets,
-            secrets_allow,
-            secrets_allow_set,
-            duplicates,
-            max_file_size,
-            max_total_size,
-            upload_concurrency,
-            token,
-            check_run,
-            summary,
-            warnings,
-        })
+/// `path` as given (the selector parses it), which must hold at least one pattern.
+fn required_path(r: &mut Reader<'_>) -> String {
+    if r.lines("path").is_empty() {
+        r.fail(
+            "path",
+            "is required: give one or more globs, one per line, e.g. `dist/*`".into(),
+        );
     }
+    r.raw.get("path").unwrap_or_default().to_owned()
 }
 
 fn destinations(r: &mut Reader<'_>, in_actions: bool) -> Vec<Destination> {
@@ -494,6 +369,136 @@ fn destinations(r: &mut Reader<'_>, in_actions: bool) -> Vec<Destination> {
         }
     }
     out
+}
+
+/// `name`, which upload-artifact would refuse with the same rules only after the upload
+/// started.
+fn artifact_name(r: &mut Reader<'_>) -> String {
+    let name = r.text("name").unwrap_or_else(|| "artifact".to_owned());
+    if let Some(bad) = name.chars().find(|c| FORBIDDEN_NAME_CHARS.contains(c)) {
+        r.fail("name", format!(
+            "`{}` contains `{}`; artifact names must not contain \" : < > | * ? \\ / or line breaks",
+            name.escape_debug(), bad.escape_debug()
+        ));
+    } else if let Some(problem) = name_problem(&name) {
+        r.fail("name", problem);
+    }
+    name
+}
+
+fn artifact_options(r: &mut Reader<'_>, name: String) -> ArtifactOptions {
+    ArtifactOptions {
+        name,
+        retention_days: r.int("retention-days", 1, 400),
+        compression_level: r.int("compression-level", 0, 9).unwrap_or(6),
+        archive: r.bool("archive", true),
+    }
+}
+
+/// The release inputs, and the combinations the releases API would refuse only after
+/// files were uploaded.
+fn release_options(r: &mut Reader<'_>) -> ReleaseOptions {
+    let release = ReleaseOptions {
+        tag: r.text("tag"),
+        name: r.text("release-name"),
+        draft: r.bool("draft", false),
+        prerelease: r.bool("prerelease", false),
+        make_latest: r.opt("make-latest", |v| parse_choice(v, MAKE_LATEST)),
+        release_id: r.int("release-id", 1, u64::MAX),
+    };
+    if release.tag.is_some() && release.release_id.is_some() {
+        r.fail(
+            "release-id",
+            "conflicts with `tag`: give one of them, not both".into(),
+        );
+    }
+    if release.draft && release.make_latest == Some(MakeLatest::True) {
+        r.fail(
+            "make-latest",
+            "`true` conflicts with `draft: true`: a draft cannot be the latest release".into(),
+        );
+    }
+    if let Some(tag) = &release.tag
+        && (tag.chars().any(char::is_whitespace) || tag.contains(".."))
+    {
+        r.fail(
+            "tag",
+            format!(
+                "`{}` is not a valid tag name (no spaces or `..`)",
+                tag.escape_debug()
+            ),
+        );
+    }
+    release
+}
+
+fn s3_options(r: &mut Reader<'_>) -> S3Options {
+    S3Options {
+        endpoint: r.opt("s3-endpoint", parse_endpoint),
+        region: r.opt("s3-region", parse_region),
+        path_style: r.bool("s3-path-style", false),
+    }
+}
+
+/// Warnings for S3 settings given without an S3 destination. The action passes every
+/// default, so only values that change something count.
+fn ignored_s3_inputs(destinations: &[Destination], s3: &S3Options) -> Vec<String> {
+    if destinations
+        .iter()
+        .any(|d| matches!(d, Destination::S3 { .. }))
+    {
+        return Vec::new();
+    }
+    [
+        ("s3-endpoint", s3.endpoint.is_some()),
+        ("s3-region", s3.region.is_some()),
+        ("s3-path-style", s3.path_style),
+    ]
+    .into_iter()
+    .filter(|(_, set)| *set)
+    .map(|(input, _)| {
+        format!("input `{input}` is set but no s3:// destination is given; it is ignored")
+    })
+    .collect()
+}
+
+/// `checksums`: one plain file name, which lands beside the manifest in a directory, an
+/// S3 prefix, a release and an artifact alike.
+fn checksums_name(r: &mut Reader<'_>) -> String {
+    let name = r
+        .text("checksums")
+        .unwrap_or_else(|| "SHA256SUMS".to_owned());
+    if name == "." || name == ".." || name.contains(FORBIDDEN_NAME_CHARS) {
+        r.fail("checksums", format!(
+            "`{}` is not a plain file name; use a name such as SHA256SUMS (no path separators or \" : < > | * ?)",
+            name.escape_debug()
+        ));
+    } else if let Some(problem) = name_problem(&name) {
+        r.fail("checksums", problem);
+    } else if name == MANIFEST_NAME {
+        r.fail("checksums", format!(
+            "`{name}` is the manifest's file name, written beside the checksums file; choose another name such as SHA256SUMS"
+        ));
+    }
+    name
+}
+
+/// `secrets-allow` compiled. Like `path`, `*` stays within one directory and `**`
+/// crosses them.
+fn secrets_allow(r: &mut Reader<'_>) -> GlobSet {
+    let mut allow = GlobSetBuilder::new();
+    for pattern in r.lines("secrets-allow") {
+        match GlobBuilder::new(&pattern).literal_separator(true).build() {
+            Ok(glob) => {
+                allow.add(glob);
+            }
+            Err(e) => r.fail(
+                "secrets-allow",
+                format!("`{pattern}` is not a valid glob: {}", e.kind()),
+            ),
+        }
+    }
+    allow.build().unwrap_or_else(|_| GlobSet::empty())
 }
 
 #[cfg(test)]
@@ -595,5 +600,98 @@ mod tests {
     fn path_is_required() {
         let err = Config::from_raw(&raw(&[("path", "# only a comment")]), false).unwrap_err();
         assert_eq!(err.errors[0].input, "path");
+    }
+
+    #[test]
+    fn every_input_is_read_and_errors_keep_their_order() {
+        let every_bad = raw(&[
+            ("path", "# c"),
+            ("destination", "none\nartifact"),
+            ("name", "a:b"),
+            ("if-no-files-found", "x"),
+            ("include-hidden-files", "x"),
+            ("overwrite", "x"),
+            ("retention-days", "0"),
+            ("compression-level", "10"),
+            ("archive", "x"),
+            ("tag", "v 1"),
+            ("draft", "x"),
+            ("prerelease", "x"),
+            ("make-latest", "x"),
+            ("release-id", "abc"),
+            ("s3-endpoint", "x"),
+            ("s3-region", "a_b"),
+            ("s3-path-style", "x"),
+            ("checksums", "a/b"),
+            ("secrets", "x"),
+            ("secrets-allow", "[\nok/*\n{a"),
+            ("duplicates", "x"),
+            ("max-file-size", "2G"),
+            ("max-total-size", "2G"),
+            ("upload-concurrency", "0"),
+            ("check-run", "x"),
+            ("summary", "x"),
+        ]);
+        let err = Config::from_raw(&every_bad, true).unwrap_err();
+        let names: Vec<_> = err.errors.iter().map(|e| e.input).collect();
+        assert_eq!(
+            names,
+            [
+                "path",
+                "destination",
+                "name",
+                "if-no-files-found",
+                "include-hidden-files",
+                "overwrite",
+                "retention-days",
+                "compression-level",
+                "archive",
+                "draft",
+                "prerelease",
+                "make-latest",
+                "release-id",
+                "tag",
+                "s3-endpoint",
+                "s3-region",
+                "s3-path-style",
+                "checksums",
+                "secrets",
+                "secrets-allow",
+                "secrets-allow",
+                "duplicates",
+                "max-file-size",
+                "max-total-size",
+                "upload-concurrency",
+                "check-run",
+                "summary",
+            ]
+        );
+    }
+
+    #[test]
+    fn s3_settings_without_an_s3_destination_are_warned_about() {
+        let given = [
+            ("path", "d"),
+            ("s3-region", "eu-1"),
+            ("s3-path-style", "true"),
+        ];
+        let c = Config::from_raw(&raw(&given), false).expect("valid");
+        assert_eq!(
+            c.warnings,
+            [
+                "input `s3-region` is set but no s3:// destination is given; it is ignored",
+                "input `s3-path-style` is set but no s3:// destination is given; it is ignored",
+            ]
+        );
+        let with_s3 = [&given[..], &[("destination", "s3://bucket/p")]].concat();
+        let c = Config::from_raw(&raw(&with_s3), false).expect("valid");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn names_forbid_what_paths_forbid_and_both_separators() {
+        let mut expected = crate::select::FORBIDDEN_PATH_CHARS.to_vec();
+        expected.extend(['\\', '/']);
+        assert_eq!(FORBIDDEN_NAME_CHARS, expected);
     }
 }

@@ -38,6 +38,32 @@ pub(crate) fn parse_int(value: &str, min: u64, max: u64) -> Result<u64, String> 
     }
 }
 
+/// An S3-compatible endpoint: an `http(s)://` URL with a host, kept without a trailing
+/// `/` so object paths join with exactly one.
+pub(crate) fn parse_endpoint(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if (value.starts_with("https://") || value.starts_with("http://"))
+        && value.len() > "https://".len()
+    {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(format!(
+            "`{value}` is not an endpoint URL; use e.g. https://s3.example.com or http://127.0.0.1:9000"
+        ))
+    }
+}
+
+/// An S3 region name: it becomes part of the signing scope and, with AWS, of the host
+/// name, so only letters, digits and `-`.
+pub(crate) fn parse_region(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(value.to_owned())
+    } else {
+        Err(format!("`{value}` is not a region name such as us-east-1"))
+    }
+}
+
 const SIZE_UNITS: &[(&str, u64)] = &[
     ("b", 1),
     ("kb", 1000),
