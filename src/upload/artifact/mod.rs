@@ -29,7 +29,7 @@ use self::token::{BackendIds, TokenError};
 use self::transfer::{Source, TransferError};
 use self::twirp::{TwirpClient, TwirpError};
 use super::Bundle;
-use crate::config::Config;
+use crate::config::{Config, FORBIDDEN_NAME_CHARS};
 use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
 use crate::github::RunnerEnv;
@@ -42,8 +42,6 @@ use crate::units;
 const DEFAULT_CONCURRENCY: usize = 4;
 /// Stall timeout per blob request when `ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS` is not set.
 const DEFAULT_STALL: Duration = Duration::from_mins(5);
-/// Characters upload-artifact refuses in artifact names.
-const FORBIDDEN_NAME_CHARS: [char; 11] = ['"', ':', '<', '>', '|', '*', '?', '\r', '\n', '\\', '/'];
 
 /// Why the artifact destination failed.
 #[derive(Debug, thiserror::Error)]
