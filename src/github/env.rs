@@ -94,7 +94,7 @@ pub struct RunnerEnv {
     pub retention_days: Option<u32>,
     /// `$GITHUB_SERVER_URL`.
     pub server_url: Option<String>,
-    /// `$GITHUB_API_URL`.
+    /// `$GITHUB_API_URL` as set; [`RunnerEnv::api_url`] supplies the default.
     pub api_url: Option<String>,
     /// `$GITHUB_SHA`.
     pub sha: Option<String>,
@@ -116,7 +116,18 @@ pub struct RunnerEnv {
     pub inputs: BTreeMap<String, String>,
 }
 
+/// The REST API of github.com, for runs outside a runner (a runner always sets
+/// `GITHUB_API_URL`, to this or to its GHES host).
+const DEFAULT_API_URL: &str = "https://api.github.com";
+
 impl RunnerEnv {
+    /// The REST API base URL every GitHub call starts from: `$GITHUB_API_URL`, else
+    /// github.com's. One place, so releases and check runs never disagree about the host.
+    #[must_use]
+    pub fn api_url(&self) -> &str {
+        self.api_url.as_deref().unwrap_or(DEFAULT_API_URL)
+    }
+
     /// Where stevedore writes its manifest and checksums: `RUNNER_TEMP`, else `TMPDIR`,
     /// else the platform default.
     #[must_use]
@@ -217,5 +228,12 @@ mod tests {
         assert_eq!(env.summary_file, None, "an empty variable counts as unset");
         assert_eq!(env.inputs["IF_NO_FILES_FOUND"], "error");
         assert_eq!(env.home, Some(PathBuf::from("/home/u")));
+    }
+
+    #[test]
+    fn the_api_url_defaults_to_github_com() {
+        assert_eq!(RunnerEnv::default().api_url(), "https://api.github.com");
+        let ghes = RunnerEnv::from_vars([("GITHUB_API_URL", "https://ghe.example/api/v3")]);
+        assert_eq!(ghes.api_url(), "https://ghe.example/api/v3");
     }
 }

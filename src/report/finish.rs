@@ -120,10 +120,7 @@ fn publish_check_run(
         Err(e) => return warn(format!("{e}; no check run was published")),
     };
     let target = check_run::Target {
-        api_url: env
-            .api_url
-            .clone()
-            .unwrap_or_else(|| "https://api.github.com".into()),
+        api_url: env.api_url().to_owned(),
         repo,
         sha,
         token,

@@ -227,10 +227,7 @@ pub fn plan(
         content_type: "text/plain",
     });
     Ok(Plan {
-        api_url: env
-            .api_url
-            .clone()
-            .unwrap_or_else(|| "https://api.github.com".to_owned()),
+        api_url: env.api_url().to_owned(),
         token,
         repo,
         target,
