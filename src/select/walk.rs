@@ -19,9 +19,20 @@ use super::SelectError;
 use super::pattern::{Item as Segments, MATCH_FILE, MATCH_NONE, MatchKind, Pattern};
 use crate::events::{Event, Reporter};
 
-/// Linux's `ELOOP`: a link chain that never ends. Node's `stat` throws on it; stevedore
-/// treats it like a broken link, with a warning.
-const ELOOP: i32 = 40;
+/// Whether `stat` failed on a link chain that never ends (`ELOOP`: 40 on Linux, 62 on
+/// macOS). Node's `stat` throws on it; stevedore treats it like a broken link, with a
+/// warning.
+#[cfg(unix)]
+fn is_link_loop(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::ELOOP)
+}
+
+/// Windows reports a link loop with its own error codes, not `errno`: there it is not
+/// told apart and fails the walk like any other error.
+#[cfg(not(unix))]
+fn is_link_loop(_: &io::Error) -> bool {
+    false
+}
 
 /// What `readdir` said about an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +256,7 @@ fn stat(
                 )));
                 Ok(None)
             }
-            Err(e) if e.raw_os_error() == Some(ELOOP) => {
+            Err(e) if is_link_loop(&e) => {
                 reporter.event(&Event::warning(format!(
                     "skipping `{}`: too many levels of symbolic links",
                     item.path
