@@ -217,98 +217,158 @@ fn assemble(
     emitted: &(Mutex<usize>, Condvar),
     sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> Result<Packed, PackError> {
+    let mut out = Counted { sink, offset: 0 };
     let mut pending: BTreeMap<usize, Piece> = BTreeMap::new();
-    let mut offset = 0u64;
     let mut central: Vec<CentralEntry> = Vec::with_capacity(entries.len());
-    let mut methods = Vec::with_capacity(entries.len());
     let mut buf = Vec::with_capacity(256);
-    let mut write = |bytes: &[u8], offset: &mut u64| -> Result<(), PackError> {
-        sink(bytes).map_err(PackError::Sink)?;
-        *offset += bytes.len() as u64;
-        Ok(())
-    };
-    let (mut crc, mut compressed, mut header_at, mut method) =
-        (crc32fast::Hasher::new(), 0u64, 0u64, Method::Stored);
+    // Replaced by the first unit, which always starts an entry.
+    let mut open = OpenEntry::at(0, Method::Stored);
     for (i, unit) in units.iter().enumerate() {
-        let piece = loop {
-            if let Some(p) = pending.remove(&i) {
-                break p;
-            }
-            match rx.recv() {
-                Ok((j, Ok(p))) => {
-                    pending.insert(j, p);
-                }
-                Ok((_, Err(e))) => return Err(e),
-                Err(_) => {
-                    return Err(PackError::Sink(io::Error::other(
-                        "compression threads stopped",
-                    )));
-                }
-            }
-        };
+        let piece = next_piece(i, &mut pending, rx)?;
         let entry = &entries[unit.entry];
         if unit.first {
-            method = piece.method;
-            header_at = offset;
-            crc = crc32fast::Hasher::new();
-            compressed = 0;
+            open = OpenEntry::at(out.offset, piece.method);
             buf.clear();
             layout::local_header(
                 &mut buf,
                 &entry.name,
-                method,
+                open.method,
                 DosTime::from_unix(entry.mtime),
             );
-            write(&buf, &mut offset)?;
+            out.write(&buf)?;
         }
         debug_assert!(
-            unit.first || piece.method == method,
+            unit.first || piece.method == open.method,
             "all pieces of an entry share its method"
         );
-        crc.combine(&piece.crc);
-        compressed += piece.data.len() as u64;
-        write(&piece.data, &mut offset)?;
+        open.crc.combine(&piece.crc);
+        open.compressed += piece.data.len() as u64;
+        out.write(&piece.data)?;
         debug_assert_eq!(piece.raw_len, unit.len as u64);
         if unit.last {
-            let crc = crc.clone().finalize();
-            if entry.crc32.is_some_and(|expected| expected != crc) {
-                return Err(PackError::Changed {
-                    path: entry.path.clone(),
-                });
-            }
-            buf.clear();
-            layout::data_descriptor(&mut buf, crc, compressed, entry.size);
-            write(&buf, &mut offset)?;
-            methods.push(method);
-            central.push(CentralEntry {
-                name: entry.name.clone(),
-                method,
-                time: DosTime::from_unix(entry.mtime),
-                crc,
-                compressed,
-                size: entry.size,
-                offset: header_at,
-                mode: entry.mode,
-            });
+            central.push(close_entry(&mut out, &mut buf, entry, &open)?);
         }
-        let (lock, cvar) = emitted;
-        *lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = i + 1;
-        cvar.notify_all();
+        mark_emitted(emitted, i + 1);
     }
-    let cd_offset = offset;
+    write_central_directory(&mut out, &mut buf, &central)?;
+    Ok(Packed {
+        bytes: out.offset,
+        methods: central.iter().map(|e| e.method).collect(),
+    })
+}
+
+/// The sink, counting: the offset of each local header and of the central directory is
+/// the number of bytes written before it.
+struct Counted<'s> {
+    sink: &'s mut dyn FnMut(&[u8]) -> io::Result<()>,
+    offset: u64,
+}
+
+impl Counted<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), PackError> {
+        (self.sink)(bytes).map_err(PackError::Sink)?;
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// The entry being written: where its local header is, and what its pieces so far add up
+/// to (the descriptor and the central directory need both).
+struct OpenEntry {
+    header_at: u64,
+    method: Method,
+    crc: crc32fast::Hasher,
+    compressed: u64,
+}
+
+impl OpenEntry {
+    fn at(header_at: u64, method: Method) -> Self {
+        OpenEntry {
+            header_at,
+            method,
+            crc: crc32fast::Hasher::new(),
+            compressed: 0,
+        }
+    }
+}
+
+/// Piece `i`: the workers finish out of order, so pieces that arrive early wait in
+/// `pending` until the writer reaches them.
+fn next_piece(
+    i: usize,
+    pending: &mut BTreeMap<usize, Piece>,
+    rx: &mpsc::Receiver<(usize, Result<Piece, PackError>)>,
+) -> Result<Piece, PackError> {
+    loop {
+        if let Some(p) = pending.remove(&i) {
+            return Ok(p);
+        }
+        match rx.recv() {
+            Ok((j, Ok(p))) => {
+                pending.insert(j, p);
+            }
+            Ok((_, Err(e))) => return Err(e),
+            Err(_) => {
+                return Err(PackError::Sink(io::Error::other(
+                    "compression threads stopped",
+                )));
+            }
+        }
+    }
+}
+
+/// Ends an entry: its bytes must still be the ones the scan saw, then the data descriptor;
+/// returns the entry's central directory record.
+fn close_entry(
+    out: &mut Counted<'_>,
+    buf: &mut Vec<u8>,
+    entry: &PackEntry,
+    open: &OpenEntry,
+) -> Result<CentralEntry, PackError> {
+    let crc = open.crc.clone().finalize();
+    if entry.crc32.is_some_and(|expected| expected != crc) {
+        return Err(PackError::Changed {
+            path: entry.path.clone(),
+        });
+    }
     buf.clear();
-    for e in &central {
-        layout::central_entry(&mut buf, e);
+    layout::data_descriptor(buf, crc, open.compressed, entry.size);
+    out.write(buf)?;
+    Ok(CentralEntry {
+        name: entry.name.clone(),
+        method: open.method,
+        time: DosTime::from_unix(entry.mtime),
+        crc,
+        compressed: open.compressed,
+        size: entry.size,
+        offset: open.header_at,
+        mode: entry.mode,
+    })
+}
+
+/// Moves the workers' window: the writer is done with the first `done` units.
+fn mark_emitted(emitted: &(Mutex<usize>, Condvar), done: usize) {
+    let (lock, cvar) = emitted;
+    *lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = done;
+    cvar.notify_all();
+}
+
+/// The central directory and the end records, after the last entry.
+fn write_central_directory(
+    out: &mut Counted<'_>,
+    buf: &mut Vec<u8>,
+    central: &[CentralEntry],
+) -> Result<(), PackError> {
+    let cd_offset = out.offset;
+    buf.clear();
+    for e in central {
+        layout::central_entry(buf, e);
     }
     let cd_size = buf.len() as u64;
-    layout::end_records(&mut buf, central.len(), cd_offset, cd_size);
-    write(&buf, &mut offset)?;
-    Ok(Packed {
-        bytes: offset,
-        methods,
-    })
+    layout::end_records(buf, central.len(), cd_offset, cd_size);
+    out.write(buf)
 }
 
 /// Bytes of a file's start deflated to judge whether the whole file compresses.

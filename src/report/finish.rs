@@ -55,17 +55,8 @@ pub fn finish(
     // Rendered once, for the job summary and the check run alike.
     let rendered = (summary_file.is_some() || check_run)
         .then(|| log.redact(&summary::render(&outcome)).into_owned());
-    if let (Some(path), Some(text)) = (summary_file, &rendered)
-        && let Err(e) = fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-    {
-        log.line(&format!(
-            "warning: cannot write the job summary to `{}`: {e}",
-            path.display()
-        ));
+    if let (Some(path), Some(text)) = (summary_file, &rendered) {
+        append_job_summary(log, path, text);
     }
 
     console_summary(log, &outcome);
@@ -74,29 +65,47 @@ pub fn finish(
         // A check run that cannot be published is one more warning, printed with the rest.
         notes.extend(publish_check_run(env, log, state, &outcome, text, code));
     }
+    print_annotations(log, &notes);
+    code
+}
+
+/// Appends the rendered summary to `$GITHUB_STEP_SUMMARY`, where earlier steps' summaries
+/// are kept. A summary that cannot be written costs a warning, not the run.
+fn append_job_summary(log: &LogReporter, path: &Path, text: &str) {
+    if let Err(e) = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+    {
+        log.line(&format!(
+            "warning: cannot write the job summary to `{}`: {e}",
+            path.display()
+        ));
+    }
+}
+
+/// Workflow commands inside Actions; elsewhere the same annotations as plain lines,
+/// fenced, since messages quote file names.
+fn print_annotations(log: &LogReporter, notes: &[Annotation]) {
     if log.mode() == Mode::Actions {
-        for a in &notes {
+        for a in notes {
             log.command(&a.to_command());
         }
-    } else {
-        // The same annotations as plain lines, fenced: messages quote file names.
-        let lines: Vec<String> = notes
-            .iter()
-            .map(|a| {
-                format!(
-                    "{}: {}",
-                    if a.severity == Severity::Error {
-                        "error"
-                    } else {
-                        "warning"
-                    },
-                    a.message
-                )
-            })
-            .collect();
-        log.listing(&lines);
+        return;
     }
-    code
+    let lines: Vec<String> = notes
+        .iter()
+        .map(|a| {
+            let severity = if a.severity == Severity::Error {
+                "error"
+            } else {
+                "warning"
+            };
+            format!("{severity}: {}", a.message)
+        })
+        .collect();
+    log.listing(&lines);
 }
 
 /// `check-run: true`: the summary and every located annotation as a check run. Problems

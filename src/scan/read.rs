@@ -50,29 +50,7 @@ pub(crate) fn read_file(
         let mut total = 0u64;
         let mut scan_from = 0usize;
         loop {
-            let mut filled = kept;
-            let mut eof = false;
-            while filled < buf.len() {
-                // Stop at the size `fstat` reported: saves the zero-length read that would
-                // otherwise cost one more syscall per file. A file that changes after
-                // this point is caught when the upload re-hashes what it sends.
-                if total >= expected {
-                    eof = true;
-                    break;
-                }
-                match file.read(&mut buf[filled..]) {
-                    Ok(0) => {
-                        eof = true;
-                        break;
-                    }
-                    Ok(n) => {
-                        filled += n;
-                        total += n as u64;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            let (filled, eof) = fill(&mut file, buf, kept, &mut total, expected)?;
             hasher.update(&buf[kept..filled]);
             if let Some(crc) = &mut crc {
                 crc.update(&buf[kept..filled]);
@@ -111,6 +89,35 @@ pub(crate) fn read_file(
             findings,
         })
     })
+}
+
+/// Reads into `buf[filled..]` until it is full or the file ends; returns the new fill
+/// level and whether the file ended. `total` counts the bytes read from the file.
+fn fill(
+    file: &mut File,
+    buf: &mut [u8],
+    mut filled: usize,
+    total: &mut u64,
+    expected: u64,
+) -> io::Result<(usize, bool)> {
+    while filled < buf.len() {
+        // Stop at the size `fstat` reported: saves the zero-length read that would
+        // otherwise cost one more syscall per file. A file that changes after this point
+        // is caught when the upload re-hashes what it sends.
+        if *total >= expected {
+            return Ok((filled, true));
+        }
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => return Ok((filled, true)),
+            Ok(n) => {
+                filled += n;
+                *total += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((filled, false))
 }
 
 /// Seconds since the Unix epoch, negative before it.

@@ -578,9 +578,18 @@ fn match_globstar(file: &[&str], pattern: &[Part], partial: bool) -> bool {
         return partial || saw_some;
     }
 
-    // Split the body at each `**` into sections, each with the last index it may start at
-    // (computed exactly as minimatch computes it).
-    let mut sections: Vec<(&[Part], isize)> = body.split(is_gs).map(|s| (s, 0)).collect();
+    let sections = body_sections(body, file_len);
+    match_sections(file, &sections, file_index, 0, partial, 0, tail_match > 0) == Tri::True
+}
+
+/// The body of a pattern split at each `**` into sections, each with the last index of
+/// the first `file_len` segments it may start at (computed exactly as minimatch computes
+/// it).
+fn body_sections(body: &[Part], file_len: usize) -> Vec<(&[Part], isize)> {
+    let mut sections: Vec<(&[Part], isize)> = body
+        .split(|p| matches!(p, Part::GlobStar))
+        .map(|s| (s, 0))
+        .collect();
     let mut sums = vec![0usize];
     let mut non_gs = 0usize;
     for section in &sections[..sections.len() - 1] {
@@ -594,7 +603,7 @@ fn match_globstar(file: &[&str], pattern: &[Part], partial: bool) -> bool {
         let used = isize::try_from(sums[idx] + section.0.len()).unwrap_or(isize::MAX);
         section.1 = file_len - used;
     }
-    match_sections(file, &sections, file_index, 0, partial, 0, tail_match > 0) == Tri::True
+    sections
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
