@@ -12,7 +12,10 @@ cache; every run is a fresh workflow run (its own token), so no name conflicts. 
 emulator (in-memory Azurite) serves each corpus and level. Prints median wall time, the
 ratio to stevedore, peak RSS (GNU time) and the artifact size.
 
-usage: artifact.py [--repeats N] [--only small-text|mixed-1g] [--levels 6,0]
+usage: artifact.py [--repeats N] [--only small-text|mixed-1g] [--levels 6,0] [--binary LABEL=PATH ...]
+
+--binary adds other stevedore builds (a musl release binary, an older commit), alternating
+with the others in the same rounds.
 """
 import argparse
 import base64
@@ -48,12 +51,12 @@ class Emulator:
         self.proc.wait(timeout=30)
 
 
-def run_stevedore(emu, run, data, level, work):
+def run_stevedore(emu, run, data, level, work, binary=STEVEDORE):
     out = os.path.join(work, "github_output")
     open(out, "w").close()
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "TMPDIR": work,
            "ACTIONS_RUNTIME_TOKEN": token(run), "ACTIONS_RESULTS_URL": emu.url, "GITHUB_OUTPUT": out}
-    t, rss = timed([STEVEDORE, "--path", data, "--destination", "artifact", "--name", "bench",
+    t, rss = timed([binary, "--path", data, "--destination", "artifact", "--name", "bench",
                     "--compression-level", str(level), "--duplicates", "ignore", "--summary", "false"], env)
     text = open(out).read()
     size = artifact_size(emu, run)
@@ -80,7 +83,7 @@ def artifact_size(emu, run):
     return done[0]["size"]
 
 
-def bench(kind, levels, repeats):
+def bench(kind, levels, repeats, extra):
     base = os.path.join(CORPUS, kind)
     subprocess.run([sys.executable, os.path.join(HERE, "corpus.py"), kind, base], check=True)
     data = os.path.join(base, "data")
@@ -96,16 +99,18 @@ def bench(kind, levels, repeats):
     total = sum(os.path.getsize(p) for p in files)
     print(f"\n## {kind}: {len(files):,} files, {total / 1e6:,.0f} MB")
     for level in levels:
-        times = {"stevedore": [], "official": []}
-        rss = {"stevedore": 0, "official": 0}
+        whos = ["stevedore"] + [label for label, _ in extra] + ["official"]
+        binaries = dict(extra, stevedore=STEVEDORE)
+        times = {who: [] for who in whos}
+        rss = {who: 0 for who in whos}
         size = {}
         with Emulator() as emu:
             for r in range(repeats + 1):
-                for who in ("stevedore", "official") if r % 2 == 0 else ("official", "stevedore"):
+                for who in whos if r % 2 == 0 else reversed(whos):
                     subprocess.run(["vmtouch", "-qt", data], check=True)
                     run = f"{kind}-{level}-{who}-{r}"
-                    if who == "stevedore":
-                        t, m, s = run_stevedore(emu, run, data, level, work)
+                    if who != "official":
+                        t, m, s = run_stevedore(emu, run, data, level, work, binaries[who])
                     else:
                         t, m, s = run_official(emu, run, data, level, work, listing)
                     if r > 0:  # the first round warms up node, Azurite and the JIT
@@ -116,9 +121,10 @@ def bench(kind, levels, repeats):
         print(f"\n### compression-level {level}\n")
         print("| uploader | median s | vs stevedore | peak RSS MiB | artifact MB |")
         print("|---|---:|---:|---:|---:|")
-        for who in ("stevedore", "official"):
+        for who in whos:
             med = statistics.median(times[who])
-            print(f"| {who if who == 'stevedore' else '@actions/artifact 6.2.1 (official)'} | {med:.2f} | "
+            label = {"stevedore": "stevedore", "official": "@actions/artifact 6.2.1 (official)"}.get(who, f"stevedore [{who}]")
+            print(f"| {label} | {med:.2f} | "
                   f"{med / sd:.2f}x | {rss[who] / 2**20:.1f} | {size[who] / 1e6:,.1f} |")
         sys.stdout.flush()
 
@@ -128,10 +134,17 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--only", choices=["small-text", "mixed-1g"])
     p.add_argument("--levels", default="6,0")
+    p.add_argument("--binary", action="append", default=[], metavar="LABEL=PATH")
     a = p.parse_args()
     levels = [int(x) for x in a.levels.split(",")]
+    extra = []
+    for spec in a.binary:
+        label, _, path = spec.partition("=")
+        if not path or not os.path.exists(path) or label in ("stevedore", "official"):
+            raise SystemExit(f"--binary {spec}: expected LABEL=PATH of an existing binary")
+        extra.append((label, os.path.abspath(path)))
     for kind in [a.only] if a.only else ["small-text", "mixed-1g"]:
-        bench(kind, levels, a.repeats)
+        bench(kind, levels, a.repeats, extra)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ run the corpus is pulled into the page cache with `vmtouch -t` (this VM evicts i
 cache within ~30 s). Prints the median wall time, the ratio to stevedore, and peak RSS as GNU time reports it
 (the largest process of the command's tree, e.g. one `sha256sum` of an `xargs` pipeline).
 
-usage: run.py [--repeats N] [--only many-small|few-large]
+usage: run.py [--repeats N] [--only many-small|few-large] [--binary LABEL=PATH ...]
+
+--binary adds rows for other stevedore builds (a musl release binary, an older commit)
+timed beside the host build on the same warm corpus.
 """
 import argparse
 import os
@@ -22,12 +25,18 @@ ROOT = os.path.dirname(HERE)
 CORPUS = os.path.join(HERE, "corpus")
 STEVEDORE = os.path.join(ROOT, "target", "release", "stevedore")
 FCLONES = os.path.join(HERE, "peers", "bin", "fclones")
+# Other stevedore builds to time beside the host build: (label, path).
+EXTRA = []
 
 
 def commands(data, work):
-    sd = [STEVEDORE, "--path", data, "--destination", "none", "--duplicates", "ignore", "--summary", "false"]
+    args = ["--path", data, "--destination", "none", "--duplicates", "ignore", "--summary", "false"]
+    sd = [STEVEDORE] + args
+    extra = [(f"stevedore [{label}] (sha256 + duplicates + secrets + manifest)", [path] + args, True)
+             for label, path in EXTRA]
     return [
         ("stevedore (sha256 + duplicates + secrets + manifest)", sd, True),
+        *extra,
         ("stevedore --secrets off", sd + ["--secrets", "off"], True),
         ("sha256sum via xargs -P2 (hashes all)", ["sh", "-c", f"find '{data}' -type f -print0 | xargs -0 -P2 -n 2000 sha256sum > /dev/null"], False),
         ("sha256sum via xargs, 1 process", ["sh", "-c", f"find '{data}' -type f -print0 | xargs -0 -n 2000 sha256sum > /dev/null"], False),
@@ -87,9 +96,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", choices=["many-small", "few-large"])
+    p.add_argument("--binary", action="append", default=[], metavar="LABEL=PATH")
     a = p.parse_args()
     if not os.path.exists(STEVEDORE):
         raise SystemExit("build first: cargo build --release")
+    for spec in a.binary:
+        label, _, path = spec.partition("=")
+        if not path or not os.path.exists(path):
+            raise SystemExit(f"--binary {spec}: expected LABEL=PATH of an existing binary")
+        EXTRA.append((label, os.path.abspath(path)))
     for kind in ["many-small", "few-large"]:
         if a.only in (None, kind):
             bench(kind, a.repeats)
