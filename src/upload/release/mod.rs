@@ -2,19 +2,20 @@
 //!
 //! The release of `tag` (or `release-id`) is found (published: by tag; draft: through the
 //! list, as drafts are invisible by tag) or created **as a draft**; a create that answers
-//! 422 `already_exists` (a matrix job won the race) re-fetches and reuses. Name clashes with
-//! existing assets stop the run before any upload unless `overwrite`. Assets (every file,
-//! flat, plus a checksums file naming them) go up concurrently, bounded; mutative API calls
-//! are paced; a failed
-//! upload is retried idempotently: the asset list decides whether a half-created (`starter`)
-//! or mismatching asset is deleted first, or a matching one accepted. Only when every asset
-//! landed is the draft published (unless `draft: true`).
+//! 422 `already_exists` (a matrix job won the race) re-fetches and reuses. Name
+//! clashes with existing assets stop the run before any upload unless `overwrite`. Assets
+//! (every file, flat, plus a checksums file naming them) go up concurrently, bounded;
+//! mutative API calls are paced; a failed upload is retried idempotently: the
+//! asset list decides whether a half-created (`starter`) or mismatching asset is deleted
+//! first, or a matching one accepted. Only when every asset landed is the draft published
+//! (unless `draft: true`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::runtime::Runtime;
 use tokio::sync::Mutex;
 
 use super::Bundle;
@@ -23,6 +24,7 @@ use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
 use crate::github::RunnerEnv;
 use crate::github::api::{Api, ApiError, Asset, AssetBody, Release};
+use crate::net::{Policy, Verdict};
 use crate::secret::Secret;
 
 /// Uploads in flight when `upload-concurrency` is not set (GitHub asks for serial
@@ -32,6 +34,18 @@ const DEFAULT_CONCURRENCY: usize = 4;
 const PACE: Duration = Duration::from_millis(100);
 /// Attempts per asset.
 const MAX_ATTEMPTS: u32 = 4;
+/// [`MAX_ATTEMPTS`], waiting what GitHub asked (`retry-after`, or until the rate limit
+/// resets), else 1 s, 2 s, 4 s.
+const ASSET_RETRY: Policy<ApiError> = Policy {
+    attempts: MAX_ATTEMPTS,
+    delay: |attempt, last| match last {
+        ApiError::GitHub {
+            retry_after: Some(s),
+            ..
+        } => Duration::from_secs(*s),
+        _ => Duration::from_millis(500 << attempt),
+    },
+};
 
 /// Why the release destination failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +91,6 @@ pub enum ReleaseError {
         /// How many landed.
         landed: usize,
     },
-    /// The async runtime could not start.
-    #[error("cannot start the upload runtime: {0}")]
-    Runtime(String),
 }
 
 impl ReleaseError {
@@ -90,9 +101,7 @@ impl ReleaseError {
             ReleaseError::Config(_)
             | ReleaseError::AssetsExist { .. }
             | ReleaseError::Immutable { .. } => ExitCode::BadInput,
-            ReleaseError::Api { .. }
-            | ReleaseError::Incomplete { .. }
-            | ReleaseError::Runtime(_) => ExitCode::UploadFailed,
+            ReleaseError::Api { .. } | ReleaseError::Incomplete { .. } => ExitCode::UploadFailed,
         }
     }
 }
@@ -165,67 +174,8 @@ pub fn plan(
                 .into(),
         )
     })?;
-    let target = match (config.release.release_id, &config.release.tag) {
-        (Some(id), _) => Target::Id(id),
-        (None, Some(tag)) => Target::Tag(tag.clone()),
-        (None, None) => match env
-            .git_ref
-            .as_deref()
-            .and_then(|r| r.strip_prefix("refs/tags/"))
-        {
-            Some(tag) => Target::Tag(tag.to_owned()),
-            None => {
-                return Err(ReleaseError::Config(format!(
-                    "`destination: release` needs a tag: this run's ref is `{}`, not a tag; set `tag` (or `release-id`), or run on a tag push",
-                    env.git_ref.as_deref().unwrap_or("(unset)")
-                )));
-            }
-        },
-    };
-    let mut assets = Vec::new();
-    let mut seen: HashMap<String, String> = HashMap::new();
-    let mut sums = String::new();
-    for (file, record) in bundle.manifest.files() {
-        let name = file.rel.rsplit('/').next().unwrap_or(&file.rel).to_owned();
-        if name.contains(['\n', '\r', '\\']) {
-            return Err(ReleaseError::Config(format!(
-                "`{}` cannot be a release asset name (line break or backslash); rename it",
-                file.rel.escape_debug()
-            )));
-        }
-        if let Some(first) = seen.insert(name.clone(), file.rel.clone()) {
-            return Err(ReleaseError::Config(format!(
-                "release assets are flat, and `{first}` and `{}` would both be `{name}`; narrow `path` so file names are unique",
-                file.rel
-            )));
-        }
-        let sha256 = hex::encode(record.sha256);
-        let _ = writeln!(sums, "{sha256}  {name}");
-        assets.push(Planned {
-            content_type: crate::upload::artifact::mime_type(&name),
-            name,
-            body: AssetBody::File {
-                path: file.path.clone(),
-                len: record.size,
-            },
-            size: record.size,
-            sha256,
-        });
-    }
-    if seen.contains_key(bundle.checksums_name) {
-        return Err(ReleaseError::Config(format!(
-            "a selected file is named `{}`, the checksums asset's name; set `checksums` to another name",
-            bundle.checksums_name
-        )));
-    }
-    let sums = Bytes::from(sums);
-    assets.push(Planned {
-        name: bundle.checksums_name.to_owned(),
-        size: sums.len() as u64,
-        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sums)),
-        body: AssetBody::Bytes(sums),
-        content_type: "text/plain",
-    });
+    let target = target(config, env)?;
+    let assets = planned_assets(bundle)?;
     Ok(Plan {
         api_url: env
             .api_url
@@ -249,17 +199,84 @@ pub fn plan(
     })
 }
 
-/// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
-pub fn upload(plan: &Plan, reporter: &dyn Reporter) -> (ReleaseReport, Option<ReleaseError>) {
-    let runtime = match crate::net::runtime() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            return (
-                ReleaseReport::default(),
-                Some(ReleaseError::Runtime(e.to_string())),
-            );
+/// The release the assets go to: `release-id`, else `tag`, else the tag this run was
+/// pushed for.
+fn target(config: &Config, env: &RunnerEnv) -> Result<Target, ReleaseError> {
+    Ok(match (config.release.release_id, &config.release.tag) {
+        (Some(id), _) => Target::Id(id),
+        (None, Some(tag)) => Target::Tag(tag.clone()),
+        (None, None) => match env
+            .git_ref
+            .as_deref()
+            .and_then(|r| r.strip_prefix("refs/tags/"))
+        {
+            Some(tag) => Target::Tag(tag.to_owned()),
+            None => {
+                return Err(ReleaseError::Config(format!(
+                    "`destination: release` needs a tag: this run's ref is `{}`, not a tag; set `tag` (or `release-id`), or run on a tag push",
+                    env.git_ref.as_deref().unwrap_or("(unset)")
+                )));
+            }
+        },
+    })
+}
+
+/// Every selected file as a flat asset (names must stay unique and valid), then the
+/// checksums file naming them.
+fn planned_assets(bundle: &Bundle<'_>) -> Result<Vec<Planned>, ReleaseError> {
+    let mut assets = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut sums = String::new();
+    for (file, record) in bundle.manifest.files() {
+        let name = file.rel.rsplit('/').next().unwrap_or(&file.rel).to_owned();
+        if name.contains(['\n', '\r', '\\']) {
+            return Err(ReleaseError::Config(format!(
+                "`{}` cannot be a release asset name (line break or backslash); rename it",
+                file.rel.escape_debug()
+            )));
         }
-    };
+        if let Some(first) = seen.insert(name.clone(), file.rel.clone()) {
+            return Err(ReleaseError::Config(format!(
+                "release assets are flat, and `{first}` and `{}` would both be `{name}`; narrow `path` so file names are unique",
+                file.rel
+            )));
+        }
+        let sha256 = hex::encode(record.sha256);
+        let _ = writeln!(sums, "{sha256}  {name}");
+        assets.push(Planned {
+            content_type: crate::net::mime_type(&name),
+            name,
+            body: AssetBody::File {
+                path: file.path.clone(),
+                len: record.size,
+            },
+            size: record.size,
+            sha256,
+        });
+    }
+    if seen.contains_key(bundle.checksums_name) {
+        return Err(ReleaseError::Config(format!(
+            "a selected file is named `{}`, the checksums asset's name; set `checksums` to another name",
+            bundle.checksums_name
+        )));
+    }
+    let sums = Bytes::from(sums);
+    assets.push(Planned {
+        name: bundle.checksums_name.to_owned(),
+        size: sums.len() as u64,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sums)),
+        body: AssetBody::Bytes(sums),
+        content_type: "text/plain",
+    });
+    Ok(assets)
+}
+
+/// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
+pub fn upload(
+    plan: &Plan,
+    runtime: &Runtime,
+    reporter: &dyn Reporter,
+) -> (ReleaseReport, Option<ReleaseError>) {
     let mut report = ReleaseReport::default();
     let error = runtime
         .block_on(run(plan, reporter, &mut report, Duration::from_mins(1)))
@@ -272,6 +289,9 @@ fn api_err(what: impl Into<String>) -> impl FnOnce(ApiError) -> ReleaseError {
     move |source| ReleaseError::Api { what, source }
 }
 
+/// Uploads in this order: find or create the release, sort its assets against the plan
+/// (stopping on a clash), remove what an earlier run left, stage the uploads, upload them,
+/// settle (roll back, or swap replacements in), and publish last.
 async fn run(
     plan: &Plan,
     reporter: &dyn Reporter,
@@ -280,15 +300,7 @@ async fn run(
 ) -> Result<(), ReleaseError> {
     let api = Api::new(&plan.api_url, &plan.token, &plan.repo, min_wait, plan.idle)
         .map_err(ReleaseError::Config)?;
-    let release = find_or_create(plan, &api, reporter).await?;
-    report.id = Some(release.id);
-    report.tag = Some(release.tag_name.clone());
-    report.url = Some(release.html_url.clone());
-    if !release.draft && release.immutable {
-        return Err(ReleaseError::Immutable {
-            tag: release.tag_name,
-        });
-    }
+    let release = open_release(plan, &api, reporter, report).await?;
     // Existing assets: a clash stops the run before anything is uploaded.
     let existing = api
         .assets(release.id)
@@ -297,54 +309,14 @@ async fn run(
     let (done, clashes) = inventory(plan, &existing, &release.tag_name)?;
     let pacer = Mutex::new(None);
     remove_leftovers(&api, plan, &existing, &pacer).await?;
-    let suffix = &crate::secret::random_hex()[..8];
     for a in &done {
         report
             .assets
             .push((a.name.clone(), a.browser_download_url.clone()));
     }
-    let todo: Vec<&Planned> = plan
-        .assets
-        .iter()
-        .filter(|p| !done.iter().any(|a| a.name == p.name))
-        .collect();
-    let uploads: Vec<Planned> = todo
-        .iter()
-        .map(|&p| {
-            let mut p = p.clone();
-            if clashes.iter().any(|c| c.name == p.name) {
-                p.name = format!("stevedore-{suffix}-{}", p.name);
-            }
-            p
-        })
-        .collect();
-    let results = super::bounded::run(&uploads, plan.concurrency, |asset| {
-        upload_asset(&api, &release, asset, &pacer)
-    })
-    .await;
-    let mut failures = Vec::new();
-    let mut staged = Vec::new();
-    let mut fresh = Vec::new();
-    for ((&asset, upload), result) in todo.iter().zip(&uploads).zip(results) {
-        match result {
-            Some(Ok(landed)) if upload.name != asset.name => staged.push((asset, landed)),
-            Some(Ok(landed)) => fresh.push((asset, landed)),
-            Some(Err(e)) => {
-                failures.push(format!("`{}`: {e}", asset.name));
-                report.failed.push((asset.name.clone(), e.to_string()));
-            }
-            None => report.failed.push((
-                asset.name.clone(),
-                "not attempted after an earlier failure".into(),
-            )),
-        }
-    }
-    let outcome = Landed {
-        staged,
-        fresh,
-        failed: !failures.is_empty(),
-    };
-    settle(&api, &release, &clashes, outcome, &pacer, reporter, report).await?;
+    let uploads = stage(plan, &done, &clashes);
+    let (landed, failures) = upload_all(&api, &release, plan, &uploads, &pacer, report).await;
+    settle(&api, &release, &clashes, landed, &pacer, reporter, report).await?;
     if let Some(first) = failures.first() {
         return Err(ReleaseError::Incomplete {
             failed: failures.len(),
@@ -353,15 +325,7 @@ async fn run(
         });
     }
     if release.draft && !plan.keep_draft {
-        pace(&pacer).await;
-        let published = api
-            .publish(release.id, plan.make_latest)
-            .await
-            .map_err(api_err(
-                "publishing the release (it stays a draft with every asset)",
-            ))?;
-        report.url = Some(published.html_url);
-        report.published = true;
+        publish(&api, plan, &release, &pacer, report).await?;
     }
     reporter.event(&Event::info(format!(
         "Release `{}`: {} asset(s) uploaded{}",
@@ -372,6 +336,105 @@ async fn run(
     Ok(())
 }
 
+/// The release the assets go to, recorded in the report; a published immutable release
+/// is refused before anything is uploaded.
+async fn open_release(
+    plan: &Plan,
+    api: &Api,
+    reporter: &dyn Reporter,
+    report: &mut ReleaseReport,
+) -> Result<Release, ReleaseError> {
+    let release = find_or_create(plan, api, reporter).await?;
+    report.id = Some(release.id);
+    report.tag = Some(release.tag_name.clone());
+    report.url = Some(release.html_url.clone());
+    if !release.draft && release.immutable {
+        return Err(ReleaseError::Immutable {
+            tag: release.tag_name,
+        });
+    }
+    Ok(release)
+}
+
+/// The uploads to make, each with the asset it stands for: every planned asset the release
+/// does not already have, a replacement (a clash, under `overwrite`) under a temporary
+/// name (`stevedore-<token>-<name>`) until [`settle`] swaps it in.
+fn stage<'p>(plan: &'p Plan, done: &[&Asset], clashes: &[&Asset]) -> Vec<(&'p Planned, Planned)> {
+    let suffix = &crate::secret::random_hex()[..8];
+    plan.assets
+        .iter()
+        .filter(|p| !done.iter().any(|a| a.name == p.name))
+        .map(|p| {
+            let mut upload = p.clone();
+            if clashes.iter().any(|c| c.name == p.name) {
+                upload.name = format!("stevedore-{suffix}-{}", p.name);
+            }
+            (p, upload)
+        })
+        .collect()
+}
+
+/// Uploads the staged assets, bounded by `upload-concurrency`. Returns what landed and
+/// each failure's line; failed and unstarted assets go to the report.
+async fn upload_all<'p>(
+    api: &Api,
+    release: &Release,
+    plan: &Plan,
+    uploads: &[(&'p Planned, Planned)],
+    pacer: &Mutex<Option<Instant>>,
+    report: &mut ReleaseReport,
+) -> (Landed<'p>, Vec<String>) {
+    let results = super::bounded::run(uploads, plan.concurrency, |(_, upload)| {
+        upload_asset(api, release, upload, pacer)
+    })
+    .await;
+    let mut failures = Vec::new();
+    let mut staged = Vec::new();
+    let mut fresh = Vec::new();
+    for ((asset, upload), result) in uploads.iter().zip(results) {
+        match result {
+            Some(Ok(landed)) if upload.name != asset.name => staged.push((*asset, landed)),
+            Some(Ok(landed)) => fresh.push((*asset, landed)),
+            Some(Err(e)) => {
+                failures.push(format!("`{}`: {e}", asset.name));
+                report.failed.push((asset.name.clone(), e.to_string()));
+            }
+            None => report.failed.push((
+                asset.name.clone(),
+                "not attempted after an earlier failure".into(),
+            )),
+        }
+    }
+    let landed = Landed {
+        staged,
+        fresh,
+        failed: !failures.is_empty(),
+    };
+    (landed, failures)
+}
+
+/// Publishes the draft once every asset landed.
+async fn publish(
+    api: &Api,
+    plan: &Plan,
+    release: &Release,
+    pacer: &Mutex<Option<Instant>>,
+    report: &mut ReleaseReport,
+) -> Result<(), ReleaseError> {
+    pace(pacer).await;
+    let published = api
+        .publish(release.id, plan.make_latest)
+        .await
+        .map_err(api_err(
+            "publishing the release (it stays a draft with every asset)",
+        ))?;
+    report.url = Some(published.html_url);
+    report.published = true;
+    Ok(())
+}
+
+/// The release of `release-id`, or of the tag: found, else created as a draft. Matrix
+/// jobs race to create it; the two ways a create can lose are handled apart.
 async fn find_or_create(
     plan: &Plan,
     api: &Api,
@@ -386,83 +449,108 @@ async fn find_or_create(
         }
         Target::Tag(tag) => tag,
     };
+    if let Some(found) = find_existing(api, tag, reporter).await? {
+        return Ok(found);
+    }
+    let name = plan.name.as_deref().unwrap_or(tag);
+    match api.create_draft(tag, name, plan.prerelease).await {
+        Ok(created) => converge_on_oldest_draft(api, tag, created, reporter).await,
+        Err(e) if e.code() == Some("already_exists") => {
+            created_elsewhere(api, tag, e, reporter).await
+        }
+        Err(e) => Err(api_err(format!("creating release `{tag}`"))(e)),
+    }
+}
+
+/// The published release of `tag`, else the oldest draft with it (drafts are invisible by
+/// tag, so the list is searched).
+async fn find_existing(
+    api: &Api,
+    tag: &str,
+    reporter: &dyn Reporter,
+) -> Result<Option<Release>, ReleaseError> {
     if let Some(r) = api
         .release_by_tag(tag)
         .await
         .map_err(api_err(format!("looking up release `{tag}`")))?
     {
-        return Ok(r);
+        return Ok(Some(r));
     }
-    if let Some(r) = api
+    let draft = api
         .drafts_with_tag(tag)
         .await
         .map_err(api_err("listing releases"))?
         .into_iter()
-        .next()
-    {
+        .next();
+    if let Some(r) = &draft {
         reporter.event(&Event::info(format!(
             "Using the existing draft release `{tag}` (id {})",
             r.id
         )));
-        return Ok(r);
     }
-    let name = plan.name.as_deref().unwrap_or(tag);
-    match api.create_draft(tag, name, plan.prerelease).await {
-        Ok(r) => {
-            // Matrix jobs may each have created a draft an instant apart (drafts may share a
-            // tag): all converge on the oldest, and a newer duplicate of ours is removed.
-            let oldest = api
-                .drafts_with_tag(tag)
+    Ok(draft)
+}
+
+/// Our draft was created, but matrix jobs may each have created a draft an instant apart
+/// (drafts may share a tag): all converge on the oldest, and a newer duplicate of ours is
+/// removed.
+async fn converge_on_oldest_draft(
+    api: &Api,
+    tag: &str,
+    created: Release,
+    reporter: &dyn Reporter,
+) -> Result<Release, ReleaseError> {
+    let oldest = api
+        .drafts_with_tag(tag)
+        .await
+        .map_err(api_err("listing releases"))?
+        .into_iter()
+        .next();
+    match oldest {
+        Some(first) if first.id < created.id => {
+            api.delete_release(created.id)
                 .await
-                .map_err(api_err("listing releases"))?
-                .into_iter()
-                .next();
-            match oldest {
-                Some(first) if first.id < r.id => {
-                    api.delete_release(r.id)
-                        .await
-                        .map_err(api_err("deleting a duplicate draft"))?;
-                    reporter.event(&Event::info(format!(
-                        "Release `{tag}` was created concurrently; using draft {}",
-                        first.id
-                    )));
-                    Ok(first)
-                }
-                _ => {
-                    reporter.event(&Event::info(format!(
-                        "Created draft release `{tag}` (id {})",
-                        r.id
-                    )));
-                    Ok(r)
-                }
-            }
+                .map_err(api_err("deleting a duplicate draft"))?;
+            reporter.event(&Event::info(format!(
+                "Release `{tag}` was created concurrently; using draft {}",
+                first.id
+            )));
+            Ok(first)
         }
-        Err(e) if e.code() == Some("already_exists") => {
-            // Another job created it first; it may take a moment to be visible.
-            for delay in [1, 2, 4] {
-                if let Some(r) = api
-                    .release_by_tag(tag)
-                    .await
-                    .map_err(api_err(format!("looking up release `{tag}`")))?
-                {
-                    reporter.event(&Event::info(format!(
-                        "Release `{tag}` was created concurrently; using it (id {})",
-                        r.id
-                    )));
-                    return Ok(r);
-                }
-                tokio::time::sleep(Duration::from_secs(delay)).await;
-            }
-            Err(ReleaseError::Api {
-                what: format!("creating release `{tag}`"),
-                source: e,
-            })
+        _ => {
+            reporter.event(&Event::info(format!(
+                "Created draft release `{tag}` (id {})",
+                created.id
+            )));
+            Ok(created)
         }
-        Err(e) => Err(ReleaseError::Api {
-            what: format!("creating release `{tag}`"),
-            source: e,
-        }),
     }
+}
+
+/// The create answered 422 `already_exists`: another job created the release first. It
+/// may take a moment to be visible by tag, so the lookup is retried (1 s, 2 s, 4 s)
+/// before the refusal stands.
+async fn created_elsewhere(
+    api: &Api,
+    tag: &str,
+    refused: ApiError,
+    reporter: &dyn Reporter,
+) -> Result<Release, ReleaseError> {
+    for delay in [1, 2, 4] {
+        if let Some(r) = api
+            .release_by_tag(tag)
+            .await
+            .map_err(api_err(format!("looking up release `{tag}`")))?
+        {
+            reporter.event(&Event::info(format!(
+                "Release `{tag}` was created concurrently; using it (id {})",
+                r.id
+            )));
+            return Ok(r);
+        }
+        tokio::time::sleep(Duration::from_secs(delay)).await;
+    }
+    Err(api_err(format!("creating release `{tag}`"))(refused))
 }
 
 /// Waits until [`PACE`] has passed since the previous mutative request.
@@ -478,67 +566,89 @@ async fn pace(pacer: &Mutex<Option<Instant>>) {
     *last = Some(Instant::now());
 }
 
-/// One asset, retried idempotently: before each retry the asset list says whether the
-/// previous attempt landed after all (accepted when size and digest match) or left a
-/// `starter`/mismatching asset (deleted).
+/// One asset, retried idempotently ([`ASSET_RETRY`]): before each retry the asset list
+/// says whether the previous attempt landed after all (accepted when size and digest match)
+/// or left a `starter`/mismatching asset (deleted). When every attempt failed, the last
+/// failure is the asset's error.
 async fn upload_asset(
     api: &Api,
     release: &Release,
     asset: &Planned,
     pacer: &Mutex<Option<Instant>>,
 ) -> Result<Asset, AssetError> {
-    let mut last = None;
-    for attempt in 0..MAX_ATTEMPTS {
-        if let Some(e) = &last {
-            let wait = match e {
-                ApiError::GitHub {
-                    retry_after: Some(s),
-                    ..
-                } => Duration::from_secs(*s),
-                _ => Duration::from_millis(500 << attempt),
-            };
-            tokio::time::sleep(wait).await;
-            let listed = api.assets(release.id).await?;
-            if let Some(found) = listed.iter().find(|a| a.name == asset.name) {
-                let digest_ok = found
-                    .digest
-                    .as_deref()
-                    .is_none_or(|d| d == format!("sha256:{}", asset.sha256));
-                if found.state == "uploaded" && found.size == asset.size && digest_ok {
-                    return Ok(found.clone());
-                }
-                pace(pacer).await;
-                api.delete_asset(found.id).await?;
-            }
-        }
-        // Uploads go to the uploads host and are bounded by `upload-concurrency`; the pace
-        // applies to the API's mutative calls (create, publish, delete).
-        match api
-            .upload(release, &asset.name, asset.content_type, &asset.body)
+    ASSET_RETRY
+        .run(|attempt| upload_attempt(api, release, asset, pacer, attempt))
+        .await
+        .map_err(|verdict| verdict.give_up(AssetError::from))
+}
+
+/// Attempt `attempt` of one asset's upload.
+async fn upload_attempt(
+    api: &Api,
+    release: &Release,
+    asset: &Planned,
+    pacer: &Mutex<Option<Instant>>,
+    attempt: u32,
+) -> Result<Asset, Verdict<AssetError, ApiError>> {
+    if attempt > 0
+        && let Some(found) = landed_earlier(api, release, asset, pacer)
             .await
-        {
-            Ok((landed, sent)) => return verify_landed(api, asset, landed, sent, pacer).await,
-            Err(e) => {
-                let retryable = match &e {
-                    ApiError::Transport(_) => true,
-                    ApiError::GitHub { status, code, .. } => {
-                        *status >= 500
-                            || *status == 429
-                            || (*status == 403 && e_is_rate_limit(&e))
-                            || code.as_deref() == Some("already_exists")
-                    }
-                    ApiError::Decode(_) => false,
-                };
-                if !retryable {
-                    return Err(e.into());
-                }
-                last = Some(e);
-            }
-        }
+            .map_err(Verdict::Fail)?
+    {
+        return Ok(found);
     }
-    Err(last
-        .unwrap_or_else(|| ApiError::Transport("no attempt made".into()))
-        .into())
+    // Uploads go to the uploads host and are bounded by `upload-concurrency`; the pace
+    // applies to the API's mutative calls (create, publish, delete).
+    match api
+        .upload(release, &asset.name, asset.content_type, &asset.body)
+        .await
+    {
+        Ok((landed, sent)) => verify_landed(api, asset, landed, sent, pacer)
+            .await
+            .map_err(Verdict::Fail),
+        Err(e) if retryable(&e) => Err(Verdict::Retry(e)),
+        Err(e) => Err(Verdict::Fail(e.into())),
+    }
+}
+
+/// What a failed attempt left under the asset's name: the asset, when it landed after all
+/// (uploaded, with the planned size and digest); otherwise a leftover is deleted and
+/// `None` says to upload again.
+async fn landed_earlier(
+    api: &Api,
+    release: &Release,
+    asset: &Planned,
+    pacer: &Mutex<Option<Instant>>,
+) -> Result<Option<Asset>, AssetError> {
+    let listed = api.assets(release.id).await?;
+    let Some(found) = listed.iter().find(|a| a.name == asset.name) else {
+        return Ok(None);
+    };
+    let digest_ok = found
+        .digest
+        .as_deref()
+        .is_none_or(|d| d == format!("sha256:{}", asset.sha256));
+    if found.state == "uploaded" && found.size == asset.size && digest_ok {
+        return Ok(Some(found.clone()));
+    }
+    pace(pacer).await;
+    api.delete_asset(found.id).await?;
+    Ok(None)
+}
+
+/// Worth another attempt: no answer, a server error, a rate limit, or an `already_exists`
+/// that the asset list before the retry resolves.
+fn retryable(e: &ApiError) -> bool {
+    match e {
+        ApiError::Transport(_) => true,
+        ApiError::GitHub { status, code, .. } => {
+            *status >= 500
+                || *status == 429
+                || (*status == 403 && e_is_rate_limit(e))
+                || code.as_deref() == Some("already_exists")
+        }
+        ApiError::Decode(_) => false,
+    }
 }
 
 /// The scan vouches for an asset only if what was sent, and what GitHub stored, are the
