@@ -2,13 +2,16 @@
 //!
 //! The release of `tag` (or `release-id`) is found (published: by tag; draft: through the
 //! list, as drafts are invisible by tag) or created **as a draft**; a create that answers
-//! 422 `already_exists` (a matrix job won the race) re-fetches and reuses. Name
+//! 422 `already_exists` (a matrix job won the race) re-fetches and reuses (`find`). Name
 //! clashes with existing assets stop the run before any upload unless `overwrite`. Assets
 //! (every file, flat, plus a checksums file naming them) go up concurrently, bounded;
-//! mutative API calls are paced; a failed upload is retried idempotently: the
+//! mutative API calls are paced; a failed upload is retried idempotently (`asset`): the
 //! asset list decides whether a half-created (`starter`) or mismatching asset is deleted
 //! first, or a matching one accepted. Only when every asset landed is the draft published
 //! (unless `draft: true`).
+
+mod asset;
+mod find;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -18,13 +21,14 @@ use bytes::Bytes;
 use tokio::runtime::Runtime;
 use tokio::sync::Mutex;
 
+use self::asset::upload_asset;
+use self::find::find_or_create;
 use super::Bundle;
 use crate::config::{Config, MakeLatest};
 use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
 use crate::github::RunnerEnv;
 use crate::github::api::{Api, ApiError, Asset, AssetBody, Release};
-use crate::net::{Policy, Verdict};
 use crate::secret::Secret;
 
 /// Uploads in flight when `upload-concurrency` is not set (GitHub asks for serial
@@ -32,20 +36,6 @@ use crate::secret::Secret;
 const DEFAULT_CONCURRENCY: usize = 4;
 /// Least time between two mutative API calls (create, publish, delete).
 const PACE: Duration = Duration::from_millis(100);
-/// Attempts per asset.
-const MAX_ATTEMPTS: u32 = 4;
-/// [`MAX_ATTEMPTS`], waiting what GitHub asked (`retry-after`, or until the rate limit
-/// resets), else 1 s, 2 s, 4 s.
-const ASSET_RETRY: Policy<ApiError> = Policy {
-    attempts: MAX_ATTEMPTS,
-    delay: |attempt, last| match last {
-        ApiError::GitHub {
-            retry_after: Some(s),
-            ..
-        } => Duration::from_secs(*s),
-        _ => Duration::from_millis(500 << attempt),
-    },
-};
 
 /// Why the release destination failed.
 #[derive(Debug, thiserror::Error)]
@@ -433,126 +423,6 @@ async fn publish(
     Ok(())
 }
 
-/// The release of `release-id`, or of the tag: found, else created as a draft. Matrix
-/// jobs race to create it; the two ways a create can lose are handled apart.
-async fn find_or_create(
-    plan: &Plan,
-    api: &Api,
-    reporter: &dyn Reporter,
-) -> Result<Release, ReleaseError> {
-    let tag = match &plan.target {
-        Target::Id(id) => {
-            return api
-                .release(*id)
-                .await
-                .map_err(api_err(format!("getting release {id}")));
-        }
-        Target::Tag(tag) => tag,
-    };
-    if let Some(found) = find_existing(api, tag, reporter).await? {
-        return Ok(found);
-    }
-    let name = plan.name.as_deref().unwrap_or(tag);
-    match api.create_draft(tag, name, plan.prerelease).await {
-        Ok(created) => converge_on_oldest_draft(api, tag, created, reporter).await,
-        Err(e) if e.code() == Some("already_exists") => {
-            created_elsewhere(api, tag, e, reporter).await
-        }
-        Err(e) => Err(api_err(format!("creating release `{tag}`"))(e)),
-    }
-}
-
-/// The published release of `tag`, else the oldest draft with it (drafts are invisible by
-/// tag, so the list is searched).
-async fn find_existing(
-    api: &Api,
-    tag: &str,
-    reporter: &dyn Reporter,
-) -> Result<Option<Release>, ReleaseError> {
-    if let Some(r) = api
-        .release_by_tag(tag)
-        .await
-        .map_err(api_err(format!("looking up release `{tag}`")))?
-    {
-        return Ok(Some(r));
-    }
-    let draft = api
-        .drafts_with_tag(tag)
-        .await
-        .map_err(api_err("listing releases"))?
-        .into_iter()
-        .next();
-    if let Some(r) = &draft {
-        reporter.event(&Event::info(format!(
-            "Using the existing draft release `{tag}` (id {})",
-            r.id
-        )));
-    }
-    Ok(draft)
-}
-
-/// Our draft was created, but matrix jobs may each have created a draft an instant apart
-/// (drafts may share a tag): all converge on the oldest, and a newer duplicate of ours is
-/// removed.
-async fn converge_on_oldest_draft(
-    api: &Api,
-    tag: &str,
-    created: Release,
-    reporter: &dyn Reporter,
-) -> Result<Release, ReleaseError> {
-    let oldest = api
-        .drafts_with_tag(tag)
-        .await
-        .map_err(api_err("listing releases"))?
-        .into_iter()
-        .next();
-    match oldest {
-        Some(first) if first.id < created.id => {
-            api.delete_release(created.id)
-                .await
-                .map_err(api_err("deleting a duplicate draft"))?;
-            reporter.event(&Event::info(format!(
-                "Release `{tag}` was created concurrently; using draft {}",
-                first.id
-            )));
-            Ok(first)
-        }
-        _ => {
-            reporter.event(&Event::info(format!(
-                "Created draft release `{tag}` (id {})",
-                created.id
-            )));
-            Ok(created)
-        }
-    }
-}
-
-/// The create answered 422 `already_exists`: another job created the release first. It
-/// may take a moment to be visible by tag, so the lookup is retried (1 s, 2 s, 4 s)
-/// before the refusal stands.
-async fn created_elsewhere(
-    api: &Api,
-    tag: &str,
-    refused: ApiError,
-    reporter: &dyn Reporter,
-) -> Result<Release, ReleaseError> {
-    for delay in [1, 2, 4] {
-        if let Some(r) = api
-            .release_by_tag(tag)
-            .await
-            .map_err(api_err(format!("looking up release `{tag}`")))?
-        {
-            reporter.event(&Event::info(format!(
-                "Release `{tag}` was created concurrently; using it (id {})",
-                r.id
-            )));
-            return Ok(r);
-        }
-        tokio::time::sleep(Duration::from_secs(delay)).await;
-    }
-    Err(api_err(format!("creating release `{tag}`"))(refused))
-}
-
 /// Waits until [`PACE`] has passed since the previous mutative request.
 async fn pace(pacer: &Mutex<Option<Instant>>) {
     let mut last = pacer.lock().await;
@@ -564,156 +434,6 @@ async fn pace(pacer: &Mutex<Option<Instant>>) {
         }
     }
     *last = Some(Instant::now());
-}
-
-/// One asset, retried idempotently ([`ASSET_RETRY`]): before each retry the asset list
-/// says whether the previous attempt landed after all (accepted when size and digest match)
-/// or left a `starter`/mismatching asset (deleted). When every attempt failed, the last
-/// failure is the asset's error.
-async fn upload_asset(
-    api: &Api,
-    release: &Release,
-    asset: &Planned,
-    pacer: &Mutex<Option<Instant>>,
-) -> Result<Asset, AssetError> {
-    ASSET_RETRY
-        .run(|attempt| upload_attempt(api, release, asset, pacer, attempt))
-        .await
-        .map_err(|verdict| verdict.give_up(AssetError::from))
-}
-
-/// Attempt `attempt` of one asset's upload.
-async fn upload_attempt(
-    api: &Api,
-    release: &Release,
-    asset: &Planned,
-    pacer: &Mutex<Option<Instant>>,
-    attempt: u32,
-) -> Result<Asset, Verdict<AssetError, ApiError>> {
-    if attempt > 0
-        && let Some(found) = landed_earlier(api, release, asset, pacer)
-            .await
-            .map_err(Verdict::Fail)?
-    {
-        return Ok(found);
-    }
-    // Uploads go to the uploads host and are bounded by `upload-concurrency`; the pace
-    // applies to the API's mutative calls (create, publish, delete).
-    match api
-        .upload(release, &asset.name, asset.content_type, &asset.body)
-        .await
-    {
-        Ok((landed, sent)) => verify_landed(api, asset, landed, sent, pacer)
-            .await
-            .map_err(Verdict::Fail),
-        Err(e) if retryable(&e) => Err(Verdict::Retry(e)),
-        Err(e) => Err(Verdict::Fail(e.into())),
-    }
-}
-
-/// What a failed attempt left under the asset's name: the asset, when it landed after all
-/// (uploaded, with the planned size and digest); otherwise a leftover is deleted and
-/// `None` says to upload again.
-async fn landed_earlier(
-    api: &Api,
-    release: &Release,
-    asset: &Planned,
-    pacer: &Mutex<Option<Instant>>,
-) -> Result<Option<Asset>, AssetError> {
-    let listed = api.assets(release.id).await?;
-    let Some(found) = listed.iter().find(|a| a.name == asset.name) else {
-        return Ok(None);
-    };
-    let digest_ok = found
-        .digest
-        .as_deref()
-        .is_none_or(|d| d == format!("sha256:{}", asset.sha256));
-    if found.state == "uploaded" && found.size == asset.size && digest_ok {
-        return Ok(Some(found.clone()));
-    }
-    pace(pacer).await;
-    api.delete_asset(found.id).await?;
-    Ok(None)
-}
-
-/// Worth another attempt: no answer, a server error, a rate limit, or an `already_exists`
-/// that the asset list before the retry resolves.
-fn retryable(e: &ApiError) -> bool {
-    match e {
-        ApiError::Transport(_) => true,
-        ApiError::GitHub { status, code, .. } => {
-            *status >= 500
-                || *status == 429
-                || (*status == 403 && e_is_rate_limit(e))
-                || code.as_deref() == Some("already_exists")
-        }
-        ApiError::Decode(_) => false,
-    }
-}
-
-/// The scan vouches for an asset only if what was sent, and what GitHub stored, are the
-/// scanned bytes: a file the build rewrote after the scan would otherwise ship while the
-/// checksums asset lists its old hash (and its new content was never scanned for secrets).
-/// A mismatching asset is removed at once, so no re-run or publication can accept it.
-async fn verify_landed(
-    api: &Api,
-    asset: &Planned,
-    landed: Asset,
-    sent: Option<[u8; 32]>,
-    pacer: &Mutex<Option<Instant>>,
-) -> Result<Asset, AssetError> {
-    let expected = format!("sha256:{}", asset.sha256);
-    let mismatch = match (sent.map(hex::encode), landed.digest.as_deref()) {
-        (Some(sent), _) if sent != asset.sha256 => {
-            Some(("the bytes sent", format!("sha256:{sent}")))
-        }
-        (_, Some(stored)) if stored != expected => Some(("GitHub's copy", stored.to_owned())),
-        _ => None,
-    };
-    let Some((what, got)) = mismatch else {
-        return Ok(landed);
-    };
-    pace(pacer).await;
-    let aftermath = match api.delete_asset(landed.id).await {
-        Ok(()) => "the asset was removed".to_owned(),
-        Err(e) => format!("removing the asset failed ({e}): delete it by hand"),
-    };
-    Err(AssetError::Changed {
-        name: asset.name.clone(),
-        what,
-        got,
-        expected,
-        aftermath,
-    })
-}
-
-/// Why one asset did not land.
-#[derive(Debug, thiserror::Error)]
-enum AssetError {
-    /// A call failed.
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    /// The asset's bytes are not the scanned bytes.
-    #[error(
-        "`{name}` changed after it was scanned: {what} has {got}, the scan {expected}; {aftermath}; run again once the build has finished writing"
-    )]
-    Changed {
-        name: String,
-        what: &'static str,
-        got: String,
-        expected: String,
-        aftermath: String,
-    },
-}
-
-fn e_is_rate_limit(e: &ApiError) -> bool {
-    matches!(
-        e,
-        ApiError::GitHub {
-            retry_after: Some(_),
-            ..
-        }
-    ) || matches!(e, ApiError::GitHub { message, .. } if message.contains("rate limit"))
 }
 
 /// What the uploads left: replacements under temporary names, new assets, and whether any
