@@ -51,12 +51,7 @@ async fn find_existing(
     {
         return Ok(Some(r));
     }
-    let draft = api
-        .drafts_with_tag(tag)
-        .await
-        .map_err(api_err("listing releases"))?
-        .into_iter()
-        .next();
+    let draft = oldest_draft(api, tag).await?;
     if let Some(r) = &draft {
         reporter.event(&Event::info(format!(
             "Using the existing draft release `{tag}` (id {})",
@@ -64,6 +59,16 @@ async fn find_existing(
         )));
     }
     Ok(draft)
+}
+
+/// The draft with this tag that every job settles on: the oldest (lowest id).
+async fn oldest_draft(api: &Api, tag: &str) -> Result<Option<Release>, ReleaseError> {
+    Ok(api
+        .drafts_with_tag(tag)
+        .await
+        .map_err(api_err("listing releases"))?
+        .into_iter()
+        .next())
 }
 
 /// Our draft was created, but matrix jobs may each have created a draft an instant apart
@@ -75,13 +80,7 @@ async fn converge_on_oldest_draft(
     created: Release,
     reporter: &dyn Reporter,
 ) -> Result<Release, ReleaseError> {
-    let oldest = api
-        .drafts_with_tag(tag)
-        .await
-        .map_err(api_err("listing releases"))?
-        .into_iter()
-        .next();
-    match oldest {
+    match oldest_draft(api, tag).await? {
         Some(first) if first.id < created.id => {
             api.delete_release(created.id)
                 .await
