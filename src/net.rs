@@ -1,24 +1,97 @@
 //! What everything that talks HTTP (the artifact, S3 and release destinations, the check
-//! run) shares: the runtime they
-//! run on, the HTTP client settings, how a transport error is described (never with its
-//! URL: signed URLs are credentials), backoff jitter, streamed bodies, and the idle deadline every request gets.
+//! run) shares: the runtime they run on, the HTTP client settings, the retry loop, how a
+//! transport error is described (never with its URL: signed URLs are credentials), backoff
+//! jitter, streamed bodies, the idle deadline every request gets, and the Content-Type of a
+//! file's body.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use sha2::{Digest as _, Sha256};
 
-/// A two-worker tokio runtime: uploads are I/O-bound, and the zip writer and the scan have
-/// their own threads.
-pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
+/// The tokio runtime could not be built (the system refused threads or an I/O driver).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot start the upload runtime: {0}")]
+pub struct RuntimeError(String);
+
+/// The run's one tokio runtime, built on first use and kept for the process: every
+/// destination and the check run share it (and its connection pools' threads) instead of
+/// each building and tearing down its own. Two workers: uploads are I/O-bound, and the zip
+/// writer and the scan have their own threads. A failure to build it is kept too, so every
+/// caller gets the same answer.
+pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime, RuntimeError> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, RuntimeError>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| RuntimeError(e.to_string()))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// What one failed attempt means for the loop in [`Policy::run`].
+#[derive(Debug)]
+pub(crate) enum Verdict<E, R = String> {
+    /// Worth another attempt; why this one failed. The last reason is what the caller's
+    /// "failed after N attempts" error shows, so it says what went wrong, not that it did.
+    Retry(R),
+    /// Retrying cannot help (a refusal, a file that cannot be read): stop now.
+    Fail(E),
+}
+
+impl<E, R> Verdict<E, R> {
+    /// The error [`Policy::run`] ends with: a failure as it is, or, once every attempt was
+    /// retryable, the caller's "exhausted" error built from the last reason.
+    pub(crate) fn give_up(self, exhausted: impl FnOnce(R) -> E) -> E {
+        match self {
+            Verdict::Retry(last) => exhausted(last),
+            Verdict::Fail(e) => e,
+        }
+    }
+}
+
+/// How one call site retries. The loop is shared ([`Policy::run`], as uv's `RetryState`
+/// shares its loop); the numbers are each site's own, because each copies an official
+/// client (the artifact toolkit, the Azure SDK, the AWS SDKs, octokit) and tests pin them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy<R = String> {
+    /// Attempts in all, the first included.
+    pub(crate) attempts: u32,
+    /// The wait before attempt `n` (0-based, so called from 1 on), given why the previous
+    /// attempt failed (a `retry-after` the server sent, say).
+    pub(crate) delay: fn(u32, &R) -> Duration,
+}
+
+impl<R> Policy<R> {
+    /// Makes attempt 0, 1, … (`attempt` gets the number, so an attempt after a failure can
+    /// first check what the failure left) until one succeeds, one fails for good, or
+    /// [`Policy::attempts`] were made; then `Err(Verdict::Retry(last reason))`.
+    pub(crate) async fn run<T, E, Fut>(
+        &self,
+        attempt: impl Fn(u32) -> Fut,
+    ) -> Result<T, Verdict<E, R>>
+    where
+        Fut: Future<Output = Result<T, Verdict<E, R>>>,
+    {
+        let mut n = 0;
+        loop {
+            match attempt(n).await {
+                Err(Verdict::Retry(why)) if n + 1 < self.attempts => {
+                    n += 1;
+                    tokio::time::sleep((self.delay)(n, &why)).await;
+                }
+                done => return done,
+            }
+        }
+    }
 }
 
 /// An HTTP client builder with stevedore's user agent and connect timeout.
@@ -244,4 +317,152 @@ pub(crate) fn percent_encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// The Content-Type of a file's body, from its extension: the official artifact client's
+/// map (`lib/internal/upload/types.js`), which the S3 and release destinations use too so
+/// one file gets one type wherever it goes.
+#[must_use]
+pub(crate) fn mime_type(name: &str) -> &'static str {
+    let ext = name
+        .rfind('.')
+        .filter(|&i| i > 0)
+        .map(|i| name[i..].to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        ".txt" => "text/plain",
+        ".html" | ".htm" => "text/html",
+        ".css" => "text/css",
+        ".csv" => "text/csv",
+        ".xml" => "text/xml",
+        ".md" => "text/markdown",
+        ".js" | ".mjs" => "application/javascript",
+        ".json" => "application/json",
+        ".png" => "image/png",
+        ".jpg" | ".jpeg" => "image/jpeg",
+        ".gif" => "image/gif",
+        ".svg" => "image/svg+xml",
+        ".webp" => "image/webp",
+        ".ico" => "image/x-icon",
+        ".bmp" => "image/bmp",
+        ".tiff" | ".tif" => "image/tiff",
+        ".mp3" => "audio/mpeg",
+        ".wav" => "audio/wav",
+        ".ogg" => "audio/ogg",
+        ".flac" => "audio/flac",
+        ".mp4" => "video/mp4",
+        ".webm" => "video/webm",
+        ".avi" => "video/x-msvideo",
+        ".mov" => "video/quicktime",
+        ".pdf" => "application/pdf",
+        ".doc" => "application/msword",
+        ".docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".xls" => "application/vnd.ms-excel",
+        ".xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ".ppt" => "application/vnd.ms-powerpoint",
+        ".pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ".zip" => "application/zip",
+        ".tar" => "application/x-tar",
+        ".gz" => "application/gzip",
+        ".rar" => "application/vnd.rar",
+        ".7z" => "application/x-7z-compressed",
+        ".wasm" => "application/wasm",
+        ".yaml" | ".yml" => "application/x-yaml",
+        ".woff" => "font/woff",
+        ".woff2" => "font/woff2",
+        ".ttf" => "font/ttf",
+        ".otf" => "font/otf",
+        ".eot" => "application/vnd.ms-fontobject",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mime_types_follow_the_official_map() {
+        assert_eq!(mime_type("report.HTML"), "text/html");
+        assert_eq!(mime_type("a.tar.gz"), "application/gzip");
+        assert_eq!(mime_type("tool"), "application/octet-stream");
+        assert_eq!(mime_type(".txt"), "application/octet-stream");
+    }
+
+    fn block_on<T>(work: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime")
+            .block_on(work)
+    }
+
+    /// Records the waits asked for; the waits themselves are zero.
+    const RECORDED: Policy<(u32, String)> = Policy {
+        attempts: 4,
+        delay: |_, _| Duration::ZERO,
+    };
+
+    #[test]
+    fn every_attempt_failing_ends_with_the_last_reason() {
+        let made = std::cell::Cell::new(0);
+        let result: Result<(), Verdict<String, (u32, String)>> = block_on(RECORDED.run(|n| {
+            made.set(made.get() + 1);
+            async move { Err(Verdict::Retry((n, format!("503 on attempt {n}")))) }
+        }));
+        assert_eq!(made.get(), 4);
+        let error = result
+            .expect_err("exhausted")
+            .give_up(|(n, why)| format!("failed after {} attempts: {why}", n + 1));
+        assert_eq!(error, "failed after 4 attempts: 503 on attempt 3");
+    }
+
+    #[test]
+    fn a_failure_stops_and_a_success_ends_the_loop() {
+        let made = std::cell::Cell::new(0);
+        let failed: Result<(), Verdict<&str, (u32, String)>> = block_on(RECORDED.run(|n| {
+            made.set(made.get() + 1);
+            async move {
+                if n == 0 {
+                    Err(Verdict::Retry((n, "reset".into())))
+                } else {
+                    Err(Verdict::Fail("403"))
+                }
+            }
+        }));
+        assert_eq!(made.get(), 2);
+        assert!(matches!(failed, Err(Verdict::Fail("403"))));
+        let landed: Result<u32, Verdict<(), (u32, String)>> =
+            block_on(RECORDED.run(|n| async move {
+                if n < 2 {
+                    Err(Verdict::Retry((n, "stalled".into())))
+                } else {
+                    Ok(n)
+                }
+            }));
+        assert!(matches!(landed, Ok(2)));
+    }
+
+    #[test]
+    fn the_delay_is_asked_before_each_retry_with_the_previous_reason() {
+        static ASKED: std::sync::Mutex<Vec<(u32, u64)>> = std::sync::Mutex::new(Vec::new());
+        let policy: Policy<u64> = Policy {
+            attempts: 3,
+            delay: |n, retry_after| {
+                ASKED.lock().expect("lock").push((n, *retry_after));
+                Duration::ZERO
+            },
+        };
+        let result: Result<(), Verdict<(), u64>> =
+            block_on(policy.run(|n| async move { Err(Verdict::Retry(u64::from(n) * 10)) }));
+        assert!(matches!(result, Err(Verdict::Retry(20))));
+        assert_eq!(*ASKED.lock().expect("lock"), [(1, 0), (2, 10)]);
+    }
+
+    #[test]
+    fn the_runtime_is_built_once() {
+        let first = runtime().expect("runtime");
+        let second = runtime().expect("runtime");
+        assert!(std::ptr::eq(first, second));
+    }
 }

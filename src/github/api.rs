@@ -15,7 +15,7 @@ use octocrab::Octocrab;
 use octocrab::service::middleware::retry::{NoOpRateLimitMetrics, RetryConfig};
 use serde::Deserialize;
 
-use crate::net::{Http, describe, error_chain};
+use crate::net::{Http, Policy, SentDigest, Verdict, Watch, describe, error_chain};
 use crate::secret::Secret;
 
 /// A release, as far as stevedore needs it.
@@ -138,6 +138,11 @@ impl ApiError {
 
 /// Tries per JSON call when the transport fails.
 const JSON_ATTEMPTS: u32 = 4;
+/// [`JSON_ATTEMPTS`], waiting 0.5 s, 1 s, 2 s.
+const JSON_RETRY: Policy = Policy {
+    attempts: JSON_ATTEMPTS,
+    delay: |attempt, _| Duration::from_millis(500 << (attempt - 1)),
+};
 
 /// One repository's releases.
 #[derive(Debug, Clone)]
@@ -191,22 +196,27 @@ impl Api {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, octocrab::Error>>,
     {
-        let mut attempt = 0;
-        loop {
-            match call().await.map_err(ApiError::from_octocrab) {
-                Err(ApiError::Transport(_)) if attempt + 1 < JSON_ATTEMPTS => {
-                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-                    attempt += 1;
+        let call = &call;
+        JSON_RETRY
+            .run(|_| async move {
+                match call().await.map_err(ApiError::from_octocrab) {
+                    Err(ApiError::Transport(why)) => Err(Verdict::Retry(why)),
+                    other => other.map_err(Verdict::Fail),
                 }
-                Err(ApiError::Transport(why)) if why.contains("timed out") => {
-                    return Err(ApiError::Transport(format!(
-                        "{why} (no byte moved for {} s; the deadline is STEVEDORE_HTTP_TIMEOUT seconds)",
-                        self.http.idle.as_secs()
-                    )));
-                }
-                other => return other,
-            }
+            })
+            .await
+            .map_err(|verdict| verdict.give_up(|why| self.transport_failed(why)))
+    }
+
+    /// The last transport failure of a JSON call, with the deadline named when it was one.
+    fn transport_failed(&self, why: String) -> ApiError {
+        if why.contains("timed out") {
+            return ApiError::Transport(format!(
+                "{why} (no byte moved for {} s; the deadline is STEVEDORE_HTTP_TIMEOUT seconds)",
+                self.http.idle.as_secs()
+            ));
         }
+        ApiError::Transport(why)
     }
 
     fn route(&self, rest: &str) -> String {
@@ -355,11 +365,41 @@ impl Api {
         content_type: &str,
         body: &AssetBody,
     ) -> Result<(Asset, Option<[u8; 32]>), ApiError> {
+        let watch = self.http.watch();
+        let (request, sent) = self
+            .asset_request(&watch, release, name, content_type, body)
+            .await?;
+        let ((status, headers), text) = watch
+            .run(async {
+                let response = request.send().await?;
+                watch.touch();
+                let head = (response.status(), response.headers().clone());
+                response.text().await.map(|text| (head, text))
+            })
+            .await
+            .map_err(|stalled| ApiError::Transport(stalled.to_string()))?
+            .map_err(|e| ApiError::Transport(describe(e)))?;
+        if status.as_u16() == 201 {
+            let asset = serde_json::from_str(&text).map_err(|e| ApiError::Decode(e.to_string()))?;
+            return Ok((asset, sent.map(|s| s.finish())));
+        }
+        Err(upload_refused(status.as_u16(), &headers, &text))
+    }
+
+    /// The upload request for one asset, its body watched (and, for a file, hashed as it
+    /// is sent).
+    async fn asset_request(
+        &self,
+        watch: &Watch,
+        release: &Release,
+        name: &str,
+        content_type: &str,
+        body: &AssetBody,
+    ) -> Result<(reqwest::RequestBuilder, Option<SentDigest>), ApiError> {
         let template = release.upload_url.split('{').next().unwrap_or_default();
         let mut url = reqwest::Url::parse(template)
             .map_err(|e| ApiError::Decode(format!("upload_url `{template}`: {e}")))?;
         url.query_pairs_mut().append_pair("name", name);
-        let watch = self.http.watch();
         let request = self
             .http
             .client
@@ -368,7 +408,7 @@ impl Api {
             .header("accept", "application/vnd.github+json")
             .header("x-github-api-version", "2022-11-28")
             .header("content-type", content_type);
-        let (request, sent) = match body {
+        Ok(match body {
             AssetBody::Bytes(bytes) => (
                 request
                     .header("content-length", bytes.len())
@@ -384,59 +424,50 @@ impl Api {
                     Some(sent),
                 )
             }
-        };
-        let (response, text) = watch
-            .run(async {
-                let response = request.send().await?;
-                watch.touch();
-                let headers = (response.status(), response.headers().clone());
-                response.text().await.map(|text| (headers, text))
-            })
-            .await
-            .map_err(|stalled| ApiError::Transport(stalled.to_string()))?
-            .map_err(|e| ApiError::Transport(describe(e)))?;
-        let (status, headers) = response;
-        let status = status.as_u16();
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        // `retry-after`, else (primary limit spent) the wait until `x-ratelimit-reset`.
-        let retry_after = header("retry-after").or_else(|| {
-            (header("x-ratelimit-remaining") == Some(0))
-                .then(|| header("x-ratelimit-reset"))
-                .flatten()
-                .map(|reset| {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs());
-                    reset.saturating_sub(now).clamp(1, 900)
-                })
-        });
-        if status == 201 {
-            let asset = serde_json::from_str(&text).map_err(|e| ApiError::Decode(e.to_string()))?;
-            return Ok((asset, sent.map(|s| s.finish())));
-        }
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        let first = json.get("errors").and_then(|e| e.get(0));
-        let code = first
-            .and_then(|e| e.get("code"))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned);
-        Err(ApiError::GitHub {
-            status,
-            message: json
-                .get("message")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("(no message)")
-                .to_owned(),
-            detail: code.as_ref().map(|c| format!(": {c}")).unwrap_or_default(),
-            code,
-            retry_after,
         })
     }
+}
+
+/// The error of an upload GitHub did not accept, with how long to wait before retrying.
+fn upload_refused(status: u16, headers: &reqwest::header::HeaderMap, text: &str) -> ApiError {
+    let json: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let first = json.get("errors").and_then(|e| e.get(0));
+    let code = first
+        .and_then(|e| e.get("code"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    ApiError::GitHub {
+        status,
+        message: json
+            .get("message")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("(no message)")
+            .to_owned(),
+        detail: code.as_ref().map(|c| format!(": {c}")).unwrap_or_default(),
+        code,
+        retry_after: retry_after(headers),
+    }
+}
+
+/// `retry-after`, else (primary limit spent) the wait until `x-ratelimit-reset`.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    header("retry-after").or_else(|| {
+        (header("x-ratelimit-remaining") == Some(0))
+            .then(|| header("x-ratelimit-reset"))
+            .flatten()
+            .map(|reset| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                reset.saturating_sub(now).clamp(1, 900)
+            })
+    })
 }
 
 /// What an asset's bytes come from; re-opened for every attempt.

@@ -64,7 +64,7 @@ pub fn publish(
     let output = |batch: &[serde_json::Value]| serde_json::json!({ "title": title, "summary": text, "annotations": batch });
     let mut batches = located.chunks(BATCH);
     let first = batches.next().unwrap_or(&[]);
-    let runtime = crate::net::runtime().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime = crate::net::runtime().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let api = Api::new(
             &target.api_url,

@@ -11,12 +11,15 @@ pub mod s3;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Runtime;
+
 use crate::config::{Config, Destination};
 use crate::events::Reporter;
 use crate::exit_code::ExitCode;
 use crate::scan::Manifest;
 
 pub use crate::config::MANIFEST_NAME;
+pub use crate::net::RuntimeError;
 
 /// What every destination ships besides the files themselves.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +99,9 @@ pub enum UploadError {
     /// The release destination failed.
     #[error(transparent)]
     Release(#[from] release::ReleaseError),
+    /// The runtime the network destinations share could not start.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
     /// An environment variable that tunes the uploads is unusable.
     #[error("{0}")]
     Environment(String),
@@ -175,19 +181,20 @@ impl UploadError {
             | UploadError::DirNotEmpty { .. }
             | UploadError::NotADirectory { .. }
             | UploadError::Overlap { .. } => ExitCode::BadInput,
-            UploadError::Changed { .. } | UploadError::Write { .. } | UploadError::Read { .. } => {
-                ExitCode::UploadFailed
-            }
+            UploadError::Runtime(_)
+            | UploadError::Changed { .. }
+            | UploadError::Write { .. }
+            | UploadError::Read { .. } => ExitCode::UploadFailed,
         }
     }
 }
 
-/// A destination, checked and ready to go.
+/// A destination, checked and ready to go (a network one with the runtime it runs on).
 enum Prepared {
     Directory(PathBuf),
-    Artifact(Box<artifact::Plan>),
-    S3(Box<s3::Plan>),
-    Release(Box<release::Plan>),
+    Artifact(Box<artifact::Plan>, &'static Runtime),
+    S3(Box<s3::Plan>, &'static Runtime),
+    Release(Box<release::Plan>, &'static Runtime),
 }
 
 /// Checks every destination, then uploads to each in turn. Returns what landed and the
@@ -239,16 +246,16 @@ fn ship(
             let done = shipped(files, bytes, target.display().to_string(), &error);
             (DestinationReport::Directory(done), error)
         }
-        Prepared::Artifact(plan) => {
-            let (landed, error) = artifact::upload(*plan, reporter);
+        Prepared::Artifact(plan, runtime) => {
+            let (landed, error) = artifact::upload(*plan, runtime, reporter);
             let error = error.map(UploadError::from);
             let files = landed.iter().map(|a| a.files).sum();
             let bytes = landed.iter().map(|a| a.size).sum();
             let done = shipped(files, bytes, artifact_location(&landed), &error);
             (DestinationReport::Artifact(done, landed), error)
         }
-        Prepared::S3(plan) => {
-            let (landed, error) = s3::upload(*plan, reporter);
+        Prepared::S3(plan, runtime) => {
+            let (landed, error) = s3::upload(*plan, runtime, reporter);
             let error = error.map(UploadError::from);
             let done = shipped(
                 landed.uris.len(),
@@ -258,8 +265,8 @@ fn ship(
             );
             (DestinationReport::S3(done, landed), error)
         }
-        Prepared::Release(plan) => {
-            let (landed, error) = release::upload(&plan, reporter);
+        Prepared::Release(plan, runtime) => {
+            let (landed, error) = release::upload(&plan, runtime, reporter);
             let error = error.map(UploadError::from);
             let location = landed.url.clone().unwrap_or_default();
             let done = shipped(landed.assets.len(), 0, location, &error);
@@ -320,15 +327,18 @@ fn preflight(
                 dir::preflight(&target, &bundle.manifest.selection.root, config.overwrite)?;
                 prepared.push(Prepared::Directory(target));
             }
-            Destination::Artifact => prepared.push(Prepared::Artifact(Box::new(artifact::plan(
-                bundle, config, ctx.env, idle,
-            )?))),
-            Destination::S3 { bucket, prefix } => prepared.push(Prepared::S3(Box::new(s3::plan(
-                bundle, config, ctx.env, bucket, prefix, idle,
-            )?))),
-            Destination::Release => prepared.push(Prepared::Release(Box::new(release::plan(
-                bundle, config, ctx.env, idle,
-            )?))),
+            Destination::Artifact => prepared.push(Prepared::Artifact(
+                Box::new(artifact::plan(bundle, config, ctx.env, idle)?),
+                crate::net::runtime()?,
+            )),
+            Destination::S3 { bucket, prefix } => prepared.push(Prepared::S3(
+                Box::new(s3::plan(bundle, config, ctx.env, bucket, prefix, idle)?),
+                crate::net::runtime()?,
+            )),
+            Destination::Release => prepared.push(Prepared::Release(
+                Box::new(release::plan(bundle, config, ctx.env, idle)?),
+                crate::net::runtime()?,
+            )),
         }
     }
     // The checksums file and the manifest travel beside the files where the destination is
@@ -336,10 +346,16 @@ fn preflight(
     // as upload-artifact's does.
     let ships_documents = prepared
         .iter()
-        .any(|p| matches!(p, Prepared::Directory(_) | Prepared::S3(_)));
-    if !ships_documents {
-        return Ok(prepared);
+        .any(|p| matches!(p, Prepared::Directory(_) | Prepared::S3(..)));
+    if ships_documents {
+        check_document_names(bundle)?;
     }
+    Ok(prepared)
+}
+
+/// No selected file may take the name of the checksums file or the manifest where those
+/// are shipped beside the files.
+fn check_document_names(bundle: &Bundle<'_>) -> Result<(), UploadError> {
     for (file, _) in bundle.manifest.files() {
         if file.rel == bundle.checksums_name {
             return Err(UploadError::NameClash {
@@ -356,5 +372,5 @@ fn preflight(
             });
         }
     }
-    Ok(prepared)
+    Ok(())
 }

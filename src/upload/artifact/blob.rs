@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 
-use crate::net::{Http, Watch};
+use crate::net::{Http, Policy, Verdict, Watch};
 
 /// Size of every block but the last.
 pub const BLOCK_SIZE: usize = 8 * 1024 * 1024;
@@ -21,6 +21,12 @@ pub const BLOCK_SIZE: usize = 8 * 1024 * 1024;
 const X_MS_VERSION: &str = "2025-11-05";
 /// Tries per request.
 const MAX_TRIES: u32 = 4;
+/// The SDK's policy: [`MAX_TRIES`], waiting [`retry_delay`] before each (attempt `n` is
+/// try `n + 1`).
+const RETRY: Policy = Policy {
+    attempts: MAX_TRIES,
+    delay: |attempt, _| retry_delay(attempt + 1),
+};
 
 /// Why a blob request failed for good.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -112,46 +118,48 @@ impl BlobTarget {
         operation: &'static str,
         request: impl Fn(&Watch) -> reqwest::RequestBuilder,
     ) -> Result<(), BlobError> {
-        let mut last = String::new();
-        for attempt in 1..=MAX_TRIES {
-            tokio::time::sleep(retry_delay(attempt)).await;
-            let watch = self.http.watch();
-            let Ok(sent) = watch
-                .run(request(&watch).timeout(self.stall).send())
-                .await
-                .inspect_err(|stalled| last = stalled.to_string())
-            else {
-                continue;
-            };
-            match sent {
-                Ok(response) if response.status().as_u16() == 201 => return Ok(()),
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let code = response
-                        .headers()
-                        .get("x-ms-error-code")
-                        .and_then(|v| v.to_str().ok())
-                        .map(|c| format!(": {c}"))
-                        .unwrap_or_default();
-                    if status != 500 && status != 503 {
-                        return Err(BlobError::Status {
-                            operation,
-                            status,
-                            code,
-                        });
-                    }
-                    last = format!("{status}{code}");
+        RETRY
+            .run(|_| self.attempt(operation, &request))
+            .await
+            .map_err(|verdict| verdict.give_up(|last| BlobError::Exhausted { operation, last }))
+    }
+
+    /// One try: only 201 is success; 500, 503, a stall and network errors are retried.
+    async fn attempt(
+        &self,
+        operation: &'static str,
+        request: &impl Fn(&Watch) -> reqwest::RequestBuilder,
+    ) -> Result<(), Verdict<BlobError>> {
+        let watch = self.http.watch();
+        let sent = watch
+            .run(request(&watch).timeout(self.stall).send())
+            .await
+            .map_err(|stalled| Verdict::Retry(stalled.to_string()))?;
+        match sent {
+            Ok(response) if response.status().as_u16() == 201 => Ok(()),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let code = response
+                    .headers()
+                    .get("x-ms-error-code")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                if status != 500 && status != 503 {
+                    return Err(Verdict::Fail(BlobError::Status {
+                        operation,
+                        status,
+                        code,
+                    }));
                 }
-                Err(e) if e.is_timeout() => {
-                    last = format!(
-                        "did not finish within {} s (ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS)",
-                        self.stall.as_secs()
-                    );
-                }
-                Err(e) => last = crate::net::describe(e),
+                Err(Verdict::Retry(format!("{status}{code}")))
             }
+            Err(e) if e.is_timeout() => Err(Verdict::Retry(format!(
+                "did not finish within {} s (ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS)",
+                self.stall.as_secs()
+            ))),
+            Err(e) => Err(Verdict::Retry(crate::net::describe(e))),
         }
-        Err(BlobError::Exhausted { operation, last })
     }
 }
 

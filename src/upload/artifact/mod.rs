@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
 use self::blob::{BlobError, BlobTarget};
@@ -143,9 +144,6 @@ pub enum ArtifactError {
         /// The cause.
         source: BlobError,
     },
-    /// The async runtime could not start.
-    #[error("cannot start the upload runtime: {0}")]
-    Runtime(std::io::Error),
 }
 
 impl ArtifactError {
@@ -164,8 +162,7 @@ impl ArtifactError {
             ArtifactError::Service { .. }
             | ArtifactError::UploadUrl { .. }
             | ArtifactError::Transfer { .. }
-            | ArtifactError::Commit { .. }
-            | ArtifactError::Runtime(_) => ExitCode::UploadFailed,
+            | ArtifactError::Commit { .. } => ExitCode::UploadFailed,
         }
     }
 }
@@ -231,65 +228,12 @@ pub fn plan(
     twirp::origin(&results_url).map_err(ArtifactError::ResultsUrl)?;
     let ids = token::backend_ids(token.expose())?;
 
-    let mut warnings = Vec::new();
-    let mut retention_days = config.artifact.retention_days;
-    if let (Some(days), Some(max)) = (retention_days, env.retention_days)
-        && days > max
-    {
-        warnings.push(format!(
-            "`retention-days: {days}` is more than this repository allows; the artifact is kept for {max} days"
-        ));
-        retention_days = Some(max);
-    }
+    let (retention_days, warnings) = retention(config, env);
 
-    let files = bundle.manifest.files();
     let jobs = if config.artifact.archive {
-        let mut seen: HashMap<String, &str> = HashMap::new();
-        let mut entries: Vec<PackEntry> = Vec::new();
-        for (file, record) in files {
-            let name = entry_name(&file.rel);
-            if let Some(first) = seen.insert(name.clone(), &file.rel) {
-                return Err(ArtifactError::SameEntry {
-                    entry: name,
-                    first: first.to_owned(),
-                    second: file.rel.clone(),
-                });
-            }
-            entries.push(PackEntry {
-                path: file.path.clone(),
-                name,
-                size: record.size,
-                mode: record.mode,
-                mtime: record.mtime,
-                crc32: record.crc32,
-            });
-        }
-        if entries.is_empty() {
-            Vec::new()
-        } else {
-            vec![Job {
-                name: config.artifact.name.clone(),
-                version: VERSION_ZIP,
-                content_type: "application/zip",
-                files: entries.len(),
-                source: Source::Zip {
-                    entries,
-                    level: config.artifact.compression_level,
-                },
-            }]
-        }
+        zip_job(bundle, config)?
     } else {
         raw_jobs(bundle)?
-    };
-    let link_base = match (&env.repository, &env.run_id) {
-        (Some(repo), Some(run)) => Some(format!(
-            "{}/{repo}/actions/runs/{run}/artifacts/",
-            env.server_url
-                .as_deref()
-                .unwrap_or("https://github.com")
-                .trim_end_matches('/')
-        )),
-        _ => None,
     };
     Ok(Plan {
         token,
@@ -302,10 +246,78 @@ pub fn plan(
             .artifact_upload_timeout_ms
             .map_or(DEFAULT_STALL, Duration::from_millis),
         idle,
-        link_base,
+        link_base: link_base(env),
         jobs,
         warnings,
     })
+}
+
+/// `retention-days`, clamped to what the repository allows (with a warning saying so).
+fn retention(config: &Config, env: &RunnerEnv) -> (Option<u32>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut retention_days = config.artifact.retention_days;
+    if let (Some(days), Some(max)) = (retention_days, env.retention_days)
+        && days > max
+    {
+        warnings.push(format!(
+            "`retention-days: {days}` is more than this repository allows; the artifact is kept for {max} days"
+        ));
+        retention_days = Some(max);
+    }
+    (retention_days, warnings)
+}
+
+/// `archive: true`: one zip of every file (none when nothing was selected); two files
+/// may not become one entry.
+fn zip_job(bundle: &Bundle<'_>, config: &Config) -> Result<Vec<Job>, ArtifactError> {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    let mut entries: Vec<PackEntry> = Vec::new();
+    for (file, record) in bundle.manifest.files() {
+        let name = entry_name(&file.rel);
+        if let Some(first) = seen.insert(name.clone(), &file.rel) {
+            return Err(ArtifactError::SameEntry {
+                entry: name,
+                first: first.to_owned(),
+                second: file.rel.clone(),
+            });
+        }
+        entries.push(PackEntry {
+            path: file.path.clone(),
+            name,
+            size: record.size,
+            mode: record.mode,
+            mtime: record.mtime,
+            crc32: record.crc32,
+        });
+    }
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Job {
+        name: config.artifact.name.clone(),
+        version: VERSION_ZIP,
+        content_type: "application/zip",
+        files: entries.len(),
+        source: Source::Zip {
+            entries,
+            level: config.artifact.compression_level,
+        },
+    }])
+}
+
+/// Where the run's artifacts are shown, as upload-artifact builds `artifact-url` (when the
+/// run is known).
+fn link_base(env: &RunnerEnv) -> Option<String> {
+    match (&env.repository, &env.run_id) {
+        (Some(repo), Some(run)) => Some(format!(
+            "{}/{repo}/actions/runs/{run}/artifacts/",
+            env.server_url
+                .as_deref()
+                .unwrap_or("https://github.com")
+                .trim_end_matches('/')
+        )),
+        _ => None,
+    }
 }
 
 /// The zip entry name of a relative path, as upload-artifact's archiver writes it
@@ -350,7 +362,7 @@ fn raw_jobs(bundle: &Bundle<'_>) -> Result<Vec<Job>, ArtifactError> {
         jobs.push(Job {
             name: name.to_owned(),
             version: VERSION_RAW,
-            content_type: mime_type(name),
+            content_type: crate::net::mime_type(name),
             files: 1,
             source: Source::File {
                 path: file.path.clone(),
@@ -361,65 +373,13 @@ fn raw_jobs(bundle: &Bundle<'_>) -> Result<Vec<Job>, ArtifactError> {
     Ok(jobs)
 }
 
-/// The official client's extension map (`lib/internal/upload/types.js`).
-#[must_use]
-pub fn mime_type(name: &str) -> &'static str {
-    let ext = name
-        .rfind('.')
-        .filter(|&i| i > 0)
-        .map(|i| name[i..].to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        ".txt" => "text/plain",
-        ".html" | ".htm" => "text/html",
-        ".css" => "text/css",
-        ".csv" => "text/csv",
-        ".xml" => "text/xml",
-        ".md" => "text/markdown",
-        ".js" | ".mjs" => "application/javascript",
-        ".json" => "application/json",
-        ".png" => "image/png",
-        ".jpg" | ".jpeg" => "image/jpeg",
-        ".gif" => "image/gif",
-        ".svg" => "image/svg+xml",
-        ".webp" => "image/webp",
-        ".ico" => "image/x-icon",
-        ".bmp" => "image/bmp",
-        ".tiff" | ".tif" => "image/tiff",
-        ".mp3" => "audio/mpeg",
-        ".wav" => "audio/wav",
-        ".ogg" => "audio/ogg",
-        ".flac" => "audio/flac",
-        ".mp4" => "video/mp4",
-        ".webm" => "video/webm",
-        ".avi" => "video/x-msvideo",
-        ".mov" => "video/quicktime",
-        ".pdf" => "application/pdf",
-        ".doc" => "application/msword",
-        ".docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        ".xls" => "application/vnd.ms-excel",
-        ".xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ".ppt" => "application/vnd.ms-powerpoint",
-        ".pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        ".zip" => "application/zip",
-        ".tar" => "application/x-tar",
-        ".gz" => "application/gzip",
-        ".rar" => "application/vnd.rar",
-        ".7z" => "application/x-7z-compressed",
-        ".wasm" => "application/wasm",
-        ".yaml" | ".yml" => "application/x-yaml",
-        ".woff" => "font/woff",
-        ".woff2" => "font/woff2",
-        ".ttf" => "font/ttf",
-        ".otf" => "font/otf",
-        ".eot" => "application/vnd.ms-fontobject",
-        _ => "application/octet-stream",
-    }
-}
-
 /// Uploads every planned artifact. Returns what landed, and the failure that stopped it, if
 /// any (the same shape as the S3 and release destinations).
-pub fn upload(plan: Plan, reporter: &dyn Reporter) -> (Vec<ArtifactReport>, Option<ArtifactError>) {
+pub fn upload(
+    plan: Plan,
+    runtime: &Runtime,
+    reporter: &dyn Reporter,
+) -> (Vec<ArtifactReport>, Option<ArtifactError>) {
     for warning in &plan.warnings {
         reporter.event(&Event::warning(warning.clone()));
     }
@@ -429,10 +389,6 @@ pub fn upload(plan: Plan, reporter: &dyn Reporter) -> (Vec<ArtifactReport>, Opti
         ));
         return (Vec::new(), None);
     }
-    let runtime = match crate::net::runtime() {
-        Ok(runtime) => runtime,
-        Err(e) => return (Vec::new(), Some(ArtifactError::Runtime(e))),
-    };
     let mut landed = Vec::new();
     let error = runtime
         .block_on(upload_all(plan, reporter, &mut landed))
@@ -480,24 +436,54 @@ struct Ctx<'p> {
     reporter: &'p dyn Reporter,
 }
 
+/// One artifact: (with `overwrite`) delete the previous one, create, move the bytes and
+/// commit them, then finalize with their size and digest.
 async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, ArtifactError> {
     let plan = ctx.plan;
-    let ids = &plan.ids;
     let name = job.name.as_str();
-    let service = |source| ArtifactError::Service {
-        name: name.to_owned(),
-        source,
-    };
     let started = Instant::now();
     if plan.overwrite {
         delete_previous(ctx, name).await;
     }
     let created = create(ctx, job).await?;
     mask_signature(ctx.reporter, &created.signed_upload_url);
-    let target = BlobTarget::new(ctx.http.clone(), &created.signed_upload_url, plan.stall)
-        .map_err(|message| ArtifactError::UploadUrl {
-            name: name.to_owned(),
-            message,
+    let sent = transfer_and_commit(ctx, job, &created.signed_upload_url).await?;
+    let digest = hex::encode(sent.sha256);
+    let artifact_id = finalize(ctx, name, &sent, &digest).await?;
+    let url = plan
+        .link_base
+        .as_ref()
+        .map(|base| format!("{base}{artifact_id}"));
+    ctx.reporter.event(&Event::info(format!(
+        "Artifact `{name}` finalized: ID {artifact_id}, {}{}",
+        units::bytes(sent.size),
+        url.as_ref().map(|u| format!(", {u}")).unwrap_or_default()
+    )));
+    Ok(ArtifactReport {
+        name: name.to_owned(),
+        id: artifact_id,
+        url,
+        digest,
+        size: sent.size,
+        files: job.files,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Streams the artifact's bytes into blocks at the signed URL and commits the block list:
+/// after this the blob exists, and only `FinalizeArtifact` makes it an artifact.
+async fn transfer_and_commit(
+    ctx: &Ctx<'_>,
+    job: &Job,
+    signed_url: &str,
+) -> Result<transfer::Sent, ArtifactError> {
+    let name = job.name.as_str();
+    let target =
+        BlobTarget::new(ctx.http.clone(), signed_url, ctx.plan.stall).map_err(|message| {
+            ArtifactError::UploadUrl {
+                name: name.to_owned(),
+                message,
+            }
         })?;
     ctx.reporter.event(&Event::info(format!(
         "Uploading artifact `{name}` ({} file(s)) to blob storage",
@@ -517,14 +503,30 @@ async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, Artifact
             name: name.to_owned(),
             source,
         })?;
-    let digest = hex::encode(sent.sha256);
     let transfer_time = transfer_started.elapsed();
     ctx.reporter.event(&Event::info(format!(
-        "Uploaded {} in {} ({}); SHA256 digest of uploaded artifact is {digest}",
+        "Uploaded {} in {} ({}); SHA256 digest of uploaded artifact is {}",
         units::bytes(sent.size),
         units::duration(transfer_time),
-        units::rate(crate::units::throughput(sent.size, transfer_time))
+        units::rate(crate::units::throughput(sent.size, transfer_time)),
+        hex::encode(sent.sha256)
     )));
+    Ok(sent)
+}
+
+/// `FinalizeArtifact` with the size and digest of exactly the bytes sent; returns the
+/// artifact's id.
+async fn finalize(
+    ctx: &Ctx<'_>,
+    name: &str,
+    sent: &transfer::Sent,
+    digest: &str,
+) -> Result<u64, ArtifactError> {
+    let ids = &ctx.plan.ids;
+    let service = |source| ArtifactError::Service {
+        name: name.to_owned(),
+        source,
+    };
     let finalize = FinalizeArtifactRequest {
         workflow_run_backend_id: &ids.run,
         workflow_job_run_backend_id: &ids.job,
@@ -532,47 +534,22 @@ async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, Artifact
         size: sent.size,
         hash: Some(format!("sha256:{digest}")),
     };
-    let finalized = match ctx.client.call("FinalizeArtifact", &finalize).await {
+    match ctx.client.call("FinalizeArtifact", &finalize).await {
         Ok(ArtifactIdResponse {
             ok: false,
             artifact_id: _,
-        }) => {
-            return Err(service(TwirpError::InvalidResponse {
-                method: "FinalizeArtifact",
-                detail: String::new(),
-            }));
-        }
-        Ok(done) => done,
+        }) => Err(service(TwirpError::InvalidResponse {
+            method: "FinalizeArtifact",
+            detail: String::new(),
+        })),
+        Ok(done) => Ok(done.artifact_id),
         // A Finalize whose answer was lost is retried, and the retry finds nothing pending
         // (404): the first one may have finalized the artifact. It is ours if the run lists
         // it with exactly the bytes this upload sent.
-        Err(e) => match finalized_earlier(ctx, name, sent.size, &digest).await {
-            Some(artifact_id) => ArtifactIdResponse {
-                ok: true,
-                artifact_id,
-            },
-            None => return Err(service(e)),
-        },
-    };
-    let url = plan
-        .link_base
-        .as_ref()
-        .map(|base| format!("{base}{}", finalized.artifact_id));
-    ctx.reporter.event(&Event::info(format!(
-        "Artifact `{name}` finalized: ID {}, {}{}",
-        finalized.artifact_id,
-        units::bytes(sent.size),
-        url.as_ref().map(|u| format!(", {u}")).unwrap_or_default()
-    )));
-    Ok(ArtifactReport {
-        name: name.to_owned(),
-        id: finalized.artifact_id,
-        url,
-        digest,
-        size: sent.size,
-        files: job.files,
-        elapsed: started.elapsed(),
-    })
+        Err(e) => finalized_earlier(ctx, name, sent.size, digest)
+            .await
+            .ok_or_else(|| service(e)),
+    }
 }
 
 /// The id of artifact `name` when the run lists it with this size and digest.
@@ -724,13 +701,5 @@ mod tests {
         assert_eq!(entry_name("back\\slash.txt"), "back/slash.txt");
         assert_eq!(entry_name("d/x\\\\y//z"), "d/x/y/z");
         assert_eq!(entry_name("héllo wörld.md"), "héllo wörld.md");
-    }
-
-    #[test]
-    fn mime_types_follow_the_official_map() {
-        assert_eq!(mime_type("report.HTML"), "text/html");
-        assert_eq!(mime_type("a.tar.gz"), "application/gzip");
-        assert_eq!(mime_type("tool"), "application/octet-stream");
-        assert_eq!(mime_type(".txt"), "application/octet-stream");
     }
 }

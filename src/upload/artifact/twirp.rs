@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::net::{Http, describe, random_unit};
+use crate::net::{Http, Policy, Verdict, describe, random_unit};
 use crate::secret::Secret;
 
 /// Path prefix of every method.
@@ -20,6 +20,11 @@ const SERVICE: &str = "/twirp/github.actions.results.api.v1.ArtifactService/";
 const MAX_ATTEMPTS: u32 = 5;
 /// First retry delay.
 const BASE_DELAY: Duration = Duration::from_secs(3);
+/// The official client's policy: [`MAX_ATTEMPTS`], waiting [`retry_delay`] after each.
+const RETRY: Policy = Policy {
+    attempts: MAX_ATTEMPTS,
+    delay: |attempt, _| retry_delay(attempt - 1, random_unit()),
+};
 /// Statuses retried when the body is JSON.
 const RETRYABLE: [u16; 5] = [429, 500, 502, 503, 504];
 
@@ -100,12 +105,6 @@ impl TwirpError {
     }
 }
 
-/// One failed attempt.
-enum Attempt {
-    Retry(String),
-    Fail(TwirpError),
-}
-
 /// A client for one results service and token.
 #[derive(Debug, Clone)]
 pub struct TwirpClient {
@@ -136,18 +135,10 @@ impl TwirpClient {
             detail: format!(": cannot encode the request: {e}"),
         })?;
         let url = format!("{}{SERVICE}{method}", self.origin);
-        let mut last = String::new();
-        for attempt in 0..MAX_ATTEMPTS {
-            match self.attempt(method, &url, &body).await {
-                Ok(value) => return Ok(value),
-                Err(Attempt::Fail(e)) => return Err(e),
-                Err(Attempt::Retry(why)) => last = why,
-            }
-            if attempt + 1 < MAX_ATTEMPTS {
-                tokio::time::sleep(retry_delay(attempt, random_unit())).await;
-            }
-        }
-        Err(TwirpError::Exhausted { method, last })
+        RETRY
+            .run(|_| self.attempt(method, &url, &body))
+            .await
+            .map_err(|verdict| verdict.give_up(|last| TwirpError::Exhausted { method, last }))
     }
 
     async fn attempt<R: DeserializeOwned>(
@@ -155,7 +146,7 @@ impl TwirpClient {
         method: &'static str,
         url: &str,
         body: &[u8],
-    ) -> Result<R, Attempt> {
+    ) -> Result<R, Verdict<TwirpError>> {
         let watch = self.http.watch();
         let request = self
             .http
@@ -172,60 +163,69 @@ impl TwirpClient {
                 response.text().await.map(|text| (status, text))
             })
             .await
-            .map_err(|stalled| Attempt::Retry(stalled.to_string()))?;
+            .map_err(|stalled| Verdict::Retry(stalled.to_string()))?;
         let (status, text) = answer.map_err(|e| {
             if e.is_connect() {
-                Attempt::Fail(TwirpError::Network {
+                Verdict::Fail(TwirpError::Network {
                     method,
                     origin: self.origin.clone(),
                     message: describe(e),
                 })
             } else {
-                Attempt::Retry(describe(e))
+                Verdict::Retry(describe(e))
             }
         })?;
-        // Parsed before the status is looked at, as the official client does.
-        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-            return Err(Attempt::Retry(format!(
-                "({}) the response is not JSON",
-                status.as_u16()
-            )));
-        };
-        let message = json
-            .get("msg")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if message.contains("insufficient usage") {
-            return Err(Attempt::Fail(TwirpError::Usage { method, message }));
-        }
-        if status.is_success() {
-            return serde_json::from_value(json).map_err(|e| {
-                Attempt::Fail(TwirpError::InvalidResponse {
-                    method,
-                    detail: format!(": {e}"),
-                })
-            });
-        }
-        let described = format!(
-            "{}: {message}",
-            status.canonical_reason().unwrap_or("Unknown")
-        );
-        if RETRYABLE.contains(&status.as_u16()) {
-            return Err(Attempt::Retry(format!("({}) {described}", status.as_u16())));
-        }
-        let code = json
-            .get("code")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        Err(Attempt::Fail(TwirpError::Rejected {
-            method,
-            status: status.as_u16(),
-            message: described,
-            code,
-        }))
+        read_answer(method, status, &text)
     }
+}
+
+/// What an answer means: the value, a reason to retry, or a failure. The body is parsed
+/// before the status is looked at, as the official client does.
+fn read_answer<R: DeserializeOwned>(
+    method: &'static str,
+    status: reqwest::StatusCode,
+    text: &str,
+) -> Result<R, Verdict<TwirpError>> {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Err(Verdict::Retry(format!(
+            "({}) the response is not JSON",
+            status.as_u16()
+        )));
+    };
+    let message = json
+        .get("msg")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if message.contains("insufficient usage") {
+        return Err(Verdict::Fail(TwirpError::Usage { method, message }));
+    }
+    if status.is_success() {
+        return serde_json::from_value(json).map_err(|e| {
+            Verdict::Fail(TwirpError::InvalidResponse {
+                method,
+                detail: format!(": {e}"),
+            })
+        });
+    }
+    let described = format!(
+        "{}: {message}",
+        status.canonical_reason().unwrap_or("Unknown")
+    );
+    if RETRYABLE.contains(&status.as_u16()) {
+        return Err(Verdict::Retry(format!("({}) {described}", status.as_u16())));
+    }
+    let code = json
+        .get("code")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Err(Verdict::Fail(TwirpError::Rejected {
+        method,
+        status: status.as_u16(),
+        message: described,
+        code,
+    }))
 }
 
 /// The origin of `ACTIONS_RESULTS_URL`, or why it is unusable.

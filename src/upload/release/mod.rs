@@ -2,21 +2,27 @@
 //!
 //! The release of `tag` (or `release-id`) is found (published: by tag; draft: through the
 //! list, as drafts are invisible by tag) or created **as a draft**; a create that answers
-//! 422 `already_exists` (a matrix job won the race) re-fetches and reuses. Name clashes with
-//! existing assets stop the run before any upload unless `overwrite`. Assets (every file,
-//! flat, plus a checksums file naming them) go up concurrently, bounded; mutative API calls
-//! are paced; a failed
-//! upload is retried idempotently: the asset list decides whether a half-created (`starter`)
-//! or mismatching asset is deleted first, or a matching one accepted. Only when every asset
-//! landed is the draft published (unless `draft: true`).
+//! 422 `already_exists` (a matrix job won the race) re-fetches and reuses (`find`). Name
+//! clashes with existing assets stop the run before any upload unless `overwrite`. Assets
+//! (every file, flat, plus a checksums file naming them) go up concurrently, bounded;
+//! mutative API calls are paced; a failed upload is retried idempotently (`asset`): the
+//! asset list decides whether a half-created (`starter`) or mismatching asset is deleted
+//! first, or a matching one accepted. Only when every asset landed is the draft published
+//! (unless `draft: true`).
+
+mod asset;
+mod find;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::runtime::Runtime;
 use tokio::sync::Mutex;
 
+use self::asset::upload_asset;
+use self::find::find_or_create;
 use super::Bundle;
 use crate::config::{Config, MakeLatest};
 use crate::events::{Event, Reporter};
@@ -30,8 +36,6 @@ use crate::secret::Secret;
 const DEFAULT_CONCURRENCY: usize = 4;
 /// Least time between two mutative API calls (create, publish, delete).
 const PACE: Duration = Duration::from_millis(100);
-/// Attempts per asset.
-const MAX_ATTEMPTS: u32 = 4;
 
 /// Why the release destination failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +81,6 @@ pub enum ReleaseError {
         /// How many landed.
         landed: usize,
     },
-    /// The async runtime could not start.
-    #[error("cannot start the upload runtime: {0}")]
-    Runtime(String),
 }
 
 impl ReleaseError {
@@ -90,9 +91,7 @@ impl ReleaseError {
             ReleaseError::Config(_)
             | ReleaseError::AssetsExist { .. }
             | ReleaseError::Immutable { .. } => ExitCode::BadInput,
-            ReleaseError::Api { .. }
-            | ReleaseError::Incomplete { .. }
-            | ReleaseError::Runtime(_) => ExitCode::UploadFailed,
+            ReleaseError::Api { .. } | ReleaseError::Incomplete { .. } => ExitCode::UploadFailed,
         }
     }
 }
@@ -165,7 +164,32 @@ pub fn plan(
                 .into(),
         )
     })?;
-    let target = match (config.release.release_id, &config.release.tag) {
+    let target = target(config, env)?;
+    let assets = planned_assets(bundle)?;
+    Ok(Plan {
+        api_url: env.api_url().to_owned(),
+        token,
+        repo,
+        target,
+        name: config.release.name.clone(),
+        prerelease: config.release.prerelease,
+        keep_draft: config.release.draft,
+        make_latest: config.release.make_latest.map(|m| match m {
+            MakeLatest::True => "true",
+            MakeLatest::False => "false",
+            MakeLatest::Legacy => "legacy",
+        }),
+        overwrite: config.overwrite,
+        concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        idle,
+        assets,
+    })
+}
+
+/// The release the assets go to: `release-id`, else `tag`, else the tag this run was
+/// pushed for.
+fn target(config: &Config, env: &RunnerEnv) -> Result<Target, ReleaseError> {
+    Ok(match (config.release.release_id, &config.release.tag) {
         (Some(id), _) => Target::Id(id),
         (None, Some(tag)) => Target::Tag(tag.clone()),
         (None, None) => match env
@@ -181,7 +205,12 @@ pub fn plan(
                 )));
             }
         },
-    };
+    })
+}
+
+/// Every selected file as a flat asset (names must stay unique and valid), then the
+/// checksums file naming them.
+fn planned_assets(bundle: &Bundle<'_>) -> Result<Vec<Planned>, ReleaseError> {
     let mut assets = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut sums = String::new();
@@ -202,7 +231,7 @@ pub fn plan(
         let sha256 = hex::encode(record.sha256);
         let _ = writeln!(sums, "{sha256}  {name}");
         assets.push(Planned {
-            content_type: crate::upload::artifact::mime_type(&name),
+            content_type: crate::net::mime_type(&name),
             name,
             body: AssetBody::File {
                 path: file.path.clone(),
@@ -226,37 +255,15 @@ pub fn plan(
         body: AssetBody::Bytes(sums),
         content_type: "text/plain",
     });
-    Ok(Plan {
-        api_url: env.api_url().to_owned(),
-        token,
-        repo,
-        target,
-        name: config.release.name.clone(),
-        prerelease: config.release.prerelease,
-        keep_draft: config.release.draft,
-        make_latest: config.release.make_latest.map(|m| match m {
-            MakeLatest::True => "true",
-            MakeLatest::False => "false",
-            MakeLatest::Legacy => "legacy",
-        }),
-        overwrite: config.overwrite,
-        concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
-        idle,
-        assets,
-    })
+    Ok(assets)
 }
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
-pub fn upload(plan: &Plan, reporter: &dyn Reporter) -> (ReleaseReport, Option<ReleaseError>) {
-    let runtime = match crate::net::runtime() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            return (
-                ReleaseReport::default(),
-                Some(ReleaseError::Runtime(e.to_string())),
-            );
-        }
-    };
+pub fn upload(
+    plan: &Plan,
+    runtime: &Runtime,
+    reporter: &dyn Reporter,
+) -> (ReleaseReport, Option<ReleaseError>) {
     let mut report = ReleaseReport::default();
     let error = runtime
         .block_on(run(plan, reporter, &mut report, Duration::from_mins(1)))
@@ -269,6 +276,9 @@ fn api_err(what: impl Into<String>) -> impl FnOnce(ApiError) -> ReleaseError {
     move |source| ReleaseError::Api { what, source }
 }
 
+/// Uploads in this order: find or create the release, sort its assets against the plan
+/// (stopping on a clash), remove what an earlier run left, stage the uploads, upload them,
+/// settle (roll back, or swap replacements in), and publish last.
 async fn run(
     plan: &Plan,
     reporter: &dyn Reporter,
@@ -277,15 +287,7 @@ async fn run(
 ) -> Result<(), ReleaseError> {
     let api = Api::new(&plan.api_url, &plan.token, &plan.repo, min_wait, plan.idle)
         .map_err(ReleaseError::Config)?;
-    let release = find_or_create(plan, &api, reporter).await?;
-    report.id = Some(release.id);
-    report.tag = Some(release.tag_name.clone());
-    report.url = Some(release.html_url.clone());
-    if !release.draft && release.immutable {
-        return Err(ReleaseError::Immutable {
-            tag: release.tag_name,
-        });
-    }
+    let release = open_release(plan, &api, reporter, report).await?;
     // Existing assets: a clash stops the run before anything is uploaded.
     let existing = api
         .assets(release.id)
@@ -294,54 +296,14 @@ async fn run(
     let (done, clashes) = inventory(plan, &existing, &release.tag_name)?;
     let pacer = Mutex::new(None);
     remove_leftovers(&api, plan, &existing, &pacer).await?;
-    let suffix = &crate::secret::random_hex()[..8];
     for a in &done {
         report
             .assets
             .push((a.name.clone(), a.browser_download_url.clone()));
     }
-    let todo: Vec<&Planned> = plan
-        .assets
-        .iter()
-        .filter(|p| !done.iter().any(|a| a.name == p.name))
-        .collect();
-    let uploads: Vec<Planned> = todo
-        .iter()
-        .map(|&p| {
-            let mut p = p.clone();
-            if clashes.iter().any(|c| c.name == p.name) {
-                p.name = format!("stevedore-{suffix}-{}", p.name);
-            }
-            p
-        })
-        .collect();
-    let results = super::bounded::run(&uploads, plan.concurrency, |asset| {
-        upload_asset(&api, &release, asset, &pacer)
-    })
-    .await;
-    let mut failures = Vec::new();
-    let mut staged = Vec::new();
-    let mut fresh = Vec::new();
-    for ((&asset, upload), result) in todo.iter().zip(&uploads).zip(results) {
-        match result {
-            Some(Ok(landed)) if upload.name != asset.name => staged.push((asset, landed)),
-            Some(Ok(landed)) => fresh.push((asset, landed)),
-            Some(Err(e)) => {
-                failures.push(format!("`{}`: {e}", asset.name));
-                report.failed.push((asset.name.clone(), e.to_string()));
-            }
-            None => report.failed.push((
-                asset.name.clone(),
-                "not attempted after an earlier failure".into(),
-            )),
-        }
-    }
-    let outcome = Landed {
-        staged,
-        fresh,
-        failed: !failures.is_empty(),
-    };
-    settle(&api, &release, &clashes, outcome, &pacer, reporter, report).await?;
+    let uploads = stage(plan, &done, &clashes);
+    let (landed, failures) = upload_all(&api, &release, plan, &uploads, &pacer, report).await;
+    settle(&api, &release, &clashes, landed, &pacer, reporter, report).await?;
     if let Some(first) = failures.first() {
         return Err(ReleaseError::Incomplete {
             failed: failures.len(),
@@ -350,15 +312,7 @@ async fn run(
         });
     }
     if release.draft && !plan.keep_draft {
-        pace(&pacer).await;
-        let published = api
-            .publish(release.id, plan.make_latest)
-            .await
-            .map_err(api_err(
-                "publishing the release (it stays a draft with every asset)",
-            ))?;
-        report.url = Some(published.html_url);
-        report.published = true;
+        publish(&api, plan, &release, &pacer, report).await?;
     }
     reporter.event(&Event::info(format!(
         "Release `{}`: {} asset(s) uploaded{}",
@@ -369,97 +323,101 @@ async fn run(
     Ok(())
 }
 
-async fn find_or_create(
+/// The release the assets go to, recorded in the report; a published immutable release
+/// is refused before anything is uploaded.
+async fn open_release(
     plan: &Plan,
     api: &Api,
     reporter: &dyn Reporter,
+    report: &mut ReleaseReport,
 ) -> Result<Release, ReleaseError> {
-    let tag = match &plan.target {
-        Target::Id(id) => {
-            return api
-                .release(*id)
-                .await
-                .map_err(api_err(format!("getting release {id}")));
+    let release = find_or_create(plan, api, reporter).await?;
+    report.id = Some(release.id);
+    report.tag = Some(release.tag_name.clone());
+    report.url = Some(release.html_url.clone());
+    if !release.draft && release.immutable {
+        return Err(ReleaseError::Immutable {
+            tag: release.tag_name,
+        });
+    }
+    Ok(release)
+}
+
+/// The uploads to make, each with the asset it stands for: every planned asset the release
+/// does not already have, a replacement (a clash, under `overwrite`) under a temporary
+/// name (`stevedore-<token>-<name>`) until [`settle`] swaps it in.
+fn stage<'p>(plan: &'p Plan, done: &[&Asset], clashes: &[&Asset]) -> Vec<(&'p Planned, Planned)> {
+    let suffix = &crate::secret::random_hex()[..8];
+    plan.assets
+        .iter()
+        .filter(|p| !done.iter().any(|a| a.name == p.name))
+        .map(|p| {
+            let mut upload = p.clone();
+            if clashes.iter().any(|c| c.name == p.name) {
+                upload.name = format!("stevedore-{suffix}-{}", p.name);
+            }
+            (p, upload)
+        })
+        .collect()
+}
+
+/// Uploads the staged assets, bounded by `upload-concurrency`. Returns what landed and
+/// each failure's line; failed and unstarted assets go to the report.
+async fn upload_all<'p>(
+    api: &Api,
+    release: &Release,
+    plan: &Plan,
+    uploads: &[(&'p Planned, Planned)],
+    pacer: &Mutex<Option<Instant>>,
+    report: &mut ReleaseReport,
+) -> (Landed<'p>, Vec<String>) {
+    let results = super::bounded::run(uploads, plan.concurrency, |(_, upload)| {
+        upload_asset(api, release, upload, pacer)
+    })
+    .await;
+    let mut failures = Vec::new();
+    let mut staged = Vec::new();
+    let mut fresh = Vec::new();
+    for ((asset, upload), result) in uploads.iter().zip(results) {
+        match result {
+            Some(Ok(landed)) if upload.name != asset.name => staged.push((*asset, landed)),
+            Some(Ok(landed)) => fresh.push((*asset, landed)),
+            Some(Err(e)) => {
+                failures.push(format!("`{}`: {e}", asset.name));
+                report.failed.push((asset.name.clone(), e.to_string()));
+            }
+            None => report.failed.push((
+                asset.name.clone(),
+                "not attempted after an earlier failure".into(),
+            )),
         }
-        Target::Tag(tag) => tag,
+    }
+    let landed = Landed {
+        staged,
+        fresh,
+        failed: !failures.is_empty(),
     };
-    if let Some(r) = api
-        .release_by_tag(tag)
+    (landed, failures)
+}
+
+/// Publishes the draft once every asset landed.
+async fn publish(
+    api: &Api,
+    plan: &Plan,
+    release: &Release,
+    pacer: &Mutex<Option<Instant>>,
+    report: &mut ReleaseReport,
+) -> Result<(), ReleaseError> {
+    pace(pacer).await;
+    let published = api
+        .publish(release.id, plan.make_latest)
         .await
-        .map_err(api_err(format!("looking up release `{tag}`")))?
-    {
-        return Ok(r);
-    }
-    if let Some(r) = api
-        .drafts_with_tag(tag)
-        .await
-        .map_err(api_err("listing releases"))?
-        .into_iter()
-        .next()
-    {
-        reporter.event(&Event::info(format!(
-            "Using the existing draft release `{tag}` (id {})",
-            r.id
-        )));
-        return Ok(r);
-    }
-    let name = plan.name.as_deref().unwrap_or(tag);
-    match api.create_draft(tag, name, plan.prerelease).await {
-        Ok(r) => {
-            // Matrix jobs may each have created a draft an instant apart (drafts may share a
-            // tag): all converge on the oldest, and a newer duplicate of ours is removed.
-            let oldest = api
-                .drafts_with_tag(tag)
-                .await
-                .map_err(api_err("listing releases"))?
-                .into_iter()
-                .next();
-            match oldest {
-                Some(first) if first.id < r.id => {
-                    api.delete_release(r.id)
-                        .await
-                        .map_err(api_err("deleting a duplicate draft"))?;
-                    reporter.event(&Event::info(format!(
-                        "Release `{tag}` was created concurrently; using draft {}",
-                        first.id
-                    )));
-                    Ok(first)
-                }
-                _ => {
-                    reporter.event(&Event::info(format!(
-                        "Created draft release `{tag}` (id {})",
-                        r.id
-                    )));
-                    Ok(r)
-                }
-            }
-        }
-        Err(e) if e.code() == Some("already_exists") => {
-            // Another job created it first; it may take a moment to be visible.
-            for delay in [1, 2, 4] {
-                if let Some(r) = api
-                    .release_by_tag(tag)
-                    .await
-                    .map_err(api_err(format!("looking up release `{tag}`")))?
-                {
-                    reporter.event(&Event::info(format!(
-                        "Release `{tag}` was created concurrently; using it (id {})",
-                        r.id
-                    )));
-                    return Ok(r);
-                }
-                tokio::time::sleep(Duration::from_secs(delay)).await;
-            }
-            Err(ReleaseError::Api {
-                what: format!("creating release `{tag}`"),
-                source: e,
-            })
-        }
-        Err(e) => Err(ReleaseError::Api {
-            what: format!("creating release `{tag}`"),
-            source: e,
-        }),
-    }
+        .map_err(api_err(
+            "publishing the release (it stays a draft with every asset)",
+        ))?;
+    report.url = Some(published.html_url);
+    report.published = true;
+    Ok(())
 }
 
 /// Waits until [`PACE`] has passed since the previous mutative request.
@@ -473,134 +431,6 @@ async fn pace(pacer: &Mutex<Option<Instant>>) {
         }
     }
     *last = Some(Instant::now());
-}
-
-/// One asset, retried idempotently: before each retry the asset list says whether the
-/// previous attempt landed after all (accepted when size and digest match) or left a
-/// `starter`/mismatching asset (deleted).
-async fn upload_asset(
-    api: &Api,
-    release: &Release,
-    asset: &Planned,
-    pacer: &Mutex<Option<Instant>>,
-) -> Result<Asset, AssetError> {
-    let mut last = None;
-    for attempt in 0..MAX_ATTEMPTS {
-        if let Some(e) = &last {
-            let wait = match e {
-                ApiError::GitHub {
-                    retry_after: Some(s),
-                    ..
-                } => Duration::from_secs(*s),
-                _ => Duration::from_millis(500 << attempt),
-            };
-            tokio::time::sleep(wait).await;
-            let listed = api.assets(release.id).await?;
-            if let Some(found) = listed.iter().find(|a| a.name == asset.name) {
-                let digest_ok = found
-                    .digest
-                    .as_deref()
-                    .is_none_or(|d| d == format!("sha256:{}", asset.sha256));
-                if found.state == "uploaded" && found.size == asset.size && digest_ok {
-                    return Ok(found.clone());
-                }
-                pace(pacer).await;
-                api.delete_asset(found.id).await?;
-            }
-        }
-        // Uploads go to the uploads host and are bounded by `upload-concurrency`; the pace
-        // applies to the API's mutative calls (create, publish, delete).
-        match api
-            .upload(release, &asset.name, asset.content_type, &asset.body)
-            .await
-        {
-            Ok((landed, sent)) => return verify_landed(api, asset, landed, sent, pacer).await,
-            Err(e) => {
-                let retryable = match &e {
-                    ApiError::Transport(_) => true,
-                    ApiError::GitHub { status, code, .. } => {
-                        *status >= 500
-                            || *status == 429
-                            || (*status == 403 && e_is_rate_limit(&e))
-                            || code.as_deref() == Some("already_exists")
-                    }
-                    ApiError::Decode(_) => false,
-                };
-                if !retryable {
-                    return Err(e.into());
-                }
-                last = Some(e);
-            }
-        }
-    }
-    Err(last
-        .unwrap_or_else(|| ApiError::Transport("no attempt made".into()))
-        .into())
-}
-
-/// The scan vouches for an asset only if what was sent, and what GitHub stored, are the
-/// scanned bytes: a file the build rewrote after the scan would otherwise ship while the
-/// checksums asset lists its old hash (and its new content was never scanned for secrets).
-/// A mismatching asset is removed at once, so no re-run or publication can accept it.
-async fn verify_landed(
-    api: &Api,
-    asset: &Planned,
-    landed: Asset,
-    sent: Option<[u8; 32]>,
-    pacer: &Mutex<Option<Instant>>,
-) -> Result<Asset, AssetError> {
-    let expected = format!("sha256:{}", asset.sha256);
-    let mismatch = match (sent.map(hex::encode), landed.digest.as_deref()) {
-        (Some(sent), _) if sent != asset.sha256 => {
-            Some(("the bytes sent", format!("sha256:{sent}")))
-        }
-        (_, Some(stored)) if stored != expected => Some(("GitHub's copy", stored.to_owned())),
-        _ => None,
-    };
-    let Some((what, got)) = mismatch else {
-        return Ok(landed);
-    };
-    pace(pacer).await;
-    let aftermath = match api.delete_asset(landed.id).await {
-        Ok(()) => "the asset was removed".to_owned(),
-        Err(e) => format!("removing the asset failed ({e}): delete it by hand"),
-    };
-    Err(AssetError::Changed {
-        name: asset.name.clone(),
-        what,
-        got,
-        expected,
-        aftermath,
-    })
-}
-
-/// Why one asset did not land.
-#[derive(Debug, thiserror::Error)]
-enum AssetError {
-    /// A call failed.
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    /// The asset's bytes are not the scanned bytes.
-    #[error(
-        "`{name}` changed after it was scanned: {what} has {got}, the scan {expected}; {aftermath}; run again once the build has finished writing"
-    )]
-    Changed {
-        name: String,
-        what: &'static str,
-        got: String,
-        expected: String,
-        aftermath: String,
-    },
-}
-
-fn e_is_rate_limit(e: &ApiError) -> bool {
-    matches!(
-        e,
-        ApiError::GitHub {
-            retry_after: Some(_),
-            ..
-        }
-    ) || matches!(e, ApiError::GitHub { message, .. } if message.contains("rate limit"))
 }
 
 /// What the uploads left: replacements under temporary names, new assets, and whether any

@@ -9,12 +9,17 @@ use bytes::Bytes;
 
 use super::keys::Endpoint;
 use super::sign::{Payload, Signer};
-use crate::net::{Http, describe, random_unit};
+use crate::net::{Http, Policy, Verdict, describe, random_unit};
 
 /// Attempts per request.
 const MAX_ATTEMPTS: u32 = 5;
 /// First backoff; doubled per attempt, with jitter.
 const BASE_BACKOFF: Duration = Duration::from_millis(500);
+/// [`MAX_ATTEMPTS`], waiting [`backoff`] before each retry.
+const RETRY: Policy = Policy {
+    attempts: MAX_ATTEMPTS,
+    delay: |attempt, _| backoff(attempt),
+};
 
 /// A request body that can be produced again for every attempt.
 #[derive(Debug, Clone)]
@@ -121,21 +126,10 @@ impl Client {
         body: &Body,
         payload: Payload<'_>,
     ) -> Result<Reply, RequestError> {
-        let mut last = String::new();
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            match self
-                .attempt(method.clone(), url, headers, body, payload)
-                .await
-            {
-                Ok(reply) => return Ok(reply),
-                Err(Failure::Retry(why)) => last = why,
-                Err(Failure::Fail(e)) => return Err(e),
-            }
-        }
-        Err(RequestError::Exhausted { last })
+        RETRY
+            .run(|_| self.attempt(method.clone(), url, headers, body, payload))
+            .await
+            .map_err(|verdict| verdict.give_up(|last| RequestError::Exhausted { last }))
     }
 
     async fn attempt(
@@ -145,12 +139,12 @@ impl Client {
         headers: &[(&str, String)],
         body: &Body,
         payload: Payload<'_>,
-    ) -> Result<Reply, Failure> {
+    ) -> Result<Reply, Verdict<RequestError>> {
         let to_sign: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let signed = self
             .signer
             .sign(method.as_str(), url, &to_sign, payload, SystemTime::now())
-            .map_err(|e| Failure::Fail(RequestError::Sign(e)))?;
+            .map_err(|e| Verdict::Fail(RequestError::Sign(e)))?;
         let watch = self.http.watch();
         let mut request = self.http.client.request(method, url);
         for (k, v) in headers.iter().map(|(k, v)| (*k, v.as_str())) {
@@ -166,7 +160,7 @@ impl Client {
                 .body(watch.bytes_body(bytes.clone())),
             Body::File { path, len } => {
                 let body = watch.file_body(path).await.map_err(|e| {
-                    Failure::Fail(RequestError::Read {
+                    Verdict::Fail(RequestError::Read {
                         path: path.clone(),
                         message: e.to_string(),
                     })
@@ -183,42 +177,46 @@ impl Client {
                 response.bytes().await.map(|body| (status, headers, body))
             })
             .await
-            .map_err(|stalled| Failure::Retry(stalled.to_string()))?;
-        let (status, headers, body) = answer.map_err(|e| Failure::Retry(describe(e)))?;
-        // CompleteMultipartUpload can answer 200 with an error document.
-        let embedded_error = status == 200 && body.starts_with(b"<?xml") && has_error(&body);
-        if (200..300).contains(&status) && !embedded_error {
-            return Ok(Reply {
-                status,
-                headers,
-                body,
-            });
-        }
-        let code = xml_text(&body, "Code").unwrap_or_default();
-        let message = xml_text(&body, "Message").unwrap_or_default();
-        let retryable = matches!(status, 429 | 500 | 502 | 503 | 504)
-            || embedded_error
-            || matches!(
-                code.as_str(),
-                "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable"
-            );
-        if retryable {
-            Err(Failure::Retry(
-                format!("{status} {code} {message}").trim().to_owned(),
-            ))
-        } else {
-            Err(Failure::Fail(RequestError::Refused {
-                status,
-                code,
-                message,
-            }))
-        }
+            .map_err(|stalled| Verdict::Retry(stalled.to_string()))?;
+        let (status, headers, body) = answer.map_err(|e| Verdict::Retry(describe(e)))?;
+        read_reply(status, headers, body)
     }
 }
 
-enum Failure {
-    Retry(String),
-    Fail(RequestError),
+/// What S3's answer means: success, throttling or a server error (retried), or a refusal.
+fn read_reply(
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Bytes,
+) -> Result<Reply, Verdict<RequestError>> {
+    // CompleteMultipartUpload can answer 200 with an error document.
+    let embedded_error = status == 200 && body.starts_with(b"<?xml") && has_error(&body);
+    if (200..300).contains(&status) && !embedded_error {
+        return Ok(Reply {
+            status,
+            headers,
+            body,
+        });
+    }
+    let code = xml_text(&body, "Code").unwrap_or_default();
+    let message = xml_text(&body, "Message").unwrap_or_default();
+    let retryable = matches!(status, 429 | 500 | 502 | 503 | 504)
+        || embedded_error
+        || matches!(
+            code.as_str(),
+            "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable"
+        );
+    if retryable {
+        Err(Verdict::Retry(
+            format!("{status} {code} {message}").trim().to_owned(),
+        ))
+    } else {
+        Err(Verdict::Fail(RequestError::Refused {
+            status,
+            code,
+            message,
+        }))
+    }
 }
 
 fn backoff(attempt: u32) -> Duration {

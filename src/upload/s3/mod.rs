@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
+use tokio::runtime::Runtime;
 use tokio::sync::{Semaphore, mpsc};
 
 use self::client::{Body, Client, RequestError, xml_text};
@@ -86,9 +87,9 @@ pub enum S3Error {
         /// The file (relative path).
         path: String,
     },
-    /// The async runtime could not start.
-    #[error("cannot start the upload runtime: {0}")]
-    Runtime(String),
+    /// The HTTP client could not be built.
+    #[error("{0}")]
+    Client(String),
 }
 
 impl S3Error {
@@ -99,7 +100,7 @@ impl S3Error {
             S3Error::MissingCredentials | S3Error::Endpoint(_) | S3Error::Refused { .. } => {
                 ExitCode::BadInput
             }
-            S3Error::Failed { .. } | S3Error::Changed { .. } | S3Error::Runtime(_) => {
+            S3Error::Failed { .. } | S3Error::Changed { .. } | S3Error::Client(_) => {
                 ExitCode::UploadFailed
             }
         }
@@ -171,9 +172,29 @@ pub fn plan(
             path: file.path.clone(),
             size: record.size,
             sha256: record.sha256,
-            content_type: super::artifact::mime_type(&file.rel),
+            content_type: crate::net::mime_type(&file.rel),
         })
         .collect();
+    let documents = documents(bundle, prefix)?;
+    Ok(Plan {
+        credentials: Credentials {
+            access_key_id,
+            secret_access_key,
+            session_token: env.aws_session_token.clone(),
+        },
+        region,
+        endpoint,
+        bucket: bucket.to_owned(),
+        objects,
+        documents,
+        concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        idle,
+    })
+}
+
+/// The checksums file and the manifest, written by this run (not part of the scan), so
+/// hashed here.
+fn documents(bundle: &Bundle<'_>, prefix: &str) -> Result<Vec<Object>, S3Error> {
     let mut documents = Vec::new();
     for (name, path) in [
         (bundle.checksums_name, bundle.checksums),
@@ -200,20 +221,7 @@ pub fn plan(
             },
         });
     }
-    Ok(Plan {
-        credentials: Credentials {
-            access_key_id,
-            secret_access_key,
-            session_token: env.aws_session_token.clone(),
-        },
-        region,
-        endpoint,
-        bucket: bucket.to_owned(),
-        objects,
-        documents,
-        concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
-        idle,
-    })
+    Ok(documents)
 }
 
 /// Size and SHA-256 of a document written by this run (not part of the scan).
@@ -224,15 +232,15 @@ fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, [u8; 32])> {
 }
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
-pub fn upload(plan: Plan, reporter: &dyn Reporter) -> (S3Report, Option<S3Error>) {
+pub fn upload(
+    plan: Plan,
+    runtime: &Runtime,
+    reporter: &dyn Reporter,
+) -> (S3Report, Option<S3Error>) {
     reporter.mask(plan.credentials.secret_access_key.expose());
     if let Some(token) = &plan.credentials.session_token {
         reporter.mask(token.expose());
     }
-    let runtime = match crate::net::runtime() {
-        Ok(runtime) => runtime,
-        Err(e) => return (S3Report::default(), Some(S3Error::Runtime(e.to_string()))),
-    };
     let mut report = S3Report::default();
     let error = runtime
         .block_on(upload_all(plan, reporter, &mut report))
@@ -255,7 +263,7 @@ async fn upload_all(
         crate::net::http_client().pool_max_idle_per_host(plan.concurrency),
         plan.idle,
     )
-    .map_err(S3Error::Runtime)?;
+    .map_err(S3Error::Client)?;
     let ctx = Ctx {
         client: Arc::new(Client {
             http,
@@ -439,11 +447,42 @@ async fn multipart(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
     result
 }
 
+/// The parts of a multipart upload, read once from disk while they are sent; the whole
+/// file's hash must still be the scan's before the upload is completed.
 async fn upload_parts(ctx: &Ctx<'_>, object: &Object, upload_id: &str) -> Result<(), RequestError> {
-    let client = &ctx.client;
     let part_size = PART_SIZE.max(object.size.div_ceil(10_000));
-    let (tx, mut rx) = mpsc::channel::<Part>(1);
+    let (tx, rx) = mpsc::channel::<Part>(1);
     let reader = spawn_reader(object.path.clone(), part_size, tx);
+    let sent = send_parts(ctx, object, upload_id, rx).await;
+    let whole = reader.await.map_err(|e| RequestError::Read {
+        path: object.path.clone(),
+        message: e.to_string(),
+    })?;
+    let done = sent?;
+    let whole = whole.map_err(|e| RequestError::Read {
+        path: object.path.clone(),
+        message: e.to_string(),
+    })?;
+    if whole != object.sha256 {
+        return Err(RequestError::Refused {
+            status: 400,
+            code: "BadDigest".into(),
+            message: "the file's bytes differ from the scan".into(),
+        });
+    }
+    complete(&ctx.client, object, upload_id, done).await
+}
+
+/// Sends each part the reader hands over, in parallel under the shared part budget. After
+/// the first failure no part starts and those in flight are stopped; the reader then sees
+/// the channel closed. Returns every part's number, `ETag` and SHA-256, or the first
+/// failure.
+async fn send_parts(
+    ctx: &Ctx<'_>,
+    object: &Object,
+    upload_id: &str,
+    mut rx: mpsc::Receiver<Part>,
+) -> Result<Vec<(usize, String, [u8; 32])>, RequestError> {
     let mut uploads = tokio::task::JoinSet::new();
     let mut done: Vec<(usize, String, [u8; 32])> = Vec::new();
     let mut failure = None;
@@ -454,7 +493,7 @@ async fn upload_parts(ctx: &Ctx<'_>, object: &Object, upload_id: &str) -> Result
         let Some(part) = rx.recv().await else {
             break;
         };
-        let url = client.url(
+        let url = ctx.client.url(
             &object.key,
             &format!(
                 "partNumber={}&uploadId={}",
@@ -462,7 +501,7 @@ async fn upload_parts(ctx: &Ctx<'_>, object: &Object, upload_id: &str) -> Result
                 crate::net::percent_encode(upload_id)
             ),
         );
-        let client = Arc::clone(client);
+        let client = Arc::clone(&ctx.client);
         uploads.spawn(async move {
             let headers = [("x-amz-checksum-sha256", checksum_header(&part.sha256))];
             let reply = client
@@ -505,25 +544,7 @@ async fn upload_parts(ctx: &Ctx<'_>, object: &Object, upload_id: &str) -> Result
             }
         }
     }
-    let whole = reader.await.map_err(|e| RequestError::Read {
-        path: object.path.clone(),
-        message: e.to_string(),
-    })?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let whole = whole.map_err(|e| RequestError::Read {
-        path: object.path.clone(),
-        message: e.to_string(),
-    })?;
-    if whole != object.sha256 {
-        return Err(RequestError::Refused {
-            status: 400,
-            code: "BadDigest".into(),
-            message: "the file's bytes differ from the scan".into(),
-        });
-    }
-    complete(client, object, upload_id, done).await
+    failure.map_or(Ok(done), Err)
 }
 
 /// `CompleteMultipartUpload` with every part's `ETag` and SHA-256, in order.
