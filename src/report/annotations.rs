@@ -9,11 +9,11 @@ use crate::error::Error;
 use crate::gate::Check;
 
 /// GitHub shows at most this many error and this many warning annotations per step.
-pub const MAX_PER_SEVERITY: usize = 10;
+pub(crate) const MAX_PER_SEVERITY: usize = 10;
 
 /// Builds the annotations of an outcome, capped as the runner shows them.
 #[must_use]
-pub fn build(outcome: &Outcome<'_>) -> Vec<Annotation> {
+pub(crate) fn build(outcome: &Outcome<'_>) -> Vec<Annotation> {
     let (errors, warnings) = all(outcome);
     let mut out = cap(errors, "errors");
     out.extend(cap(warnings, "warnings"));
@@ -22,7 +22,7 @@ pub fn build(outcome: &Outcome<'_>) -> Vec<Annotation> {
 
 /// Every error and warning annotation, uncapped (a check run takes them all).
 #[must_use]
-pub fn all(outcome: &Outcome<'_>) -> (Vec<Annotation>, Vec<Annotation>) {
+pub(crate) fn all(outcome: &Outcome<'_>) -> (Vec<Annotation>, Vec<Annotation>) {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let root = outcome.manifest.map(|m| m.selection.root.as_path());

@@ -16,21 +16,20 @@ const MAX_SUMMARY: usize = 65_000;
 
 /// Where the check run goes.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// `GITHUB_API_URL`.
-    pub api_url: String,
+    pub(crate) api_url: String,
     /// `owner/repo`.
-    pub repo: String,
-    /// The commit.
-    pub sha: String,
+    pub(crate) repo: String,
+    pub(crate) sha: String,
     /// The token (`checks: write`).
-    pub token: Secret,
+    pub(crate) token: Secret,
     /// Idle deadline of each request (`STEVEDORE_HTTP_TIMEOUT`).
-    pub idle: Duration,
+    pub(crate) idle: Duration,
 }
 
 /// Publishes the check run; returns its page.
-pub fn publish(
+pub(crate) fn publish(
     target: &Target,
     success: bool,
     summary: &str,

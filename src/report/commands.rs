@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 /// Escapes command data: `%`, CR, LF.
 #[must_use]
-pub fn escape_data(s: &str) -> String {
+pub(crate) fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
@@ -20,7 +20,7 @@ pub fn escape_data(s: &str) -> String {
 /// `%3A:`, and every `##[` into `#%23[`. `%` is already escaped, so the result reads
 /// unambiguously.
 #[must_use]
-pub fn inert(text: &str) -> String {
+pub(crate) fn inert(text: &str) -> String {
     let mut out = escape_data(text);
     if out.contains("##[") {
         out = out.replace("##[", "#%23[");
@@ -34,19 +34,17 @@ pub fn inert(text: &str) -> String {
 
 /// Escapes a property value: data escaping plus `:` and `,`.
 #[must_use]
-pub fn escape_property(s: &str) -> String {
+pub(crate) fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Annotation severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
+pub(crate) enum Severity {
     /// `::error`
     Error,
     /// `::warning`
     Warning,
-    /// `::notice`
-    Notice,
 }
 
 impl Severity {
@@ -54,30 +52,25 @@ impl Severity {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
-            Severity::Notice => "notice",
         }
     }
 }
 
 /// An annotation on the run, optionally on a file and line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Annotation {
-    /// Severity.
-    pub severity: Severity,
-    /// Short title.
-    pub title: Option<String>,
+pub(crate) struct Annotation {
+    pub(crate) severity: Severity,
+    pub(crate) title: Option<String>,
     /// Path relative to the workspace.
-    pub file: Option<String>,
-    /// 1-based line.
-    pub line: Option<u64>,
-    /// The message.
-    pub message: String,
+    pub(crate) file: Option<String>,
+    pub(crate) line: Option<u64>,
+    pub(crate) message: String,
 }
 
 impl Annotation {
     /// An annotation without a location.
     #[must_use]
-    pub fn new(severity: Severity, title: &str, message: String) -> Self {
+    pub(crate) fn new(severity: Severity, title: &str, message: String) -> Self {
         Annotation {
             severity,
             title: Some(title.to_owned()),
@@ -90,7 +83,7 @@ impl Annotation {
     /// The same annotation with credentials in every field replaced by `***` (a file name
     /// can hold a token; redacting after escaping would miss it).
     #[must_use]
-    pub fn redacted(&self) -> Annotation {
+    pub(crate) fn redacted(&self) -> Annotation {
         let clean = |s: &str| crate::report::redact::text(s).into_owned();
         Annotation {
             severity: self.severity,
@@ -103,7 +96,7 @@ impl Annotation {
 
     /// The workflow command line (without the trailing newline), redacted then escaped.
     #[must_use]
-    pub fn to_command(&self) -> String {
+    pub(crate) fn to_command(&self) -> String {
         let this = self.redacted();
         let mut props = Vec::new();
         if let Some(title) = &this.title {

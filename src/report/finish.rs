@@ -17,7 +17,7 @@ use crate::upload::DestinationReport;
 
 /// Writes everything the run reports, whatever stage it reached: step outputs, the job
 /// summary, the console summary, annotations and the check run. Returns the exit code.
-pub fn finish(
+pub(crate) fn finish(
     env: &RunnerEnv,
     cwd: &Path,
     log: &LogReporter,

@@ -5,7 +5,7 @@
 /// turned into entities, and line breaks shown as `\n` so a name cannot start a new table
 /// row or block.
 #[must_use]
-pub fn markdown(text: &str) -> String {
+pub(crate) fn markdown(text: &str) -> String {
     let text = crate::report::redact::text(text);
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
@@ -31,7 +31,7 @@ pub fn markdown(text: &str) -> String {
 /// backticks inside, `|` is escaped so a table cell cannot be split (GFM strips that
 /// escape even inside code spans), and control characters are shown as escapes.
 #[must_use]
-pub fn code(text: &str) -> String {
+pub(crate) fn code(text: &str) -> String {
     let text = crate::report::redact::text(text);
     let mut body = String::with_capacity(text.len());
     for c in text.chars() {
@@ -60,7 +60,7 @@ pub fn code(text: &str) -> String {
 
 /// Shortens long text to `max` characters with an ellipsis in the middle.
 #[must_use]
-pub fn shorten(text: &str, max: usize) -> String {
+pub(crate) fn shorten(text: &str, max: usize) -> String {
     let n = text.chars().count();
     if n <= max {
         return text.to_owned();

@@ -5,15 +5,15 @@
 //! stage, turning events into log lines (grouped in Actions, with a progress line on a
 //! terminal) and keeping warnings for the annotations written at the end.
 
-pub mod annotations;
-pub mod check_run;
-pub mod commands;
-pub mod finish;
-pub mod format;
+pub(crate) mod annotations;
+pub(crate) mod check_run;
+pub(crate) mod commands;
+pub(crate) mod finish;
+pub(crate) mod format;
 pub mod log;
-pub mod outputs;
-pub mod redact;
-pub mod summary;
+pub(crate) mod outputs;
+pub(crate) mod redact;
+pub(crate) mod summary;
 
 /// What the run reached, stage by stage. Every part is optional because a run can stop
 /// at any stage and still reports what it has.

@@ -16,7 +16,7 @@ use crate::upload::DestinationReport;
 
 /// Why outputs could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum OutputError {
+pub(crate) enum OutputError {
     /// The file could not be opened or written.
     #[error("cannot write step outputs to `{path}`: {source}")]
     Io {
@@ -34,7 +34,7 @@ pub enum OutputError {
 }
 
 /// Renders outputs, each with its own random delimiter.
-pub fn render(outputs: &[(&str, String)]) -> Result<String, OutputError> {
+pub(crate) fn render(outputs: &[(&str, String)]) -> Result<String, OutputError> {
     let mut out = String::new();
     for (name, value) in outputs {
         let delimiter = format!("ghadelimiter_{}", random_hex());
@@ -49,7 +49,7 @@ pub fn render(outputs: &[(&str, String)]) -> Result<String, OutputError> {
 }
 
 /// Appends outputs to the file named by `$GITHUB_OUTPUT`.
-pub fn write(path: &Path, outputs: &[(&str, String)]) -> Result<(), OutputError> {
+pub(crate) fn write(path: &Path, outputs: &[(&str, String)]) -> Result<(), OutputError> {
     let text = render(outputs)?;
     let io = |source| OutputError::Io {
         path: path.to_owned(),
@@ -67,7 +67,7 @@ pub fn write(path: &Path, outputs: &[(&str, String)]) -> Result<(), OutputError>
 const MAX_HASHES_OUTPUT: usize = 512 * 1024;
 
 /// Every step output of the run, in the order they are written.
-pub fn step_outputs(state: &Reached, log: &LogReporter) -> Vec<(&'static str, String)> {
+pub(crate) fn step_outputs(state: &Reached, log: &LogReporter) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Some(m) = &state.manifest {
         out.push(("files", m.records.len().to_string()));

@@ -19,7 +19,7 @@ fn detectors() -> &'static SecretScanner {
 static MASKS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Registers a credential: from now on [`text`] replaces it with `***` wherever it appears.
-pub fn add_mask(value: &str) {
+pub(crate) fn add_mask(value: &str) {
     if value.is_empty() {
         return;
     }
@@ -35,7 +35,7 @@ pub fn add_mask(value: &str) {
 /// URLs. Run it on raw text, before any escaping: escaping can split a token (markdown
 /// turns `ghp_` into `ghp\_`) so that the detectors no longer see it.
 #[must_use]
-pub fn text(raw: &str) -> Cow<'_, str> {
+pub(crate) fn text(raw: &str) -> Cow<'_, str> {
     let mut out = signatures(detectors().redact(raw));
     if let Ok(masks) = MASKS.read() {
         for mask in masks.iter() {

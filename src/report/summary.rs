@@ -11,7 +11,7 @@ use crate::units::{bytes, count, duration, plural, rate};
 use crate::upload::DestinationReport;
 
 /// Budget for the whole summary; the runner refuses more than 1 MiB per step.
-pub const MAX_BYTES: usize = 900 * 1024;
+pub(crate) const MAX_BYTES: usize = 900 * 1024;
 /// Rows per table.
 const MAX_ROWS: usize = 100;
 /// Characters of a path shown in a cell.
@@ -24,7 +24,7 @@ fn name(text: &str) -> String {
 
 /// Renders the summary.
 #[must_use]
-pub fn render(outcome: &Outcome<'_>) -> String {
+pub(crate) fn render(outcome: &Outcome<'_>) -> String {
     let mut s = String::new();
     let failed = outcome.error.is_some();
     let _ = writeln!(s, "## {} stevedore\n", if failed { "❌" } else { "✅" });

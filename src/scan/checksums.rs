@@ -7,7 +7,7 @@ use super::Manifest;
 /// Writes one line per file: `<hex>  <path>`. Names holding `\`, a line feed or a
 /// carriage return are escaped the GNU way (the line starts with `\`, then `\\`, `\n`,
 /// `\r`), which `sha256sum -c` undoes.
-pub fn write(manifest: &Manifest, out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn write(manifest: &Manifest, out: &mut impl Write) -> io::Result<()> {
     let mut hex = [0u8; 64];
     for (file, record) in manifest.files() {
         let name = file.rel.as_str();
@@ -34,13 +34,13 @@ pub fn write(manifest: &Manifest, out: &mut impl Write) -> io::Result<()> {
 
 /// The SLSA provenance "subjects" form: base64 of the checksums file.
 #[must_use]
-pub fn hashes_output(checksums: &[u8]) -> String {
+pub(crate) fn hashes_output(checksums: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(checksums)
 }
 
 /// Length of the base64 form of `n` bytes, to decide without encoding.
 #[must_use]
-pub fn base64_len(n: usize) -> usize {
+pub(crate) fn base64_len(n: usize) -> usize {
     n.div_ceil(3) * 4
 }

@@ -1,7 +1,7 @@
 //! Stage 2, scan: every selected file read once on rayon (SHA-256, size, mode, credential
 //! scan), then duplicate groups -> a [`Manifest`].
 
-pub mod checksums;
+pub(crate) mod checksums;
 pub mod documents;
 mod duplicates;
 pub mod manifest;

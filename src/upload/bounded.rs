@@ -9,7 +9,7 @@ use futures_util::stream::{self, StreamExt as _};
 
 /// Runs `work` on every item, at most `limit` at once. Returns, in item order, `None` for
 /// items not started because an earlier one failed, else the item's result.
-pub async fn run<'a, T, R, E, F, Fut>(
+pub(crate) async fn run<'a, T, R, E, F, Fut>(
     items: &'a [T],
     limit: usize,
     work: F,

@@ -27,7 +27,7 @@ thread_local! {
 
 /// Resolves `~/` and relative paths.
 #[must_use]
-pub fn resolve(path: &Path, ctx: &Context<'_>) -> PathBuf {
+pub(crate) fn resolve(path: &Path, ctx: &Context<'_>) -> PathBuf {
     if let (Ok(rest), Some(home)) = (path.strip_prefix("~"), ctx.home) {
         return normalize(&home.join(rest));
     }

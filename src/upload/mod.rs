@@ -3,8 +3,8 @@
 //! destination never leaves the others half-done.
 
 pub mod artifact;
-pub mod bounded;
-pub mod dir;
+pub(crate) mod bounded;
+pub(crate) mod dir;
 pub mod release;
 pub mod s3;
 

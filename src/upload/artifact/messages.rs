@@ -9,9 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::token::BackendIds;
 
 /// `version` for zip uploads: accepted by github.com, Gitea and act.
-pub const VERSION_ZIP: i32 = 4;
+pub(crate) const VERSION_ZIP: i32 = 4;
 /// `version` for raw (unzipped) uploads, which also send `mime_type`.
-pub const VERSION_RAW: i32 = 7;
+pub(crate) const VERSION_RAW: i32 = 7;
 
 #[expect(
     clippy::trivially_copy_pass_by_ref,
@@ -42,29 +42,29 @@ fn int64_option_string<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S:
 
 /// `CreateArtifact`.
 #[derive(Debug, Clone, Serialize)]
-pub struct CreateArtifactRequest<'a> {
+pub(crate) struct CreateArtifactRequest<'a> {
     /// From the token.
     #[serde(skip_serializing_if = "str::is_empty")]
-    pub workflow_run_backend_id: &'a str,
+    pub(crate) workflow_run_backend_id: &'a str,
     /// From the token.
     #[serde(skip_serializing_if = "str::is_empty")]
-    pub workflow_job_run_backend_id: &'a str,
+    pub(crate) workflow_job_run_backend_id: &'a str,
     /// Artifact name.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// RFC 3339 expiry, when `retention-days` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<String>,
+    pub(crate) expires_at: Option<String>,
     /// [`VERSION_ZIP`] or [`VERSION_RAW`].
-    pub version: i32,
+    pub(crate) version: i32,
     /// Content type, raw uploads only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mime_type: Option<&'a str>,
+    pub(crate) mime_type: Option<&'a str>,
 }
 
 impl<'a> CreateArtifactRequest<'a> {
     /// A request for `name` with the IDs from the token.
     #[must_use]
-    pub fn new(ids: &'a BackendIds, name: &'a str, version: i32) -> Self {
+    pub(crate) fn new(ids: &'a BackendIds, name: &'a str, version: i32) -> Self {
         CreateArtifactRequest {
             workflow_run_backend_id: &ids.run,
             workflow_job_run_backend_id: &ids.job,
@@ -78,48 +78,48 @@ impl<'a> CreateArtifactRequest<'a> {
 
 /// `FinalizeArtifact`.
 #[derive(Debug, Clone, Serialize)]
-pub struct FinalizeArtifactRequest<'a> {
+pub(crate) struct FinalizeArtifactRequest<'a> {
     /// From the token.
-    pub workflow_run_backend_id: &'a str,
+    pub(crate) workflow_run_backend_id: &'a str,
     /// From the token.
-    pub workflow_job_run_backend_id: &'a str,
+    pub(crate) workflow_job_run_backend_id: &'a str,
     /// Artifact name.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// Bytes uploaded (omitted when zero, as proto3 JSON omits defaults).
     #[serde(skip_serializing_if = "is_zero", serialize_with = "int64_string")]
-    pub size: u64,
+    pub(crate) size: u64,
     /// `sha256:<hex>` of exactly the uploaded bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hash: Option<String>,
+    pub(crate) hash: Option<String>,
 }
 
 /// `ListArtifacts`.
 #[derive(Debug, Clone, Serialize)]
-pub struct ListArtifactsRequest<'a> {
+pub(crate) struct ListArtifactsRequest<'a> {
     /// From the token.
-    pub workflow_run_backend_id: &'a str,
+    pub(crate) workflow_run_backend_id: &'a str,
     /// From the token.
-    pub workflow_job_run_backend_id: &'a str,
+    pub(crate) workflow_job_run_backend_id: &'a str,
     /// Only artifacts with this name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name_filter: Option<&'a str>,
+    pub(crate) name_filter: Option<&'a str>,
     /// Only the artifact with this id.
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "int64_option_string"
     )]
-    pub id_filter: Option<u64>,
+    pub(crate) id_filter: Option<u64>,
 }
 
 /// `DeleteArtifact` (and `GetSignedArtifactURL`, which has the same fields).
 #[derive(Debug, Clone, Serialize)]
-pub struct NamedArtifactRequest<'a> {
+pub(crate) struct NamedArtifactRequest<'a> {
     /// From the token.
-    pub workflow_run_backend_id: &'a str,
+    pub(crate) workflow_run_backend_id: &'a str,
     /// From the token.
-    pub workflow_job_run_backend_id: &'a str,
+    pub(crate) workflow_job_run_backend_id: &'a str,
     /// Artifact name.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
 }
 
 /// Deserializes `null` (or absence, with `#[serde(default)]`) as the default value.
@@ -146,54 +146,50 @@ fn int64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 
 /// `CreateArtifact` response.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct CreateArtifactResponse {
+pub(crate) struct CreateArtifactResponse {
     /// Must be true.
     #[serde(default, deserialize_with = "nullable")]
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// Where the blob goes (a SAS URL: its signature must be masked).
     #[serde(default, alias = "signedUploadUrl", deserialize_with = "nullable")]
-    pub signed_upload_url: String,
+    pub(crate) signed_upload_url: String,
 }
 
 /// `FinalizeArtifact` and `DeleteArtifact` responses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct ArtifactIdResponse {
+pub(crate) struct ArtifactIdResponse {
     /// Must be true.
     #[serde(default, deserialize_with = "nullable")]
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// The artifact's id.
     #[serde(default, alias = "artifactId", deserialize_with = "int64")]
-    pub artifact_id: u64,
+    pub(crate) artifact_id: u64,
 }
 
 /// One artifact of a `ListArtifacts` response.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct ListedArtifact {
-    /// Its id.
+pub(crate) struct ListedArtifact {
     #[serde(default, alias = "databaseId", deserialize_with = "int64")]
-    pub database_id: u64,
-    /// Its name.
+    pub(crate) database_id: u64,
     #[serde(default, deserialize_with = "nullable")]
-    pub name: String,
-    /// Its size.
+    pub(crate) name: String,
     #[serde(default, deserialize_with = "int64")]
-    pub size: u64,
+    pub(crate) size: u64,
     /// `sha256:<hex>` of the stored bytes, where the service records one.
     #[serde(default)]
-    pub digest: Option<String>,
+    pub(crate) digest: Option<String>,
 }
 
 /// `ListArtifacts` response.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct ListArtifactsResponse {
-    /// The artifacts.
+pub(crate) struct ListArtifactsResponse {
     #[serde(default, deserialize_with = "nullable")]
-    pub artifacts: Vec<ListedArtifact>,
+    pub(crate) artifacts: Vec<ListedArtifact>,
 }
 
 /// RFC 3339 UTC with milliseconds, as JavaScript's `Date` renders a protobuf Timestamp.
 #[must_use]
-pub fn rfc3339_millis(unix_millis: i64) -> String {
+pub(crate) fn rfc3339_millis(unix_millis: i64) -> String {
     let secs = unix_millis.div_euclid(1000);
     let millis = unix_millis.rem_euclid(1000);
     let (y, m, d) = crate::pack::layout::civil_from_days(secs.div_euclid(86_400));

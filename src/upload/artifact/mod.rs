@@ -9,7 +9,7 @@
 //! the service expires it.
 
 pub mod blob;
-pub mod messages;
+pub(crate) mod messages;
 pub mod token;
 pub mod transfer;
 pub mod twirp;

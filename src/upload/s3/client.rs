@@ -23,7 +23,7 @@ const RETRY: Policy = Policy {
 
 /// A request body that can be produced again for every attempt.
 #[derive(Debug, Clone)]
-pub enum Body {
+pub(crate) enum Body {
     /// No body.
     Empty,
     /// Bytes in memory (a part, XML).
@@ -39,13 +39,13 @@ pub enum Body {
 
 /// What S3 answered.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// HTTP status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Response headers.
-    pub headers: reqwest::header::HeaderMap,
+    pub(crate) headers: reqwest::header::HeaderMap,
     /// Response body.
-    pub body: Bytes,
+    pub(crate) body: Bytes,
 }
 
 /// Why a request failed for good.
@@ -93,21 +93,19 @@ impl RequestError {
 
 /// A client for one bucket.
 #[derive(Debug)]
-pub struct Client {
+pub(crate) struct Client {
     /// The HTTP client.
     pub(crate) http: Http,
-    /// The signer.
-    pub signer: Signer,
+    pub(crate) signer: Signer,
     /// Where the bucket lives.
-    pub endpoint: Endpoint,
-    /// The bucket.
-    pub bucket: String,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) bucket: String,
 }
 
 impl Client {
     /// The URL of `key` with an optional query (already encoded).
     #[must_use]
-    pub fn url(&self, key: &str, query: &str) -> String {
+    pub(crate) fn url(&self, key: &str, query: &str) -> String {
         let base = self.endpoint.object_url(&self.bucket, key);
         if query.is_empty() {
             base
@@ -118,7 +116,7 @@ impl Client {
 
     /// Sends a signed request, retrying as described in the module docs. `headers` are sent
     /// and signed.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         url: &str,
@@ -232,7 +230,7 @@ fn has_error(body: &[u8]) -> bool {
 /// The text of the first `<tag>…</tag>` in an XML document (S3's documents are flat and
 /// never nest a tag in itself), with the five predefined entities decoded.
 #[must_use]
-pub fn xml_text(body: &[u8], tag: &str) -> Option<String> {
+pub(crate) fn xml_text(body: &[u8], tag: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");

@@ -4,7 +4,7 @@
 
 /// The key of `rel` under `prefix` (already trimmed of slashes).
 #[must_use]
-pub fn key(prefix: &str, rel: &str) -> String {
+pub(crate) fn key(prefix: &str, rel: &str) -> String {
     if prefix.is_empty() {
         rel.to_owned()
     } else {
@@ -14,19 +14,23 @@ pub fn key(prefix: &str, rel: &str) -> String {
 
 /// Where requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     /// `http` or `https`.
-    pub scheme: String,
+    pub(crate) scheme: String,
     /// Host and optional port, without the bucket.
-    pub authority: String,
+    pub(crate) authority: String,
     /// Address the bucket in the path (`host/bucket/key`) instead of the host name.
-    pub path_style: bool,
+    pub(crate) path_style: bool,
 }
 
 impl Endpoint {
     /// From `s3-endpoint` (or AWS's regional endpoint). Hosts that are IP addresses or
     /// `localhost` cannot carry a bucket name, so they always use path style.
-    pub fn new(endpoint: Option<&str>, region: &str, path_style: bool) -> Result<Self, String> {
+    pub(crate) fn new(
+        endpoint: Option<&str>,
+        region: &str,
+        path_style: bool,
+    ) -> Result<Self, String> {
         let raw = endpoint.map_or_else(
             || format!("https://s3.{region}.amazonaws.com"),
             str::to_owned,
@@ -55,7 +59,7 @@ impl Endpoint {
 
     /// The URL of `key` in `bucket` (no query).
     #[must_use]
-    pub fn object_url(&self, bucket: &str, key: &str) -> String {
+    pub(crate) fn object_url(&self, bucket: &str, key: &str) -> String {
         if self.path_style {
             format!(
                 "{}://{}/{bucket}/{}",

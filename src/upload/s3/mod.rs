@@ -9,8 +9,8 @@
 //! last, so their presence means every object listed in them landed.
 
 pub mod client;
-pub mod keys;
-pub mod sign;
+pub(crate) mod keys;
+pub(crate) mod sign;
 
 use std::fmt::Write as _;
 use std::io::Read as _;

@@ -19,7 +19,7 @@ use crate::secret::Secret;
 
 /// What the signature says about the body.
 #[derive(Debug, Clone, Copy)]
-pub enum Payload<'a> {
+pub(crate) enum Payload<'a> {
     /// `UNSIGNED-PAYLOAD`: integrity comes from a signed checksum header.
     Unsigned,
     /// The hex SHA-256 of the body.
@@ -27,22 +27,23 @@ pub enum Payload<'a> {
 }
 
 /// SHA-256 of an empty payload.
-pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+pub(crate) const EMPTY_SHA256: &str =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Credentials from the standard `AWS_*` variables.
 #[derive(Debug, Clone)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// `AWS_ACCESS_KEY_ID`.
-    pub access_key_id: String,
+    pub(crate) access_key_id: String,
     /// `AWS_SECRET_ACCESS_KEY`.
-    pub secret_access_key: Secret,
+    pub(crate) secret_access_key: Secret,
     /// `AWS_SESSION_TOKEN` (temporary credentials, e.g. from OIDC).
-    pub session_token: Option<Secret>,
+    pub(crate) session_token: Option<Secret>,
 }
 
 /// Signs requests for one region.
 #[derive(Debug)]
-pub struct Signer {
+pub(crate) struct Signer {
     identity: Identity,
     region: String,
 }
@@ -50,7 +51,7 @@ pub struct Signer {
 impl Signer {
     /// A signer for `region`.
     #[must_use]
-    pub fn new(credentials: &Credentials, region: &str) -> Self {
+    pub(crate) fn new(credentials: &Credentials, region: &str) -> Self {
         let identity: Identity = AwsCredentials::new(
             credentials.access_key_id.clone(),
             credentials.secret_access_key.expose().to_owned(),
@@ -72,7 +73,7 @@ impl Signer {
     /// `x-amz-content-sha256` and, with temporary credentials, `x-amz-security-token`.
     /// `url` must already be percent-encoded; `headers` are the ones that will be sent and
     /// should be signed (`x-amz-*`, `content-type`).
-    pub fn sign(
+    pub(crate) fn sign(
         &self,
         method: &str,
         url: &str,
