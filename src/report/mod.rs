@@ -8,6 +8,7 @@
 pub mod annotations;
 pub mod check_run;
 pub mod commands;
+pub mod diagnostics;
 pub mod finish;
 pub mod format;
 pub mod log;
