@@ -1,6 +1,7 @@
 //! The `stevedore` binary: a thin shell over the library.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use stevedore::config::RawInputs;
 use stevedore::github::RunnerEnv;
@@ -32,7 +33,12 @@ fn main() -> ExitCode {
         Mode::Actions => Box::new(std::io::stdout()),
         Mode::Terminal | Mode::Plain => Box::new(std::io::stderr()),
     };
-    let log = LogReporter::new(mode, out);
+    let log = Arc::new(LogReporter::new(mode, out));
+    if env.runner_debug && mode == Mode::Actions {
+        // Only a debug re-run pays for a subscriber. Installing fails only if one is
+        // already installed, which nothing else in this process does.
+        let _ = stevedore::report::diagnostics::install(log.clone());
+    }
     let cwd = match std::env::current_dir() {
         Ok(cwd) => cwd,
         Err(e) => {

@@ -97,7 +97,10 @@ fn stages(
     }
 
     reporter.stage("Checking policies");
-    let verdict = reached.gate.insert(gate(manifest, config));
+    let verdict = reached.gate.insert({
+        let _span = stage_span("gate");
+        gate(manifest, config)
+    });
     if !verdict.passed() {
         return Err(Error::Policy {
             count: verdict.violations.len(),
@@ -108,6 +111,7 @@ fn stages(
     }
 
     reporter.stage("Uploading");
+    let _span = stage_span("upload");
     let bundle = Bundle {
         manifest,
         checksums_name: &config.checksums_name,
@@ -129,6 +133,7 @@ fn select_stage(
     config: &Config,
     reporter: &dyn Reporter,
 ) -> Result<Selection, Error> {
+    let _span = stage_span("select");
     let options = SelectOptions {
         patterns: &config.path,
         cwd: &inv.cwd,
@@ -161,6 +166,7 @@ fn scan_stage(
     config: &Config,
     reporter: &dyn Reporter,
 ) -> Result<Manifest, Error> {
+    let _span = stage_span("scan");
     let scanner = (config.secrets != SecretsMode::Off).then(SecretScanner::new);
     let progress = Progress::default();
     let total = selection.files.len() as u64;
@@ -180,6 +186,11 @@ fn scan_stage(
         units::rate(units::throughput(manifest.total_bytes, manifest.elapsed))
     )));
     Ok(manifest)
+}
+
+/// A stage's span: on a debug re-run its timing is logged when it closes.
+fn stage_span(name: &'static str) -> tracing::span::EnteredSpan {
+    tracing::debug_span!("stage", name).entered()
 }
 
 fn ships_artifacts(config: &Config) -> bool {

@@ -59,6 +59,8 @@ pub mod vars {
     pub const AWS_REGION: &str = "AWS_REGION";
     /// S3 region, older name; `AWS_REGION` wins.
     pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+    /// `1` when the run was started with debug logging ("Re-run jobs with debug logging").
+    pub const RUNNER_DEBUG: &str = "RUNNER_DEBUG";
     /// Idle deadline of every HTTP request, in seconds (default 300).
     pub const STEVEDORE_HTTP_TIMEOUT: &str = "STEVEDORE_HTTP_TIMEOUT";
     /// Prefix of every action input variable.
@@ -110,6 +112,10 @@ pub struct RunnerEnv {
     pub aws_session_token: Option<Secret>,
     /// `$AWS_REGION`, else `$AWS_DEFAULT_REGION`.
     pub aws_region: Option<String>,
+    /// `RUNNER_DEBUG=1`: the runner shows `::debug::` lines, so stevedore writes its
+    /// diagnostics (stage timings, every request attempt) as such lines. Exactly `1`, as
+    /// `@actions/core`'s `isDebug()` reads it.
+    pub runner_debug: bool,
     /// `$STEVEDORE_HTTP_TIMEOUT`, as written (validated by the destinations that use it).
     pub http_timeout: Option<String>,
     /// Every `INPUT_<NAME>` variable, keyed by `<NAME>` as it appears (upper case, `_`).
@@ -185,6 +191,7 @@ impl RunnerEnv {
                         value.trim().parse().ok().filter(|&ms: &u64| ms > 0);
                 }
                 vars::STEVEDORE_HTTP_TIMEOUT => env.http_timeout = non_empty(),
+                vars::RUNNER_DEBUG => env.runner_debug = value == "1",
                 vars::GITHUB_RETENTION_DAYS => env.retention_days = value.trim().parse().ok(),
                 vars::GITHUB_SERVER_URL => env.server_url = non_empty(),
                 vars::GITHUB_REPOSITORY => env.repository = non_empty(),
@@ -228,6 +235,15 @@ mod tests {
         assert_eq!(env.summary_file, None, "an empty variable counts as unset");
         assert_eq!(env.inputs["IF_NO_FILES_FOUND"], "error");
         assert_eq!(env.home, Some(PathBuf::from("/home/u")));
+        assert!(!env.runner_debug);
+    }
+
+    #[test]
+    fn debug_logging_is_exactly_one() {
+        for (value, on) in [("1", true), ("true", false), ("0", false), ("", false)] {
+            let env = RunnerEnv::from_vars([("RUNNER_DEBUG", value)]);
+            assert_eq!(env.runner_debug, on, "RUNNER_DEBUG={value:?}");
+        }
     }
 
     #[test]

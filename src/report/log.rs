@@ -214,7 +214,10 @@ impl Reporter for LogReporter {
     fn event(&self, event: &Event) {
         match (event.level, self.mode) {
             (Level::Debug, Mode::Actions) => {
-                self.write_line(&format!("::debug::{}", escape_data(&event.message)));
+                // Redacted before escaping: escaping rewrites `%`, so a masked value holding
+                // one would no longer match (`write_line` filters the escaped line again).
+                let message = self.redact(&event.message);
+                self.write_line(&format!("::debug::{}", escape_data(&message)));
             }
             (Level::Debug, _) => {}
             (Level::Info, _) => self.line(&event.message),

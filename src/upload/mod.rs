@@ -228,6 +228,9 @@ fn ship(
     config: &Config,
     reporter: &dyn Reporter,
 ) -> (DestinationReport, Option<UploadError>) {
+    // The request spans of the destination's own thread nest in it; on a debug re-run its
+    // time is logged when it closes.
+    let _span = tracing::debug_span!("destination", name = destination).entered();
     let started = Instant::now();
     let shipped = |files, bytes, location: String, error: &Option<UploadError>| Shipped {
         destination: destination.to_owned(),

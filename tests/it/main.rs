@@ -15,6 +15,7 @@
 //! - `tcp_faults`: every network destination through a fault-injecting TCP proxy
 //!   (`faultproxy`: latency, bandwidth cap, resets and stalls mid-body).
 //! - `crash`: every destination killed (SIGKILL) mid-upload, then re-run with the same inputs.
+//! - `debug_log`: a debug re-run (`RUNNER_DEBUG=1`) logs stage timings and request attempts.
 
 // Helpers are shared between the modules of one test binary; test data generators
 // truncate on purpose.
@@ -24,6 +25,7 @@ mod act;
 mod action;
 mod artifact;
 mod crash;
+mod debug_log;
 mod directory;
 mod docs;
 mod emulator;
