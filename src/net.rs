@@ -70,7 +70,7 @@ pub(crate) struct Policy<R = String> {
     pub(crate) delay: fn(u32, &R) -> Duration,
 }
 
-impl<R> Policy<R> {
+impl<R: std::fmt::Debug> Policy<R> {
     /// Makes attempt 0, 1, … (`attempt` gets the number, so an attempt after a failure can
     /// first check what the failure left) until one succeeds, one fails for good, or
     /// [`Policy::attempts`] were made; then `Err(Verdict::Retry(last reason))`.
@@ -86,7 +86,15 @@ impl<R> Policy<R> {
             match attempt(n).await {
                 Err(Verdict::Retry(why)) if n + 1 < self.attempts => {
                     n += 1;
-                    tokio::time::sleep((self.delay)(n, &why)).await;
+                    let delay = (self.delay)(n, &why);
+                    tracing::debug!(
+                        attempt = n + 1,
+                        of = self.attempts,
+                        after = %crate::units::duration(delay),
+                        reason = ?why,
+                        "retrying"
+                    );
+                    tokio::time::sleep(delay).await;
                 }
                 done => return done,
             }
@@ -227,13 +235,6 @@ impl Watch {
 
     /// Names the request this attempt sends in its span: method, host and path, never the
     /// query (where a signed URL keeps its signature) nor any user information.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the destinations' request sites call it once the shared retry loop lands (issue 10)"
-        )
-    )]
     pub(crate) fn describe(&self, method: &str, url: &str) {
         if self.span.is_disabled() {
             return;
@@ -252,13 +253,6 @@ impl Watch {
     }
 
     /// Records the status the server answered this attempt with, as its outcome.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the destinations' request sites call it once the shared retry loop lands (issue 10)"
-        )
-    )]
     pub(crate) fn answered(&self, status: reqwest::StatusCode) {
         let reason = status.canonical_reason().unwrap_or_default();
         self.span.record(

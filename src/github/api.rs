@@ -373,6 +373,7 @@ impl Api {
             .run(async {
                 let response = request.send().await?;
                 watch.touch();
+                watch.answered(response.status());
                 let head = (response.status(), response.headers().clone());
                 response.text().await.map(|text| (head, text))
             })
@@ -400,6 +401,7 @@ impl Api {
         let mut url = reqwest::Url::parse(template)
             .map_err(|e| ApiError::Decode(format!("upload_url `{template}`: {e}")))?;
         url.query_pairs_mut().append_pair("name", name);
+        watch.describe("POST", url.as_str());
         let request = self
             .http
             .client

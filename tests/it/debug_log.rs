@@ -47,6 +47,16 @@ fn requests<'r>(lines: &[&'r str]) -> Vec<&'r str> {
         .collect()
 }
 
+/// The request lines for one object, in order.
+fn attempts<'r>(lines: &[&'r str], path: &str) -> Vec<&'r str> {
+    let needle = format!(" path={path} ");
+    lines
+        .iter()
+        .filter(|l| l.starts_with("request ") && l.contains(&needle))
+        .copied()
+        .collect()
+}
+
 fn hostile_tree(ctx: &Ctx) {
     for i in 0..8 {
         ctx.file(
@@ -107,6 +117,48 @@ fn a_debug_rerun_shows_stage_timings_and_every_request_attempt() {
         "requests are made in the upload stage: {lines:#?}"
     );
 
+    // Each names what it sent (never the query) and how it ended: the refused and the
+    // dropped request, then their retries.
+    let host = server.endpoint.trim_start_matches("http://");
+    let f03 = attempts(&lines, &format!("/{BUCKET}/dbg/f03.bin"));
+    assert_eq!(f03.len(), 2, "{lines:#?}");
+    assert!(
+        f03[0].starts_with(&format!(
+            "request method=PUT host={host} path=/{BUCKET}/dbg/f03.bin outcome=503 Service Unavailable took "
+        )),
+        "{f03:#?}"
+    );
+    assert!(f03[1].contains(" outcome=200 OK took "), "{f03:#?}");
+    let f05 = attempts(&lines, &format!("/{BUCKET}/dbg/f05.bin"));
+    assert_eq!(f05.len(), 2, "{lines:#?}");
+    assert!(!f05[0].contains("outcome="), "no answer: {f05:#?}");
+    assert!(f05[1].contains(" outcome=200 OK took "), "{f05:#?}");
+    // The retry loop says why it tries again and after how long.
+    let retries: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::debug::retrying "))
+        .collect();
+    assert_eq!(retries.len(), 2, "{}", run.stdout);
+    assert!(
+        retries
+            .iter()
+            .any(|l| l.starts_with("::debug::retrying attempt=2 of=5 after=")
+                && l.ends_with(" reason=\"503 SlowDown injected 503\"")),
+        "{retries:#?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains('?')),
+        "no query string: {lines:#?}"
+    );
+    // Hostile names travel percent-encoded (and `%` escaped once more for the command).
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("/%253A%253Aerror%253A%253AINJECTED.txt ")),
+        "{lines:#?}"
+    );
+
     // Credentials appear only in the masks that hide them.
     for secret in [SECRET_KEY, SESSION_TOKEN] {
         let mask = format!("::add-mask::{secret}");
@@ -147,6 +199,13 @@ fn a_failed_debug_rerun_logs_every_attempt() {
         .count();
     // The S3 client's five attempts at the refused object, each one line.
     assert_eq!(refused, 5, "{seen:?}");
+    let f02 = attempts(&lines, &format!("/{BUCKET}/rerun/f02.bin"));
+    assert_eq!(f02.len(), 5, "{lines:#?}");
+    assert!(
+        f02.iter()
+            .all(|l| l.contains(" outcome=503 Service Unavailable took ")),
+        "{f02:#?}"
+    );
     assert_eq!(requests(&lines).len(), seen.len(), "{lines:#?}");
     assert!(
         lines

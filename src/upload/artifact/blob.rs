@@ -131,10 +131,14 @@ impl BlobTarget {
         request: &impl Fn(&Watch) -> reqwest::RequestBuilder,
     ) -> Result<(), Verdict<BlobError>> {
         let watch = self.http.watch();
+        watch.describe("PUT", self.url.as_str());
         let sent = watch
             .run(request(&watch).timeout(self.stall).send())
             .await
             .map_err(|stalled| Verdict::Retry(stalled.to_string()))?;
+        if let Ok(response) = &sent {
+            watch.answered(response.status());
+        }
         match sent {
             Ok(response) if response.status().as_u16() == 201 => Ok(()),
             Ok(response) => {

@@ -148,6 +148,7 @@ impl TwirpClient {
         body: &[u8],
     ) -> Result<R, Verdict<TwirpError>> {
         let watch = self.http.watch();
+        watch.describe("POST", url);
         let request = self
             .http
             .client
@@ -159,6 +160,7 @@ impl TwirpClient {
             .run(async {
                 let response = request.send().await?;
                 watch.touch();
+                watch.answered(response.status());
                 let status = response.status();
                 response.text().await.map(|text| (status, text))
             })

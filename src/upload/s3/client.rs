@@ -144,6 +144,7 @@ impl Client {
             .sign(method.as_str(), url, &to_sign, payload, SystemTime::now())
             .map_err(|e| Verdict::Fail(RequestError::Sign(e)))?;
         let watch = self.http.watch();
+        watch.describe(method.as_str(), url);
         let mut request = self.http.client.request(method, url);
         for (k, v) in headers.iter().map(|(k, v)| (*k, v.as_str())) {
             request = request.header(k, v);
@@ -170,6 +171,7 @@ impl Client {
             .run(async {
                 let response = request.send().await?;
                 watch.touch();
+                watch.answered(response.status());
                 let status = response.status().as_u16();
                 let headers = response.headers().clone();
                 response.bytes().await.map(|body| (status, headers, body))
