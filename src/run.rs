@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::{Config, Destination, RawInputs, SecretsMode};
+use crate::config::{Config, RawInputs, SecretsMode};
 use crate::error::Error;
-use crate::events::{Event, Progress, Reporter, with_progress};
+use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
 use crate::gate::gate;
 use crate::github::RunnerEnv;
@@ -18,9 +18,6 @@ use crate::scan::{Manifest, ScanOptions, documents, scan};
 use crate::select::{SelectOptions, Selection, select};
 use crate::units;
 use crate::upload::{self, Bundle};
-
-/// File names listed in the log before "…and N more".
-const LISTED_FILES: usize = 20;
 
 /// Everything a run starts from.
 #[derive(Debug, Clone)]
@@ -139,26 +136,9 @@ fn select_stage(
         cwd: &inv.cwd,
         home: inv.env.home.as_deref(),
         include_hidden: config.include_hidden_files,
-        artifact_paths: ships_artifacts(config),
+        artifact_paths: config.ships_artifacts(),
     };
-    let selection = select(&options, reporter)?;
-    reporter.event(&Event::info(format!(
-        "With the provided path, there will be {} file(s) uploaded from `{}`",
-        selection.files.len(),
-        selection.root.display()
-    )));
-    let mut listing: Vec<String> = selection
-        .files
-        .iter()
-        .take(LISTED_FILES)
-        .map(|f| format!("  {}", f.rel))
-        .collect();
-    if selection.files.len() > LISTED_FILES {
-        let more = (selection.files.len() - LISTED_FILES) as u64;
-        listing.push(format!("  …and {} more", units::count(more)));
-    }
-    reporter.listing(&listing);
-    Ok(selection)
+    Ok(select(&options, reporter)?)
 }
 
 fn scan_stage(
@@ -168,34 +148,17 @@ fn scan_stage(
 ) -> Result<Manifest, Error> {
     let _span = stage_span("scan");
     let scanner = (config.secrets != SecretsMode::Off).then(SecretScanner::new);
-    let progress = Progress::default();
-    let total = selection.files.len() as u64;
     let options = ScanOptions {
         secrets: scanner.as_ref(),
         secrets_allow: &config.secrets_allow_set,
-        progress: &progress,
+        reporter,
         // The zip writer checks every archived entry against the scan's CRC-32.
-        crc32: config.artifact.archive && ships_artifacts(config),
+        crc32: config.artifact.archive && config.ships_artifacts(),
     };
-    let manifest = with_progress(reporter, &progress, total, || scan(selection, &options))?;
-    reporter.event(&Event::info(format!(
-        "hashed {} files, {} in {} ({})",
-        units::count(manifest.records.len() as u64),
-        units::bytes(manifest.total_bytes),
-        units::duration(manifest.elapsed),
-        units::rate(units::throughput(manifest.total_bytes, manifest.elapsed))
-    )));
-    Ok(manifest)
+    Ok(scan(selection, &options)?)
 }
 
 /// A stage's span: on a debug re-run its timing is logged when it closes.
 fn stage_span(name: &'static str) -> tracing::span::EnteredSpan {
     tracing::debug_span!("stage", name).entered()
-}
-
-fn ships_artifacts(config: &Config) -> bool {
-    config
-        .destinations
-        .iter()
-        .any(|d| matches!(d, Destination::Artifact))
 }

@@ -208,6 +208,15 @@ const DUPLICATES: &[(&str, DuplicatesMode)] = &[
 ];
 
 impl Config {
+    /// Whether an `artifact` destination is among the destinations: its paths follow the
+    /// artifact service's rules, and archived files are checked against a CRC-32.
+    #[must_use]
+    pub fn ships_artifacts(&self) -> bool {
+        self.destinations
+            .iter()
+            .any(|d| matches!(d, Destination::Artifact))
+    }
+
     /// Validates raw inputs. `in_actions` picks the default destination.
     ///
     /// Every input is read, even after one failed, so the error lists them all; they are

@@ -175,22 +175,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::log::tests::Shared;
     use crate::report::log::{LogReporter, Mode};
-    use std::io::{self, Write};
-    use std::sync::Mutex;
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use std::io::Write as _;
 
     /// The log an Actions run writes while `work` traces.
     fn traced(work: impl FnOnce()) -> String {

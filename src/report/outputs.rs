@@ -120,10 +120,7 @@ fn artifact_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
     let landed: Vec<&crate::upload::artifact::ArtifactReport> = state
         .destinations
         .iter()
-        .flat_map(|d| match d {
-            DestinationReport::Artifact(_, landed) => landed.as_slice(),
-            _ => &[],
-        })
+        .flat_map(DestinationReport::artifacts)
         .collect();
     match landed.as_slice() {
         [] => {}
@@ -154,10 +151,11 @@ fn artifact_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
 
 /// `release-id`, `release-url`, `assets` (JSON: asset name -> download URL).
 fn release_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
-    for report in state.destinations.iter().filter_map(|d| match d {
-        DestinationReport::Release(_, report) => Some(report),
-        _ => None,
-    }) {
+    for report in state
+        .destinations
+        .iter()
+        .filter_map(DestinationReport::release)
+    {
         if let Some(id) = report.id {
             out.push(("release-id", id.to_string()));
         }
@@ -186,10 +184,7 @@ fn s3_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
     let uris: Vec<serde_json::Value> = state
         .destinations
         .iter()
-        .flat_map(|d| match d {
-            DestinationReport::S3(_, landed) => landed.uris.as_slice(),
-            _ => &[],
-        })
+        .flat_map(DestinationReport::s3_uris)
         .take(crate::upload::s3::MAX_URIS_OUTPUT)
         .map(|u| serde_json::Value::from(u.as_str()))
         .collect();

@@ -141,10 +141,7 @@ fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
     let all: Vec<&crate::upload::artifact::ArtifactReport> = outcome
         .destinations
         .iter()
-        .flat_map(|d| match d {
-            DestinationReport::Artifact(_, landed) => landed.as_slice(),
-            _ => &[],
-        })
+        .flat_map(DestinationReport::artifacts)
         .collect();
     if all.is_empty() {
         return;
@@ -176,10 +173,11 @@ fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
 
 /// The release's assets: what landed (with links) and what did not.
 fn release_assets(s: &mut String, outcome: &Outcome<'_>) {
-    for r in outcome.destinations.iter().filter_map(|d| match d {
-        DestinationReport::Release(_, report) => Some(report),
-        _ => None,
-    }) {
+    for r in outcome
+        .destinations
+        .iter()
+        .filter_map(DestinationReport::release)
+    {
         let Some(tag) = &r.tag else { continue };
         let state = if r.published {
             "published"

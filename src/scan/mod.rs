@@ -20,8 +20,9 @@ pub use duplicates::DuplicateGroup;
 pub use manifest::Manifest;
 use secrets::{Finding, RawFinding, SecretScanner, classify};
 
-use crate::events::Progress;
+use crate::events::{Event, Progress, Reporter, with_progress};
 use crate::select::Selection;
+use crate::units;
 
 /// Facts about one file, aligned with `Selection::files`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +46,8 @@ pub struct ScanOptions<'a> {
     pub secrets: Option<&'a SecretScanner>,
     /// `secrets-allow`.
     pub secrets_allow: &'a GlobSet,
-    /// Updated as files complete.
-    pub progress: &'a Progress,
+    /// Where progress and the scan's summary line go.
+    pub reporter: &'a dyn Reporter,
     /// Also record each file's CRC-32 (for destinations that archive the files).
     pub crc32: bool,
 }
@@ -66,8 +67,28 @@ pub enum ScanError {
     },
 }
 
-/// Scans a selection.
+/// Scans a selection, showing progress while it runs.
 pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest, ScanError> {
+    let progress = Progress::default();
+    let total = selection.files.len() as u64;
+    let manifest = with_progress(options.reporter, &progress, total, || {
+        scan_files(selection, options, &progress)
+    })?;
+    options.reporter.event(&Event::info(format!(
+        "hashed {} files, {} in {} ({})",
+        units::count(manifest.records.len() as u64),
+        units::bytes(manifest.total_bytes),
+        units::duration(manifest.elapsed),
+        units::rate(units::throughput(manifest.total_bytes, manifest.elapsed))
+    )));
+    Ok(manifest)
+}
+
+fn scan_files(
+    selection: Selection,
+    options: &ScanOptions<'_>,
+    progress: &Progress,
+) -> Result<Manifest, ScanError> {
     let started = Instant::now();
     // Findings are rare: they go to a side list instead of a vector per file.
     let raw_findings: Mutex<Vec<(usize, Vec<RawFinding>)>> = Mutex::new(Vec::new());
@@ -86,11 +107,8 @@ pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest,
                     source,
                 }
             })?;
-            options.progress.files.fetch_add(1, Ordering::Relaxed);
-            options
-                .progress
-                .bytes
-                .fetch_add(facts.size, Ordering::Relaxed);
+            progress.files.fetch_add(1, Ordering::Relaxed);
+            progress.bytes.fetch_add(facts.size, Ordering::Relaxed);
             let mut findings = facts.findings;
             if let Some((scanner, kind)) = secrets {
                 scanner.scan_path(&file.rel, kind, &mut findings);

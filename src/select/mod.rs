@@ -115,11 +115,37 @@ pub fn select(
     }
     files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     report_case_collisions(&files, reporter);
-    Ok(Selection {
+    let selection = Selection {
         root: PathBuf::from(root),
         search_paths: search_paths.into_iter().map(PathBuf::from).collect(),
         files,
-    })
+    };
+    announce(&selection, reporter);
+    Ok(selection)
+}
+
+/// File names listed in the log before "…and N more".
+const LISTED_FILES: usize = 20;
+
+/// upload-artifact's line about what will be uploaded, then the first names, fenced (they
+/// are untrusted text).
+fn announce(selection: &Selection, reporter: &dyn Reporter) {
+    reporter.event(&Event::info(format!(
+        "With the provided path, there will be {} file(s) uploaded from `{}`",
+        selection.files.len(),
+        selection.root.display()
+    )));
+    let mut listing: Vec<String> = selection
+        .files
+        .iter()
+        .take(LISTED_FILES)
+        .map(|f| format!("  {}", f.rel))
+        .collect();
+    if selection.files.len() > LISTED_FILES {
+        let more = (selection.files.len() - LISTED_FILES) as u64;
+        listing.push(format!("  …and {} more", crate::units::count(more)));
+    }
+    reporter.listing(&listing);
 }
 
 /// upload-artifact logs paths that differ only in case (they collide on case-insensitive

@@ -85,6 +85,33 @@ impl DestinationReport {
             | DestinationReport::Release(shipped, _) => shipped,
         }
     }
+
+    /// The artifacts an artifact destination created (none for other kinds).
+    #[must_use]
+    pub fn artifacts(&self) -> &[artifact::ArtifactReport] {
+        match self {
+            DestinationReport::Artifact(_, landed) => landed,
+            _ => &[],
+        }
+    }
+
+    /// The release, for a release destination.
+    #[must_use]
+    pub fn release(&self) -> Option<&release::ReleaseReport> {
+        match self {
+            DestinationReport::Release(_, report) => Some(report),
+            _ => None,
+        }
+    }
+
+    /// The `s3://` URIs that landed (none for other kinds).
+    #[must_use]
+    pub fn s3_uris(&self) -> &[String] {
+        match self {
+            DestinationReport::S3(_, landed) => &landed.uris,
+            _ => &[],
+        }
+    }
 }
 
 /// Why an upload did not happen or did not finish.

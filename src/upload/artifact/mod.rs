@@ -554,14 +554,7 @@ async fn finalize(
 
 /// The id of artifact `name` when the run lists it with this size and digest.
 async fn finalized_earlier(ctx: &Ctx<'_>, name: &str, size: u64, digest: &str) -> Option<u64> {
-    let ids = &ctx.plan.ids;
-    let list = ListArtifactsRequest {
-        workflow_run_backend_id: &ids.run,
-        workflow_job_run_backend_id: &ids.job,
-        name_filter: Some(name),
-        id_filter: None,
-    };
-    let listed: ListArtifactsResponse = ctx.client.call("ListArtifacts", &list).await.ok()?;
+    let listed = list_named(ctx, name).await.ok()?;
     let wanted = format!("sha256:{digest}");
     listed
         .artifacts
@@ -569,6 +562,18 @@ async fn finalized_earlier(ctx: &Ctx<'_>, name: &str, size: u64, digest: &str) -
         .filter(|a| a.name == name && a.size == size && a.digest.as_deref() == Some(&wanted))
         .map(|a| a.database_id)
         .max()
+}
+
+/// The run's finalized artifacts named `name` (`ListArtifacts` with a name filter).
+async fn list_named(ctx: &Ctx<'_>, name: &str) -> Result<ListArtifactsResponse, TwirpError> {
+    let ids = &ctx.plan.ids;
+    let list = ListArtifactsRequest {
+        workflow_run_backend_id: &ids.run,
+        workflow_job_run_backend_id: &ids.job,
+        name_filter: Some(name),
+        id_filter: None,
+    };
+    ctx.client.call("ListArtifacts", &list).await
 }
 
 /// `CreateArtifact`, with the conflict made actionable.
@@ -608,19 +613,9 @@ async fn create(ctx: &Ctx<'_>, job: &Job) -> Result<CreateArtifactResponse, Arti
 /// attempt, or a job uploading now), which `overwrite` cannot delete. A failed listing
 /// keeps the ordinary conflict message.
 async fn conflict(ctx: &Ctx<'_>, name: &str) -> ArtifactError {
-    let ids = &ctx.plan.ids;
-    let list = ListArtifactsRequest {
-        workflow_run_backend_id: &ids.run,
-        workflow_job_run_backend_id: &ids.job,
-        name_filter: Some(name),
-        id_filter: None,
-    };
+    let listed = list_named(ctx, name).await;
     let name = name.to_owned();
-    match ctx
-        .client
-        .call::<_, ListArtifactsResponse>("ListArtifacts", &list)
-        .await
-    {
+    match listed {
         Ok(found) if found.artifacts.is_empty() => ArtifactError::Unfinalized { name },
         _ => ArtifactError::Conflict { name },
     }
@@ -631,13 +626,7 @@ async fn conflict(ctx: &Ctx<'_>, name: &str) -> ArtifactError {
 /// create that follows then says whether the name is still taken).
 async fn delete_previous(ctx: &Ctx<'_>, name: &str) {
     let ids = &ctx.plan.ids;
-    let list = ListArtifactsRequest {
-        workflow_run_backend_id: &ids.run,
-        workflow_job_run_backend_id: &ids.job,
-        name_filter: Some(name),
-        id_filter: None,
-    };
-    let listed: Result<ListArtifactsResponse, _> = ctx.client.call("ListArtifacts", &list).await;
+    let listed = list_named(ctx, name).await;
     match listed {
         Ok(found) if found.artifacts.is_empty() => {}
         Ok(_) => {
