@@ -93,6 +93,11 @@ pub const INPUTS: &[InputSpec] = &[
         "",
         "Upload to this existing release id instead of looking it up by tag",
     ),
+    lines(
+        "expect-assets",
+        "",
+        "Globs over release asset names, one per line: publish only once each matches an asset (matrix jobs)",
+    ),
     input(
         "s3-endpoint",
         "",

@@ -91,6 +91,9 @@ pub struct ReleaseOptions {
     pub make_latest: Option<MakeLatest>,
     /// Existing release to upload to.
     pub release_id: Option<u64>,
+    /// `expect-assets`: globs over asset names as GitHub stores them. Non-empty, the
+    /// release is a set shared by matrix jobs, published once every line matches.
+    pub expect_assets: Vec<String>,
 }
 
 /// S3-specific settings.
@@ -227,7 +230,13 @@ impl Config {
             raw,
             errors: Vec::new(),
         };
-        let path = required_path(&mut r);
+        // A final job of a matrix may have nothing to upload: with `expect-assets` it only
+        // verifies the set and publishes.
+        let path = if r.lines("expect-assets").is_empty() {
+            required_path(&mut r)
+        } else {
+            r.raw.get("path").unwrap_or_default().to_owned()
+        };
         let destinations = destinations(&mut r, in_actions);
         let artifact_name = artifact_name(&mut r);
         let mut config = Config {
@@ -414,6 +423,7 @@ fn release_options(r: &mut Reader<'_>) -> ReleaseOptions {
         prerelease: r.bool("prerelease", false),
         make_latest: r.opt("make-latest", |v| parse_choice(v, MAKE_LATEST)),
         release_id: r.int("release-id", 1, u64::MAX),
+        expect_assets: expect_assets(r),
     };
     if release.tag.is_some() && release.release_id.is_some() {
         r.fail(
@@ -439,6 +449,21 @@ fn release_options(r: &mut Reader<'_>) -> ReleaseOptions {
         );
     }
     release
+}
+
+/// `expect-assets`: each line must be a valid glob (checked here, compiled by the release
+/// destination). Asset names are flat, so `*` matches any name.
+fn expect_assets(r: &mut Reader<'_>) -> Vec<String> {
+    let lines = r.lines("expect-assets");
+    for line in &lines {
+        if let Err(e) = globset::Glob::new(line) {
+            r.fail(
+                "expect-assets",
+                format!("`{line}` is not a valid glob: {}", e.kind()),
+            );
+        }
+    }
+    lines
 }
 
 fn s3_options(r: &mut Reader<'_>) -> S3Options {

@@ -147,6 +147,7 @@ const JSON_RETRY: Policy = Policy {
 /// One repository's releases.
 #[derive(Debug, Clone)]
 pub struct Api {
+    base: String,
     octo: Octocrab,
     http: Http,
     token: Secret,
@@ -180,6 +181,7 @@ impl Api {
             .map_err(|e| format!("cannot build the GitHub client: {e}"))?;
         let http = Http::new(idle)?;
         Ok(Api {
+            base: api_url.trim_end_matches('/').to_owned(),
             octo,
             http,
             token: token.clone(),
@@ -349,6 +351,45 @@ impl Api {
         let route = self.route(&format!("/assets/{id}"));
         let body = serde_json::json!({ "name": name });
         self.json(|| self.octo.patch(&route, Some(&body))).await
+    }
+
+    /// The SHA-256 of an asset's bytes, streamed down and hashed (never held whole): for
+    /// assets GitHub reports no `digest` for (older GHES). GitHub answers
+    /// `application/octet-stream` with a redirect to storage, which is followed; reqwest
+    /// drops the token on a redirect to another host.
+    pub async fn asset_sha256(&self, id: u64) -> Result<[u8; 32], ApiError> {
+        use sha2::Digest as _;
+        let url = format!("{}{}", self.base, self.route(&format!("/assets/{id}")));
+        let watch = self.http.watch();
+        watch.describe("GET", &url);
+        let request = self
+            .http
+            .client
+            .get(&url)
+            .bearer_auth(self.token.expose())
+            .header("accept", "application/octet-stream")
+            .header("x-github-api-version", "2022-11-28");
+        watch
+            .run(async {
+                let mut response = request.send().await?;
+                watch.touch();
+                watch.answered(response.status());
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                if status != 200 {
+                    let text = response.text().await?;
+                    return Ok(Err(upload_refused(status, &headers, &text)));
+                }
+                let mut hasher = sha2::Sha256::new();
+                while let Some(chunk) = response.chunk().await? {
+                    watch.touch();
+                    hasher.update(&chunk);
+                }
+                Ok::<_, reqwest::Error>(Ok(hasher.finalize().into()))
+            })
+            .await
+            .map_err(|stalled| ApiError::Transport(stalled.to_string()))?
+            .map_err(|e| ApiError::Transport(describe(e)))?
     }
 
     /// Deletes an asset.

@@ -149,7 +149,8 @@ fn artifact_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
     }
 }
 
-/// `release-id`, `release-url`, `assets` (JSON: asset name -> download URL).
+/// `release-id`, `release-url`, `assets` (JSON: asset name -> download URL),
+/// `release-published` (the release's state at the end, whoever published it).
 fn release_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
     for report in state
         .destinations
@@ -168,6 +169,9 @@ fn release_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
             .map(|(name, url)| (name.clone(), url.as_str().into()))
             .collect();
         out.push(("assets", serde_json::Value::Object(assets).to_string()));
+        if let Some(published) = report.release_published {
+            out.push(("release-published", published.to_string()));
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use super::format::{code, markdown, shorten};
 use crate::units::throughput;
 use crate::units::{bytes, count, duration, plural, rate};
 use crate::upload::DestinationReport;
+use crate::upload::release::ReleaseReport;
 
 /// Budget for the whole summary; the runner refuses more than 1 MiB per step.
 pub(crate) const MAX_BYTES: usize = 900 * 1024;
@@ -179,10 +180,17 @@ fn release_assets(s: &mut String, outcome: &Outcome<'_>) {
         .filter_map(DestinationReport::release)
     {
         let Some(tag) = &r.tag else { continue };
+        // Another job or an earlier run may have published it: never "left unpublished"
+        // about a release people can see.
+        let already = r.release_published == Some(true);
         let state = if r.published {
             "published"
+        } else if !r.waiting.is_empty() && !already {
+            "draft, waiting for the other jobs"
         } else if r.failed.is_empty() {
             "unchanged state"
+        } else if already {
+            "already published, this job's assets missing"
         } else {
             "left unpublished"
         };
@@ -208,6 +216,31 @@ fn release_assets(s: &mut String, outcome: &Outcome<'_>) {
             let _ = writeln!(s, "{row}");
         }
         more(s, total, MAX_ROWS, "assets");
+        s.push('\n');
+        release_set(s, r);
+    }
+}
+
+/// With `expect-assets`: the lines still waiting and every asset the release holds.
+fn release_set(s: &mut String, r: &ReleaseReport) {
+    if !r.waiting.is_empty() {
+        let lines: Vec<String> = r.waiting.iter().map(|l| name(l)).collect();
+        let _ = writeln!(
+            s,
+            "`expect-assets` line(s) no asset matches yet: {}\n",
+            lines.join(", ")
+        );
+    }
+    if !r.present.is_empty() {
+        let _ = writeln!(
+            s,
+            "The release holds {}:\n",
+            plural(r.present.len() as u64, "asset")
+        );
+        for asset in r.present.iter().take(MAX_ROWS) {
+            let _ = writeln!(s, "- {}", name(asset));
+        }
+        more(s, r.present.len(), MAX_ROWS, "assets");
         s.push('\n');
     }
 }

@@ -11,6 +11,7 @@
 //!   Azurite (`emulator`), checked both ways with the official `@actions/artifact` client.
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
 //! - `release`: the release destination against the GitHub REST emulator (`github`).
+//! - `matrix`: matrix jobs sharing one release (`expect-assets`), published once, complete.
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
 //! - `tcp_faults`: every network destination through a fault-injecting TCP proxy
 //!   (`faultproxy`: latency, bandwidth cap, resets and stalls mid-body).
@@ -34,6 +35,7 @@ mod github;
 mod glob;
 mod inputs;
 mod install;
+mod matrix;
 mod pack;
 mod release;
 mod runner_log;

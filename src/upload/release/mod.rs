@@ -9,9 +9,14 @@
 //! asset list decides whether a half-created (`starter`) or mismatching asset is deleted
 //! first, or a matching one accepted. Only when every asset landed is the draft published
 //! (unless `draft: true`).
+//!
+//! With `expect-assets` the release is a set that matrix jobs fill together (`set`): no
+//! job uploads a checksums asset of its own; the job that finds every line matched writes
+//! the release's single checksums asset, covering every asset, and publishes.
 
 mod asset;
 mod find;
+mod set;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -69,10 +74,8 @@ pub enum ReleaseError {
         /// The cause.
         source: ApiError,
     },
-    /// Some assets did not land; the release was not published.
-    #[error(
-        "{failed} asset(s) failed ({first}); {landed} landed; the release was left unpublished (draft) so nobody sees it incomplete"
-    )]
+    /// Some assets did not land; this run did not publish the release.
+    #[error("{failed} asset(s) failed ({first}); {landed} landed; {}", aftermath(*.published))]
     Incomplete {
         /// How many failed.
         failed: usize,
@@ -80,7 +83,31 @@ pub enum ReleaseError {
         first: String,
         /// How many landed.
         landed: usize,
+        /// The release was published (by an earlier run or another job) all the same.
+        published: bool,
     },
+    /// An asset of this job, as the release holds it, is not what the scan hashed.
+    #[error(
+        "release asset `{name}` is not the scanned file: the release has {got}, the scan sha256:{expected}; the release was not published; run the job again"
+    )]
+    Mismatch {
+        /// The asset.
+        name: String,
+        /// The digest the release reports.
+        got: String,
+        /// The scan's hex SHA-256.
+        expected: String,
+    },
+}
+
+/// What a failed run says about the release: the truth about its state, which another job
+/// may have changed.
+fn aftermath(published: bool) -> &'static str {
+    if published {
+        "the release is published (by an earlier run or another job) without them; run the job again to add them"
+    } else {
+        "the release was left unpublished (draft) so nobody sees it incomplete"
+    }
 }
 
 impl ReleaseError {
@@ -91,7 +118,9 @@ impl ReleaseError {
             ReleaseError::Config(_)
             | ReleaseError::AssetsExist { .. }
             | ReleaseError::Immutable { .. } => ExitCode::BadInput,
-            ReleaseError::Api { .. } | ReleaseError::Incomplete { .. } => ExitCode::UploadFailed,
+            ReleaseError::Api { .. }
+            | ReleaseError::Incomplete { .. }
+            | ReleaseError::Mismatch { .. } => ExitCode::UploadFailed,
         }
     }
 }
@@ -128,6 +157,10 @@ pub struct Plan {
     concurrency: usize,
     idle: Duration,
     assets: Vec<Planned>,
+    /// `expect-assets`, each line with its matcher; empty: one job's release.
+    expect: Vec<(String, globset::GlobMatcher)>,
+    /// The checksums asset's name.
+    checksums_name: String,
 }
 
 /// What landed.
@@ -145,6 +178,13 @@ pub struct ReleaseReport {
     pub tag: Option<String>,
     /// Assets that did not land: name and why (not started ones say so).
     pub failed: Vec<(String, String)>,
+    /// Whether the release is published at the end of the run, by this run or any other
+    /// (`release-published`); `None` when no release was reached.
+    pub release_published: Option<bool>,
+    /// With `expect-assets`: the lines no asset matches yet (the set is incomplete).
+    pub waiting: Vec<String>,
+    /// With `expect-assets`: every asset the release holds, by name, as last listed.
+    pub present: Vec<String>,
 }
 
 /// Checks the inputs and lists the assets.
@@ -165,7 +205,22 @@ pub fn plan(
         )
     })?;
     let target = target(config, env)?;
-    let assets = planned_assets(bundle)?;
+    let expect = config
+        .release
+        .expect_assets
+        .iter()
+        .map(|line| {
+            globset::Glob::new(line)
+                .map(|g| (line.clone(), g.compile_matcher()))
+                .map_err(|e| {
+                    ReleaseError::Config(format!(
+                        "input `expect-assets`: `{line}` is not a valid glob: {}",
+                        e.kind()
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let assets = planned_assets(bundle, expect.is_empty())?;
     Ok(Plan {
         api_url: env.api_url().to_owned(),
         token,
@@ -183,6 +238,8 @@ pub fn plan(
         concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         idle,
         assets,
+        expect,
+        checksums_name: bundle.checksums_name.to_owned(),
     })
 }
 
@@ -208,9 +265,10 @@ fn target(config: &Config, env: &RunnerEnv) -> Result<Target, ReleaseError> {
     })
 }
 
-/// Every selected file as a flat asset (names must stay unique and valid), then the
-/// checksums file naming them.
-fn planned_assets(bundle: &Bundle<'_>) -> Result<Vec<Planned>, ReleaseError> {
+/// Every selected file as a flat asset (names must stay unique and valid), then (for a
+/// single job's release, `with_checksums`) the checksums file naming them; a release set
+/// gets one checksums asset for the whole release instead (`set`).
+fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Planned>, ReleaseError> {
     let mut assets = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut sums = String::new();
@@ -246,6 +304,9 @@ fn planned_assets(bundle: &Bundle<'_>) -> Result<Vec<Planned>, ReleaseError> {
             "a selected file is named `{}`, the checksums asset's name; set `checksums` to another name",
             bundle.checksums_name
         )));
+    }
+    if !with_checksums {
+        return Ok(assets);
     }
     let sums = Bytes::from(sums);
     assets.push(Planned {
@@ -305,11 +366,22 @@ async fn run(
     let (landed, failures) = upload_all(&api, &release, plan, &uploads, &pacer, report).await;
     settle(&api, &release, &clashes, landed, &pacer, reporter, report).await?;
     if let Some(first) = failures.first() {
+        // Another job may have published the set meanwhile: the message says what is so.
+        let published = if release.draft && !plan.expect.is_empty() {
+            api.release(release.id).await.is_ok_and(|r| !r.draft)
+        } else {
+            !release.draft
+        };
+        report.release_published = Some(published);
         return Err(ReleaseError::Incomplete {
             failed: failures.len(),
             first: first.clone(),
             landed: report.assets.len(),
+            published,
         });
+    }
+    if !plan.expect.is_empty() {
+        return set::complete(&api, plan, &release, &pacer, reporter, report).await;
     }
     if release.draft && !plan.keep_draft {
         publish(&api, plan, &release, &pacer, report).await?;
@@ -335,6 +407,7 @@ async fn open_release(
     report.id = Some(release.id);
     report.tag = Some(release.tag_name.clone());
     report.url = Some(release.html_url.clone());
+    report.release_published = Some(!release.draft);
     if !release.draft && release.immutable {
         return Err(ReleaseError::Immutable {
             tag: release.tag_name,
@@ -417,6 +490,7 @@ async fn publish(
         ))?;
     report.url = Some(published.html_url);
     report.published = true;
+    report.release_published = Some(true);
     Ok(())
 }
 

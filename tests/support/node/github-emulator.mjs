@@ -18,7 +18,11 @@
 //        "slow": the request waits `ms` and is then served normally; an upload waits after its
 //        asset record exists (state `starter`) and before it reads the body, as a slow upstream.
 //   POST /_emulator/immutable {"repo": "o/r"}  -> published releases of the repo refuse uploads
-//   GET  /_emulator/state?repo=o/r -> {"releases": [...with assets], "calls": [{"method","route","status"}]}
+//   POST /_emulator/nodigest {"repo": "o/r"}   -> assets carry no `digest` (older GHES); clients
+//        hash them by downloading (GET .../releases/assets/<id>, accept application/octet-stream)
+//   GET  /_emulator/state?repo=o/r -> {"releases": [...with assets], "calls": [{"method","route","status"}],
+//        "transitions": [{"release", "tag", "at", "assets": [names uploaded at that moment]}]}
+//        (every draft -> published transition, in order)
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
@@ -94,7 +98,7 @@ const calls = new Map()
 let nextId = 5000
 
 function repo(name) {
-  if (!repos.has(name)) repos.set(name, { releases: [], immutable: false })
+  if (!repos.has(name)) repos.set(name, { releases: [], immutable: false, nodigest: false, transitions: [] })
   return repos.get(name)
 }
 
@@ -142,6 +146,11 @@ function releaseJson(name, r, origin = base) {
   }
 }
 
+// A release became visible: what people saw at that moment.
+function recordTransition(name, rel) {
+  repo(name).transitions.push({ release: rel.id, tag: rel.tag_name, at: new Date().toISOString(), assets: rel.assets.filter((a) => a.state === 'uploaded').map((a) => a.name) })
+}
+
 function assetJson(name, a) {
   return {
     ...ASSET,
@@ -153,7 +162,7 @@ function assetJson(name, a) {
     state: a.state,
     content_type: a.content_type,
     size: a.size,
-    digest: a.digest,
+    digest: repo(name).nodigest ? null : a.digest,
   }
 }
 
@@ -269,6 +278,7 @@ async function handle(req, res, url) {
     if (f && f.kind === 'race') {
       // Another job created and published the release an instant earlier.
       r.releases.push({ id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, draft: false, prerelease: false, assets: [], created_at: new Date().toISOString(), published_at: new Date().toISOString() })
+      recordTransition(name, r.releases[r.releases.length - 1])
     }
     if (published()) {
       log('create', 422)
@@ -277,6 +287,7 @@ async function handle(req, res, url) {
     const now = new Date().toISOString()
     const rel = { id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, draft: Boolean(body.draft), prerelease: Boolean(body.prerelease), assets: [], created_at: now, published_at: body.draft ? null : now }
     r.releases.push(rel)
+    if (!rel.draft) recordTransition(name, rel)
     log('create', 201)
     return send(res, 201, releaseJson(name, rel, originOf(req)))
   }
@@ -299,6 +310,21 @@ async function handle(req, res, url) {
       if (body.name) a.name = body.name
       if ('label' in body) a.label = body.label
       log('rename-asset', 200)
+      return send(res, 200, assetJson(name, a))
+    }
+    return send(res, 404, NOT_FOUND)
+  }
+  if (am && req.method === 'GET') {
+    for (const rel of r.releases) {
+      const a = rel.assets.find((x) => x.id === Number(am[1]))
+      if (!a) continue
+      if ((req.headers.accept ?? '').includes('application/octet-stream')) {
+        // GitHub redirects to storage; the bytes are served here directly.
+        log('download-asset', 200)
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': a.data ? a.data.length : 0 })
+        return res.end(a.data ?? Buffer.alloc(0))
+      }
+      log('get-asset', 200)
       return send(res, 200, assetJson(name, a))
     }
     return send(res, 404, NOT_FOUND)
@@ -348,6 +374,7 @@ async function handle(req, res, url) {
         }
         rel.draft = false
         rel.published_at = new Date().toISOString()
+        recordTransition(name, rel)
       }
       for (const k of ['name', 'prerelease']) if (k in body) rel[k] = body[k]
       log('update', 200)
@@ -370,6 +397,11 @@ const server = http.createServer(async (req, res) => {
       repo(name).immutable = true
       return send(res, 200, { ok: true })
     }
+    if (url.pathname === '/_emulator/nodigest' && req.method === 'POST') {
+      const { repo: name } = JSON.parse((await readBody(req)).toString('utf8'))
+      repo(name).nodigest = true
+      return send(res, 200, { ok: true })
+    }
     if (url.pathname === '/_emulator/release' && req.method === 'POST') {
       // Seeds a release (published or draft) with assets, as an earlier run would leave it.
       const { repo: name, tag, draft, assets = [] } = JSON.parse((await readBody(req)).toString('utf8'))
@@ -388,6 +420,7 @@ const server = http.createServer(async (req, res) => {
       return send(res, 200, {
         releases: r.releases.map((x) => ({ ...releaseJson(name, x), assets: x.assets.map((a) => ({ ...assetJson(name, a), content_base64: a.data ? a.data.toString('base64') : null })) })),
         calls: calls.get(name) ?? [],
+        transitions: r.transitions,
         checkRuns: (checkRuns.get(name) ?? []).map((c) => ({ ...checkRunJson(name, c), annotations: c.annotations })),
         pendingFaults: faults.get(name) ?? [],
       })

@@ -1,0 +1,270 @@
+//! A release shared by matrix jobs (`expect-assets`): each job uploads its files to the one
+//! draft, then lists the release. While a line of `expect-assets` matches no asset, the
+//! draft stays as it is for the jobs still to come. The job that finds every line matched
+//! writes the release's single checksums asset, covering every asset (from GitHub's
+//! `digest`, or the bytes streamed down and hashed where there is none), and publishes.
+//!
+//! Jobs that find the set complete at once compute the same document from the same
+//! listing: an identical checksums asset already there is success, and an upload that
+//! loses the race (422 `already_exists`) is re-listed and compared by the asset retry. A
+//! job that runs after publication adds its new assets and swaps a checksums asset that no
+//! longer covers every asset, as `overwrite` does. After writing, the release is listed
+//! again: if it changed meanwhile (another job's asset arrived), the document is written
+//! anew, so whichever job writes last leaves it covering everything.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::Mutex;
+
+use super::asset::upload_asset;
+use super::{Plan, Planned, ReleaseError, ReleaseReport, api_err, pace, publish, staged_for};
+use crate::events::{Event, Reporter};
+use crate::github::api::{Api, Asset, AssetBody, Release};
+
+/// Rounds of write-then-check before the checksums asset is left as last written (each
+/// round needs another job to have changed the release in between).
+const ROUNDS: usize = 5;
+
+/// Completes the set if it can: see the module documentation.
+pub(super) async fn complete(
+    api: &Api,
+    plan: &Plan,
+    release: &Release,
+    pacer: &Mutex<Option<Instant>>,
+    reporter: &dyn Reporter,
+    report: &mut ReleaseReport,
+) -> Result<(), ReleaseError> {
+    let tag = &release.tag_name;
+    let mut draft = release.draft;
+    for _ in 0..ROUNDS {
+        let listed = api
+            .assets(release.id)
+            .await
+            .map_err(api_err("listing the release's assets"))?;
+        let members = set_members(plan, &listed);
+        check_own(plan, &members)?;
+        report.present = members.iter().map(|a| a.name.clone()).collect();
+        report.waiting = plan
+            .expect
+            .iter()
+            .filter(|(_, m)| !members.iter().any(|a| m.is_match(&a.name)))
+            .map(|(line, _)| line.clone())
+            .collect();
+        if !report.waiting.is_empty() && draft {
+            report.release_published = Some(false);
+            reporter.event(&Event::info(format!(
+                "Release `{tag}`: {} of {} `expect-assets` line(s) still wait ({}); {} asset(s) are there; the draft waits for the jobs still to come",
+                report.waiting.len(),
+                plan.expect.len(),
+                quoted(&report.waiting),
+                members.len()
+            )));
+            return Ok(());
+        }
+        let (sums, covered) = checksums(api, &members).await?;
+        let current = listed.iter().find(|a| a.name == plan.checksums_name);
+        let written = write_checksums(api, plan, release, current, sums, pacer).await?;
+        report
+            .assets
+            .retain(|(name, _)| *name != plan.checksums_name);
+        report
+            .assets
+            .push((written.name.clone(), written.browser_download_url.clone()));
+        if draft && !plan.keep_draft {
+            publish(api, plan, release, pacer, report).await?;
+            draft = false;
+        }
+        // Listed again: an asset that arrived while the document was written means it
+        // must be written anew.
+        let after = api
+            .assets(release.id)
+            .await
+            .map_err(api_err("listing the release's assets"))?;
+        let now: Vec<(String, Option<String>)> = set_members(plan, &after)
+            .iter()
+            .map(|a| (a.name.clone(), a.digest.clone()))
+            .collect();
+        let sums_now = after.iter().find(|a| a.name == plan.checksums_name);
+        if now == covered && sums_now.is_some_and(|a| a.id == written.id) {
+            report.release_published = Some(!draft);
+            reporter.event(&Event::info(format!(
+                "Release `{tag}`: the set is complete ({} asset(s)); `{}` covers every asset{}",
+                covered.len(),
+                plan.checksums_name,
+                if report.published {
+                    "; published"
+                } else if draft {
+                    "; left a draft (`draft: true`)"
+                } else {
+                    "; the release was already published"
+                }
+            )));
+            return Ok(());
+        }
+    }
+    report.release_published = Some(!draft);
+    reporter.event(&Event::warning(format!(
+        "Release `{tag}` kept changing while `{}` was written ({ROUNDS} rounds); the last job to finish rewrites it",
+        plan.checksums_name
+    )));
+    Ok(())
+}
+
+/// The assets the set is made of: uploaded ones, not the checksums asset, not a
+/// replacement staged under a temporary name; sorted by name.
+fn set_members<'a>(plan: &Plan, listed: &'a [Asset]) -> Vec<&'a Asset> {
+    let mut members: Vec<&Asset> = listed
+        .iter()
+        .filter(|a| {
+            a.state == "uploaded" && a.name != plan.checksums_name && staged_for(&a.name).is_none()
+        })
+        .collect();
+    members.sort_by(|a, b| a.name.cmp(&b.name));
+    members
+}
+
+/// This job's assets, as the release holds them, are the scanned bytes (checked on upload;
+/// checked again here, as the document vouches for them).
+fn check_own(plan: &Plan, members: &[&Asset]) -> Result<(), ReleaseError> {
+    for planned in &plan.assets {
+        let Some(held) = members.iter().find(|a| a.name == planned.name) else {
+            continue;
+        };
+        if let Some(digest) = &held.digest
+            && *digest != format!("sha256:{}", planned.sha256)
+        {
+            return Err(ReleaseError::Mismatch {
+                name: planned.name.clone(),
+                got: digest.clone(),
+                expected: planned.sha256.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The checksums document (`sha256sum -c` format, sorted by name) of `members`, and what
+/// it covers (name and digest as listed).
+async fn checksums(
+    api: &Api,
+    members: &[&Asset],
+) -> Result<(String, Vec<(String, Option<String>)>), ReleaseError> {
+    let mut sums = String::new();
+    let mut covered = Vec::with_capacity(members.len());
+    for a in members {
+        let hex = match a.digest.as_deref().and_then(|d| d.strip_prefix("sha256:")) {
+            Some(hex) => hex.to_owned(),
+            None => hex::encode(api.asset_sha256(a.id).await.map_err(api_err(format!(
+                "downloading asset `{}` to hash it (GitHub reports no digest)",
+                a.name
+            )))?),
+        };
+        let _ = writeln!(sums, "{hex}  {}", a.name);
+        covered.push((a.name.clone(), a.digest.clone()));
+    }
+    Ok((sums, covered))
+}
+
+/// The release's checksums asset with `sums` as content: kept when identical, uploaded
+/// when missing (a concurrent identical upload is accepted), else the new one is staged
+/// under a temporary name and swapped in.
+async fn write_checksums(
+    api: &Api,
+    plan: &Plan,
+    release: &Release,
+    current: Option<&Asset>,
+    sums: String,
+    pacer: &Mutex<Option<Instant>>,
+) -> Result<Asset, ReleaseError> {
+    let sums = Bytes::from(sums);
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sums));
+    let mut planned = Planned {
+        name: plan.checksums_name.clone(),
+        size: sums.len() as u64,
+        sha256,
+        body: AssetBody::Bytes(sums),
+        content_type: "text/plain",
+    };
+    let failed = |e| ReleaseError::Api {
+        what: format!("uploading the checksums asset `{}`", plan.checksums_name),
+        source: match e {
+            super::asset::AssetError::Api(e) => e,
+            other @ super::asset::AssetError::Changed { .. } => {
+                crate::github::api::ApiError::Decode(other.to_string())
+            }
+        },
+    };
+    let Some(current) = current else {
+        return upload_asset(api, release, &planned, pacer)
+            .await
+            .map_err(failed);
+    };
+    let same = match current.digest.as_deref() {
+        Some(d) => d == format!("sha256:{}", planned.sha256),
+        None => api
+            .asset_sha256(current.id)
+            .await
+            .is_ok_and(|h| hex::encode(h) == planned.sha256),
+    };
+    if same && current.state == "uploaded" {
+        return Ok(current.clone());
+    }
+    planned.name = format!(
+        "stevedore-{}-{}",
+        &crate::secret::random_hex()[..8],
+        plan.checksums_name
+    );
+    let staged = upload_asset(api, release, &planned, pacer)
+        .await
+        .map_err(failed)?;
+    pace(pacer).await;
+    match api.delete_asset(current.id).await {
+        // Another job swapped it first: its rename follows, or has happened.
+        Ok(()) => {}
+        Err(e) if e.status() == Some(404) => {}
+        Err(e) => {
+            return Err(api_err(format!(
+                "deleting the checksums asset `{}` being replaced",
+                plan.checksums_name
+            ))(e));
+        }
+    }
+    pace(pacer).await;
+    match api.rename_asset(staged.id, &plan.checksums_name).await {
+        Ok(renamed) => Ok(renamed),
+        // Another job's replacement took the name: ours goes; the check after the write
+        // decides whether the document there still covers every asset.
+        Err(e) if e.status() == Some(422) => {
+            pace(pacer).await;
+            let _ = api.delete_asset(staged.id).await;
+            let listed = api
+                .assets(release.id)
+                .await
+                .map_err(api_err("listing the release's assets"))?;
+            listed
+                .into_iter()
+                .find(|a| a.name == plan.checksums_name)
+                .ok_or_else(|| {
+                    api_err(format!(
+                        "renaming the replacement of `{}`",
+                        plan.checksums_name
+                    ))(e)
+                })
+        }
+        Err(e) => Err(api_err(format!(
+            "renaming the replacement of `{}`",
+            plan.checksums_name
+        ))(e)),
+    }
+}
+
+/// Lines quoted for a message.
+fn quoted(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("`{l}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,275 @@
+//! A build matrix shipping one release (`expect-assets`): concurrent stevedore processes
+//! as matrix jobs against the GitHub emulator, which records every draft -> published
+//! transition with the assets present at that moment.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::github::github;
+use crate::support::{Ctx, Run, sha256sum_check};
+
+const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
+const TARGETS: [&str; 4] = ["linux-x64", "linux-arm64", "macos-arm64", "windows-x64"];
+const EXPECT: &str = "app-linux-x64.tar.gz\napp-linux-arm64.tar.gz\napp-macos-*\napp-windows-*.zip";
+
+fn asset_name(target: &str) -> String {
+    if target.starts_with("windows") {
+        format!("app-{target}.zip")
+    } else {
+        format!("app-{target}.tar.gz")
+    }
+}
+
+/// One matrix job: its own workspace with its one file (sizes differ per target), run
+/// with `expect-assets` against `repo`.
+fn job(repo: &str, tag: &str, target: &str, index: usize, extra: &[(&str, &str)]) -> Run {
+    let ctx = Ctx::new();
+    ctx.file(
+        &format!("dist/{}", asset_name(target)),
+        crate::support::random_bytes(20_000 + index * 150_000, index as u64),
+    );
+    let mut inputs = vec![
+        ("path", "dist"),
+        ("destination", "release"),
+        ("token", TOKEN),
+        ("expect-assets", EXPECT),
+    ];
+    inputs.extend_from_slice(extra);
+    ctx.action_env(&inputs, &github().env(repo, &format!("refs/tags/{tag}")))
+}
+
+/// The jobs of `targets`, all at once.
+fn matrix(repo: &str, tag: &str, targets: &[(usize, &str)], extra: &[(&str, &str)]) -> Vec<Run> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|&(i, target)| scope.spawn(move || job(repo, tag, target, i, extra)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("job"))
+            .collect()
+    })
+}
+
+fn transitions(repo: &str) -> Vec<serde_json::Value> {
+    github().state(repo)["transitions"]
+        .as_array()
+        .expect("transitions")
+        .clone()
+}
+
+fn the_release(repo: &str) -> serde_json::Value {
+    let state = github().state(repo);
+    let releases = state["releases"].as_array().expect("releases");
+    assert_eq!(releases.len(), 1, "one release: {state}");
+    releases[0].clone()
+}
+
+fn names(list: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|a| {
+            a.as_str().map_or_else(
+                || a["name"].as_str().expect("name").to_owned(),
+                str::to_owned,
+            )
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn calls(repo: &str, prefix: &str) -> usize {
+    github().state(repo)["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .filter(|c| c["route"].as_str().is_some_and(|r| r.starts_with(prefix)))
+        .count()
+}
+
+/// Downloads every asset under its stored name and runs `sha256sum -c` on the release's
+/// checksums asset; returns the document.
+fn verify_downloads(release: &serde_json::Value) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for a in release["assets"].as_array().expect("assets") {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(a["content_base64"].as_str().expect("content"))
+            .expect("base64");
+        std::fs::write(dir.path().join(a["name"].as_str().expect("name")), bytes).expect("write");
+    }
+    sha256sum_check(dir.path(), Path::new("SHA256SUMS"));
+    std::fs::read_to_string(dir.path().join("SHA256SUMS")).expect("checksums")
+}
+
+fn expected_names(targets: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = targets.iter().map(|t| asset_name(t)).collect();
+    all.push("SHA256SUMS".into());
+    all.sort();
+    all
+}
+
+#[test]
+fn a_matrix_publishes_once_with_the_complete_set_and_one_checksums_asset() {
+    let repo = github().repo();
+    let tag = "v10.0.0";
+    // Staggered finishes: the first two uploads are slow; windows fails for good.
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "upload", "kind": "slow", "ms": 600, "asset": "app-linux-x64.tar.gz"},
+            {"route": "upload", "kind": "slow", "ms": 1200, "asset": "app-linux-arm64.tar.gz"},
+            {"route": "upload", "kind": "status", "status": 500, "times": 4, "asset": "app-windows-x64.zip"},
+        ]}),
+    );
+    let jobs: Vec<(usize, &str)> = TARGETS.iter().copied().enumerate().collect();
+    let runs = matrix(&repo, tag, &jobs, &[]);
+    for (run, target) in runs.iter().zip(TARGETS) {
+        if target == "windows-x64" {
+            assert_eq!(run.code, 4, "{}", run.log());
+            assert!(run.stdout.contains("left unpublished"), "{}", run.stdout);
+            assert_eq!(run.outputs["release-published"], "false");
+        } else {
+            assert_eq!(run.code, 0, "{target}: {}", run.log());
+            assert_eq!(run.outputs["release-published"], "false", "{target}");
+            assert!(
+                run.summary.contains("draft, waiting for the other jobs")
+                    && run.summary.contains("no asset matches yet: ")
+                    && run.summary.contains("`app-windows-"),
+                "{}",
+                run.summary
+            );
+        }
+    }
+    assert!(transitions(&repo).is_empty(), "published incomplete");
+    let rel = the_release(&repo);
+    assert_eq!(rel["draft"], true);
+    assert!(
+        !names(&rel["assets"]).contains(&"SHA256SUMS".to_owned()),
+        "no per-job checksums asset: {:?}",
+        names(&rel["assets"])
+    );
+
+    // The failed job re-run completes the set: checksums written, then published.
+    let rerun = job(&repo, tag, "windows-x64", 3, &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.log());
+    assert_eq!(rerun.outputs["release-published"], "true");
+    assert!(rerun.summary.contains(": published"), "{}", rerun.summary);
+    let assets: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&rerun.outputs["assets"]).expect("assets");
+    assert!(assets.contains_key("SHA256SUMS"), "{assets:?}");
+
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(names(&all[0]["assets"]), expected_names(&TARGETS));
+    let rel = the_release(&repo);
+    assert_eq!(rel["draft"], false);
+    let sums = verify_downloads(&rel);
+    assert_eq!(sums.lines().count(), 4, "{sums}");
+
+    // A re-run after publication: identical assets, nothing uploaded.
+    let uploads = calls(&repo, "upload");
+    let again = job(&repo, tag, "linux-x64", 0, &[]);
+    assert_eq!(again.code, 0, "{}", again.log());
+    assert_eq!(again.outputs["release-published"], "true");
+    assert_eq!(calls(&repo, "upload"), uploads, "nothing uploaded again");
+    assert!(!again.stdout.contains("unpublished"), "{}", again.stdout);
+
+    // A late job with a new asset: added, and the checksums asset swapped to cover it.
+    let late = job(&repo, tag, "freebsd-x64", 5, &[]);
+    assert_eq!(late.code, 0, "{}", late.log());
+    assert_eq!(late.outputs["release-published"], "true");
+    let rel = the_release(&repo);
+    let mut with_late = TARGETS.to_vec();
+    with_late.push("freebsd-x64");
+    assert_eq!(names(&rel["assets"]), expected_names(&with_late));
+    let sums = verify_downloads(&rel);
+    assert!(sums.contains("  app-freebsd-x64.tar.gz\n"), "{sums}");
+    assert_eq!(transitions(&repo).len(), 1, "published once");
+
+    // Immutable after publication: a clear exit 2.
+    github().control("immutable", &json!({"repo": repo}));
+    let frozen = job(&repo, tag, "linux-x64", 0, &[]);
+    assert_eq!(frozen.code, 2, "{}", frozen.log());
+    assert!(frozen.stdout.contains("immutable"), "{}", frozen.stdout);
+}
+
+#[test]
+fn jobs_completing_the_set_at_once_publish_once_with_identical_checksums() {
+    let repo = github().repo();
+    let tag = "v11.0.0";
+    let jobs: Vec<(usize, &str)> = TARGETS.iter().copied().enumerate().collect();
+    let runs = matrix(&repo, tag, &jobs, &[]);
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.log());
+        assert!(!run.stdout.contains("unpublished"), "{}", run.stdout);
+    }
+    // At least the last job to list found the set complete.
+    assert!(
+        runs.iter()
+            .any(|r| r.outputs["release-published"] == "true"),
+        "{:?}",
+        runs.iter().map(|r| &r.outputs).collect::<Vec<_>>()
+    );
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(names(&all[0]["assets"]), expected_names(&TARGETS));
+    let rel = the_release(&repo);
+    verify_downloads(&rel);
+}
+
+#[test]
+fn a_final_job_with_an_empty_path_verifies_and_publishes() {
+    let repo = github().repo();
+    let tag = "v12.0.0";
+    // The matrix keeps the draft; the final job (`needs:` the matrix) publishes.
+    let jobs: Vec<(usize, &str)> = TARGETS.iter().copied().enumerate().collect();
+    for run in matrix(&repo, tag, &jobs, &[("draft", "true")]) {
+        assert_eq!(run.code, 0, "{}", run.log());
+        assert_eq!(run.outputs["release-published"], "false");
+    }
+    assert!(transitions(&repo).is_empty());
+    let ctx = Ctx::new();
+    let run = ctx.action_env(
+        &[
+            ("path", ""),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", EXPECT),
+        ],
+        &github().env(&repo, &format!("refs/tags/{tag}")),
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(run.outputs["release-published"], "true");
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(names(&all[0]["assets"]), expected_names(&TARGETS));
+    verify_downloads(&the_release(&repo));
+}
+
+#[test]
+fn assets_without_a_digest_are_downloaded_and_hashed() {
+    let repo = github().repo();
+    github().control("nodigest", &json!({"repo": repo}));
+    let ctx = Ctx::new();
+    ctx.file("dist/app-linux-x64.tar.gz", vec![7u8; 70_000]);
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", "app-*"),
+        ],
+        &github().env(&repo, "refs/tags/v13"),
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(run.outputs["release-published"], "true");
+    assert!(calls(&repo, "download-asset") >= 1);
+    let sums = verify_downloads(&the_release(&repo));
+    assert!(sums.contains("  app-linux-x64.tar.gz\n"), "{sums}");
+}
