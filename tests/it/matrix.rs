@@ -14,12 +14,21 @@ const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
 const TARGETS: [&str; 4] = ["linux-x64", "linux-arm64", "macos-arm64", "windows-x64"];
 const EXPECT: &str = "app-linux-x64.tar.gz\napp-linux-arm64.tar.gz\napp-macos-*\napp-windows-*.zip";
 
+/// The file each target builds; the macOS one has a space and parentheses, which GitHub
+/// (and the emulator) store as `.`.
 fn asset_name(target: &str) -> String {
     if target.starts_with("windows") {
         format!("app-{target}.zip")
+    } else if target.starts_with("macos") {
+        format!("app-{target} (universal).tar.gz")
     } else {
         format!("app-{target}.tar.gz")
     }
+}
+
+/// The name GitHub stores `asset_name(target)` under.
+fn stored_name(target: &str) -> String {
+    asset_name(target).replace([' ', '(', ')'], ".")
 }
 
 /// One matrix job: its own workspace with its one file (sizes differ per target), run
@@ -108,7 +117,7 @@ fn verify_downloads(release: &serde_json::Value) -> String {
 }
 
 fn expected_names(targets: &[&str]) -> Vec<String> {
-    let mut all: Vec<String> = targets.iter().map(|t| asset_name(t)).collect();
+    let mut all: Vec<String> = targets.iter().map(|t| stored_name(t)).collect();
     all.push("SHA256SUMS".into());
     all.sort();
     all
@@ -136,6 +145,24 @@ fn a_matrix_publishes_once_with_the_complete_set_and_one_checksums_asset() {
             assert_eq!(run.outputs["release-published"], "false");
         } else {
             assert_eq!(run.code, 0, "{target}: {}", run.log());
+            if target.starts_with("macos") {
+                // One annotation before the upload, with both names.
+                let warning = run
+                    .stdout
+                    .lines()
+                    .filter(|l| l.starts_with("::warning") && l.contains("GitHub stores"))
+                    .collect::<Vec<_>>();
+                assert_eq!(warning.len(), 1, "{}", run.stdout);
+                assert!(
+                    warning[0].contains(&asset_name(target))
+                        && warning[0].contains(&stored_name(target)),
+                    "{}",
+                    warning[0]
+                );
+                let assets: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&run.outputs["assets"]).expect("assets");
+                assert!(assets.contains_key(&stored_name(target)), "{assets:?}");
+            }
             assert_eq!(run.outputs["release-published"], "false", "{target}");
             assert!(
                 run.summary.contains("draft, waiting for the other jobs")
@@ -172,9 +199,10 @@ fn a_matrix_publishes_once_with_the_complete_set_and_one_checksums_asset() {
     let sums = verify_downloads(&rel);
     assert_eq!(sums.lines().count(), 4, "{sums}");
 
-    // A re-run after publication: identical assets, nothing uploaded.
+    // A re-run after publication: identical assets (recognised under their stored
+    // names), nothing uploaded.
     let uploads = calls(&repo, "upload");
-    let again = job(&repo, tag, "linux-x64", 0, &[]);
+    let again = job(&repo, tag, "macos-arm64", 2, &[]);
     assert_eq!(again.code, 0, "{}", again.log());
     assert_eq!(again.outputs["release-published"], "true");
     assert_eq!(calls(&repo, "upload"), uploads, "nothing uploaded again");
@@ -272,4 +300,57 @@ fn assets_without_a_digest_are_downloaded_and_hashed() {
     assert!(calls(&repo, "download-asset") >= 1);
     let sums = verify_downloads(&the_release(&repo));
     assert!(sums.contains("  app-linux-x64.tar.gz\n"), "{sums}");
+}
+
+#[test]
+fn a_single_job_names_assets_as_github_stores_them_and_recognises_them_on_a_rerun() {
+    let repo = github().repo();
+    let ctx = Ctx::new();
+    ctx.file("dist/My App~1.0 (x64).zip", vec![3u8; 5_000]);
+    ctx.file("dist/.config", "k=v\n");
+    let run_it = || {
+        ctx.action_env(
+            &[
+                ("path", "dist"),
+                ("destination", "release"),
+                ("token", TOKEN),
+                ("include-hidden-files", "true"),
+            ],
+            &github().env(&repo, "refs/tags/v14"),
+        )
+    };
+    let run = run_it();
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(run.outputs["release-published"], "true");
+    assert_eq!(
+        run.stdout
+            .lines()
+            .filter(|l| l.starts_with("::warning") && l.contains("GitHub stores"))
+            .count(),
+        2,
+        "{}",
+        run.stdout
+    );
+    let rel = the_release(&repo);
+    assert_eq!(
+        names(&rel["assets"]),
+        ["My.App.1.0..x64..zip", "SHA256SUMS", "default.config"]
+    );
+    let assets: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&run.outputs["assets"]).expect("assets");
+    assert!(assets.contains_key("My.App.1.0..x64..zip"), "{assets:?}");
+    assert!(
+        run.summary.contains("My.App.1.0..x64..zip"),
+        "{}",
+        run.summary
+    );
+    verify_downloads(&rel);
+    let uploads = calls(&repo, "upload");
+    let again = run_it();
+    assert_eq!(again.code, 0, "{}", again.log());
+    assert_eq!(
+        calls(&repo, "upload"),
+        uploads,
+        "recognised, not uploaded again"
+    );
 }

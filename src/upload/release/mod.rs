@@ -135,7 +135,10 @@ enum Target {
 /// One asset to upload.
 #[derive(Debug, Clone)]
 struct Planned {
+    /// The name GitHub will store it under ([`stored_name`]).
     name: String,
+    /// The file's name as selected, when GitHub will store it under another.
+    renamed_from: Option<String>,
     body: AssetBody,
     size: u64,
     sha256: String,
@@ -273,13 +276,14 @@ fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Plann
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut sums = String::new();
     for (file, record) in bundle.manifest.files() {
-        let name = file.rel.rsplit('/').next().unwrap_or(&file.rel).to_owned();
-        if name.contains(['\n', '\r', '\\']) {
+        let local = file.rel.rsplit('/').next().unwrap_or(&file.rel);
+        if local.contains(['\n', '\r', '\\']) {
             return Err(ReleaseError::Config(format!(
                 "`{}` cannot be a release asset name (line break or backslash); rename it",
                 file.rel.escape_debug()
             )));
         }
+        let name = stored_name(local);
         if let Some(first) = seen.insert(name.clone(), file.rel.clone()) {
             return Err(ReleaseError::Config(format!(
                 "release assets are flat, and `{first}` and `{}` would both be `{name}`; narrow `path` so file names are unique",
@@ -290,6 +294,7 @@ fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Plann
         let _ = writeln!(sums, "{sha256}  {name}");
         assets.push(Planned {
             content_type: crate::net::mime_type(&name),
+            renamed_from: (name != local).then(|| local.to_owned()),
             name,
             body: AssetBody::File {
                 path: file.path.clone(),
@@ -311,6 +316,7 @@ fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Plann
     let sums = Bytes::from(sums);
     assets.push(Planned {
         name: bundle.checksums_name.to_owned(),
+        renamed_from: None,
         size: sums.len() as u64,
         sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sums)),
         body: AssetBody::Bytes(sums),
@@ -348,6 +354,14 @@ async fn run(
 ) -> Result<(), ReleaseError> {
     let api = Api::new(&plan.api_url, &plan.token, &plan.repo, min_wait, plan.idle)
         .map_err(ReleaseError::Config)?;
+    for asset in &plan.assets {
+        if let Some(local) = &asset.renamed_from {
+            reporter.event(&Event::warning(format!(
+                "GitHub stores release asset `{local}` as `{}` (it replaces spaces and other special characters with `.`); the checksums asset, the `assets` output and `expect-assets` use `{}`",
+                asset.name, asset.name
+            )));
+        }
+    }
     let release = open_release(plan, &api, reporter, report).await?;
     // Existing assets: a clash stops the run before anything is uploaded.
     let existing = api
@@ -454,7 +468,12 @@ async fn upload_all<'p>(
     for ((asset, upload), result) in uploads.iter().zip(results) {
         match result {
             Some(Ok(landed)) if upload.name != asset.name => staged.push((*asset, landed)),
-            Some(Ok(landed)) => fresh.push((*asset, landed)),
+            Some(Ok(landed)) => {
+                if landed.name != asset.name {
+                    tracing::warn!(planned = %asset.name, stored = %landed.name, "GitHub stored the asset under another name");
+                }
+                fresh.push((*asset, landed));
+            }
             Some(Err(e)) => {
                 failures.push(format!("`{}`: {e}", asset.name));
                 report.failed.push((asset.name.clone(), e.to_string()));
@@ -548,17 +567,18 @@ async fn settle(
             ));
         }
         if release.draft {
-            for (asset, asset_landed) in landed.fresh {
+            for (_, asset_landed) in landed.fresh {
                 report
                     .assets
-                    .push((asset.name.clone(), asset_landed.browser_download_url));
+                    .push((asset_landed.name, asset_landed.browser_download_url));
             }
         }
     } else {
-        for (asset, asset_landed) in landed.fresh {
+        // The name GitHub's answer gives, which is the name people download.
+        for (_, asset_landed) in landed.fresh {
             report
                 .assets
-                .push((asset.name.clone(), asset_landed.browser_download_url));
+                .push((asset_landed.name, asset_landed.browser_download_url));
         }
         // Every replacement landed: swap each in (delete the old asset, rename the new).
         for (asset, staged) in &landed.staged {
@@ -580,7 +600,7 @@ async fn settle(
                 )))?;
             report
                 .assets
-                .push((asset.name.clone(), renamed.browser_download_url));
+                .push((renamed.name, renamed.browser_download_url));
         }
     }
     Ok(())
@@ -652,6 +672,31 @@ async fn remove_leftovers(
     Ok(())
 }
 
+/// The name GitHub stores an uploaded asset under. GitHub documents only that it "renames
+/// asset filenames that have special characters, non-alphanumeric characters, and leading
+/// or trailing periods" (REST docs, "Upload a release asset"); what users report
+/// (softprops/action-gh-release#159 and #741, actions/upload-release-asset#57,
+/// github/rest-api-description#2968): every character other than ASCII letters, digits,
+/// `-`, `_`, `.` and `+` becomes `.`, and a leading `.` gets `default` before it
+/// (`.config` -> `default.config`). The upload's answer has the name GitHub chose, which
+/// wins where it differs.
+fn stored_name(local: &str) -> String {
+    let mut name: String = local
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+') {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    if name.starts_with('.') {
+        name.insert_str(0, "default");
+    }
+    name
+}
+
 /// The asset name a staged replacement (`stevedore-<8 hex digits>-<name>`, as `run` names
 /// it) stands in for.
 fn staged_for(name: &str) -> Option<&str> {
@@ -661,4 +706,20 @@ fn staged_for(name: &str) -> Option<&str> {
         .bytes()
         .all(|b| b.is_ascii_hexdigit())
         .then_some(original)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_name;
+
+    #[test]
+    fn names_are_predicted_as_github_stores_them() {
+        assert_eq!(
+            stored_name("app-1.0+git_x64.tar.gz"),
+            "app-1.0+git_x64.tar.gz"
+        );
+        assert_eq!(stored_name("My App (x64).zip"), "My.App..x64..zip");
+        assert_eq!(stored_name("pkg-1:2~rc[1].deb"), "pkg-1.2.rc.1..deb");
+        assert_eq!(stored_name(".config"), "default.config");
+    }
 }

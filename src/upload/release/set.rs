@@ -182,6 +182,7 @@ async fn write_checksums(
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sums));
     let mut planned = Planned {
         name: plan.checksums_name.clone(),
+        renamed_from: None,
         size: sums.len() as u64,
         sha256,
         body: AssetBody::Bytes(sums),

@@ -166,6 +166,26 @@ function assetJson(name, a) {
   }
 }
 
+// The name GitHub stores an uploaded asset under. GitHub's REST docs ("Upload a release
+// asset", https://docs.github.com/en/rest/releases/assets#upload-a-release-asset) say only
+// that it "renames asset filenames that have special characters, non-alphanumeric
+// characters, and leading or trailing periods"; there is no table. What users observed:
+// - a space becomes `.`: github-release/github-release#93, softprops/action-gh-release#446
+//   (which matches existing assets by `name.replace(' ', '.')`), appveyor/ci#1971;
+// - `~` and `:` become `.`: softprops/action-gh-release#159;
+// - `(` and `)` become `.`: actions/upload-release-asset#57, action-gh-release#159;
+// - `+` is kept when sent encoded (github/rest-api-description#2968, JMRI/JMRI#5544);
+// - a leading `.` gets `default` before it (`.config` -> `default.config`):
+//   softprops/action-gh-release#741.
+// So: every character but ASCII letters, digits, `-`, `_`, `.` and `+` becomes `.` (brackets
+// and other punctuation assumed alike), then a leading `.` is prefixed with `default`.
+// Trailing periods are left as they are (no observation found).
+function githubName(name) {
+  let out = Array.from(name, (c) => (/[A-Za-z0-9._+-]/.test(c) ? c : '.')).join('')
+  if (out.startsWith('.')) out = 'default' + out
+  return out
+}
+
 function validationFailed(resource, field) {
   return { ...ASSET_EXISTS, errors: [{ ...ASSET_EXISTS.errors[0], resource, field }] }
 }
@@ -224,7 +244,7 @@ async function handle(req, res, url) {
     if (!rel || req.method !== 'POST') return send(res, 404, NOT_FOUND)
     const f = await fault('upload')
     if (f === true) return
-    const assetName = url.searchParams.get('name')
+    const assetName = githubName(url.searchParams.get('name') ?? '')
     if (!req.headers['content-length']) return send(res, 411, { message: 'Length Required' })
     if (!rel.draft && r.immutable) {
       await readBody(req)
