@@ -99,6 +99,11 @@ pub const INPUTS: &[InputSpec] = &[
         "Globs over release asset names, one per line: publish only once each matches an asset (matrix jobs)",
     ),
     input(
+        "job-key",
+        "",
+        "This job's key when several jobs ship to one s3:// prefix (e.g. the matrix target): its checksums file and manifest are named after it",
+    ),
+    input(
         "s3-endpoint",
         "",
         "S3-compatible endpoint URL; empty uses AWS",

@@ -99,6 +99,9 @@ pub struct ReleaseOptions {
 /// S3-specific settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Options {
+    /// `job-key`: several jobs share the prefix; this job's documents carry the key in
+    /// their names, so no job overwrites another's.
+    pub job_key: Option<String>,
     /// Endpoint URL for S3-compatible servers.
     pub endpoint: Option<String>,
     /// Region.
@@ -468,10 +471,29 @@ fn expect_assets(r: &mut Reader<'_>) -> Vec<String> {
 
 fn s3_options(r: &mut Reader<'_>) -> S3Options {
     S3Options {
+        job_key: r.opt("job-key", parse_job_key),
         endpoint: r.opt("s3-endpoint", parse_endpoint),
         region: r.opt("s3-region", parse_region),
         path_style: r.bool("s3-path-style", false),
     }
+}
+
+/// `job-key`: one segment of a file name (letters, digits, `.`, `_`, `-`), as it becomes
+/// part of two object names beside the job's files.
+fn parse_job_key(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.len() > 64
+        || v.starts_with('.')
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(format!(
+            "`{}` is not usable in a file name: give up to 64 letters, digits, `.`, `_` or `-`, not starting with `.` (e.g. `${{{{ matrix.os }}}}`)",
+            v.escape_debug()
+        ));
+    }
+    Ok(v.to_owned())
 }
 
 /// Warnings for S3 settings given without an S3 destination. The action passes every
@@ -484,6 +506,7 @@ fn ignored_s3_inputs(destinations: &[Destination], s3: &S3Options) -> Vec<String
         return Vec::new();
     }
     [
+        ("job-key", s3.job_key.is_some()),
         ("s3-endpoint", s3.endpoint.is_some()),
         ("s3-region", s3.region.is_some()),
         ("s3-path-style", s3.path_style),
@@ -538,6 +561,32 @@ fn secrets_allow(r: &mut Reader<'_>) -> GlobSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_key_is_one_file_name_segment_and_expect_assets_allows_an_empty_path() {
+        let ok = Config::from_raw(&raw(&[("path", "d"), ("job-key", "macos-14_arm64")]), false)
+            .expect("valid");
+        assert_eq!(ok.s3.job_key.as_deref(), Some("macos-14_arm64"));
+        for bad in ["a/b", ".hidden", "a b"] {
+            let err =
+                Config::from_raw(&raw(&[("path", "d"), ("job-key", bad)]), false).expect_err(bad);
+            assert_eq!(err.errors[0].input, "job-key");
+        }
+        let err = Config::from_raw(&raw(&[("destination", "release")]), false).expect_err("path");
+        assert_eq!(err.errors[0].input, "path");
+        let final_job = Config::from_raw(
+            &raw(&[
+                ("destination", "release"),
+                ("expect-assets", "app-*\n# c\n"),
+            ]),
+            false,
+        )
+        .expect("an empty path with expect-assets");
+        assert_eq!(final_job.release.expect_assets, ["app-*"]);
+        let err = Config::from_raw(&raw(&[("path", "d"), ("expect-assets", "a[")]), false)
+            .expect_err("bad glob");
+        assert_eq!(err.errors[0].input, "expect-assets");
+    }
 
     fn raw(pairs: &[(&'static str, &str)]) -> RawInputs {
         let mut raw = RawInputs::default();

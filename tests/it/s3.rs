@@ -326,3 +326,89 @@ fn an_unusable_http_timeout_is_a_configuration_error() {
         assert!(server.objects().is_empty(), "nothing uploaded");
     }
 }
+
+#[test]
+fn matrix_jobs_sharing_a_prefix_keep_every_checksums_document_and_manifest() {
+    let server = S3Server::start();
+    let keys = ["linux", "macos", "windows"];
+    let ctxs: Vec<Ctx> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let ctx = Ctx::new();
+            ctx.file(
+                &format!("dist/app-{key}.bin"),
+                random_bytes(10_000 + i * 999, i as u64),
+            );
+            ctx.file(
+                &format!("dist/{key}/notes.txt"),
+                format!("notes for {key}\n"),
+            );
+            ctx
+        })
+        .collect();
+    let job = |ctx: &Ctx, key: &str| {
+        let env = vec![
+            ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_KEY.to_owned()),
+        ];
+        let destination = format!("s3://{BUCKET}/shared/v2");
+        ctx.action_env(
+            &[
+                ("path", "dist"),
+                ("destination", &destination),
+                ("s3-endpoint", &server.endpoint),
+                ("s3-path-style", "true"),
+                ("s3-region", "eu-west-1"),
+                ("job-key", key),
+            ],
+            &env,
+        )
+    };
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ctxs
+            .iter()
+            .zip(keys)
+            .map(|(ctx, key)| scope.spawn(move || job(ctx, key)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("job"))
+            .collect()
+    });
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.log());
+    }
+    // A re-run of one job replaces its own documents only.
+    let again = job(&ctxs[0], keys[0]);
+    assert_eq!(again.code, 0, "{}", again.log());
+
+    let prefix = server.object_path("shared/v2");
+    let stored = read_tree(&prefix);
+    let mut listed = std::collections::BTreeSet::new();
+    for key in keys {
+        let sums = format!("SHA256SUMS-{key}");
+        assert!(
+            stored.contains_key(&format!("stevedore-manifest-{key}.json")),
+            "{key}'s manifest survives: {:?}",
+            stored.keys()
+        );
+        sha256sum_check(&prefix, &prefix.join(&sums));
+        let text = String::from_utf8(stored[&sums].clone()).expect("utf-8");
+        for line in text.lines() {
+            let (_, name) = line.split_once("  ").expect("sha256sum line");
+            listed.insert(name.to_owned());
+        }
+    }
+    let objects: std::collections::BTreeSet<String> = stored
+        .keys()
+        .filter(|k| !k.starts_with("SHA256SUMS") && !k.starts_with("stevedore-manifest"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        listed, objects,
+        "every object is in some checksums document"
+    );
+    assert_eq!(objects.len(), 6);
+    assert_eq!(stored.len(), 12, "{:?}", stored.keys());
+}

@@ -175,7 +175,7 @@ pub fn plan(
             content_type: crate::net::mime_type(&file.rel),
         })
         .collect();
-    let documents = documents(bundle, prefix)?;
+    let documents = documents(bundle, prefix, config.s3.job_key.as_deref())?;
     Ok(Plan {
         credentials: Credentials {
             access_key_id,
@@ -193,12 +193,29 @@ pub fn plan(
 }
 
 /// The checksums file and the manifest, written by this run (not part of the scan), so
-/// hashed here.
-fn documents(bundle: &Bundle<'_>, prefix: &str) -> Result<Vec<Object>, S3Error> {
+/// hashed here. With `job-key` they are `<checksums>-<key>` and
+/// `stevedore-manifest-<key>.json`: jobs sharing a prefix each keep their own (a re-run of
+/// a job replaces its own), and together they list every object, each relative to the
+/// prefix where it lies. A merged document written with conditional writes was the other
+/// way; s3s-fs 0.14.1 checks `If-None-Match`/`If-Match` before it writes, not atomically
+/// with the write, so two jobs racing could both pass, and per-job names need no such
+/// server guarantee at all.
+fn documents(
+    bundle: &Bundle<'_>,
+    prefix: &str,
+    job_key: Option<&str>,
+) -> Result<Vec<Object>, S3Error> {
     let mut documents = Vec::new();
-    for (name, path) in [
-        (bundle.checksums_name, bundle.checksums),
-        (MANIFEST_NAME, bundle.manifest_json),
+    let (checksums_name, manifest_name) = match job_key {
+        Some(key) => (
+            format!("{}-{key}", bundle.checksums_name),
+            format!("stevedore-manifest-{key}.json"),
+        ),
+        None => (bundle.checksums_name.to_owned(), MANIFEST_NAME.to_owned()),
+    };
+    for (name, is_manifest, path) in [
+        (checksums_name.as_str(), false, bundle.checksums),
+        (manifest_name.as_str(), true, bundle.manifest_json),
     ] {
         let (size, sha256) = hash_file(path).map_err(|e| S3Error::Failed {
             key: keys::key(prefix, name),
@@ -214,7 +231,7 @@ fn documents(bundle: &Bundle<'_>, prefix: &str) -> Result<Vec<Object>, S3Error> 
             path: path.to_path_buf(),
             size,
             sha256,
-            content_type: if name == MANIFEST_NAME {
+            content_type: if is_manifest {
                 "application/json"
             } else {
                 "text/plain; charset=utf-8"
