@@ -26,6 +26,15 @@ pub enum Error {
         /// How many.
         count: usize,
     },
+    /// `fail-on-unmatched-files`: lines of `path` matched no file.
+    #[error(
+        "`path` line(s) {} matched no file and `fail-on-unmatched-files` is true: nothing was uploaded",
+        .lines.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", ")
+    )]
+    Unmatched {
+        /// The lines, as written.
+        lines: Vec<String>,
+    },
     /// A destination failed.
     #[error(transparent)]
     Upload(#[from] UploadError),
@@ -40,7 +49,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Config(_) | Error::Select(_) | Error::Scan(_) => ExitCode::BadInput,
-            Error::Policy { .. } => ExitCode::Policy,
+            Error::Policy { .. } | Error::Unmatched { .. } => ExitCode::Policy,
             Error::Upload(e) => e.exit_code(),
             Error::Documents(_) => ExitCode::Internal,
         }

@@ -81,6 +81,11 @@ fn stages(
 
     reporter.stage("Selecting files");
     let selection = select_stage(inv, config, reporter)?;
+    if config.fail_on_unmatched && !selection.unmatched.is_empty() {
+        return Err(Error::Unmatched {
+            lines: selection.unmatched,
+        });
+    }
 
     let total = selection.files.len() as u64;
     reporter.stage(&format!("Scanning {} files", units::count(total)));

@@ -50,6 +50,11 @@ pub const INPUTS: &[InputSpec] = &[
     ),
     input("name", "artifact", "Artifact name"),
     input(
+        "fail-on-unmatched-files",
+        "false",
+        "Fail (exit 3) when a line of `path` matches no file, naming the line",
+    ),
+    input(
         "if-no-files-found",
         "warn",
         "What to do when no file matches: warn, error or ignore",
@@ -92,6 +97,27 @@ pub const INPUTS: &[InputSpec] = &[
         "release-id",
         "",
         "Upload to this existing release id instead of looking it up by tag",
+    ),
+    input(
+        "repository",
+        "the current repository",
+        "Ship the release to this owner/name instead of GITHUB_REPOSITORY (the token needs access to it)",
+    ),
+    input("body", "", "Release notes of a release this run creates"),
+    input(
+        "body-path",
+        "",
+        "File whose text is the release notes (wins over `body`)",
+    ),
+    input(
+        "generate-release-notes",
+        "false",
+        "Append GitHub's generated release notes to the body of a release this run creates",
+    ),
+    input(
+        "target-commitish",
+        "",
+        "Commit or branch a tag this run creates points at; empty uses the default branch",
     ),
     lines(
         "expect-assets",

@@ -91,6 +91,16 @@ pub struct ReleaseOptions {
     pub make_latest: Option<MakeLatest>,
     /// Existing release to upload to.
     pub release_id: Option<u64>,
+    /// `repository`: `owner/name` the release goes to; `None` uses `GITHUB_REPOSITORY`.
+    pub repository: Option<String>,
+    /// `body`: release notes of a release this run creates.
+    pub body: Option<String>,
+    /// `body-path`: a file whose text is the notes (wins over `body`).
+    pub body_path: Option<String>,
+    /// `generate-release-notes`: GitHub's generated notes appended to the body.
+    pub generate_notes: bool,
+    /// `target-commitish`: where a tag this run creates points.
+    pub target_commitish: Option<String>,
     /// `expect-assets`: globs over asset names as GitHub stores them. Non-empty, the
     /// release is a set shared by matrix jobs, published once every line matches.
     pub expect_assets: Vec<String>,
@@ -123,6 +133,8 @@ pub struct Config {
     pub include_hidden_files: bool,
     /// `overwrite`.
     pub overwrite: bool,
+    /// `fail-on-unmatched-files`: a `path` line matching no file fails the run (exit 3).
+    pub fail_on_unmatched: bool,
     /// Artifact settings.
     pub artifact: ArtifactOptions,
     /// Release settings.
@@ -252,6 +264,7 @@ impl Config {
             ),
             include_hidden_files: r.bool("include-hidden-files", false),
             overwrite: r.bool("overwrite", false),
+            fail_on_unmatched: r.bool("fail-on-unmatched-files", false),
             artifact: artifact_options(&mut r, artifact_name),
             release: release_options(&mut r),
             s3: s3_options(&mut r),
@@ -427,6 +440,11 @@ fn release_options(r: &mut Reader<'_>) -> ReleaseOptions {
         make_latest: r.opt("make-latest", |v| parse_choice(v, MAKE_LATEST)),
         release_id: r.int("release-id", 1, u64::MAX),
         expect_assets: expect_assets(r),
+        repository: r.opt("repository", parse_repository),
+        body: r.raw.get("body").map(str::to_owned),
+        body_path: r.text("body-path"),
+        generate_notes: r.bool("generate-release-notes", false),
+        target_commitish: r.text("target-commitish"),
     };
     if release.tag.is_some() && release.release_id.is_some() {
         r.fail(
@@ -475,6 +493,27 @@ fn s3_options(r: &mut Reader<'_>) -> S3Options {
         endpoint: r.opt("s3-endpoint", parse_endpoint),
         region: r.opt("s3-region", parse_region),
         path_style: r.bool("s3-path-style", false),
+    }
+}
+
+/// `repository`: `owner/name`, as GitHub spells repositories.
+fn parse_repository(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    let ok = v.split_once('/').is_some_and(|(owner, name)| {
+        let part = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        part(owner) && part(name)
+    });
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(format!(
+            "`{}` is not `owner/name` (e.g. `octo-org/octo-repo`)",
+            v.escape_debug()
+        ))
     }
 }
 

@@ -37,6 +37,21 @@ pub struct Release {
     pub html_url: String,
 }
 
+/// What a new draft release is created with.
+#[derive(Debug, Clone, Copy)]
+pub struct Draft<'a> {
+    /// Its tag (created if missing, at `target_commitish`).
+    pub tag: &'a str,
+    /// Its title.
+    pub name: &'a str,
+    /// Its notes.
+    pub body: Option<&'a str>,
+    /// Where a new tag points; `None` is the default branch.
+    pub target_commitish: Option<&'a str>,
+    /// Mark as a prerelease.
+    pub prerelease: bool,
+}
+
 /// An asset.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Asset {
@@ -247,17 +262,37 @@ impl Api {
     }
 
     /// Creates a draft release.
-    pub async fn create_draft(
-        &self,
-        tag: &str,
-        name: &str,
-        prerelease: bool,
-    ) -> Result<Release, ApiError> {
-        let body = serde_json::json!({
-            "tag_name": tag, "name": name, "draft": true, "prerelease": prerelease,
+    pub async fn create_draft(&self, draft: &Draft<'_>) -> Result<Release, ApiError> {
+        let mut body = serde_json::json!({
+            "tag_name": draft.tag, "name": draft.name, "draft": true, "prerelease": draft.prerelease,
         });
+        if let Some(notes) = draft.body {
+            body["body"] = notes.into();
+        }
+        if let Some(target) = draft.target_commitish {
+            body["target_commitish"] = target.into();
+        }
         let route = self.route("");
         self.json(|| self.octo.post(&route, Some(&body))).await
+    }
+
+    /// GitHub's generated release notes for `tag` (the body it would write), from the
+    /// generate-notes endpoint.
+    pub async fn generate_notes(
+        &self,
+        tag: &str,
+        target_commitish: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let mut body = serde_json::json!({ "tag_name": tag });
+        if let Some(target) = target_commitish {
+            body["target_commitish"] = target.into();
+        }
+        let route = self.route("/generate-notes");
+        let notes: serde_json::Value = self.json(|| self.octo.post(&route, Some(&body))).await?;
+        notes["body"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::Decode("generated notes without a body".into()))
     }
 
     /// Publishes a draft.

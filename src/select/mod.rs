@@ -45,6 +45,8 @@ pub struct Selection {
     pub search_paths: Vec<PathBuf>,
     /// Files, sorted by relative path.
     pub files: Vec<SelectedFile>,
+    /// Lines of `path` (positive patterns) that match no selected file, as written.
+    pub unmatched: Vec<String>,
 }
 
 /// Why selection failed.
@@ -77,12 +79,14 @@ pub fn select(
     reporter: &dyn Reporter,
 ) -> Result<Selection, SelectError> {
     let mut patterns = Vec::new();
+    let mut lines = Vec::new();
     for line in options.patterns.lines().map(str::trim) {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         patterns
             .push(Pattern::parse(line, options.cwd, options.home).map_err(SelectError::Pattern)?);
+        lines.push(line);
     }
     let search_paths = walk::search_paths(&patterns);
     let mut all = Vec::with_capacity(patterns.len() * 2);
@@ -97,6 +101,7 @@ pub fn select(
     // search paths of `all` are those of `patterns`: computed once, used for both the walk
     // and the root directory.
     let found = walk::walk(&all, &search_paths, options.include_hidden, reporter)?;
+    let unmatched = unmatched_lines(&patterns, &lines, &found);
 
     let root = root_directory(&search_paths, &found)
         .unwrap_or_else(|| options.cwd.to_string_lossy().into_owned());
@@ -119,9 +124,31 @@ pub fn select(
         root: PathBuf::from(root),
         search_paths: search_paths.into_iter().map(PathBuf::from).collect(),
         files,
+        unmatched,
     };
     announce(&selection, reporter);
     Ok(selection)
+}
+
+/// The positive lines no selected file matches (itself, or as a directory through its
+/// implicit `/**`): what `fail-on-unmatched-files` names.
+fn unmatched_lines(patterns: &[Pattern], lines: &[&str], found: &[String]) -> Vec<String> {
+    patterns
+        .iter()
+        .zip(lines)
+        .filter(|(p, _)| !p.negate)
+        .filter(|(p, _)| {
+            let implicit = p.implicit_descendants();
+            !found.iter().any(|f| {
+                let item = pattern::Item::new(f);
+                p.match_item(&item) != pattern::MATCH_NONE
+                    || implicit
+                        .as_ref()
+                        .is_some_and(|i| i.match_item(&item) != pattern::MATCH_NONE)
+            })
+        })
+        .map(|(_, line)| (*line).to_owned())
+        .collect()
 }
 
 /// File names listed in the log before "…and N more".

@@ -366,7 +366,7 @@ fn preflight(
                 crate::net::runtime()?,
             )),
             Destination::Release => prepared.push(Prepared::Release(
-                Box::new(release::plan(bundle, config, ctx.env, idle)?),
+                Box::new(release::plan(bundle, config, ctx.env, ctx.cwd, idle)?),
                 crate::net::runtime()?,
             )),
         }

@@ -571,3 +571,69 @@ fn a_credential_in_a_file_name_reaches_no_summary_check_run_or_hashes_output() {
         run.stdout
     );
 }
+
+#[test]
+fn notes_target_and_repository_come_from_the_inputs() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    ctx.file("notes.md", "## Highlights\n\nFaster.\n");
+    let current = github().repo();
+    let other = github().repo();
+    let run = release(
+        &ctx,
+        &current,
+        "refs/tags/v20",
+        &[
+            ("repository", other.as_str()),
+            ("body", "ignored: body-path wins"),
+            ("body-path", "notes.md"),
+            ("generate-release-notes", "true"),
+            ("target-commitish", "release/2.x"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        releases(&current).is_empty(),
+        "nothing in GITHUB_REPOSITORY"
+    );
+    let rel = &releases(&other)[0];
+    assert_eq!(rel["draft"], false);
+    assert_eq!(rel["target_commitish"], "release/2.x");
+    let body = rel["body"].as_str().expect("body");
+    assert!(body.starts_with("## Highlights\n\nFaster.\n\n"), "{body}");
+    assert!(
+        body.contains("Release v20"),
+        "generated notes follow: {body}"
+    );
+    assert!(calls(&other).contains(&"generate-notes 200".to_owned()));
+
+    let missing = release(&ctx, &other, "refs/tags/v21", &[("body-path", "nope.md")]);
+    assert_eq!(missing.code, 2, "{}", missing.log());
+    assert!(missing.stdout.contains("nope.md"), "{}", missing.stdout);
+}
+
+#[test]
+fn a_path_line_matching_nothing_fails_with_fail_on_unmatched_files() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    let repo = github().repo();
+    let inputs = [("path", "dist/*.txt\ndist/*.exe\n!dist/none")];
+    let run = ctx.action_env(
+        &[
+            inputs[0],
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("fail-on-unmatched-files", "true"),
+        ],
+        &github().env(&repo, "refs/tags/v22"),
+    );
+    assert_eq!(run.code, 3, "{}", run.log());
+    assert!(run.stdout.contains("`dist/*.exe`"), "{}", run.stdout);
+    assert!(!run.stdout.contains("`dist/*.txt`"), "{}", run.stdout);
+    assert!(releases(&repo).is_empty(), "nothing uploaded");
+    let lenient = ctx.action_env(
+        &[inputs[0], ("destination", "release"), ("token", TOKEN)],
+        &github().env(&repo, "refs/tags/v22"),
+    );
+    assert_eq!(lenient.code, 0, "{}", lenient.log());
+}

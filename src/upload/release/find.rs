@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Plan, ReleaseError, Target, api_err};
 use crate::events::{Event, Reporter};
-use crate::github::api::{Api, ApiError, Release};
+use crate::github::api::{Api, ApiError, Draft, Release};
 
 /// The release of `release-id`, or of the tag: found, else created as a draft. Matrix
 /// jobs race to create it; the two ways a create can lose are handled apart.
@@ -28,13 +28,37 @@ pub(super) async fn find_or_create(
         return Ok(found);
     }
     let name = plan.name.as_deref().unwrap_or(tag);
-    match api.create_draft(tag, name, plan.prerelease).await {
+    let body = notes(plan, api, tag).await?;
+    let draft = Draft {
+        tag,
+        name,
+        body: body.as_deref(),
+        target_commitish: plan.target_commitish.as_deref(),
+        prerelease: plan.prerelease,
+    };
+    match api.create_draft(&draft).await {
         Ok(created) => converge_on_oldest_draft(api, tag, created, reporter).await,
         Err(e) if e.code() == Some("already_exists") => {
             created_elsewhere(api, tag, e, reporter).await
         }
         Err(e) => Err(api_err(format!("creating release `{tag}`"))(e)),
     }
+}
+
+/// The body of the release about to be created: `body` (or `body-path`), then, with
+/// `generate-release-notes`, GitHub's generated notes for the tag.
+async fn notes(plan: &Plan, api: &Api, tag: &str) -> Result<Option<String>, ReleaseError> {
+    if !plan.generate_notes {
+        return Ok(plan.body.clone());
+    }
+    let generated = api
+        .generate_notes(tag, plan.target_commitish.as_deref())
+        .await
+        .map_err(api_err(format!("generating release notes for `{tag}`")))?;
+    Ok(Some(match plan.body.as_deref() {
+        Some(body) if !body.trim().is_empty() => format!("{}\n\n{generated}", body.trim_end()),
+        _ => generated,
+    }))
 }
 
 /// The published release of `tag`, else the oldest draft with it (drafts are invisible by

@@ -153,6 +153,12 @@ pub struct Plan {
     repo: String,
     target: Target,
     name: Option<String>,
+    /// Notes of a release this run creates (`body-path`, else `body`).
+    body: Option<String>,
+    /// `generate-release-notes`.
+    generate_notes: bool,
+    /// `target-commitish`.
+    target_commitish: Option<String>,
     prerelease: bool,
     keep_draft: bool,
     make_latest: Option<&'static str>,
@@ -195,18 +201,24 @@ pub fn plan(
     bundle: &Bundle<'_>,
     config: &Config,
     env: &RunnerEnv,
+    cwd: &std::path::Path,
     idle: Duration,
 ) -> Result<Plan, ReleaseError> {
     let token = config
         .token
         .clone()
         .ok_or_else(|| ReleaseError::Config("`destination: release` needs `token` (the action passes `${{ github.token }}`; the job needs `permissions: contents: write`)".into()))?;
-    let repo = env.repository.clone().ok_or_else(|| {
-        ReleaseError::Config(
+    let repo = config
+        .release
+        .repository
+        .clone()
+        .or_else(|| env.repository.clone())
+        .ok_or_else(|| {
+            ReleaseError::Config(
             "`destination: release` needs GITHUB_REPOSITORY (owner/name), which the runner sets"
                 .into(),
         )
-    })?;
+        })?;
     let target = target(config, env)?;
     let expect = config
         .release
@@ -230,6 +242,9 @@ pub fn plan(
         repo,
         target,
         name: config.release.name.clone(),
+        body: body(config, cwd)?,
+        generate_notes: config.release.generate_notes,
+        target_commitish: config.release.target_commitish.clone(),
         prerelease: config.release.prerelease,
         keep_draft: config.release.draft,
         make_latest: config.release.make_latest.map(|m| match m {
@@ -243,6 +258,21 @@ pub fn plan(
         assets,
         expect,
         checksums_name: bundle.checksums_name.to_owned(),
+    })
+}
+
+/// The notes of a release this run creates: the text of `body-path` (read now, so a
+/// missing file stops the run before any upload), else `body`.
+fn body(config: &Config, cwd: &std::path::Path) -> Result<Option<String>, ReleaseError> {
+    let Some(path) = &config.release.body_path else {
+        return Ok(config.release.body.clone());
+    };
+    let full = cwd.join(path);
+    std::fs::read_to_string(&full).map(Some).map_err(|e| {
+        ReleaseError::Config(format!(
+            "input `body-path`: cannot read `{}`: {e}",
+            full.display()
+        ))
     })
 }
 

@@ -44,6 +44,8 @@ const NOT_FOUND = { message: 'Not Found', documentation_url: 'https://docs.githu
 // description (@octokit/openapi) is the template.
 const openapi = JSON.parse(readFileSync(path.join(here, 'node_modules/@octokit/openapi/generated/api.github.com.json'), 'utf8'))
 const CHECK_RUN = openapi.components.examples['check-run-example-of-completed-conclusion'].value
+// Generated release notes: no recording either; the OpenAPI example, its `body` naming the tag.
+const NOTES = openapi.components.examples['release-notes-content'].value
 const checkRuns = new Map() // "o/r" -> [{id, name, head_sha, status, conclusion, output, annotations: []}]
 
 function checkRunJson(name, c) {
@@ -137,6 +139,8 @@ function releaseJson(name, r, origin = base) {
     id: r.id,
     tag_name: r.tag_name,
     name: r.name,
+    body: r.body ?? null,
+    target_commitish: r.target_commitish ?? 'main',
     draft: r.draft,
     prerelease: r.prerelease,
     immutable: !r.draft && repo(name).immutable,
@@ -305,11 +309,17 @@ async function handle(req, res, url) {
       return send(res, 422, validationFailed('Release', 'tag_name'))
     }
     const now = new Date().toISOString()
-    const rel = { id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, draft: Boolean(body.draft), prerelease: Boolean(body.prerelease), assets: [], created_at: now, published_at: body.draft ? null : now }
+    const rel = { id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, body: body.body ?? null, target_commitish: body.target_commitish ?? 'main', draft: Boolean(body.draft), prerelease: Boolean(body.prerelease), assets: [], created_at: now, published_at: body.draft ? null : now }
     r.releases.push(rel)
     if (!rel.draft) recordTransition(name, rel)
     log('create', 201)
     return send(res, 201, releaseJson(name, rel, originOf(req)))
+  }
+  if (rest === 'generate-notes' && req.method === 'POST') {
+    const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+    if (!body.tag_name) return send(res, 422, { message: 'Validation Failed', documentation_url: 'https://docs.github.com/rest/releases/releases#generate-release-notes-content-for-a-release' })
+    log('generate-notes', 200)
+    return send(res, 200, { ...NOTES, name: NOTES.name.replaceAll('v1.0.0', body.tag_name), body: NOTES.body.replaceAll('v1.0.0', body.tag_name) })
   }
   const tm = rest.match(/^tags\/(.+)$/)
   if (tm && req.method === 'GET') {
