@@ -180,7 +180,7 @@ async fn write_checksums(
 ) -> Result<Asset, ReleaseError> {
     let sums = Bytes::from(sums);
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sums));
-    let mut planned = Planned {
+    let planned = Planned {
         name: plan.checksums_name.clone(),
         renamed_from: None,
         size: sums.len() as u64,
@@ -188,19 +188,34 @@ async fn write_checksums(
         body: AssetBody::Bytes(sums),
         content_type: "text/plain",
     };
-    let failed = |e| ReleaseError::Api {
-        what: format!("uploading the checksums asset `{}`", plan.checksums_name),
-        source: match e {
-            super::asset::AssetError::Api(e) => e,
-            other @ super::asset::AssetError::Changed { .. } => {
-                crate::github::api::ApiError::Decode(other.to_string())
+    let failed = |e| checksums_failed(plan, e);
+    let raced;
+    let current = match current {
+        Some(current) => current,
+        None => match first_upload(api, release, &planned).await {
+            Ok(Some(written)) => return Ok(written),
+            // Another job wrote it first: re-listed, and compared below.
+            Ok(None) => {
+                let listed = api
+                    .assets(release.id)
+                    .await
+                    .map_err(api_err("listing the release's assets"))?;
+                raced = listed.into_iter().find(|a| a.name == plan.checksums_name);
+                match &raced {
+                    Some(found) => found,
+                    None => {
+                        return upload_asset(api, release, &planned, pacer)
+                            .await
+                            .map_err(failed);
+                    }
+                }
+            }
+            Err(()) => {
+                return upload_asset(api, release, &planned, pacer)
+                    .await
+                    .map_err(failed);
             }
         },
-    };
-    let Some(current) = current else {
-        return upload_asset(api, release, &planned, pacer)
-            .await
-            .map_err(failed);
     };
     let same = match current.digest.as_deref() {
         Some(d) => d == format!("sha256:{}", planned.sha256),
@@ -212,6 +227,19 @@ async fn write_checksums(
     if same && current.state == "uploaded" {
         return Ok(current.clone());
     }
+    swap(api, plan, release, current, planned, pacer).await
+}
+
+/// Replaces the checksums asset `current` with `planned`: staged under a temporary name,
+/// then the old one deleted and the new one renamed, as `overwrite` does.
+async fn swap(
+    api: &Api,
+    plan: &Plan,
+    release: &Release,
+    current: &Asset,
+    mut planned: Planned,
+    pacer: &Mutex<Option<Instant>>,
+) -> Result<Asset, ReleaseError> {
     planned.name = format!(
         "stevedore-{}-{}",
         &crate::secret::random_hex()[..8],
@@ -219,7 +247,7 @@ async fn write_checksums(
     );
     let staged = upload_asset(api, release, &planned, pacer)
         .await
-        .map_err(failed)?;
+        .map_err(|e| checksums_failed(plan, e))?;
     pace(pacer).await;
     match api.delete_asset(current.id).await {
         // Another job swapped it first: its rename follows, or has happened.
@@ -258,6 +286,45 @@ async fn write_checksums(
             "renaming the replacement of `{}`",
             plan.checksums_name
         ))(e)),
+    }
+}
+
+/// The checksums asset's upload failed for good.
+fn checksums_failed(plan: &Plan, e: super::asset::AssetError) -> ReleaseError {
+    ReleaseError::Api {
+        what: format!("uploading the checksums asset `{}`", plan.checksums_name),
+        source: match e {
+            super::asset::AssetError::Api(e) => e,
+            other @ super::asset::AssetError::Changed { .. } => {
+                crate::github::api::ApiError::Decode(other.to_string())
+            }
+        },
+    }
+}
+
+/// One plain attempt at the checksums asset: the asset when it landed as planned, `None`
+/// when another job's upload of the same name got there first (422 `already_exists`:
+/// compared at once, without the retry's wait), `Err` for anything the retried upload
+/// handles.
+async fn first_upload(
+    api: &Api,
+    release: &Release,
+    planned: &Planned,
+) -> Result<Option<Asset>, ()> {
+    match api
+        .upload(release, &planned.name, planned.content_type, &planned.body)
+        .await
+    {
+        Ok((landed, _))
+            if landed
+                .digest
+                .as_deref()
+                .is_none_or(|d| d == format!("sha256:{}", planned.sha256)) =>
+        {
+            Ok(Some(landed))
+        }
+        Err(e) if e.code() == Some("already_exists") => Ok(None),
+        _ => Err(()),
     }
 }
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Matrix release: 6 concurrent jobs x 10 assets of 256 KiB to one tag on the GitHub REST
+emulator (tests/support/node), the whole matrix timed from the first job's start to the last
+job's end. Compares the `expect-assets` recipe (one shared draft, the job completing the set
+writes the single SHA256SUMS and publishes) with the README's previous recipe (per-job
+`SHA256SUMS-<job>`, the first job to finish publishes). Prints median wall time, total API
+calls of the matrix (from the emulator's log), how many draft -> published transitions
+happened and how many assets the release had when it was published.
+
+usage: matrix.py [--repeats N] [--binary PATH]
+"""
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+NODE = os.path.join(ROOT, "tests", "support", "node")
+JOBS = 6
+ASSETS = 10
+
+
+def corpus():
+    """One directory per job, its 10 assets named after it (`job<j>-asset-<i>.bin`)."""
+    root = os.path.join(HERE, "corpus", "matrix-6x10")
+    if not os.path.isdir(root):
+        rng = random.Random(20261130)
+        for j in range(JOBS):
+            os.makedirs(os.path.join(root, f"job{j}"))
+            for i in range(ASSETS):
+                with open(os.path.join(root, f"job{j}", f"job{j}-asset-{i}.bin"), "wb") as f:
+                    f.write(rng.randbytes(256 * 1024))
+    return root
+
+
+def run_matrix(binary, data, env, tag, recipe):
+    """All jobs at once; returns the matrix's wall seconds."""
+    procs = []
+    start = time.perf_counter()
+    for j in range(JOBS):
+        cmd = [binary, "--path", os.path.join(data, f"job{j}"), "--destination", "release",
+               "--tag", tag, "--token", env["GITHUB_TOKEN"], "--summary", "false"]
+        if recipe == "expect-assets":
+            # One line per asset: a line is satisfied by the first asset it matches, so
+            # `job<k>-asset-*` would let the set complete while job k is still uploading.
+            for k in range(JOBS):
+                for i in range(ASSETS):
+                    cmd += ["--expect-assets", f"job{k}-asset-{i}.bin"]
+        else:
+            cmd += ["--checksums", f"SHA256SUMS-job{j}"]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    for p in procs:
+        _, err = p.communicate()
+        if p.returncode != 0:
+            raise SystemExit(f"a job failed ({p.returncode}):\n{err.decode(errors='replace')[-3000:]}")
+    return time.perf_counter() - start
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "stevedore"))
+    a = ap.parse_args()
+    data = corpus()
+    emu = subprocess.Popen(["node", os.path.join(NODE, "github-emulator.mjs")], cwd=NODE,
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    api = json.loads(emu.stdout.readline())["url"]
+    env = dict(os.environ, GITHUB_TOKEN="ghs_benchToken0000000000000000000000000", GITHUB_API_URL=api)
+    env.pop("GITHUB_ACTIONS", None)
+    recipes = {
+        "expect-assets (one SHA256SUMS, publish when complete)": "expect-assets",
+        "previous recipe (SHA256SUMS-<job>, first finisher publishes)": "previous",
+    }
+    times = {k: [] for k in recipes}
+    facts = {}
+    try:
+        for r in range(a.repeats + 1):
+            for i, (name, recipe) in enumerate(recipes.items()):
+                repo = f"octo/matrix-{r}-{i}"
+                t = run_matrix(a.binary, data, dict(env, GITHUB_REPOSITORY=repo), f"v{r}.{i}", recipe)
+                state = json.load(urllib.request.urlopen(f"{api}/_emulator/state?repo={repo}"))
+                assert len(state["releases"]) == 1, (name, len(state["releases"]))
+                transitions = state["transitions"]
+                facts[name] = (len(state["calls"]), len(transitions),
+                               len(transitions[0]["assets"]) if transitions else 0,
+                               len(state["releases"][0]["assets"]))
+                if r > 0:
+                    times[name].append(t)
+    finally:
+        emu.stdin.close()
+        emu.wait(timeout=10)
+    print(f"\n## Matrix release: {JOBS} jobs x {ASSETS} assets x 256 KiB, one tag, GitHub REST emulator on loopback, median of {a.repeats}\n")
+    print("| recipe | matrix wall s | API calls | publications | assets when published | assets at the end |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name in recipes:
+        calls, pubs, at_pub, final = facts[name]
+        print(f"| {name} | {statistics.median(times[name]):.3f} | {calls} | {pubs} | {at_pub} | {final} |")
+
+
+if __name__ == "__main__":
+    main()
