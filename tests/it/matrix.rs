@@ -354,3 +354,34 @@ fn a_single_job_names_assets_as_github_stores_them_and_recognises_them_on_a_reru
         "recognised, not uploaded again"
     );
 }
+
+#[test]
+fn a_failed_job_on_a_published_release_does_not_call_it_unpublished() {
+    let repo = github().repo();
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": "v15", "assets": [{"name": "app-linux-x64.tar.gz", "content": "linux"}]}),
+    );
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "upload", "kind": "status", "status": 500, "times": 4, "asset": "app-windows-x64.zip"}
+        ]}),
+    );
+    let run = job(&repo, "v15", "windows-x64", 3, &[]);
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(!run.log().contains("unpublished"), "{}", run.log());
+    assert!(!run.summary.contains("unpublished"), "{}", run.summary);
+    assert!(
+        run.stdout.contains("the release is published"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.summary
+            .contains("already published, this job's assets missing"),
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.outputs["release-published"], "true");
+}

@@ -408,6 +408,26 @@ async fn run(
     }
     let uploads = stage(plan, &done, &clashes);
     let (landed, failures) = upload_all(&api, &release, plan, &uploads, &pacer, report).await;
+    for (asset, stored) in &landed.fresh {
+        // The prediction missed a rule of GitHub's: the answer's name is used from here on,
+        // but a single job's checksums asset was written with the predicted one.
+        if stored.name != asset.name {
+            reporter.event(&Event::warning(format!(
+                "GitHub stored `{}` as `{}`, not as predicted; the `assets` output uses `{}`{}",
+                asset.renamed_from.as_deref().unwrap_or(&asset.name),
+                stored.name,
+                stored.name,
+                if plan.expect.is_empty() {
+                    format!(
+                        ", but the checksums asset names it `{}`: rename the file to `{}`",
+                        asset.name, stored.name
+                    )
+                } else {
+                    String::new()
+                }
+            )));
+        }
+    }
     settle(&api, &release, &clashes, landed, &pacer, reporter, report).await?;
     if let Some(first) = failures.first() {
         // Another job may have published the set meanwhile: the message says what is so.
@@ -498,12 +518,7 @@ async fn upload_all<'p>(
     for ((asset, upload), result) in uploads.iter().zip(results) {
         match result {
             Some(Ok(landed)) if upload.name != asset.name => staged.push((*asset, landed)),
-            Some(Ok(landed)) => {
-                if landed.name != asset.name {
-                    tracing::warn!(planned = %asset.name, stored = %landed.name, "GitHub stored the asset under another name");
-                }
-                fresh.push((*asset, landed));
-            }
+            Some(Ok(landed)) => fresh.push((*asset, landed)),
             Some(Err(e)) => {
                 failures.push(format!("`{}`: {e}", asset.name));
                 report.failed.push((asset.name.clone(), e.to_string()));
