@@ -385,3 +385,44 @@ fn a_failed_job_on_a_published_release_does_not_call_it_unpublished() {
     );
     assert_eq!(run.outputs["release-published"], "true");
 }
+
+#[test]
+fn a_checksums_asset_another_job_wrote_first_is_compared_not_replaced() {
+    let repo = github().repo();
+    // The checksums upload lands but answers 422 already_exists, as when another job
+    // completing the set at the same moment won the race with the same document.
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "upload", "kind": "exists422", "asset": "SHA256SUMS"}
+        ]}),
+    );
+    let ctx = Ctx::new();
+    ctx.file("dist/app-linux-x64.tar.gz", vec![9u8; 9_000]);
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", "app-linux-x64.tar.gz"),
+        ],
+        &github().env(&repo, "refs/tags/v16"),
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(run.outputs["release-published"], "true");
+    assert_eq!(calls(&repo, "delete-asset"), 0, "nothing replaced");
+    let state = github().state(&repo);
+    let statuses: Vec<String> = state["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|c| *c == "upload 422").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(transitions(&repo).len(), 1);
+    verify_downloads(&the_release(&repo));
+}
