@@ -97,7 +97,16 @@ pub fn gate(manifest: &Manifest, config: &Config) -> GateOutcome {
 }
 
 fn no_files(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
-    if !manifest.records.is_empty() || config.if_no_files_found == IfNoFilesFound::Ignore {
+    // An empty `path` (allowed with `expect-assets`: a final job that only publishes)
+    // expects no file.
+    if !manifest.records.is_empty()
+        || config.if_no_files_found == IfNoFilesFound::Ignore
+        || config
+            .path
+            .lines()
+            .map(str::trim)
+            .all(|l| l.is_empty() || l.starts_with('#'))
+    {
         return;
     }
     let patterns = config

@@ -273,6 +273,11 @@ fn a_final_job_with_an_empty_path_verifies_and_publishes() {
         &github().env(&repo, &format!("refs/tags/{tag}")),
     );
     assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        !run.stdout.contains("::warning"),
+        "a final job has nothing to warn about: {}",
+        run.stdout
+    );
     assert_eq!(run.outputs["release-published"], "true");
     let all = transitions(&repo);
     assert_eq!(all.len(), 1, "{all:?}");
