@@ -285,6 +285,17 @@ impl Config {
             return Err(ConfigError { errors: r.errors });
         }
         config.warnings = ignored_s3_inputs(&config.destinations, &config.s3);
+        if !config.release.expect_assets.is_empty()
+            && !config
+                .destinations
+                .iter()
+                .any(|d| matches!(d, Destination::Release))
+        {
+            config.warnings.push(
+                "input `expect-assets` is set but no `release` destination is given; it is ignored"
+                    .into(),
+            );
+        }
         Ok(config)
     }
 }
@@ -622,6 +633,14 @@ mod tests {
         )
         .expect("an empty path with expect-assets");
         assert_eq!(final_job.release.expect_assets, ["app-*"]);
+        assert!(final_job.warnings.is_empty(), "{:?}", final_job.warnings);
+        let elsewhere =
+            Config::from_raw(&raw(&[("path", "d"), ("expect-assets", "a")]), false).expect("valid");
+        assert!(
+            elsewhere.warnings[0].contains("`expect-assets` is set but no `release`"),
+            "{:?}",
+            elsewhere.warnings
+        );
         let err = Config::from_raw(&raw(&[("path", "d"), ("expect-assets", "a[")]), false)
             .expect_err("bad glob");
         assert_eq!(err.errors[0].input, "expect-assets");
