@@ -431,3 +431,39 @@ fn a_checksums_asset_another_job_wrote_first_is_compared_not_replaced() {
     assert_eq!(transitions(&repo).len(), 1);
     verify_downloads(&the_release(&repo));
 }
+
+#[test]
+fn a_staged_checksums_asset_a_killed_swap_left_is_removed() {
+    let repo = github().repo();
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": "v17", "assets": [
+            {"name": "app-linux-x64.tar.gz", "content": "linux"},
+            {"name": "SHA256SUMS", "content": "stale\n"},
+            {"name": "stevedore-0123abcd-SHA256SUMS", "content": "half-swapped\n"},
+        ]}),
+    );
+    let ctx = Ctx::new();
+    ctx.file("dist/app-macos-arm64.tar.gz", "macos");
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", "app-linux-*\napp-macos-*"),
+        ],
+        &github().env(&repo, "refs/tags/v17"),
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let rel = the_release(&repo);
+    assert_eq!(
+        names(&rel["assets"]),
+        [
+            "SHA256SUMS",
+            "app-linux-x64.tar.gz",
+            "app-macos-arm64.tar.gz"
+        ]
+    );
+    let sums = verify_downloads(&rel);
+    assert_eq!(sums.lines().count(), 2, "{sums}");
+}

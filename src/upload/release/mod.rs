@@ -701,18 +701,28 @@ async fn remove_leftovers(
     pacer: &Mutex<Option<Instant>>,
 ) -> Result<(), ReleaseError> {
     let planned = |name: &str| plan.assets.iter().any(|p| p.name == name);
+    // A release set's checksums asset is no job's planned asset, but a swap of it killed
+    // half-way leaves a staged copy all the same.
+    let set_checksums = |name: &str| !plan.expect.is_empty() && name == plan.checksums_name;
     for old in existing.iter().filter(|a| {
         if planned(&a.name) {
             a.state != "uploaded"
         } else {
-            staged_for(&a.name).is_some_and(planned)
+            staged_for(&a.name).is_some_and(|n| planned(n) || set_checksums(n))
         }
     }) {
         pace(pacer).await;
-        api.delete_asset(old.id).await.map_err(api_err(format!(
-            "deleting the half-created or staged asset `{}` an earlier run left",
-            old.name
-        )))?;
+        match api.delete_asset(old.id).await {
+            Ok(()) => {}
+            // Another job of the matrix removed it first.
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => {
+                return Err(api_err(format!(
+                    "deleting the half-created or staged asset `{}` an earlier run left",
+                    old.name
+                ))(e));
+            }
+        }
     }
     Ok(())
 }

@@ -263,24 +263,23 @@ async fn swap(
     pace(pacer).await;
     match api.rename_asset(staged.id, &plan.checksums_name).await {
         Ok(renamed) => Ok(renamed),
-        // Another job's replacement took the name: ours goes; the check after the write
-        // decides whether the document there still covers every asset.
-        Err(e) if e.status() == Some(422) => {
+        // Another job's replacement took the name (422), or another job removed our staged
+        // copy as a leftover (404): ours goes; the document there, else a fresh upload,
+        // stands, and the check after the write decides whether it covers every asset.
+        Err(e) if matches!(e.status(), Some(404 | 422)) => {
             pace(pacer).await;
             let _ = api.delete_asset(staged.id).await;
             let listed = api
                 .assets(release.id)
                 .await
                 .map_err(api_err("listing the release's assets"))?;
-            listed
-                .into_iter()
-                .find(|a| a.name == plan.checksums_name)
-                .ok_or_else(|| {
-                    api_err(format!(
-                        "renaming the replacement of `{}`",
-                        plan.checksums_name
-                    ))(e)
-                })
+            if let Some(there) = listed.into_iter().find(|a| a.name == plan.checksums_name) {
+                return Ok(there);
+            }
+            planned.name.clone_from(&plan.checksums_name);
+            upload_asset(api, release, &planned, pacer)
+                .await
+                .map_err(|e| checksums_failed(plan, e))
         }
         Err(e) => Err(api_err(format!(
             "renaming the replacement of `{}`",
