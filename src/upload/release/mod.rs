@@ -376,14 +376,8 @@ fn api_err(what: impl Into<String>) -> impl FnOnce(ApiError) -> ReleaseError {
 /// Uploads in this order: find or create the release, sort its assets against the plan
 /// (stopping on a clash), remove what an earlier run left, stage the uploads, upload them,
 /// settle (roll back, or swap replacements in), and publish last.
-async fn run(
-    plan: &Plan,
-    reporter: &dyn Reporter,
-    report: &mut ReleaseReport,
-    min_wait: Duration,
-) -> Result<(), ReleaseError> {
-    let api = Api::new(&plan.api_url, &plan.token, &plan.repo, min_wait, plan.idle)
-        .map_err(ReleaseError::Config)?;
+/// One warning per file whose name GitHub will change, before anything is uploaded.
+fn warn_renames(plan: &Plan, reporter: &dyn Reporter) {
     for asset in &plan.assets {
         if let Some(local) = &asset.renamed_from {
             reporter.event(&Event::warning(format!(
@@ -392,6 +386,38 @@ async fn run(
             )));
         }
     }
+}
+
+/// The prediction missed a rule of GitHub's: the answer's name is used from here on, but a
+/// single job's checksums asset was written with the predicted one.
+fn warn_mispredicted(plan: &Plan, fresh: &[(&Planned, Asset)], reporter: &dyn Reporter) {
+    for (asset, stored) in fresh.iter().filter(|(a, s)| s.name != a.name) {
+        let checksums = if plan.expect.is_empty() {
+            format!(
+                ", but the checksums asset names it `{}`: rename the file to `{}`",
+                asset.name, stored.name
+            )
+        } else {
+            String::new()
+        };
+        reporter.event(&Event::warning(format!(
+            "GitHub stored `{}` as `{}`, not as predicted; the `assets` output uses `{}`{checksums}",
+            asset.renamed_from.as_deref().unwrap_or(&asset.name),
+            stored.name,
+            stored.name,
+        )));
+    }
+}
+
+async fn run(
+    plan: &Plan,
+    reporter: &dyn Reporter,
+    report: &mut ReleaseReport,
+    min_wait: Duration,
+) -> Result<(), ReleaseError> {
+    let api = Api::new(&plan.api_url, &plan.token, &plan.repo, min_wait, plan.idle)
+        .map_err(ReleaseError::Config)?;
+    warn_renames(plan, reporter);
     let release = open_release(plan, &api, reporter, report).await?;
     // Existing assets: a clash stops the run before anything is uploaded.
     let existing = api
@@ -408,26 +434,7 @@ async fn run(
     }
     let uploads = stage(plan, &done, &clashes);
     let (landed, failures) = upload_all(&api, &release, plan, &uploads, &pacer, report).await;
-    for (asset, stored) in &landed.fresh {
-        // The prediction missed a rule of GitHub's: the answer's name is used from here on,
-        // but a single job's checksums asset was written with the predicted one.
-        if stored.name != asset.name {
-            reporter.event(&Event::warning(format!(
-                "GitHub stored `{}` as `{}`, not as predicted; the `assets` output uses `{}`{}",
-                asset.renamed_from.as_deref().unwrap_or(&asset.name),
-                stored.name,
-                stored.name,
-                if plan.expect.is_empty() {
-                    format!(
-                        ", but the checksums asset names it `{}`: rename the file to `{}`",
-                        asset.name, stored.name
-                    )
-                } else {
-                    String::new()
-                }
-            )));
-        }
-    }
+    warn_mispredicted(plan, &landed.fresh, reporter);
     settle(&api, &release, &clashes, landed, &pacer, reporter, report).await?;
     if let Some(first) = failures.first() {
         // Another job may have published the set meanwhile: the message says what is so.
