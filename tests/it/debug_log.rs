@@ -2,31 +2,17 @@
 //! every HTTP request attempt as `::debug::` lines, through the same redaction and
 //! escaping as every other line; nothing of the kind on an ordinary run.
 
-use crate::s3server::{ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY};
+use crate::s3server::{BUCKET, Fault, S3Server, SECRET_KEY};
 use crate::support::{Ctx, Run};
 
 const SESSION_TOKEN: &str = "FQoGZXIvYXdzEXAMPLESESSIONTOKENdebug0123456789";
 
 fn s3_run(ctx: &Ctx, server: &S3Server, prefix: &str, debug: Option<&str>) -> Run {
-    let mut env = vec![
-        ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_KEY.to_owned()),
-        ("AWS_SESSION_TOKEN".to_owned(), SESSION_TOKEN.to_owned()),
-    ];
+    let mut extra = vec![("AWS_SESSION_TOKEN", SESSION_TOKEN)];
     if let Some(value) = debug {
-        env.push(("RUNNER_DEBUG".to_owned(), value.to_owned()));
+        extra.push(("RUNNER_DEBUG", value));
     }
-    let destination = format!("s3://{BUCKET}/{prefix}");
-    ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", &destination),
-            ("s3-endpoint", &server.endpoint),
-            ("s3-path-style", "true"),
-            ("s3-region", "eu-west-1"),
-        ],
-        &env,
-    )
+    crate::s3::upload(ctx, server, prefix, SECRET_KEY, &extra)
 }
 
 /// The data of every `::debug::` line that comes from a span closing (a timing).

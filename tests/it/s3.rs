@@ -7,7 +7,14 @@ use std::process::Command;
 use crate::s3server::{ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY};
 use crate::support::{Ctx, Run, random_bytes, read_tree, sha256sum_check};
 
-fn upload(ctx: &Ctx, server: &S3Server, prefix: &str, secret: &str, extra: &[(&str, &str)]) -> Run {
+/// Runs as the action does against `server`, with `secret` and `extra` environment.
+pub fn upload(
+    ctx: &Ctx,
+    server: &S3Server,
+    prefix: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+) -> Run {
     let mut env = vec![
         ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
         ("AWS_SECRET_ACCESS_KEY".to_owned(), secret.to_owned()),
