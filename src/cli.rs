@@ -47,6 +47,47 @@ where
     Ok(raw)
 }
 
+/// The `stevedore download` subcommand, built from its input table.
+#[must_use]
+pub fn download_command() -> Command {
+    let mut cmd = Command::new("download")
+        .about("Download workflow artifacts exactly: digest verified, modes restored, merged safely")
+        .after_help(
+            "Without flags, inputs are read from INPUT_<NAME> variables (download/action.yml).\n\
+             Exit codes: 0 success, 1 internal error, 2 bad input, 4 download failed (`path` untouched).",
+        );
+    for spec in crate::download::DOWNLOAD_INPUTS {
+        let help = if spec.default.is_empty() {
+            spec.description.to_owned()
+        } else {
+            format!("{} [default: {}]", spec.description, spec.default)
+        };
+        cmd = cmd.arg(
+            Arg::new(spec.name)
+                .long(spec.name)
+                .value_name("VALUE")
+                .help(help),
+        );
+    }
+    cmd
+}
+
+/// Parses `download [flags]` (the arguments from `download` on) into its raw inputs.
+pub fn parse_download<I, T>(args: I) -> Result<crate::download::DownloadInputs, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = download_command().try_get_matches_from(args)?;
+    let mut raw = crate::download::DownloadInputs::default();
+    for spec in crate::download::DOWNLOAD_INPUTS {
+        if let Some(value) = matches.get_one::<String>(spec.name) {
+            raw.set(spec.name, value.clone());
+        }
+    }
+    Ok(raw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +111,14 @@ mod tests {
     #[test]
     fn unknown_flags_are_refused() {
         assert!(parse(["stevedore", "--nope", "x"]).is_err());
+    }
+
+    #[test]
+    fn download_flags_map_to_its_inputs() {
+        let raw = parse_download(["download", "--name", "dist", "--merge-multiple", "true"])
+            .expect("parses");
+        assert_eq!(raw.get("name"), Some("dist"));
+        assert_eq!(raw.get("merge-multiple"), Some("true"));
+        assert!(parse_download(["download", "--destination", "x"]).is_err());
     }
 }

@@ -11,6 +11,9 @@ use stevedore::run::{Invocation, run};
 fn main() -> ExitCode {
     let env = RunnerEnv::from_process();
     let args: Vec<_> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "download") {
+        return download(env, &args[1..]);
+    }
     let inputs = if args.len() > 1 {
         match stevedore::cli::parse(args) {
             Ok(inputs) => inputs,
@@ -48,4 +51,43 @@ fn main() -> ExitCode {
     };
     let code = run(&Invocation { env, inputs, cwd }, &log);
     ExitCode::from(code.code())
+}
+
+/// `stevedore download [flags]`; with no flags the inputs come from `INPUT_*`
+/// (download/action.yml runs it so).
+fn download(env: RunnerEnv, args: &[std::ffi::OsString]) -> ExitCode {
+    let inputs = if args.len() > 1 {
+        match stevedore::cli::parse_download(args) {
+            Ok(inputs) => inputs,
+            Err(e) => {
+                let _ = e.print();
+                let code = if e.use_stderr() {
+                    stevedore::ExitCode::BadInput.code()
+                } else {
+                    0
+                };
+                return ExitCode::from(code);
+            }
+        }
+    } else {
+        stevedore::download::DownloadInputs::from_env(&env)
+    };
+    let mode = detect_mode(env.github_actions);
+    let out: Box<dyn std::io::Write + Send> = match mode {
+        Mode::Actions => Box::new(std::io::stdout()),
+        Mode::Terminal | Mode::Plain => Box::new(std::io::stderr()),
+    };
+    let log = Arc::new(LogReporter::new(mode, out));
+    if env.runner_debug && mode == Mode::Actions {
+        let _ = stevedore::report::diagnostics::install(log.clone());
+    }
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(e) => {
+            log.line(&format!("error: cannot read the working directory: {e}"));
+            return ExitCode::from(stevedore::ExitCode::Internal.code());
+        }
+    };
+    let invocation = stevedore::run::DownloadInvocation { env, inputs, cwd };
+    ExitCode::from(stevedore::run::run_download(&invocation, &log).code())
 }
