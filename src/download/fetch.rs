@@ -174,8 +174,9 @@ async fn stream_to(
         };
         let Some(piece) = next else { break };
         let piece = piece.map_err(|e| {
+            let of = length.map(|l| format!(" of {l}")).unwrap_or_default();
             Failure::Retry(format!(
-                "the connection broke after {received} bytes: {}",
+                "the body was truncated after {received}{of} bytes ({})",
                 describe(e)
             ))
         })?;

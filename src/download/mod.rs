@@ -548,11 +548,8 @@ fn with_download_progress<T>(
                 wait.recv_timeout(PROGRESS_EVERY)
             {
                 let bytes = progress.bytes.load(Ordering::Relaxed);
-                let pct = (bytes.saturating_mul(100))
-                    .checked_div(total)
-                    .unwrap_or(100);
                 reporter.event(&Event::info(format!(
-                    "downloaded {} of {} ({pct}%), {}, {} artifact(s) done",
+                    "downloaded {} of {}, {}, {} artifact(s) done",
                     units::bytes(bytes),
                     units::bytes(total),
                     units::rate(units::throughput(bytes, started.elapsed())),

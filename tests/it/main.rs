@@ -19,6 +19,10 @@
 //! - `arm64`: the aarch64 release binary installed by `dist/install.sh` and run under
 //!   `qemu-aarch64-static`: it ships a hostile tree exactly as the `x86_64` build does.
 //! - `crash`: every destination killed (SIGKILL) mid-upload, then re-run with the same inputs.
+//! - `download`: `stevedore download` of artifacts the official client and stevedore
+//!   uploaded: byte-identical trees and modes, layouts, `merge-multiple` conflicts, raw files.
+//! - `download_faults`: truncated bodies, dropped connections, expired signed URLs and
+//!   digest mismatches: each ends byte-exact, or exit 4 with `path` untouched.
 //! - `debug_log`: a debug re-run (`RUNNER_DEBUG=1`) logs stage timings and request attempts.
 
 // The suite drives the binary as a Linux or macOS runner does (bash, file modes, signals,
@@ -37,6 +41,8 @@ mod crash;
 mod debug_log;
 mod directory;
 mod docs;
+mod download;
+mod download_faults;
 mod emulator;
 mod faultproxy;
 mod github;
