@@ -69,6 +69,21 @@ impl GitHub {
         serde_json::from_slice(&out.stdout).expect("json")
     }
 
+    /// Makes run `run_id` of `repo` the results-emulator run of `job`: the REST artifact
+    /// endpoints list what was uploaded there, and `token` (`actions: read`) may read them.
+    pub fn workflow_run(&self, repo: &str, run_id: u64, job: &crate::emulator::Job, token: &str) {
+        self.control(
+            "workflow-run",
+            &serde_json::json!({
+                "repo": repo,
+                "run_id": run_id,
+                "results": crate::emulator::emulator().url,
+                "backend_run": job.run,
+                "token": token,
+            }),
+        );
+    }
+
     /// The environment a run against `repo` needs.
     pub fn env(&self, repo: &str, git_ref: &str) -> Vec<(String, String)> {
         vec![

@@ -11,6 +11,8 @@
 //!   Azurite (`emulator`), checked both ways with the official `@actions/artifact` client.
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
 //! - `release`: the release destination against the GitHub REST emulator (`github`).
+//! - `rest_artifacts`: the GitHub emulator's workflow-run artifact list and zip redirect,
+//!   over the results emulator, proved with the official client's `findBy` (REST) path.
 //! - `matrix`: matrix jobs sharing one release (`expect-assets`), published once, complete.
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
 //! - `tcp_faults`: every network destination through a fault-injecting TCP proxy
@@ -52,6 +54,7 @@ mod install;
 mod matrix;
 mod pack;
 mod release;
+mod rest_artifacts;
 mod runner_log;
 mod s3;
 mod s3server;

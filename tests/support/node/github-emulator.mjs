@@ -1,4 +1,4 @@
-// A local stand-in for the GitHub REST API's releases and the uploads host. No GitHub runs
+// A local stand-in for the GitHub REST API (releases and the uploads host; a workflow run's artifacts). No GitHub runs
 // offline; the response bodies are the recorded payloads of @octokit/fixtures (scenarios
 // release-assets and release-assets-conflict), with ids, names and URLs filled in, never
 // hand-written JSON. Behaviour follows ../../../../shared/reference/releases-and-distribution.md
@@ -12,7 +12,8 @@
 // TCP proxy uploads and pages through that proxy too; html and download URLs stay at <url>.
 //
 // Test controls:
-//   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets",
+//   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets"
+//        |"list-artifacts"|"download-artifact" (these two: kind "status" only),
 //        "kind": "secondary" | "starter502" | "status" | "race" | "drop-after-store" | "exists422" | "slow",
 //        "status": 502, "retryAfter": 1, "ms": 200, "times": 1, "asset": "only-this-name"}]}
 //        "slow": the request waits `ms` and is then served normally; an upload waits after its
@@ -23,6 +24,25 @@
 //   GET  /_emulator/state?repo=o/r -> {"releases": [...with assets], "calls": [{"method","route","status"}],
 //        "transitions": [{"release", "tag", "at", "assets": [names uploaded at that moment]}]}
 //        (every draft -> published transition, in order)
+//   POST /_emulator/workflow-run {"repo": "o/r", "run_id": 42, "results": "<ACTIONS_RESULTS_URL>",
+//        "backend_run": "<run backend id>", "token": "<token with actions: read>", "public": false,
+//        "head_sha": "<sha>"}
+//        Makes run `run_id` of `repo` the results-emulator run `backend_run`: the artifacts
+//        the official client (or stevedore) uploaded there are what the REST artifact
+//        endpoints below list and redirect to. `token` may read the repository's artifacts.
+//   POST /_emulator/expire {"repo": "o/r", "artifact_id": 1001} -> the artifact is expired
+//
+// Artifacts of a workflow run (GitHub REST, "REST API endpoints for GitHub Actions
+// artifacts", https://docs.github.com/rest/actions/artifacts; shapes from GitHub's OpenAPI
+// description in @octokit/openapi: operations actions/list-workflow-run-artifacts and
+// actions/download-artifact, the `artifact` schema and its `artifact-paginated` example):
+//   GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts?per_page=&page=&name=&direction=
+//   GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/zip -> 302 Location: a signed
+//        blob URL, 410 when expired, 404 when unknown
+// The official client calls them in @actions/artifact (actions/toolkit 4b9afa4c,
+// packages/artifact/src/internal/find/list-artifacts.ts, get-artifact.ts, and
+// download/download-artifact.ts `downloadArtifactPublic`: `redirect: 'manual'`, a 302
+// required, then the `location` header fetched without the token).
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
@@ -100,7 +120,9 @@ const calls = new Map()
 let nextId = 5000
 
 function repo(name) {
-  if (!repos.has(name)) repos.set(name, { releases: [], immutable: false, nodigest: false, transitions: [] })
+  if (!repos.has(name)) {
+    repos.set(name, { releases: [], immutable: false, nodigest: false, transitions: [], runs: new Map(), readers: new Set(), public: false, expired: new Set(), id: nextId++ })
+  }
   return repos.get(name)
 }
 
@@ -414,6 +436,186 @@ async function handle(req, res, url) {
   send(res, 404, NOT_FOUND)
 }
 
+// --- workflow run artifacts ----------------------------------------------------------------
+// Every token some repository accepts; any other token is `Bad credentials`.
+const knownTokens = new Set()
+const ARTIFACT = openapi.components.examples.artifact.value
+
+function registerRun(body) {
+  const r = repo(body.repo)
+  r.runs.set(Number(body.run_id), {
+    results: String(body.results).replace(/\/*$/, '/'),
+    backendRun: body.backend_run,
+    headSha: body.head_sha ?? ARTIFACT.workflow_run.head_sha,
+  })
+  if (body.token) {
+    r.readers.add(body.token)
+    knownTokens.add(body.token)
+  }
+  if (body.public) r.public = true
+}
+
+// The token of an `Authorization: Bearer <t>` or `token <t>` header (Octokit sends the latter).
+function tokenOf(req) {
+  const m = /^(?:bearer|token)\s+(.+)$/i.exec(req.headers.authorization ?? '')
+  return m ? m[1].trim() : null
+}
+
+// GitHub's access rules for these endpoints (REST docs above: "Anyone with read access to
+// the repository can use this endpoint"; "This endpoint can be used without
+// authentication ... if only public resources are requested"): an unknown token is 401
+// `Bad credentials`; a private repository the caller cannot read is 404, as GitHub hides
+// private repositories; the zip of a public repository needs a token all the same, 403
+// `You must have the actions scope to download artifacts.` (observed: brewsci/homebrew-bio
+// PR #1332, nextstrain/nextstrain.org PR #643, github/rest-api-description#4569).
+// Returns true when the request may go on, having answered it otherwise.
+function authorized(req, res, r, download) {
+  const token = tokenOf(req)
+  if (token !== null && !knownTokens.has(token)) {
+    send(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' })
+    return false
+  }
+  const reader = token !== null && r.readers.has(token)
+  if (!reader && !r.public) {
+    send(res, 404, { ...NOT_FOUND, status: '404' })
+    return false
+  }
+  if (download && token === null) {
+    send(res, 403, { message: 'You must have the actions scope to download artifacts.', documentation_url: 'https://docs.github.com/rest/actions/artifacts#download-an-artifact', status: '403' })
+    return false
+  }
+  return true
+}
+
+// An unsigned JWT naming a run and job, as the results service reads its tokens (the
+// emulator decodes `scp` without checking a signature): how this server, standing in for
+// GitHub's API in front of the results service, asks it about a run.
+function resultsToken(run, job) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url')
+  return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ scp: `Actions.Results:${run}:${job}` })}.x`
+}
+
+// The finalized artifacts of a run, as the results emulator holds them.
+async function runArtifacts(run) {
+  const reply = await fetch(`${run.results}_emulator/state?run=${encodeURIComponent(run.backendRun)}`)
+  if (!reply.ok) throw new Error(`results emulator state: ${reply.status}`)
+  const { artifacts } = await reply.json()
+  return artifacts.filter((a) => a.finalized)
+}
+
+// GitHub's default retention when the upload set none (90 days).
+const RETENTION_MS = 90 * 24 * 3600 * 1000
+
+function artifactJson(origin, name, r, runId, run, a) {
+  const api = `${origin}/repos/${name}/actions/artifacts/${a.id}`
+  const expiresAt = a.expires_at ?? new Date(Date.parse(a.created_at) + RETENTION_MS).toISOString()
+  return {
+    ...ARTIFACT,
+    id: a.id,
+    // GitHub's global node ID, as in the example ("MDg6QXJ0aWZhY3QxMQ==" is "08:Artifact11").
+    node_id: Buffer.from(`08:Artifact${a.id}`).toString('base64'),
+    name: a.name,
+    size_in_bytes: a.size,
+    url: api,
+    archive_download_url: `${api}/zip`,
+    expired: r.expired.has(a.id) || Date.parse(expiresAt) <= Date.now(),
+    created_at: a.created_at,
+    expires_at: expiresAt,
+    updated_at: a.created_at,
+    digest: a.digest,
+    workflow_run: { ...ARTIFACT.workflow_run, id: runId, repository_id: r.id, head_repository_id: r.id, head_sha: run.headSha },
+  }
+}
+
+async function actionsRoute(req, res, url, name, rest) {
+  const r = repo(name)
+  const log = (route, status) => {
+    if (!calls.has(name)) calls.set(name, [])
+    calls.get(name).push({ method: req.method, route, status })
+  }
+  const lm = rest.match(/^runs\/(\d+)\/artifacts$/)
+  if (lm && req.method === 'GET') {
+    if (!authorized(req, res, r, false)) return log('list-artifacts', res.statusCode)
+    const runId = Number(lm[1])
+    const run = r.runs.get(runId)
+    if (!run) {
+      log('list-artifacts', 404)
+      return send(res, 404, { ...NOT_FOUND, status: '404' })
+    }
+    const f = take(name, 'list-artifacts')
+    if (f && f.kind === 'status') {
+      log('list-artifacts', f.status ?? 502)
+      return send(res, f.status ?? 502, { message: 'Server Error' })
+    }
+    let list = await runArtifacts(run)
+    const wanted = url.searchParams.get('name')
+    if (wanted) list = list.filter((a) => a.name === wanted)
+    // `direction` defaults to desc (the OpenAPI parameter `direction`): newest first.
+    list.sort((a, b) => (url.searchParams.get('direction') === 'asc' ? a.id - b.id : b.id - a.id))
+    const perPage = Math.max(1, Math.min(Number(url.searchParams.get('per_page') ?? 30), 100))
+    const page = Math.max(1, Number(url.searchParams.get('page') ?? 1))
+    const origin = originOf(req)
+    const items = list.slice((page - 1) * perPage, page * perPage).map((a) => artifactJson(origin, name, r, runId, run, a))
+    const headers = {}
+    const last = Math.max(1, Math.ceil(list.length / perPage))
+    const at = (p) => {
+      const u = new URL(url)
+      u.searchParams.set('page', String(p))
+      return `<${origin}${u.pathname}${u.search}>`
+    }
+    const links = []
+    if (page < last) links.push(`${at(page + 1)}; rel="next"`, `${at(last)}; rel="last"`)
+    if (page > 1) links.push(`${at(1)}; rel="first"`, `${at(page - 1)}; rel="prev"`)
+    if (links.length) headers.link = links.join(', ')
+    log('list-artifacts', 200)
+    return send(res, 200, { total_count: list.length, artifacts: items }, headers)
+  }
+  const zm = rest.match(/^artifacts\/(\d+)\/([^/]+)$/)
+  if (zm && req.method === 'GET') {
+    if (!authorized(req, res, r, true)) return log('download-artifact', res.statusCode)
+    const id = Number(zm[1])
+    let found = null
+    for (const [, run] of r.runs) {
+      const a = (await runArtifacts(run)).find((x) => x.id === id)
+      if (a) {
+        found = { run, a }
+        break
+      }
+    }
+    if (!found || zm[2] !== 'zip') {
+      log('download-artifact', 404)
+      return send(res, 404, { ...NOT_FOUND, status: '404' })
+    }
+    const f = take(name, 'download-artifact')
+    if (f && f.kind === 'status') {
+      log('download-artifact', f.status ?? 502)
+      return send(res, f.status ?? 502, { message: 'Server Error' })
+    }
+    const expiresAt = found.a.expires_at ? Date.parse(found.a.expires_at) : Date.parse(found.a.created_at) + RETENTION_MS
+    if (r.expired.has(id) || expiresAt <= Date.now()) {
+      log('download-artifact', 410)
+      return send(res, 410, { message: 'Artifact has expired', documentation_url: 'https://docs.github.com/rest/actions/artifacts#download-an-artifact', status: '410' })
+    }
+    // GitHub answers with a redirect to storage, signed for a short while ("This URL
+    // expires after 1 minute"): the results service's own signed URL for the artifact,
+    // asked for as the service's clients ask (GetSignedArtifactURL of the uploading job).
+    const reply = await fetch(`${found.run.results}twirp/github.actions.results.api.v1.ArtifactService/GetSignedArtifactURL`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${resultsToken(found.a.run, found.a.job)}` },
+      body: JSON.stringify({ workflow_run_backend_id: found.a.run, workflow_job_run_backend_id: found.a.job, name: found.a.name }),
+    })
+    if (!reply.ok) {
+      log('download-artifact', 500)
+      return send(res, 500, { message: 'Failed to generate URL to download artifact', status: '500' })
+    }
+    const { signed_url: location } = await reply.json()
+    log('download-artifact', 302)
+    res.writeHead(302, { location, 'content-length': 0, 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '4999' })
+    return res.end()
+  }
+  send(res, 404, { ...NOT_FOUND, status: '404' })
+}
+
 const server = http.createServer(async (req, res) => {
   try {
     const url = new URL(req.url, 'http://127.0.0.1')
@@ -455,6 +657,18 @@ const server = http.createServer(async (req, res) => {
         pendingFaults: faults.get(name) ?? [],
       })
     }
+    if (url.pathname === '/_emulator/workflow-run' && req.method === 'POST') {
+      const body = JSON.parse((await readBody(req)).toString('utf8'))
+      registerRun(body)
+      return send(res, 200, { ok: true })
+    }
+    if (url.pathname === '/_emulator/expire' && req.method === 'POST') {
+      const { repo: name, artifact_id: id } = JSON.parse((await readBody(req)).toString('utf8'))
+      repo(name).expired.add(Number(id))
+      return send(res, 200, { ok: true })
+    }
+    const artifactRoute = url.pathname.match(/^\/repos\/([^/]+\/[^/]+)\/actions\/(.*)$/)
+    if (artifactRoute) return await actionsRoute(req, res, url, artifactRoute[1], artifactRoute[2])
     await handle(req, res, url)
   } catch (e) {
     if (!res.headersSent) send(res, 500, { message: String(e?.message ?? e) })
