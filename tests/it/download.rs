@@ -374,3 +374,70 @@ fn bad_inputs_and_unknown_artifacts_exit_2_naming_them() {
     assert_eq!(run.code, 2);
     assert!(run.log().contains("ACTIONS_RUNTIME_TOKEN"), "{}", run.log());
 }
+
+#[test]
+fn another_runs_artifacts_come_through_the_rest_api_and_the_token_stays_secret() {
+    use crate::github::github;
+    const TOKEN: &str = "ghs_download14-reader-0123456789";
+    let ctx = Ctx::new();
+    let root = build_tree(&ctx, "dist");
+    let job = emulator().job();
+    official_upload(&job, "rest-build", &root);
+    ctx.file("other/x.txt", "x");
+    official_upload(&job, "rest-other", &ctx.ws.join("other"));
+    let repo = github().repo();
+    github().workflow_run(&repo, 4711, &job, TOKEN);
+    // No results-service credentials at all: what arrives came through the REST API.
+    let env = vec![
+        ("GITHUB_API_URL".to_owned(), github().url.clone()),
+        ("GITHUB_REPOSITORY".to_owned(), "octo/this-repo".to_owned()),
+        ("GITHUB_RUN_ID".to_owned(), "1".to_owned()),
+    ];
+    let dest = ctx.temp.join("rest");
+    let run = run_download_env(
+        &ctx,
+        &[
+            ("github-token", TOKEN),
+            ("repository", &repo),
+            ("run-id", "4711"),
+            ("pattern", "rest-*"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        read_tree(&root) == read_tree(&dest.join("rest-build")),
+        "byte-identical"
+    );
+    assert_eq!(read_tree(&dest.join("rest-other"))["x.txt"], b"x");
+    assert_eq!(mode(&dest.join("rest-build/bin/run.sh")), 0o755);
+    let mask = format!("::add-mask::{TOKEN}\n");
+    for text in [
+        run.log().replacen(&mask, "", 1),
+        run.summary.clone(),
+        fs::read_to_string(&ctx.output).expect("outputs"),
+    ] {
+        assert!(!text.contains(TOKEN), "the token leaked: {text}");
+    }
+    assert!(
+        run.stdout.contains(&format!("::add-mask::{TOKEN}")),
+        "masked first"
+    );
+
+    let run = run_download_env(
+        &ctx,
+        &[
+            ("github-token", "ghs_not-a-token-anyone-accepts"),
+            ("repository", &repo),
+            ("run-id", "4711"),
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(
+        run.log().contains("`github-token` is not a valid token"),
+        "{}",
+        run.log()
+    );
+}
