@@ -516,8 +516,9 @@ fn unpack(kind: &Kind, spool: &Path, dir: &Path) -> Result<(u64, u64), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     let result = match kind {
         Kind::Zip => {
-            let progress = Progress::default();
-            extract::extract_zip(spool, dir, &extract::ExtractOptions::default(), &progress)
+            // Probed on the staging directory, which is on `path`'s file system.
+            let options = extract::ExtractOptions::for_destination(dir);
+            extract::extract_zip(spool, dir, &options, &|_| {})
                 .map(|done| (done.files, done.bytes))
                 .map_err(|e| e.to_string())
         }
