@@ -51,6 +51,7 @@ where
 #[must_use]
 pub fn download_command() -> Command {
     let mut cmd = Command::new("download")
+        .bin_name("stevedore download")
         .about("Download workflow artifacts exactly: digest verified, modes restored, merged safely")
         .after_help(
             "Without flags, inputs are read from INPUT_<NAME> variables (download/action.yml).\n\

@@ -190,3 +190,32 @@ fn a_digest_mismatch_exits_4_with_path_untouched_unless_told_to_warn() {
     expected.insert("mine.txt".into(), b"mine".to_vec());
     assert!(read_tree(&dest) == expected);
 }
+
+#[test]
+fn a_blob_store_that_goes_quiet_is_abandoned_after_the_idle_deadline_and_retried() {
+    let ctx = Ctx::new();
+    let root = build_tree(&ctx, "dist");
+    let job = emulator().job();
+    official_upload(&job, "build", &root);
+    emulator().faults(&job, &json!([{"target": "download", "kind": "stall"}]));
+    let dest = ctx.temp.join("dl");
+    let mut env = emulator().env(&job);
+    env.push(("STEVEDORE_HTTP_TIMEOUT".into(), "2".into()));
+    let started = std::time::Instant::now();
+    let run = crate::download::run_download_env(
+        &ctx,
+        &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(read_tree(&root) == read_tree(&dest));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "no hang"
+    );
+    assert_eq!(
+        calls(&job, "download"),
+        [0, 200],
+        "the stalled GET, then the retry"
+    );
+}
