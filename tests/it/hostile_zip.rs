@@ -601,3 +601,45 @@ fn an_info_zip_archive_with_links_comes_back_identical() {
     assert_eq!(done.files, 2);
     assert_eq!(tree(&dest), tree(&src));
 }
+
+/// The official `@actions/artifact` client's zip (archiver, data descriptors, Unix modes in
+/// the external attributes), fetched from Azurite as any downloader would: the files come
+/// back byte for byte with 0755 still 0755 (what download-artifact loses: upload-artifact
+/// #38).
+#[test]
+fn the_official_clients_zip_comes_back_with_its_modes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("dist");
+    let files: [(&str, Vec<u8>, u32); 4] = [
+        ("bin/tool", b"#!/bin/sh\necho tool\n".to_vec(), 0o755),
+        ("notes.txt", b"plain\n".repeat(5000), 0o644),
+        ("lib/private.key.pub", random_bytes(200_000, 11), 0o600),
+        ("lib/run.sh", b"#!/bin/sh\n".to_vec(), 0o750),
+    ];
+    let mut args = vec![
+        "upload".to_owned(),
+        "theirs".into(),
+        root.to_string_lossy().into_owned(),
+        "6".into(),
+    ];
+    for (rel, bytes, mode) in &files {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).expect("set up the scene");
+        fs::write(&path, bytes).expect("set up the scene");
+        fs::set_permissions(&path, fs::Permissions::from_mode(*mode)).expect("set up the scene");
+        args.push(path.to_string_lossy().into_owned());
+    }
+    let job = crate::emulator::emulator().job();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    crate::emulator::emulator().official(&job, &args);
+    let zip = crate::emulator::emulator().stored(&job, "theirs");
+    let scene = Scene::new(&zip);
+    let done = scene.extract(false).expect("the official zip extracts");
+    assert_eq!(done.files, 4);
+    for (rel, bytes, mode) in &files {
+        let path = scene.dest.join(rel);
+        assert_eq!(&fs::read(&path).expect("read back"), bytes, "{rel}");
+        let got = fs::metadata(&path).expect("stat").permissions().mode() & 0o7777;
+        assert_eq!(got, *mode, "{rel}: mode {got:o}");
+    }
+}
