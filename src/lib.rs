@@ -21,6 +21,7 @@ pub(crate) mod net;
 
 // The stages, in pipeline order, then the error that gathers theirs.
 pub mod config;
+pub mod download;
 pub mod error;
 pub mod gate;
 pub mod pack;

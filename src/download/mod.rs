@@ -1,0 +1,3 @@
+//! The way back: artifacts downloaded, verified and restored exactly (issue 14).
+
+pub mod extract;
