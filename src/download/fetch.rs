@@ -218,9 +218,8 @@ fn kind(response: &reqwest::Response, url: &str) -> Kind {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let zip_path = reqwest::Url::parse(url)
-        .map(|u| u.path().to_ascii_lowercase().ends_with(".zip"))
-        .unwrap_or(false);
+    let zip_path =
+        reqwest::Url::parse(url).is_ok_and(|u| u.path().to_ascii_lowercase().ends_with(".zip"));
     if zip_path
         || matches!(
             mime.as_str(),

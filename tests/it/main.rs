@@ -9,6 +9,9 @@
 //! - `directory`: the directory destination, byte for byte, and its failure modes.
 //! - `artifact`: the artifact destination against the results-service emulator and a real
 //!   Azurite (`emulator`), checked both ways with the official `@actions/artifact` client.
+//! - `hostile_zip`: `download::extract` refuses one hand-built hostile zip per case (names,
+//!   duplicates, links, bombs, CRC, truncation) writing nothing outside the destination, and
+//!   restores honest zips (its own, Info-ZIP's) with bytes, modes and links.
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
 //! - `release`: the release destination against the GitHub REST emulator (`github`).
 //! - `rest_artifacts`: the GitHub emulator's workflow-run artifact list and zip redirect,
@@ -49,6 +52,7 @@ mod emulator;
 mod faultproxy;
 mod github;
 mod glob;
+mod hostile_zip;
 mod inputs;
 mod install;
 mod matrix;

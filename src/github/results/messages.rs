@@ -76,11 +76,7 @@ pub(crate) fn int64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub(crate) struct ListedArtifact {
     /// The run that holds it.
-    #[serde(
-        default,
-        alias = "workflowRunBackendId",
-        deserialize_with = "nullable"
-    )]
+    #[serde(default, alias = "workflowRunBackendId", deserialize_with = "nullable")]
     pub(crate) workflow_run_backend_id: String,
     /// The job that uploaded it.
     #[serde(
