@@ -210,7 +210,7 @@ fn a_blob_store_that_goes_quiet_is_abandoned_after_the_idle_deadline_and_retried
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(read_tree(&root) == read_tree(&dest));
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
+        started.elapsed() < std::time::Duration::from_mins(1),
         "no hang"
     );
     assert_eq!(
