@@ -441,3 +441,87 @@ fn another_runs_artifacts_come_through_the_rest_api_and_the_token_stays_secret()
         run.log()
     );
 }
+
+/// Ships `zip` as a raw artifact named `name` (stevedore `archive: false`): the service
+/// stores it as `application/zip` under a `.zip` path, so a download extracts it.
+fn ship_zip(ctx: &Ctx, job: &Job, name: &str, zip: &[u8]) {
+    ctx.file(name, zip);
+    let up = ctx.action_env(
+        &[
+            ("destination", "artifact"),
+            ("path", name),
+            ("archive", "false"),
+        ],
+        &emulator().env(job),
+    );
+    assert_eq!(up.code, 0, "{}", up.log());
+}
+
+#[test]
+fn a_hostile_artifact_is_refused_naming_the_entry_and_nothing_lands_anywhere() {
+    use crate::hostile_zip::{Raw, build};
+    let ctx = Ctx::new();
+    let job = emulator().job();
+    let zip = build(&[
+        Raw::file("fine.txt", b"fine", 0o644),
+        Raw::file("../escape.txt", b"out", 0o644),
+    ]);
+    ship_zip(&ctx, &job, "evil.zip", &zip);
+    let dest = ctx.temp.join("box/dest");
+    fs::create_dir_all(&dest).expect("mkdir");
+    fs::write(dest.join("before.txt"), "before").expect("write");
+    let parent_before = snapshot(&ctx.temp.join("box"));
+    let run = run_download(
+        &ctx,
+        &job,
+        &[
+            ("name", "evil.zip"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(
+        run.log().contains("../escape.txt"),
+        "names the entry: {}",
+        run.log()
+    );
+    assert_eq!(
+        snapshot(&ctx.temp.join("box")),
+        parent_before,
+        "nothing written beside or in `path`"
+    );
+}
+
+#[test]
+fn links_and_modes_in_an_artifact_come_back_as_links_and_modes() {
+    use crate::hostile_zip::{Raw, build};
+    let ctx = Ctx::new();
+    let job = emulator().job();
+    let zip = build(&[
+        Raw::dir("v1/", 0o755),
+        Raw::file("v1/tool", b"#!/bin/sh\n", 0o750),
+        Raw::file("v1/data", b"data", 0o600),
+        Raw::link("current", "v1"),
+    ]);
+    ship_zip(&ctx, &job, "linked.zip", &zip);
+    let dest = ctx.temp.join("linked");
+    let run = run_download(
+        &ctx,
+        &job,
+        &[
+            ("name", "linked.zip"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(
+        fs::read_link(dest.join("current")).expect("a link"),
+        Path::new("v1")
+    );
+    assert_eq!(mode(&dest.join("v1/tool")), 0o750);
+    assert_eq!(mode(&dest.join("v1/data")), 0o600);
+    assert_eq!(
+        fs::read(dest.join("current/data")).expect("through the link"),
+        b"data"
+    );
+}
