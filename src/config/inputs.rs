@@ -21,6 +21,15 @@ pub struct InputSpec {
     pub boolean: bool,
 }
 
+impl InputSpec {
+    /// True when `value` may follow this input's switch on the command line as its value:
+    /// a boolean literal `Config` accepts. Any other word after a switch is not its value.
+    #[must_use]
+    pub fn takes_as_switch_value(&self, value: &str) -> bool {
+        self.boolean && super::value::parse_bool(value).is_ok()
+    }
+}
+
 const fn input(name: &'static str, default: &'static str, description: &'static str) -> InputSpec {
     InputSpec {
         name,
