@@ -16,8 +16,13 @@ fn main() -> ExitCode {
         match stevedore::cli::parse(args) {
             Ok(Parsed::Ship(inputs)) => inputs,
             Ok(Parsed::Verify(args)) => {
-                // The report is the command's answer, so stdout, as `sha256sum -c` prints.
-                let mode = detect_mode(env.github_actions);
+                // The report is the command's answer, so stdout, as `sha256sum -c` prints;
+                // its progress line is redrawn only when stdout is a terminal.
+                let mode = match detect_mode(env.github_actions) {
+                    Mode::Actions => Mode::Actions,
+                    _ if std::io::IsTerminal::is_terminal(&std::io::stdout()) => Mode::Terminal,
+                    _ => Mode::Plain,
+                };
                 let log = LogReporter::new(mode, Box::new(std::io::stdout()));
                 return ExitCode::from(stevedore::verify::run(&args, &log).code());
             }

@@ -194,11 +194,12 @@ fn check(args: &VerifyArgs, log: &LogReporter) -> Result<bool, VerifyError> {
         list_path.display(),
         expected.len()
     ));
-    let findings =
-        tree::compare(&root, &expected, &documents).map_err(|source| VerifyError::Directory {
+    let findings = tree::compare(&root, &expected, &documents, log).map_err(|source| {
+        VerifyError::Directory {
             dir: args.dir.clone(),
             source,
-        })?;
+        }
+    })?;
     let mut lines = Vec::new();
     lines.extend(findings.missing.iter().map(|p| format!("missing: {p}")));
     lines.extend(

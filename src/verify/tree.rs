@@ -9,10 +9,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
 
 use super::list::Expected;
+use crate::events::{Progress, Reporter, with_progress};
 use crate::scan::read::read_file;
 
 /// What an entry of the directory is.
@@ -104,11 +106,12 @@ impl Findings {
 
 /// Compares the directory `root` (canonical) with `list`. `documents` are relative paths
 /// never counted as extra (the list itself and the documents stevedore writes beside
-/// the files).
+/// the files). Long hashing shows progress on `reporter`.
 pub(crate) fn compare(
     root: &Path,
     list: &[Expected],
     documents: &BTreeSet<String>,
+    reporter: &dyn Reporter,
 ) -> std::io::Result<Findings> {
     let tree = walk(root)?;
     let mut findings = Findings::default();
@@ -130,10 +133,19 @@ pub(crate) fn compare(
         }
     }
     // Files of every size: rayon's work stealing keeps both cores busy on a mix.
-    let verdicts: Vec<Option<(String, String)>> = to_hash
-        .par_iter()
-        .map(|(expected, path)| check(expected, path).map(|why| (expected.path.clone(), why)))
-        .collect();
+    let progress = Progress::default();
+    let verdicts: Vec<Option<(String, String)>> =
+        with_progress(reporter, &progress, to_hash.len() as u64, || {
+            to_hash
+                .par_iter()
+                .map(|(expected, path)| {
+                    let (verdict, size) = check(expected, path);
+                    progress.files.fetch_add(1, Ordering::Relaxed);
+                    progress.bytes.fetch_add(size, Ordering::Relaxed);
+                    verdict.map(|why| (expected.path.clone(), why))
+                })
+                .collect()
+        });
     for verdict in verdicts {
         match verdict {
             Some(changed) => findings.changed.push(changed),
@@ -157,11 +169,12 @@ pub(crate) fn compare(
     Ok(findings)
 }
 
-/// What differs between a listed file and the file at `path`, if anything.
-fn check(expected: &Expected, path: &Path) -> Option<String> {
+/// What differs between a listed file and the file at `path`, if anything, and the
+/// bytes read.
+fn check(expected: &Expected, path: &Path) -> (Option<String>, u64) {
     let facts = match read_file(path, None, false) {
         Ok(facts) => facts,
-        Err(e) => return Some(format!("cannot be read: {e}")),
+        Err(e) => return (Some(format!("cannot be read: {e}")), 0),
     };
     let mut why = Vec::new();
     if let Some(size) = expected.size
@@ -179,5 +192,5 @@ fn check(expected: &Expected, path: &Path) -> Option<String> {
     {
         why.push(format!("mode {:04o}, listed {mode:04o}", facts.mode));
     }
-    (!why.is_empty()).then(|| why.join(", "))
+    ((!why.is_empty()).then(|| why.join(", ")), facts.size)
 }
