@@ -210,7 +210,7 @@ fn switch_table(word: &str) -> Option<&'static [InputSpec]> {
 }
 
 /// Rewrites `--switch VALUE` as `--switch=VALUE` when VALUE is a boolean literal (any
-/// spelling `config`'s boolean parser accepts), so that clap, which takes a switch's value
+/// spelling `config`'s boolean parser accepts) or empty, so that clap, which takes a switch's value
 /// only after `=`, reads it; any other word after a switch stays a positional. Values of
 /// other flags are skipped (`--name --overwrite` keeps `--overwrite` as the value clap
 /// then judges). Nothing after `--` is touched.
@@ -308,6 +308,10 @@ mod tests {
             let joined = format!("--overwrite={value}");
             assert_eq!(ship(&["stevedore", &joined]).get("overwrite"), Some(value));
         }
+        // An empty value is unset (the default), as before switches existed.
+        let raw = ship(&["stevedore", "--overwrite", "", "d"]);
+        assert_eq!(raw.get("overwrite"), None);
+        assert_eq!(raw.get("path"), Some("d"));
         let raw = ship(&["stevedore", "--overwrite", "dist/*", "--draft"]);
         assert_eq!(raw.get("overwrite"), Some("true"));
         assert_eq!(raw.get("draft"), Some("true"));

@@ -23,10 +23,12 @@ pub struct InputSpec {
 
 impl InputSpec {
     /// True when `value` may follow this input's switch on the command line as its value:
-    /// a boolean literal `Config` accepts. Any other word after a switch is not its value.
+    /// a boolean literal `Config` accepts, or an empty word (`--overwrite "$EMPTY"`: unset,
+    /// the default, as an empty input is; no path is empty). Any other word after a switch
+    /// is not its value.
     #[must_use]
     pub fn takes_as_switch_value(&self, value: &str) -> bool {
-        self.boolean && super::value::parse_bool(value).is_ok()
+        self.boolean && (value.trim().is_empty() || super::value::parse_bool(value).is_ok())
     }
 }
 
