@@ -343,6 +343,13 @@ fn verify_a_list_written_by_sha256sum() {
             run.stdout
         );
     }
+    // A list kept inside the tree is not an extra file of it.
+    fs::create_dir(tree.join("lists")).expect("mkdir");
+    fs::copy(ctx.ws.join("binary.sums"), tree.join("lists/my.sums")).expect("copy list");
+    let run = verify(&ctx, &["tree", "--checksums", "tree/lists/my.sums"]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    fs::remove_dir_all(tree.join("lists")).expect("rm");
+
     fs::write(tree.join("new\nline"), "changed").expect("change");
     let run = verify(&ctx, &["tree", "--checksums", "binary.sums"]);
     assert_eq!(run.code, 3, "{}", run.log());
