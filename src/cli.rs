@@ -5,10 +5,12 @@
 //! it; `main.rs` decides). Subcommands: `verify` and `completions`.
 //!
 //! Adding a subcommand that takes inputs (`stevedore download`): give it its own input
-//! table, build its `Command` with [`input_args`], let [`switch_table`] return that table
-//! for its name (so its switches take values the same way), add a `Parsed` variant and
-//! read its matches with a table-driven twin of [`ship_inputs`]. `main.rs` reads
-//! `INPUT_*` when the subcommand's name is the only argument.
+//! table (`InputSpec`s; `RawInputs::set` checks names against `INPUTS` in debug builds,
+//! so that check must learn the new table), build its `Command` with [`input_args`], let
+//! `switch_table` return that table for its name (so its switches take values the same
+//! way), add a `Parsed` variant and a `parse` arm reading its matches with a table-driven
+//! twin of `ship_inputs`. `main.rs` reads `INPUT_*` instead when the subcommand's name is
+//! the only argument.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
