@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use stevedore::cli::Parsed;
 use stevedore::config::RawInputs;
 use stevedore::github::RunnerEnv;
 use stevedore::report::log::{LogReporter, Mode, detect_mode};
@@ -13,7 +14,22 @@ fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().collect();
     let inputs = if args.len() > 1 {
         match stevedore::cli::parse(args) {
-            Ok(inputs) => inputs,
+            Ok(Parsed::Ship(inputs)) => inputs,
+            Ok(Parsed::Verify(args)) => {
+                // The report is the command's answer, so stdout, as `sha256sum -c` prints;
+                // its progress line is redrawn only when stdout is a terminal.
+                let mode = match detect_mode(env.github_actions) {
+                    Mode::Actions => Mode::Actions,
+                    _ if std::io::IsTerminal::is_terminal(&std::io::stdout()) => Mode::Terminal,
+                    _ => Mode::Plain,
+                };
+                let log = LogReporter::new(mode, Box::new(std::io::stdout()));
+                return ExitCode::from(stevedore::verify::run(&args, &log).code());
+            }
+            Ok(Parsed::Completions(shell)) => {
+                stevedore::cli::completions(shell, &mut std::io::stdout());
+                return ExitCode::SUCCESS;
+            }
             Err(e) => {
                 // --help and --version are not errors; clap picks the stream and code.
                 let _ = e.print();
