@@ -33,6 +33,7 @@ pub mod upload;
 pub mod cli;
 pub mod report;
 pub mod run;
+pub mod verify;
 
 pub use error::Error;
 pub use exit_code::ExitCode;

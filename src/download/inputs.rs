@@ -16,6 +16,14 @@ const fn input(name: &'static str, default: &'static str, description: &'static 
         default,
         description,
         multi_line: false,
+        boolean: false,
+    }
+}
+
+const fn switch(name: &'static str, default: &'static str, description: &'static str) -> InputSpec {
+    InputSpec {
+        boolean: true,
+        ..input(name, default, description)
     }
 }
 
@@ -41,7 +49,7 @@ pub const DOWNLOAD_INPUTS: &[InputSpec] = &[
         "GITHUB_WORKSPACE, else the working directory",
         "Directory to download into (`~` is the home directory)",
     ),
-    input(
+    switch(
         "merge-multiple",
         "false",
         "Several artifacts go into `path` itself instead of `path/<name>`; two different files with one path are an error",

@@ -5,7 +5,7 @@ pub(crate) mod checksums;
 pub mod documents;
 mod duplicates;
 pub mod manifest;
-mod read;
+pub(crate) mod read;
 pub mod secrets;
 
 use std::path::PathBuf;

@@ -2,6 +2,8 @@
 //!
 //! - `glob`: the selector against the official `@actions/glob` on the same trees.
 //! - `action`: the binary run as the action runs it (`INPUT_*`, `$GITHUB_OUTPUT`, summary).
+//! - `cli`: the command line as people type it: switches, positional paths, completions,
+//!   `stevedore verify`.
 //! - `inputs`: every bad input gives exit 2, names the input, and writes nothing.
 //! - `install`: `dist/install.sh` as the install step runs it (Windows paths, the private
 //!   verified copy, the download base check), and `action.yml`'s artifact-token hand-over.
@@ -42,6 +44,7 @@ mod act;
 mod action;
 mod arm64;
 mod artifact;
+mod cli;
 mod crash;
 mod debug_log;
 mod directory;
