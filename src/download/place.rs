@@ -108,7 +108,8 @@ impl Staging {
     /// Moves the staged tree into `path` (see the module docs) and removes the rest.
     pub(crate) fn commit(mut self, path: &Path) -> Result<(), PlaceError> {
         let out = self.out();
-        match fs::symlink_metadata(path) {
+        // `path` itself may be a link to a directory (a workspace linked elsewhere): followed.
+        match fs::metadata(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::rename(&out, path).map_err(io_err("move the download to", path))?;
             }
@@ -355,6 +356,25 @@ mod tests {
         let e = staging.commit(&path).expect_err("shape");
         assert!(e.to_string().contains("d/f"), "{e}");
         assert!(!path.join("z").exists(), "nothing moved");
+
+        #[cfg(unix)]
+        {
+            let real = tmp.path().join("real");
+            fs::create_dir(&real).expect("real");
+            let linked = tmp.path().join("linked");
+            std::os::unix::fs::symlink(&real, &linked).expect("link");
+            let staging = Staging::create(&linked).expect("staging");
+            write(&staging.out().join("f"), "through the link");
+            staging
+                .commit(&linked)
+                .expect("a link to a directory is followed");
+            assert_eq!(
+                fs::read_to_string(real.join("f")).expect("f"),
+                "through the link"
+            );
+            fs::remove_file(&linked).expect("unlink");
+            fs::remove_dir_all(&real).expect("rm");
+        }
 
         let staging = Staging::create(&path).expect("staging");
         let root = staging.root().to_owned();
