@@ -168,21 +168,25 @@ pub struct DownloadReport {
     pub artifacts: Vec<ArtifactReport>,
     /// Artifacts whose digest differed (with `digest-mismatch` other than `error`).
     pub mismatches: Vec<String>,
+    /// Identical copies `merge-multiple` dropped: files and bytes, not counted twice.
+    pub merged_duplicates: (u64, u64),
     /// Wall time.
     pub elapsed: Duration,
 }
 
 impl DownloadReport {
-    /// Files in all artifacts.
+    /// Files restored (an identical copy merged from two artifacts counts once).
     #[must_use]
     pub fn files(&self) -> u64 {
-        self.artifacts.iter().map(|a| a.files).sum()
+        let all: u64 = self.artifacts.iter().map(|a| a.files).sum();
+        all - self.merged_duplicates.0
     }
 
     /// Bytes of those files.
     #[must_use]
     pub fn bytes(&self) -> u64 {
-        self.artifacts.iter().map(|a| a.bytes).sum()
+        let all: u64 = self.artifacts.iter().map(|a| a.bytes).sum();
+        all - self.merged_duplicates.1
     }
 }
 
@@ -279,12 +283,14 @@ pub fn download(
         reporter.stage("Merging");
         let mut owners = HashMap::new();
         for (i, artifact) in chosen.iter().enumerate() {
-            place::merge(
+            let (files, bytes) = place::merge(
                 &staging.part(i),
                 &staging.out(),
                 &artifact.name,
                 &mut owners,
             )?;
+            report.merged_duplicates.0 += files;
+            report.merged_duplicates.1 += bytes;
         }
     }
     staging.commit(&config.path)?;

@@ -193,14 +193,17 @@ fn move_into(from: &Path, to: &Path) -> Result<(), PlaceError> {
 
 /// Merges artifact `artifact`'s extracted tree `part` into `out`; `owners` remembers which
 /// artifact placed each file. A different file at a taken path is a [`PlaceError::Conflict`];
-/// an identical one (same kind, bytes and mode, or same link target) is dropped.
+/// an identical one (same kind, bytes and mode, or same link target) is dropped. Returns
+/// the regular files dropped so and their bytes (counted once in the download's totals).
 pub(crate) fn merge(
     part: &Path,
     out: &Path,
     artifact: &str,
     owners: &mut HashMap<PathBuf, String>,
-) -> Result<(), PlaceError> {
-    merge_dir(part, out, Path::new(""), artifact, owners)
+) -> Result<(u64, u64), PlaceError> {
+    let mut dropped = (0, 0);
+    merge_dir(part, out, Path::new(""), artifact, owners, &mut dropped)?;
+    Ok(dropped)
 }
 
 fn merge_dir(
@@ -209,6 +212,7 @@ fn merge_dir(
     rel: &Path,
     artifact: &str,
     owners: &mut HashMap<PathBuf, String>,
+    dropped: &mut (u64, u64),
 ) -> Result<(), PlaceError> {
     let mut entries: Vec<_> = fs::read_dir(from)
         .map_err(io_err("read", from))?
@@ -227,7 +231,7 @@ fn merge_dir(
                 owners.insert(rel, artifact.to_owned());
             }
             Ok(dest_meta) if src_meta.is_dir() && dest_meta.is_dir() => {
-                merge_dir(&src, &dest, &rel, artifact, owners)?;
+                merge_dir(&src, &dest, &rel, artifact, owners, dropped)?;
             }
             Ok(dest_meta) => {
                 if !same_content(&src, &src_meta, &dest, &dest_meta)
@@ -243,6 +247,10 @@ fn merge_dir(
                         first,
                         second: artifact.to_owned(),
                     });
+                }
+                if src_meta.is_file() {
+                    dropped.0 += 1;
+                    dropped.1 += src_meta.len();
                 }
             }
         }
@@ -320,7 +328,8 @@ mod tests {
         fs::create_dir(&out).expect("out");
         let mut owners = HashMap::new();
         merge(&a, &out, "art-a", &mut owners).expect("first");
-        merge(&b, &out, "art-b", &mut owners).expect("identical duplicate is fine");
+        let dropped = merge(&b, &out, "art-b", &mut owners).expect("identical duplicate is fine");
+        assert_eq!(dropped, (1, 4), "the identical copy is counted once");
         assert_eq!(fs::read_to_string(out.join("only-b")).expect("b"), "b");
         let e = merge(&c, &out, "art-c", &mut owners).expect_err("conflict");
         let text = e.to_string();

@@ -311,6 +311,7 @@ fn merge_multiple_refuses_two_different_files_naming_both_and_accepts_identical_
         ]
     );
     assert_eq!(tree["conflict.txt"], b"from x");
+    assert_eq!(run.outputs["files"], "4", "the shared file counted once");
 }
 
 #[test]
