@@ -17,7 +17,7 @@ use crate::github::results::messages::{
     ListArtifactsRequest, ListArtifactsResponse, NamedArtifactRequest, SignedUrlResponse,
 };
 use crate::github::results::token::{BackendIds, backend_ids};
-use crate::github::results::twirp::{TwirpClient, origin};
+use crate::github::results::twirp::{TwirpClient, origin as results_origin};
 use crate::net::{Http, Policy, Verdict, describe, random_unit};
 use crate::secret::Secret;
 
@@ -75,11 +75,11 @@ pub(crate) enum Source {
 impl Source {
     /// The source `origin` names, with what the environment gives it.
     pub(crate) fn new(
-        origin_: &Origin,
+        origin: &Origin,
         env: &RunnerEnv,
         idle: Duration,
     ) -> Result<Self, DownloadError> {
-        match origin_ {
+        match origin {
             Origin::ThisRun => {
                 let token = env.runtime_token.clone().ok_or(DownloadError::MissingEnv {
                     var: "ACTIONS_RUNTIME_TOKEN",
@@ -87,7 +87,7 @@ impl Source {
                 let url = env.results_url.clone().ok_or(DownloadError::MissingEnv {
                     var: "ACTIONS_RESULTS_URL",
                 })?;
-                origin(&url).map_err(DownloadError::Environment)?;
+                results_origin(&url).map_err(DownloadError::Environment)?;
                 let ids = backend_ids(token.expose())
                     .map_err(|e| DownloadError::Environment(e.to_string()))?;
                 let http = Http::new(idle).map_err(DownloadError::Environment)?;
