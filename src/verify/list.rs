@@ -245,13 +245,15 @@ pub(crate) fn relative(name: &str) -> Result<String, &'static str> {
 pub(crate) fn default_for(dir: &Path) -> Result<(Kind, PathBuf), VerifyError> {
     let checksums = dir.join(super::DEFAULT_CHECKSUMS);
     let manifest = dir.join(super::DEFAULT_MANIFEST);
-    match (checksums.is_file(), manifest.is_file()) {
-        (true, false) => Ok((Kind::Checksums, checksums)),
-        (false, true) => Ok((Kind::Manifest, manifest)),
-        (both, _) => Err(VerifyError::NoDefault {
+    // A stevedore directory output holds both; the manifest also checks sizes and modes.
+    if manifest.is_file() {
+        Ok((Kind::Manifest, manifest))
+    } else if checksums.is_file() {
+        Ok((Kind::Checksums, checksums))
+    } else {
+        Err(VerifyError::NoDefault {
             dir: dir.to_path_buf(),
-            both,
-        }),
+        })
     }
 }
 

@@ -10,7 +10,7 @@ mod list;
 mod tree;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::config::MANIFEST_NAME;
 use crate::exit_code::ExitCode;
@@ -26,7 +26,7 @@ pub const DEFAULT_MANIFEST: &str = MANIFEST_NAME;
 /// Which list the directory is checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListChoice {
-    /// `DIR/SHA256SUMS` or `DIR/stevedore-manifest.json`, whichever exists.
+    /// `DIR/stevedore-manifest.json`, else `DIR/SHA256SUMS`.
     Default,
     /// `--checksums FILE`.
     Checksums(PathBuf),
@@ -55,13 +55,14 @@ pub enum VerifyError {
         /// Why.
         source: std::io::Error,
     },
-    /// No list named, and not exactly one default list in the directory.
-    #[error("{}", no_default(dir, *both))]
+    /// No list named, and neither default list in the directory.
+    #[error(
+        "`{}` holds neither {DEFAULT_MANIFEST} nor {DEFAULT_CHECKSUMS}: pass --checksums FILE (sha256sum format) or --manifest FILE (a stevedore manifest)",
+        dir.display()
+    )]
     NoDefault {
         /// As given.
         dir: PathBuf,
-        /// Both defaults exist (else neither).
-        both: bool,
     },
     /// The list cannot be read.
     #[error("cannot read `{}`: {source}; pass a readable file", list.display())]
@@ -113,19 +114,6 @@ pub enum VerifyError {
         /// The repeat.
         line: usize,
     },
-}
-
-fn no_default(dir: &Path, both: bool) -> String {
-    let d = dir.display();
-    if both {
-        format!(
-            "`{d}` holds both {DEFAULT_CHECKSUMS} and {DEFAULT_MANIFEST}: pass --manifest {d}/{DEFAULT_MANIFEST} (also checks sizes and modes) or --checksums {d}/{DEFAULT_CHECKSUMS}"
-        )
-    } else {
-        format!(
-            "`{d}` holds neither {DEFAULT_CHECKSUMS} nor {DEFAULT_MANIFEST}: pass --checksums FILE (sha256sum format) or --manifest FILE (a stevedore manifest)"
-        )
-    }
 }
 
 /// Runs `stevedore verify` and reports on `log`.

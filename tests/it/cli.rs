@@ -234,14 +234,10 @@ fn verify_an_intact_tree_then_a_changed_a_missing_and_an_extra_file() {
             run.stdout
         );
     }
-    // Both documents present and no flag: which one is ambiguous.
+    // Both documents present and no flag: the manifest, which also checks sizes and modes.
     let run = verify(&ctx, &["out"]);
-    assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.stdout.contains("--manifest") && run.stdout.contains("--checksums"),
-        "{}",
-        run.stdout
-    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(run.stdout.contains("(manifest, 4 files)"), "{}", run.stdout);
     // With one of them gone, the other is the default.
     let out = ctx.ws.join("out");
     let manifest = fs::read(out.join("stevedore-manifest.json")).expect("manifest");
