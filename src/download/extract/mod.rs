@@ -335,6 +335,7 @@ pub fn extract_zip(
     let mut planned = plan(zip, central, *opts)?;
     check_structure(zip, &planned)?;
     locate_data(zip, &file, &mut planned, directory_at)?;
+    check_space(zip, dest, &planned)?;
     let targets = read_link_targets(zip, &file, &planned)?;
     write_all(zip, &file, dest, &planned, &targets, progress)
 }
@@ -452,6 +453,38 @@ fn check_sizes(zip: &Path, entry: &CentralEntry, kind: Kind) -> Result<(), Extra
             what: format!("compressed with method {other}"),
         }),
     }
+}
+
+/// The declared total (already bounded by what the compressed bytes can expand to) must fit
+/// the destination's free space: a bomb that passes the ratio check still cannot fill the
+/// disk, and an honest artifact too large for the runner fails before writing.
+fn check_space(zip: &Path, dest: &Path, planned: &[Planned]) -> Result<(), ExtractError> {
+    let declared: u64 = planned
+        .iter()
+        .filter(|p| p.kind == Kind::File)
+        .map(|p| p.central.size)
+        .fold(0, u64::saturating_add);
+    match free_space(dest) {
+        Some(available) if declared > available => Err(ExtractError::NoSpace {
+            zip: zip.to_owned(),
+            dest: dest.to_owned(),
+            declared,
+            available,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Bytes an unprivileged process may still write below `dir`; `None` where unknown.
+#[cfg(unix)]
+fn free_space(dir: &Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+#[cfg(not(unix))]
+fn free_space(_dir: &Path) -> Option<u64> {
+    None
 }
 
 /// Duplicates, case collisions, and entries below a file or a link.
@@ -848,4 +881,47 @@ fn make_link(_target: &str, _path: &Path) -> io::Result<()> {
         io::ErrorKind::Unsupported,
         "symbolic links are recreated only on Unix",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(name: &str, size: u64) -> Planned {
+        Planned {
+            central: CentralEntry {
+                name: name.as_bytes().to_vec(),
+                host: HOST_UNIX,
+                flags: 0,
+                method: 8,
+                crc: 0,
+                compressed: size / 1000,
+                size,
+                external: 0o100_644 << 16,
+                local_offset: 0,
+            },
+            path: name.to_owned(),
+            key: name.to_owned(),
+            kind: Kind::File,
+            mode: 0o644,
+            data_start: 0,
+        }
+    }
+
+    #[test]
+    fn a_declared_total_beyond_the_free_space_is_refused_before_writing() {
+        let dest = tempfile::tempdir().expect("tempdir");
+        let free = free_space(dest.path()).expect("statvfs works here");
+        let zip = Path::new("big.zip");
+        // Two entries that fit alone, not together.
+        let half = free / 2 + 1;
+        let err = check_space(zip, dest.path(), &[planned("a", half), planned("b", half)])
+            .expect_err("more than the free space");
+        assert!(
+            matches!(err, ExtractError::NoSpace { declared, available, .. } if declared == half * 2 && available >= free / 2),
+            "{err}"
+        );
+        assert!(err.to_string().contains("big.zip"), "{err}");
+        check_space(zip, dest.path(), &[planned("a", 1 << 20)]).expect("a megabyte fits");
+    }
 }
