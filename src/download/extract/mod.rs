@@ -690,15 +690,21 @@ fn decode(
     sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> Result<u64, DecodeFail> {
     let raw = RangeReader::new(file, p.data_start, p.central.compressed);
+    // Buffers no larger than the entry needs: most artifact files are small, and zeroing
+    // 320 KiB per file would cost more than the file.
+    let in_len =
+        usize::try_from(p.central.compressed.saturating_add(1)).map_or(IN_BUF, |n| n.min(IN_BUF));
     let mut reader: Box<dyn Read> = if p.central.method == 8 {
         Box::new(flate2::bufread::DeflateDecoder::new(
-            BufReader::with_capacity(IN_BUF, raw),
+            BufReader::with_capacity(in_len, raw),
         ))
     } else {
-        Box::new(BufReader::with_capacity(IN_BUF, raw))
+        Box::new(BufReader::with_capacity(in_len, raw))
     };
     let declared = p.central.size;
-    let mut buf = vec![0u8; OUT_BUF];
+    // One byte more than declared, so a stream that runs on shows in the first read.
+    let out_len = usize::try_from(declared.saturating_add(1)).map_or(OUT_BUF, |n| n.min(OUT_BUF));
+    let mut buf = vec![0u8; out_len];
     let mut crc = crc32fast::Hasher::new();
     let mut written = 0u64;
     loop {
