@@ -243,6 +243,10 @@ fn set_file_mode(file: &File, mode: u32) -> io::Result<()> {
 }
 
 #[cfg(not(unix))]
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "the signature of the unix version, so callers are one for both"
+)]
 fn set_file_mode(_file: &File, _mode: u32) -> io::Result<()> {
     Ok(())
 }
@@ -254,6 +258,10 @@ fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 }
 
 #[cfg(not(unix))]
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "the signature of the unix version, so callers are one for both"
+)]
 fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
     Ok(())
 }
