@@ -168,8 +168,13 @@ fn an_artifact_keeps_its_links_for_zipinfo_and_extract_zip() {
     assert_eq!(run.code, 0, "{}", run.log());
     let zip = ctx.temp.join("linked.zip");
     fs::write(&zip, emulator().stored(&job, "linked")).expect("write zip");
-    // Info-ZIP reads the entry types: `l` for each link, as `zip -y` would have written.
-    let listing = Command::new("zipinfo").arg(&zip).output().expect("zipinfo");
+    // Info-ZIP (`unzip -Z`, the zipinfo listing) reads the entry types: `l` for each link,
+    // as `zip -y` would have written.
+    let listing = Command::new("unzip")
+        .arg("-Z")
+        .arg(&zip)
+        .output()
+        .expect("unzip -Z");
     assert!(listing.status.success());
     let listing = String::from_utf8_lossy(&listing.stdout);
     for link in [
