@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::{Config, RawInputs, SecretsMode};
+use crate::config::{Config, RawInputs, SecretsMode, Symlinks};
 use crate::error::Error;
 use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
@@ -15,7 +15,7 @@ use crate::report::Reached;
 use crate::report::log::LogReporter;
 use crate::scan::secrets::SecretScanner;
 use crate::scan::{Manifest, ScanOptions, documents, scan};
-use crate::select::{SelectOptions, Selection, select};
+use crate::select::{SelectOptions, Selection, select_links};
 use crate::units;
 use crate::upload::{self, Bundle};
 
@@ -143,7 +143,8 @@ fn select_stage(
         include_hidden: config.include_hidden_files,
         artifact_paths: config.ships_artifacts(),
     };
-    Ok(select(&options, reporter)?)
+    let preserve = config.symlinks == Symlinks::Preserve;
+    Ok(select_links(&options, preserve, reporter)?)
 }
 
 fn scan_stage(

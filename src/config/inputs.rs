@@ -91,6 +91,11 @@ pub const INPUTS: &[InputSpec] = &[
         "Select files and directories whose name starts with a dot",
     ),
     input(
+        "symlinks",
+        "follow",
+        "Symbolic links: follow (ship what they point to) or preserve (ship the link itself; artifact and directory destinations)",
+    ),
+    input(
         "retention-days",
         "",
         "Days to keep the artifact (1-400); empty uses the repository default",

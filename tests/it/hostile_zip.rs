@@ -447,7 +447,7 @@ fn the_destination_must_be_empty() {
 }
 
 /// Files, directories and links below `dir`: path -> (kind, mode, bytes or target).
-fn tree(dir: &Path) -> BTreeMap<String, (char, u32, Vec<u8>)> {
+pub fn tree(dir: &Path) -> BTreeMap<String, (char, u32, Vec<u8>)> {
     let mut paths = Vec::new();
     walk(dir, dir, &mut paths);
     paths

@@ -14,6 +14,8 @@
 //! - `hostile_zip`: `download::extract` refuses one hand-built hostile zip per case (names,
 //!   duplicates, links, bombs, CRC, truncation) writing nothing outside the destination, and
 //!   restores honest zips (its own, Info-ZIP's) with bytes, modes and links.
+//! - `symlinks`: `symlinks: preserve` ships links as links (directory, artifact zip read by
+//!   `zipinfo` and `download::extract`); escaping links and link-less destinations are exit 2.
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
 //! - `release`: the release destination against the GitHub REST emulator (`github`).
 //! - `rest_artifacts`: the GitHub emulator's workflow-run artifact list and zip redirect,
@@ -67,4 +69,5 @@ mod s3;
 mod s3server;
 mod secrets;
 mod support;
+mod symlinks;
 mod tcp_faults;

@@ -348,3 +348,114 @@ pub(super) fn read_local(file: &File, offset: u64) -> Result<Local, CentralError
         name,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// One stored entry whose central record saturates size, compressed size and offset,
+    /// with the real values in a zip64 extra field, and zip64 end records (APPNOTE 4.5.3,
+    /// as archiver writes them beyond 4 GiB: reference/artifact-protocol.md section 5.2).
+    fn zip64(content: &[u8]) -> Vec<u8> {
+        let name = b"big.bin";
+        let crc = crc32fast::hash(content);
+        let mut out = Vec::new();
+        out.extend_from_slice(&LOCAL_SIG.to_le_bytes());
+        out.extend_from_slice(&[45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&7u16.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(name);
+        out.extend_from_slice(content);
+        let cd_at = out.len() as u64;
+        let mut cd = Vec::new();
+        cd.extend_from_slice(&CENTRAL_SIG.to_le_bytes());
+        cd.extend_from_slice(&[0x2d, 3, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        cd.extend_from_slice(&crc.to_le_bytes());
+        cd.extend_from_slice(&u32::MAX.to_le_bytes());
+        cd.extend_from_slice(&u32::MAX.to_le_bytes());
+        cd.extend_from_slice(&7u16.to_le_bytes());
+        cd.extend_from_slice(&28u16.to_le_bytes());
+        // Comment length, disk, internal attributes.
+        cd.extend_from_slice(&[0; 6]);
+        cd.extend_from_slice(&((0o100_755u32 << 16) | 0x20).to_le_bytes());
+        cd.extend_from_slice(&u32::MAX.to_le_bytes());
+        cd.extend_from_slice(name);
+        cd.extend_from_slice(&1u16.to_le_bytes());
+        cd.extend_from_slice(&24u16.to_le_bytes());
+        for v in [content.len() as u64, content.len() as u64, 0] {
+            cd.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&cd);
+        let eocd64_at = out.len() as u64;
+        out.extend_from_slice(&EOCD64_SIG.to_le_bytes());
+        out.extend_from_slice(&44u64.to_le_bytes());
+        out.extend_from_slice(&[45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        for v in [1u64, 1, cd.len() as u64, cd_at] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&LOCATOR_SIG.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&eocd64_at.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&EOCD_SIG.to_le_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        out.extend_from_slice(&[0xff; 8]);
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out
+    }
+
+    fn file_of(bytes: &[u8]) -> (tempfile::NamedTempFile, File) {
+        let mut tmp = tempfile::NamedTempFile::new().expect("temp");
+        tmp.write_all(bytes).expect("write");
+        let file = File::open(tmp.path()).expect("open");
+        (tmp, file)
+    }
+
+    #[test]
+    fn zip64_sizes_and_end_records_are_read() {
+        let content = b"zip64 content";
+        let (_tmp, file) = file_of(&zip64(content));
+        let (entries, cd_at) = read_central(&file).expect("a valid zip64 zip");
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!((e.size, e.compressed, e.local_offset), (13, 13, 0));
+        assert_eq!(e.external >> 16, 0o100_755);
+        let local = read_local(&file, e.local_offset).expect("local header");
+        assert_eq!(local.name, b"big.bin");
+        let mut data = Vec::new();
+        RangeReader::new(&file, local.data_start, e.compressed)
+            .read_to_end(&mut data)
+            .expect("read");
+        assert_eq!(data, content);
+        assert!(local.data_start + e.compressed <= cd_at);
+    }
+
+    #[test]
+    fn a_saturated_field_without_its_zip64_extra_is_refused() {
+        let mut bytes = zip64(b"x");
+        // Rename the extra field's id from 1 to 9: the saturated values have no source.
+        let at = bytes
+            .windows(4)
+            .position(|w| w == [1, 0, 24, 0])
+            .expect("extra");
+        bytes[at] = 9;
+        let (_tmp, file) = file_of(&bytes);
+        let err = read_central(&file).expect_err("refused");
+        assert!(err.to_string().contains("zip64"), "{err}");
+    }
+
+    #[test]
+    fn a_count_that_disagrees_with_the_directory_is_refused() {
+        let mut bytes = zip64(b"x");
+        let n = bytes.len();
+        // The zip64 record's entry counts (two u64 after the 24 fixed bytes).
+        let eocd64 = n - 22 - 20 - 56;
+        bytes[eocd64 + 24..eocd64 + 40]
+            .copy_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
+        let (_tmp, file) = file_of(&bytes);
+        assert!(read_central(&file).is_err());
+    }
+}

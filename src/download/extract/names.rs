@@ -34,7 +34,9 @@ impl std::fmt::Display for NameProblem {
             NameProblem::EmptyComponent => "has an empty or `.` component",
             NameProblem::Nul => "contains NUL",
             NameProblem::NotUtf8 => "is not UTF-8",
-            NameProblem::NotPortable => "contains a character Windows does not allow in file names",
+            NameProblem::NotPortable => {
+                "is not a file name Windows can hold (a reserved character, a device name, or a trailing dot or space)"
+            }
         })
     }
 }
@@ -69,13 +71,33 @@ pub(crate) fn check_entry_name(raw: &[u8]) -> Result<(String, bool), NameProblem
         match component {
             "" | "." => return Err(NameProblem::EmptyComponent),
             ".." => return Err(NameProblem::ParentComponent),
-            _ if cfg!(windows) && component.contains([':', '<', '>', '"', '|', '?', '*']) => {
+            _ if cfg!(windows) && !windows_portable(component) => {
                 return Err(NameProblem::NotPortable);
             }
             _ => {}
         }
     }
     Ok((path.to_owned(), is_dir))
+}
+
+/// Whether Windows can hold `component` as a file name: none of `: < > " | ? *`, no
+/// trailing dot or space (Windows strips them, so two names would meet), and not a device
+/// name (`CON`, `nul.txt`, `COM1`: opening one reaches the device, not a file).
+pub(crate) fn windows_portable(component: &str) -> bool {
+    const DEVICES: &[&str] = &["con", "prn", "aux", "nul", "conin$", "conout$"];
+    if component.contains([':', '<', '>', '"', '|', '?', '*']) || component.ends_with(['.', ' ']) {
+        return false;
+    }
+    let stem = component
+        .split('.')
+        .next()
+        .unwrap_or(component)
+        .trim_end()
+        .to_ascii_lowercase();
+    let numbered = (stem.len() == 4)
+        && (stem.starts_with("com") || stem.starts_with("lpt"))
+        && stem.as_bytes()[3].is_ascii_digit();
+    !(DEVICES.contains(&stem.as_str()) || numbered)
 }
 
 /// How a link target resolves.
@@ -194,6 +216,25 @@ mod tests {
         ];
         for (name, problem) in cases {
             assert_eq!(check_entry_name(name), Err(*problem), "{}", shown(name));
+        }
+    }
+
+    #[test]
+    fn windows_device_names_and_stripped_endings_are_not_portable() {
+        for bad in [
+            "CON",
+            "nul.txt",
+            "Com1",
+            "lpt9.log",
+            "a:b",
+            "x?",
+            "trailing.",
+            "space ",
+        ] {
+            assert!(!windows_portable(bad), "{bad}");
+        }
+        for good in ["console", "nul2", "com", "comx", "file.txt", ".hidden"] {
+            assert!(windows_portable(good), "{good}");
         }
     }
 
