@@ -218,3 +218,37 @@ fn an_artifact_keeps_its_links_for_zipinfo_and_extract_zip() {
     assert_eq!(done.files, 2);
     assert_eq!(leaves(&dest), leaves(&ctx.ws.join("dist")));
 }
+
+/// The round trip of issue 14: `symlinks: preserve` upload, then `stevedore download`:
+/// the same tree, links and modes included (download-artifact would write each link's
+/// target as a file's content).
+#[test]
+fn preserved_links_come_back_through_stevedore_download() {
+    let ctx = Ctx::new();
+    build_tree(&ctx);
+    let job = emulator().job();
+    let up = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "artifact"),
+            ("name", "linked"),
+            ("symlinks", "preserve"),
+        ],
+        &emulator().env(&job),
+    );
+    assert_eq!(up.code, 0, "{}", up.log());
+    let dest = ctx.temp.join("restored");
+    let run = crate::download::run_download(
+        &ctx,
+        &job,
+        &[("name", "linked"), ("path", dest.to_str().expect("utf-8"))],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(leaves(&dest), leaves(&ctx.ws.join("dist")));
+    assert!(
+        fs::symlink_metadata(dest.join("current"))
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+}
