@@ -32,7 +32,13 @@ impl InputSpec {
     }
 }
 
-const fn input(name: &'static str, default: &'static str, description: &'static str) -> InputSpec {
+/// A single-line input (also used by `stevedore download`'s table).
+#[must_use]
+pub const fn input(
+    name: &'static str,
+    default: &'static str,
+    description: &'static str,
+) -> InputSpec {
     InputSpec {
         name,
         default,
@@ -52,7 +58,13 @@ const fn lines(name: &'static str, default: &'static str, description: &'static 
     }
 }
 
-const fn switch(name: &'static str, default: &'static str, description: &'static str) -> InputSpec {
+/// A boolean input: a switch on the command line.
+#[must_use]
+pub const fn switch(
+    name: &'static str,
+    default: &'static str,
+    description: &'static str,
+) -> InputSpec {
     InputSpec {
         name,
         default,

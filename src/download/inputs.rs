@@ -7,25 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::InputSpec;
+use crate::config::inputs::{input, switch};
 use crate::github::RunnerEnv;
 use crate::secret::Secret;
-
-const fn input(name: &'static str, default: &'static str, description: &'static str) -> InputSpec {
-    InputSpec {
-        name,
-        default,
-        description,
-        multi_line: false,
-        boolean: false,
-    }
-}
-
-const fn switch(name: &'static str, default: &'static str, description: &'static str) -> InputSpec {
-    InputSpec {
-        boolean: true,
-        ..input(name, default, description)
-    }
-}
 
 /// Every input of `stevedore download` (and of `download/action.yml`), in the docs' order.
 pub const DOWNLOAD_INPUTS: &[InputSpec] = &[
