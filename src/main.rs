@@ -50,6 +50,17 @@ fn main() -> ExitCode {
     } else {
         RawInputs::from_env(&env)
     };
+    let Some((log, cwd)) = console(&env) else {
+        return ExitCode::from(stevedore::ExitCode::Internal.code());
+    };
+    let code = run(&Invocation { env, inputs, cwd }, &log);
+    ExitCode::from(code.code())
+}
+
+/// The log of a shipping or download run (stdout in Actions, where the runner reads
+/// commands; stderr on a terminal) and the working directory; `None` (after saying why)
+/// when the working directory cannot be read.
+fn console(env: &RunnerEnv) -> Option<(Arc<LogReporter>, std::path::PathBuf)> {
     let mode = detect_mode(env.github_actions);
     let out: Box<dyn std::io::Write + Send> = match mode {
         Mode::Actions => Box::new(std::io::stdout()),
@@ -61,34 +72,19 @@ fn main() -> ExitCode {
         // already installed, which nothing else in this process does.
         let _ = stevedore::report::diagnostics::install(log.clone());
     }
-    let cwd = match std::env::current_dir() {
-        Ok(cwd) => cwd,
+    match std::env::current_dir() {
+        Ok(cwd) => Some((log, cwd)),
         Err(e) => {
             log.line(&format!("error: cannot read the working directory: {e}"));
-            return ExitCode::from(stevedore::ExitCode::Internal.code());
+            None
         }
-    };
-    let code = run(&Invocation { env, inputs, cwd }, &log);
-    ExitCode::from(code.code())
+    }
 }
 
 /// `stevedore download`, with its inputs from flags or `INPUT_*`.
 fn download(env: RunnerEnv, inputs: stevedore::download::DownloadInputs) -> ExitCode {
-    let mode = detect_mode(env.github_actions);
-    let out: Box<dyn std::io::Write + Send> = match mode {
-        Mode::Actions => Box::new(std::io::stdout()),
-        Mode::Terminal | Mode::Plain => Box::new(std::io::stderr()),
-    };
-    let log = Arc::new(LogReporter::new(mode, out));
-    if env.runner_debug && mode == Mode::Actions {
-        let _ = stevedore::report::diagnostics::install(log.clone());
-    }
-    let cwd = match std::env::current_dir() {
-        Ok(cwd) => cwd,
-        Err(e) => {
-            log.line(&format!("error: cannot read the working directory: {e}"));
-            return ExitCode::from(stevedore::ExitCode::Internal.code());
-        }
+    let Some((log, cwd)) = console(&env) else {
+        return ExitCode::from(stevedore::ExitCode::Internal.code());
     };
     let invocation = stevedore::run::DownloadInvocation { env, inputs, cwd };
     ExitCode::from(stevedore::run::run_download(&invocation, &log).code())

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::commands::{Annotation, Severity};
 use super::format::{code, markdown, shorten};
-use super::log::{LogReporter, Mode};
+use super::log::LogReporter;
 use super::{annotations, outputs};
 use crate::download::{DownloadError, DownloadReport};
 use crate::exit_code::ExitCode;
@@ -74,24 +74,7 @@ pub(crate) fn finish(
             Annotation::new(Severity::Error, "stevedore download", e.to_string()),
         );
     }
-    if log.mode() == Mode::Actions {
-        for note in &notes {
-            log.command(&note.to_command());
-        }
-    } else {
-        let lines: Vec<String> = notes
-            .iter()
-            .map(|n| {
-                let severity = if n.severity == Severity::Error {
-                    "error"
-                } else {
-                    "warning"
-                };
-                format!("{severity}: {}", n.message)
-            })
-            .collect();
-        log.listing(&lines);
-    }
+    super::finish::print_annotations(log, &notes);
     code
 }
 

@@ -87,7 +87,8 @@ fn append_job_summary(log: &LogReporter, path: &Path, text: &str) {
 
 /// Workflow commands inside Actions; elsewhere the same annotations as plain lines,
 /// fenced, since messages quote file names.
-fn print_annotations(log: &LogReporter, notes: &[Annotation]) {
+/// Annotations as workflow commands in Actions, else as `error:`/`warning:` lines.
+pub(crate) fn print_annotations(log: &LogReporter, notes: &[Annotation]) {
     if log.mode() == Mode::Actions {
         for a in notes {
             log.command(&a.to_command());
