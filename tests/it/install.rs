@@ -6,6 +6,8 @@
 //! - What the action later executes is a private, verified copy, not the shared cache file.
 //! - `STEVEDORE_DOWNLOAD_BASE` is parsed: hostile forms fail closed before any download.
 //! - A `destination` the binary would resolve to `artifact` always gets the token.
+//! - `download/action.yml` installs through the same script and root manifest, and hands
+//!   the token over exactly when `stevedore download` reads this run's artifacts.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -358,6 +360,72 @@ fn windows_paths_with_backslashes_install_and_reuse_the_cache() {
     assert!(!second.log.contains("downloading"), "{}", second.log);
     assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
     assert_eq!(run(path), GOOD);
+}
+
+/// The install step of `download/action.yml` (`uses: OWNER/stevedore/download@v1`), run as
+/// the runner runs it: `GITHUB_ACTION_PATH` is the sub-action's directory, one below the
+/// action's root where `dist/` is.
+fn install_download_action(fx: &Fixture, dirs: &Dirs, base: &str) -> Install {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("download/action.yml");
+    let text = fs::read_to_string(&src).expect("download/action.yml");
+    let sub = fx.action.join("download");
+    fs::create_dir_all(&sub).expect("mkdir");
+    fs::write(sub.join("action.yml"), &text).expect("copy");
+    let action = yaml_rust2::YamlLoader::load_from_str(&text)
+        .expect("yaml")
+        .remove(0);
+    let script = action["runs"]["steps"]
+        .as_vec()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"].as_str() == Some("install"))
+        .and_then(|s| s["run"].as_str())
+        .expect("install step")
+        .to_owned();
+    fs::write(&dirs.output, "").expect("reset output");
+    let out = Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+        .current_dir(&fx.root)
+        .env("GITHUB_ACTION_PATH", &sub)
+        .env("RUNNER_OS", fx.platform.os)
+        .env("RUNNER_ARCH", fx.platform.arch)
+        .env("RUNNER_TEMP", &dirs.temp)
+        .env("RUNNER_TOOL_CACHE", &dirs.tool_cache)
+        .env("GITHUB_OUTPUT", &dirs.output)
+        .env("STEVEDORE_DOWNLOAD_BASE", base)
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let outputs = parse_outputs(&fs::read_to_string(&dirs.output).expect("output"));
+    Install {
+        ok: out.status.success(),
+        log: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+        stdout,
+        path: outputs.get("path").map(PathBuf::from),
+    }
+}
+
+#[test]
+fn the_download_sub_action_installs_the_binary_its_root_manifest_pins() {
+    let fx = Fixture::new(LINUX);
+    let server = serve(fx.release.clone());
+    let dirs = fx.dirs("temp-download", "cache-download");
+    let got = install_download_action(&fx, &dirs, &server.url);
+    let path = got.path();
+    assert_eq!(fs::read(path).expect("read"), fx.payload);
+    assert_eq!(run(path), GOOD);
+    assert!(path.starts_with(&dirs.temp), "{}", path.display());
+
+    // The pin it checks is the root's dist/manifest.txt: another hash there refuses the
+    // same release bytes (in a fresh cache, so the download is checked, not a cached copy).
+    let manifest = fx.action.join("dist/manifest.txt");
+    let pinned = fs::read_to_string(&manifest).expect("manifest");
+    let sha = hex::encode(Sha256::digest(&fx.payload));
+    fs::write(&manifest, pinned.replace(&sha, &"0".repeat(64))).expect("manifest");
+    let dirs = fx.dirs("temp-download-2", "cache-download-2");
+    let refused = install_download_action(&fx, &dirs, &server.url);
+    assert!(!refused.ok && refused.path.is_none(), "{}", refused.log);
+    assert!(refused.log.contains("SHA-256 mismatch"), "{}", refused.log);
 }
 
 #[test]
