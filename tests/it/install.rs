@@ -779,3 +779,82 @@ fn a_destination_that_resolves_to_artifact_always_gets_the_token() {
         }
     }
 }
+
+/// The `if:` of download/action.yml's credentials step.
+const DOWNLOAD_CREDENTIALS_IF: &str = "inputs.github-token == ''";
+
+/// [`DOWNLOAD_CREDENTIALS_IF`] as the runner evaluates it.
+fn download_credentials_handed_over(github_token: &str) -> bool {
+    github_token.is_empty()
+}
+
+#[test]
+fn the_download_sub_action_hands_the_token_over_exactly_when_this_runs_artifacts_are_read() {
+    let action =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("download/action.yml"))
+            .expect("download/action.yml");
+    assert!(
+        action.contains(&format!("if: {DOWNLOAD_CREDENTIALS_IF}\n")),
+        "download/action.yml's credentials step condition changed; update DOWNLOAD_CREDENTIALS_IF"
+    );
+    let github = crate::github::github();
+    let ctx = Ctx::new();
+    // The action's defaults are this run; the others name another run or repository.
+    for (token, repository, run_id) in [
+        ("", "octo/this", "4242"),
+        ("", "octo/other", "17"),
+        ("ghs_given", "octo/this", "4242"),
+        ("ghs_given", "octo/other", "17"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_stevedore"))
+            .arg("download")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &ctx.home)
+            .env("RUNNER_TEMP", &ctx.temp)
+            .env("GITHUB_WORKSPACE", &ctx.ws)
+            .env("GITHUB_OUTPUT", &ctx.output)
+            .env("GITHUB_STEP_SUMMARY", &ctx.summary)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", "octo/this")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_API_URL", &github.url)
+            // With the credentials step skipped, the run step's env holds empty values.
+            .env("ACTIONS_RUNTIME_TOKEN", "")
+            .env("ACTIONS_RESULTS_URL", "")
+            .env("INPUT_NAME", "anything")
+            .env("INPUT_PATH", ctx.ws.join("out"))
+            .env("INPUT_GITHUB_TOKEN", token)
+            .env("INPUT_REPOSITORY", repository)
+            .env("INPUT_RUN_ID", run_id)
+            .env("INPUT_MERGE_MULTIPLE", "false")
+            .env("INPUT_DIGEST_MISMATCH", "error")
+            .current_dir(&ctx.ws)
+            .output()
+            .expect("stevedore download");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_ne!(out.status.code(), Some(0), "nothing to download:\n{log}");
+        let wants_runtime_token = log.contains("ACTIONS_RUNTIME_TOKEN");
+        assert_eq!(
+            wants_runtime_token,
+            download_credentials_handed_over(token),
+            "github-token {token:?}, repository {repository}, run {run_id}: the binary \
+             {} this run's token but download/action.yml {} it over\n{log}",
+            if wants_runtime_token {
+                "needs"
+            } else {
+                "does not need"
+            },
+            if download_credentials_handed_over(token) {
+                "hands"
+            } else {
+                "does not hand"
+            },
+        );
+        assert!(!ctx.ws.join("out").exists(), "{log}");
+    }
+}
