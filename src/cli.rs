@@ -1,25 +1,93 @@
-//! The command line: every input is a long flag of the same name. With no arguments the
-//! binary reads `INPUT_*` instead (this is how `action.yml` runs it).
+//! The command line. The root command ships files: every input is a long flag of the same
+//! name, boolean inputs are switches (`--overwrite` alone means true; `--overwrite false`
+//! and `--overwrite=false` still work), and positional arguments are `path` lines. With
+//! no arguments at all the binary reads `INPUT_*` instead (this is how `action.yml` runs
+//! it; `main.rs` decides). Subcommands: `verify`, `completions` and `download` (its own
+//! input table, `download::DOWNLOAD_INPUTS`).
+//!
+//! Adding a subcommand that takes inputs (`stevedore download`): give it its own input
+//! table (`InputSpec`s; `RawInputs::set` checks names against `INPUTS` in debug builds,
+//! so that check must learn the new table), build its `Command` with [`input_args`], let
+//! `switch_table` return that table for its name (so its switches take values the same
+//! way), add a `Parsed` variant and a `parse` arm reading its matches with a table-driven
+//! twin of `ship_inputs`. `main.rs` reads `INPUT_*` instead when the subcommand's name is
+//! the only argument.
 
-use clap::{Arg, ArgAction, Command};
+use std::ffi::OsString;
+use std::path::PathBuf;
 
-use crate::config::{INPUTS, RawInputs};
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+use clap_complete::Shell;
 
-/// The clap command built from the input table.
+use crate::config::{INPUTS, InputSpec, RawInputs};
+use crate::download::{DOWNLOAD_INPUTS, DownloadInputs};
+use crate::verify::{DEFAULT_CHECKSUMS, DEFAULT_MANIFEST, ListChoice, VerifyArgs};
+
+/// Id of the root command's positional paths (not an input name: `path` is the flag).
+const PATHS: &str = "PATHS";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// Ship files (the root command), with the inputs given as flags and positionals.
+    Ship(RawInputs),
+    /// `stevedore verify DIR`.
+    Verify(VerifyArgs),
+    /// `stevedore completions SHELL`: print the completion script for that shell.
+    Completions(Shell),
+    /// `stevedore download [flags]`, with the inputs given as flags.
+    Download(DownloadInputs),
+}
+
+/// The clap command: the root (ship) with its input flags, and the subcommands.
 #[must_use]
 pub fn command() -> Command {
-    let mut cmd = Command::new("stevedore")
+    let cmd = Command::new("stevedore")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Select build outputs by glob, scan them (SHA-256, duplicates, credentials, size), and ship them")
+        .override_usage(
+            "stevedore [OPTIONS] [PATH]...\n       stevedore verify [OPTIONS] <DIR>\n       stevedore download [OPTIONS]\n       stevedore completions <SHELL>",
+        )
+        // `stevedore --path x verify` is a mistake, not a path named `verify`.
+        .args_conflicts_with_subcommands(true)
+        // `help` would be one more word a path could not be; `--help` does the job.
+        .disable_help_subcommand(true)
+        .subcommand(verify_command())
+        .subcommand(download_command())
+        .subcommand(completions_command())
         .after_help(
             "Without arguments, inputs are read from INPUT_<NAME> variables (GitHub Actions).\n\
-             Exit codes: 0 success, 1 internal error, 2 bad input, 3 policy violation, 4 upload failed.",
+             Boolean inputs are switches: --overwrite means --overwrite true.\n\
+             A path named like a subcommand (verify, download, completions) is given as ./verify or --path verify.\n\
+             Exit codes: 0 success, 1 internal error, 2 bad input, 3 policy violation (verify: not intact), 4 upload failed.",
+        )
+        .arg(
+            Arg::new(PATHS)
+                .value_name("PATH")
+                .num_args(1..)
+                .action(ArgAction::Append)
+                .help("Files to ship: globs, as `path` lines (after any --path lines)"),
         );
-    for spec in INPUTS {
-        let mut arg = Arg::new(spec.name)
-            .long(spec.name)
-            .value_name("VALUE")
-            .help(spec.description);
+    input_args(cmd, INPUTS)
+}
+
+/// Adds one long flag per input of `table`: multi-line inputs repeat, booleans are
+/// switches that take an optional `=VALUE`.
+#[must_use]
+pub fn input_args(mut cmd: Command, table: &'static [InputSpec]) -> Command {
+    for spec in table {
+        let mut arg = Arg::new(spec.name).long(spec.name).help(spec.description);
+        if spec.boolean {
+            // `--x value` (a boolean literal) is joined into `--x=value` by
+            // `join_switch_values`, so any other following word stays a positional.
+            arg = arg
+                .value_name("BOOL")
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true");
+        } else {
+            arg = arg.value_name("VALUE");
+        }
         if spec.multi_line {
             arg = arg.action(ArgAction::Append);
         }
@@ -31,29 +99,215 @@ pub fn command() -> Command {
     cmd
 }
 
-/// Parses arguments into raw inputs. Repeated multi-line flags become lines.
-pub fn parse<I, T>(args: I) -> Result<RawInputs, clap::Error>
+fn verify_command() -> Command {
+    Command::new("verify")
+        .about("Check that a directory holds exactly the files of a checksums file or a stevedore manifest")
+        .long_about(format!(
+            "Check that a directory holds exactly the files a list names: a sha256sum-style \
+             checksums file (`<hex>  name`, ` *name`, GNU `\\` escapes, `SHA256 (name) = <hex>`) or a \
+             stevedore manifest (size, SHA-256 and mode). Files are hashed in parallel. Every \
+             missing, extra (present but not listed, hidden files included) and changed file \
+             is named. Without --checksums or --manifest, DIR/{DEFAULT_CHECKSUMS} or \
+             DIR/{DEFAULT_MANIFEST} is used, whichever exists; neither is counted as extra."
+        ))
+        .after_help(
+            "Symbolic links are not followed: a listed link is changed, an unlisted one extra.\n\
+             Listed paths that leave DIR (absolute, `..`) are refused.\n\
+             Exit codes: 0 intact, 3 missing, extra or changed files, 2 bad arguments or an unreadable list.",
+        )
+        .arg(
+            Arg::new("dir")
+                .value_name("DIR")
+                .required(true)
+                .value_parser(value_parser!(PathBuf))
+                .help("The directory to check"),
+        )
+        .arg(
+            Arg::new("checksums")
+                .long("checksums")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .conflicts_with("manifest")
+                .help("A checksums file in sha256sum format"),
+        )
+        .arg(
+            Arg::new("manifest")
+                .long("manifest")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help("A stevedore manifest (stevedore-manifest.json); also checks sizes and modes"),
+        )
+}
+
+fn download_command() -> Command {
+    let cmd = Command::new("download")
+        .about("Download workflow artifacts exactly: digest verified, modes restored, merged safely")
+        .after_help(
+            "Without flags, inputs are read from INPUT_<NAME> variables (download/action.yml).\n\
+             Exit codes: 0 success, 1 internal error, 2 bad input, 4 download failed (`path` untouched).",
+        );
+    input_args(cmd, DOWNLOAD_INPUTS)
+}
+
+fn completions_command() -> Command {
+    Command::new("completions")
+        .about("Print the shell completion script for stevedore")
+        .after_help("bash: stevedore completions bash > ~/.local/share/bash-completion/completions/stevedore")
+        .arg(
+            Arg::new("shell")
+                .value_name("SHELL")
+                .required(true)
+                .value_parser(value_parser!(Shell)),
+        )
+}
+
+/// Parses arguments (the binary's name first).
+pub fn parse<I, T>(args: I) -> Result<Parsed, clap::Error>
 where
     I: IntoIterator<Item = T>,
-    T: Into<std::ffi::OsString> + Clone,
+    T: Into<OsString> + Clone,
 {
+    let args = join_switch_values(args.into_iter().map(Into::into).collect());
     let matches = command().try_get_matches_from(args)?;
+    Ok(match matches.subcommand() {
+        Some(("verify", m)) => Parsed::Verify(verify_args(m)),
+        Some(("download", m)) => Parsed::Download(download_inputs(m)),
+        Some(("completions", m)) => {
+            Parsed::Completions(m.get_one::<Shell>("shell").copied().unwrap_or(Shell::Bash))
+        }
+        _ => Parsed::Ship(ship_inputs(&matches)),
+    })
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: Shell, out: &mut dyn std::io::Write) {
+    clap_complete::generate(shell, &mut command(), "stevedore", out);
+}
+
+/// Raw inputs of the root command: repeated multi-line flags become lines, positional
+/// paths follow the `--path` lines.
+fn ship_inputs(matches: &ArgMatches) -> RawInputs {
     let mut raw = RawInputs::default();
     for spec in INPUTS {
-        if let Some(values) = matches.get_many::<String>(spec.name) {
-            raw.set(spec.name, values.cloned().collect::<Vec<_>>().join("\n"));
+        let mut values: Vec<String> = matches
+            .get_many::<String>(spec.name)
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default();
+        if spec.name == "path"
+            && let Some(positional) = matches.get_many::<String>(PATHS)
+        {
+            values.extend(positional.cloned());
+        }
+        if !values.is_empty() {
+            raw.set(spec.name, values.join("\n"));
         }
     }
-    Ok(raw)
+    raw
+}
+
+/// Raw inputs of `download`, table-driven as [`ship_inputs`].
+fn download_inputs(matches: &ArgMatches) -> DownloadInputs {
+    let mut raw = DownloadInputs::default();
+    for spec in DOWNLOAD_INPUTS {
+        if let Some(value) = matches.get_one::<String>(spec.name) {
+            raw.set(spec.name, value.clone());
+        }
+    }
+    raw
+}
+
+fn verify_args(m: &ArgMatches) -> VerifyArgs {
+    let path = |id: &str| m.get_one::<PathBuf>(id).cloned();
+    let list = match (path("checksums"), path("manifest")) {
+        (Some(file), _) => ListChoice::Checksums(file),
+        (None, Some(file)) => ListChoice::Manifest(file),
+        (None, None) => ListChoice::Default,
+    };
+    VerifyArgs {
+        dir: path("dir").unwrap_or_default(),
+        list,
+    }
+}
+
+/// The input table whose switches apply after `word`, when `word` starts a subcommand.
+/// `None`: not a subcommand. The table of a subcommand without inputs is empty.
+fn switch_table(word: &str) -> Option<&'static [InputSpec]> {
+    match word {
+        "verify" | "completions" => Some(&[]),
+        "download" => Some(DOWNLOAD_INPUTS),
+        _ => None,
+    }
+}
+
+/// Rewrites `--switch VALUE` as `--switch=VALUE` when VALUE is a boolean literal (any
+/// spelling `config`'s boolean parser accepts) or empty, so that clap, which takes a switch's value
+/// only after `=`, reads it; any other word after a switch stays a positional. Values of
+/// other flags are skipped (`--name --overwrite` keeps `--overwrite` as the value clap
+/// then judges). Nothing after `--` is touched.
+fn join_switch_values(args: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut args = args.into_iter().peekable();
+    out.extend(args.next());
+    // Only the first argument names a subcommand: after a flag, clap reads any word as
+    // a positional path.
+    let table = match args
+        .peek()
+        .and_then(|first| first.to_str())
+        .map(switch_table)
+    {
+        Some(Some(sub)) => sub,
+        _ => INPUTS,
+    };
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            out.push(arg);
+            out.extend(args);
+            break;
+        }
+        if let Some(name) = text.strip_prefix("--")
+            && let Some(spec) = table.iter().find(|s| s.name == name)
+        {
+            let literal = args
+                .peek()
+                .and_then(|next| next.to_str())
+                .filter(|next| spec.takes_as_switch_value(next))
+                .map(str::to_owned);
+            match (spec.boolean, literal) {
+                (true, Some(value)) => {
+                    args.next();
+                    out.push(format!("--{name}={value}").into());
+                }
+                (true, None) => out.push(arg),
+                (false, _) => {
+                    out.push(arg);
+                    out.extend(args.next());
+                }
+            }
+            continue;
+        }
+        out.push(arg);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ship(args: &[&str]) -> RawInputs {
+        match parse(args.iter().copied()) {
+            Ok(Parsed::Ship(raw)) => raw,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
     #[test]
     fn flags_map_to_inputs() {
-        let raw = parse([
+        let raw = ship(&[
             "stevedore",
             "--path",
             "a/*",
@@ -61,8 +315,7 @@ mod tests {
             "!a/x",
             "--if-no-files-found",
             "error",
-        ])
-        .expect("parses");
+        ]);
         assert_eq!(raw.get("path"), Some("a/*\n!a/x"));
         assert_eq!(raw.get("if-no-files-found"), Some("error"));
     }
@@ -70,5 +323,112 @@ mod tests {
     #[test]
     fn unknown_flags_are_refused() {
         assert!(parse(["stevedore", "--nope", "x"]).is_err());
+    }
+
+    #[test]
+    fn switches_take_a_boolean_literal_and_nothing_else() {
+        assert_eq!(
+            ship(&["stevedore", "--overwrite"]).get("overwrite"),
+            Some("true")
+        );
+        for value in ["false", "False", "FALSE", "true"] {
+            let raw = ship(&["stevedore", "--overwrite", value, "d"]);
+            assert_eq!(raw.get("overwrite"), Some(value));
+            assert_eq!(raw.get("path"), Some("d"));
+            let joined = format!("--overwrite={value}");
+            assert_eq!(ship(&["stevedore", &joined]).get("overwrite"), Some(value));
+        }
+        // An empty value is unset (the default), as before switches existed.
+        let raw = ship(&["stevedore", "--overwrite", "", "d"]);
+        assert_eq!(raw.get("overwrite"), None);
+        assert_eq!(raw.get("path"), Some("d"));
+        let raw = ship(&["stevedore", "--overwrite", "dist/*", "--draft"]);
+        assert_eq!(raw.get("overwrite"), Some("true"));
+        assert_eq!(raw.get("draft"), Some("true"));
+        assert_eq!(raw.get("path"), Some("dist/*"));
+        // A value-taking flag keeps its value even when it reads like a boolean.
+        let raw = ship(&["stevedore", "--name", "true", "--summary", "false"]);
+        assert_eq!(raw.get("name"), Some("true"));
+        assert_eq!(raw.get("summary"), Some("false"));
+        assert!(raw.get("path").is_none());
+    }
+
+    #[test]
+    fn positional_paths_follow_path_flags() {
+        let raw = ship(&["stevedore", "b/*", "--path", "a/*", "!b/x", "--", "-odd"]);
+        assert_eq!(raw.get("path"), Some("a/*\nb/*\n!b/x\n-odd"));
+    }
+
+    #[test]
+    fn subcommands() {
+        assert_eq!(
+            parse(["stevedore", "verify", "out", "--manifest", "m.json"]).expect("parses"),
+            Parsed::Verify(VerifyArgs {
+                dir: "out".into(),
+                list: ListChoice::Manifest("m.json".into())
+            })
+        );
+        assert_eq!(
+            parse(["stevedore", "completions", "zsh"]).expect("parses"),
+            Parsed::Completions(Shell::Zsh)
+        );
+        assert!(
+            parse([
+                "stevedore",
+                "verify",
+                "o",
+                "--checksums",
+                "a",
+                "--manifest",
+                "b"
+            ])
+            .is_err()
+        );
+        // A path named like a subcommand.
+        assert_eq!(
+            ship(&["stevedore", "./verify"]).get("path"),
+            Some("./verify")
+        );
+        assert_eq!(
+            ship(&["stevedore", "--path", "verify"]).get("path"),
+            Some("verify")
+        );
+        // Only the first argument names a subcommand, as clap reads it.
+        assert_eq!(
+            ship(&["stevedore", "--overwrite", "verify", "--draft", "false"]).get("path"),
+            Some("verify")
+        );
+        assert_eq!(
+            ship(&["stevedore", "--overwrite", "verify", "--draft", "false"]).get("draft"),
+            Some("false")
+        );
+    }
+
+    #[test]
+    fn download_flags_map_to_its_inputs_and_its_booleans_are_switches() {
+        let Ok(Parsed::Download(raw)) = parse([
+            "stevedore",
+            "download",
+            "--name",
+            "dist",
+            "--merge-multiple",
+        ]) else {
+            panic!("a download");
+        };
+        assert_eq!(raw.get("name"), Some("dist"));
+        assert_eq!(raw.get("merge-multiple"), Some("true"));
+        let Ok(Parsed::Download(raw)) = parse([
+            "stevedore",
+            "download",
+            "--merge-multiple",
+            "false",
+            "--pattern",
+            "a*",
+        ]) else {
+            panic!("a download");
+        };
+        assert_eq!(raw.get("merge-multiple"), Some("false"));
+        assert_eq!(raw.get("pattern"), Some("a*"));
+        assert!(parse(["stevedore", "download", "--destination", "x"]).is_err());
     }
 }

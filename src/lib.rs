@@ -21,6 +21,7 @@ pub(crate) mod net;
 
 // The stages, in pipeline order, then the error that gathers theirs.
 pub mod config;
+pub mod download;
 pub mod error;
 pub mod gate;
 pub mod pack;
@@ -32,6 +33,7 @@ pub mod upload;
 pub mod cli;
 pub mod report;
 pub mod run;
+pub mod verify;
 
 pub use error::Error;
 pub use exit_code::ExitCode;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use stevedore::cli::Parsed;
 use stevedore::config::RawInputs;
 use stevedore::github::RunnerEnv;
 use stevedore::report::log::{LogReporter, Mode, detect_mode};
@@ -11,9 +12,30 @@ use stevedore::run::{Invocation, run};
 fn main() -> ExitCode {
     let env = RunnerEnv::from_process();
     let args: Vec<_> = std::env::args_os().collect();
+    if args.len() == 2 && args[1] == "download" {
+        // How download/action.yml runs it: the inputs are in INPUT_*.
+        let inputs = stevedore::download::DownloadInputs::from_env(&env);
+        return download(env, inputs);
+    }
     let inputs = if args.len() > 1 {
         match stevedore::cli::parse(args) {
-            Ok(inputs) => inputs,
+            Ok(Parsed::Ship(inputs)) => inputs,
+            Ok(Parsed::Verify(args)) => {
+                // The report is the command's answer, so stdout, as `sha256sum -c` prints;
+                // its progress line is redrawn only when stdout is a terminal.
+                let mode = match detect_mode(env.github_actions) {
+                    Mode::Actions => Mode::Actions,
+                    _ if std::io::IsTerminal::is_terminal(&std::io::stdout()) => Mode::Terminal,
+                    _ => Mode::Plain,
+                };
+                let log = LogReporter::new(mode, Box::new(std::io::stdout()));
+                return ExitCode::from(stevedore::verify::run(&args, &log).code());
+            }
+            Ok(Parsed::Download(inputs)) => return download(env, inputs),
+            Ok(Parsed::Completions(shell)) => {
+                stevedore::cli::completions(shell, &mut std::io::stdout());
+                return ExitCode::SUCCESS;
+            }
             Err(e) => {
                 // --help and --version are not errors; clap picks the stream and code.
                 let _ = e.print();
@@ -48,4 +70,26 @@ fn main() -> ExitCode {
     };
     let code = run(&Invocation { env, inputs, cwd }, &log);
     ExitCode::from(code.code())
+}
+
+/// `stevedore download`, with its inputs from flags or `INPUT_*`.
+fn download(env: RunnerEnv, inputs: stevedore::download::DownloadInputs) -> ExitCode {
+    let mode = detect_mode(env.github_actions);
+    let out: Box<dyn std::io::Write + Send> = match mode {
+        Mode::Actions => Box::new(std::io::stdout()),
+        Mode::Terminal | Mode::Plain => Box::new(std::io::stderr()),
+    };
+    let log = Arc::new(LogReporter::new(mode, out));
+    if env.runner_debug && mode == Mode::Actions {
+        let _ = stevedore::report::diagnostics::install(log.clone());
+    }
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(e) => {
+            log.line(&format!("error: cannot read the working directory: {e}"));
+            return ExitCode::from(stevedore::ExitCode::Internal.code());
+        }
+    };
+    let invocation = stevedore::run::DownloadInvocation { env, inputs, cwd };
+    ExitCode::from(stevedore::run::run_download(&invocation, &log).code())
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::{Config, RawInputs, SecretsMode};
+use crate::config::{Config, RawInputs, SecretsMode, Symlinks};
 use crate::error::Error;
 use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
@@ -15,7 +15,7 @@ use crate::report::Reached;
 use crate::report::log::LogReporter;
 use crate::scan::secrets::SecretScanner;
 use crate::scan::{Manifest, ScanOptions, documents, scan};
-use crate::select::{SelectOptions, Selection, select};
+use crate::select::{SelectOptions, Selection, select_links};
 use crate::units;
 use crate::upload::{self, Bundle};
 
@@ -143,7 +143,8 @@ fn select_stage(
         include_hidden: config.include_hidden_files,
         artifact_paths: config.ships_artifacts(),
     };
-    Ok(select(&options, reporter)?)
+    let preserve = config.symlinks == Symlinks::Preserve;
+    Ok(select_links(&options, preserve, reporter)?)
 }
 
 fn scan_stage(
@@ -166,4 +167,40 @@ fn scan_stage(
 /// A stage's span: on a debug re-run its timing is logged when it closes.
 fn stage_span(name: &'static str) -> tracing::span::EnteredSpan {
     tracing::debug_span!("stage", name).entered()
+}
+
+/// Everything a `stevedore download` run starts from.
+#[derive(Debug, Clone)]
+pub struct DownloadInvocation {
+    /// The environment.
+    pub env: RunnerEnv,
+    /// The inputs.
+    pub inputs: crate::download::DownloadInputs,
+    /// Working directory (a relative `path` is resolved against it).
+    pub cwd: PathBuf,
+}
+
+/// `stevedore download`: inputs validated, then the download stage, then its report.
+/// Returns the exit code; everything the user sees goes through `log`.
+pub fn run_download(invocation: &DownloadInvocation, log: &LogReporter) -> ExitCode {
+    let started = Instant::now();
+    let result = download_pipeline(invocation, log);
+    crate::report::download::finish(&invocation.env, log, &result, started)
+}
+
+/// The download's stages, for a test to call with a reporter of its own.
+pub fn download_pipeline(
+    inv: &DownloadInvocation,
+    reporter: &dyn Reporter,
+) -> Result<crate::download::DownloadReport, crate::download::DownloadError> {
+    let config = crate::download::DownloadConfig::from_raw(&inv.inputs, &inv.env, &inv.cwd)?;
+    if let crate::download::Origin::Rest { token, .. } = &config.origin {
+        // Masked before anything else is printed.
+        reporter.mask(token.expose());
+    }
+    for warning in &config.warnings {
+        reporter.event(&Event::warning(warning.clone()));
+    }
+    let _span = stage_span("download");
+    crate::download::download(&config, &inv.env, reporter)
 }

@@ -16,14 +16,35 @@ pub struct InputSpec {
     pub description: &'static str,
     /// Multi-line input: the CLI flag may repeat, each occurrence one line.
     pub multi_line: bool,
+    /// Boolean input: on the command line a switch (`--overwrite` alone means true),
+    /// which still takes a value (`--overwrite false`, `--overwrite=false`).
+    pub boolean: bool,
 }
 
-const fn input(name: &'static str, default: &'static str, description: &'static str) -> InputSpec {
+impl InputSpec {
+    /// True when `value` may follow this input's switch on the command line as its value:
+    /// a boolean literal `Config` accepts, or an empty word (`--overwrite "$EMPTY"`: unset,
+    /// the default, as an empty input is; no path is empty). Any other word after a switch
+    /// is not its value.
+    #[must_use]
+    pub fn takes_as_switch_value(&self, value: &str) -> bool {
+        self.boolean && (value.trim().is_empty() || super::value::parse_bool(value).is_ok())
+    }
+}
+
+/// A single-line input (also used by `stevedore download`'s table).
+#[must_use]
+pub const fn input(
+    name: &'static str,
+    default: &'static str,
+    description: &'static str,
+) -> InputSpec {
     InputSpec {
         name,
         default,
         description,
         multi_line: false,
+        boolean: false,
     }
 }
 
@@ -33,6 +54,23 @@ const fn lines(name: &'static str, default: &'static str, description: &'static 
         default,
         description,
         multi_line: true,
+        boolean: false,
+    }
+}
+
+/// A boolean input: a switch on the command line.
+#[must_use]
+pub const fn switch(
+    name: &'static str,
+    default: &'static str,
+    description: &'static str,
+) -> InputSpec {
+    InputSpec {
+        name,
+        default,
+        description,
+        multi_line: false,
+        boolean: true,
     }
 }
 
@@ -49,7 +87,7 @@ pub const INPUTS: &[InputSpec] = &[
         "Where to upload: artifact, release, s3://bucket/prefix, a directory path such as ./out, or none; one per line",
     ),
     input("name", "artifact", "Artifact name"),
-    input(
+    switch(
         "fail-on-unmatched-files",
         "false",
         "Fail (exit 3) when a line of `path` matches no file, naming the line",
@@ -59,10 +97,15 @@ pub const INPUTS: &[InputSpec] = &[
         "warn",
         "What to do when no file matches: warn, error or ignore",
     ),
-    input(
+    switch(
         "include-hidden-files",
         "false",
         "Select files and directories whose name starts with a dot",
+    ),
+    input(
+        "symlinks",
+        "follow",
+        "Symbolic links: follow (ship what they point to) or preserve (ship the link itself; artifact and directory destinations)",
     ),
     input(
         "retention-days",
@@ -74,20 +117,20 @@ pub const INPUTS: &[InputSpec] = &[
         "6",
         "Zip compression level for artifacts, 0 (store) to 9",
     ),
-    input(
+    switch(
         "overwrite",
         "false",
         "Replace an existing artifact, release asset or non-empty destination directory",
     ),
-    input(
+    switch(
         "archive",
         "true",
         "false uploads each file as its own unzipped artifact",
     ),
     input("tag", "tag of the ref", "Release tag"),
     input("release-name", "", "Release title"),
-    input("draft", "false", "Leave the release as a draft"),
-    input("prerelease", "false", "Mark the release as a prerelease"),
+    switch("draft", "false", "Leave the release as a draft"),
+    switch("prerelease", "false", "Mark the release as a prerelease"),
     input(
         "make-latest",
         "",
@@ -109,7 +152,7 @@ pub const INPUTS: &[InputSpec] = &[
         "",
         "File whose text is the release notes (wins over `body`)",
     ),
-    input(
+    switch(
         "generate-release-notes",
         "false",
         "Append GitHub's generated release notes to the body of a release this run creates",
@@ -139,7 +182,7 @@ pub const INPUTS: &[InputSpec] = &[
         "",
         "S3 region; empty uses AWS_REGION or us-east-1",
     ),
-    input(
+    switch(
         "s3-path-style",
         "false",
         "Address buckets as endpoint/bucket instead of bucket.endpoint",
@@ -176,8 +219,8 @@ pub const INPUTS: &[InputSpec] = &[
         "Requests in flight per destination (1-256); empty uses each destination's default",
     ),
     input("token", "github.token", "Token for releases and check runs"),
-    input("check-run", "false", "Publish findings as a check run"),
-    input("summary", "true", "Write the job summary"),
+    switch("check-run", "false", "Publish findings as a check run"),
+    switch("summary", "true", "Write the job summary"),
 ];
 
 /// Input values as given, before validation. Empty values count as unset, as the
@@ -288,5 +331,32 @@ mod tests {
             n.chars()
                 .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit())
         }));
+    }
+
+    #[test]
+    fn switches_are_exactly_the_inputs_parsed_as_booleans() {
+        // Every destination kind, so that each section's inputs are read.
+        for spec in INPUTS {
+            if matches!(spec.name, "path" | "destination") {
+                continue;
+            }
+            let mut raw = RawInputs::default();
+            raw.set("path", "dist".into());
+            raw.set(
+                "destination",
+                "artifact\nrelease\ns3://bucket/prefix".into(),
+            );
+            raw.set(spec.name, "maybe".into());
+            let refused_as_boolean = crate::config::Config::from_raw(&raw, true)
+                .err()
+                .is_some_and(|e| {
+                    e.errors.iter().any(|e| {
+                        let text = e.to_string();
+                        text.contains(&format!("`{}`", spec.name))
+                            && text.contains("is not a boolean")
+                    })
+                });
+            assert_eq!(refused_as_boolean, spec.boolean, "{}", spec.name);
+        }
     }
 }

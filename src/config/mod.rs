@@ -52,6 +52,16 @@ pub enum DuplicatesMode {
     Ignore,
 }
 
+/// What a selected symbolic link becomes (`symlinks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Symlinks {
+    /// Ship what the link points to, as upload-artifact does.
+    Follow,
+    /// Ship the link itself: a zip entry of mode `S_IFLNK|0777` whose content is the
+    /// target (as Info-ZIP's `zip -y`), a link in a directory destination.
+    Preserve,
+}
+
 /// `make-latest` of the releases API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MakeLatest {
@@ -131,6 +141,8 @@ pub struct Config {
     pub if_no_files_found: IfNoFilesFound,
     /// `include-hidden-files`.
     pub include_hidden_files: bool,
+    /// `symlinks`.
+    pub symlinks: Symlinks,
     /// `overwrite`.
     pub overwrite: bool,
     /// `fail-on-unmatched-files`: a `path` line matching no file fails the run (exit 3).
@@ -214,6 +226,10 @@ const MAKE_LATEST: &[(&str, MakeLatest)] = &[
     ("false", MakeLatest::False),
     ("legacy", MakeLatest::Legacy),
 ];
+const SYMLINKS: &[(&str, Symlinks)] = &[
+    ("follow", Symlinks::Follow),
+    ("preserve", Symlinks::Preserve),
+];
 const SECRETS: &[(&str, SecretsMode)] = &[
     ("error", SecretsMode::Error),
     ("warn", SecretsMode::Warn),
@@ -263,6 +279,7 @@ impl Config {
                 IfNoFilesFound::Warn,
             ),
             include_hidden_files: r.bool("include-hidden-files", false),
+            symlinks: r.choice("symlinks", SYMLINKS, Symlinks::Follow),
             overwrite: r.bool("overwrite", false),
             fail_on_unmatched: r.bool("fail-on-unmatched-files", false),
             artifact: artifact_options(&mut r, artifact_name),
@@ -281,6 +298,9 @@ impl Config {
             summary: r.bool("summary", true),
             warnings: Vec::new(),
         };
+        if let Some(message) = links_unsupported(&config) {
+            r.fail("symlinks", message);
+        }
         if !r.errors.is_empty() {
             return Err(ConfigError { errors: r.errors });
         }
@@ -298,6 +318,28 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// `symlinks: preserve` needs destinations that can hold a link: a zip entry (artifact with
+/// `archive: true`) or a directory. A release asset, an S3 object or an unzipped artifact
+/// is a plain file.
+fn links_unsupported(config: &Config) -> Option<String> {
+    if config.symlinks != Symlinks::Preserve {
+        return None;
+    }
+    let plain = config.destinations.iter().find_map(|d| match d {
+        Destination::Release => Some("`release` (an asset is a plain file)".to_owned()),
+        Destination::S3 { .. } => {
+            Some("an `s3://` destination (an object is a plain file)".to_owned())
+        }
+        Destination::Artifact if !config.artifact.archive => {
+            Some("`artifact` with `archive: false` (each file is uploaded unzipped)".to_owned())
+        }
+        _ => None,
+    })?;
+    Some(format!(
+        "`preserve` cannot be shipped to {plain}; use `symlinks: follow` there, or ship the links to an `artifact` (archived) or a directory destination"
+    ))
 }
 
 /// Collects errors while reading inputs.

@@ -1,7 +1,9 @@
 //! Everything that knows about GitHub: the runner's environment (the one place that reads
-//! the process environment) and the REST API client (releases, check runs).
+//! the process environment), the REST API client (releases, check runs) and the
+//! results-service client (artifacts).
 
 pub mod api;
 pub mod env;
+pub mod results;
 
 pub use env::RunnerEnv;

@@ -146,7 +146,8 @@ pub(crate) struct CentralEntry {
 }
 
 /// Central directory header. Made by Unix 4.5; external attributes carry the mode
-/// (`S_IFREG | mode`) so executable bits survive for extractors that honour them.
+/// (`S_IFREG | mode`) so executable bits survive for extractors that honour them, or
+/// `S_IFLNK | 0777` for a preserved link, as Info-ZIP's `zip -y` writes it.
 pub(crate) fn central_entry(out: &mut Vec<u8>, e: &CentralEntry) {
     let zip64 = e.size > ZIP64_LIMIT || e.compressed > ZIP64_LIMIT || e.offset > ZIP64_LIMIT;
     u32le(out, 0x0201_4b50);
@@ -169,7 +170,12 @@ pub(crate) fn central_entry(out: &mut Vec<u8>, e: &CentralEntry) {
     u16le(out, 0);
     u16le(out, 0);
     u16le(out, 0);
-    u32le(out, ((0o100_000 | (e.mode & 0o7777)) << 16) | 0x20);
+    let unix = if e.mode & 0o170_000 == 0o120_000 {
+        0o120_777
+    } else {
+        0o100_000 | (e.mode & 0o7777)
+    };
+    u32le(out, (unix << 16) | 0x20);
     u32le(out, offset);
     out.extend_from_slice(e.name.as_bytes());
     if zip64 {

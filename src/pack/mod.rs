@@ -35,7 +35,9 @@ pub struct PackEntry {
     pub name: String,
     /// Size recorded by the scan; the file must still have exactly this many bytes.
     pub size: u64,
-    /// Permission bits.
+    /// Permission bits; `S_IFLNK | 0o777` (the scan's `LINK_MODE`) for a symbolic link
+    /// stored as a link: its content is the link's target, read with `readlink`, never
+    /// the file it points to.
     pub mode: u32,
     /// Modification time, seconds since the Unix epoch.
     pub mtime: i64,
@@ -380,6 +382,9 @@ const PROBE: usize = 64 * 1024;
 /// without waiting for each other. Deflating such data would cost most of the packing time
 /// and save nothing. A file that cannot be read here is judged by the normal path.
 fn probe_incompressible(entry: &PackEntry) -> bool {
+    if is_link(entry) {
+        return false;
+    }
     let len = usize::try_from(entry.size).unwrap_or(usize::MAX).min(PROBE);
     if len < 512 {
         return false;
@@ -392,6 +397,11 @@ fn probe_incompressible(entry: &PackEntry) -> bool {
     deflate(&head, 1, true).is_ok_and(|out| out.len() * 100 >= len * 98)
 }
 
+/// Whether the entry is a symbolic link stored as a link.
+fn is_link(entry: &PackEntry) -> bool {
+    entry.mode & 0o170_000 == 0o120_000
+}
+
 /// Reads and compresses one unit (or stores it when `store`).
 fn process(entry: &PackEntry, unit: Unit, level: u32, store: bool) -> Result<Piece, PackError> {
     let read_err = |source| PackError::Read {
@@ -399,7 +409,19 @@ fn process(entry: &PackEntry, unit: Unit, level: u32, store: bool) -> Result<Pie
         source,
     };
     let mut raw = vec![0u8; unit.len];
-    if unit.len > 0 {
+    if unit.len > 0 && is_link(entry) {
+        let target = std::fs::read_link(&entry.path).map_err(read_err)?;
+        let bytes = target.as_os_str().as_encoded_bytes();
+        let start = usize::try_from(unit.offset).unwrap_or(usize::MAX);
+        match bytes.get(start..start + unit.len) {
+            Some(piece) if bytes.len() as u64 == entry.size => raw.copy_from_slice(piece),
+            _ => {
+                return Err(PackError::Changed {
+                    path: entry.path.clone(),
+                });
+            }
+        }
+    } else if unit.len > 0 {
         let mut file = File::open(&entry.path).map_err(read_err)?;
         if unit.offset > 0 {
             file.seek(SeekFrom::Start(unit.offset)).map_err(read_err)?;

@@ -9,6 +9,7 @@ pub(crate) mod annotations;
 pub(crate) mod check_run;
 pub(crate) mod commands;
 pub mod diagnostics;
+pub(crate) mod download;
 pub(crate) mod finish;
 pub(crate) mod format;
 pub mod log;

@@ -7,9 +7,13 @@ use super::Manifest;
 /// Writes one line per file: `<hex>  <path>`. Names holding `\`, a line feed or a
 /// carriage return are escaped the GNU way (the line starts with `\`, then `\\`, `\n`,
 /// `\r`), which `sha256sum -c` undoes.
+///
+/// Preserved links (`symlinks: preserve`) are left out: `sha256sum -c` follows a link and
+/// hashes the file it points to, which that file's own line already covers; the manifest
+/// lists each link with its target.
 pub(crate) fn write(manifest: &Manifest, out: &mut impl Write) -> io::Result<()> {
     let mut hex = [0u8; 64];
-    for (file, record) in manifest.files() {
+    for (file, record) in manifest.files().filter(|(file, _)| file.link.is_none()) {
         let name = file.rel.as_str();
         let needs_escape = name.contains(['\\', '\n', '\r']);
         if needs_escape {

@@ -27,7 +27,8 @@ impl DuplicateGroup {
 /// Groups by hash; groups are ordered by their first path.
 pub(crate) fn group(selection: &Selection, records: &[FileRecord]) -> Vec<DuplicateGroup> {
     let mut order: Vec<usize> = (0..records.len())
-        .filter(|&i| records[i].size > 0)
+        // A preserved link's "content" is its target: not a copy of anything.
+        .filter(|&i| records[i].size > 0 && selection.files[i].link.is_none())
         .collect();
     // Files are already in path order, so a stable sort by hash keeps paths sorted within a group.
     order.sort_by_key(|&i| records[i].sha256);

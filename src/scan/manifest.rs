@@ -122,6 +122,8 @@ impl Serialize for Files<'_> {
                 size: record.size,
                 sha256: Hex(record.sha256),
                 mode: Mode(record.mode),
+                kind: file.link.as_ref().map(|_| "symlink"),
+                target: file.link.as_deref(),
             })?;
         }
         seq.end()
@@ -134,6 +136,13 @@ struct FileJson<'a> {
     size: u64,
     sha256: Hex,
     mode: Mode,
+    /// `"symlink"` for a preserved link; absent for a regular file (manifests written
+    /// before links existed stay valid).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    /// A preserved link's target; `size` and `sha256` are those of this string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a str>,
 }
 
 /// The `duplicates` array.

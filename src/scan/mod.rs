@@ -5,7 +5,7 @@ pub(crate) mod checksums;
 pub mod documents;
 mod duplicates;
 pub mod manifest;
-mod read;
+pub(crate) mod read;
 pub mod secrets;
 
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ pub struct FileRecord {
     pub size: u64,
     /// SHA-256 of exactly those bytes.
     pub sha256: [u8; 32],
-    /// Permission bits (`0o7777`).
+    /// Permission bits (`0o7777`); [`LINK_MODE`] for a preserved link.
     pub mode: u32,
     /// Modification time, seconds since the Unix epoch (the zip entry's date).
     pub mtime: i64,
@@ -101,11 +101,13 @@ fn scan_files(
         .enumerate()
         .map(|(index, file)| {
             let secrets = options.secrets.map(|s| (s, classify(&file.rel)));
-            let facts = read::read_file(&file.path, secrets, options.crc32).map_err(|source| {
-                ScanError::Read {
-                    path: file.path.clone(),
-                    source,
-                }
+            let facts = match &file.link {
+                Some(target) => link_facts(&file.path, target, options.crc32),
+                None => read::read_file(&file.path, secrets, options.crc32),
+            }
+            .map_err(|source| ScanError::Read {
+                path: file.path.clone(),
+                source,
             })?;
             progress.files.fetch_add(1, Ordering::Relaxed);
             progress.bytes.fetch_add(facts.size, Ordering::Relaxed);
@@ -143,6 +145,34 @@ fn scan_files(
         selection, records, duplicates, findings, hashed,
     ))
 }
+
+/// A preserved link (`symlinks: preserve`): its content is its target, as in the zip
+/// entry, so size, SHA-256 and CRC-32 are the target string's; the mode is `S_IFLNK|0777`
+/// (what Info-ZIP stores), which tells the packer and the directory copy it is a link.
+fn link_facts(
+    path: &std::path::Path,
+    target: &str,
+    crc32: bool,
+) -> std::io::Result<read::FileFacts> {
+    use sha2::Digest as _;
+    let meta = std::fs::symlink_metadata(path)?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    Ok(read::FileFacts {
+        size: target.len() as u64,
+        sha256: sha2::Sha256::digest(target.as_bytes()).into(),
+        mode: LINK_MODE,
+        mtime,
+        crc32: crc32.then(|| crc32fast::hash(target.as_bytes())),
+        findings: Vec::new(),
+    })
+}
+
+/// `S_IFLNK | 0o777`: the mode of a preserved link in [`FileRecord::mode`].
+pub const LINK_MODE: u32 = 0o120_777;
 
 /// Turns offsets into line numbers and applies `secrets-allow`. One finding per rule and
 /// line: a line with the same token twice is one leak.

@@ -34,6 +34,9 @@ pub struct SelectedFile {
     pub path: PathBuf,
     /// Path relative to the root, `/`-separated: the name in every destination.
     pub rel: String,
+    /// With `symlinks: preserve`, the target of a selected symbolic link (shipped as a
+    /// link); `None` for a regular file (or any file when links are followed).
+    pub link: Option<String>,
 }
 
 /// The selected files.
@@ -63,6 +66,19 @@ pub enum SelectError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A preserved link points outside the root directory (or is absolute): it would
+    /// dangle, or lead out of the destination, wherever it is restored.
+    #[error(
+        "`{rel}` is a symbolic link to `{target}`, which is outside the root directory `{root}`; with `symlinks: preserve` a link must point inside what is shipped: exclude it with a `!` pattern in `path`, or use `symlinks: follow` to ship what it points to"
+    )]
+    LinkEscapes {
+        /// The link, relative (escaped for display).
+        rel: String,
+        /// Its target (escaped for display).
+        target: String,
+        /// The root directory.
+        root: String,
+    },
     /// A selected file has a name the artifact service refuses.
     #[error(
         "`{rel}` cannot be stored in an artifact: paths must not contain \" : < > | * ? or line breaks; exclude it with a `!` pattern in `path` or rename it"
@@ -73,9 +89,19 @@ pub enum SelectError {
     },
 }
 
-/// Selects files.
+/// Selects files (symbolic links followed, as upload-artifact does).
 pub fn select(
     options: &SelectOptions<'_>,
+    reporter: &dyn Reporter,
+) -> Result<Selection, SelectError> {
+    select_links(options, false, reporter)
+}
+
+/// As [`select`]; with `preserve_links` (`symlinks: preserve`) a selected symbolic link is
+/// kept as a link ([`SelectedFile::link`]) and must point inside the root directory.
+pub fn select_links(
+    options: &SelectOptions<'_>,
+    preserve_links: bool,
     reporter: &dyn Reporter,
 ) -> Result<Selection, SelectError> {
     let mut patterns = Vec::new();
@@ -100,7 +126,13 @@ pub fn select(
     // The implicit `<pattern>/**` companions keep their pattern's literal prefix, so the
     // search paths of `all` are those of `patterns`: computed once, used for both the walk
     // and the root directory.
-    let found = walk::walk(&all, &search_paths, options.include_hidden, reporter)?;
+    let found = walk::walk(
+        &all,
+        &search_paths,
+        options.include_hidden,
+        preserve_links,
+        reporter,
+    )?;
     let unmatched = unmatched_lines(&patterns, &lines, &found);
 
     let root = root_directory(&search_paths, &found)
@@ -113,9 +145,15 @@ pub fn select(
                 rel: rel.escape_debug().to_string(),
             });
         }
+        let link = if preserve_links {
+            link_target(&root, &path, &rel)?
+        } else {
+            None
+        };
         files.push(SelectedFile {
             path: PathBuf::from(path),
             rel,
+            link,
         });
     }
     files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
@@ -222,6 +260,49 @@ fn root_directory(search_paths: &[String], files: &[String]) -> Option<String> {
             Some(format!("/{joined}"))
         }
     }
+}
+
+/// The target of `path` if it is a symbolic link, checked to stay inside `root` when
+/// resolved by name from the link's own directory (as `stevedore download` checks it).
+fn link_target(root: &str, path: &str, rel: &str) -> Result<Option<String>, SelectError> {
+    let io = |source| SelectError::Io {
+        path: PathBuf::from(path),
+        source,
+    };
+    if !std::fs::symlink_metadata(path)
+        .map_err(io)?
+        .file_type()
+        .is_symlink()
+    {
+        return Ok(None);
+    }
+    let target = std::fs::read_link(path)
+        .map_err(io)?
+        .into_os_string()
+        .into_string()
+        .map_err(|_| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the link target is not valid UTF-8",
+            ))
+        })?;
+    let escapes = || SelectError::LinkEscapes {
+        rel: rel.escape_debug().to_string(),
+        target: target.escape_debug().to_string(),
+        root: root.to_owned(),
+    };
+    if target.is_empty() || target.starts_with('/') || target.contains('\\') {
+        return Err(escapes());
+    }
+    let mut depth = rel.matches('/').count();
+    for component in target.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => depth = depth.checked_sub(1).ok_or_else(escapes)?,
+            _ => depth += 1,
+        }
+    }
+    Ok(Some(target))
 }
 
 /// upload-artifact removes the root as a plain string prefix.

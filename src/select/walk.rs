@@ -108,15 +108,21 @@ pub(crate) fn parent_of(path: &str) -> Option<&str> {
 /// Sub-directories are visited in parallel. That changes nothing about the result: what
 /// `@actions/glob` decides for an item depends only on the item and on its ancestors
 /// (the chain of real paths used to cut cycles), never on siblings or visit order.
+///
+/// With `preserve_links`, a symbolic link that a pattern selects is returned as it is,
+/// not followed (`symlinks: preserve`); a link that only leads towards a match is
+/// followed as before.
 pub(crate) fn walk(
     patterns: &[Pattern],
     roots: &[String],
     include_hidden: bool,
+    preserve_links: bool,
     reporter: &dyn Reporter,
 ) -> Result<Vec<String>, SelectError> {
     let walker = Walker {
         patterns,
         include_hidden,
+        preserve_links,
         reporter,
     };
     let mut files = Vec::new();
@@ -145,6 +151,7 @@ pub(crate) fn walk(
 struct Walker<'a> {
     patterns: &'a [Pattern],
     include_hidden: bool,
+    preserve_links: bool,
     reporter: &'a dyn Reporter,
 }
 
@@ -173,6 +180,16 @@ impl Walker<'_> {
             )
         };
         if !partial {
+            return Ok(());
+        }
+        if self.preserve_links
+            && item.hint == Hint::Follow
+            && matched & MATCH_FILE != 0
+            && fs::symlink_metadata(&item.path).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            if self.include_hidden || !basename(&item.path).starts_with('.') {
+                out.push(item.path);
+            }
             return Ok(());
         }
         let Some(is_dir) = stat(&item, matched, self.reporter)? else {

@@ -235,7 +235,10 @@ fn fill(staging: &Path, bundle: &Bundle<'_>) -> Result<(), UploadError> {
                 source,
             })?;
         }
-        let (size, sha256) = copy_file(&file.path, &dest, record.mode)?;
+        let (size, sha256) = match &file.link {
+            Some(_) => copy_link(&file.path, &dest)?,
+            None => copy_file(&file.path, &dest, record.mode)?,
+        };
         if size != record.size || sha256 != record.sha256 {
             return Err(UploadError::Changed {
                 path: file.path.clone(),
@@ -294,6 +297,34 @@ fn copy_file(src: &Path, dest: &Path, mode: u32) -> Result<(u64, [u8; 32]), Uplo
         set_mode(&output, mode).map_err(write_err)?;
         Ok((total, hasher.finalize().into()))
     })
+}
+
+/// Recreates a preserved link (`symlinks: preserve`) with the target it has now; returns
+/// the target's length and SHA-256, which the caller compares with the scan's.
+fn copy_link(src: &Path, dest: &Path) -> Result<(u64, [u8; 32]), UploadError> {
+    let target = fs::read_link(src).map_err(|source| UploadError::Read {
+        path: src.to_path_buf(),
+        source,
+    })?;
+    make_link(&target, dest).map_err(|source| UploadError::Write {
+        path: dest.to_path_buf(),
+        source,
+    })?;
+    let bytes = target.as_os_str().as_encoded_bytes();
+    Ok((bytes.len() as u64, Sha256::digest(bytes).into()))
+}
+
+#[cfg(unix)]
+fn make_link(target: &Path, dest: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, dest)
+}
+
+#[cfg(not(unix))]
+fn make_link(_target: &Path, _dest: &Path) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "symbolic links are preserved only on Unix",
+    ))
 }
 
 #[cfg(unix)]

@@ -116,6 +116,15 @@ impl Emulator {
         );
     }
 
+    /// Makes the signed download URLs of `job`'s run point at `base` (a proxy in front of
+    /// [`Emulator::azurite`]) instead of Azurite.
+    pub fn download_base(&self, job: &Job, base: &str) {
+        self.post(
+            "_emulator/download-base",
+            &serde_json::json!({"run": job.run, "base": base}),
+        );
+    }
+
     /// The artifacts and calls of `job`'s run.
     pub fn state(&self, job: &Job) -> serde_json::Value {
         let out = Command::new("curl")

@@ -2,6 +2,8 @@
 //!
 //! - `glob`: the selector against the official `@actions/glob` on the same trees.
 //! - `action`: the binary run as the action runs it (`INPUT_*`, `$GITHUB_OUTPUT`, summary).
+//! - `cli`: the command line as people type it: switches, positional paths, completions,
+//!   `stevedore verify`.
 //! - `inputs`: every bad input gives exit 2, names the input, and writes nothing.
 //! - `install`: `dist/install.sh` as the install step runs it (Windows paths, the private
 //!   verified copy, the download base check), and `action.yml`'s artifact-token hand-over.
@@ -9,6 +11,11 @@
 //! - `directory`: the directory destination, byte for byte, and its failure modes.
 //! - `artifact`: the artifact destination against the results-service emulator and a real
 //!   Azurite (`emulator`), checked both ways with the official `@actions/artifact` client.
+//! - `hostile_zip`: `download::extract` refuses one hand-built hostile zip per case (names,
+//!   duplicates, links, bombs, CRC, truncation) writing nothing outside the destination, and
+//!   restores honest zips (its own, Info-ZIP's) with bytes, modes and links.
+//! - `symlinks`: `symlinks: preserve` ships links as links (directory, artifact zip read by
+//!   `zipinfo` and `download::extract`); escaping links and link-less destinations are exit 2.
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
 //! - `release`: the release destination against the GitHub REST emulator (`github`).
 //! - `rest_artifacts`: the GitHub emulator's workflow-run artifact list and zip redirect,
@@ -21,6 +28,10 @@
 //! - `arm64`: the aarch64 release binary installed by `dist/install.sh` and run under
 //!   `qemu-aarch64-static`: it ships a hostile tree exactly as the `x86_64` build does.
 //! - `crash`: every destination killed (SIGKILL) mid-upload, then re-run with the same inputs.
+//! - `download`: `stevedore download` of artifacts the official client and stevedore
+//!   uploaded: byte-identical trees and modes, layouts, `merge-multiple` conflicts, raw files.
+//! - `download_faults`: truncated bodies, dropped connections, expired signed URLs and
+//!   digest mismatches: each ends byte-exact, or exit 4 with `path` untouched.
 //! - `debug_log`: a debug re-run (`RUNNER_DEBUG=1`) logs stage timings and request attempts.
 
 // The suite drives the binary as a Linux or macOS runner does (bash, file modes, signals,
@@ -35,14 +46,18 @@ mod act;
 mod action;
 mod arm64;
 mod artifact;
+mod cli;
 mod crash;
 mod debug_log;
 mod directory;
 mod docs;
+mod download;
+mod download_faults;
 mod emulator;
 mod faultproxy;
 mod github;
 mod glob;
+mod hostile_zip;
 mod inputs;
 mod install;
 mod matrix;
@@ -54,4 +69,5 @@ mod s3;
 mod s3server;
 mod secrets;
 mod support;
+mod symlinks;
 mod tcp_faults;

@@ -4,9 +4,10 @@
 //! write int64 as strings; responses may use `snake_case` or `lowerCamelCase` keys, int64 as
 //! strings or numbers, and `null` for defaults, while a wrongly typed value is an error.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
-use super::token::BackendIds;
+use crate::github::results::messages::{int64, nullable};
+use crate::github::results::token::BackendIds;
 
 /// `version` for zip uploads: accepted by github.com, Gitea and act.
 pub(crate) const VERSION_ZIP: i32 = 4;
@@ -27,17 +28,6 @@ fn is_zero(n: &u64) -> bool {
 )]
 fn int64_string<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(n)
-}
-
-#[expect(
-    clippy::ref_option,
-    reason = "serde's serialize_with passes a reference to the field"
-)]
-fn int64_option_string<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-    match n {
-        Some(n) => s.collect_str(n),
-        None => s.serialize_none(),
-    }
 }
 
 /// `CreateArtifact`.
@@ -93,57 +83,6 @@ pub(crate) struct FinalizeArtifactRequest<'a> {
     pub(crate) hash: Option<String>,
 }
 
-/// `ListArtifacts`.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct ListArtifactsRequest<'a> {
-    /// From the token.
-    pub(crate) workflow_run_backend_id: &'a str,
-    /// From the token.
-    pub(crate) workflow_job_run_backend_id: &'a str,
-    /// Only artifacts with this name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) name_filter: Option<&'a str>,
-    /// Only the artifact with this id.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "int64_option_string"
-    )]
-    pub(crate) id_filter: Option<u64>,
-}
-
-/// `DeleteArtifact` (and `GetSignedArtifactURL`, which has the same fields).
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct NamedArtifactRequest<'a> {
-    /// From the token.
-    pub(crate) workflow_run_backend_id: &'a str,
-    /// From the token.
-    pub(crate) workflow_job_run_backend_id: &'a str,
-    /// Artifact name.
-    pub(crate) name: &'a str,
-}
-
-/// Deserializes `null` (or absence, with `#[serde(default)]`) as the default value.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// int64 as a JSON string or number; `null` is 0.
-fn int64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Int64 {
-        Number(u64),
-        Text(String),
-    }
-    match Option::<Int64>::deserialize(d)? {
-        None => Ok(0),
-        Some(Int64::Number(n)) => Ok(n),
-        Some(Int64::Text(s)) => s
-            .parse()
-            .map_err(|_| serde::de::Error::custom(format!("`{s}` is not an int64"))),
-    }
-}
-
 /// `CreateArtifact` response.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub(crate) struct CreateArtifactResponse {
@@ -164,27 +103,6 @@ pub(crate) struct ArtifactIdResponse {
     /// The artifact's id.
     #[serde(default, alias = "artifactId", deserialize_with = "int64")]
     pub(crate) artifact_id: u64,
-}
-
-/// One artifact of a `ListArtifacts` response.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub(crate) struct ListedArtifact {
-    #[serde(default, alias = "databaseId", deserialize_with = "int64")]
-    pub(crate) database_id: u64,
-    #[serde(default, deserialize_with = "nullable")]
-    pub(crate) name: String,
-    #[serde(default, deserialize_with = "int64")]
-    pub(crate) size: u64,
-    /// `sha256:<hex>` of the stored bytes, where the service records one.
-    #[serde(default)]
-    pub(crate) digest: Option<String>,
-}
-
-/// `ListArtifacts` response.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub(crate) struct ListArtifactsResponse {
-    #[serde(default, deserialize_with = "nullable")]
-    pub(crate) artifacts: Vec<ListedArtifact>,
 }
 
 /// RFC 3339 UTC with milliseconds, as JavaScript's `Date` renders a protobuf Timestamp.
@@ -210,6 +128,9 @@ pub(crate) fn rfc3339_millis(unix_millis: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::github::results::messages::{
+        ListArtifactsRequest, ListArtifactsResponse, ListedArtifact,
+    };
 
     fn ids() -> BackendIds {
         BackendIds {
@@ -311,6 +232,7 @@ mod tests {
                 name: "a".into(),
                 size: 3,
                 digest: Some("sha256:ab".into()),
+                ..ListedArtifact::default()
             }
         );
         assert_eq!(list.artifacts[1].digest, None);

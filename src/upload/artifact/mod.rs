@@ -10,9 +10,10 @@
 
 pub mod blob;
 pub(crate) mod messages;
-pub mod token;
 pub mod transfer;
-pub mod twirp;
+
+/// The results-service client and token, shared with `download` (moved below both).
+pub use crate::github::results::{token, twirp};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use tokio::sync::Semaphore;
 use self::blob::{BlobError, BlobTarget};
 use self::messages::{
     ArtifactIdResponse, CreateArtifactRequest, CreateArtifactResponse, FinalizeArtifactRequest,
-    ListArtifactsRequest, ListArtifactsResponse, NamedArtifactRequest, VERSION_RAW, VERSION_ZIP,
+    VERSION_RAW, VERSION_ZIP,
 };
 use self::token::{BackendIds, TokenError};
 use self::transfer::{Source, TransferError};
@@ -34,6 +35,9 @@ use crate::config::{Config, FORBIDDEN_NAME_CHARS};
 use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
 use crate::github::RunnerEnv;
+use crate::github::results::messages::{
+    ListArtifactsRequest, ListArtifactsResponse, NamedArtifactRequest,
+};
 use crate::net::Http;
 use crate::pack::PackEntry;
 use crate::secret::Secret;

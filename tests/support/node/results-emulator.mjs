@@ -16,6 +16,15 @@
 //     Faults of a run are consumed in order by matching requests. When a run has block or
 //     blocklist faults, its signed upload URLs point at this server, which injects them and
 //     passes every other request through to Azurite unchanged.
+//     Download faults (target "download": the GET on a signed download URL; when a run has
+//     any, its signed download URLs point at this server): "status" (an Azure XML error),
+//     "expired" (403 AuthenticationFailed, as Azure answers a SAS past its expiry),
+//     "truncate" (the headers with the full Content-Length, half the body, then the
+//     connection closed), "drop" (the connection closed before any answer). Target
+//     "ListArtifacts" also takes "baddigest": the listing names a digest that is not the
+//     stored bytes' (what a client sees when stored bytes changed after Finalize).
+//   POST /_emulator/download-base {"run": "<run backend id>", "base": "http://127.0.0.1:<port>"}
+//     The run's signed download URLs point at `base` (a TCP proxy in front of Azurite).
 //   POST /_emulator/upload-base {"run": "<run backend id>", "base": "http://127.0.0.1:<port>"}
 //     The run's signed upload URLs point at `base` instead of Azurite (a TCP proxy in front of
 //     Azurite, for network faults below HTTP); block and blocklist faults take precedence.
@@ -117,6 +126,7 @@ const options = { verifyDigest: true }
 const artifacts = [] // {id, run, job, name, version, mime_type, expires_at, blob, finalized, size, digest, created_at}
 const faults = new Map() // run -> [fault]
 const uploadBase = new Map() // run -> origin its upload URLs point at
+const downloadBase = new Map() // run -> origin its download URLs point at
 const calls = new Map() // run -> [{method, status}]
 let nextId = 1000
 
@@ -241,6 +251,7 @@ async function twirpCall(req, res, method, ids, body) {
     return 401
   }
   const fault = takeFault(ids.run, method)
+  if (fault?.kind === 'baddigest' && method === 'ListArtifacts') return listArtifacts(res, ids, body, true)
   if (fault) {
     const handled = await inject(req, res, fault, 'twirp')
     if (handled !== null) return handled
@@ -375,11 +386,12 @@ async function finalizeArtifact(res, ids, body) {
   return 200
 }
 
-function listArtifacts(res, ids, body) {
+function listArtifacts(res, ids, body, badDigest = false) {
   let list = artifacts.filter((a) => a.run === ids.run && a.finalized)
   if (body.name_filter != null) list = list.filter((a) => a.name === body.name_filter)
   if (body.id_filter != null) list = list.filter((a) => String(a.id) === String(body.id_filter))
-  sendJson(res, 200, { artifacts: list.map(listed) })
+  const tampered = 'sha256:' + createHash('sha256').update('not the stored bytes').digest('hex')
+  sendJson(res, 200, { artifacts: list.map(listed).map((a) => (badDigest ? { ...a, digest: tampered } : a)) })
   return 200
 }
 
@@ -391,7 +403,9 @@ function signedUrl(res, ids, body) {
   }
   // Raw (unzipped) artifacts download under their name, as the real service names them.
   const disposition = a.blob.endsWith('.zip') ? undefined : `attachment; filename*=UTF-8''${encodeURIComponent(a.name)}`
-  sendJson(res, 200, { signed_url: `${azuriteUrl}/${ACCOUNT}/${CONTAINER}/${a.blob}?${sas(a.blob, 'r', 10, disposition)}` })
+  const faulty = (faults.get(ids.run) ?? []).some((f) => f.target === 'download')
+  const base = faulty ? `${selfUrl}blob` : downloadBase.get(ids.run) ?? azuriteUrl
+  sendJson(res, 200, { signed_url: `${base}/${ACCOUNT}/${CONTAINER}/${a.blob}?${sas(a.blob, 'r', 10, disposition)}` })
   return 200
 }
 
@@ -414,9 +428,45 @@ async function blob(req, res, url) {
   const blobName = decodeURIComponent(url.pathname).split('/').slice(4).join('/')
   const a = artifacts.find((x) => x.blob === blobName)
   const comp = url.searchParams.get('comp')
-  const target = comp === 'block' ? 'block' : comp === 'blocklist' ? 'blocklist' : null
+  const target = comp === 'block' ? 'block' : comp === 'blocklist' ? 'blocklist' : req.method === 'GET' ? 'download' : null
   const run = a?.run ?? '-'
-  if (target) {
+  if (target === 'download') {
+    const fault = takeFault(run, 'download')
+    if (fault?.kind === 'expired') {
+      const xml = '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.\nSigned expiry time [injected] must be after signed start time</Message></Error>'
+      res.writeHead(403, { 'content-type': 'application/xml', 'x-ms-error-code': 'AuthenticationFailed' })
+      res.end(xml)
+      record(run, target, 403)
+      return
+    }
+    if (fault?.kind === 'truncate') {
+      const upstream = http.request(
+        `${azuriteUrl}${url.pathname.slice('/blob'.length)}${url.search}`,
+        { method: 'GET', headers: { ...req.headers, host: `127.0.0.1:${azuritePort}` } },
+        (up) => {
+          record(run, target, up.statusCode)
+          res.writeHead(up.statusCode, up.headers)
+          let left = Math.floor(Number(up.headers['content-length'] ?? 0) / 2)
+          up.on('data', (chunk) => {
+            if (left <= 0) return
+            res.write(chunk.subarray(0, left))
+            left -= chunk.length
+            if (left <= 0) setTimeout(() => res.socket?.end(), 50)
+          })
+        },
+      )
+      upstream.on('error', () => res.destroy())
+      upstream.end()
+      return
+    }
+    if (fault) {
+      const handled = await inject(req, res, fault, 'blob')
+      if (handled !== null) {
+        record(run, target, handled)
+        return
+      }
+    }
+  } else if (target) {
     const fault = takeFault(run, target)
     if (fault) {
       if (fault.kind !== 'delay' && fault.kind !== 'drop' && fault.kind !== 'stall') await readBody(req)
@@ -455,6 +505,11 @@ const server = http.createServer(async (req, res) => {
     if (url.pathname === '/_emulator/faults' && req.method === 'POST') {
       const { run, faults: list } = JSON.parse((await readBody(req)).toString('utf8'))
       faults.set(run, [...(faults.get(run) ?? []), ...list])
+      return sendJson(res, 200, { ok: true })
+    }
+    if (url.pathname === '/_emulator/download-base' && req.method === 'POST') {
+      const { run, base } = JSON.parse((await readBody(req)).toString('utf8'))
+      downloadBase.set(run, String(base).replace(/\/+$/, ''))
       return sendJson(res, 200, { ok: true })
     }
     if (url.pathname === '/_emulator/upload-base' && req.method === 'POST') {

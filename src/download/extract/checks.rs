@@ -1,0 +1,358 @@
+//! Everything checked before a byte is written: each entry's name, kind, mode and sizes;
+//! duplicates, case collisions and entries under files or links; local headers, data
+//! bounds and overlaps; the declared total against free space; link targets.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::Path;
+
+use super::central::{self, CentralEntry};
+use super::names::{TargetProblem, check_entry_name, resolve_target, shown};
+use super::write::decode;
+use super::{ExtractError, ExtractOptions, Kind, Planned};
+
+/// Unix file type bits of a mode.
+const S_IFMT: u32 = 0o170_000;
+const S_IFLNK: u32 = 0o120_000;
+const S_IFDIR: u32 = 0o040_000;
+/// MS-DOS directory attribute (low byte of the external attributes).
+const DOS_DIR: u32 = 0x10;
+/// "Version made by" host 3: the external attributes' high 16 bits are a Unix mode.
+const HOST_UNIX: u8 = 3;
+/// Deflate's best ratio is about 1032:1 (258-byte matches at a bit or two each); a declared
+/// size beyond that, plus slack for tiny streams, cannot come from the compressed bytes.
+const DEFLATE_MAX_RATIO: u64 = 1032;
+const DEFLATE_SLACK: u64 = 1024;
+/// Longest link target accepted (Linux `PATH_MAX`).
+const MAX_LINK_TARGET: u64 = 4096;
+
+/// Names, kinds, modes and sizes of every entry.
+pub(super) fn plan(
+    zip: &Path,
+    central: Vec<CentralEntry>,
+    opts: ExtractOptions,
+) -> Result<Vec<Planned>, ExtractError> {
+    central
+        .into_iter()
+        .map(|entry| {
+            let shown_name = || shown(&entry.name);
+            let (path, slash) =
+                check_entry_name(&entry.name).map_err(|problem| ExtractError::UnsafeName {
+                    zip: zip.to_owned(),
+                    entry: shown_name(),
+                    problem,
+                })?;
+            let unix = (entry.host == HOST_UNIX)
+                .then_some(entry.external >> 16)
+                .filter(|m| *m != 0);
+            let kind = match unix {
+                _ if slash => Kind::Dir,
+                Some(m) if m & S_IFMT == S_IFLNK => Kind::Symlink,
+                Some(m) if m & S_IFMT == S_IFDIR => Kind::Dir,
+                None if entry.external & DOS_DIR != 0 => Kind::Dir,
+                _ => Kind::File,
+            };
+            // setuid, setgid and sticky are dropped: an artifact must not grant privileges.
+            let mode = match (unix, kind) {
+                (_, Kind::Symlink) => 0o777,
+                (Some(m), _) => m & 0o777,
+                (None, Kind::Dir) => 0o755,
+                (None, _) => 0o644,
+            };
+            let unsupported = |what: &str| ExtractError::Unsupported {
+                zip: zip.to_owned(),
+                entry: shown_name(),
+                what: what.to_owned(),
+            };
+            if entry.flags & 1 != 0 {
+                return Err(unsupported("encrypted"));
+            }
+            if kind == Kind::Symlink && cfg!(windows) {
+                return Err(ExtractError::LinkUnsupported {
+                    zip: zip.to_owned(),
+                    entry: shown_name(),
+                });
+            }
+            if kind != Kind::Dir {
+                check_sizes(zip, &entry, kind)?;
+            }
+            let key = if opts.case_insensitive {
+                path.to_lowercase()
+            } else {
+                path.clone()
+            };
+            Ok(Planned {
+                central: entry,
+                path,
+                key,
+                kind,
+                mode,
+                data_start: 0,
+            })
+        })
+        .collect()
+}
+
+/// Declared sizes that stored or deflated data cannot produce are a bomb's lie.
+fn check_sizes(zip: &Path, entry: &CentralEntry, kind: Kind) -> Result<(), ExtractError> {
+    let lie = |reason: String| ExtractError::SizeLie {
+        zip: zip.to_owned(),
+        entry: shown(&entry.name),
+        reason,
+    };
+    match entry.method {
+        0 if entry.compressed != entry.size => Err(lie(format!(
+            "stored with {} bytes of data but declares {} bytes",
+            entry.compressed, entry.size
+        ))),
+        8 if entry.size
+            > entry
+                .compressed
+                .saturating_mul(DEFLATE_MAX_RATIO)
+                .saturating_add(DEFLATE_SLACK) =>
+        {
+            Err(lie(format!(
+                "declares {} bytes from {} deflated bytes, more than deflate can expand to",
+                entry.size, entry.compressed
+            )))
+        }
+        0 | 8 if kind == Kind::Symlink && entry.size > MAX_LINK_TARGET => {
+            Err(lie(format!("a link target of {} bytes", entry.size)))
+        }
+        0 | 8 => Ok(()),
+        other => Err(ExtractError::Unsupported {
+            zip: zip.to_owned(),
+            entry: shown(&entry.name),
+            what: format!("compressed with method {other}"),
+        }),
+    }
+}
+
+/// The declared total (already bounded by what the compressed bytes can expand to) must fit
+/// the destination's free space: a bomb that passes the ratio check still cannot fill the
+/// disk, and an honest artifact too large for the runner fails before writing.
+pub(super) fn check_space(
+    zip: &Path,
+    dest: &Path,
+    planned: &[Planned],
+) -> Result<(), ExtractError> {
+    let declared: u64 = planned
+        .iter()
+        .filter(|p| p.kind == Kind::File)
+        .map(|p| p.central.size)
+        .fold(0, u64::saturating_add);
+    match free_space(dest) {
+        Some(available) if declared > available => Err(ExtractError::NoSpace {
+            zip: zip.to_owned(),
+            dest: dest.to_owned(),
+            declared,
+            available,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Bytes an unprivileged process may still write below `dir`; `None` where unknown.
+#[cfg(unix)]
+fn free_space(dir: &Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+#[cfg(not(unix))]
+fn free_space(_dir: &Path) -> Option<u64> {
+    None
+}
+
+/// Duplicates, case collisions, and entries below a file or a link.
+pub(super) fn check_structure(zip: &Path, planned: &[Planned]) -> Result<(), ExtractError> {
+    let mut by_key: HashMap<&str, usize> = HashMap::with_capacity(planned.len());
+    for (i, p) in planned.iter().enumerate() {
+        if let Some(&first) = by_key.get(p.key.as_str()) {
+            let other = &planned[first];
+            return Err(if other.path == p.path {
+                ExtractError::Duplicate {
+                    zip: zip.to_owned(),
+                    entry: shown(&p.central.name),
+                }
+            } else {
+                ExtractError::CaseCollision {
+                    zip: zip.to_owned(),
+                    entry: shown(&p.central.name),
+                    other: shown(&other.central.name),
+                }
+            });
+        }
+        by_key.insert(&p.key, i);
+    }
+    for p in planned {
+        for (at, _) in p.key.match_indices('/') {
+            if let Some(&above) = by_key.get(&p.key[..at]) {
+                let parent = &planned[above];
+                if parent.kind != Kind::Dir {
+                    return Err(ExtractError::UnderNonDirectory {
+                        zip: zip.to_owned(),
+                        entry: shown(&p.central.name),
+                        parent: shown(&parent.central.name),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads every local header: the name must match the central directory's, the data must lie
+/// before the central directory, and no two entries' data may overlap (overlapping entries
+/// are how a small zip declares an enormous total).
+pub(super) fn locate_data(
+    zip: &Path,
+    file: &File,
+    planned: &mut [Planned],
+    directory_at: u64,
+) -> Result<(), ExtractError> {
+    let mut spans = Vec::with_capacity(planned.len());
+    for (i, p) in planned.iter_mut().enumerate() {
+        let damaged = |reason: String| ExtractError::Damaged {
+            zip: zip.to_owned(),
+            entry: shown(&p.central.name),
+            reason,
+        };
+        if p.central.local_offset >= directory_at {
+            return Err(damaged(
+                "its local header lies outside the entries' area".into(),
+            ));
+        }
+        let local = central::read_local(file, p.central.local_offset)
+            .map_err(|e| damaged(e.to_string()))?;
+        if local.name != p.central.name {
+            return Err(damaged("its local header names another entry".into()));
+        }
+        let end = local.data_start.checked_add(p.central.compressed);
+        if end.is_none_or(|end| end > directory_at) {
+            return Err(damaged(
+                "its data runs past the end of the entries (truncated zip?)".into(),
+            ));
+        }
+        p.data_start = local.data_start;
+        spans.push((
+            p.central.local_offset,
+            local.data_start + p.central.compressed,
+            i,
+        ));
+    }
+    spans.sort_unstable();
+    for pair in spans.windows(2) {
+        if pair[1].0 < pair[0].1 {
+            return Err(ExtractError::SizeLie {
+                zip: zip.to_owned(),
+                entry: shown(&planned[pair[1].2].central.name),
+                reason: format!(
+                    "its data overlaps entry `{}`",
+                    shown(&planned[pair[0].2].central.name)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Each link's target, read, verified and resolved: it must stay inside the destination
+/// and not pass through another link.
+pub(super) fn read_link_targets(
+    zip: &Path,
+    file: &File,
+    planned: &[Planned],
+) -> Result<HashMap<usize, String>, ExtractError> {
+    let links: HashSet<&str> = planned
+        .iter()
+        .filter(|p| p.kind == Kind::Symlink)
+        .map(|p| p.key.as_str())
+        .collect();
+    let fold = planned.iter().any(|p| p.key != p.path);
+    let mut targets = HashMap::new();
+    for (i, p) in planned
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.kind == Kind::Symlink)
+    {
+        let mut bytes = Vec::new();
+        decode(file, p, &mut |chunk| {
+            bytes.extend_from_slice(chunk);
+            Ok(())
+        })
+        .map_err(|e| e.into_error(zip, p, Path::new("")))?;
+        let target_shown = shown(&bytes);
+        let refuse = |reason: String| ExtractError::LinkTarget {
+            zip: zip.to_owned(),
+            entry: shown(&p.central.name),
+            target: target_shown.clone(),
+            reason,
+        };
+        let target =
+            String::from_utf8(bytes).map_err(|_| refuse("the target is not UTF-8".into()))?;
+        let is_link = |prefix: &str| {
+            let key = if fold {
+                prefix.to_lowercase()
+            } else {
+                prefix.to_owned()
+            };
+            links.contains(key.as_str())
+        };
+        resolve_target(&p.path, &target, is_link).map_err(|problem| {
+            refuse(match problem {
+                TargetProblem::Name(problem) => format!("the target {problem}"),
+                TargetProblem::Escapes => "it points outside the destination".into(),
+                TargetProblem::ThroughLink(prefix) => {
+                    format!("it passes through the link `{}`, whose own target a check by name cannot follow", shown(prefix.as_bytes()))
+                }
+            })
+        })?;
+        targets.insert(i, target);
+    }
+    Ok(targets)
+}
+
+// `free_space` is `statvfs`: unknown (no check) elsewhere.
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn planned(name: &str, size: u64) -> Planned {
+        Planned {
+            central: CentralEntry {
+                name: name.as_bytes().to_vec(),
+                host: HOST_UNIX,
+                flags: 0,
+                method: 8,
+                crc: 0,
+                compressed: size / 1000,
+                size,
+                external: 0o100_644 << 16,
+                local_offset: 0,
+            },
+            path: name.to_owned(),
+            key: name.to_owned(),
+            kind: Kind::File,
+            mode: 0o644,
+            data_start: 0,
+        }
+    }
+
+    #[test]
+    fn a_declared_total_beyond_the_free_space_is_refused_before_writing() {
+        let dest = tempfile::tempdir().expect("tempdir");
+        let free = free_space(dest.path()).expect("statvfs works here");
+        let zip = Path::new("big.zip");
+        // Two entries that fit alone, not together.
+        let half = free / 2 + 1;
+        let err = check_space(zip, dest.path(), &[planned("a", half), planned("b", half)])
+            .expect_err("more than the free space");
+        assert!(
+            matches!(err, ExtractError::NoSpace { declared, available, .. } if declared == half * 2 && available >= free / 2),
+            "{err}"
+        );
+        assert!(err.to_string().contains("big.zip"), "{err}");
+        check_space(zip, dest.path(), &[planned("a", 1 << 20)]).expect("a megabyte fits");
+    }
+}

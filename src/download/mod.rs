@@ -1,0 +1,585 @@
+//! `stevedore download`: artifacts of this run (results service) or of another run (REST
+//! API with `github-token`) come back exactly as they left. Per artifact: the blob is
+//! streamed into a spool file while its SHA-256 is computed and compared with the listed
+//! digest (`digest-mismatch` decides), then extracted (`extract`: CRC-32 and sizes checked,
+//! modes and links restored, hostile entries refused) into a staging directory beside
+//! `path`. Artifacts download concurrently; extracting one overlaps downloading the next.
+//! Only when every artifact verified is the staged tree moved into `path` (`place`); a
+//! failure removes the staging directory and leaves `path` as it was (exit 4).
+//!
+//! Layout as download-artifact v8: one artifact (by `name`, or the only one listed or
+//! matched) goes into `path`; several go into `path/<name>/` each, or with
+//! `merge-multiple: true` all into `path`, where two different files with one path are an
+//! error naming both artifacts (identical copies are fine), never a silent overwrite.
+
+pub mod extract;
+pub(crate) mod fetch;
+pub mod inputs;
+pub mod place;
+pub(crate) mod source;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+
+use self::fetch::{Fetched, Kind};
+pub use self::inputs::{
+    DOWNLOAD_INPUTS, DigestMismatch, DownloadConfig, DownloadConfigError, DownloadInputs, Origin,
+    Wanted,
+};
+pub use self::place::PlaceError;
+use self::place::Staging;
+pub use self::source::Listed;
+use self::source::Source;
+use crate::events::{Event, Progress, Reporter};
+use crate::exit_code::ExitCode;
+use crate::github::RunnerEnv;
+use crate::net::Http;
+use crate::units;
+
+/// Artifacts downloading at once (download-artifact runs 5).
+const CONCURRENCY: usize = 4;
+/// How often a long download reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Why a download failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// Invalid inputs.
+    #[error(transparent)]
+    Config(#[from] DownloadConfigError),
+    /// A runner variable the results service needs is missing.
+    #[error(
+        "downloading this run's artifacts needs {var}, which the runner gives only to actions: use `uses: <owner>/stevedore/download@v1`, which passes it on, or give `github-token`, `repository` and `run-id` to download through the REST API"
+    )]
+    MissingEnv {
+        /// The variable.
+        var: &'static str,
+    },
+    /// The environment is unusable (a results URL, the runtime token, the HTTP deadline).
+    #[error("{0}")]
+    Environment(String),
+    /// What was asked for is not in the run.
+    #[error("{what} not found in the workflow run; it has {}", available_list(.available))]
+    NotFound {
+        /// What was asked for, naming the input.
+        what: String,
+        /// The names (and ids) the run has.
+        available: Vec<String>,
+    },
+    /// The artifacts could not be listed.
+    #[error("cannot list the run's artifacts: {0}")]
+    List(String),
+    /// An artifact name that cannot be a directory name.
+    #[error(
+        "artifact `{name}` cannot be downloaded into `path/{name}`: a name used as a directory must not be `.`, `..` or hold `/`, `\\` or NUL; download it by `artifact-ids` alone or with `merge-multiple: true`"
+    )]
+    Name {
+        /// The name.
+        name: String,
+    },
+    /// One artifact failed (download or extraction).
+    #[error("artifact `{name}` (id {id}): {message}; `path` was left as it was")]
+    Artifact {
+        /// Its name.
+        name: String,
+        /// Its id.
+        id: u64,
+        /// What went wrong.
+        message: String,
+    },
+    /// `digest-mismatch: error` and bytes whose SHA-256 is not the listed digest.
+    #[error(
+        "digest validation failed for artifact(s) {}: the downloaded bytes' SHA-256 differs from the digest the service listed; `path` was left as it was (use `digest-mismatch: warn` to accept them)",
+        .names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    )]
+    Digest {
+        /// The artifacts.
+        names: Vec<String>,
+    },
+    /// Merging or placing the verified result failed.
+    #[error("{0}; `path` was left as it was")]
+    Place(#[from] PlaceError),
+    /// The HTTP runtime could not start.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+fn available_list(names: &[String]) -> String {
+    if names.is_empty() {
+        return "no artifacts".into();
+    }
+    let shown: Vec<String> = names.iter().take(20).map(|n| format!("`{n}`")).collect();
+    let more = names.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+impl DownloadError {
+    /// The exit code: 2 for inputs and environment, 4 for transfers, 1 for the runtime.
+    #[must_use]
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            DownloadError::Config(_)
+            | DownloadError::MissingEnv { .. }
+            | DownloadError::Environment(_)
+            | DownloadError::NotFound { .. } => ExitCode::BadInput,
+            DownloadError::Runtime(_) => ExitCode::Internal,
+            _ => ExitCode::UploadFailed,
+        }
+    }
+}
+
+/// One downloaded artifact.
+#[derive(Debug, Clone)]
+pub struct ArtifactReport {
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: u64,
+    /// The SHA-256 of the downloaded bytes, `sha256:<hex>`.
+    pub digest: String,
+    /// The digest the service listed (`None`: it listed none, so nothing was compared).
+    pub listed_digest: Option<String>,
+    /// Files it held (1 for a raw artifact).
+    pub files: u64,
+    /// Bytes of those files.
+    pub bytes: u64,
+    /// Bytes downloaded (the zip's size).
+    pub downloaded: u64,
+    /// Where its files are.
+    pub path: PathBuf,
+    /// Attempts the download took.
+    pub attempts: u32,
+}
+
+/// What a download did.
+#[derive(Debug, Clone, Default)]
+pub struct DownloadReport {
+    /// `path`.
+    pub path: PathBuf,
+    /// Each artifact, in listing order.
+    pub artifacts: Vec<ArtifactReport>,
+    /// Artifacts whose digest differed (with `digest-mismatch` other than `error`).
+    pub mismatches: Vec<String>,
+    /// Identical copies `merge-multiple` dropped: files and bytes, not counted twice.
+    pub merged_duplicates: (u64, u64),
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl DownloadReport {
+    /// Files restored (an identical copy merged from two artifacts counts once).
+    #[must_use]
+    pub fn files(&self) -> u64 {
+        let all: u64 = self.artifacts.iter().map(|a| a.files).sum();
+        all - self.merged_duplicates.0
+    }
+
+    /// Bytes of those files.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        let all: u64 = self.artifacts.iter().map(|a| a.bytes).sum();
+        all - self.merged_duplicates.1
+    }
+}
+
+/// Where one artifact's files go in the staging tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Straight into `path`.
+    Single,
+    /// `path/<name>/`.
+    Separate,
+    /// Its own part, merged into `path` afterwards.
+    Merge,
+}
+
+/// Downloads what `config` asks for into `config.path`.
+pub fn download(
+    config: &DownloadConfig,
+    env: &RunnerEnv,
+    reporter: &dyn Reporter,
+) -> Result<DownloadReport, DownloadError> {
+    let started = Instant::now();
+    let idle = crate::net::idle_deadline(env.http_timeout.as_deref())
+        .map_err(DownloadError::Environment)?;
+    let runtime = crate::net::runtime().map_err(|e| DownloadError::Runtime(e.to_string()))?;
+    let source = Source::new(&config.origin, env, idle)?;
+    reporter.stage("Listing artifacts");
+    let listed = runtime.block_on(source.list())?;
+    let chosen = choose(&config.wanted, listed, reporter)?;
+    let mut report = DownloadReport {
+        path: config.path.clone(),
+        ..DownloadReport::default()
+    };
+    if chosen.is_empty() {
+        reporter.event(&Event::warning(
+            "no artifact matched: nothing was downloaded".into(),
+        ));
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
+    let layout = if matches!(config.wanted, Wanted::Name(_)) || chosen.len() == 1 {
+        Layout::Single
+    } else if config.merge_multiple {
+        Layout::Merge
+    } else {
+        Layout::Separate
+    };
+    if layout == Layout::Separate
+        && let Some(bad) = chosen.iter().find(|a| !usable_dir_name(&a.name))
+    {
+        return Err(DownloadError::Name {
+            name: bad.name.clone(),
+        });
+    }
+    let total: u64 = chosen.iter().map(|a| a.size).sum();
+    reporter.stage(&format!(
+        "Downloading {} ({})",
+        units::plural(chosen.len() as u64, "artifact"),
+        units::bytes(total)
+    ));
+    reporter.listing(
+        &chosen
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} (id {}, {}, {})",
+                    a.name,
+                    a.id,
+                    units::bytes(a.size),
+                    a.digest.as_deref().unwrap_or("no digest listed")
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let staging = Staging::create(&config.path)?;
+    let http = Http::new(idle).map_err(DownloadError::Environment)?;
+    let progress = Progress::default();
+    let results = with_download_progress(reporter, &progress, total, || {
+        runtime.block_on(transfer_all(
+            &http, &source, &chosen, &staging, layout, config, &progress, reporter,
+        ))
+    });
+    let mut mismatched = Vec::new();
+    for done in results? {
+        if done.mismatch {
+            mismatched.push(done.report.name.clone());
+        }
+        report.artifacts.push(done.report);
+    }
+    if !mismatched.is_empty() && config.digest_mismatch == DigestMismatch::Error {
+        return Err(DownloadError::Digest { names: mismatched });
+    }
+    report.mismatches = mismatched;
+    if layout == Layout::Merge {
+        reporter.stage("Merging");
+        let mut owners = HashMap::new();
+        for (i, artifact) in chosen.iter().enumerate() {
+            let (files, bytes) = place::merge(
+                &staging.part(i),
+                &staging.out(),
+                &artifact.name,
+                &mut owners,
+            )?;
+            report.merged_duplicates.0 += files;
+            report.merged_duplicates.1 += bytes;
+        }
+    }
+    staging.commit(&config.path)?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// The artifacts `wanted` names, from the run's listing.
+fn choose(
+    wanted: &Wanted,
+    listed: Vec<Listed>,
+    reporter: &dyn Reporter,
+) -> Result<Vec<Listed>, DownloadError> {
+    let available = || {
+        listed
+            .iter()
+            .map(|a| format!("{} (id {})", a.name, a.id))
+            .collect::<Vec<_>>()
+    };
+    match wanted {
+        Wanted::Name(name) => match listed.iter().find(|a| &a.name == name) {
+            Some(a) => Ok(vec![a.clone()]),
+            None => Err(DownloadError::NotFound {
+                what: format!("artifact `{name}` (input `name`)"),
+                available: available(),
+            }),
+        },
+        Wanted::Ids(ids) => {
+            let found: Vec<Listed> = listed
+                .iter()
+                .filter(|a| ids.contains(&a.id))
+                .cloned()
+                .collect();
+            if found.is_empty() {
+                return Err(DownloadError::NotFound {
+                    what: format!(
+                        "none of the artifact ids {} (input `artifact-ids`)",
+                        ids.iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    available: available(),
+                });
+            }
+            let missing: Vec<String> = ids
+                .iter()
+                .filter(|id| !found.iter().any(|a| a.id == **id))
+                .map(u64::to_string)
+                .collect();
+            if !missing.is_empty() {
+                reporter.event(&Event::warning(format!(
+                    "could not find artifact id(s) {} in the run",
+                    missing.join(", ")
+                )));
+            }
+            Ok(found)
+        }
+        Wanted::Pattern(None) => Ok(listed),
+        Wanted::Pattern(Some((_, matcher))) => Ok(listed
+            .into_iter()
+            .filter(|a| matcher.is_match(&a.name))
+            .collect()),
+    }
+}
+
+/// A name that is safe as one directory level under `path`.
+fn usable_dir_name(name: &str) -> bool {
+    !(name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']))
+}
+
+/// One artifact's outcome.
+struct Done {
+    report: ArtifactReport,
+    mismatch: bool,
+}
+
+/// Every artifact, [`CONCURRENCY`] at a time, in listing order; after a failure no new
+/// one starts, but those running finish, so nothing writes into the staging directory once
+/// it is removed. The first failure is returned, not the artifacts skipped because of it.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the parts of one run"
+)]
+async fn transfer_all(
+    http: &Http,
+    source: &Source,
+    chosen: &[Listed],
+    staging: &Staging,
+    layout: Layout,
+    config: &DownloadConfig,
+    progress: &Progress,
+    reporter: &dyn Reporter,
+) -> Result<Vec<Done>, DownloadError> {
+    let stop = AtomicBool::new(false);
+    let stop = &stop;
+    let mut results: Vec<(usize, Option<Result<Done, DownloadError>>)> =
+        futures_util::stream::iter(chosen.iter().enumerate())
+            .map(|(i, artifact)| async move {
+                if stop.load(Ordering::Relaxed) {
+                    return (i, None);
+                }
+                let result = transfer(
+                    http, source, artifact, i, staging, layout, config, progress, reporter,
+                )
+                .await;
+                let failed = match &result {
+                    Err(_) => true,
+                    Ok(done) => done.mismatch && config.digest_mismatch == DigestMismatch::Error,
+                };
+                if failed {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                (i, Some(result))
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+    results.sort_by_key(|(i, _)| *i);
+    let mut done = Vec::with_capacity(results.len());
+    for (_, result) in results {
+        if let Some(result) = result {
+            done.push(result?);
+        }
+    }
+    Ok(done)
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the parts of one run"
+)]
+async fn transfer(
+    http: &Http,
+    source: &Source,
+    artifact: &Listed,
+    i: usize,
+    staging: &Staging,
+    layout: Layout,
+    config: &DownloadConfig,
+    progress: &Progress,
+    reporter: &dyn Reporter,
+) -> Result<Done, DownloadError> {
+    let fail = |message: String| DownloadError::Artifact {
+        name: artifact.name.clone(),
+        id: artifact.id,
+        message,
+    };
+    let spool = staging.spool(i);
+    let fetched = fetch::fetch(http, source, artifact, &spool, progress)
+        .await
+        .map_err(fail)?;
+    let mismatch = check_digest(artifact, &fetched, config.digest_mismatch, reporter);
+    let (dir, shown) = match layout {
+        Layout::Single => (staging.out(), config.path.clone()),
+        Layout::Separate => (
+            staging.out().join(&artifact.name),
+            config.path.join(&artifact.name),
+        ),
+        Layout::Merge => (staging.part(i), config.path.clone()),
+    };
+    let mut report = ArtifactReport {
+        name: artifact.name.clone(),
+        id: artifact.id,
+        digest: fetched.digest.clone(),
+        listed_digest: artifact.digest.clone(),
+        files: 0,
+        bytes: 0,
+        downloaded: fetched.bytes,
+        path: shown,
+        attempts: fetched.attempts,
+    };
+    if mismatch && config.digest_mismatch == DigestMismatch::Error {
+        // Nothing of it is extracted: the run fails and the staging directory goes.
+        return Ok(Done { report, mismatch });
+    }
+    let kind = fetched.kind.clone();
+    let (files, bytes) = tokio::task::spawn_blocking(move || unpack(&kind, &spool, &dir))
+        .await
+        .map_err(|e| fail(format!("the extraction thread failed: {e}")))?
+        .map_err(fail)?;
+    progress.files.fetch_add(1, Ordering::Relaxed);
+    report.files = files;
+    report.bytes = bytes;
+    reporter.event(&Event::info(format!(
+        "{}: {} ({}) in {} attempt(s), {}",
+        artifact.name,
+        units::plural(files, "file"),
+        units::bytes(bytes),
+        fetched.attempts,
+        fetched.digest
+    )));
+    Ok(Done { report, mismatch })
+}
+
+/// Compares the downloaded bytes' SHA-256 with the listed digest; true on a mismatch
+/// (reported as `digest-mismatch` says, except `error`, which the caller fails on).
+fn check_digest(
+    artifact: &Listed,
+    fetched: &Fetched,
+    mode: DigestMismatch,
+    reporter: &dyn Reporter,
+) -> bool {
+    let Some(listed) = &artifact.digest else {
+        reporter.event(&Event::debug(format!(
+            "{}: the service listed no digest; the download was not compared",
+            artifact.name
+        )));
+        return false;
+    };
+    if listed.eq_ignore_ascii_case(&fetched.digest) {
+        return false;
+    }
+    let message = format!(
+        "artifact `{}` digest validation failed: listed {listed}, downloaded {}",
+        artifact.name, fetched.digest
+    );
+    match mode {
+        DigestMismatch::Ignore | DigestMismatch::Error => {}
+        DigestMismatch::Info => reporter.event(&Event::info(message)),
+        DigestMismatch::Warn => reporter.event(&Event::warning(message)),
+    }
+    true
+}
+
+/// Extracts a zip into the empty directory `dir` (created here), or moves a raw file
+/// into it under its name; returns files and bytes. The spool file is gone afterwards.
+fn unpack(kind: &Kind, spool: &Path, dir: &Path) -> Result<(u64, u64), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let result = match kind {
+        Kind::Zip => {
+            // Probed on the staging directory, which is on `path`'s file system.
+            let options = extract::ExtractOptions::for_destination(dir);
+            extract::extract_zip(spool, dir, &options, &|_| {})
+                .map(|done| (done.files, done.bytes))
+                .map_err(|e| e.to_string())
+        }
+        Kind::Raw(name) => {
+            let target = dir.join(name);
+            std::fs::rename(spool, &target)
+                .and_then(|()| std::fs::metadata(&target))
+                .map(|meta| (1, meta.len()))
+                .map_err(|e| format!("cannot save `{}`: {e}", target.display()))
+        }
+    };
+    let _ = std::fs::remove_file(spool);
+    result
+}
+
+/// Runs `work` while a line tells how far the download is, every [`PROGRESS_EVERY`].
+fn with_download_progress<T>(
+    reporter: &dyn Reporter,
+    progress: &Progress,
+    total: u64,
+    work: impl FnOnce() -> T,
+) -> T {
+    std::thread::scope(|scope| {
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        scope.spawn(move || {
+            let started = Instant::now();
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                wait.recv_timeout(PROGRESS_EVERY)
+            {
+                let bytes = progress.bytes.load(Ordering::Relaxed);
+                reporter.event(&Event::info(format!(
+                    "downloaded {} of {}, {}, {} artifact(s) done",
+                    units::bytes(bytes),
+                    units::bytes(total),
+                    units::rate(units::throughput(bytes, started.elapsed())),
+                    progress.files.load(Ordering::Relaxed)
+                )));
+            }
+        });
+        let result = work();
+        drop(done);
+        result
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_names_that_cannot_be_directories() {
+        for bad in ["", ".", "..", "a/b", "a\\b"] {
+            assert!(!usable_dir_name(bad), "{bad:?}");
+        }
+        assert!(usable_dir_name("build-linux"));
+        assert!(usable_dir_name("..x"));
+    }
+}

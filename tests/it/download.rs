@@ -1,0 +1,528 @@
+//! `stevedore download` against the results-service emulator and a real Azurite: what the
+//! official `@actions/artifact` client uploads, and what stevedore uploads, comes back byte
+//! for byte with its modes; layouts, `merge-multiple` conflicts, raw artifacts and inputs.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::emulator::{Job, emulator};
+use crate::support::{Ctx, Run, parse_outputs, random_bytes, read_tree};
+
+/// Runs `stevedore download` as `download/action.yml` does: `INPUT_*`, no flags.
+pub fn run_download(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)]) -> Run {
+    run_download_env(ctx, inputs, &emulator().env(job))
+}
+
+/// [`run_download`] with an environment of the caller's.
+pub fn run_download_env(ctx: &Ctx, inputs: &[(&str, &str)], env: &[(String, String)]) -> Run {
+    fs::write(&ctx.output, "").expect("reset output");
+    fs::write(&ctx.summary, "").expect("reset summary");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stevedore"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &ctx.home)
+        .env("RUNNER_TEMP", &ctx.temp)
+        .env("GITHUB_WORKSPACE", &ctx.ws)
+        .env("GITHUB_OUTPUT", &ctx.output)
+        .env("GITHUB_STEP_SUMMARY", &ctx.summary)
+        .env("GITHUB_ACTIONS", "true")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&ctx.ws)
+        .arg("download");
+    for (name, value) in inputs {
+        cmd.env(
+            format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
+            value,
+        );
+    }
+    let out = cmd.output().expect("run stevedore download");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        outputs: parse_outputs(&fs::read_to_string(&ctx.output).expect("outputs")),
+        summary: fs::read_to_string(&ctx.summary).expect("summary"),
+    }
+}
+
+/// Every entry under `dir` (files, directories, links) with its mode and a hash of its
+/// bytes (or link target): what "`path` untouched" compares.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, (u32, String)> {
+    use sha2::Digest as _;
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("entry").path();
+            let meta = fs::symlink_metadata(&path).expect("meta");
+            let rel = path
+                .strip_prefix(dir)
+                .expect("under")
+                .to_string_lossy()
+                .into_owned();
+            let content = if meta.file_type().is_symlink() {
+                format!("-> {}", fs::read_link(&path).expect("link").display())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                "dir".into()
+            } else {
+                hex::encode(sha2::Sha256::digest(fs::read(&path).expect("read")))
+            };
+            out.insert(rel, (meta.permissions().mode() & 0o7777, content));
+        }
+    }
+    out
+}
+
+/// Entries beside `path` whose name starts `.stevedore-`: staging a run left behind.
+pub fn staging_left(path: &Path) -> Vec<PathBuf> {
+    fs::read_dir(path.parent().expect("parent"))
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".stevedore-"))
+        })
+        .collect()
+}
+
+/// A tree with an executable (0755), a multi-MiB binary, an empty file, a non-ASCII
+/// name and nested directories, under `ws/<dir>`.
+pub fn build_tree(ctx: &Ctx, dir: &str) -> PathBuf {
+    ctx.file(&format!("{dir}/readme.txt"), "hello download\n".repeat(300));
+    ctx.file(
+        &format!("{dir}/bin/tool.bin"),
+        random_bytes(3 * 1024 * 1024 + 17, 0x51_7CC1_B727_220A),
+    );
+    ctx.file(&format!("{dir}/empty.log"), "");
+    let exe = ctx.file(&format!("{dir}/bin/run.sh"), "#!/bin/sh\necho hi\n");
+    fs::set_permissions(exe, fs::Permissions::from_mode(0o755)).expect("chmod");
+    ctx.file(&format!("{dir}/docs/héllo wörld.md"), "# unicode\n");
+    ctx.ws.join(dir)
+}
+
+/// Uploads every file under `root` with the official client as artifact `name`.
+pub fn official_upload(job: &Job, name: &str, root: &Path) -> serde_json::Value {
+    let mut files: Vec<String> = read_tree(root)
+        .keys()
+        .map(|rel| root.join(rel).to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut args = vec!["upload", name, root.to_str().expect("utf-8"), "6"];
+    args.extend(files.iter().map(String::as_str));
+    emulator().official(job, &args)
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).expect("meta").permissions().mode() & 0o777
+}
+
+#[test]
+fn the_official_upload_comes_back_byte_identical_with_its_modes_and_digest() {
+    let ctx = Ctx::new();
+    let root = build_tree(&ctx, "dist");
+    let job = emulator().job();
+    let theirs = official_upload(&job, "build", &root);
+    let dest = ctx.temp.join("restored");
+    let run = run_download(
+        &ctx,
+        &job,
+        &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(read_tree(&root) == read_tree(&dest), "the tree differs");
+    assert_eq!(mode(&dest.join("bin/run.sh")), 0o755, "0755 stays 0755");
+    assert_eq!(mode(&dest.join("readme.txt")) & 0o111, 0, "no x bit added");
+    assert_eq!(run.outputs["download-path"], dest.to_str().expect("utf-8"));
+    let listed: serde_json::Value = serde_json::from_str(&run.outputs["artifacts"]).expect("json");
+    assert_eq!(listed[0]["name"], "build");
+    assert_eq!(listed[0]["id"], theirs["id"]);
+    assert_eq!(
+        listed[0]["digest"].as_str().expect("digest"),
+        theirs["digest"]
+            .as_str()
+            .map(|d| if d.starts_with("sha256:") {
+                d.to_owned()
+            } else {
+                format!("sha256:{d}")
+            })
+            .expect("official digest"),
+        "the digest of the bytes downloaded is the one the official client uploaded"
+    );
+    assert_eq!(run.outputs["files"], "5");
+    let bytes: u64 = read_tree(&root).values().map(|v| v.len() as u64).sum();
+    assert_eq!(run.outputs["bytes"], bytes.to_string());
+    assert!(
+        run.summary.contains("stevedore download"),
+        "{}",
+        run.summary
+    );
+    assert!(staging_left(&dest).is_empty());
+}
+
+#[test]
+fn stevedore_upload_then_download_by_id_is_the_same_tree_into_an_existing_path() {
+    let ctx = Ctx::new();
+    let root = build_tree(&ctx, "dist");
+    let job = emulator().job();
+    let up = ctx.action_env(
+        &[
+            ("destination", "artifact"),
+            ("path", "dist"),
+            ("name", "ours"),
+        ],
+        &emulator().env(&job),
+    );
+    assert_eq!(up.code, 0, "{}", up.log());
+    let dest = ctx.temp.join("into");
+    fs::create_dir_all(dest.join("bin")).expect("mkdir");
+    fs::write(dest.join("keep.txt"), "kept").expect("write");
+    fs::write(dest.join("readme.txt"), "old").expect("write");
+    let run = run_download(
+        &ctx,
+        &job,
+        &[
+            ("artifact-ids", &up.outputs["artifact-id"]),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let mut expected = read_tree(&root);
+    expected.insert("keep.txt".into(), b"kept".to_vec());
+    assert!(
+        read_tree(&dest) == expected,
+        "same files, an existing one replaced, others kept"
+    );
+    assert_eq!(mode(&dest.join("bin/run.sh")), 0o755);
+    let listed: serde_json::Value = serde_json::from_str(&run.outputs["artifacts"]).expect("json");
+    assert_eq!(
+        listed[0]["digest"].as_str().expect("digest"),
+        format!("sha256:{}", up.outputs["artifact-digest"])
+    );
+}
+
+#[test]
+fn several_artifacts_go_to_named_directories_and_pattern_picks_them() {
+    let ctx = Ctx::new();
+    let job = emulator().job();
+    for (name, text) in [
+        ("app-linux", "linux"),
+        ("app-macos", "macos"),
+        ("docs", "docs"),
+    ] {
+        ctx.file(&format!("{name}/f.txt"), text);
+        official_upload(&job, name, &ctx.ws.join(name));
+    }
+    let dest = ctx.temp.join("many");
+    let run = run_download(
+        &ctx,
+        &job,
+        &[
+            ("pattern", "app-*"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let tree = read_tree(&dest);
+    let names: Vec<&str> = tree.keys().map(String::as_str).collect();
+    assert_eq!(names, ["app-linux/f.txt", "app-macos/f.txt"]);
+    assert_eq!(tree["app-macos/f.txt"], b"macos");
+    // No filter: every artifact; one match: straight into `path`.
+    let all = ctx.temp.join("all");
+    let run = run_download(&ctx, &job, &[("path", all.to_str().expect("utf-8"))]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(read_tree(&all).len(), 3);
+    let one = ctx.temp.join("one");
+    let run = run_download(
+        &ctx,
+        &job,
+        &[("pattern", "do*"), ("path", one.to_str().expect("utf-8"))],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(read_tree(&one).keys().collect::<Vec<_>>(), ["f.txt"]);
+}
+
+#[test]
+fn merge_multiple_refuses_two_different_files_naming_both_and_accepts_identical_ones() {
+    let ctx = Ctx::new();
+    let job = emulator().job();
+    ctx.file("x/shared.txt", "same bytes");
+    ctx.file("x/conflict.txt", "from x");
+    ctx.file("x/only-x.txt", "x");
+    ctx.file("y/shared.txt", "same bytes");
+    ctx.file("y/conflict.txt", "from y");
+    ctx.file("z/shared.txt", "same bytes");
+    ctx.file("z/sub/only-z.txt", "z");
+    let ids: Vec<String> = ["x", "y", "z"]
+        .iter()
+        .map(|n| official_upload(&job, &format!("part-{n}"), &ctx.ws.join(n))["id"].to_string())
+        .collect();
+
+    let dest = ctx.temp.join("merged");
+    fs::create_dir_all(&dest).expect("mkdir");
+    fs::write(dest.join("before.txt"), "before").expect("write");
+    let before = snapshot(&dest);
+    let run = run_download(
+        &ctx,
+        &job,
+        &[
+            ("pattern", "part-*"),
+            ("merge-multiple", "true"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    let log = run.log();
+    assert!(
+        log.contains("`part-x`") && log.contains("`part-y`") && log.contains("conflict.txt"),
+        "names both artifacts and the file: {log}"
+    );
+    assert!(log.contains("::error"), "{log}");
+    assert_eq!(snapshot(&dest), before, "`path` untouched");
+    assert!(staging_left(&dest).is_empty());
+
+    let ids_xz = format!("{}, {}", ids[0], ids[2]);
+    let run = run_download(
+        &ctx,
+        &job,
+        &[
+            ("artifact-ids", &ids_xz),
+            ("merge-multiple", "true"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let tree = read_tree(&dest);
+    let names: Vec<&str> = tree.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "before.txt",
+            "conflict.txt",
+            "only-x.txt",
+            "shared.txt",
+            "sub/only-z.txt"
+        ]
+    );
+    assert_eq!(tree["conflict.txt"], b"from x");
+    assert_eq!(run.outputs["files"], "4", "the shared file counted once");
+}
+
+#[test]
+fn a_raw_artifact_is_saved_under_its_file_name() {
+    let ctx = Ctx::new();
+    let job = emulator().job();
+    let payload = random_bytes(1024 * 1024 + 5, 7);
+    ctx.file("dist/tool-v1.bin", &payload);
+    let up = ctx.action_env(
+        &[
+            ("destination", "artifact"),
+            ("path", "dist/tool-v1.bin"),
+            ("archive", "false"),
+        ],
+        &emulator().env(&job),
+    );
+    assert_eq!(up.code, 0, "{}", up.log());
+    let dest = ctx.temp.join("raw");
+    let run = run_download(
+        &ctx,
+        &job,
+        &[
+            ("name", "tool-v1.bin"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(read_tree(&dest).keys().collect::<Vec<_>>(), ["tool-v1.bin"]);
+    assert!(fs::read(dest.join("tool-v1.bin")).expect("read") == payload);
+    assert_eq!(run.outputs["files"], "1");
+}
+
+#[test]
+fn bad_inputs_and_unknown_artifacts_exit_2_naming_them() {
+    let ctx = Ctx::new();
+    let job = emulator().job();
+    let run = run_download(&ctx, &job, &[("name", "a"), ("artifact-ids", "1")]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(
+        run.log().contains("`name` and `artifact-ids`"),
+        "{}",
+        run.log()
+    );
+    let run = run_download(&ctx, &job, &[("digest-mismatch", "loud")]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.log().contains("`digest-mismatch` is `loud`"),
+        "{}",
+        run.log()
+    );
+    ctx.file("a/f", "f");
+    official_upload(&job, "present", &ctx.ws.join("a"));
+    let run = run_download(&ctx, &job, &[("name", "absent")]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(
+        run.log().contains("`absent`") && run.log().contains("present"),
+        "names what is missing and what exists: {}",
+        run.log()
+    );
+    let run = run_download_env(&ctx, &[("name", "x")], &[]);
+    assert_eq!(run.code, 2);
+    assert!(run.log().contains("ACTIONS_RUNTIME_TOKEN"), "{}", run.log());
+}
+
+#[test]
+fn another_runs_artifacts_come_through_the_rest_api_and_the_token_stays_secret() {
+    use crate::github::github;
+    const TOKEN: &str = "ghs_download14-reader-0123456789";
+    let ctx = Ctx::new();
+    let root = build_tree(&ctx, "dist");
+    let job = emulator().job();
+    official_upload(&job, "rest-build", &root);
+    ctx.file("other/x.txt", "x");
+    official_upload(&job, "rest-other", &ctx.ws.join("other"));
+    let repo = github().repo();
+    github().workflow_run(&repo, 4711, &job, TOKEN);
+    // No results-service credentials at all: what arrives came through the REST API.
+    let env = vec![
+        ("GITHUB_API_URL".to_owned(), github().url.clone()),
+        ("GITHUB_REPOSITORY".to_owned(), "octo/this-repo".to_owned()),
+        ("GITHUB_RUN_ID".to_owned(), "1".to_owned()),
+    ];
+    let dest = ctx.temp.join("rest");
+    let run = run_download_env(
+        &ctx,
+        &[
+            ("github-token", TOKEN),
+            ("repository", &repo),
+            ("run-id", "4711"),
+            ("pattern", "rest-*"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        read_tree(&root) == read_tree(&dest.join("rest-build")),
+        "byte-identical"
+    );
+    assert_eq!(read_tree(&dest.join("rest-other"))["x.txt"], b"x");
+    assert_eq!(mode(&dest.join("rest-build/bin/run.sh")), 0o755);
+    let mask = format!("::add-mask::{TOKEN}\n");
+    for text in [
+        run.log().replacen(&mask, "", 1),
+        run.summary.clone(),
+        fs::read_to_string(&ctx.output).expect("outputs"),
+    ] {
+        assert!(!text.contains(TOKEN), "the token leaked: {text}");
+    }
+    assert!(
+        run.stdout.contains(&format!("::add-mask::{TOKEN}")),
+        "masked first"
+    );
+
+    let run = run_download_env(
+        &ctx,
+        &[
+            ("github-token", "ghs_not-a-token-anyone-accepts"),
+            ("repository", &repo),
+            ("run-id", "4711"),
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(
+        run.log().contains("`github-token` is not a valid token"),
+        "{}",
+        run.log()
+    );
+}
+
+/// Ships `zip` as a raw artifact named `name` (stevedore `archive: false`): the service
+/// stores it as `application/zip` under a `.zip` path, so a download extracts it.
+fn ship_zip(ctx: &Ctx, job: &Job, name: &str, zip: &[u8]) {
+    ctx.file(name, zip);
+    let up = ctx.action_env(
+        &[
+            ("destination", "artifact"),
+            ("path", name),
+            ("archive", "false"),
+        ],
+        &emulator().env(job),
+    );
+    assert_eq!(up.code, 0, "{}", up.log());
+}
+
+#[test]
+fn a_hostile_artifact_is_refused_naming_the_entry_and_nothing_lands_anywhere() {
+    use crate::hostile_zip::{Raw, build};
+    let ctx = Ctx::new();
+    let job = emulator().job();
+    let zip = build(&[
+        Raw::file("fine.txt", b"fine", 0o644),
+        Raw::file("../escape.txt", b"out", 0o644),
+    ]);
+    ship_zip(&ctx, &job, "evil.zip", &zip);
+    let dest = ctx.temp.join("box/dest");
+    fs::create_dir_all(&dest).expect("mkdir");
+    fs::write(dest.join("before.txt"), "before").expect("write");
+    let parent_before = snapshot(&ctx.temp.join("box"));
+    let run = run_download(
+        &ctx,
+        &job,
+        &[
+            ("name", "evil.zip"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(
+        run.log().contains("../escape.txt"),
+        "names the entry: {}",
+        run.log()
+    );
+    assert_eq!(
+        snapshot(&ctx.temp.join("box")),
+        parent_before,
+        "nothing written beside or in `path`"
+    );
+}
+
+#[test]
+fn links_and_modes_in_an_artifact_come_back_as_links_and_modes() {
+    use crate::hostile_zip::{Raw, build};
+    let ctx = Ctx::new();
+    let job = emulator().job();
+    let zip = build(&[
+        Raw::dir("v1/", 0o755),
+        Raw::file("v1/tool", b"#!/bin/sh\n", 0o750),
+        Raw::file("v1/data", b"data", 0o600),
+        Raw::link("current", "v1"),
+    ]);
+    ship_zip(&ctx, &job, "linked.zip", &zip);
+    let dest = ctx.temp.join("linked");
+    let run = run_download(
+        &ctx,
+        &job,
+        &[
+            ("name", "linked.zip"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(
+        fs::read_link(dest.join("current")).expect("a link"),
+        Path::new("v1")
+    );
+    assert_eq!(mode(&dest.join("v1/tool")), 0o750);
+    assert_eq!(mode(&dest.join("v1/data")), 0o600);
+    assert_eq!(
+        fs::read(dest.join("current/data")).expect("through the link"),
+        b"data"
+    );
+}
