@@ -201,6 +201,15 @@ fn download_action_passes_inputs_through_env_only() {
     ];
     expected.sort_unstable();
     assert_eq!(inputs, expected, "download/action.yml inputs");
+    let mut in_binary: Vec<&str> = stevedore::download::DOWNLOAD_INPUTS
+        .iter()
+        .map(|s| s.name)
+        .collect();
+    in_binary.sort_unstable();
+    assert_eq!(
+        inputs, in_binary,
+        "download/action.yml vs stevedore download's input table"
+    );
     // The defaults download-artifact v8 declares (its action.yml at 484a0b52).
     for (name, default) in [
         ("merge-multiple", "false"),
