@@ -3,7 +3,8 @@
 //! musl build of `scripts/build-release`, the bytes users download) from a loopback HTTP
 //! server standing in for the release host, verifies it against `dist/manifest.txt`, the
 //! action runs, and later steps and a later job read its outputs. A tampered binary must
-//! stop the run at verification, before stevedore runs.
+//! stop the run at verification, before stevedore runs. The download sub-action
+//! (`uses: ./download`) brings back what `uses: ./` uploaded to the results emulator.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -138,10 +139,21 @@ jobs:
 /// A repository holding the action as a release commit would: action.yml, the installer
 /// and a manifest pinning `sha256` for this host's target.
 fn action_repo(dir: &Path, sha256: &str) {
+    action_repo_with(dir, sha256, WORKFLOW);
+}
+
+/// [`action_repo`] with the download sub-action too and `workflow` as the self-test.
+fn action_repo_with(dir: &Path, sha256: &str, workflow: &str) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
     fs::create_dir_all(dir.join("dist")).expect("mkdir");
+    fs::create_dir_all(dir.join("download")).expect("mkdir");
     fs::create_dir_all(dir.join(".github/workflows")).expect("mkdir");
     fs::copy(src.join("action.yml"), dir.join("action.yml")).expect("copy action.yml");
+    fs::copy(
+        src.join("download/action.yml"),
+        dir.join("download/action.yml"),
+    )
+    .expect("copy download/action.yml");
     fs::copy(src.join("dist/install.sh"), dir.join("dist/install.sh")).expect("copy install.sh");
     let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
     let version_line = manifest
@@ -154,7 +166,7 @@ fn action_repo(dir: &Path, sha256: &str) {
         format!("{manifest}{} {sha256}\n", host_target()),
     )
     .expect("write manifest");
-    fs::write(dir.join(".github/workflows/self-test.yml"), WORKFLOW).expect("workflow");
+    fs::write(dir.join(".github/workflows/self-test.yml"), workflow).expect("workflow");
     git_in(dir, &["init", "-q"]);
     git_in(dir, &["add", "-A"]);
     git_in(dir, &["commit", "-qm", "release"]);
@@ -187,7 +199,22 @@ fn github_script_stand_in(root: &Path) -> PathBuf {
 
 fn run_act(dir: &Path, home: &Path, base: &str) -> (bool, String) {
     let stand_in = github_script_stand_in(home);
-    let out = Command::new(act())
+    run_act_with(dir, home, base, &stand_in, &[])
+}
+
+/// Runs the self-test under act with `stand_in` as github-script and `env` for every step.
+fn run_act_with(
+    dir: &Path,
+    home: &Path,
+    base: &str,
+    stand_in: &Path,
+    env: &[(String, String)],
+) -> (bool, String) {
+    let mut cmd = Command::new(act());
+    for (k, v) in env {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    let out = cmd
         .args([
             "push",
             "-W",
@@ -438,4 +465,136 @@ fn pin_release(repo: &Path, binary: &[u8]) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Uploads with `uses: ./` to the results emulator (in front of Azurite), then brings the
+/// artifact back with `uses: ./download`, and compares bytes and modes in the workflow.
+const ROUND_TRIP_WORKFLOW: &str = r#"name: self-test
+on: push
+jobs:
+  round-trip:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Check out (a copy of the action under test)
+        run: cp -R "$STEVEDORE_SOURCE/." "$GITHUB_WORKSPACE"
+      - name: Build outputs
+        run: |
+          mkdir -p out/bin out/deep/er
+          printf 'one\n' > out/a.txt
+          printf '#!/bin/sh\necho self-test: the restored tool ran\n' > out/bin/tool
+          chmod 755 out/bin/tool
+          head -c 3000000 /dev/urandom > out/deep/er/blob.bin
+          : > out/empty
+      - id: ship
+        uses: ./
+        with:
+          path: out
+          destination: artifact
+          name: round-trip
+      - id: back
+        uses: ./download
+        with:
+          name: round-trip
+          path: restored
+      - name: The same bytes and modes came back
+        env:
+          FILES: ${{ steps.back.outputs.files }}
+          BYTES: ${{ steps.back.outputs.bytes }}
+          SHIPPED: ${{ steps.ship.outputs.bytes }}
+          DOWNLOAD_PATH: ${{ steps.back.outputs.download-path }}
+          ARTIFACTS: ${{ steps.back.outputs.artifacts }}
+        run: |
+          test "$FILES" = 4
+          test "$BYTES" = "$SHIPPED"
+          test "$(cd "$DOWNLOAD_PATH" && pwd -P)" = "$(cd restored && pwd -P)"
+          printf '%s' "$ARTIFACTS" | grep -q '"round-trip"'
+          (cd out && find . -type f -exec sha256sum {} + | sort) > want.sums
+          (cd restored && find . -type f -exec sha256sum {} + | sort) > got.sums
+          diff want.sums got.sums
+          (cd out && find . -type f -printf '%m %p\n' | sort) > want.modes
+          (cd restored && find . -type f -printf '%m %p\n' | sort) > got.modes
+          diff want.modes got.modes
+          grep -qx '755 ./bin/tool' got.modes
+          ./restored/bin/tool
+          echo "self-test: round trip identical"
+"#;
+
+/// github-script cannot be cloned offline: this stand-in does what the credentials step's
+/// script does (both action.yml files hold the same two `core.setOutput` lines, checked
+/// below), through the same file command, from a node action's environment.
+fn github_script_hand_over(root: &Path) -> PathBuf {
+    let script = "core.setOutput('runtime-token', process.env.ACTIONS_RUNTIME_TOKEN || '')\n          core.setOutput('results-url', process.env.ACTIONS_RESULTS_URL || '')";
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for action in ["action.yml", "download/action.yml"] {
+        let text = fs::read_to_string(src.join(action)).expect("action");
+        assert!(
+            text.contains(script),
+            "{action}: the credentials script changed"
+        );
+    }
+    let dir = root.join("github-script-hand-over");
+    fs::create_dir_all(&dir).expect("mkdir");
+    fs::write(
+        dir.join("action.yml"),
+        "name: stand-in\ndescription: github-script's credentials script\ninputs:\n  script:\n    description: ignored\nruns:\n  using: node20\n  main: index.js\n",
+    )
+    .expect("stand-in");
+    fs::write(
+        dir.join("index.js"),
+        "const fs = require('fs')\n\
+         const out = (k, v) => fs.appendFileSync(process.env.GITHUB_OUTPUT, `${k}=${v}\\n`)\n\
+         out('runtime-token', process.env.ACTIONS_RUNTIME_TOKEN || '')\n\
+         out('results-url', process.env.ACTIONS_RESULTS_URL || '')\n\
+         console.log('self-test: credentials handed over')\n",
+    )
+    .expect("stand-in");
+    dir
+}
+
+#[test]
+fn download_sub_action_restores_what_the_action_uploaded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = fs::canonicalize(tmp.path()).expect("canonical");
+    let binary = fs::read(release_binary(host_target())).expect("release binary");
+    let sha = hex::encode(Sha256::digest(&binary));
+    let asset = format!("v{VERSION}/stevedore-{VERSION}-{}", host_target());
+    let release = root.join("release");
+    fs::create_dir_all(release.join(format!("v{VERSION}"))).expect("mkdir");
+    fs::write(release.join(&asset), &binary).expect("asset");
+    let base = serve(release).url;
+    let repo = root.join("repo");
+    action_repo_with(&repo, &sha, ROUND_TRIP_WORKFLOW);
+    let home = root.join("home");
+    fs::create_dir_all(&home).expect("home");
+
+    let emulator = crate::emulator::emulator();
+    let job = emulator.job();
+    let env = [
+        ("ACTIONS_RUNTIME_TOKEN".to_owned(), job.token.clone()),
+        ("ACTIONS_RESULTS_URL".to_owned(), emulator.url.clone()),
+    ];
+    let stand_in = github_script_hand_over(&home);
+    let (ok, log) = run_act_with(&repo, &home, &base, &stand_in, &env);
+    assert!(ok, "act failed:\n{log}");
+    for expected in [
+        "stevedore install: verified SHA-256",
+        "self-test: the restored tool ran",
+        "self-test: round trip identical",
+    ] {
+        assert!(log.contains(expected), "missing {expected:?} in:\n{log}");
+    }
+    // Both composites asked for the token (upload, and download with no github-token).
+    assert_eq!(
+        log.matches("self-test: credentials handed over").count(),
+        2,
+        "{log}"
+    );
+    let stored: Vec<String> = emulator.state(&job)["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .filter(|a| a["finalized"] == true)
+        .map(|a| a["name"].as_str().expect("name").to_owned())
+        .collect();
+    assert_eq!(stored, ["round-trip"]);
 }

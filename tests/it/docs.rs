@@ -146,7 +146,10 @@ fn action_passes_inputs_through_env_only_and_pins_actions() {
         }
     }
 
-    let mut files = vec![fs::read_to_string(root().join("action.yml")).expect("action.yml")];
+    let mut files = vec![
+        fs::read_to_string(root().join("action.yml")).expect("action.yml"),
+        fs::read_to_string(root().join("download/action.yml")).expect("download/action.yml"),
+    ];
     for entry in fs::read_dir(root().join(".github/workflows")).expect("workflows") {
         files.push(fs::read_to_string(entry.expect("entry").path()).expect("workflow"));
     }
@@ -158,7 +161,7 @@ fn action_passes_inputs_through_env_only_and_pins_actions() {
             else {
                 continue;
             };
-            if uses == "./" {
+            if uses == "./" || uses == "./download" {
                 continue;
             }
             let (_, rest) = uses
@@ -174,5 +177,102 @@ fn action_passes_inputs_through_env_only_and_pins_actions() {
                 "pin without a version comment: {line}"
             );
         }
+    }
+}
+
+/// The download sub-action (`uses: OWNER/stevedore/download@v1`): download-artifact v8's
+/// inputs, each reaching the binary only as `INPUT_*` through `env:`, no expression inside
+/// a `run:` body, the main action's installer, and every output the binary writes declared.
+#[test]
+fn download_action_passes_inputs_through_env_only() {
+    let action = yaml("download/action.yml");
+    let mut inputs = map_keys(&action["inputs"]);
+    inputs.sort();
+    let mut expected = [
+        "name",
+        "artifact-ids",
+        "pattern",
+        "path",
+        "merge-multiple",
+        "github-token",
+        "repository",
+        "run-id",
+        "digest-mismatch",
+    ];
+    expected.sort_unstable();
+    assert_eq!(inputs, expected, "download/action.yml inputs");
+    let mut in_binary: Vec<&str> = stevedore::download::DOWNLOAD_INPUTS
+        .iter()
+        .map(|s| s.name)
+        .collect();
+    in_binary.sort_unstable();
+    assert_eq!(
+        inputs, in_binary,
+        "download/action.yml vs stevedore download's input table"
+    );
+    // The defaults download-artifact v8 declares (its action.yml at 484a0b52).
+    for (name, default) in [
+        ("merge-multiple", "false"),
+        ("repository", "${{ github.repository }}"),
+        ("run-id", "${{ github.run_id }}"),
+        ("digest-mismatch", "error"),
+    ] {
+        assert_eq!(
+            action["inputs"][name]["default"].as_str(),
+            Some(default),
+            "{name}"
+        );
+    }
+
+    let steps = action["runs"]["steps"].as_vec().expect("steps");
+    let step = |id: &str| {
+        steps
+            .iter()
+            .find(|s| s["id"].as_str() == Some(id))
+            .unwrap_or_else(|| panic!("step {id}"))
+    };
+    let run = step("run");
+    let mut passed: Vec<String> = map_keys(&run["env"])
+        .into_iter()
+        .filter(|k| k.starts_with("INPUT_"))
+        .collect();
+    passed.sort();
+    let mut wanted: Vec<String> = inputs
+        .iter()
+        .map(|n| format!("INPUT_{}", n.to_uppercase().replace('-', "_")))
+        .collect();
+    wanted.sort();
+    assert_eq!(passed, wanted);
+    for name in &inputs {
+        let var = format!("INPUT_{}", name.to_uppercase().replace('-', "_"));
+        assert_eq!(
+            run["env"][var.as_str()].as_str(),
+            Some(format!("${{{{ inputs.{name} }}}}").as_str()),
+            "{var}"
+        );
+    }
+    assert_eq!(run["run"].as_str(), Some(r#""$STEVEDORE_BIN" download"#));
+    for step in steps {
+        if let Some(script) = step["run"].as_str() {
+            assert!(
+                !script.contains("${{"),
+                "expressions must not be interpolated into run: {script}"
+            );
+        }
+    }
+    // The same installer as the main action, found from the action's root.
+    let install = step("install")["run"].as_str().expect("install script");
+    assert!(
+        install.contains(r#"root="$GITHUB_ACTION_PATH/..""#)
+            && install.contains(r#"GITHUB_ACTION_PATH=$root bash "$root/dist/install.sh""#),
+        "{install}"
+    );
+
+    for name in ["download-path", "artifacts", "files", "bytes"] {
+        assert_eq!(
+            action["outputs"][name]["value"].as_str(),
+            Some(format!("${{{{ steps.run.outputs.{name} }}}}").as_str()),
+            "output {name}"
+        );
     }
 }

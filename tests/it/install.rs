@@ -6,6 +6,8 @@
 //! - What the action later executes is a private, verified copy, not the shared cache file.
 //! - `STEVEDORE_DOWNLOAD_BASE` is parsed: hostile forms fail closed before any download.
 //! - A `destination` the binary would resolve to `artifact` always gets the token.
+//! - `download/action.yml` installs through the same script and root manifest, and hands
+//!   the token over exactly when `stevedore download` reads this run's artifacts.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -360,6 +362,72 @@ fn windows_paths_with_backslashes_install_and_reuse_the_cache() {
     assert_eq!(run(path), GOOD);
 }
 
+/// The install step of `download/action.yml` (`uses: OWNER/stevedore/download@v1`), run as
+/// the runner runs it: `GITHUB_ACTION_PATH` is the sub-action's directory, one below the
+/// action's root where `dist/` is.
+fn install_download_action(fx: &Fixture, dirs: &Dirs, base: &str) -> Install {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("download/action.yml");
+    let text = fs::read_to_string(&src).expect("download/action.yml");
+    let sub = fx.action.join("download");
+    fs::create_dir_all(&sub).expect("mkdir");
+    fs::write(sub.join("action.yml"), &text).expect("copy");
+    let action = yaml_rust2::YamlLoader::load_from_str(&text)
+        .expect("yaml")
+        .remove(0);
+    let script = action["runs"]["steps"]
+        .as_vec()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"].as_str() == Some("install"))
+        .and_then(|s| s["run"].as_str())
+        .expect("install step")
+        .to_owned();
+    fs::write(&dirs.output, "").expect("reset output");
+    let out = Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+        .current_dir(&fx.root)
+        .env("GITHUB_ACTION_PATH", &sub)
+        .env("RUNNER_OS", fx.platform.os)
+        .env("RUNNER_ARCH", fx.platform.arch)
+        .env("RUNNER_TEMP", &dirs.temp)
+        .env("RUNNER_TOOL_CACHE", &dirs.tool_cache)
+        .env("GITHUB_OUTPUT", &dirs.output)
+        .env("STEVEDORE_DOWNLOAD_BASE", base)
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let outputs = parse_outputs(&fs::read_to_string(&dirs.output).expect("output"));
+    Install {
+        ok: out.status.success(),
+        log: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+        stdout,
+        path: outputs.get("path").map(PathBuf::from),
+    }
+}
+
+#[test]
+fn the_download_sub_action_installs_the_binary_its_root_manifest_pins() {
+    let fx = Fixture::new(LINUX);
+    let server = serve(fx.release.clone());
+    let dirs = fx.dirs("temp-download", "cache-download");
+    let got = install_download_action(&fx, &dirs, &server.url);
+    let path = got.path();
+    assert_eq!(fs::read(path).expect("read"), fx.payload);
+    assert_eq!(run(path), GOOD);
+    assert!(path.starts_with(&dirs.temp), "{}", path.display());
+
+    // The pin it checks is the root's dist/manifest.txt: another hash there refuses the
+    // same release bytes (in a fresh cache, so the download is checked, not a cached copy).
+    let manifest = fx.action.join("dist/manifest.txt");
+    let pinned = fs::read_to_string(&manifest).expect("manifest");
+    let sha = hex::encode(Sha256::digest(&fx.payload));
+    fs::write(&manifest, pinned.replace(&sha, &"0".repeat(64))).expect("manifest");
+    let dirs = fx.dirs("temp-download-2", "cache-download-2");
+    let refused = install_download_action(&fx, &dirs, &server.url);
+    assert!(!refused.ok && refused.path.is_none(), "{}", refused.log);
+    assert!(refused.log.contains("SHA-256 mismatch"), "{}", refused.log);
+}
+
 #[test]
 fn the_emitted_binary_is_a_private_verified_copy() {
     let fx = Fixture::new(LINUX);
@@ -709,5 +777,84 @@ fn a_destination_that_resolves_to_artifact_always_gets_the_token() {
                 run.log()
             );
         }
+    }
+}
+
+/// The `if:` of download/action.yml's credentials step.
+const DOWNLOAD_CREDENTIALS_IF: &str = "inputs.github-token == ''";
+
+/// [`DOWNLOAD_CREDENTIALS_IF`] as the runner evaluates it.
+fn download_credentials_handed_over(github_token: &str) -> bool {
+    github_token.is_empty()
+}
+
+#[test]
+fn the_download_sub_action_hands_the_token_over_exactly_when_this_runs_artifacts_are_read() {
+    let action =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("download/action.yml"))
+            .expect("download/action.yml");
+    assert!(
+        action.contains(&format!("if: {DOWNLOAD_CREDENTIALS_IF}\n")),
+        "download/action.yml's credentials step condition changed; update DOWNLOAD_CREDENTIALS_IF"
+    );
+    let github = crate::github::github();
+    let ctx = Ctx::new();
+    // The action's defaults are this run; the others name another run or repository.
+    for (token, repository, run_id) in [
+        ("", "octo/this", "4242"),
+        ("", "octo/other", "17"),
+        ("ghs_given", "octo/this", "4242"),
+        ("ghs_given", "octo/other", "17"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_stevedore"))
+            .arg("download")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &ctx.home)
+            .env("RUNNER_TEMP", &ctx.temp)
+            .env("GITHUB_WORKSPACE", &ctx.ws)
+            .env("GITHUB_OUTPUT", &ctx.output)
+            .env("GITHUB_STEP_SUMMARY", &ctx.summary)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", "octo/this")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_API_URL", &github.url)
+            // With the credentials step skipped, the run step's env holds empty values.
+            .env("ACTIONS_RUNTIME_TOKEN", "")
+            .env("ACTIONS_RESULTS_URL", "")
+            .env("INPUT_NAME", "anything")
+            .env("INPUT_PATH", ctx.ws.join("out"))
+            .env("INPUT_GITHUB_TOKEN", token)
+            .env("INPUT_REPOSITORY", repository)
+            .env("INPUT_RUN_ID", run_id)
+            .env("INPUT_MERGE_MULTIPLE", "false")
+            .env("INPUT_DIGEST_MISMATCH", "error")
+            .current_dir(&ctx.ws)
+            .output()
+            .expect("stevedore download");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_ne!(out.status.code(), Some(0), "nothing to download:\n{log}");
+        let wants_runtime_token = log.contains("ACTIONS_RUNTIME_TOKEN");
+        assert_eq!(
+            wants_runtime_token,
+            download_credentials_handed_over(token),
+            "github-token {token:?}, repository {repository}, run {run_id}: the binary \
+             {} this run's token but download/action.yml {} it over\n{log}",
+            if wants_runtime_token {
+                "needs"
+            } else {
+                "does not need"
+            },
+            if download_credentials_handed_over(token) {
+                "hands"
+            } else {
+                "does not hand"
+            },
+        );
+        assert!(!ctx.ws.join("out").exists(), "{log}");
     }
 }

@@ -4,7 +4,8 @@
 // usage:
 //   node artifact-client.mjs upload <name> <root> <level> <file>...   -> {"id", "size", "digest"}
 //     (a single file argument `@<list>` names a file holding one path per line)
-//   node artifact-client.mjs download <id> <dir>                       -> {"downloadPath", "digestMismatch"}
+//   node artifact-client.mjs download <id> <dir> [digest]              -> {"downloadPath", "digestMismatch"}
+//     (with `digest`, `sha256:<hex>` checked as download-artifact passes `expectedHash`)
 //   node artifact-client.mjs list                                      -> {"artifacts": [...]}
 //   node artifact-client.mjs list-public <owner/repo> <run id>         -> {"artifacts": [...]}
 //   node artifact-client.mjs download-public <id> <dir> <owner/repo> <run id>
@@ -27,8 +28,8 @@ if (command === 'upload') {
     : rest
   result = await client.uploadArtifact(name, files, root, { compressionLevel: Number(level) })
 } else if (command === 'download') {
-  const [id, dir] = args
-  result = await client.downloadArtifact(Number(id), { path: dir })
+  const [id, dir, expectedHash] = args
+  result = await client.downloadArtifact(Number(id), { path: dir, expectedHash })
 } else if (command === 'list') {
   result = await client.listArtifacts()
 } else if (command === 'list-public' || command === 'download-public') {
