@@ -10,7 +10,7 @@ pub mod secrets;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use globset::GlobSet;
@@ -90,8 +90,15 @@ fn scan_files(
     progress: &Progress,
 ) -> Result<Manifest, ScanError> {
     let started = Instant::now();
+    read::new_generation();
     // Findings are rare: they go to a side list instead of a vector per file.
     let raw_findings: Mutex<Vec<(usize, Vec<RawFinding>)>> = Mutex::new(Vec::new());
+    // A read failure goes to a side slot too (the lowest index wins, so the error named is
+    // the same whatever the threads' timing) and stops further reads. The records are then
+    // collected straight into one vector of the final length: collecting `Result`s would
+    // go through a linked list of small vectors, several times the records' own size.
+    let failure: Mutex<Option<(usize, ScanError)>> = Mutex::new(None);
+    let failed = AtomicBool::new(false);
     let records: Vec<FileRecord> = selection
         .files
         .par_iter()
@@ -100,13 +107,22 @@ fn scan_files(
         .with_max_len(1)
         .enumerate()
         .map(|(index, file)| {
+            if failed.load(Ordering::Relaxed) {
+                return UNREAD;
+            }
             let secrets = options.secrets.map(|s| (s, classify(&file.rel)));
-            let facts = read::read_file(&file.path, secrets, options.crc32).map_err(|source| {
-                ScanError::Read {
-                    path: file.path.clone(),
-                    source,
+            let facts = match read::read_file(&file.path, secrets, options.crc32) {
+                Ok(facts) => facts,
+                Err(source) => {
+                    failed.store(true, Ordering::Relaxed);
+                    let mut slot = lock(&failure);
+                    if slot.as_ref().is_none_or(|(first, _)| index < *first) {
+                        let path = file.path.clone();
+                        *slot = Some((index, ScanError::Read { path, source }));
+                    }
+                    return UNREAD;
                 }
-            })?;
+            };
             progress.files.fetch_add(1, Ordering::Relaxed);
             progress.bytes.fetch_add(facts.size, Ordering::Relaxed);
             let mut findings = facts.findings;
@@ -114,20 +130,23 @@ fn scan_files(
                 scanner.scan_path(&file.rel, kind, &mut findings);
             }
             if !findings.is_empty() {
-                raw_findings
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push((index, findings));
+                lock(&raw_findings).push((index, findings));
             }
-            Ok(FileRecord {
+            FileRecord {
                 size: facts.size,
                 sha256: facts.sha256,
                 mode: facts.mode,
                 mtime: facts.mtime,
                 crc32: facts.crc32,
-            })
+            }
         })
-        .collect::<Result<_, ScanError>>()?;
+        .collect();
+    if let Some((_, error)) = failure
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        return Err(error);
+    }
 
     let mut raw_findings = raw_findings
         .into_inner()
@@ -142,6 +161,21 @@ fn scan_files(
     Ok(Manifest::new(
         selection, records, duplicates, findings, hashed,
     ))
+}
+
+/// The record of a file not read because another file failed first: never returned.
+const UNREAD: FileRecord = FileRecord {
+    size: 0,
+    sha256: [0; 32],
+    mode: 0,
+    mtime: 0,
+    crc32: None,
+};
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Turns offsets into line numbers and applies `secrets-allow`. One finding per rule and
