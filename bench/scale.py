@@ -84,13 +84,15 @@ def main():
             for label, (ts, ms, cs) in samples.items():
                 results.append((n, label, statistics.median(ts), statistics.median(cs), max(ms)))
             print(f"scale: {n:,} files done", file=sys.stderr)
+        # Printed before the (slow) deletion of the tree.
+        print(f"\n## scale: small files (1-256 bytes), median of {a.repeats}, {os.cpu_count()} cores\n")
+        print("| files | command | median s | CPU s | CPU us per file | peak RSS MiB |")
+        print("|---:|---|---:|---:|---:|---:|")
+        for n, label, t, cpu, m in results:
+            print(f"| {n:,} | {label} | {t:.2f} | {cpu:.2f} | {cpu / n * 1e6:.1f} | {m / 2**20:.1f} |")
+        sys.stdout.flush()
     finally:
         shutil.rmtree(TREE, ignore_errors=True)
-    print(f"\n## scale: small files (1-256 bytes), median of {a.repeats}, {os.cpu_count()} cores\n")
-    print("| files | command | median s | CPU s | CPU us per file | peak RSS MiB |")
-    print("|---:|---|---:|---:|---:|---:|")
-    for n, label, t, cpu, m in results:
-        print(f"| {n:,} | {label} | {t:.2f} | {cpu:.2f} | {cpu / n * 1e6:.1f} | {m / 2**20:.1f} |")
 
 
 if __name__ == "__main__":

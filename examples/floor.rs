@@ -53,11 +53,11 @@ fn hash(path: &Path) -> io::Result<(u64, [u8; 32])> {
 /// each sub-directory another walk task.
 fn walk<'s>(
     scope: &rayon::Scope<'s>,
-    dir: PathBuf,
+    dir: &Path,
     totals: &'s Mutex<Totals>,
     errors: &'s Mutex<Vec<String>>,
 ) {
-    let entries = match fs::read_dir(&dir) {
+    let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
             lock(errors).push(format!("{}: {e}", dir.display()));
@@ -74,7 +74,7 @@ fn walk<'s>(
             }
         };
         if kind.is_dir() {
-            scope.spawn(move |s| walk(s, path, totals, errors));
+            scope.spawn(move |s| walk(s, &path, totals, errors));
         } else if kind.is_file() {
             files.push(path);
         }
@@ -119,7 +119,7 @@ fn main() -> std::process::ExitCode {
     }
     let totals = Mutex::new(Totals::default());
     let errors = Mutex::new(Vec::new());
-    rayon::scope(|s| walk(s, root, &totals, &errors));
+    rayon::scope(|s| walk(s, &root, &totals, &errors));
     let errors = errors.into_inner().unwrap_or_default();
     for e in &errors {
         let _ = writeln!(io::stderr(), "floor: {e}");

@@ -49,9 +49,9 @@ fn open(path: &Path) -> io::Result<File> {
     };
     let generation = GENERATION.load(Ordering::Relaxed);
     DIRECTORY.with_borrow_mut(|cached| {
-        let fresh = cached.as_ref().is_some_and(|(g, dir, _)| {
-            *g == generation && dir.as_os_str() == parent.as_os_str()
-        });
+        let fresh = cached
+            .as_ref()
+            .is_some_and(|(g, dir, _)| *g == generation && dir.as_os_str() == parent.as_os_str());
         if !fresh {
             *cached = None;
             let fd = rustix::fs::open(
