@@ -211,3 +211,82 @@ fn locate(
     out.dedup_by(|a, b| a.line == b.line && a.rule == b.rule);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::select::SelectedFile;
+    use sha2::Digest;
+
+    fn selection(root: &std::path::Path, names: &[&str]) -> Selection {
+        Selection {
+            root: root.to_path_buf(),
+            search_paths: vec![root.to_path_buf()],
+            files: names
+                .iter()
+                .map(|n| SelectedFile {
+                    path: root.join(n),
+                    rel: (*n).to_owned(),
+                })
+                .collect(),
+            unmatched: Vec::new(),
+        }
+    }
+
+    fn run(selection: Selection) -> Result<Manifest, ScanError> {
+        let reporter = crate::events::MemoryReporter::default();
+        let allow = GlobSet::empty();
+        let options = ScanOptions {
+            secrets: None,
+            secrets_allow: &allow,
+            reporter: &reporter,
+            crc32: false,
+        };
+        scan(selection, &options)
+    }
+
+    /// The directory descriptor cached by one scan is not used by the next: a directory
+    /// replaced at the same path between two scans is read afresh.
+    #[test]
+    fn a_directory_replaced_between_scans_is_read_afresh() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a"), b"first").unwrap();
+        let first = run(selection(tmp.path(), &["d/a"])).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a"), b"second!").unwrap();
+        let second = run(selection(tmp.path(), &["d/a"])).unwrap();
+        assert_eq!(
+            first.records[0].sha256,
+            <[u8; 32]>::from(sha2::Sha256::digest(b"first"))
+        );
+        assert_eq!(second.records[0].size, 7);
+        assert_eq!(
+            second.records[0].sha256,
+            <[u8; 32]>::from(sha2::Sha256::digest(b"second!"))
+        );
+    }
+
+    /// With several unreadable files, the error names the first in path order.
+    #[test]
+    fn the_first_unreadable_file_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut names = Vec::new();
+        for i in 0..200 {
+            let name = format!("f{i:03}");
+            std::fs::write(tmp.path().join(&name), name.as_bytes()).unwrap();
+            names.push(name);
+        }
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let sel = selection(tmp.path(), &refs);
+        for gone in ["f050", "f051", "f199"] {
+            std::fs::remove_file(tmp.path().join(gone)).unwrap();
+        }
+        match run(sel) {
+            Err(ScanError::Read { path, .. }) => assert_eq!(path, tmp.path().join("f050")),
+            other => panic!("expected a read error, got {other:?}"),
+        }
+    }
+}
