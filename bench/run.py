@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Times stevedore and its peers on the same warm corpus, in one run.
 
-For each corpus, every command runs REPEATS times after one warm-up; before each timed
+For each corpus, every command runs REPEATS times after one warm-up, interleaved (one run
+of each command per round, so a change in load hits every row alike); before each timed
 run the corpus is pulled into the page cache with `vmtouch -t` (this VM evicts idle page
-cache within ~30 s). Prints the median wall time, the ratio to stevedore, and peak RSS as GNU time reports it
-(the largest process of the command's tree, e.g. one `sha256sum` of an `xargs` pipeline).
+cache within ~30 s). Prints the median wall time, the ratios to stevedore and to the floor
+(examples/floor.rs: walk + read + SHA-256 and nothing else), the median CPU time (user +
+system: what stays comparable when other work shares the machine) and peak RSS as GNU
+time reports it (the largest process of the command's tree, e.g. one `sha256sum` of an
+`xargs` pipeline).
 
-usage: run.py [--repeats N] [--only many-small|few-large] [--binary LABEL=PATH ...]
+usage: run.py [--repeats N] [--only many-small|few-large] [--binary LABEL=PATH ...] [--quick]
+
+--quick times only the stevedore rows and the floor.
 
 --binary adds rows for other stevedore builds (a musl release binary, an older commit)
 timed beside the host build on the same warm corpus.
@@ -18,15 +24,20 @@ import statistics
 import subprocess
 import sys
 
-from timing import timed
+from timing import timed_cpu
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CORPUS = os.path.join(HERE, "corpus")
 STEVEDORE = os.path.join(ROOT, "target", "release", "stevedore")
 FCLONES = os.path.join(HERE, "peers", "bin", "fclones")
+# examples/floor.rs: walk, read and SHA-256 every file on one thread per core, nothing else.
+FLOOR = os.path.join(ROOT, "target", "release", "examples", "floor")
+FLOOR_NAME = "floor: walk + read + SHA-256, nothing else (examples/floor.rs)"
 # Other stevedore builds to time beside the host build: (label, path).
 EXTRA = []
+# --quick: only stevedore's rows and the floor.
+QUICK = False
 
 
 def commands(data, work):
@@ -38,6 +49,7 @@ def commands(data, work):
         ("stevedore (sha256 + duplicates + secrets + manifest)", sd, True),
         *extra,
         ("stevedore --secrets off", sd + ["--secrets", "off"], True),
+        (FLOOR_NAME, [FLOOR, data], False),
         ("sha256sum via xargs -P2 (hashes all)", ["sh", "-c", f"find '{data}' -type f -print0 | xargs -0 -P2 -n 2000 sha256sum > /dev/null"], False),
         ("sha256sum via xargs, 1 process", ["sh", "-c", f"find '{data}' -type f -print0 | xargs -0 -n 2000 sha256sum > /dev/null"], False),
         ("rhash --sha256 -r (hashes all)", ["rhash", "--sha256", "-r", data, "-o", "/dev/null"], False),
@@ -59,36 +71,46 @@ def bench(kind, repeats):
     os.makedirs(work, exist_ok=True)
     env = dict(os.environ, TMPDIR=work)
     env.pop("GITHUB_ACTIONS", None)
-    rows = []
+    # Runs are interleaved (every command once per round) so that a change in the machine's
+    # load hits every row alike and the ratios stay meaningful.
+    cmds = []
+    rows = {}
     for name, cmd, ours in commands(data, work):
-        if not shutil.which(cmd[0]) and not os.path.exists(cmd[0]):
-            rows.append((name, None, None, "not installed"))
+        if QUICK and not ours and name != FLOOR_NAME:
             continue
-        # jdupes is timed whatever its exit code; every other command must succeed.
-        check = not name.startswith("jdupes")
-        warm(data)
-        timed(cmd, env, check=check)  # warm-up
-        times, rss = [], []
-        for _ in range(repeats):
+        if not shutil.which(cmd[0]) and not os.path.exists(cmd[0]):
+            rows[name] = "not installed"
+        else:
+            cmds.append((name, cmd))
+            rows[name] = ([], [], [])
+    for round_ in range(repeats + 1):
+        for name, cmd in cmds:
+            # jdupes is timed whatever its exit code; every other command must succeed.
+            check = not name.startswith("jdupes")
             warm(data)
-            t, m = timed(cmd, env, check=check)
-            times.append(t)
-            rss.append(m)
-        rows.append((name, statistics.median(times), max(rss), ""))
-        shutil.rmtree(work, ignore_errors=True)
-        os.makedirs(work, exist_ok=True)
-        env["TMPDIR"] = work
+            t, m, cpu = timed_cpu(cmd, env, check=check)
+            if round_ > 0:  # round 0 is the warm-up
+                for values, v in zip(rows[name], (t, m, cpu)):
+                    values.append(v)
+            shutil.rmtree(work, ignore_errors=True)
+            os.makedirs(work, exist_ok=True)
+    rows = [(name, None, None, None, v) if isinstance(v, str)
+            else (name, statistics.median(v[0]), max(v[1]), statistics.median(v[2]), "")
+            for name, v in rows.items()]
     files = sum(len(f) for _, _, f in os.walk(data))
     size = sum(os.path.getsize(os.path.join(d, x)) for d, _, fs in os.walk(data) for x in fs)
     ref = rows[0][1]
+    floor = next(((t, c) for name, t, _, c, _ in rows if name == FLOOR_NAME), None)
     print(f"\n## {kind}: {files:,} files, {size / 1e9:.2f} GB, median of {repeats} warm runs, {os.cpu_count()} cores\n")
-    print("| command | median s | vs stevedore | peak RSS MiB |")
-    print("|---|---:|---:|---:|")
-    for name, t, m, note in rows:
+    print("| command | median s | vs stevedore | vs floor | CPU s | CPU vs floor | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, t, m, cpu, note in rows:
         if t is None:
-            print(f"| {name} | {note} | | |")
+            print(f"| {name} | {note} | | | | | |")
         else:
-            print(f"| {name} | {t:.3f} | {t / ref:.2f}x | {m / 2**20:.1f} |")
+            vs_floor = f"{t / floor[0]:.2f}x" if floor else ""
+            cpu_floor = f"{cpu / floor[1]:.2f}x" if floor else ""
+            print(f"| {name} | {t:.3f} | {t / ref:.2f}x | {vs_floor} | {cpu:.2f} | {cpu_floor} | {m / 2**20:.1f} |")
     sys.stdout.flush()
 
 
@@ -97,7 +119,10 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", choices=["many-small", "few-large"])
     p.add_argument("--binary", action="append", default=[], metavar="LABEL=PATH")
+    p.add_argument("--quick", action="store_true")
     a = p.parse_args()
+    global QUICK
+    QUICK = a.quick
     if not os.path.exists(STEVEDORE):
         raise SystemExit("build first: cargo build --release")
     for spec in a.binary:

@@ -11,7 +11,10 @@ into the page cache before each run. Peers:
 stevedore runs its whole pipeline (select, SHA-256 + secret scan, manifest, upload of the
 files and then SHA256SUMS + manifest).
 
-usage: s3.py [--repeats N]
+usage: s3.py [--repeats N] [--binary LABEL=PATH ...] [--quick]
+
+--binary adds other stevedore builds (a musl release binary, an older commit), timed in
+the same rounds as the host build; --quick times only the stevedore builds.
 """
 import argparse
 import os
@@ -33,7 +36,15 @@ ACCESS, SECRET = "AKIABENCHSTEVEDORE01", "bench/secret/key/0123456789abcdefghij"
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--binary", action="append", default=[], metavar="LABEL=PATH")
+    ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
+    binaries = [("stevedore", STEVEDORE)]
+    for spec in a.binary:
+        label, _, path = spec.partition("=")
+        if not path or not os.path.exists(path):
+            raise SystemExit(f"--binary {spec}: expected LABEL=PATH of an existing binary")
+        binaries.append((f"stevedore [{label}]", os.path.abspath(path)))
     subprocess.run([sys.executable, os.path.join(HERE, "corpus.py"), "few-large", os.path.join(HERE, "corpus", "few-large")], check=True)
     data = os.path.join(HERE, "corpus", "few-large", "data", "small")
     files = sorted(os.listdir(data))
@@ -50,14 +61,19 @@ def main():
     # The endpoint is plain http on loopback; a CA bundle setting makes rclone's AWS SDK fail.
     env.pop("AWS_CA_BUNDLE", None)
     commands = {
-        "stevedore": lambda p: [STEVEDORE, "--path", data, "--destination", f"s3://bench/{p}", "--s3-endpoint", endpoint,
-                                "--s3-path-style", "true", "--summary", "false"],
+        label: (lambda binary: lambda p: [binary, "--path", data, "--destination", f"s3://bench/{p}", "--s3-endpoint",
+                                          endpoint, "--s3-path-style", "true", "--summary", "false"])(binary)
+        for label, binary in binaries
+    }
+    commands.update({
         "python asyncio + httpx, presigned, 50": lambda p: [os.path.join(VENV, "python"), os.path.join(HERE, "s3_httpx.py"), data, endpoint, "bench", p, "50"],
         "python asyncio + httpx, presigned, 100": lambda p: [os.path.join(VENV, "python"), os.path.join(HERE, "s3_httpx.py"), data, endpoint, "bench", p, "100"],
         "aws s3 cp --recursive": lambda p: [os.path.join(VENV, "aws"), "s3", "cp", "--recursive", "--quiet", "--endpoint-url", endpoint, data, f"s3://bench/{p}"],
         "rclone copy (4 transfers)": lambda p: ["rclone", "copy", data, f":s3:bench/{p}"],
         "rclone copy --transfers 32": lambda p: ["rclone", "copy", "--transfers", "32", data, f":s3:bench/{p}"],
-    }
+    })
+    if a.quick:
+        commands = {k: v for k, v in commands.items() if k.startswith("stevedore")}
     times = {k: [] for k in commands}
     rss = {k: 0 for k in commands}
     try:

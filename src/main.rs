@@ -9,6 +9,13 @@ use stevedore::github::RunnerEnv;
 use stevedore::report::log::{LogReporter, Mode, detect_mode};
 use stevedore::run::{Invocation, run};
 
+/// musl's malloc (the static Linux release binaries) takes one lock for every thread:
+/// measured on `bench/artifact` (10,000 files, level 6) the musl build took 1.53x the gnu
+/// build's time with it, 0.99x with mimalloc (jemalloc: 1.33x).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let env = RunnerEnv::from_process();
     let args: Vec<_> = std::env::args_os().collect();

@@ -10,7 +10,7 @@ pub mod secrets;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use globset::GlobSet;
@@ -90,8 +90,15 @@ fn scan_files(
     progress: &Progress,
 ) -> Result<Manifest, ScanError> {
     let started = Instant::now();
+    read::new_generation();
     // Findings are rare: they go to a side list instead of a vector per file.
     let raw_findings: Mutex<Vec<(usize, Vec<RawFinding>)>> = Mutex::new(Vec::new());
+    // A read failure goes to a side slot too (the lowest index wins, so the error named is
+    // the same whatever the threads' timing) and stops further reads. The records are then
+    // collected straight into one vector of the final length: collecting `Result`s would
+    // go through a linked list of small vectors, several times the records' own size.
+    let failure: Mutex<Option<(usize, ScanError)>> = Mutex::new(None);
+    let failed = AtomicBool::new(false);
     let records: Vec<FileRecord> = selection
         .files
         .par_iter()
@@ -100,15 +107,26 @@ fn scan_files(
         .with_max_len(1)
         .enumerate()
         .map(|(index, file)| {
+            if failed.load(Ordering::Relaxed) {
+                return UNREAD;
+            }
             let secrets = options.secrets.map(|s| (s, classify(&file.rel)));
-            let facts = match &file.link {
+            let read = match &file.link {
                 Some(target) => link_facts(&file.path, target, options.crc32),
                 None => read::read_file(&file.path, secrets, options.crc32),
-            }
-            .map_err(|source| ScanError::Read {
-                path: file.path.clone(),
-                source,
-            })?;
+            };
+            let facts = match read {
+                Ok(facts) => facts,
+                Err(source) => {
+                    failed.store(true, Ordering::Relaxed);
+                    let mut slot = lock(&failure);
+                    if slot.as_ref().is_none_or(|(first, _)| index < *first) {
+                        let path = file.path.clone();
+                        *slot = Some((index, ScanError::Read { path, source }));
+                    }
+                    return UNREAD;
+                }
+            };
             progress.files.fetch_add(1, Ordering::Relaxed);
             progress.bytes.fetch_add(facts.size, Ordering::Relaxed);
             let mut findings = facts.findings;
@@ -116,20 +134,23 @@ fn scan_files(
                 scanner.scan_path(&file.rel, kind, &mut findings);
             }
             if !findings.is_empty() {
-                raw_findings
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push((index, findings));
+                lock(&raw_findings).push((index, findings));
             }
-            Ok(FileRecord {
+            FileRecord {
                 size: facts.size,
                 sha256: facts.sha256,
                 mode: facts.mode,
                 mtime: facts.mtime,
                 crc32: facts.crc32,
-            })
+            }
         })
-        .collect::<Result<_, ScanError>>()?;
+        .collect();
+    if let Some((_, error)) = failure
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        return Err(error);
+    }
 
     let mut raw_findings = raw_findings
         .into_inner()
@@ -174,6 +195,21 @@ fn link_facts(
 /// `S_IFLNK | 0o777`: the mode of a preserved link in [`FileRecord::mode`].
 pub const LINK_MODE: u32 = 0o120_777;
 
+/// The record of a file not read because another file failed first: never returned.
+const UNREAD: FileRecord = FileRecord {
+    size: 0,
+    sha256: [0; 32],
+    mode: 0,
+    mtime: 0,
+    crc32: None,
+};
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Turns offsets into line numbers and applies `secrets-allow`. One finding per rule and
 /// line: a line with the same token twice is one leak.
 fn locate(
@@ -206,4 +242,84 @@ fn locate(
     out.sort_by(|a, b| (a.line, a.rule).cmp(&(b.line, b.rule)));
     out.dedup_by(|a, b| a.line == b.line && a.rule == b.rule);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::select::SelectedFile;
+    use sha2::Digest;
+
+    fn selection(root: &std::path::Path, names: &[&str]) -> Selection {
+        Selection {
+            root: root.to_path_buf(),
+            search_paths: vec![root.to_path_buf()],
+            files: names
+                .iter()
+                .map(|n| SelectedFile {
+                    path: root.join(n),
+                    rel: (*n).to_owned(),
+                    link: None,
+                })
+                .collect(),
+            unmatched: Vec::new(),
+        }
+    }
+
+    fn run(selection: Selection) -> Result<Manifest, ScanError> {
+        let reporter = crate::events::MemoryReporter::default();
+        let allow = GlobSet::empty();
+        let options = ScanOptions {
+            secrets: None,
+            secrets_allow: &allow,
+            reporter: &reporter,
+            crc32: false,
+        };
+        scan(selection, &options)
+    }
+
+    /// The directory descriptor cached by one scan is not used by the next: a directory
+    /// replaced at the same path between two scans is read afresh.
+    #[test]
+    fn a_directory_replaced_between_scans_is_read_afresh() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a"), b"first").unwrap();
+        let first = run(selection(tmp.path(), &["d/a"])).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a"), b"second!").unwrap();
+        let second = run(selection(tmp.path(), &["d/a"])).unwrap();
+        assert_eq!(
+            first.records[0].sha256,
+            <[u8; 32]>::from(sha2::Sha256::digest(b"first"))
+        );
+        assert_eq!(second.records[0].size, 7);
+        assert_eq!(
+            second.records[0].sha256,
+            <[u8; 32]>::from(sha2::Sha256::digest(b"second!"))
+        );
+    }
+
+    /// With several unreadable files, the error names the first in path order.
+    #[test]
+    fn the_first_unreadable_file_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut names = Vec::new();
+        for i in 0..200 {
+            let name = format!("f{i:03}");
+            std::fs::write(tmp.path().join(&name), name.as_bytes()).unwrap();
+            names.push(name);
+        }
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let sel = selection(tmp.path(), &refs);
+        for gone in ["f050", "f051", "f199"] {
+            std::fs::remove_file(tmp.path().join(gone)).unwrap();
+        }
+        match run(sel) {
+            Err(ScanError::Read { path, .. }) => assert_eq!(path, tmp.path().join("f050")),
+            other => panic!("expected a read error, got {other:?}"),
+        }
+    }
 }

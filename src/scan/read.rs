@@ -3,7 +3,8 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -16,6 +17,65 @@ const CHUNK: usize = 256 * 1024;
 thread_local! {
     /// One reusable buffer per scanning thread: no allocation per file.
     static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; CHUNK + LOOKAHEAD]);
+}
+
+/// Bumped by every scan: a directory descriptor cached by an earlier scan in this process
+/// (a test runs many) is never used for a path that may since name another directory.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Starts a scan: descriptors cached by earlier scans are no longer used.
+pub(crate) fn new_generation() {
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+#[cfg(unix)]
+thread_local! {
+    /// The directory of the file this thread opened last, open, with the scan generation
+    /// that opened it. Files arrive in path order, so consecutive files on one thread
+    /// mostly share a directory: opening them relative to its descriptor (`openat`) saves
+    /// the kernel a lookup of every component of the absolute path, which the profile of
+    /// a 100,000-file scan showed as a tenth of its CPU time.
+    static DIRECTORY: RefCell<Option<(u64, PathBuf, rustix::fd::OwnedFd)>> =
+        const { RefCell::new(None) };
+}
+
+/// Opens `path` for reading, through the cached descriptor of its directory when it is the
+/// same directory as this thread's previous file. Links are followed as `File::open` does.
+#[cfg(unix)]
+fn open(path: &Path) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return File::open(path);
+    };
+    let generation = GENERATION.load(Ordering::Relaxed);
+    DIRECTORY.with_borrow_mut(|cached| {
+        let fresh = cached
+            .as_ref()
+            .is_some_and(|(g, dir, _)| *g == generation && dir.as_os_str() == parent.as_os_str());
+        if !fresh {
+            *cached = None;
+            let fd = rustix::fs::open(
+                parent,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            *cached = Some((generation, parent.to_path_buf(), fd));
+        }
+        match cached {
+            Some((_, _, dir)) => Ok(File::from(rustix::fs::openat(
+                &*dir,
+                name,
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?)),
+            None => File::open(path),
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn open(path: &Path) -> io::Result<File> {
+    File::open(path)
 }
 
 /// What reading a file produced.
@@ -35,7 +95,7 @@ pub(crate) fn read_file(
     secrets: Option<(&SecretScanner, FileKind)>,
     with_crc32: bool,
 ) -> io::Result<FileFacts> {
-    let mut file = File::open(path)?;
+    let mut file = open(path)?;
     let meta = file.metadata()?;
     let expected = meta.len();
     let mode = file_mode(&meta);

@@ -312,11 +312,14 @@ fn read_children(item: &Item, reporter: &dyn Reporter) -> Result<Vec<Item>, Sele
             Ok(_) => Hint::Special,
             Err(_) => Hint::Follow,
         };
-        let path = if item.path.ends_with('/') {
-            format!("{}{name}", item.path)
-        } else {
-            format!("{}/{name}", item.path)
-        };
+        // Sized exactly: `format!` would grow the string by doubling, and every selected
+        // file keeps this allocation until the run ends.
+        let mut path = String::with_capacity(item.path.len() + 1 + name.len());
+        path.push_str(&item.path);
+        if !item.path.ends_with('/') {
+            path.push('/');
+        }
+        path.push_str(name);
         children.push(Item { path, hint });
     }
     Ok(children)
