@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
@@ -35,7 +35,7 @@ thread_local! {
     /// mostly share a directory: opening them relative to its descriptor (`openat`) saves
     /// the kernel a lookup of every component of the absolute path, which the profile of
     /// a 100,000-file scan showed as a tenth of its CPU time.
-    static DIRECTORY: RefCell<Option<(u64, PathBuf, rustix::fd::OwnedFd)>> =
+    static DIRECTORY: RefCell<Option<(u64, std::path::PathBuf, rustix::fd::OwnedFd)>> =
         const { RefCell::new(None) };
 }
 
