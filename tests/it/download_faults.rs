@@ -13,6 +13,28 @@ use crate::emulator::emulator;
 use crate::faultproxy::{Direction, Fault, FaultProxy};
 use crate::support::{Ctx, read_tree};
 
+/// A workspace whose `dist` tree the official client uploaded as `build` in a fresh job.
+fn uploaded() -> (Ctx, std::path::PathBuf, crate::emulator::Job) {
+    let ctx = Ctx::new();
+    let root = build_tree(&ctx, "dist");
+    let job = emulator().job();
+    official_upload(&job, "build", &root);
+    (ctx, root, job)
+}
+
+/// `stevedore download` of `build` into `dest`.
+fn download_build(
+    ctx: &Ctx,
+    job: &crate::emulator::Job,
+    dest: &std::path::Path,
+) -> crate::support::Run {
+    run_download(
+        ctx,
+        job,
+        &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
+    )
+}
+
 /// An existing `path` with a file the download would replace and one it would not touch.
 fn existing_path(ctx: &Ctx) -> std::path::PathBuf {
     let dest = ctx.temp.join("dest");
@@ -33,17 +55,10 @@ fn calls(job: &crate::emulator::Job, method: &str) -> Vec<i64> {
 
 #[test]
 fn a_truncated_body_is_retried_and_ends_byte_exact() {
-    let ctx = Ctx::new();
-    let root = build_tree(&ctx, "dist");
-    let job = emulator().job();
-    official_upload(&job, "build", &root);
+    let (ctx, root, job) = uploaded();
     emulator().faults(&job, &json!([{"target": "download", "kind": "truncate"}]));
     let dest = ctx.temp.join("dl");
-    let run = run_download(
-        &ctx,
-        &job,
-        &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
-    );
+    let run = download_build(&ctx, &job, &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(read_tree(&root) == read_tree(&dest));
     assert_eq!(
@@ -61,21 +76,14 @@ fn a_truncated_body_is_retried_and_ends_byte_exact() {
 
 #[test]
 fn a_body_truncated_on_every_attempt_exits_4_with_path_untouched() {
-    let ctx = Ctx::new();
-    let root = build_tree(&ctx, "dist");
-    let job = emulator().job();
-    official_upload(&job, "build", &root);
+    let (ctx, _, job) = uploaded();
     emulator().faults(
         &job,
         &json!([{"target": "download", "kind": "truncate", "times": -1}]),
     );
     let dest = existing_path(&ctx);
     let before = snapshot(&dest);
-    let run = run_download(
-        &ctx,
-        &job,
-        &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
-    );
+    let run = download_build(&ctx, &job, &dest);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(run.log().contains("truncated"), "{}", run.log());
     assert!(run.log().contains("::error"), "{}", run.log());
@@ -86,10 +94,7 @@ fn a_body_truncated_on_every_attempt_exits_4_with_path_untouched() {
 
 #[test]
 fn a_connection_reset_mid_body_is_retried_and_ends_byte_exact() {
-    let ctx = Ctx::new();
-    let root = build_tree(&ctx, "dist");
-    let job = emulator().job();
-    official_upload(&job, "build", &root);
+    let (ctx, root, job) = uploaded();
     let proxy = FaultProxy::start(&emulator().azurite);
     emulator().download_base(&job, &proxy.url());
     proxy.fault(
@@ -98,11 +103,7 @@ fn a_connection_reset_mid_body_is_retried_and_ends_byte_exact() {
             .into_body(),
     );
     let dest = existing_path(&ctx);
-    let run = run_download(
-        &ctx,
-        &job,
-        &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
-    );
+    let run = download_build(&ctx, &job, &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(proxy.fired().len(), 1, "the reset happened");
     let mut expected = read_tree(&root);
@@ -115,17 +116,10 @@ fn a_connection_reset_mid_body_is_retried_and_ends_byte_exact() {
 
 #[test]
 fn an_expired_signed_url_is_replaced_by_a_fresh_one() {
-    let ctx = Ctx::new();
-    let root = build_tree(&ctx, "dist");
-    let job = emulator().job();
-    official_upload(&job, "build", &root);
+    let (ctx, root, job) = uploaded();
     emulator().faults(&job, &json!([{"target": "download", "kind": "expired"}]));
     let dest = ctx.temp.join("dl");
-    let run = run_download(
-        &ctx,
-        &job,
-        &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
-    );
+    let run = download_build(&ctx, &job, &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(read_tree(&root) == read_tree(&dest));
     // The fresh URL points at Azurite again (the fault is spent), so only the 403 passed
@@ -140,21 +134,14 @@ fn an_expired_signed_url_is_replaced_by_a_fresh_one() {
 
 #[test]
 fn a_digest_mismatch_exits_4_with_path_untouched_unless_told_to_warn() {
-    let ctx = Ctx::new();
-    let root = build_tree(&ctx, "dist");
-    let job = emulator().job();
-    official_upload(&job, "build", &root);
+    let (ctx, root, job) = uploaded();
     emulator().faults(
         &job,
         &json!([{"target": "ListArtifacts", "kind": "baddigest"}]),
     );
     let dest = existing_path(&ctx);
     let before = snapshot(&dest);
-    let run = run_download(
-        &ctx,
-        &job,
-        &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
-    );
+    let run = download_build(&ctx, &job, &dest);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(
         run.log()
@@ -193,10 +180,7 @@ fn a_digest_mismatch_exits_4_with_path_untouched_unless_told_to_warn() {
 
 #[test]
 fn a_blob_store_that_goes_quiet_is_abandoned_after_the_idle_deadline_and_retried() {
-    let ctx = Ctx::new();
-    let root = build_tree(&ctx, "dist");
-    let job = emulator().job();
-    official_upload(&job, "build", &root);
+    let (ctx, root, job) = uploaded();
     emulator().faults(&job, &json!([{"target": "download", "kind": "stall"}]));
     let dest = ctx.temp.join("dl");
     let mut env = emulator().env(&job);
