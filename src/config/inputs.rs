@@ -50,11 +50,8 @@ pub const fn input(
 
 const fn lines(name: &'static str, default: &'static str, description: &'static str) -> InputSpec {
     InputSpec {
-        name,
-        default,
-        description,
         multi_line: true,
-        boolean: false,
+        ..input(name, default, description)
     }
 }
 
@@ -66,11 +63,8 @@ pub const fn switch(
     description: &'static str,
 ) -> InputSpec {
     InputSpec {
-        name,
-        default,
-        description,
-        multi_line: false,
         boolean: true,
+        ..input(name, default, description)
     }
 }
 

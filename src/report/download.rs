@@ -39,17 +39,7 @@ pub(crate) fn finish(
     }
     if let Some(path) = &env.summary_file {
         let text = log.redact(&render(result, started)).into_owned();
-        if let Err(e) = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-        {
-            log.line(&format!(
-                "warning: cannot write the job summary to `{}`: {e}",
-                path.display()
-            ));
-        }
+        super::finish::append_job_summary(log, path, &text);
     }
     match result {
         Ok(report) => log.line(&format!(

@@ -71,7 +71,7 @@ pub(crate) fn finish(
 
 /// Appends the rendered summary to `$GITHUB_STEP_SUMMARY`, where earlier steps' summaries
 /// are kept. A summary that cannot be written costs a warning, not the run.
-fn append_job_summary(log: &LogReporter, path: &Path, text: &str) {
+pub(crate) fn append_job_summary(log: &LogReporter, path: &Path, text: &str) {
     if let Err(e) = fs::OpenOptions::new()
         .append(true)
         .create(true)
