@@ -174,6 +174,9 @@ pub fn write_zip(
             let (units, next, abort, emitted, incompressible) =
                 (&units, &next, &abort, &emitted, &incompressible);
             scope.spawn(move || {
+                // A worker that panics stops the others, so the writer waiting for its
+                // piece sees the channel close instead of waiting forever.
+                let _stop_on_panic = StopOnPanic { abort, emitted };
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= units.len() || abort.load(Ordering::Relaxed) {
@@ -202,13 +205,44 @@ pub fn write_zip(
             });
         }
         drop(tx);
+        let _stop_on_panic = StopOnPanic {
+            abort: &abort,
+            emitted: &emitted,
+        };
         let result = assemble(entries, &units, &rx, &emitted, sink);
         if result.is_err() {
-            abort.store(true, Ordering::Relaxed);
-            emitted.1.notify_all();
+            stop(&abort, &emitted);
         }
         result
     })
+}
+
+/// Tells every worker to stop, waking those waiting for the window. The flag is set
+/// under the window's lock: set outside it, a worker that had just read it as false
+/// under the lock would miss the wake-up and wait forever (it did, in CI).
+fn stop(abort: &AtomicBool, emitted: &(Mutex<usize>, Condvar)) {
+    let (lock, cvar) = emitted;
+    let guard = lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    abort.store(true, Ordering::Relaxed);
+    drop(guard);
+    cvar.notify_all();
+}
+
+/// Stops the workers when a worker or the writer unwinds: the scope joins every worker
+/// before the panic goes on, so one left waiting would hang it.
+struct StopOnPanic<'a> {
+    abort: &'a AtomicBool,
+    emitted: &'a (Mutex<usize>, Condvar),
+}
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            stop(self.abort, self.emitted);
+        }
+    }
 }
 
 /// The writer: headers, pieces and descriptors in archive order, then the directory.

@@ -248,3 +248,69 @@ fn a_file_rewritten_to_the_same_length_fails_its_crc_check() {
     entries.remove(multi);
     pack_to_file(&entries, 6, &tmp.path().join("y.zip")).expect("pack");
 }
+
+/// A writer that stops (a refused sink, a changed file) must wake every worker waiting for
+/// the window to move, whenever it stops: a wake-up lost between a worker's check and its
+/// wait left CI hanging for its whole time limit. Many short archives with a one-unit
+/// window make workers wait at the moment the writer gives up.
+#[test]
+fn a_writer_that_stops_never_leaves_a_worker_waiting() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let entries: Vec<PackEntry> = (0..32)
+        .map(|i| {
+            let path = tmp.path().join(format!("f{i}"));
+            fs::write(&path, text(2048)).expect("write");
+            PackEntry {
+                path,
+                name: format!("f{i}"),
+                size: 2048,
+                mode: 0o644,
+                mtime: 1_795_323_037,
+                crc32: None,
+            }
+        })
+        .collect();
+    let options = PackOptions {
+        level: 1,
+        threads: 4,
+        chunk: 512,
+        window: 1,
+    };
+    let rounds = 4000usize;
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&finished);
+    std::thread::spawn(move || {
+        for round in 0..rounds {
+            let stop_after = round % 7;
+            let mut writes = 0usize;
+            let err = write_zip(&entries, &options, &mut |_| {
+                writes += 1;
+                if writes > stop_after {
+                    Err(io::Error::other("connection reset"))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+            assert!(matches!(err, PackError::Sink(_)), "{err}");
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    // A round takes about a millisecond; twenty seconds without one finishing is a hang,
+    // not a slow machine.
+    let mut last = (0, std::time::Instant::now());
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = finished.load(std::sync::atomic::Ordering::SeqCst);
+        if now == rounds {
+            break;
+        }
+        if now != last.0 {
+            last = (now, std::time::Instant::now());
+        }
+        assert!(
+            last.1.elapsed() < std::time::Duration::from_secs(20),
+            "write_zip round {now} never returned: a worker was left waiting for the window"
+        );
+    }
+}
