@@ -133,7 +133,7 @@ fn sizes(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
         for (file, record) in manifest.files().filter(|(_, r)| r.size > limit) {
             let message = format!(
                 "`{}` is {} ({} bytes), over `max-file-size` {} ({limit} bytes); exclude it in `path` or raise the limit",
-                file.rel,
+                file.rel(),
                 units::bytes(record.size),
                 record.size,
                 units::bytes(limit)
@@ -142,7 +142,7 @@ fn sizes(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
                 true,
                 Policy::FileSize,
                 message,
-                Some(file.rel.clone()),
+                Some(file.rel().to_owned()),
                 None,
             );
         }
@@ -168,7 +168,7 @@ fn duplicates(manifest: &Manifest, config: &Config, out: &mut GateOutcome) {
         let paths: Vec<&str> = group
             .files
             .iter()
-            .map(|&i| manifest.selection.files[i].rel.as_str())
+            .map(|&i| manifest.selection.files[i].rel())
             .collect();
         let message = format!(
             "{} files have identical content ({} each): {}",

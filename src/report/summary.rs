@@ -349,7 +349,7 @@ fn duplicates(s: &mut String, m: &crate::scan::Manifest) {
             .files
             .iter()
             .take(5)
-            .map(|&i| name(&m.selection.files[i].rel))
+            .map(|&i| name(m.selection.files[i].rel()))
             .collect();
         if g.files.len() > 5 {
             paths.push(format!("…and {} more", g.files.len() - 5));
@@ -380,7 +380,7 @@ fn largest(s: &mut String, m: &crate::scan::Manifest) {
         let _ = writeln!(
             s,
             "| {} | {} | `{}` |",
-            name(&m.selection.files[i].rel),
+            name(m.selection.files[i].rel()),
             bytes(m.records[i].size),
             hex::encode(m.records[i].sha256)
         );

@@ -13,8 +13,8 @@ use super::Manifest;
 /// lists each link with its target.
 pub(crate) fn write(manifest: &Manifest, out: &mut impl Write) -> io::Result<()> {
     let mut hex = [0u8; 64];
-    for (file, record) in manifest.files().filter(|(file, _)| file.link.is_none()) {
-        let name = file.rel.as_str();
+    for (file, record) in manifest.files().filter(|(file, _)| file.link().is_none()) {
+        let name = file.rel();
         let needs_escape = name.contains(['\\', '\n', '\r']);
         if needs_escape {
             out.write_all(b"\\")?;

@@ -28,7 +28,7 @@ impl DuplicateGroup {
 pub(crate) fn group(selection: &Selection, records: &[FileRecord]) -> Vec<DuplicateGroup> {
     let mut order: Vec<usize> = (0..records.len())
         // A preserved link's "content" is its target: not a copy of anything.
-        .filter(|&i| records[i].size > 0 && selection.files[i].link.is_none())
+        .filter(|&i| records[i].size > 0 && selection.files[i].link().is_none())
         .collect();
     // Files are already in path order, so a stable sort by hash keeps paths sorted within a group.
     order.sort_by_key(|&i| records[i].sha256);
@@ -43,8 +43,8 @@ pub(crate) fn group(selection: &Selection, records: &[FileRecord]) -> Vec<Duplic
         .collect();
     groups.sort_by(|a, b| {
         selection.files[a.files[0]]
-            .rel
-            .cmp(&selection.files[b.files[0]].rel)
+            .rel()
+            .cmp(selection.files[b.files[0]].rel())
     });
     groups
 }

@@ -118,12 +118,12 @@ impl Serialize for Files<'_> {
         let mut seq = s.serialize_seq(Some(self.0.records.len()))?;
         for (file, record) in self.0.files() {
             seq.serialize_element(&FileJson {
-                path: &file.rel,
+                path: file.rel(),
                 size: record.size,
                 sha256: Hex(record.sha256),
                 mode: Mode(record.mode),
-                kind: file.link.as_ref().map(|_| "symlink"),
-                target: file.link.as_deref(),
+                kind: file.link().as_ref().map(|_| "symlink"),
+                target: file.link(),
             })?;
         }
         seq.end()
@@ -156,7 +156,7 @@ impl Serialize for Groups<'_> {
             let paths: Vec<&str> = g
                 .files
                 .iter()
-                .map(|&i| m.selection.files[i].rel.as_str())
+                .map(|&i| m.selection.files[i].rel())
                 .collect();
             seq.serialize_element(&GroupJson {
                 sha256: Hex(g.sha256),

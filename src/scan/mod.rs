@@ -110,10 +110,10 @@ fn scan_files(
             if failed.load(Ordering::Relaxed) {
                 return UNREAD;
             }
-            let secrets = options.secrets.map(|s| (s, classify(&file.rel)));
-            let read = match &file.link {
-                Some(target) => link_facts(&file.path, target, options.crc32),
-                None => read::read_file(&file.path, secrets, options.crc32),
+            let secrets = options.secrets.map(|s| (s, classify(file.rel())));
+            let read = match &file.link() {
+                Some(target) => link_facts(file.path(), target, options.crc32),
+                None => read::read_file(file.path(), secrets, options.crc32),
             };
             let facts = match read {
                 Ok(facts) => facts,
@@ -121,7 +121,7 @@ fn scan_files(
                     failed.store(true, Ordering::Relaxed);
                     let mut slot = lock(&failure);
                     if slot.as_ref().is_none_or(|(first, _)| index < *first) {
-                        let path = file.path.clone();
+                        let path = file.path().to_path_buf();
                         *slot = Some((index, ScanError::Read { path, source }));
                     }
                     return UNREAD;
@@ -131,7 +131,7 @@ fn scan_files(
             progress.bytes.fetch_add(facts.size, Ordering::Relaxed);
             let mut findings = facts.findings;
             if let Some((scanner, kind)) = secrets {
-                scanner.scan_path(&file.rel, kind, &mut findings);
+                scanner.scan_path(file.rel(), kind, &mut findings);
             }
             if !findings.is_empty() {
                 lock(&raw_findings).push((index, findings));
@@ -221,19 +221,19 @@ fn locate(
     let lines = if offsets.is_empty() {
         Vec::new()
     } else {
-        read::line_numbers(&file.path, &offsets).map_err(|source| ScanError::Read {
-            path: file.path.clone(),
+        read::line_numbers(file.path(), &offsets).map_err(|source| ScanError::Read {
+            path: file.path().to_path_buf(),
             source,
         })?
     };
-    let allowed = allow.is_match(&file.rel);
+    let allowed = allow.is_match(file.rel());
     let mut lines = lines.into_iter();
     let mut out: Vec<Finding> = raw
         .into_iter()
         .map(|f| Finding {
             rule: f.rule.id(),
             description: f.rule.description(),
-            path: file.rel.clone(),
+            path: file.rel().to_owned(),
             line: f.offset.and_then(|_| lines.next()),
             fingerprint: f.fingerprint,
             allowed,
@@ -256,10 +256,9 @@ mod tests {
             search_paths: vec![root.to_path_buf()],
             files: names
                 .iter()
-                .map(|n| SelectedFile {
-                    path: root.join(n),
-                    rel: (*n).to_owned(),
-                    link: None,
+                .map(|n| {
+                    let root = root.to_string_lossy();
+                    SelectedFile::new(format!("{root}/{n}"), &root, None)
                 })
                 .collect(),
             unmatched: Vec::new(),

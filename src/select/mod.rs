@@ -30,15 +30,49 @@ pub struct SelectOptions<'a> {
 }
 
 /// One selected file.
+///
+/// Kept small because a selection can hold a million of them (issue 12's bound is
+/// 256 MiB for the whole run): the relative name is the tail of the absolute path, as
+/// upload-artifact computes it, so one allocation holds both, and the 40 bytes here are
+/// all the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectedFile {
+    path: Box<str>,
+    rel_start: usize,
+    link: Option<Box<str>>,
+}
+
+impl SelectedFile {
+    /// A file found at `path` (`/`-separated, as the walk finds it), named relative to
+    /// `root` the way upload-artifact names it.
+    #[must_use]
+    pub fn new(path: String, root: &str, link: Option<String>) -> Self {
+        let rel_start = path.len() - relative(root, &path).len();
+        SelectedFile {
+            path: path.into_boxed_str(),
+            rel_start,
+            link: link.map(String::into_boxed_str),
+        }
+    }
+
     /// Absolute path as found (through links, not resolved).
-    pub path: PathBuf,
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        Path::new(&*self.path)
+    }
+
     /// Path relative to the root, `/`-separated: the name in every destination.
-    pub rel: String,
+    #[must_use]
+    pub fn rel(&self) -> &str {
+        &self.path[self.rel_start..]
+    }
+
     /// With `symlinks: preserve`, the target of a selected symbolic link (shipped as a
     /// link); `None` for a regular file (or any file when links are followed).
-    pub link: Option<String>,
+    #[must_use]
+    pub fn link(&self) -> Option<&str> {
+        self.link.as_deref()
+    }
 }
 
 /// The selected files.
@@ -148,19 +182,15 @@ pub fn select_links(
             });
         }
         let link = if preserve_links {
-            link_target(&root, &path, &rel)?
+            link_target(&root, &path, rel)?
         } else {
             None
         };
-        files.push(SelectedFile {
-            path: PathBuf::from(path),
-            rel,
-            link,
-        });
+        files.push(SelectedFile::new(path, &root, link));
     }
     // On the pool: with 100,000 files the sort is a visible serial step between the walk
     // and the scan.
-    files.par_sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    files.par_sort_unstable_by(|a, b| a.rel().cmp(b.rel()));
     report_case_collisions(&files, reporter);
     let selection = Selection {
         root: PathBuf::from(root),
@@ -208,7 +238,7 @@ fn announce(selection: &Selection, reporter: &dyn Reporter) {
         .files
         .iter()
         .take(LISTED_FILES)
-        .map(|f| format!("  {}", f.rel))
+        .map(|f| format!("  {}", f.rel()))
         .collect();
     if selection.files.len() > LISTED_FILES {
         let more = (selection.files.len() - LISTED_FILES) as u64;
@@ -228,19 +258,21 @@ fn report_case_collisions(files: &[SelectedFile], reporter: &dyn Reporter) {
     let mut lower = String::new();
     for (i, file) in files.iter().enumerate() {
         lower.clear();
-        if file.rel.is_ascii() {
-            lower.push_str(&file.rel);
+        let rel = file.rel();
+        if rel.is_ascii() {
+            lower.push_str(rel);
             lower.make_ascii_lowercase();
         } else {
-            lower.extend(file.rel.chars().flat_map(char::to_lowercase));
+            lower.extend(rel.chars().flat_map(char::to_lowercase));
         }
         let mut h = std::collections::hash_map::DefaultHasher::new();
         h.write(lower.as_bytes());
         if let Some(&j) = seen.get(&h.finish()) {
-            if files[j].rel.to_lowercase() == file.rel.to_lowercase() {
+            if files[j].rel().to_lowercase() == rel.to_lowercase() {
                 reporter.event(&Event::info(format!(
                     "`{}` differs from `{}` only in case; on case-insensitive systems one will overwrite the other",
-                    file.rel, files[j].rel
+                    rel,
+                    files[j].rel()
                 )));
             }
         } else {
@@ -316,12 +348,11 @@ fn link_target(root: &str, path: &str, rel: &str) -> Result<Option<String>, Sele
     Ok(Some(target))
 }
 
-/// upload-artifact removes the root as a plain string prefix.
-fn relative(root: &str, path: &str) -> String {
+/// upload-artifact removes the root as a plain string prefix; always a tail of `path`.
+fn relative<'p>(root: &str, path: &'p str) -> &'p str {
     path.strip_prefix(root)
         .unwrap_or(path)
         .trim_start_matches('/')
-        .to_owned()
 }
 
 #[cfg(test)]
@@ -352,11 +383,7 @@ mod tests {
     /// and a non-ASCII one that lower-case alike (KELVIN SIGN -> `k`) must still meet.
     #[test]
     fn case_collisions_across_ascii_and_unicode() {
-        let file = |rel: &str| SelectedFile {
-            path: PathBuf::from(format!("/w/{rel}")),
-            rel: rel.to_owned(),
-            link: None,
-        };
+        let file = |rel: &str| SelectedFile::new(format!("/w/{rel}"), "/w", None);
         let files = [file("Kit.txt"), file("\u{212A}IT.txt"), file("other.txt")];
         let reporter = crate::events::MemoryReporter::default();
         report_case_collisions(&files, &reporter);

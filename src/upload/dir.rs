@@ -222,8 +222,8 @@ fn remove_leftover(path: &Path, reporter: &dyn Reporter) {
 fn fill(staging: &Path, bundle: &Bundle<'_>) -> Result<(), UploadError> {
     let files: Vec<_> = bundle.manifest.files().collect();
     files.par_iter().try_for_each(|(file, record)| {
-        let dest = staging.join(safe_relative(&file.rel).ok_or_else(|| UploadError::Write {
-            path: staging.join(&file.rel),
+        let dest = staging.join(safe_relative(file.rel()).ok_or_else(|| UploadError::Write {
+            path: staging.join(file.rel()),
             source: io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "relative path leaves the destination",
@@ -235,13 +235,13 @@ fn fill(staging: &Path, bundle: &Bundle<'_>) -> Result<(), UploadError> {
                 source,
             })?;
         }
-        let (size, sha256) = match &file.link {
-            Some(_) => copy_link(&file.path, &dest)?,
-            None => copy_file(&file.path, &dest, record.mode)?,
+        let (size, sha256) = match &file.link() {
+            Some(_) => copy_link(file.path(), &dest)?,
+            None => copy_file(file.path(), &dest, record.mode)?,
         };
         if size != record.size || sha256 != record.sha256 {
             return Err(UploadError::Changed {
-                path: file.path.clone(),
+                path: file.path().to_path_buf(),
             });
         }
         Ok(())

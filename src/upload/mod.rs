@@ -387,16 +387,16 @@ fn preflight(
 /// are shipped beside the files.
 fn check_document_names(bundle: &Bundle<'_>) -> Result<(), UploadError> {
     for (file, _) in bundle.manifest.files() {
-        if file.rel == bundle.checksums_name {
+        if file.rel() == bundle.checksums_name {
             return Err(UploadError::NameClash {
-                name: file.rel.clone(),
+                name: file.rel().to_owned(),
                 what: "checksums file",
                 fix: "set the `checksums` input to another name",
             });
         }
-        if file.rel == MANIFEST_NAME {
+        if file.rel() == MANIFEST_NAME {
             return Err(UploadError::NameClash {
-                name: file.rel.clone(),
+                name: file.rel().to_owned(),
                 what: "manifest",
                 fix: "exclude that file with a `!` pattern in `path`",
             });

@@ -123,7 +123,7 @@ fn ours(root: &Path, patterns: &str, include_hidden: bool) -> Value {
             let mut files: Vec<String> = selection
                 .files
                 .iter()
-                .map(|f| f.path.to_string_lossy().into_owned())
+                .map(|f| f.path().to_string_lossy().into_owned())
                 .collect();
             files.sort();
             json!({

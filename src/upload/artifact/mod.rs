@@ -277,16 +277,16 @@ fn zip_job(bundle: &Bundle<'_>, config: &Config) -> Result<Vec<Job>, ArtifactErr
     let mut seen: HashMap<String, &str> = HashMap::new();
     let mut entries: Vec<PackEntry> = Vec::new();
     for (file, record) in bundle.manifest.files() {
-        let name = entry_name(&file.rel);
-        if let Some(first) = seen.insert(name.clone(), &file.rel) {
+        let name = entry_name(file.rel());
+        if let Some(first) = seen.insert(name.clone(), file.rel()) {
             return Err(ArtifactError::SameEntry {
                 entry: name,
                 first: first.to_owned(),
-                second: file.rel.clone(),
+                second: file.rel().to_owned(),
             });
         }
         entries.push(PackEntry {
-            path: file.path.clone(),
+            path: file.path().to_path_buf(),
             name,
             size: record.size,
             mode: record.mode,
@@ -349,18 +349,18 @@ fn raw_jobs(bundle: &Bundle<'_>) -> Result<Vec<Job>, ArtifactError> {
     let mut seen: HashMap<&str, &str> = HashMap::new();
     let mut jobs = Vec::new();
     for (file, record) in bundle.manifest.files() {
-        let name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
+        let name = file.rel().rsplit('/').next().unwrap_or(file.rel());
         if name.is_empty() || name.contains(FORBIDDEN_NAME_CHARS) {
             return Err(ArtifactError::InvalidName {
-                path: file.rel.clone(),
+                path: file.rel().to_owned(),
                 name: name.to_owned(),
             });
         }
-        if let Some(first) = seen.insert(name, &file.rel) {
+        if let Some(first) = seen.insert(name, file.rel()) {
             return Err(ArtifactError::NameClash {
                 name: name.to_owned(),
                 first: first.to_owned(),
-                second: file.rel.clone(),
+                second: file.rel().to_owned(),
             });
         }
         jobs.push(Job {
@@ -369,7 +369,7 @@ fn raw_jobs(bundle: &Bundle<'_>) -> Result<Vec<Job>, ArtifactError> {
             content_type: crate::net::mime_type(name),
             files: 1,
             source: Source::File {
-                path: file.path.clone(),
+                path: file.path().to_path_buf(),
                 sha256: record.sha256,
             },
         });

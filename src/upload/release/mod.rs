@@ -306,18 +306,18 @@ fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Plann
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut sums = String::new();
     for (file, record) in bundle.manifest.files() {
-        let local = file.rel.rsplit('/').next().unwrap_or(&file.rel);
+        let local = file.rel().rsplit('/').next().unwrap_or(file.rel());
         if local.contains(['\n', '\r', '\\']) {
             return Err(ReleaseError::Config(format!(
                 "`{}` cannot be a release asset name (line break or backslash); rename it",
-                file.rel.escape_debug()
+                file.rel().escape_debug()
             )));
         }
         let name = stored_name(local);
-        if let Some(first) = seen.insert(name.clone(), file.rel.clone()) {
+        if let Some(first) = seen.insert(name.clone(), file.rel().to_owned()) {
             return Err(ReleaseError::Config(format!(
                 "release assets are flat, and `{first}` and `{}` would both be `{name}`; narrow `path` so file names are unique",
-                file.rel
+                file.rel()
             )));
         }
         let sha256 = hex::encode(record.sha256);
@@ -327,7 +327,7 @@ fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Plann
             renamed_from: (name != local).then(|| local.to_owned()),
             name,
             body: AssetBody::File {
-                path: file.path.clone(),
+                path: file.path().to_path_buf(),
                 len: record.size,
             },
             size: record.size,

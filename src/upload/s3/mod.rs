@@ -167,12 +167,12 @@ pub fn plan(
         .manifest
         .files()
         .map(|(file, record)| Object {
-            key: keys::key(prefix, &file.rel),
-            rel: file.rel.clone(),
-            path: file.path.clone(),
+            key: keys::key(prefix, file.rel()),
+            rel: file.rel().to_owned(),
+            path: file.path().to_path_buf(),
             size: record.size,
             sha256: record.sha256,
-            content_type: crate::net::mime_type(&file.rel),
+            content_type: crate::net::mime_type(file.rel()),
         })
         .collect();
     let documents = documents(bundle, prefix, config.s3.job_key.as_deref())?;
