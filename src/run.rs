@@ -34,7 +34,7 @@ pub struct Invocation {
 /// between the scan and the upload, which a test of the binary cannot hit reliably.
 #[derive(Default)]
 pub struct Hooks<'a> {
-    /// Called once the scan's documents are written, before the policies and the upload.
+    /// Called once the scan's documents are written, before the upload.
     pub after_scan: Option<&'a dyn Fn(&Manifest)>,
 }
 
@@ -92,17 +92,23 @@ fn stages(
     let manifest = reached
         .manifest
         .insert(scan_stage(selection, config, reporter)?);
-    let docs = documents::write(manifest, &inv.env.temp_dir(), &config.checksums_name)?;
-    let docs = reached.documents.insert(docs);
+    let manifest = &*manifest;
+    // The policies only read the manifest: they are checked while the documents are
+    // written (the two documents take two threads, the checks fill the gap).
+    let (docs, verdict) = rayon::join(
+        || documents::write(manifest, &inv.env.temp_dir(), &config.checksums_name),
+        || {
+            let _span = stage_span("gate");
+            gate(manifest, config)
+        },
+    );
+    let docs = reached.documents.insert(docs?);
     if let Some(after_scan) = hooks.after_scan {
         after_scan(manifest);
     }
 
     reporter.stage("Checking policies");
-    let verdict = reached.gate.insert({
-        let _span = stage_span("gate");
-        gate(manifest, config)
-    });
+    let verdict = reached.gate.insert(verdict);
     if !verdict.passed() {
         return Err(Error::Policy {
             count: verdict.violations.len(),
