@@ -15,7 +15,7 @@ pub(crate) fn write(manifest: &Manifest, out: &mut impl Write) -> io::Result<()>
     let mut hex = [0u8; 64];
     for (file, record) in manifest.files().filter(|(file, _)| file.link().is_none()) {
         let name = file.rel();
-        let needs_escape = name.contains(['\\', '\n', '\r']);
+        let needs_escape = memchr::memchr3(b'\\', b'\n', b'\r', name.as_bytes()).is_some();
         if needs_escape {
             out.write_all(b"\\")?;
         }

@@ -45,7 +45,7 @@ pub fn write(
     };
     let (sums, json) = rayon::join(
         || write_whole(&documents.checksums, |out| checksums::write(manifest, out)),
-        || write_whole(&documents.manifest, |out| Ok(manifest.write_json(out)?)),
+        || write_whole(&documents.manifest, |out| manifest.write_json(out)),
     );
     sums.and(json).map(|()| documents)
 }

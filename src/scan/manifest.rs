@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
@@ -68,8 +69,14 @@ impl Manifest {
     }
 
     /// Writes the JSON document (compact; one object per file, no per-file allocation).
-    pub fn write_json(&self, out: impl std::io::Write) -> serde_json::Result<()> {
-        let doc = Document {
+    ///
+    /// The `files` array, most of the document, is rendered on every core in batches of
+    /// [`FILES_PER_BATCH`] entries and written in order, a few batches at a time so memory
+    /// stays bounded: rendered by one thread it was the last serial step of a scan (40 ms
+    /// per 100,000 files). The bytes are those `serde_json::to_writer` writes for the whole
+    /// document.
+    pub fn write_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let head = Head {
             schema: SCHEMA,
             generator: concat!("stevedore ", env!("CARGO_PKG_VERSION")),
             root: self.selection.root.to_string_lossy(),
@@ -81,23 +88,69 @@ impl Manifest {
                 findings: self.open_findings(),
                 allowed_findings: self.findings.len() - self.open_findings(),
             },
-            files: Files(self),
-            duplicates: Groups(self),
-            findings: &self.findings,
         };
-        serde_json::to_writer(out, &doc)
+        let mut head = serde_json::to_vec(&head)?;
+        // The head object stays open: the arrays follow as its next members.
+        head.pop();
+        out.write_all(&head)?;
+        out.write_all(b",\"files\":[")?;
+        let batches = FILES_PER_BATCH * 2 * rayon::current_num_threads().max(1);
+        let mut start = 0;
+        while start < self.records.len() {
+            let end = (start + batches).min(self.records.len());
+            let rendered: Vec<serde_json::Result<Vec<u8>>> = (start..end)
+                .step_by(FILES_PER_BATCH)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|from| self.render_files(from..(from + FILES_PER_BATCH).min(end)))
+                .collect();
+            for bytes in rendered {
+                out.write_all(&bytes?)?;
+            }
+            start = end;
+        }
+        out.write_all(b"],\"duplicates\":")?;
+        serde_json::to_writer(&mut *out, &Groups(self))?;
+        out.write_all(b",\"findings\":")?;
+        serde_json::to_writer(&mut *out, &self.findings)?;
+        out.write_all(b"}")?;
+        Ok(())
+    }
+
+    /// The `files` entries in `range`, each preceded by a comma but the very first.
+    fn render_files(&self, range: std::ops::Range<usize>) -> serde_json::Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(range.len() * 160);
+        for i in range {
+            if i > 0 {
+                buf.push(b',');
+            }
+            let (file, record) = (&self.selection.files[i], &self.records[i]);
+            serde_json::to_writer(
+                &mut buf,
+                &FileJson {
+                    path: file.rel(),
+                    size: record.size,
+                    sha256: Hex(record.sha256),
+                    mode: Mode(record.mode),
+                    kind: file.link().map(|_| "symlink"),
+                    target: file.link(),
+                },
+            )?;
+        }
+        Ok(buf)
     }
 }
 
+/// Entries of the manifest's `files` array rendered by one task.
+const FILES_PER_BATCH: usize = 4096;
+
+/// The document's members before its arrays, in the order the schema lists them.
 #[derive(Serialize)]
-struct Document<'a> {
+struct Head<'a> {
     schema: &'static str,
     generator: &'static str,
     root: std::borrow::Cow<'a, str>,
     totals: Totals,
-    files: Files<'a>,
-    duplicates: Groups<'a>,
-    findings: &'a [Finding],
 }
 
 #[derive(Serialize)]
@@ -108,26 +161,6 @@ struct Totals {
     duplicate_files: usize,
     findings: usize,
     allowed_findings: usize,
-}
-
-/// The `files` array, serialized straight from the manifest.
-struct Files<'a>(&'a Manifest);
-
-impl Serialize for Files<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.records.len()))?;
-        for (file, record) in self.0.files() {
-            seq.serialize_element(&FileJson {
-                path: file.rel(),
-                size: record.size,
-                sha256: Hex(record.sha256),
-                mode: Mode(record.mode),
-                kind: file.link().as_ref().map(|_| "symlink"),
-                target: file.link(),
-            })?;
-        }
-        seq.end()
-    }
 }
 
 #[derive(Serialize)]
