@@ -322,7 +322,28 @@ fn read_children(item: &Item, reporter: &dyn Reporter) -> Result<Vec<Item>, Sele
         path.push_str(name);
         children.push(Item { path, hint });
     }
+    // In the order of their paths with `/` after a directory's name, which is the order
+    // of every path below them: the walk's output then comes out sorted (the selection
+    // checks, and sorts only when it is not), each directory sorted on its own walk task.
+    children.sort_unstable_by(walk_order);
     Ok(children)
+}
+
+/// Two entries of one directory in the order of the full paths they lead to: a
+/// directory's name compares as if followed by `/` (`a-b` < `a.txt` < `a/x`). An entry
+/// whose type `readdir` did not tell (a link) compares by its name alone; if it turns out
+/// to be a directory the output may be out of order, and the selection sorts it.
+fn walk_order(a: &Item, b: &Item) -> std::cmp::Ordering {
+    let (pa, pb) = (a.path.as_bytes(), b.path.as_bytes());
+    let n = pa.len().min(pb.len());
+    pa[..n].cmp(&pb[..n]).then_with(|| {
+        let next = |p: &[u8], item: &Item| {
+            p.get(n)
+                .copied()
+                .or((item.hint == Hint::Dir).then_some(b'/'))
+        };
+        next(pa, a).cmp(&next(pb, b))
+    })
 }
 
 fn basename(path: &str) -> &str {
@@ -332,6 +353,30 @@ fn basename(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sorting a directory's entries this way and concatenating their subtrees gives the
+    /// byte order of the full paths.
+    #[test]
+    fn entries_sort_as_the_paths_below_them() {
+        let item = |path: &str, hint| Item {
+            path: path.to_owned(),
+            hint,
+        };
+        let mut entries = vec![
+            item("/w/a", Hint::Dir),
+            item("/w/a.txt", Hint::File),
+            item("/w/a-b", Hint::File),
+            item("/w/a0", Hint::File),
+            item("/w/B", Hint::File),
+        ];
+        entries.sort_unstable_by(walk_order);
+        let order: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(order, ["/w/B", "/w/a-b", "/w/a.txt", "/w/a", "/w/a0"]);
+        let mut full = vec!["/w/B", "/w/a-b", "/w/a.txt", "/w/a/x", "/w/a0"];
+        let walked = full.clone();
+        full.sort_unstable();
+        assert_eq!(walked, full);
+    }
 
     #[test]
     fn parents() {
