@@ -362,7 +362,7 @@ mod tests {
             path: path.to_owned(),
             hint,
         };
-        let mut entries = vec![
+        let mut entries = [
             item("/w/a", Hint::Dir),
             item("/w/a.txt", Hint::File),
             item("/w/a-b", Hint::File),
@@ -372,8 +372,8 @@ mod tests {
         entries.sort_unstable_by(walk_order);
         let order: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(order, ["/w/B", "/w/a-b", "/w/a.txt", "/w/a", "/w/a0"]);
-        let mut full = vec!["/w/B", "/w/a-b", "/w/a.txt", "/w/a/x", "/w/a0"];
-        let walked = full.clone();
+        let mut full = ["/w/B", "/w/a-b", "/w/a.txt", "/w/a/x", "/w/a0"];
+        let walked = full;
         full.sort_unstable();
         assert_eq!(walked, full);
     }
