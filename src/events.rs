@@ -5,6 +5,12 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+/// What a progress line says, from the counters so far, the total and the time since the
+/// work started: each stage words its own (files scanned, bytes downloaded), the reporter
+/// decides when and how the line is shown.
+pub type Describe = dyn Fn(&Progress, u64, Duration) -> String + Sync;
 
 /// How much an event matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -86,9 +92,17 @@ pub trait Reporter: Sync {
         }
     }
 
-    /// Shows `progress` towards `total` files until `done` disconnects; runs on its own
-    /// thread beside the work (see [`with_progress`]). By default shows nothing.
-    fn show_progress(&self, _progress: &Progress, _total: u64, _done: &Receiver<()>) {}
+    /// Shows `progress` towards `total`, in the words of `describe`, until `done`
+    /// disconnects; runs on its own thread beside the work (see [`with_progress`]). By
+    /// default shows nothing.
+    fn show_progress(
+        &self,
+        _progress: &Progress,
+        _total: u64,
+        _describe: &Describe,
+        _done: &Receiver<()>,
+    ) {
+    }
 }
 
 /// Collects events in memory (tests, and callers that render them later).
@@ -113,17 +127,18 @@ impl Reporter for MemoryReporter {
     }
 }
 
-/// Runs `work`, which advances `progress` towards `total` files, while `reporter` shows
-/// it on a thread of its own.
+/// Runs `work`, which advances `progress` towards `total`, while `reporter` shows it in the
+/// words of `describe` on a thread of its own.
 pub fn with_progress<T>(
     reporter: &dyn Reporter,
     progress: &Progress,
     total: u64,
+    describe: &Describe,
     work: impl FnOnce() -> T,
 ) -> T {
     std::thread::scope(|scope| {
         let (done, wait) = channel::<()>();
-        scope.spawn(move || reporter.show_progress(progress, total, &wait));
+        scope.spawn(move || reporter.show_progress(progress, total, describe, &wait));
         let result = work();
         drop(done);
         result

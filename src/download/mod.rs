@@ -34,7 +34,7 @@ pub use self::place::PlaceError;
 use self::place::Staging;
 pub use self::source::Listed;
 use self::source::Source;
-use crate::events::{Event, Progress, Reporter};
+use crate::events::{Event, Progress, Reporter, with_progress};
 use crate::exit_code::ExitCode;
 use crate::github::RunnerEnv;
 use crate::net::Http;
@@ -42,8 +42,6 @@ use crate::units;
 
 /// Artifacts downloading at once (download-artifact runs 5).
 const CONCURRENCY: usize = 4;
-/// How often a long download reports its progress.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// Why a download failed.
 #[derive(Debug, thiserror::Error)]
@@ -263,7 +261,7 @@ pub fn download(
     let staging = Staging::create(&config.path)?;
     let http = Http::new(idle).map_err(DownloadError::Environment)?;
     let progress = Progress::default();
-    let results = with_download_progress(reporter, &progress, total, || {
+    let results = with_progress(reporter, &progress, total, &downloaded, || {
         runtime.block_on(transfer_all(
             &http, &source, &chosen, &staging, layout, config, &progress, reporter,
         ))
@@ -540,34 +538,16 @@ fn unpack(kind: &Kind, spool: &Path, dir: &Path) -> Result<(u64, u64), String> {
     result
 }
 
-/// Runs `work` while a line tells how far the download is, every [`PROGRESS_EVERY`].
-fn with_download_progress<T>(
-    reporter: &dyn Reporter,
-    progress: &Progress,
-    total: u64,
-    work: impl FnOnce() -> T,
-) -> T {
-    std::thread::scope(|scope| {
-        let (done, wait) = std::sync::mpsc::channel::<()>();
-        scope.spawn(move || {
-            let started = Instant::now();
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                wait.recv_timeout(PROGRESS_EVERY)
-            {
-                let bytes = progress.bytes.load(Ordering::Relaxed);
-                reporter.event(&Event::info(format!(
-                    "downloaded {} of {}, {}, {} artifact(s) done",
-                    units::bytes(bytes),
-                    units::bytes(total),
-                    units::rate(units::throughput(bytes, started.elapsed())),
-                    progress.files.load(Ordering::Relaxed)
-                )));
-            }
-        });
-        let result = work();
-        drop(done);
-        result
-    })
+/// The download's progress line: bytes of the total, rate, artifacts finished.
+fn downloaded(progress: &Progress, total: u64, elapsed: Duration) -> String {
+    let bytes = progress.bytes.load(Ordering::Relaxed);
+    format!(
+        "downloaded {} of {}, {}, {} artifact(s) done",
+        units::bytes(bytes),
+        units::bytes(total),
+        units::rate(units::throughput(bytes, elapsed)),
+        progress.files.load(Ordering::Relaxed)
+    )
 }
 
 #[cfg(test)]

@@ -6,14 +6,12 @@
 //! listings are wrapped in `::stop-commands::` so no name can issue a workflow command.
 
 use std::io::{self, Write};
-use std::sync::atomic::Ordering;
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use super::commands::{escape_data, inert};
 use crate::events::{Event, Level, Progress, Reporter};
 use crate::secret::random_hex;
-use crate::units;
 
 /// Where the log is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,24 +175,20 @@ impl Reporter for LogReporter {
     }
 
     /// A line every few seconds in logs; on a terminal one line redrawn, cleared at the end.
-    fn show_progress(&self, progress: &Progress, total_files: u64, done: &mpsc::Receiver<()>) {
+    fn show_progress(
+        &self,
+        progress: &Progress,
+        total: u64,
+        describe: &crate::events::Describe,
+        done: &mpsc::Receiver<()>,
+    ) {
         let (first, every) = self.progress_intervals;
         let started = Instant::now();
         let mut delay = first;
         let mut drew = false;
         while let Err(mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(delay) {
             delay = every;
-            let files = progress.files.load(Ordering::Relaxed);
-            let bytes = progress.bytes.load(Ordering::Relaxed);
-            let rate = units::throughput(bytes, started.elapsed());
-            let pct = (files * 100).checked_div(total_files).unwrap_or(100);
-            let text = format!(
-                "scanned {} of {} files ({pct}%), {}, {}",
-                units::count(files),
-                units::count(total_files),
-                units::bytes(bytes),
-                units::rate(rate)
-            );
+            let text = describe(progress, total, started.elapsed());
             if self.mode == Mode::Terminal {
                 if let Ok(mut state) = self.state.lock() {
                     let _ = write!(state.out, "\r\x1b[2K{text}");
@@ -248,6 +242,7 @@ pub fn detect_mode(github_actions: bool) -> Mode {
 pub(crate) mod tests {
     use super::*;
     use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
     /// A log destination the test reads back.
     #[derive(Clone, Default)]
@@ -268,7 +263,7 @@ pub(crate) mod tests {
         let log = LogReporter::new(mode, Box::new(out.clone()))
             .with_progress_intervals(Duration::from_millis(5), Duration::from_millis(5));
         let progress = Progress::default();
-        crate::events::with_progress(&log, &progress, 10, || {
+        crate::events::with_progress(&log, &progress, 10, &crate::scan::files_scanned, || {
             progress.files.store(4, Ordering::Relaxed);
             progress.bytes.store(4096, Ordering::Relaxed);
             std::thread::sleep(Duration::from_millis(60));

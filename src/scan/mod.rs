@@ -10,7 +10,7 @@ pub mod secrets;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use globset::GlobSet;
@@ -71,7 +71,7 @@ pub enum ScanError {
 pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest, ScanError> {
     let progress = Progress::default();
     let total = selection.files.len() as u64;
-    let manifest = with_progress(options.reporter, &progress, total, || {
+    let manifest = with_progress(options.reporter, &progress, total, &files_scanned, || {
         scan_files(selection, options, &progress)
     })?;
     options.reporter.event(&Event::info(format!(
@@ -84,6 +84,21 @@ pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest,
     Ok(manifest)
 }
 
+/// The scan's progress line: files of the total, bytes, rate.
+#[must_use]
+pub fn files_scanned(progress: &Progress, total: u64, elapsed: std::time::Duration) -> String {
+    let files = progress.files.load(Ordering::Relaxed);
+    let bytes = progress.bytes.load(Ordering::Relaxed);
+    let pct = (files * 100).checked_div(total).unwrap_or(100);
+    format!(
+        "scanned {} of {} files ({pct}%), {}, {}",
+        units::count(files),
+        units::count(total),
+        units::bytes(bytes),
+        units::rate(units::throughput(bytes, elapsed))
+    )
+}
+
 fn scan_files(
     selection: Selection,
     options: &ScanOptions<'_>,
@@ -94,11 +109,13 @@ fn scan_files(
     // Findings are rare: they go to a side list instead of a vector per file.
     let raw_findings: Mutex<Vec<(usize, Vec<RawFinding>)>> = Mutex::new(Vec::new());
     // A read failure goes to a side slot too (the lowest index wins, so the error named is
-    // the same whatever the threads' timing) and stops further reads. The records are then
+    // the same whatever the threads' timing) and stops the reads of files after it; files
+    // before it are still read, or a later file failing first on another thread would
+    // hide an earlier one (the test below caught it, now and then). The records are then
     // collected straight into one vector of the final length: collecting `Result`s would
     // go through a linked list of small vectors, several times the records' own size.
     let failure: Mutex<Option<(usize, ScanError)>> = Mutex::new(None);
-    let failed = AtomicBool::new(false);
+    let first_failure = AtomicUsize::new(usize::MAX);
     let records: Vec<FileRecord> = selection
         .files
         .par_iter()
@@ -107,7 +124,7 @@ fn scan_files(
         .with_max_len(1)
         .enumerate()
         .map(|(index, file)| {
-            if failed.load(Ordering::Relaxed) {
+            if index > first_failure.load(Ordering::Relaxed) {
                 return UNREAD;
             }
             let secrets = options.secrets.map(|s| (s, classify(file.rel())));
@@ -118,7 +135,7 @@ fn scan_files(
             let facts = match read {
                 Ok(facts) => facts,
                 Err(source) => {
-                    failed.store(true, Ordering::Relaxed);
+                    first_failure.fetch_min(index, Ordering::Relaxed);
                     let mut slot = lock(&failure);
                     if slot.as_ref().is_none_or(|(first, _)| index < *first) {
                         let path = file.path().to_path_buf();

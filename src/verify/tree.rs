@@ -134,8 +134,12 @@ pub(crate) fn compare(
     }
     // Files of every size: rayon's work stealing keeps both cores busy on a mix.
     let progress = Progress::default();
-    let verdicts: Vec<Option<(String, String)>> =
-        with_progress(reporter, &progress, to_hash.len() as u64, || {
+    let verdicts: Vec<Option<(String, String)>> = with_progress(
+        reporter,
+        &progress,
+        to_hash.len() as u64,
+        &crate::scan::files_scanned,
+        || {
             to_hash
                 .par_iter()
                 .map(|(expected, path)| {
@@ -145,7 +149,8 @@ pub(crate) fn compare(
                     verdict.map(|why| (expected.path.clone(), why))
                 })
                 .collect()
-        });
+        },
+    );
     for verdict in verdicts {
         match verdict {
             Some(changed) => findings.changed.push(changed),
