@@ -128,7 +128,7 @@ fn scan_files(
                 return UNREAD;
             }
             let secrets = options.secrets.map(|s| (s, classify(file.rel())));
-            let read = match &file.link() {
+            let read = match file.link() {
                 Some(target) => link_facts(file.path(), target, options.crc32),
                 None => read::read_file(file.path(), secrets, options.crc32),
             };

@@ -354,8 +354,7 @@ fn basename(path: &str) -> &str {
 mod tests {
     use super::*;
 
-    /// Sorting a directory's entries this way and concatenating their subtrees gives the
-    /// byte order of the full paths.
+    /// A directory's entries sort as the paths below them.
     #[test]
     fn entries_sort_as_the_paths_below_them() {
         let item = |path: &str, hint| Item {
@@ -372,10 +371,31 @@ mod tests {
         entries.sort_unstable_by(walk_order);
         let order: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(order, ["/w/B", "/w/a-b", "/w/a.txt", "/w/a", "/w/a0"]);
-        let mut full = ["/w/B", "/w/a-b", "/w/a.txt", "/w/a/x", "/w/a0"];
-        let walked = full;
-        full.sort_unstable();
-        assert_eq!(walked, full);
+    }
+
+    /// What the selection relies on to skip its sort: a real tree, with names that sort
+    /// around `/` and more directories than one task takes, comes out of the walk in the
+    /// byte order of its paths.
+    #[cfg(unix)]
+    #[test]
+    fn a_walk_comes_out_in_path_order() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().to_str().expect("utf-8 temp path").to_owned();
+        for d in 0..(CHILDREN_PER_TASK + 6) {
+            for name in ["a/x", "a-b", "a.txt", "a0", "B", "a/y/z"] {
+                let path = tmp.path().join(format!("d{d}")).join(name);
+                fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+                fs::write(&path, b"x").expect("write");
+            }
+        }
+        let pattern = Pattern::parse(&format!("{root}/**"), Path::new("/"), None).expect("pattern");
+        let reporter = crate::events::MemoryReporter::default();
+        // Hidden items included: the temporary directory's own name starts with a dot.
+        let found = walk(&[pattern], &[root], true, false, &reporter).expect("walk");
+        assert_eq!(found.len(), (CHILDREN_PER_TASK + 6) * 6);
+        let mut sorted = found.clone();
+        sorted.sort_unstable();
+        assert_eq!(found, sorted);
     }
 
     #[test]
