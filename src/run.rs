@@ -38,18 +38,24 @@ pub struct Hooks<'a> {
     pub after_scan: Option<&'a dyn Fn(&Manifest)>,
 }
 
-/// Runs stevedore and returns the exit code. Everything the user sees goes through `log`.
+/// Runs stevedore and returns the exit code; the binary exits right after. Everything the
+/// user sees goes through `log`.
 pub fn run(invocation: &Invocation, log: &LogReporter) -> ExitCode {
     let started = Instant::now();
-    let (reached, result) = pipeline(invocation, log, &Hooks::default());
-    crate::report::finish::finish(
+    let (mut reached, result) = pipeline(invocation, log, &Hooks::default());
+    let code = crate::report::finish::finish(
         &invocation.env,
         &invocation.cwd,
         log,
         &reached,
         result.as_ref().err(),
         started,
-    )
+    );
+    // The binary exits right after: freeing the manifest (an allocation or two per file)
+    // would only delay that exit, by 6 ms per 100,000 files. It holds memory only (no
+    // file, no connection), which the exit returns at once.
+    std::mem::forget(reached.manifest.take());
+    code
 }
 
 /// Every stage in turn, up to the first failure; returns what the run reached.

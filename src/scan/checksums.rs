@@ -11,29 +11,45 @@ use super::Manifest;
 /// Preserved links (`symlinks: preserve`) are left out: `sha256sum -c` follows a link and
 /// hashes the file it points to, which that file's own line already covers; the manifest
 /// lists each link with its target.
+///
+/// The lines are rendered on every core ([`super::batches`]).
 pub(crate) fn write(manifest: &Manifest, out: &mut impl Write) -> io::Result<()> {
-    let mut hex = [0u8; 64];
-    for (file, record) in manifest.files().filter(|(file, _)| file.link().is_none()) {
-        let name = file.rel();
-        let needs_escape = memchr::memchr3(b'\\', b'\n', b'\r', name.as_bytes()).is_some();
-        if needs_escape {
-            out.write_all(b"\\")?;
+    super::batches::write_in_batches(out, manifest.records.len(), |range| {
+        let mut buf = Vec::with_capacity(range.len() * 100);
+        for i in range {
+            let file = &manifest.selection.files[i];
+            if file.link().is_none() {
+                line(&mut buf, file.rel(), &manifest.records[i].sha256);
+            }
         }
-        hex::encode_to_slice(record.sha256, &mut hex).map_err(io::Error::other)?;
-        out.write_all(&hex)?;
-        out.write_all(b"  ")?;
-        if needs_escape {
-            let escaped = name
-                .replace('\\', "\\\\")
-                .replace('\n', "\\n")
-                .replace('\r', "\\r");
-            out.write_all(escaped.as_bytes())?;
-        } else {
-            out.write_all(name.as_bytes())?;
-        }
-        out.write_all(b"\n")?;
+        Ok(buf)
+    })
+}
+
+/// One line: `<hex>  <name>`, escaped when the name needs it.
+fn line(buf: &mut Vec<u8>, name: &str, sha256: &[u8; 32]) {
+    let needs_escape = memchr::memchr3(b'\\', b'\n', b'\r', name.as_bytes()).is_some();
+    if needs_escape {
+        buf.push(b'\\');
     }
-    Ok(())
+    let start = buf.len();
+    buf.resize(start + 64, 0);
+    // 64 bytes for 32: encoding cannot fail.
+    let _ = hex::encode_to_slice(sha256, &mut buf[start..]);
+    buf.extend_from_slice(b"  ");
+    if needs_escape {
+        for &b in name.as_bytes() {
+            match b {
+                b'\\' => buf.extend_from_slice(b"\\\\"),
+                b'\n' => buf.extend_from_slice(b"\\n"),
+                b'\r' => buf.extend_from_slice(b"\\r"),
+                _ => buf.push(b),
+            }
+        }
+    } else {
+        buf.extend_from_slice(name.as_bytes());
+    }
+    buf.push(b'\n');
 }
 
 /// The SLSA provenance "subjects" form: base64 of the checksums file.

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
@@ -70,11 +69,9 @@ impl Manifest {
 
     /// Writes the JSON document (compact; one object per file, no per-file allocation).
     ///
-    /// The `files` array, most of the document, is rendered on every core in batches of
-    /// [`FILES_PER_BATCH`] entries and written in order, a few batches at a time so memory
-    /// stays bounded: rendered by one thread it was the last serial step of a scan (40 ms
-    /// per 100,000 files). The bytes are those `serde_json::to_writer` writes for the whole
-    /// document.
+    /// The `files` array, most of the document, is rendered on every core
+    /// ([`super::batches`]). The bytes are those `serde_json::to_writer` writes for the
+    /// whole document.
     pub fn write_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let head = Head {
             schema: SCHEMA,
@@ -94,21 +91,9 @@ impl Manifest {
         head.pop();
         out.write_all(&head)?;
         out.write_all(b",\"files\":[")?;
-        let batches = FILES_PER_BATCH * 2 * rayon::current_num_threads().max(1);
-        let mut start = 0;
-        while start < self.records.len() {
-            let end = (start + batches).min(self.records.len());
-            let rendered: Vec<serde_json::Result<Vec<u8>>> = (start..end)
-                .step_by(FILES_PER_BATCH)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map(|from| self.render_files(from..(from + FILES_PER_BATCH).min(end)))
-                .collect();
-            for bytes in rendered {
-                out.write_all(&bytes?)?;
-            }
-            start = end;
-        }
+        super::batches::write_in_batches(out, self.records.len(), |range| {
+            self.render_files(range).map_err(std::io::Error::from)
+        })?;
         out.write_all(b"],\"duplicates\":")?;
         serde_json::to_writer(&mut *out, &Groups(self))?;
         out.write_all(b",\"findings\":")?;
@@ -140,9 +125,6 @@ impl Manifest {
         Ok(buf)
     }
 }
-
-/// Entries of the manifest's `files` array rendered by one task.
-const FILES_PER_BATCH: usize = 4096;
 
 /// The document's members before its arrays, in the order the schema lists them.
 #[derive(Serialize)]

@@ -1,6 +1,7 @@
 //! Stage 2, scan: every selected file read once on rayon (SHA-256, size, mode, credential
 //! scan), then duplicate groups -> a [`Manifest`].
 
+mod batches;
 pub(crate) mod checksums;
 pub mod documents;
 mod duplicates;

@@ -325,7 +325,9 @@ fn read_children(item: &Item, reporter: &dyn Reporter) -> Result<Vec<Item>, Sele
     // In the order of their paths with `/` after a directory's name, which is the order
     // of every path below them: the walk's output then comes out sorted (the selection
     // checks, and sorts only when it is not), each directory sorted on its own walk task.
-    children.sort_unstable_by(walk_order);
+    // Every child's path starts with the same parent and `/`: only the names differ.
+    let parent = item.path.len() + usize::from(!item.path.ends_with('/'));
+    children.sort_unstable_by(|a, b| walk_order(a, b, parent));
     Ok(children)
 }
 
@@ -333,8 +335,13 @@ fn read_children(item: &Item, reporter: &dyn Reporter) -> Result<Vec<Item>, Sele
 /// directory's name compares as if followed by `/` (`a-b` < `a.txt` < `a/x`). An entry
 /// whose type `readdir` did not tell (a link) compares by its name alone; if it turns out
 /// to be a directory the output may be out of order, and the selection sorts it.
-fn walk_order(a: &Item, b: &Item) -> std::cmp::Ordering {
-    let (pa, pb) = (a.path.as_bytes(), b.path.as_bytes());
+/// `skip`: the length of the directory's path and `/`, which the entries share (comparing
+/// it again for every pair was a tenth of the walk's time).
+fn walk_order(a: &Item, b: &Item, skip: usize) -> std::cmp::Ordering {
+    fn name(item: &Item, skip: usize) -> &[u8] {
+        item.path.as_bytes().get(skip..).unwrap_or_default()
+    }
+    let (pa, pb) = (name(a, skip), name(b, skip));
     let n = pa.len().min(pb.len());
     pa[..n].cmp(&pb[..n]).then_with(|| {
         let next = |p: &[u8], item: &Item| {
@@ -368,7 +375,7 @@ mod tests {
             item("/w/a0", Hint::File),
             item("/w/B", Hint::File),
         ];
-        entries.sort_unstable_by(walk_order);
+        entries.sort_unstable_by(|a, b| walk_order(a, b, "/w/".len()));
         let order: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(order, ["/w/B", "/w/a-b", "/w/a.txt", "/w/a", "/w/a0"]);
     }
