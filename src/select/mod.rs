@@ -231,9 +231,10 @@ pub fn select_links(
             .collect_into_vec(&mut files);
     }
     // The walk sorts each directory (see `walk::walk_order`), so this is usually one
-    // pass; several search paths, links to directories or names outside the root need
-    // the sort, on the pool (with 100,000 files it was a visible serial step).
-    if !files.is_sorted_by(|a, b| a.rel() <= b.rel()) {
+    // check, on the pool (each name read is a cache miss); several search paths, links
+    // to directories or names outside the root need the sort, on the pool too (with
+    // 100,000 files either was a visible serial step).
+    if !files.par_windows(2).all(|w| w[0].rel() <= w[1].rel()) {
         files.par_sort_unstable_by(|a, b| a.rel().cmp(b.rel()));
     }
     report_case_collisions(&files, reporter);
