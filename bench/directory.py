@@ -34,11 +34,16 @@ CORPUS = os.path.join(HERE, "corpus")
 STEVEDORE = os.path.join(ROOT, "target", "release", "stevedore")
 
 
+# What stevedore writes into a directory destination beside the files.
+DOCUMENTS = {"SHA256SUMS", "stevedore-manifest.json"}
+
+
 def same_tree(a, b):
-    """Whether every file under `a` is in `b` with the same bytes (and nothing more)."""
+    """Whether every file under `a` is in `b` with the same bytes, and `b` holds nothing
+    else but the two documents."""
     left = sorted(os.path.relpath(os.path.join(d, f), a) for d, _, fs in os.walk(a) for f in fs)
     right = sorted(os.path.relpath(os.path.join(d, f), b) for d, _, fs in os.walk(b) for f in fs)
-    if left != right:
+    if [r for r in right if r not in DOCUMENTS] != left:
         return False
     _, mismatch, errors = filecmp.cmpfiles(a, b, left, shallow=False)
     return not mismatch and not errors
