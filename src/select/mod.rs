@@ -90,13 +90,7 @@ impl SelectedFile {
     /// link); `None` for a regular file (or any file when links are followed).
     #[must_use]
     pub fn link(&self) -> Option<&str> {
-        // Answered from the lengths alone for a regular file: reading the text (to check
-        // a character boundary) costs a cache miss per file in loops over every file.
-        let end = self.path_end as usize;
-        if end >= self.text.len() {
-            return None;
-        }
-        self.text.get(end + 1..)
+        self.text.get(self.path_end as usize + 1..)
     }
 }
 
@@ -313,8 +307,8 @@ fn report_case_collisions(files: &[SelectedFile], reporter: &dyn Reporter) {
             } else {
                 lower.extend(rel.chars().flat_map(char::to_lowercase));
             }
-            // CRC-32 and length as the key: a few times cheaper than SipHash, and equal
-            // keys are compared in full below, so a rare collision costs one comparison.
+            // CRC-32 and length as the key: a few times cheaper than SipHash; names with
+            // equal keys are compared in full below.
             let crc = u64::from(crc32fast::hash(lower.as_bytes()));
             ((lower.len() as u64) << 32 | crc, i)
         })
@@ -326,13 +320,16 @@ fn report_case_collisions(files: &[SelectedFile], reporter: &dyn Reporter) {
         .chunk_by(|a, b| a.0 == b.0)
         .filter(|run| run.len() > 1)
     {
-        let first = run[0].1 as usize;
-        let folded = files[first].rel().to_lowercase();
-        for &(_, later) in &run[1..] {
-            let later = later as usize;
-            if files[later].rel().to_lowercase() == folded {
-                pairs.push((later, first));
-            }
+        // Names sharing a key are grouped by the whole folded name: a run can mix two
+        // groups (CRC-32 collisions can be made on purpose), and each is reported apart.
+        let mut folded: Vec<(String, usize)> = run
+            .iter()
+            .map(|&(_, i)| (files[i as usize].rel().to_lowercase(), i as usize))
+            .collect();
+        folded.sort_unstable();
+        for same in folded.chunk_by(|a, b| a.0 == b.0) {
+            let first = same[0].1;
+            pairs.extend(same[1..].iter().map(|&(_, later)| (later, first)));
         }
     }
     pairs.sort_unstable();
@@ -454,6 +451,23 @@ mod tests {
         let events = reporter.events();
         assert_eq!(events.len(), 1, "{events:?}");
         assert!(events[0].message.contains("`Kit.txt`"), "{events:?}");
+    }
+
+    /// A name whose key collides with a real pair's (CRC-32 of `buckeroo` and `plumless`
+    /// are equal, and so are their lengths) does not hide the pair.
+    #[test]
+    fn a_key_collision_does_not_hide_a_case_collision() {
+        assert_eq!(crc32fast::hash(b"buckeroo"), crc32fast::hash(b"plumless"));
+        let file = |rel: &str| SelectedFile::new(format!("/w/{rel}"), "/w", None);
+        let files = [file("Buckeroo"), file("Plumless"), file("plumless")];
+        let reporter = crate::events::MemoryReporter::default();
+        report_case_collisions(&files, &reporter);
+        let said: Vec<String> = reporter.events().into_iter().map(|e| e.message).collect();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with("`plumless` differs from `Plumless` only in case"),
+            "{said:?}"
+        );
     }
 
     /// Path, relative name and link target come back from the one allocation, the

@@ -110,9 +110,15 @@ impl Shape {
     /// it takes the segments. `slash`: the item is seen with a trailing `/` (an explicit
     /// trailing `**`), which makes the directory itself match too.
     fn matches(&self, path: &str, slash: bool) -> Option<bool> {
+        // `Item::new` strips one trailing `/`; a path still ending in one (never built by
+        // the walk) has an empty last segment, which the segments decide.
+        if path.len() > 1 && path.ends_with('/') {
+            return None;
+        }
         match self {
             Shape::General => None,
-            // minimatch lets a trailing `/` (an empty last segment) go unmatched.
+            // The `slash` view only adds an empty last segment, which minimatch lets go
+            // unmatched after the last literal: the same answer either way.
             Shape::Literal(literal) => Some(path == literal),
             Shape::Below(prefix) => {
                 let Some(rest) = path.strip_prefix(prefix.as_str()) else {
@@ -229,9 +235,10 @@ impl Pattern {
     }
 }
 
-/// An item path, split into segments once (when a pattern first needs them) and shared by
-/// every pattern it is matched against. The segments end with an extra `""`, the form
-/// minimatch sees for a trailing `/`.
+/// An item path, split into segments at most once and shared by every pattern it is
+/// matched against; not at all when every pattern has a [`Shape`] and one of them matches
+/// (in the walk, `partial_item` is asked only of items no pattern matched). The segments
+/// end with an extra `""`, the form minimatch sees for a trailing `/`.
 pub(crate) struct Item<'a> {
     /// Without a trailing `/` (but `/` itself).
     path: &'a str,
@@ -273,9 +280,9 @@ impl<'a> Item<'a> {
         self.segments()
     }
 
+    /// The segments are then `["", "", ""]`; no other path splits that way.
     fn is_root(&self) -> bool {
-        let segments = self.segments();
-        segments.len() == 3 && segments.iter().all(|s| s.is_empty())
+        self.path == "/"
     }
 }
 
@@ -812,6 +819,8 @@ mod tests {
             "C:/x",
             "C:/x/y",
             "/w/dist//a",
+            "/w/dist//",
+            "//",
         ];
         let mut shaped = 0;
         for line in patterns {

@@ -251,10 +251,16 @@ impl Walker<'_> {
         below.extend_from_slice(chain);
         below.push(real);
         let children = read_children(&item, self.reporter)?;
-        // A sub-directory is a task of its own (reading it is the costly part, and a
-        // run of 64 of them on one thread left the other cores idle at the walk's end);
-        // plain files go in runs that amortize the scheduling.
-        let per_task = if children.iter().any(|c| c.hint != Hint::File) {
+        // Runs of 64 children amortize the scheduling, and a directory of fewer than two
+        // runs is walked in order on one thread (its warnings and its first error come
+        // out the same on every run). A larger one is walked in parallel anyway: when it
+        // holds anything but plain files (sub-directories, or links that may lead to
+        // one), each child is a task of its own, since reading a sub-directory is the
+        // costly part and a run of 64 of them on one thread left the other cores idle at
+        // the walk's end.
+        let per_task = if children.len() >= 2 * CHILDREN_PER_TASK
+            && children.iter().any(|c| c.hint != Hint::File)
+        {
             1
         } else {
             CHILDREN_PER_TASK
@@ -378,12 +384,21 @@ fn each_entry(path: &str, mut f: impl FnMut(&std::ffi::OsStr, Hint)) -> io::Resu
         if name == b"." || name == b".." {
             continue;
         }
-        let hint = match entry.file_type() {
-            FileType::RegularFile => Hint::File,
-            FileType::Directory => Hint::Dir,
-            // `DT_UNKNOWN` (some file systems never tell): a `stat` decides.
-            FileType::Symlink | FileType::Unknown => Hint::Follow,
-            _ => Hint::Special,
+        let kind = match entry.file_type() {
+            // `DT_UNKNOWN` (some file systems never tell): an `lstat`, as std does.
+            FileType::Unknown => rustix::fs::statat(
+                &dir,
+                entry.file_name(),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map(|st| FileType::from_raw_mode(st.st_mode)),
+            known => Ok(known),
+        };
+        let hint = match kind {
+            Ok(FileType::RegularFile) => Hint::File,
+            Ok(FileType::Directory) => Hint::Dir,
+            Ok(FileType::Symlink) | Err(_) => Hint::Follow,
+            Ok(_) => Hint::Special,
         };
         f(std::ffi::OsStr::from_bytes(name), hint);
     }
@@ -407,9 +422,9 @@ fn each_entry(path: &str, mut f: impl FnMut(&std::ffi::OsStr, Hint)) -> io::Resu
 }
 
 /// Two entries of one directory in the order of the full paths they lead to: a
-/// directory's name compares as if followed by `/` (`a-b` < `a.txt` < `a/x`). An entry
-/// whose type `readdir` did not tell (a link) compares by its name alone; if it turns out
-/// to be a directory the output may be out of order, and the selection sorts it.
+/// directory's name compares as if followed by `/` (`a-b` < `a.txt` < `a/x`). A link
+/// (or an entry whose type could not be read) compares by its name alone; if it leads to
+/// a directory the output may be out of order, and the selection sorts it.
 /// `skip`: the length of the directory's path and `/`, which the entries share (comparing
 /// it again for every pair was a tenth of the walk's time).
 fn walk_order(a: &Item, b: &Item, skip: usize) -> std::cmp::Ordering {
