@@ -13,6 +13,7 @@
 pub mod events;
 pub mod exit_code;
 pub mod secret;
+pub(crate) mod tree_path;
 pub mod units;
 
 // Infrastructure the stages share.

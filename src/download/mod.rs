@@ -15,6 +15,7 @@
 pub mod extract;
 pub(crate) mod fetch;
 pub mod inputs;
+mod links;
 pub mod place;
 pub(crate) mod source;
 
@@ -31,7 +32,7 @@ pub use self::inputs::{
     Wanted,
 };
 pub use self::place::PlaceError;
-use self::place::Staging;
+use self::place::{DirModes, Staging};
 pub use self::source::Listed;
 use self::source::Source;
 use crate::events::{Event, Progress, Reporter, with_progress};
@@ -73,11 +74,13 @@ pub enum DownloadError {
     List(String),
     /// An artifact name that cannot be a directory name.
     #[error(
-        "artifact `{name}` cannot be downloaded into `path/{name}`: a name used as a directory must not be `.`, `..` or hold `/`, `\\` or NUL; download it by `artifact-ids` alone or with `merge-multiple: true`"
+        "artifact `{name}` cannot be downloaded into `path/{name}`: the name {problem}; download it by `artifact-ids` alone or with `merge-multiple: true`"
     )]
     Name {
-        /// The name.
+        /// The name (control characters made visible).
         name: String,
+        /// Why.
+        problem: crate::tree_path::NameProblem,
     },
     /// One artifact failed (download or extraction).
     #[error("artifact `{name}` (id {id}): {message}; `path` was left as it was")]
@@ -99,11 +102,20 @@ pub enum DownloadError {
         names: Vec<String>,
     },
     /// Merging or placing the verified result failed.
-    #[error("{0}; `path` was left as it was")]
+    #[error("{0}{tail}", tail = place_tail(.0))]
     Place(#[from] PlaceError),
     /// The HTTP runtime could not start.
     #[error("{0}")]
     Runtime(String),
+}
+
+/// What a placement error adds: whether `path` is as it was.
+fn place_tail(e: &PlaceError) -> &'static str {
+    if e.left_path_as_it_was() {
+        "; `path` was left as it was"
+    } else {
+        ""
+    }
 }
 
 fn available_list(names: &[String]) -> String {
@@ -232,10 +244,15 @@ pub fn download(
         Layout::Separate
     };
     if layout == Layout::Separate
-        && let Some(bad) = chosen.iter().find(|a| !usable_dir_name(&a.name))
+        && let Some((bad, problem)) = chosen.iter().find_map(|a| {
+            crate::tree_path::check_component(&a.name)
+                .err()
+                .map(|p| (a, p))
+        })
     {
         return Err(DownloadError::Name {
-            name: bad.name.clone(),
+            name: extract::names::shown(bad.name.as_bytes()),
+            problem,
         });
     }
     let total: u64 = chosen.iter().map(|a| a.size).sum();
@@ -267,9 +284,14 @@ pub fn download(
         ))
     });
     let mut mismatched = Vec::new();
+    let mut modes = DirModes::new();
     for done in results? {
         if done.mismatch {
             mismatched.push(done.report.name.clone());
+        }
+        // Merged artifacts share directories: the first to bring one gives its mode.
+        for (dir, mode) in done.dirs {
+            modes.entry(dir).or_insert(mode);
         }
         report.artifacts.push(done.report);
     }
@@ -291,7 +313,11 @@ pub fn download(
             report.merged_duplicates.1 += bytes;
         }
     }
-    staging.commit(&config.path)?;
+    for failed in staging.commit(&config.path, &modes)? {
+        reporter.event(&Event::warning(format!(
+            "the download is in place, but a directory's mode could not be restored: {failed}"
+        )));
+    }
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -355,15 +381,12 @@ fn choose(
     }
 }
 
-/// A name that is safe as one directory level under `path`.
-fn usable_dir_name(name: &str) -> bool {
-    !(name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']))
-}
-
 /// One artifact's outcome.
 struct Done {
     report: ArtifactReport,
     mismatch: bool,
+    /// Its directories' modes, relative to `path` (applied once placed).
+    dirs: Vec<(String, u32)>,
 }
 
 /// Every artifact, [`CONCURRENCY`] at a time, in listing order; after a failure no new
@@ -463,13 +486,22 @@ async fn transfer(
     };
     if mismatch && config.digest_mismatch == DigestMismatch::Error {
         // Nothing of it is extracted: the run fails and the staging directory goes.
-        return Ok(Done { report, mismatch });
+        return Ok(Done {
+            report,
+            mismatch,
+            dirs: Vec::new(),
+        });
     }
     let kind = fetched.kind.clone();
-    let (files, bytes) = tokio::task::spawn_blocking(move || unpack(&kind, &spool, &dir))
+    let (files, bytes, mut dirs) = tokio::task::spawn_blocking(move || unpack(&kind, &spool, &dir))
         .await
         .map_err(|e| fail(format!("the extraction thread failed: {e}")))?
         .map_err(fail)?;
+    if layout == Layout::Separate {
+        for (dir, _) in &mut dirs {
+            *dir = format!("{}/{dir}", artifact.name);
+        }
+    }
     progress.files.fetch_add(1, Ordering::Relaxed);
     report.files = files;
     report.bytes = bytes;
@@ -481,7 +513,11 @@ async fn transfer(
         fetched.attempts,
         fetched.digest
     )));
-    Ok(Done { report, mismatch })
+    Ok(Done {
+        report,
+        mismatch,
+        dirs,
+    })
 }
 
 /// Compares the downloaded bytes' SHA-256 with the listed digest; true on a mismatch
@@ -515,22 +551,26 @@ fn check_digest(
 }
 
 /// Extracts a zip into the empty directory `dir` (created here), or moves a raw file
-/// into it under its name; returns files and bytes. The spool file is gone afterwards.
-fn unpack(kind: &Kind, spool: &Path, dir: &Path) -> Result<(u64, u64), String> {
+/// into it under its name; returns files, bytes and the directories' modes (relative to
+/// `dir`, applied once placed). The spool file is gone afterwards.
+fn unpack(kind: &Kind, spool: &Path, dir: &Path) -> Result<(u64, u64, Vec<(String, u32)>), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     let result = match kind {
         Kind::Zip => {
             // Probed on the staging directory, which is on `path`'s file system.
-            let options = extract::ExtractOptions::for_destination(dir);
+            let options = extract::ExtractOptions {
+                defer_directory_modes: true,
+                ..extract::ExtractOptions::for_destination(dir)
+            };
             extract::extract_zip(spool, dir, &options, &|_| {})
-                .map(|done| (done.files, done.bytes))
+                .map(|done| (done.files, done.bytes, done.dirs))
                 .map_err(|e| e.to_string())
         }
         Kind::Raw(name) => {
             let target = dir.join(name);
             std::fs::rename(spool, &target)
                 .and_then(|()| std::fs::metadata(&target))
-                .map(|meta| (1, meta.len()))
+                .map(|meta| (1, meta.len(), Vec::new()))
                 .map_err(|e| format!("cannot save `{}`: {e}", target.display()))
         }
     };
@@ -548,18 +588,4 @@ fn downloaded(progress: &Progress, total: u64, elapsed: Duration) -> String {
         units::rate(units::throughput(bytes, elapsed)),
         progress.files.load(Ordering::Relaxed)
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn artifact_names_that_cannot_be_directories() {
-        for bad in ["", ".", "..", "a/b", "a\\b"] {
-            assert!(!usable_dir_name(bad), "{bad:?}");
-        }
-        assert!(usable_dir_name("build-linux"));
-        assert!(usable_dir_name("..x"));
-    }
 }

@@ -1,16 +1,26 @@
 //! The staging directory and what happens to `path`. Everything is downloaded and
-//! extracted into `<parent of path>/.stevedore-<random>/` (beside `path`, so the final
-//! moves are renames on one file system). Only once every artifact verified is the result
-//! moved into `path`: the whole staging tree is renamed to `path` when `path` does not
-//! exist; otherwise its entries are moved in, a file replacing a same-named file, as
-//! download-artifact overwrites, after a check that no file would replace a directory or
-//! the reverse. Any failure before that removes the staging directory and leaves `path`
-//! as it was.
+//! extracted into a private (0700) `.stevedore-<random>/` on `path`'s own file system:
+//! beside `path`, or inside it when `path` is a directory on another file system than its
+//! parent (a mount point, a link elsewhere), so the final moves are renames. Only once
+//! every artifact verified is the result moved into `path`: the whole staging tree is
+//! renamed to `path` when `path` does not exist; otherwise its entries are moved in, a
+//! file replacing a same-named file, as download-artifact overwrites.
+//!
+//! All or nothing (issue 19 item 4): before the first move, no file may replace a
+//! directory or the reverse, every link must stay inside `path` on the file system itself
+//! (`links`), and every directory that receives an entry must be writable and on the
+//! staging's file system. The moves then keep a journal (a replaced file is first linked,
+//! or moved, into the staging directory), and a move that fails all the same puts back
+//! every one made before it. Directory modes are applied last, to the directories the
+//! download created: a read-only directory stops neither the moves nor the clean-up. The
+//! staging directory goes on every way out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
+
+use super::links::check_staged_links;
 
 /// Why the staged result could not be merged or placed.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +59,49 @@ pub enum PlaceError {
         /// What the download has.
         new_kind: &'static str,
     },
+    /// A link would lead outside `path` once placed.
+    #[error(
+        "refused link `{link}` -> `{target}`: {reason}; links are restored only when they stay inside `path` together with everything `path` already holds"
+    )]
+    Link {
+        /// The link, relative to `path`.
+        link: String,
+        /// Its target.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// A directory that would receive entries cannot (checked before the first move).
+    #[error("cannot place the download in `{dir}`: {reason}")]
+    Unplaceable {
+        /// The directory in `path`.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A move failed and not every earlier move could be put back.
+    #[error(
+        "cannot move the download to `{failed}`: {source}; putting back what was moved before failed for {}: `path` is partly changed (the originals of replaced files are in `{kept}`)",
+        .unrestored.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", ")
+    )]
+    Partial {
+        /// The move that failed.
+        failed: PathBuf,
+        /// Its cause.
+        source: io::Error,
+        /// Entries of `path` not restored.
+        unrestored: Vec<PathBuf>,
+        /// Where the originals were kept.
+        kept: PathBuf,
+    },
+}
+
+impl PlaceError {
+    /// Whether `path` is as it was before the download (every error but [`PlaceError::Partial`]).
+    #[must_use]
+    pub fn left_path_as_it_was(&self) -> bool {
+        !matches!(self, PlaceError::Partial { .. })
+    }
 }
 
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> PlaceError {
@@ -56,25 +109,36 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> PlaceErr
     move |source| PlaceError::Io { what, path, source }
 }
 
-/// A staging directory beside `path`, removed on drop unless committed.
+/// Modes of the directories the download brings, relative to `path`, applied to those it
+/// creates once they are in place.
+pub(crate) type DirModes = BTreeMap<String, u32>;
+
+/// A staging directory on `path`'s file system, removed on drop.
 #[derive(Debug)]
 pub(crate) struct Staging {
     root: PathBuf,
-    committed: bool,
 }
 
 impl Staging {
-    /// Creates `<parent of path>/.stevedore-<random>/` with `spool/` and `out/` in it.
+    /// Creates `.stevedore-<random>/` with `spool/` and `out/` in it: beside `path`, or in
+    /// `path` when that is a directory on another file system than its parent.
     pub(crate) fn create(path: &Path) -> Result<Staging, PlaceError> {
         let parent = path.parent().unwrap_or(path);
         fs::create_dir_all(parent).map_err(io_err("create", parent))?;
-        let root = parent.join(format!(".stevedore-{}", crate::secret::random_hex()));
-        fs::create_dir(&root).map_err(io_err("create the staging directory", &root))?;
-        let staging = Staging {
-            root,
-            committed: false,
+        let base = if on_other_device(path, parent) {
+            path
+        } else {
+            parent
         };
-        for dir in [staging.spool_dir(), staging.out()] {
+        let root = base.join(format!(".stevedore-{}", crate::secret::random_hex()));
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&root)
+            .map_err(io_err("create the staging directory", &root))?;
+        let staging = Staging { root };
+        for dir in [staging.spool_dir(), staging.out(), staging.kept()] {
             fs::create_dir(&dir).map_err(io_err("create", &dir))?;
         }
         Ok(staging)
@@ -88,6 +152,11 @@ impl Staging {
 
     fn spool_dir(&self) -> PathBuf {
         self.root.join("spool")
+    }
+
+    /// Where the originals of replaced files wait until the download is placed.
+    fn kept(&self) -> PathBuf {
+        self.root.join("replaced")
     }
 
     /// Where artifact number `i` is downloaded.
@@ -105,13 +174,27 @@ impl Staging {
         self.root.join(format!("part-{i}"))
     }
 
-    /// Moves the staged tree into `path` (see the module docs) and removes the rest.
-    pub(crate) fn commit(mut self, path: &Path) -> Result<(), PlaceError> {
+    /// Moves the staged tree into `path` (see the module docs), then applies `modes` to the
+    /// directories it created. Returns the directories whose mode could not be applied
+    /// (the download is in place; the caller warns).
+    pub(crate) fn commit(self, path: &Path, modes: &DirModes) -> Result<Vec<String>, PlaceError> {
+        self.commit_with(path, modes, &mut |from, to| fs::rename(from, to))
+    }
+
+    /// [`Staging::commit`] with the final renames made by `rename` (a test makes one fail).
+    fn commit_with(
+        self,
+        path: &Path,
+        modes: &DirModes,
+        rename: &mut dyn FnMut(&Path, &Path) -> io::Result<()>,
+    ) -> Result<Vec<String>, PlaceError> {
         let out = self.out();
         // `path` itself may be a link to a directory (a workspace linked elsewhere): followed.
-        match fs::metadata(path) {
+        let created: Vec<String> = match fs::metadata(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::rename(&out, path).map_err(io_err("move the download to", path))?;
+                check_staged_links(&out, None)?;
+                rename(&out, path).map_err(io_err("move the download to", path))?;
+                vec![String::new()]
             }
             Err(e) => return Err(io_err("read", path)(e)),
             Ok(meta) if !meta.is_dir() => {
@@ -123,21 +206,226 @@ impl Staging {
             }
             Ok(_) => {
                 check_shapes(&out, path)?;
-                move_into(&out, path)?;
+                check_staged_links(&out, Some(path))?;
+                let mut moves = Vec::new();
+                plan_moves(&out, path, "", &mut moves)?;
+                preflight(&self.root, path, &moves)?;
+                Journal::run(&moves, &self.kept(), rename)?;
+                moves
+                    .into_iter()
+                    .filter(|m| m.is_dir && !m.replaces)
+                    .map(|m| m.rel)
+                    .collect()
             }
-        }
-        self.committed = true;
-        let _ = fs::remove_dir_all(&self.root);
-        Ok(())
+        };
+        Ok(apply_modes(path, modes, &created))
     }
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_dir_all(&self.root);
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Whether `path` is an existing directory on another device than `parent`.
+#[cfg(unix)]
+fn on_other_device(path: &Path, parent: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (fs::metadata(path), fs::metadata(parent)) {
+        (Ok(p), Ok(q)) => p.is_dir() && p.dev() != q.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn on_other_device(_path: &Path, _parent: &Path) -> bool {
+    false
+}
+
+/// One entry of the staged tree and where it goes.
+#[derive(Debug)]
+struct Move {
+    from: PathBuf,
+    to: PathBuf,
+    /// Relative to `path`, `/`-separated.
+    rel: String,
+    is_dir: bool,
+    /// A file (or link) of that name is there and is replaced.
+    replaces: bool,
+}
+
+/// Each staged entry that moves as a whole: new names, and files replacing files; a staged
+/// directory whose name `path` already has as a directory is merged entry by entry.
+fn plan_moves(from: &Path, to: &Path, rel: &str, moves: &mut Vec<Move>) -> Result<(), PlaceError> {
+    let mut entries: Vec<fs::DirEntry> = fs::read_dir(from)
+        .map_err(io_err("read", from))?
+        .collect::<Result<_, _>>()
+        .map_err(io_err("read", from))?;
+    entries.sort_by_key(fs::DirEntry::file_name);
+    for entry in entries {
+        let name = entry.file_name();
+        let dest = to.join(&name);
+        let child = if rel.is_empty() {
+            name.to_string_lossy().into_owned()
+        } else {
+            format!("{rel}/{}", name.to_string_lossy())
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        match fs::symlink_metadata(&dest) {
+            Ok(meta) if is_dir && meta.is_dir() => plan_moves(&entry.path(), &dest, &child, moves)?,
+            existing => moves.push(Move {
+                from: entry.path(),
+                to: dest,
+                rel: child,
+                is_dir,
+                replaces: existing.is_ok(),
+            }),
         }
     }
+    Ok(())
+}
+
+/// What can be known before the first move: every directory that receives an entry is on
+/// the staging directory's file system (a sub-mount would make the rename fail half-way)
+/// and writable by this process.
+fn preflight(staging: &Path, path: &Path, moves: &[Move]) -> Result<(), PlaceError> {
+    let mut checked: Vec<&Path> = Vec::new();
+    for m in moves {
+        let dir = m.to.parent().unwrap_or(path);
+        if checked.contains(&dir) {
+            continue;
+        }
+        checked.push(dir);
+        if let Some(reason) = unplaceable(staging, dir) {
+            return Err(PlaceError::Unplaceable {
+                dir: dir.to_owned(),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn unplaceable(staging: &Path, dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let (Ok(here), Ok(there)) = (fs::metadata(staging), fs::metadata(dir)) else {
+        return Some("it cannot be read".into());
+    };
+    if here.dev() != there.dev() {
+        return Some(
+            "it is on another file system (a mount point inside `path`): download into it directly, or into another `path`"
+                .into(),
+        );
+    }
+    let access = rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK;
+    rustix::fs::access(dir, access).err().map(|e| {
+        format!(
+            "this user cannot write there ({}); give it write permission or download into another `path`",
+            io::Error::from(e)
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn unplaceable(_staging: &Path, _dir: &Path) -> Option<String> {
+    None
+}
+
+/// The moves made so far, and how to put each back.
+struct Journal<'m> {
+    done: Vec<(&'m Move, Option<PathBuf>)>,
+}
+
+impl<'m> Journal<'m> {
+    /// Makes every move; on a failure puts back the ones made (last first) and returns the
+    /// failure, or [`PlaceError::Partial`] if some could not be put back.
+    fn run(
+        moves: &'m [Move],
+        kept: &Path,
+        rename: &mut dyn FnMut(&Path, &Path) -> io::Result<()>,
+    ) -> Result<(), PlaceError> {
+        let mut journal = Journal { done: Vec::new() };
+        for (i, m) in moves.iter().enumerate() {
+            let backup = if m.replaces {
+                let backup = kept.join(i.to_string());
+                // A second name for the original, so the replacing rename stays atomic
+                // for a reader; where hard links are refused, the original moves aside.
+                if fs::hard_link(&m.to, &backup).is_err()
+                    && let Err(source) = rename(&m.to, &backup)
+                {
+                    return Err(journal.undo(&m.to, source, kept));
+                }
+                Some(backup)
+            } else {
+                None
+            };
+            if let Err(source) = rename(&m.from, &m.to) {
+                if let Some(backup) = &backup
+                    && fs::symlink_metadata(&m.to).is_err()
+                {
+                    let _ = rename(backup, &m.to);
+                }
+                return Err(journal.undo(&m.to, source, kept));
+            }
+            journal.done.push((m, backup));
+        }
+        Ok(())
+    }
+
+    /// Puts back every move made, last first.
+    fn undo(self, failed: &Path, source: io::Error, kept: &Path) -> PlaceError {
+        let mut unrestored = Vec::new();
+        for (m, backup) in self.done.into_iter().rev() {
+            let restored = match backup {
+                Some(backup) => fs::rename(backup, &m.to),
+                None => fs::rename(&m.to, &m.from),
+            };
+            if restored.is_err() {
+                unrestored.push(m.to.clone());
+            }
+        }
+        if unrestored.is_empty() {
+            PlaceError::Io {
+                what: "move the download to",
+                path: failed.to_owned(),
+                source,
+            }
+        } else {
+            PlaceError::Partial {
+                failed: failed.to_owned(),
+                source,
+                unrestored,
+                kept: kept.to_owned(),
+            }
+        }
+    }
+}
+
+/// Applies the deferred directory modes, deepest first, to the directories below the
+/// entries in `created` (relative to `path`; "" is `path` itself). Directories `path`
+/// already had keep their own. Returns the ones that failed.
+fn apply_modes(path: &Path, modes: &DirModes, created: &[String]) -> Vec<String> {
+    let new = |dir: &str| {
+        created.iter().any(|c| {
+            c.is_empty()
+                || dir == c
+                || (dir.starts_with(c.as_str()) && dir[c.len()..].starts_with('/'))
+        })
+    };
+    let mut failed = Vec::new();
+    for (dir, mode) in modes.iter().rev() {
+        if new(dir) {
+            let full = dir
+                .split('/')
+                .fold(path.to_path_buf(), |acc, c| acc.join(c));
+            if let Err(e) = super::extract::set_mode(&full, *mode) {
+                failed.push(format!("`{}`: {e}", full.display()));
+            }
+        }
+    }
+    failed
 }
 
 fn kind(meta: &fs::Metadata) -> &'static str {
@@ -170,22 +458,6 @@ fn check_shapes(from: &Path, to: &Path) -> Result<(), PlaceError> {
                     new_kind: if new_dir { "directory" } else { "file" },
                 });
             }
-        }
-    }
-    Ok(())
-}
-
-/// Moves every entry of `from` into `to`: new names by rename, directories merged, files
-/// replaced (a rename over the old file, so a reader sees the old or the new one).
-fn move_into(from: &Path, to: &Path) -> Result<(), PlaceError> {
-    for entry in fs::read_dir(from).map_err(io_err("read", from))? {
-        let entry = entry.map_err(io_err("read", from))?;
-        let dest = to.join(entry.file_name());
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir && fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
-            move_into(&entry.path(), &dest)?;
-        } else {
-            fs::rename(entry.path(), &dest).map_err(io_err("move the download to", &dest))?;
         }
     }
     Ok(())
@@ -349,20 +621,20 @@ mod tests {
         let path = tmp.path().join("dl");
         let staging = Staging::create(&path).expect("staging");
         write(&staging.out().join("d/f"), "new");
-        staging.commit(&path).expect("rename");
+        staging.commit(&path, &DirModes::new()).expect("rename");
         assert_eq!(fs::read_to_string(path.join("d/f")).expect("f"), "new");
 
         let staging = Staging::create(&path).expect("staging");
         write(&staging.out().join("d/f"), "newer");
         write(&staging.out().join("d/g"), "g");
-        staging.commit(&path).expect("move in");
+        staging.commit(&path, &DirModes::new()).expect("move in");
         assert_eq!(fs::read_to_string(path.join("d/f")).expect("f"), "newer");
         assert_eq!(fs::read_to_string(path.join("d/g")).expect("g"), "g");
 
         let staging = Staging::create(&path).expect("staging");
         write(&staging.out().join("d/f/inner"), "dir where a file is");
         write(&staging.out().join("z"), "z");
-        let e = staging.commit(&path).expect_err("shape");
+        let e = staging.commit(&path, &DirModes::new()).expect_err("shape");
         assert!(e.to_string().contains("d/f"), "{e}");
         assert!(!path.join("z").exists(), "nothing moved");
 
@@ -375,7 +647,7 @@ mod tests {
             let staging = Staging::create(&linked).expect("staging");
             write(&staging.out().join("f"), "through the link");
             staging
-                .commit(&linked)
+                .commit(&linked, &DirModes::new())
                 .expect("a link to a directory is followed");
             assert_eq!(
                 fs::read_to_string(real.join("f")).expect("f"),
@@ -394,5 +666,98 @@ mod tests {
             .map(|e| e.expect("e").file_name())
             .collect();
         assert_eq!(names, [std::ffi::OsString::from("dl")], "no staging left");
+    }
+
+    /// Every entry below `dir` with its content (files), target (links) or `dir`.
+    fn listing(dir: &Path) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in fs::read_dir(&d).expect("ls") {
+                let p = entry.expect("entry").path();
+                let meta = fs::symlink_metadata(&p).expect("meta");
+                let rel = p.strip_prefix(dir).expect("below").display().to_string();
+                let what = if meta.is_dir() {
+                    stack.push(p.clone());
+                    "dir".to_owned()
+                } else if meta.file_type().is_symlink() {
+                    format!("-> {}", fs::read_link(&p).expect("link").display())
+                } else {
+                    fs::read_to_string(&p).expect("read")
+                };
+                out.push((rel, what));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_move_that_fails_half_way_puts_back_every_one_made_before_it() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("dl");
+        write(&path.join("a.txt"), "old a");
+        write(&path.join("keep/k"), "kept");
+        write(&path.join("z.txt"), "old z");
+        let before = listing(&path);
+        let staging = Staging::create(&path).expect("staging");
+        let root = staging.root().to_owned();
+        write(&staging.out().join("a.txt"), "new a");
+        write(&staging.out().join("keep/new"), "new in a kept directory");
+        write(&staging.out().join("new-dir/f"), "new");
+        write(&staging.out().join("z.txt"), "new z");
+        let mut calls = 0;
+        let e = staging
+            .commit_with(&path, &DirModes::new(), &mut |from, to| {
+                calls += 1;
+                // The fourth rename (of four moves: `a.txt`, `keep/new`, `new-dir`,
+                // `z.txt`) fails, as a file in use on Windows would.
+                if to.ends_with("z.txt") && from.starts_with(&root) {
+                    return Err(io::Error::other("the file is in use"));
+                }
+                fs::rename(from, to)
+            })
+            .expect_err("the last move fails");
+        assert!(calls >= 4, "{calls}");
+        assert!(e.left_path_as_it_was(), "{e}");
+        assert!(e.to_string().contains("z.txt"), "{e}");
+        assert_eq!(listing(&path), before, "`path` is as it was");
+        assert!(!root.exists(), "the staging directory is gone");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directory_modes_are_applied_once_placed_and_only_to_new_directories() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("dl");
+        write(&path.join("old/f"), "old");
+        fs::set_permissions(path.join("old"), fs::Permissions::from_mode(0o750)).expect("chmod");
+        let staging = Staging::create(&path).expect("staging");
+        write(&staging.out().join("old/g"), "g");
+        write(&staging.out().join("ro/inner/f"), "f");
+        let modes: DirModes = [
+            ("old".to_owned(), 0o555),
+            ("ro".to_owned(), 0o555),
+            ("ro/inner".to_owned(), 0o500),
+        ]
+        .into_iter()
+        .collect();
+        let failed = staging.commit(&path, &modes).expect("placed");
+        assert!(failed.is_empty(), "{failed:?}");
+        let mode = |p: &str| {
+            fs::metadata(path.join(p))
+                .expect("meta")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("old"), 0o750, "a directory `path` had keeps its mode");
+        assert_eq!(mode("ro"), 0o555);
+        assert_eq!(mode("ro/inner"), 0o500);
+        assert_eq!(fs::read_to_string(path.join("ro/inner/f")).expect("f"), "f");
+        for dir in ["ro/inner", "ro"] {
+            fs::set_permissions(path.join(dir), fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
     }
 }

@@ -59,7 +59,16 @@ pub(super) enum CentralError {
     /// A record is missing or inconsistent.
     #[error("{0}")]
     Malformed(&'static str),
+    /// More entries than [`MAX_ENTRIES`].
+    #[error("it declares {0} entries")]
+    TooMany(u64),
 }
+
+/// Entries an artifact may hold. Each costs memory while it is checked (about 200 bytes)
+/// and an inode when written; a zip of millions of empty entries is a few dozen MB to
+/// download. A million is what the upload side is built and measured for (DESIGN's scale
+/// target), and well past any artifact upload-artifact's own archiver makes in a job.
+pub const MAX_ENTRIES: u64 = 1_000_000;
 
 /// Reads exactly `buf.len()` bytes at `offset`.
 pub(super) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
@@ -213,6 +222,9 @@ fn find_directory(file: &File, len: u64) -> Result<Directory, CentralError> {
 pub(super) fn read_central(file: &File) -> Result<(Vec<CentralEntry>, u64), CentralError> {
     let len = file.metadata()?.len();
     let dir = find_directory(file, len)?;
+    if dir.count > MAX_ENTRIES {
+        return Err(CentralError::TooMany(dir.count));
+    }
     let mut bytes =
         vec![0u8; usize::try_from(dir.size).map_err(|_| CentralError::Malformed("too large"))?];
     read_exact_at(file, &mut bytes, dir.offset)?;

@@ -7,9 +7,10 @@ use std::fs::File;
 use std::path::Path;
 
 use super::central::{self, CentralEntry};
-use super::names::{TargetProblem, check_entry_name, resolve_target, shown};
+use super::names::shown;
 use super::write::decode;
 use super::{ExtractError, ExtractOptions, Kind, Planned};
+use crate::tree_path::{Node, check_entry_name, resolve_link};
 
 /// Unix file type bits of a mode.
 const S_IFMT: u32 = 0o170_000;
@@ -52,10 +53,12 @@ pub(super) fn plan(
                 None if entry.external & DOS_DIR != 0 => Kind::Dir,
                 _ => Kind::File,
             };
-            // setuid, setgid and sticky are dropped: an artifact must not grant privileges.
+            // setuid, setgid and sticky are dropped: an artifact must not grant privileges;
+            // so are group and other write, as `umask 022` would (a 0777 directory from a
+            // zip must not let every user of the runner change what was downloaded).
             let mode = match (unix, kind) {
                 (_, Kind::Symlink) => 0o777,
-                (Some(m), _) => m & 0o777,
+                (Some(m), _) => m & 0o755,
                 (None, Kind::Dir) => 0o755,
                 (None, _) => 0o644,
             };
@@ -129,8 +132,10 @@ fn check_sizes(zip: &Path, entry: &CentralEntry, kind: Kind) -> Result<(), Extra
 }
 
 /// The declared total (already bounded by what the compressed bytes can expand to) must fit
-/// the destination's free space: a bomb that passes the ratio check still cannot fill the
-/// disk, and an honest artifact too large for the runner fails before writing.
+/// the destination's free space, and the entries (with the directories they imply) its free
+/// inodes: a bomb that passes the ratio check still cannot fill the disk, millions of empty
+/// entries cannot exhaust the inodes, and an honest artifact too large for the runner fails
+/// before writing.
 pub(super) fn check_space(
     zip: &Path,
     dest: &Path,
@@ -141,26 +146,60 @@ pub(super) fn check_space(
         .filter(|p| p.kind == Kind::File)
         .map(|p| p.central.size)
         .fold(0, u64::saturating_add);
-    match free_space(dest) {
-        Some(available) if declared > available => Err(ExtractError::NoSpace {
+    let Some(free) = free_space(dest) else {
+        return Ok(());
+    };
+    if declared > free.bytes {
+        return Err(ExtractError::NoSpace {
             zip: zip.to_owned(),
             dest: dest.to_owned(),
             declared,
-            available,
-        }),
-        _ => Ok(()),
+            available: free.bytes,
+        });
     }
+    if let Some(available) = free.inodes {
+        let implied: HashSet<&str> = planned
+            .iter()
+            .flat_map(|p| p.path.match_indices('/').map(|(at, _)| &p.path[..at]))
+            .chain(
+                planned
+                    .iter()
+                    .filter(|p| p.kind == Kind::Dir)
+                    .map(|p| p.path.as_str()),
+            )
+            .collect();
+        let entries = planned.iter().filter(|p| p.kind != Kind::Dir).count() + implied.len();
+        if entries as u64 > available {
+            return Err(ExtractError::NoInodes {
+                zip: zip.to_owned(),
+                dest: dest.to_owned(),
+                entries: entries as u64,
+                available,
+            });
+        }
+    }
+    Ok(())
 }
 
-/// Bytes an unprivileged process may still write below `dir`; `None` where unknown.
+/// What an unprivileged process may still create below a directory.
+struct Free {
+    bytes: u64,
+    /// `None` where the file system has no fixed number of inodes (btrfs and FAT report 0).
+    inodes: Option<u64>,
+}
+
+/// `None` where unknown.
 #[cfg(unix)]
-fn free_space(dir: &Path) -> Option<u64> {
+fn free_space(dir: &Path) -> Option<Free> {
     let stat = rustix::fs::statvfs(dir).ok()?;
-    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+    Some(Free {
+        bytes: stat.f_bavail.saturating_mul(stat.f_frsize),
+        inodes: (stat.f_files > 0).then_some(stat.f_favail),
+    })
 }
 
 #[cfg(not(unix))]
-fn free_space(_dir: &Path) -> Option<u64> {
+fn free_space(_dir: &Path) -> Option<Free> {
     None
 }
 
@@ -257,19 +296,17 @@ pub(super) fn locate_data(
     Ok(())
 }
 
-/// Each link's target, read, verified and resolved: it must stay inside the destination
-/// and not pass through another link.
+/// Each link's target, read and resolved against the archive's own tree (the entries, with
+/// names folded where the destination folds case): every link on the way is followed, and
+/// every step must stay inside the destination. What the archive cannot show (the file
+/// system's own name rules, other artifacts, what `path` already holds) is checked again
+/// on the staged tree before anything is placed (`download::links`).
 pub(super) fn read_link_targets(
     zip: &Path,
     file: &File,
     planned: &[Planned],
+    opts: ExtractOptions,
 ) -> Result<HashMap<usize, String>, ExtractError> {
-    let links: HashSet<&str> = planned
-        .iter()
-        .filter(|p| p.kind == Kind::Symlink)
-        .map(|p| p.key.as_str())
-        .collect();
-    let fold = planned.iter().any(|p| p.key != p.path);
     let mut targets = HashMap::new();
     for (i, p) in planned
         .iter()
@@ -282,33 +319,49 @@ pub(super) fn read_link_targets(
             Ok(())
         })
         .map_err(|e| e.into_error(zip, p, Path::new("")))?;
-        let target_shown = shown(&bytes);
-        let refuse = |reason: String| ExtractError::LinkTarget {
+        let target = String::from_utf8(bytes).map_err(|e| ExtractError::LinkTarget {
             zip: zip.to_owned(),
             entry: shown(&p.central.name),
-            target: target_shown.clone(),
-            reason,
-        };
-        let target =
-            String::from_utf8(bytes).map_err(|_| refuse("the target is not UTF-8".into()))?;
-        let is_link = |prefix: &str| {
-            let key = if fold {
-                prefix.to_lowercase()
-            } else {
-                prefix.to_owned()
-            };
-            links.contains(key.as_str())
-        };
-        resolve_target(&p.path, &target, is_link).map_err(|problem| {
-            refuse(match problem {
-                TargetProblem::Name(problem) => format!("the target {problem}"),
-                TargetProblem::Escapes => "it points outside the destination".into(),
-                TargetProblem::ThroughLink(prefix) => {
-                    format!("it passes through the link `{}`, whose own target a check by name cannot follow", shown(prefix.as_bytes()))
-                }
-            })
+            target: shown(e.as_bytes()),
+            reason: "the target is not UTF-8".into(),
         })?;
         targets.insert(i, target);
+    }
+    let by_key: HashMap<&str, usize> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.key.as_str(), i))
+        .collect();
+    let dirs: HashSet<&str> = planned
+        .iter()
+        .flat_map(|p| p.key.match_indices('/').map(|(at, _)| &p.key[..at]))
+        .collect();
+    let mut lookup = |prefix: &str| -> Result<Node, std::convert::Infallible> {
+        let key = if opts.case_insensitive {
+            prefix.to_lowercase()
+        } else {
+            prefix.to_owned()
+        };
+        Ok(match by_key.get(key.as_str()) {
+            Some(&i) => match planned[i].kind {
+                Kind::Dir => Node::Dir,
+                Kind::File => Node::File,
+                Kind::Symlink => Node::Link(targets.get(&i).cloned().unwrap_or_default()),
+            },
+            None if dirs.contains(key.as_str()) => Node::Dir,
+            None => Node::Missing,
+        })
+    };
+    for (i, p) in planned.iter().enumerate() {
+        let Some(target) = targets.get(&i) else {
+            continue;
+        };
+        resolve_link(&p.path, target, &mut lookup).map_err(|problem| ExtractError::LinkTarget {
+            zip: zip.to_owned(),
+            entry: shown(&p.central.name),
+            target: shown(target.as_bytes()),
+            reason: problem.shown_with(|n| shown(n.as_bytes())).to_string(),
+        })?;
     }
     Ok(targets)
 }
@@ -342,7 +395,7 @@ mod tests {
     #[test]
     fn a_declared_total_beyond_the_free_space_is_refused_before_writing() {
         let dest = tempfile::tempdir().expect("tempdir");
-        let free = free_space(dest.path()).expect("statvfs works here");
+        let free = free_space(dest.path()).expect("statvfs works here").bytes;
         let zip = Path::new("big.zip");
         // Two entries that fit alone, not together: by a wide margin, as other processes
         // (the rest of the suite) write and delete files between the two `statvfs` calls.

@@ -19,9 +19,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::exit_code::ExitCode;
+pub use crate::tree_path::NameProblem;
+pub use central::MAX_ENTRIES;
 use central::{CentralEntry, CentralError};
 use checks::{check_space, check_structure, locate_data, plan, read_link_targets};
-pub use names::NameProblem;
+pub(crate) use write::set_mode;
 use write::write_all;
 
 /// The default file systems of macOS (APFS) and Windows (NTFS) fold case; Linux's do not.
@@ -34,12 +36,19 @@ pub struct ExtractOptions {
     /// [`ExtractOptions::default`] guesses from the platform (true on macOS and Windows);
     /// [`ExtractOptions::for_destination`] probes the destination.
     pub case_insensitive: bool,
+    /// Leave every directory private and writable (0700) and return the modes in
+    /// [`Extracted::dirs`] for the caller to apply once the tree is where it belongs: a
+    /// read-only directory can neither be moved to another parent nor emptied by a
+    /// user who is not root, so applying its mode in a staging directory would stop the
+    /// move into `path` half-way.
+    pub defer_directory_modes: bool,
 }
 
 impl Default for ExtractOptions {
     fn default() -> Self {
         ExtractOptions {
             case_insensitive: PLATFORM_FOLDS_CASE,
+            defer_directory_modes: false,
         }
     }
 }
@@ -59,6 +68,7 @@ impl ExtractOptions {
                 let _ = fs::remove_file(&lower);
                 ExtractOptions {
                     case_insensitive: folds,
+                    ..ExtractOptions::default()
                 }
             }
             Err(_) => ExtractOptions::default(),
@@ -102,6 +112,9 @@ pub struct Extracted {
     pub files: u64,
     /// Bytes of regular files written.
     pub bytes: u64,
+    /// Every directory (explicit or implied by an entry below it), parents first, with the
+    /// mode it is to have: applied already, unless [`ExtractOptions::defer_directory_modes`].
+    pub dirs: Vec<(String, u32)>,
 }
 
 /// Why an archive was refused or could not be extracted. Each names the zip and, where one
@@ -218,6 +231,32 @@ pub enum ExtractError {
         /// What does not add up.
         reason: String,
     },
+    /// More entries than [`MAX_ENTRIES`].
+    #[error(
+        "`{}` declares {count} entries; stevedore restores at most {max} from one artifact (each is a file system entry and memory while it is checked): split the artifact",
+        zip.display(), max = MAX_ENTRIES
+    )]
+    TooManyEntries {
+        /// The zip.
+        zip: PathBuf,
+        /// Entries it declares.
+        count: u64,
+    },
+    /// The entries do not fit the destination's free inodes.
+    #[error(
+        "`{}` holds {entries} entries but the file system of `{}` has room for {available} more",
+        zip.display(), dest.display()
+    )]
+    NoInodes {
+        /// The zip.
+        zip: PathBuf,
+        /// The destination.
+        dest: PathBuf,
+        /// Entries to create.
+        entries: u64,
+        /// Free inodes.
+        available: u64,
+    },
     /// The declared total does not fit the destination's free space.
     #[error(
         "`{}` declares {declared} bytes of files but `{}` has {available} bytes free",
@@ -311,14 +350,18 @@ pub fn extract_zip(
             zip: zip.to_owned(),
             reason: reason.to_owned(),
         },
+        CentralError::TooMany(count) => ExtractError::TooManyEntries {
+            zip: zip.to_owned(),
+            count,
+        },
     })?;
     check_destination(zip, dest)?;
     let mut planned = plan(zip, central, *opts)?;
     check_structure(zip, &planned)?;
     locate_data(zip, &file, &mut planned, directory_at)?;
     check_space(zip, dest, &planned)?;
-    let targets = read_link_targets(zip, &file, &planned)?;
-    write_all(zip, &file, dest, &planned, &targets, progress)
+    let targets = read_link_targets(zip, &file, &planned, *opts)?;
+    write_all(zip, &file, dest, &planned, &targets, opts, progress)
 }
 
 fn check_destination(zip: &Path, dest: &Path) -> Result<(), ExtractError> {

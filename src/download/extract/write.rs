@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::central::RangeReader;
 use super::names::shown;
-use super::{EntryKind, ExtractError, Extracted, ExtractedEntry, Kind, Planned};
+use super::{EntryKind, ExtractError, ExtractOptions, Extracted, ExtractedEntry, Kind, Planned};
 
 /// Output buffer per worker.
 const OUT_BUF: usize = 256 * 1024;
@@ -119,14 +119,17 @@ fn below(dest: &Path, path: &str) -> PathBuf {
         .fold(dest.to_path_buf(), |acc, c| acc.join(c))
 }
 
-/// Directories first (parents before children), then files on every core, then links, then
-/// directory modes deepest first (a read-only directory must not stop its own content).
+/// Directories first (parents before children, private until their modes are applied),
+/// then files on every core, then links (created relative to their directory, which is
+/// opened without following a link), then directory modes deepest first (a read-only
+/// directory must not stop its own content), unless the caller applies them later.
 pub(super) fn write_all(
     zip: &Path,
     file: &File,
     dest: &Path,
     planned: &[Planned],
     targets: &HashMap<usize, String>,
+    opts: &ExtractOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Extracted, ExtractError> {
     // Each directory, explicit or implied, with the entry that asks for it (for errors).
@@ -141,7 +144,7 @@ pub(super) fn write_all(
     }
     for (dir, &i) in &dirs {
         let path = below(dest, dir);
-        fs::create_dir(&path).map_err(|source| ExtractError::Write {
+        private_dir(&path).map_err(|source| ExtractError::Write {
             zip: zip.to_owned(),
             entry: shown(&planned[i].central.name),
             path: path.clone(),
@@ -154,30 +157,34 @@ pub(super) fn write_all(
         .try_for_each(|p| write_file(zip, file, dest, p, progress))?;
     for (i, target) in targets {
         let p = &planned[*i];
-        let path = below(dest, &p.path);
-        make_link(target, &path).map_err(|source| ExtractError::Write {
+        make_link(dest, &p.path, target).map_err(|source| ExtractError::Write {
             zip: zip.to_owned(),
             entry: shown(&p.central.name),
-            path: path.clone(),
+            path: below(dest, &p.path),
             source,
         })?;
     }
-    for (dir, &i) in dirs.iter().rev() {
+    let mut extracted = Extracted::default();
+    for (dir, &i) in &dirs {
         let owner = &planned[i];
         let mode = if owner.kind == Kind::Dir && owner.path == *dir {
             owner.mode
         } else {
             0o755
         };
-        let path = below(dest, dir);
-        set_mode(&path, mode).map_err(|source| ExtractError::Write {
-            zip: zip.to_owned(),
-            entry: shown(&owner.central.name),
-            path: path.clone(),
-            source,
-        })?;
+        extracted.dirs.push(((*dir).to_owned(), mode));
     }
-    let mut extracted = Extracted::default();
+    if !opts.defer_directory_modes {
+        for ((dir, mode), &i) in extracted.dirs.iter().rev().zip(dirs.values().rev()) {
+            let path = below(dest, dir);
+            set_mode(&path, *mode).map_err(|source| ExtractError::Write {
+                zip: zip.to_owned(),
+                entry: shown(&planned[i].central.name),
+                path: path.clone(),
+                source,
+            })?;
+        }
+    }
     for (i, p) in planned.iter().enumerate() {
         let kind = match p.kind {
             Kind::File => {
@@ -251,28 +258,51 @@ fn set_file_mode(_file: &File, _mode: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Applies a directory's mode (public: the download applies deferred modes with it).
 #[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+pub(crate) fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
 }
 
+/// Applies a directory's mode (public: the download applies deferred modes with it).
 #[cfg(not(unix))]
 #[expect(
     clippy::unnecessary_wraps,
     reason = "the signature of the unix version, so callers are one for both"
 )]
-fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
+pub(crate) fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// A directory only its owner can enter until its mode is applied.
+fn private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+/// Creates the link `rel` (below `dest`) with `target`. Its directory is reached one
+/// component at a time with `O_NOFOLLOW`: a file system that folds case or normalizes
+/// names could otherwise make a directory name meet a link just created, and the link
+/// would be made wherever that one leads.
 #[cfg(unix)]
-fn make_link(target: &str, path: &Path) -> io::Result<()> {
-    std::os::unix::fs::symlink(target, path)
+fn make_link(dest: &Path, rel: &str, target: &str) -> io::Result<()> {
+    use rustix::fs::{CWD, Mode, OFlags, openat, symlinkat};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = openat(CWD, dest, flags, Mode::empty())?;
+    let mut components: Vec<&str> = rel.split('/').collect();
+    let name = components.pop().unwrap_or(rel);
+    for component in components {
+        dir = openat(&dir, component, flags, Mode::empty())?;
+    }
+    symlinkat(target, &dir, name)?;
+    Ok(())
 }
 
 #[cfg(not(unix))]
-fn make_link(_target: &str, _path: &Path) -> io::Result<()> {
+fn make_link(_dest: &Path, _rel: &str, _target: &str) -> io::Result<()> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "symbolic links are recreated only on Unix",
