@@ -294,6 +294,18 @@ pub(crate) fn resolve_link<E>(
                     Node::Dir => continue,
                     Node::File | Node::Missing => {
                         if queue.iter().any(|c| c == "..") {
+                            // Out even if it were a directory: say so, it is the plainer reason.
+                            let mut depth = at.len();
+                            for c in &queue {
+                                match c.as_str() {
+                                    "" | "." => {}
+                                    ".." if depth == 0 => {
+                                        return Err(LinkProblem::Escapes { via });
+                                    }
+                                    ".." => depth -= 1,
+                                    _ => depth += 1,
+                                }
+                            }
                             return Err(LinkProblem::ThroughMissing(prefix));
                         }
                         at.extend(queue.drain(..).filter(|c| !c.is_empty() && c != "."));

@@ -161,10 +161,13 @@ async fn stream_to(
         }
     }
     let length = response.content_length();
-    let kind = kind(&response, url);
-    let mut file = tokio::fs::File::create(spool)
-        .await
-        .map_err(|e| io("create", e))?;
+    let kind = kind(&response, url).map_err(Failure::Fail)?;
+    // Private until it is extracted or moved into place (the staging directory is too).
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(spool).await.map_err(|e| io("create", e))?;
     let mut hasher = Sha256::new();
     let mut body = response.bytes_stream();
     loop {
@@ -203,8 +206,9 @@ async fn stream_to(
     })
 }
 
-/// Zip or raw, as `@actions/artifact` decides (reference section 9).
-fn kind(response: &reqwest::Response, url: &str) -> Kind {
+/// Zip or raw, as `@actions/artifact` decides (reference section 9); a raw file's name must
+/// be one the staging directory can hold as a file of its own.
+fn kind(response: &reqwest::Response, url: &str) -> Result<Kind, String> {
     let header = |name| {
         response
             .headers()
@@ -226,16 +230,18 @@ fn kind(response: &reqwest::Response, url: &str) -> Kind {
             "application/zip" | "application/x-zip-compressed" | "application/zip-compressed"
         )
     {
-        Kind::Zip
+        Ok(Kind::Zip)
     } else {
-        Kind::Raw(file_name(header(reqwest::header::CONTENT_DISPOSITION)))
+        file_name(header(reqwest::header::CONTENT_DISPOSITION)).map(Kind::Raw)
     }
 }
 
 /// The file name a `Content-Disposition` gives (`filename*=UTF-8''…` first, then
-/// `filename=`), reduced to its last path component; `artifact` when there is none or it
-/// is not a usable name (`.`, `..`).
-pub(crate) fn file_name(disposition: &str) -> String {
+/// `filename=`), reduced to its last path component; `artifact` when there is none (or
+/// only `.`/`..`). A name that cannot be a file of its own (a drive letter, a control
+/// character, `.git`, a Windows device name on Windows) is refused: upload-artifact
+/// cannot make one, so the service or something between is hostile.
+pub(crate) fn file_name(disposition: &str) -> Result<String, String> {
     let mut star = None;
     let mut plain = None;
     for part in disposition.split(';').map(str::trim) {
@@ -255,11 +261,16 @@ pub(crate) fn file_name(disposition: &str) -> String {
     }
     let raw = star.or(plain).unwrap_or_default();
     let base = raw.rsplit(['/', '\\']).next().unwrap_or_default().trim();
-    if base.is_empty() || base == "." || base == ".." || base.contains('\0') {
-        "artifact".to_owned()
-    } else {
-        base.to_owned()
+    if base.is_empty() || base == "." || base == ".." {
+        return Ok("artifact".to_owned());
     }
+    crate::tree_path::check_component(base).map_err(|problem| {
+        format!(
+            "the service names the raw file `{}` (Content-Disposition), which {problem}; it was not saved",
+            super::extract::names::shown(base.as_bytes())
+        )
+    })?;
+    Ok(base.to_owned())
 }
 
 fn percent_decode(text: &str) -> String {
@@ -287,16 +298,27 @@ mod tests {
 
     #[test]
     fn file_names_from_content_disposition() {
+        let name = |d: &str| file_name(d).expect("a usable name");
         assert_eq!(
-            file_name("attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.txt; filename=\"resume.txt\""),
+            name("attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.txt; filename=\"resume.txt\""),
             "résumé.txt"
         );
-        assert_eq!(file_name("attachment; filename=\"tool.bin\""), "tool.bin");
-        assert_eq!(file_name("attachment; filename=../../etc/passwd"), "passwd");
-        assert_eq!(
-            file_name("attachment; filename*=UTF-8''..%2F.."),
-            "artifact"
-        );
-        assert_eq!(file_name(""), "artifact");
+        assert_eq!(name("attachment; filename=\"tool.bin\""), "tool.bin");
+        assert_eq!(name("attachment; filename=../../etc/passwd"), "passwd");
+        assert_eq!(name("attachment; filename*=UTF-8''..%2F.."), "artifact");
+        assert_eq!(name(""), "artifact");
+    }
+
+    #[test]
+    fn raw_names_that_are_not_a_file_of_their_own_are_refused() {
+        for (disposition, shown) in [
+            ("attachment; filename=\"D:name\"", "D:name"),
+            ("attachment; filename*=UTF-8''a%1B%5B31mb", "a\\u{1b}[31mb"),
+            ("attachment; filename*=UTF-8''line%0Abreak", "line\\nbreak"),
+            ("attachment; filename=\".git\"", ".git"),
+        ] {
+            let e = file_name(disposition).expect_err(disposition);
+            assert!(e.contains(&format!("`{shown}`")), "{e}");
+        }
     }
 }

@@ -26,7 +26,7 @@ pub(crate) fn check_staged_links(out: &Path, existing: Option<&Path>) -> Result<
         None => None,
     };
     let mut links = Vec::new();
-    collect_links(out, String::new(), &mut links)?;
+    collect_links(out, "", &mut links)?;
     for (rel, target) in links {
         let mut lookup = |prefix: &str| node(out, root.as_deref(), prefix);
         resolve_link(&rel, &target, &mut lookup).map_err(|problem| PlaceError::Link {
@@ -42,7 +42,7 @@ pub(crate) fn check_staged_links(out: &Path, existing: Option<&Path>) -> Result<
 /// name order so the first refused is the same from run to run.
 fn collect_links(
     dir: &Path,
-    rel: String,
+    rel: &str,
     links: &mut Vec<(String, String)>,
 ) -> Result<(), PlaceError> {
     let read_err = |path: &Path| {
@@ -71,7 +71,7 @@ fn collect_links(
             let target = fs::read_link(&path).map_err(read_err(&path))?;
             links.push((child, target.to_string_lossy().into_owned()));
         } else if kind.is_dir() {
-            collect_links(&path, child, links)?;
+            collect_links(&path, &child, links)?;
         }
     }
     Ok(())

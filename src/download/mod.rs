@@ -299,6 +299,29 @@ pub fn download(
         return Err(DownloadError::Digest { names: mismatched });
     }
     report.mismatches = mismatched;
+    place_all(
+        staging,
+        &chosen,
+        layout,
+        &config.path,
+        &modes,
+        &mut report,
+        reporter,
+    )?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Merges the parts (`merge-multiple`), then moves the verified tree into `path`.
+fn place_all(
+    staging: Staging,
+    chosen: &[Listed],
+    layout: Layout,
+    path: &Path,
+    modes: &DirModes,
+    report: &mut DownloadReport,
+    reporter: &dyn Reporter,
+) -> Result<(), DownloadError> {
     if layout == Layout::Merge {
         reporter.stage("Merging");
         let mut owners = HashMap::new();
@@ -313,13 +336,12 @@ pub fn download(
             report.merged_duplicates.1 += bytes;
         }
     }
-    for failed in staging.commit(&config.path, &modes)? {
+    for failed in staging.commit(path, modes)? {
         reporter.event(&Event::warning(format!(
             "the download is in place, but a directory's mode could not be restored: {failed}"
         )));
     }
-    report.elapsed = started.elapsed();
-    Ok(report)
+    Ok(())
 }
 
 /// The artifacts `wanted` names, from the run's listing.
@@ -493,7 +515,11 @@ async fn transfer(
         });
     }
     let kind = fetched.kind.clone();
-    let (files, bytes, mut dirs) = tokio::task::spawn_blocking(move || unpack(&kind, &spool, &dir))
+    let Unpacked {
+        files,
+        bytes,
+        mut dirs,
+    } = tokio::task::spawn_blocking(move || unpack(&kind, &spool, &dir))
         .await
         .map_err(|e| fail(format!("the extraction thread failed: {e}")))?
         .map_err(fail)?;
@@ -550,10 +576,17 @@ fn check_digest(
     true
 }
 
+/// What one artifact became in the staging directory.
+struct Unpacked {
+    files: u64,
+    bytes: u64,
+    /// Its directories' modes, relative to its directory (applied once placed).
+    dirs: Vec<(String, u32)>,
+}
+
 /// Extracts a zip into the empty directory `dir` (created here), or moves a raw file
-/// into it under its name; returns files, bytes and the directories' modes (relative to
-/// `dir`, applied once placed). The spool file is gone afterwards.
-fn unpack(kind: &Kind, spool: &Path, dir: &Path) -> Result<(u64, u64, Vec<(String, u32)>), String> {
+/// into it under its name. The spool file is gone afterwards.
+fn unpack(kind: &Kind, spool: &Path, dir: &Path) -> Result<Unpacked, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     let result = match kind {
         Kind::Zip => {
@@ -563,14 +596,22 @@ fn unpack(kind: &Kind, spool: &Path, dir: &Path) -> Result<(u64, u64, Vec<(Strin
                 ..extract::ExtractOptions::for_destination(dir)
             };
             extract::extract_zip(spool, dir, &options, &|_| {})
-                .map(|done| (done.files, done.bytes, done.dirs))
+                .map(|done| Unpacked {
+                    files: done.files,
+                    bytes: done.bytes,
+                    dirs: done.dirs,
+                })
                 .map_err(|e| e.to_string())
         }
         Kind::Raw(name) => {
             let target = dir.join(name);
             std::fs::rename(spool, &target)
                 .and_then(|()| std::fs::metadata(&target))
-                .map(|meta| (1, meta.len(), Vec::new()))
+                .map(|meta| Unpacked {
+                    files: 1,
+                    bytes: meta.len(),
+                    dirs: Vec::new(),
+                })
                 .map_err(|e| format!("cannot save `{}`: {e}", target.display()))
         }
     };

@@ -207,11 +207,11 @@ impl Staging {
             Ok(_) => {
                 check_shapes(&out, path)?;
                 check_staged_links(&out, Some(path))?;
-                let mut moves = Vec::new();
-                plan_moves(&out, path, "", &mut moves)?;
-                preflight(&self.root, path, &moves)?;
-                Journal::run(&moves, &self.kept(), rename)?;
-                moves
+                let mut planned = Vec::new();
+                plan_moves(&out, path, "", &mut planned)?;
+                preflight(&self.root, path, &planned)?;
+                Journal::run(&planned, &self.kept(), rename)?;
+                planned
                     .into_iter()
                     .filter(|m| m.is_dir && !m.replaces)
                     .map(|m| m.rel)

@@ -121,16 +121,19 @@ pub enum SelectError {
         /// The cause.
         source: std::io::Error,
     },
-    /// A preserved link points outside the root directory (or is absolute): it would
-    /// dangle, or lead out of the destination, wherever it is restored.
+    /// A preserved link leads outside the root directory (or is absolute), alone or
+    /// through other shipped links: it would dangle, or lead out of the destination,
+    /// wherever it is restored.
     #[error(
-        "`{rel}` is a symbolic link to `{target}`, which is outside the root directory `{root}`; with `symlinks: preserve` a link must point inside what is shipped: exclude it with a `!` pattern in `path`, or use `symlinks: follow` to ship what it points to"
+        "`{rel}` is a symbolic link to `{target}`, which {reason} (the root directory is `{root}`); with `symlinks: preserve` a link must point inside what is shipped: exclude it with a `!` pattern in `path`, or use `symlinks: follow` to ship what it points to"
     )]
     LinkEscapes {
         /// The link, relative (escaped for display).
         rel: String,
         /// Its target (escaped for display).
         target: String,
+        /// Why, as resolved against the shipped tree.
+        reason: String,
         /// The root directory.
         root: String,
     },
@@ -230,6 +233,9 @@ pub fn select_links(
     // 100,000 files either was a visible serial step).
     if !files.par_windows(2).all(|w| w[0].rel() <= w[1].rel()) {
         files.par_sort_unstable_by(|a, b| a.rel().cmp(b.rel()));
+    }
+    if preserve_links {
+        check_links(&files, &root)?;
     }
     report_case_collisions(&files, reporter);
     let selection = Selection {
@@ -390,23 +396,60 @@ fn link_target(root: &str, path: &str, rel: &str) -> Result<Option<String>, Sele
                 "the link target is not valid UTF-8",
             ))
         })?;
-    let escapes = || SelectError::LinkEscapes {
-        rel: rel.escape_debug().to_string(),
-        target: target.escape_debug().to_string(),
-        root: root.to_owned(),
-    };
-    if target.is_empty() || target.starts_with('/') || target.contains('\\') {
-        return Err(escapes());
-    }
-    let mut depth = rel.matches('/').count();
-    for component in target.split('/') {
-        match component {
-            "" | "." => {}
-            ".." => depth = depth.checked_sub(1).ok_or_else(escapes)?,
-            _ => depth += 1,
-        }
+    if let Err(problem) = crate::tree_path::check_link_syntax(&target) {
+        return Err(SelectError::LinkEscapes {
+            rel: rel.escape_debug().to_string(),
+            target: target.escape_debug().to_string(),
+            reason: format!("{problem}"),
+            root: root.to_owned(),
+        });
     }
     Ok(Some(target))
+}
+
+/// Every preserved link resolved against the tree that ships (the selection: its files,
+/// its links, the directories they imply), with the same resolver the download applies
+/// to what it restores: links on the way are followed, and no step may leave the root
+/// (issue 19 item 5: two links each inside alone can lead out together).
+fn check_links(files: &[SelectedFile], root: &str) -> Result<(), SelectError> {
+    use crate::tree_path::{LinkProblem, Node, resolve_link};
+    let mut lookup = |prefix: &str| -> Result<Node, std::convert::Infallible> {
+        let at = files.partition_point(|f| f.rel() < prefix);
+        if let Some(f) = files.get(at).filter(|f| f.rel() == prefix) {
+            return Ok(f.link().map_or(Node::File, |t| Node::Link(t.to_owned())));
+        }
+        // `a-b` sorts between `a` and `a/b`: look from where `a/` would be.
+        let dir = format!("{prefix}/");
+        let first_below = files.partition_point(|f| f.rel() < dir.as_str());
+        let below = files
+            .get(first_below)
+            .is_some_and(|f| f.rel().starts_with(dir.as_str()));
+        Ok(if below { Node::Dir } else { Node::Missing })
+    };
+    for file in files {
+        let Some(target) = file.link() else { continue };
+        resolve_link(file.rel(), target, &mut lookup).map_err(|problem| {
+            let reason = match problem.shown_with(|n| n.escape_debug().to_string()) {
+                LinkProblem::Escapes { via: None } => "leads outside the root directory".into(),
+                LinkProblem::Escapes { via: Some(via) } => format!(
+                    "passes through the shipped link `{via}` and so leads outside the root directory"
+                ),
+                LinkProblem::ThroughMissing(prefix) => format!(
+                    "climbs back out of `{prefix}`, which is not a shipped directory"
+                ),
+                LinkProblem::TooManyLinks => "passes through a loop of links".into(),
+                LinkProblem::Name(problem) => format!("{problem}"),
+                LinkProblem::Lookup(never) => match never {},
+            };
+            SelectError::LinkEscapes {
+                rel: file.rel().escape_debug().to_string(),
+                target: target.escape_debug().to_string(),
+                reason,
+                root: root.to_owned(),
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// upload-artifact removes the root as a plain string prefix; always a tail of `path`.

@@ -18,9 +18,23 @@ pub fn run_download(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)]) -> Run {
 
 /// [`run_download`] with an environment of the caller's.
 pub fn run_download_env(ctx: &Ctx, inputs: &[(&str, &str)], env: &[(String, String)]) -> Run {
+    run_download_as(ctx, inputs, env, None)
+}
+
+/// [`run_download_env`] as the Unix user `uid` (and its group of the same number), when given.
+pub fn run_download_as(
+    ctx: &Ctx,
+    inputs: &[(&str, &str)],
+    env: &[(String, String)],
+    uid: Option<u32>,
+) -> Run {
     fs::write(&ctx.output, "").expect("reset output");
     fs::write(&ctx.summary, "").expect("reset summary");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stevedore"));
+    if let Some(uid) = uid {
+        std::os::unix::process::CommandExt::uid(&mut cmd, uid);
+        std::os::unix::process::CommandExt::gid(&mut cmd, uid);
+    }
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", &ctx.home)
@@ -445,7 +459,7 @@ fn another_runs_artifacts_come_through_the_rest_api_and_the_token_stays_secret()
 
 /// Ships `zip` as a raw artifact named `name` (stevedore `archive: false`): the service
 /// stores it as `application/zip` under a `.zip` path, so a download extracts it.
-fn ship_zip(ctx: &Ctx, job: &Job, name: &str, zip: &[u8]) {
+pub fn ship_zip(ctx: &Ctx, job: &Job, name: &str, zip: &[u8]) {
     ctx.file(name, zip);
     let up = ctx.action_env(
         &[

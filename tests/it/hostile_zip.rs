@@ -160,7 +160,10 @@ impl Scene {
         extract_zip(
             &self.zip,
             &self.dest,
-            &ExtractOptions { case_insensitive },
+            &ExtractOptions {
+                case_insensitive,
+                ..ExtractOptions::default()
+            },
             &|_| {},
         )
     }
@@ -511,6 +514,7 @@ fn an_honest_archive_comes_back_with_bytes_modes_and_links() {
         &scene.dest,
         &ExtractOptions {
             case_insensitive: false,
+            ..ExtractOptions::default()
         },
         &|n| {
             written.fetch_add(n, Ordering::Relaxed);
@@ -594,6 +598,7 @@ fn an_info_zip_archive_with_links_comes_back_identical() {
         &dest,
         &ExtractOptions {
             case_insensitive: false,
+            ..ExtractOptions::default()
         },
         &|_| {},
     )

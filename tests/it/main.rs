@@ -14,6 +14,10 @@
 //! - `hostile_zip`: `download::extract` refuses one hand-built hostile zip per case (names,
 //!   duplicates, links, bombs, CRC, truncation) writing nothing outside the destination, and
 //!   restores honest zips (its own, Info-ZIP's) with bytes, modes and links.
+//! - `hostile_download`: the second review's artifacts through the whole download: link
+//!   chains across merged artifacts, two steps and what `path` holds, a case-insensitive
+//!   file system (NTFS through `lowntfs-3g`), `.git`, placement as a user who is not root,
+//!   a `path` on another file system, inodes, modes.
 //! - `symlinks`: `symlinks: preserve` ships links as links (directory, artifact zip read by
 //!   `zipinfo` and `download::extract`); escaping links and link-less destinations are exit 2.
 //! - `pack`: the zip writer against `unzip -t` and Python's `zipfile`.
@@ -57,6 +61,7 @@ mod emulator;
 mod faultproxy;
 mod github;
 mod glob;
+mod hostile_download;
 mod hostile_zip;
 mod inputs;
 mod install;

@@ -105,6 +105,55 @@ fn a_preserved_link_leaving_the_root_is_exit_2_naming_it() {
 }
 
 #[test]
+fn links_that_leave_the_root_only_together_are_exit_2_naming_the_second() {
+    // The review's chain (issue 19 item 5): `l1` alone points at the root, `l2` through it
+    // at a file beside the workspace. With the default (follow) it would ship the file.
+    let ctx = Ctx::new();
+    ctx.file("outside.txt", "secret next door");
+    ctx.file("dist/a/b/c/d/readme", "r");
+    let deep = ctx.ws.join("dist/a/b/c/d");
+    symlink("../../../..", deep.join("l1")).expect("symlink");
+    symlink("l1/../outside.txt", deep.join("l2")).expect("symlink");
+    for destination in ["./out", "artifact"] {
+        let job = emulator().job();
+        let run = ctx.action_env(
+            &[
+                ("path", "dist"),
+                ("destination", destination),
+                ("symlinks", "preserve"),
+            ],
+            &emulator().env(&job),
+        );
+        assert_eq!(run.code, 2, "{destination}: {}", run.log());
+        let log = run.log();
+        assert!(
+            log.contains("`a/b/c/d/l2` is a symbolic link to")
+                && log.contains("passes through the shipped link `a/b/c/d/l1`"),
+            "{log}"
+        );
+        assert!(!ctx.ws.join("out").exists(), "nothing shipped");
+        assert!(
+            !emulator()
+                .calls(&job)
+                .iter()
+                .any(|(method, _)| method == "CreateArtifact")
+        );
+    }
+    // Without `l2`, `l1` (inside alone) ships as a link.
+    fs::remove_file(deep.join("l2")).expect("rm");
+    let run = ctx.action(&[
+        ("path", "dist"),
+        ("destination", "./out"),
+        ("symlinks", "preserve"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(
+        fs::read_link(ctx.ws.join("out/a/b/c/d/l1")).expect("a link"),
+        Path::new("../../../..")
+    );
+}
+
+#[test]
 fn a_directory_destination_recreates_the_links() {
     let ctx = Ctx::new();
     build_tree(&ctx);
@@ -211,6 +260,7 @@ fn an_artifact_keeps_its_links_for_zipinfo_and_extract_zip() {
         &dest,
         &ExtractOptions {
             case_insensitive: false,
+            ..ExtractOptions::default()
         },
         &|_| {},
     )

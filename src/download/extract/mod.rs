@@ -361,7 +361,7 @@ pub fn extract_zip(
     locate_data(zip, &file, &mut planned, directory_at)?;
     check_space(zip, dest, &planned)?;
     let targets = read_link_targets(zip, &file, &planned, *opts)?;
-    write_all(zip, &file, dest, &planned, &targets, opts, progress)
+    write_all(zip, &file, dest, &planned, &targets, *opts, progress)
 }
 
 fn check_destination(zip: &Path, dest: &Path) -> Result<(), ExtractError> {

@@ -129,7 +129,7 @@ pub(super) fn write_all(
     dest: &Path,
     planned: &[Planned],
     targets: &HashMap<usize, String>,
-    opts: &ExtractOptions,
+    opts: ExtractOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Extracted, ExtractError> {
     // Each directory, explicit or implied, with the entry that asks for it (for errors).

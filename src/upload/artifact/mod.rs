@@ -116,6 +116,34 @@ pub enum ArtifactError {
         /// The second file.
         second: String,
     },
+    /// A file whose zip entry name (after `\\` became `/`) a download would refuse or
+    /// place outside its destination (issue 19 item 3): `x\\..\\..\\evil.sh`.
+    #[error(
+        "`{path}` cannot be shipped in an artifact: its zip entry `{entry}` {problem}, which stevedore download refuses and other unzippers may write outside their destination; exclude it with a `!` pattern in `path` or rename it"
+    )]
+    UnsafeEntry {
+        /// The file, relative to the root (escaped for display).
+        path: String,
+        /// Its entry name (escaped for display).
+        entry: String,
+        /// Why.
+        problem: crate::tree_path::NameProblem,
+    },
+    /// One file's entry lies below another file's entry (`y` and `y\\z` become `y` and
+    /// `y/z`): no unzipper can create both.
+    #[error(
+        "`{path}` cannot be shipped in an artifact: its zip entry `{entry}` lies below `{file}`, the entry of the file `{file_path}` (upload-artifact writes `\\` as `/`); rename one of them"
+    )]
+    EntryUnderFile {
+        /// The file below (escaped for display).
+        path: String,
+        /// Its entry name.
+        entry: String,
+        /// The file entry above it.
+        file: String,
+        /// That file's relative path (escaped for display).
+        file_path: String,
+    },
     /// The results service refused or failed.
     #[error("artifact `{name}`: {source}")]
     Service {
@@ -162,7 +190,9 @@ impl ArtifactError {
             | ArtifactError::Unfinalized { .. }
             | ArtifactError::NameClash { .. }
             | ArtifactError::InvalidName { .. }
-            | ArtifactError::SameEntry { .. } => ExitCode::BadInput,
+            | ArtifactError::SameEntry { .. }
+            | ArtifactError::UnsafeEntry { .. }
+            | ArtifactError::EntryUnderFile { .. } => ExitCode::BadInput,
             ArtifactError::Service { .. }
             | ArtifactError::UploadUrl { .. }
             | ArtifactError::Transfer { .. }
@@ -278,6 +308,13 @@ fn zip_job(bundle: &Bundle<'_>, config: &Config) -> Result<Vec<Job>, ArtifactErr
     let mut entries: Vec<PackEntry> = Vec::new();
     for (file, record) in bundle.manifest.files() {
         let name = entry_name(file.rel());
+        if let Err(problem) = crate::tree_path::check_entry_name(name.as_bytes()) {
+            return Err(ArtifactError::UnsafeEntry {
+                path: file.rel().escape_debug().to_string(),
+                entry: name.escape_debug().to_string(),
+                problem,
+            });
+        }
         if let Some(first) = seen.insert(name.clone(), file.rel()) {
             return Err(ArtifactError::SameEntry {
                 entry: name,
@@ -293,6 +330,20 @@ fn zip_job(bundle: &Bundle<'_>, config: &Config) -> Result<Vec<Job>, ArtifactErr
             mtime: record.mtime,
             crc32: record.crc32,
         });
+    }
+    for entry in &entries {
+        for (at, _) in entry.name.match_indices('/') {
+            if let Some(file) = seen.get(&entry.name[..at]) {
+                return Err(ArtifactError::EntryUnderFile {
+                    path: seen
+                        .get(&entry.name)
+                        .map_or_else(String::new, |p| p.escape_debug().to_string()),
+                    entry: entry.name.escape_debug().to_string(),
+                    file: entry.name[..at].escape_debug().to_string(),
+                    file_path: file.escape_debug().to_string(),
+                });
+            }
+        }
     }
     if entries.is_empty() {
         return Ok(Vec::new());
