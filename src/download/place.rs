@@ -760,4 +760,17 @@ mod tests {
             fs::set_permissions(path.join(dir), fs::Permissions::from_mode(0o755)).expect("chmod");
         }
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_staging_directory_is_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let staging = Staging::create(&tmp.path().join("dl")).expect("staging");
+        let mode = fs::metadata(staging.root())
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
 }

@@ -470,4 +470,20 @@ mod tests {
         let (_tmp, file) = file_of(&bytes);
         assert!(read_central(&file).is_err());
     }
+
+    #[test]
+    fn more_entries_than_the_bound_are_refused_before_the_directory_is_read() {
+        let mut bytes = zip64(b"x");
+        let n = bytes.len();
+        let eocd64 = n - 22 - 20 - 56;
+        let count = (MAX_ENTRIES + 1).to_le_bytes();
+        bytes[eocd64 + 24..eocd64 + 32].copy_from_slice(&count);
+        bytes[eocd64 + 32..eocd64 + 40].copy_from_slice(&count);
+        let (_tmp, file) = file_of(&bytes);
+        let err = read_central(&file).expect_err("refused");
+        assert!(
+            matches!(err, CentralError::TooMany(c) if c == MAX_ENTRIES + 1),
+            "{err}"
+        );
+    }
 }
