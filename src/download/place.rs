@@ -131,11 +131,7 @@ impl Staging {
             parent
         };
         let root = base.join(format!(".stevedore-{}", crate::secret::random_hex()));
-        let mut builder = fs::DirBuilder::new();
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(&root)
+        super::extract::private_dir(&root)
             .map_err(io_err("create the staging directory", &root))?;
         let staging = Staging { root };
         for dir in [staging.spool_dir(), staging.out(), staging.kept()] {

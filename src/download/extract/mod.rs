@@ -23,8 +23,8 @@ pub use crate::tree_path::NameProblem;
 pub use central::MAX_ENTRIES;
 use central::{CentralEntry, CentralError};
 use checks::{check_space, check_structure, locate_data, plan, read_link_targets};
-pub(crate) use write::set_mode;
 use write::write_all;
+pub(crate) use write::{private_dir, set_mode};
 
 /// The default file systems of macOS (APFS) and Windows (NTFS) fold case; Linux's do not.
 const PLATFORM_FOLDS_CASE: bool = cfg!(any(target_os = "macos", windows));
