@@ -536,7 +536,7 @@ mod release {
 
         let mut staged = 0;
         // Five uploads of 150 ms, then per replacement: a rename aside, a rename into place,
-        // a delete (the mutative calls 100 ms apart).
+        // a delete (paced 100 ms apart, but the rename into place follows at once).
         for delay in delays(SEED ^ 4, 3, 80, 1500) {
             let repo = github().repo();
             seed(&repo);

@@ -625,6 +625,11 @@ fn a_release_published_for_another_commit_is_refused() {
     );
     assert_eq!(calls(&repo, "upload"), 0, "nothing uploaded");
     assert_eq!(all_releases(&repo), before, "the release is as it was");
+    assert!(
+        !run.outputs.contains_key("release-published"),
+        "another commit's release is not this commit's: {:?}",
+        run.outputs
+    );
 }
 
 /// Issue 19, finding 6: a set needs one commit to belong to: a branch as `target-commitish`

@@ -523,19 +523,12 @@ async fn open_release(
     report: &mut ReleaseReport,
 ) -> Result<Release, ReleaseError> {
     let release = find_or_create(plan, api, reporter).await?;
-    report.id = Some(release.id);
-    report.tag = Some(release.tag_name.clone());
-    report.url = Some(release.html_url.clone());
-    report.release_published = Some(!release.draft);
-    if !release.draft && release.immutable {
-        return Err(ReleaseError::Immutable {
-            tag: release.tag_name,
-        });
-    }
     // Drafts found by tag were made for this commit (`find`); this catches a published
     // release (a draft of another commit is never joined, but a published release is the
     // tag's only one) and `release-id`. A release that records no commit (made by hand,
     // or by another tool, with a branch as its target) cannot be told apart and is used.
+    // Checked before the report names the release: `release-published` must not say
+    // `true` for another commit's release.
     if let Some(commit) = &plan.commit
         && let Some(recorded) = find::recorded_commit(&release)
         && !recorded.eq_ignore_ascii_case(commit)
@@ -544,6 +537,15 @@ async fn open_release(
             recorded: recorded.to_owned(),
             tag: release.tag_name,
             commit: commit.clone(),
+        });
+    }
+    report.id = Some(release.id);
+    report.tag = Some(release.tag_name.clone());
+    report.url = Some(release.html_url.clone());
+    report.release_published = Some(!release.draft);
+    if !release.draft && release.immutable {
+        return Err(ReleaseError::Immutable {
+            tag: release.tag_name,
         });
     }
     Ok(release)

@@ -69,6 +69,10 @@ pub(super) async fn complete(
             return Ok(());
         }
         let (sums, covered) = checksums(api, &members).await?;
+        let document = format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sums.as_bytes()))
+        );
         let current = listed.iter().find(|a| a.name == plan.checksums_name);
         let written = write_checksums(api, plan, release, current, sums, pacer, reporter).await?;
         report
@@ -87,8 +91,13 @@ pub(super) async fn complete(
             .iter()
             .map(|a| (a.name.clone(), a.digest.clone()))
             .collect();
+        // The asset in place must be the document just computed: a swap that lost a race
+        // may leave another job's document, or put the old one back.
         let sums_now = after.iter().find(|a| a.name == plan.checksums_name);
-        if now == covered && sums_now.is_some_and(|a| a.id == written.id) {
+        let in_place = sums_now.is_some_and(|a| {
+            a.id == written.id && a.digest.as_deref().is_none_or(|d| d == document)
+        });
+        if now == covered && in_place {
             if draft && !plan.keep_draft {
                 publish(api, plan, release, pacer, report).await?;
                 draft = false;
