@@ -35,6 +35,10 @@ pub struct Release {
     pub upload_url: String,
     /// Its page.
     pub html_url: String,
+    /// Where its tag is created at publication (a branch or a commit SHA), as recorded
+    /// when the release was made; a release set records the commit it was built from.
+    #[serde(default)]
+    pub target_commitish: Option<String>,
 }
 
 /// What a new draft release is created with.
@@ -70,6 +74,10 @@ pub struct Asset {
     pub digest: Option<String>,
     /// Where people download it.
     pub browser_download_url: String,
+    /// Shown in place of the name on the release page; `null` for assets uploaded through
+    /// the web page, empty when an upload set none. Marks stevedore's staged assets.
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 /// Why a call failed.
@@ -381,10 +389,11 @@ impl Api {
         .await
     }
 
-    /// Renames an asset (a replacement staged under a temporary name).
-    pub async fn rename_asset(&self, id: u64, name: &str) -> Result<Asset, ApiError> {
+    /// Renames an asset and sets its label (a replacement staged under a temporary name
+    /// and marked as staged, or put in place with the mark cleared: `""`).
+    pub async fn update_asset(&self, id: u64, name: &str, label: &str) -> Result<Asset, ApiError> {
         let route = self.route(&format!("/assets/{id}"));
-        let body = serde_json::json!({ "name": name });
+        let body = serde_json::json!({ "name": name, "label": label });
         self.json(|| self.octo.patch(&route, Some(&body))).await
     }
 
@@ -432,18 +441,20 @@ impl Api {
         self.delete(&format!("/assets/{id}")).await
     }
 
-    /// Uploads one asset, streaming the file (or the bytes) with its length. Returns the
-    /// asset and, for a file, the SHA-256 of the bytes that were sent.
+    /// Uploads one asset (with `label`, when given), streaming the file (or the bytes)
+    /// with its length. Returns the asset and, for a file, the SHA-256 of the bytes that
+    /// were sent.
     pub async fn upload(
         &self,
         release: &Release,
         name: &str,
+        label: Option<&str>,
         content_type: &str,
         body: &AssetBody,
     ) -> Result<(Asset, Option<[u8; 32]>), ApiError> {
         let watch = self.http.watch();
         let (request, sent) = self
-            .asset_request(&watch, release, name, content_type, body)
+            .asset_request(&watch, release, (name, label), content_type, body)
             .await?;
         let ((status, headers), text) = watch
             .run(async {
@@ -469,7 +480,7 @@ impl Api {
         &self,
         watch: &Watch,
         release: &Release,
-        name: &str,
+        (name, label): (&str, Option<&str>),
         content_type: &str,
         body: &AssetBody,
     ) -> Result<(reqwest::RequestBuilder, Option<SentDigest>), ApiError> {
@@ -477,6 +488,9 @@ impl Api {
         let mut url = reqwest::Url::parse(template)
             .map_err(|e| ApiError::Decode(format!("upload_url `{template}`: {e}")))?;
         url.query_pairs_mut().append_pair("name", name);
+        if let Some(label) = label {
+            url.query_pairs_mut().append_pair("label", label);
+        }
         watch.describe("POST", url.as_str());
         let request = self
             .http

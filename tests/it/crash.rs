@@ -535,7 +535,8 @@ mod release {
         assert_eq!(run.code, 0, "{}", run.log());
 
         let mut staged = 0;
-        // Five uploads of 150 ms, then four deletes and four renames 100 ms apart.
+        // Five uploads of 150 ms, then per replacement: a rename aside, a rename into place,
+        // a delete (paced 100 ms apart, but the rename into place follows at once).
         for delay in delays(SEED ^ 4, 3, 80, 1500) {
             let repo = github().repo();
             seed(&repo);

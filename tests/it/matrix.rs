@@ -11,6 +11,13 @@ use crate::github::github;
 use crate::support::{Ctx, Run, sha256sum_check};
 
 const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
+/// The commit the matrix builds (`GITHUB_SHA`).
+const SHA: &str = "5f0c6e1d9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e";
+/// An earlier commit: the one a moved tag pointed at, or an earlier run on a branch.
+const OLD_SHA: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
+/// The label stevedore gives every asset it stages (`upload/release/staged.rs`): how a
+/// test leaves the leftovers of a killed run.
+const STAGED_LABEL: &str = "stevedore: staged copy, not yet in place";
 const TARGETS: [&str; 4] = ["linux-x64", "linux-arm64", "macos-arm64", "windows-x64"];
 const EXPECT: &str = "app-linux-x64.tar.gz\napp-linux-arm64.tar.gz\napp-macos-*\napp-windows-*.zip";
 
@@ -31,13 +38,33 @@ fn stored_name(target: &str) -> String {
     asset_name(target).replace([' ', '(', ')'], ".")
 }
 
+/// The environment of a run for `tag` built from commit `sha`.
+fn env_at(repo: &str, tag: &str, sha: &str) -> Vec<(String, String)> {
+    let mut env = github().env(repo, &format!("refs/tags/{tag}"));
+    env.push(("GITHUB_SHA".into(), sha.into()));
+    env
+}
+
 /// One matrix job: its own workspace with its one file (sizes differ per target), run
 /// with `expect-assets` against `repo`.
 fn job(repo: &str, tag: &str, target: &str, index: usize, extra: &[(&str, &str)]) -> Run {
+    job_at(repo, tag, target, index, SHA, extra)
+}
+
+/// [`job`] for commit `sha`; another commit builds other bytes.
+fn job_at(
+    repo: &str,
+    tag: &str,
+    target: &str,
+    index: usize,
+    sha: &str,
+    extra: &[(&str, &str)],
+) -> Run {
     let ctx = Ctx::new();
+    let seed = index as u64 + if sha == SHA { 0 } else { 100 };
     ctx.file(
         &format!("dist/{}", asset_name(target)),
-        crate::support::random_bytes(20_000 + index * 150_000, index as u64),
+        crate::support::random_bytes(20_000 + index * 150_000, seed),
     );
     let mut inputs = vec![
         ("path", "dist"),
@@ -46,7 +73,7 @@ fn job(repo: &str, tag: &str, target: &str, index: usize, extra: &[(&str, &str)]
         ("expect-assets", EXPECT),
     ];
     inputs.extend_from_slice(extra);
-    ctx.action_env(&inputs, &github().env(repo, &format!("refs/tags/{tag}")))
+    ctx.action_env(&inputs, &env_at(repo, tag, sha))
 }
 
 /// The jobs of `targets`, all at once.
@@ -270,7 +297,7 @@ fn a_final_job_with_an_empty_path_verifies_and_publishes() {
             ("token", TOKEN),
             ("expect-assets", EXPECT),
         ],
-        &github().env(&repo, &format!("refs/tags/{tag}")),
+        &env_at(&repo, tag, SHA),
     );
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(
@@ -298,7 +325,7 @@ fn assets_without_a_digest_are_downloaded_and_hashed() {
             ("token", TOKEN),
             ("expect-assets", "app-*"),
         ],
-        &github().env(&repo, "refs/tags/v13"),
+        &env_at(&repo, "v13", SHA),
     );
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(run.outputs["release-published"], "true");
@@ -411,7 +438,7 @@ fn a_checksums_asset_another_job_wrote_first_is_compared_not_replaced() {
             ("token", TOKEN),
             ("expect-assets", "app-linux-x64.tar.gz"),
         ],
-        &github().env(&repo, "refs/tags/v16"),
+        &env_at(&repo, "v16", SHA),
     );
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(run.outputs["release-published"], "true");
@@ -440,7 +467,8 @@ fn a_staged_checksums_asset_a_killed_swap_left_is_removed() {
         &json!({"repo": repo, "tag": "v17", "assets": [
             {"name": "app-linux-x64.tar.gz", "content": "linux"},
             {"name": "SHA256SUMS", "content": "stale\n"},
-            {"name": "stevedore-0123abcd-SHA256SUMS", "content": "half-swapped\n"},
+            {"name": "stevedore-0123abcd-SHA256SUMS", "content": "half-swapped\n", "label": STAGED_LABEL},
+            {"name": "stevedore-4567cdef-SHA256SUMS", "content": "moved aside\n", "label": STAGED_LABEL},
         ]}),
     );
     let ctx = Ctx::new();
@@ -452,7 +480,7 @@ fn a_staged_checksums_asset_a_killed_swap_left_is_removed() {
             ("token", TOKEN),
             ("expect-assets", "app-linux-*\napp-macos-*"),
         ],
-        &github().env(&repo, "refs/tags/v17"),
+        &env_at(&repo, "v17", SHA),
     );
     assert_eq!(run.code, 0, "{}", run.log());
     let rel = the_release(&repo);
@@ -465,5 +493,364 @@ fn a_staged_checksums_asset_a_killed_swap_left_is_removed() {
         ]
     );
     let sums = verify_downloads(&rel);
+    assert_eq!(sums.lines().count(), 2, "{sums}");
+}
+
+/// Every release of `repo`, oldest first.
+fn all_releases(repo: &str) -> Vec<serde_json::Value> {
+    let mut all = github().state(repo)["releases"]
+        .as_array()
+        .expect("releases")
+        .clone();
+    all.sort_by_key(|r| r["id"].as_u64());
+    all
+}
+
+/// Uploads an asset to release `id` as another client would (a job of the matrix in the
+/// middle of its uploads), straight to the emulator's uploads host.
+fn upload_as_another_job(repo: &str, id: u64, name: &str, content: &str) {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--fail", "-X", "POST"])
+        .args(["-H", "content-type: application/octet-stream"])
+        .arg("--data-binary")
+        .arg(content)
+        .arg(format!(
+            "{}/uploads/repos/{repo}/releases/{id}/assets?name={name}",
+            github().url
+        ))
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "upload: {out:?}");
+}
+
+/// Issue 19, finding 6: a draft another commit's jobs left (a tag that moved, or an earlier
+/// run on a branch with a fixed `tag`) is not joined: its assets never count toward this
+/// commit's set, nor reach its checksums asset or its publication.
+#[test]
+fn a_draft_another_commit_left_is_not_joined() {
+    let repo = github().repo();
+    let tag = "v30.0.0";
+    // The earlier commit: two of four jobs ran, then the tag moved.
+    let r = repo.as_str();
+    for run in std::thread::scope(|scope| {
+        [(1, "linux-arm64"), (2, "macos-arm64")]
+            .map(|(i, t)| scope.spawn(move || job_at(r, tag, t, i, OLD_SHA, &[])))
+            .map(|h| h.join().expect("job"))
+    }) {
+        assert_eq!(run.code, 0, "{}", run.log());
+        assert_eq!(run.outputs["release-published"], "false");
+    }
+    let old = all_releases(&repo);
+    assert_eq!(old.len(), 1, "{old:?}");
+
+    // This commit's other two jobs: with the old draft's assets the lines would all match.
+    let jobs = [(0, "linux-x64"), (3, "windows-x64")];
+    let runs = matrix(&repo, tag, &jobs, &[]);
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.log());
+    }
+    assert!(transitions(&repo).is_empty(), "published with stale assets");
+    for run in &runs {
+        assert_eq!(run.outputs["release-published"], "false", "{}", run.log());
+        assert!(
+            run.stdout.lines().any(|l| l.starts_with("::warning")
+                && l.contains(&format!("id {}", old[0]["id"]))
+                && l.contains(OLD_SHA)),
+            "{}",
+            run.stdout
+        );
+    }
+    let both = all_releases(&repo);
+    assert_eq!(both.len(), 2, "a new draft for this commit: {both:?}");
+    assert_eq!(
+        old[0]["target_commitish"], OLD_SHA,
+        "each draft records its commit"
+    );
+    assert_eq!(both[0], old[0], "the old draft is left as it was");
+    assert_eq!(both[1]["draft"], true);
+    assert_eq!(both[1]["target_commitish"], SHA);
+    assert_eq!(
+        names(&both[1]["assets"]),
+        [stored_name("linux-x64"), stored_name("windows-x64")]
+    );
+
+    // The rest of this commit's matrix completes its own set.
+    let jobs = [(1, "linux-arm64"), (2, "macos-arm64")];
+    for run in matrix(&repo, tag, &jobs, &[]) {
+        assert_eq!(run.code, 0, "{}", run.log());
+    }
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["release"], both[1]["id"]);
+    let last = all_releases(&repo);
+    assert_eq!(last[0], old[0], "the old draft is still as it was");
+    let published = &last[1];
+    assert_eq!(published["draft"], false);
+    assert_eq!(names(&published["assets"]), expected_names(&TARGETS));
+    // This commit's bytes, each vouched for: not one of the old draft's assets.
+    let sums = verify_downloads(published);
+    for stale in old[0]["assets"].as_array().expect("assets") {
+        let digest = stale["digest"].as_str().expect("digest");
+        assert!(
+            !sums.contains(digest.trim_start_matches("sha256:")),
+            "{sums}"
+        );
+    }
+}
+
+/// Issue 19, finding 6: a release published for another commit gets no asset of this one
+/// (it would be vouched for beside the other commit's), and says what to do.
+#[test]
+fn a_release_published_for_another_commit_is_refused() {
+    let repo = github().repo();
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": "v31", "target_commitish": OLD_SHA,
+                "assets": [{"name": "app-linux-x64.tar.gz", "content": "old linux"}]}),
+    );
+    let before = all_releases(&repo);
+    let run = job(&repo, "v31", "windows-x64", 3, &[]);
+    assert_eq!(run.code, 4, "{}", run.log());
+    let error = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_else(|| panic!("an error annotation: {}", run.stdout));
+    assert!(
+        error.contains("`v31`")
+            && error.contains(OLD_SHA)
+            && error.contains(SHA)
+            && error.contains("new tag"),
+        "{error}"
+    );
+    assert_eq!(calls(&repo, "upload"), 0, "nothing uploaded");
+    assert_eq!(all_releases(&repo), before, "the release is as it was");
+    assert!(
+        !run.outputs.contains_key("release-published"),
+        "another commit's release is not this commit's: {:?}",
+        run.outputs
+    );
+}
+
+/// Issue 19, finding 6: a set needs one commit to belong to: a branch as `target-commitish`
+/// (its head moves while the matrix runs), or no commit at all, is exit 2 before any call.
+#[test]
+fn a_set_without_a_commit_to_belong_to_is_refused() {
+    let repo = github().repo();
+    let ctx = Ctx::new();
+    ctx.file("dist/app-linux-x64.tar.gz", "linux");
+    let inputs = [
+        ("path", "dist"),
+        ("destination", "release"),
+        ("token", TOKEN),
+        ("expect-assets", "app-*"),
+    ];
+    let mut branch = inputs.to_vec();
+    branch.push(("target-commitish", "main"));
+    let run = ctx.action_env(&branch, &env_at(&repo, "v32", SHA));
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(
+        run.stdout.contains("`target-commitish`") && run.stdout.contains("`main`"),
+        "{}",
+        run.stdout
+    );
+    let run = ctx.action_env(&inputs, &github().env(&repo, "refs/tags/v32"));
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(run.stdout.contains("GITHUB_SHA"), "{}", run.stdout);
+    assert!(all_releases(&repo).is_empty());
+    // A full SHA given as `target-commitish` is the set's commit (a run building another
+    // commit than the one it was triggered for).
+    let mut pinned = inputs.to_vec();
+    pinned.push(("target-commitish", OLD_SHA));
+    let run = ctx.action_env(&pinned, &github().env(&repo, "refs/tags/v32"));
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(all_releases(&repo)[0]["target_commitish"], OLD_SHA);
+}
+
+/// Issue 19, finding 11: only assets stevedore staged (its name pattern and its label) are
+/// staged: a user's asset named like one is covered by the checksums asset and never
+/// deleted as a leftover.
+#[test]
+fn a_user_asset_named_like_a_staged_copy_is_vouched_for_and_kept() {
+    let repo = github().repo();
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": "v33", "assets": [
+            {"name": "app-linux-x64.tar.gz", "content": "linux"},
+            // Named as a staged replacement of the job's asset would be.
+            {"name": "stevedore-0123abcd-app-macos-arm64.tar.gz", "content": "a user's file"},
+        ]}),
+    );
+    let ctx = Ctx::new();
+    ctx.file("dist/app-macos-arm64.tar.gz", "macos");
+    ctx.file("dist/stevedore-89abcdef-notes.txt", "the job's own file");
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", "app-linux-*\napp-macos-*"),
+        ],
+        &env_at(&repo, "v33", SHA),
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let rel = the_release(&repo);
+    assert_eq!(
+        names(&rel["assets"]),
+        [
+            "SHA256SUMS",
+            "app-linux-x64.tar.gz",
+            "app-macos-arm64.tar.gz",
+            "stevedore-0123abcd-app-macos-arm64.tar.gz",
+            "stevedore-89abcdef-notes.txt",
+        ]
+    );
+    let sums = verify_downloads(&rel);
+    assert_eq!(sums.lines().count(), 4, "{sums}");
+}
+
+/// Issue 19, finding 11: the set is published only once a listing after the checksums
+/// asset was written found it covering every asset: an asset that lands while the
+/// document is being written is in the document people first see.
+#[test]
+fn a_set_is_published_only_after_its_checksums_cover_every_asset() {
+    let repo = github().repo();
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": "v34", "draft": true, "target_commitish": SHA,
+                "assets": [{"name": "app-linux-x64.tar.gz", "content": "linux"}]}),
+    );
+    // The checksums upload is slow: another job's asset lands meanwhile.
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "upload", "kind": "slow", "ms": 2000, "asset": "SHA256SUMS"}
+        ]}),
+    );
+    let ctx = Ctx::new();
+    ctx.file("dist/app-macos-arm64.tar.gz", "macos");
+    let run = std::thread::scope(|scope| {
+        let job = scope.spawn(|| {
+            ctx.action_env(
+                &[
+                    ("path", "dist"),
+                    ("destination", "release"),
+                    ("token", TOKEN),
+                    ("expect-assets", "app-linux-*\napp-macos-*"),
+                ],
+                &env_at(&repo, "v34", SHA),
+            )
+        });
+        let started = std::time::Instant::now();
+        let id = loop {
+            let rel = the_release(&repo);
+            let writing = rel["assets"]
+                .as_array()
+                .expect("assets")
+                .iter()
+                .any(|a| a["name"] == "SHA256SUMS" && a["state"] == "starter");
+            if writing {
+                break rel["id"].as_u64().expect("id");
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_mins(1) && !job.is_finished(),
+                "the checksums asset was never being written"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        upload_as_another_job(&repo, id, "app-extra.bin", "another job's asset");
+        job.join().expect("job")
+    });
+    assert_eq!(run.code, 0, "{}", run.log());
+    let rel = the_release(&repo);
+    let sums = verify_downloads(&rel);
+    assert!(sums.contains("  app-extra.bin\n"), "{sums}");
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let final_sums = rel["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .find(|a| a["name"] == "SHA256SUMS")
+        .expect("SHA256SUMS")["digest"]
+        .clone();
+    assert_eq!(
+        all[0]["digests"]["SHA256SUMS"], final_sums,
+        "published with a checksums asset that did not cover every asset: {all:?}"
+    );
+}
+
+/// Issue 19, finding 11: the checksums swap never leaves a published release without its
+/// checksums asset: the old one is moved aside (not deleted) until the new one is in
+/// place, and put back when the new one cannot take the name.
+#[test]
+fn a_failed_checksums_swap_puts_the_old_document_back() {
+    let repo = github().repo();
+    let linux = "linux";
+    let old_sums = format!(
+        "{}  app-linux-x64.tar.gz\n",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(linux))
+    );
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": "v35", "assets": [
+            {"name": "app-linux-x64.tar.gz", "content": linux},
+            {"name": "SHA256SUMS", "content": old_sums},
+        ]}),
+    );
+    // The request that renames the new document into place fails, each of its 4 attempts
+    // (a 500 is retried as a failed transport).
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "rename-asset", "kind": "status", "status": 500, "times": 4, "asset": "SHA256SUMS"}
+        ]}),
+    );
+    let ctx = Ctx::new();
+    ctx.file("dist/app-macos-arm64.tar.gz", "macos");
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", "app-linux-*\napp-macos-*"),
+        ],
+        &env_at(&repo, "v35", SHA),
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(run.stdout.contains("`SHA256SUMS`"), "{}", run.stdout);
+    let rel = the_release(&repo);
+    assert_eq!(
+        names(&rel["assets"]),
+        [
+            "SHA256SUMS",
+            "app-linux-x64.tar.gz",
+            "app-macos-arm64.tar.gz"
+        ],
+        "no staged leftover, the old document in place"
+    );
+    let sums = rel["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .find(|a| a["name"] == "SHA256SUMS")
+        .expect("SHA256SUMS");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(sums["content_base64"].as_str().expect("content"))
+        .expect("base64");
+    assert_eq!(String::from_utf8(bytes).expect("utf-8"), old_sums);
+    assert_eq!(sums["label"], "", "no stevedore mark left on it");
+    // The next run completes the swap.
+    let again = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", "app-linux-*\napp-macos-*"),
+        ],
+        &env_at(&repo, "v35", SHA),
+    );
+    assert_eq!(again.code, 0, "{}", again.log());
+    let sums = verify_downloads(&the_release(&repo));
     assert_eq!(sums.lines().count(), 2, "{sums}");
 }

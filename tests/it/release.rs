@@ -637,3 +637,42 @@ fn a_path_line_matching_nothing_fails_with_fail_on_unmatched_files() {
     );
     assert_eq!(lenient.code, 0, "{}", lenient.log());
 }
+
+/// Issue 19, finding 11: a user's asset named like a staged replacement is not one (it
+/// lacks stevedore's label): an overwrite keeps it, and the replacement swapped in carries
+/// no label of stevedore's (GitHub shows a label in place of the name).
+#[test]
+fn an_overwrite_keeps_a_user_asset_named_like_a_staged_copy() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "new bytes");
+    let repo = github().repo();
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": "v23", "assets": [
+            {"name": "a.txt", "content": "old"},
+            {"name": "stevedore-0123abcd-a.txt", "content": "a user's file"},
+        ]}),
+    );
+    let run = release(&ctx, &repo, "refs/tags/v23", &[("overwrite", "true")]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let rel = &releases(&repo)[0];
+    let assets = rel["assets"].as_array().expect("assets");
+    let mut names: Vec<&str> = assets
+        .iter()
+        .map(|a| a["name"].as_str().expect("name"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["SHA256SUMS", "a.txt", "stevedore-0123abcd-a.txt"],
+        "{rel}"
+    );
+    let a = assets.iter().find(|a| a["name"] == "a.txt").expect("a.txt");
+    assert_eq!(asset_bytes(a), b"new bytes");
+    assert_eq!(a["label"], "", "{a}");
+    let kept = assets
+        .iter()
+        .find(|a| a["name"] == "stevedore-0123abcd-a.txt")
+        .expect("kept");
+    assert_eq!(asset_bytes(kept), b"a user's file");
+}

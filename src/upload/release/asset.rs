@@ -59,7 +59,13 @@ async fn upload_attempt(
     // Uploads go to the uploads host and are bounded by `upload-concurrency`; the pace
     // applies to the API's mutative calls (create, publish, delete).
     match api
-        .upload(release, &asset.name, asset.content_type, &asset.body)
+        .upload(
+            release,
+            &asset.name,
+            asset.label.as_deref(),
+            asset.content_type,
+            &asset.body,
+        )
         .await
     {
         Ok((landed, sent)) => verify_landed(api, asset, landed, sent, pacer)

@@ -12,11 +12,14 @@
 //!
 //! With `expect-assets` the release is a set that matrix jobs fill together (`set`): no
 //! job uploads a checksums asset of its own; the job that finds every line matched writes
-//! the release's single checksums asset, covering every asset, and publishes.
+//! the release's single checksums asset, covering every asset, and publishes. A set
+//! belongs to one commit (`GITHUB_SHA`, or `target-commitish`): its draft records that
+//! commit as its `target_commitish`, and only drafts made for it are joined (`find`).
 
 mod asset;
 mod find;
 mod set;
+mod staged;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -28,6 +31,7 @@ use tokio::sync::Mutex;
 
 use self::asset::upload_asset;
 use self::find::find_or_create;
+use self::staged::{STAGED_LABEL, remove_leftovers, staged_name, swap_in};
 use super::Bundle;
 use crate::config::{Config, MakeLatest};
 use crate::events::{Event, Reporter};
@@ -57,6 +61,18 @@ pub enum ReleaseError {
         tag: String,
         /// The names, quoted.
         names: String,
+    },
+    /// The release this run is directed at was made for another commit than the set's.
+    #[error(
+        "release `{tag}` was made for commit {recorded}, not for {commit}, the commit this release set is built from; stevedore adds no asset of one commit to another commit's release: ship this commit under a new tag, or delete release `{tag}` (and move its tag) to rebuild it from this commit"
+    )]
+    OtherCommit {
+        /// The release's tag.
+        tag: String,
+        /// The commit the release records (`target_commitish`).
+        recorded: String,
+        /// The set's commit.
+        commit: String,
     },
     /// The release is published and immutable.
     #[error(
@@ -120,7 +136,8 @@ impl ReleaseError {
             | ReleaseError::Immutable { .. } => ExitCode::BadInput,
             ReleaseError::Api { .. }
             | ReleaseError::Incomplete { .. }
-            | ReleaseError::Mismatch { .. } => ExitCode::UploadFailed,
+            | ReleaseError::Mismatch { .. }
+            | ReleaseError::OtherCommit { .. } => ExitCode::UploadFailed,
         }
     }
 }
@@ -139,6 +156,8 @@ struct Planned {
     name: String,
     /// The file's name as selected, when GitHub will store it under another.
     renamed_from: Option<String>,
+    /// The label the upload sets: [`STAGED_LABEL`] on a staged upload, else none.
+    label: Option<String>,
     body: AssetBody,
     size: u64,
     sha256: String,
@@ -159,6 +178,9 @@ pub struct Plan {
     generate_notes: bool,
     /// `target-commitish`.
     target_commitish: Option<String>,
+    /// With `expect-assets`: the commit the set belongs to (`target-commitish`, else
+    /// `GITHUB_SHA`; a full SHA, lower case). Its draft records it as `target_commitish`.
+    commit: Option<String>,
     prerelease: bool,
     keep_draft: bool,
     make_latest: Option<&'static str>,
@@ -236,6 +258,11 @@ pub fn plan(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let assets = planned_assets(bundle, expect.is_empty())?;
+    let commit = if expect.is_empty() {
+        None
+    } else {
+        Some(set_commit(config, env)?)
+    };
     Ok(Plan {
         api_url: env.api_url().to_owned(),
         token,
@@ -245,6 +272,7 @@ pub fn plan(
         body: body(config, cwd)?,
         generate_notes: config.release.generate_notes,
         target_commitish: config.release.target_commitish.clone(),
+        commit,
         prerelease: config.release.prerelease,
         keep_draft: config.release.draft,
         make_latest: config.release.make_latest.map(|m| match m {
@@ -274,6 +302,23 @@ fn body(config: &Config, cwd: &std::path::Path) -> Result<Option<String>, Releas
             full.display()
         ))
     })
+}
+
+/// The commit a release set belongs to: `target-commitish`, else `GITHUB_SHA`. A set's
+/// draft records it, so it must name one commit for good: a full SHA, not a branch (whose
+/// head moves on while the matrix runs).
+fn set_commit(config: &Config, env: &RunnerEnv) -> Result<String, ReleaseError> {
+    let full_sha = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match (&config.release.target_commitish, &env.sha) {
+        (Some(target), _) if full_sha(target) => Ok(target.to_ascii_lowercase()),
+        (Some(target), _) => Err(ReleaseError::Config(format!(
+            "input `target-commitish`: `{target}` is not a full commit SHA; with `expect-assets` the release set belongs to one commit, so give its full SHA (e.g. `${{{{ github.sha }}}}`), or leave `target-commitish` unset to use GITHUB_SHA"
+        ))),
+        (None, Some(sha)) if full_sha(sha) => Ok(sha.to_ascii_lowercase()),
+        (None, _) => Err(ReleaseError::Config(
+            "`expect-assets` needs the commit the release set is built from: GITHUB_SHA (the runner sets it), or `target-commitish` with a full commit SHA (e.g. the output of `git rev-parse HEAD`)".into(),
+        )),
+    }
 }
 
 /// The release the assets go to: `release-id`, else `tag`, else the tag this run was
@@ -325,6 +370,7 @@ fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Plann
         assets.push(Planned {
             content_type: crate::net::mime_type(&name),
             renamed_from: (name != local).then(|| local.to_owned()),
+            label: None,
             name,
             body: AssetBody::File {
                 path: file.path().to_path_buf(),
@@ -347,6 +393,7 @@ fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Plann
     assets.push(Planned {
         name: bundle.checksums_name.to_owned(),
         renamed_from: None,
+        label: None,
         size: sums.len() as u64,
         sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sums)),
         body: AssetBody::Bytes(sums),
@@ -466,8 +513,9 @@ async fn run(
     Ok(())
 }
 
-/// The release the assets go to, recorded in the report; a published immutable release
-/// is refused before anything is uploaded.
+/// The release the assets go to, recorded in the report; a published immutable release,
+/// and (for a set) a release recorded for another commit, are refused before anything is
+/// uploaded.
 async fn open_release(
     plan: &Plan,
     api: &Api,
@@ -475,6 +523,22 @@ async fn open_release(
     report: &mut ReleaseReport,
 ) -> Result<Release, ReleaseError> {
     let release = find_or_create(plan, api, reporter).await?;
+    // Drafts found by tag were made for this commit (`find`); this catches a published
+    // release (a draft of another commit is never joined, but a published release is the
+    // tag's only one) and `release-id`. A release that records no commit (made by hand,
+    // or by another tool, with a branch as its target) cannot be told apart and is used.
+    // Checked before the report names the release: `release-published` must not say
+    // `true` for another commit's release.
+    if let Some(commit) = &plan.commit
+        && let Some(recorded) = find::recorded_commit(&release)
+        && !recorded.eq_ignore_ascii_case(commit)
+    {
+        return Err(ReleaseError::OtherCommit {
+            recorded: recorded.to_owned(),
+            tag: release.tag_name,
+            commit: commit.clone(),
+        });
+    }
     report.id = Some(release.id);
     report.tag = Some(release.tag_name.clone());
     report.url = Some(release.html_url.clone());
@@ -488,17 +552,17 @@ async fn open_release(
 }
 
 /// The uploads to make, each with the asset it stands for: every planned asset the release
-/// does not already have, a replacement (a clash, under `overwrite`) under a temporary
-/// name (`stevedore-<token>-<name>`) until [`settle`] swaps it in.
+/// does not already have, a replacement (a clash, under `overwrite`) staged under a
+/// temporary name and marked (`staged`) until [`settle`] swaps it in.
 fn stage<'p>(plan: &'p Plan, done: &[&Asset], clashes: &[&Asset]) -> Vec<(&'p Planned, Planned)> {
-    let suffix = &crate::secret::random_hex()[..8];
     plan.assets
         .iter()
         .filter(|p| !done.iter().any(|a| a.name == p.name))
         .map(|p| {
             let mut upload = p.clone();
             if clashes.iter().any(|c| c.name == p.name) {
-                upload.name = format!("stevedore-{suffix}-{}", p.name);
+                upload.name = staged_name(&p.name);
+                upload.label = Some(STAGED_LABEL.to_owned());
             }
             (p, upload)
         })
@@ -632,27 +696,16 @@ async fn settle(
                 .assets
                 .push((asset_landed.name, asset_landed.browser_download_url));
         }
-        // Every replacement landed: swap each in (delete the old asset, rename the new).
+        // Every replacement landed: swap each in (`staged::swap_in`: the old asset moved
+        // aside, the new one renamed into place by the next request, the old deleted).
         for (asset, staged) in &landed.staged {
-            let old = clashes.iter().find(|c| c.name == asset.name).map(|c| c.id);
-            if let Some(old) = old {
-                pace(pacer).await;
-                api.delete_asset(old).await.map_err(api_err(format!(
-                    "deleting the replaced asset `{}`",
-                    asset.name
-                )))?;
-            }
-            pace(pacer).await;
-            let renamed = api
-                .rename_asset(staged.id, &asset.name)
+            let old = clashes.iter().find(|c| c.name == asset.name).copied();
+            let placed = swap_in(api, old, staged, &asset.name, pacer, reporter)
                 .await
-                .map_err(api_err(format!(
-                    "renaming the replacement of `{}`",
-                    asset.name
-                )))?;
+                .map_err(|e| e.into_error(&asset.name))?;
             report
                 .assets
-                .push((renamed.name, renamed.browser_download_url));
+                .push((placed.name, placed.browser_download_url));
         }
     }
     Ok(())
@@ -695,45 +748,6 @@ fn inventory<'a>(
     Ok((done, clashes))
 }
 
-/// Half-created (`starter`) leftovers of an earlier run carry no content: removed before
-/// uploading. So are replacements an earlier run staged (`stevedore-<token>-<name>`) and
-/// never swapped in because it was killed or cancelled first: on a published release they
-/// would stay in view for good. Assets being replaced stay until their replacement has
-/// landed under a temporary name, so a failed run never leaves a release without an asset
-/// it had.
-async fn remove_leftovers(
-    api: &Api,
-    plan: &Plan,
-    existing: &[Asset],
-    pacer: &Mutex<Option<Instant>>,
-) -> Result<(), ReleaseError> {
-    let planned = |name: &str| plan.assets.iter().any(|p| p.name == name);
-    // A release set's checksums asset is no job's planned asset, but a swap of it killed
-    // half-way leaves a staged copy all the same.
-    let set_checksums = |name: &str| !plan.expect.is_empty() && name == plan.checksums_name;
-    for old in existing.iter().filter(|a| {
-        if planned(&a.name) {
-            a.state != "uploaded"
-        } else {
-            staged_for(&a.name).is_some_and(|n| planned(n) || set_checksums(n))
-        }
-    }) {
-        pace(pacer).await;
-        match api.delete_asset(old.id).await {
-            Ok(()) => {}
-            // Another job of the matrix removed it first.
-            Err(e) if e.status() == Some(404) => {}
-            Err(e) => {
-                return Err(api_err(format!(
-                    "deleting the half-created or staged asset `{}` an earlier run left",
-                    old.name
-                ))(e));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The name GitHub stores an uploaded asset under. GitHub documents only that it "renames
 /// asset filenames that have special characters, non-alphanumeric characters, and leading
 /// or trailing periods" (REST docs, "Upload a release asset"); what users report
@@ -757,17 +771,6 @@ fn stored_name(local: &str) -> String {
         name.insert_str(0, "default");
     }
     name
-}
-
-/// The asset name a staged replacement (`stevedore-<8 hex digits>-<name>`, as `run` names
-/// it) stands in for.
-fn staged_for(name: &str) -> Option<&str> {
-    let (token, rest) = name.strip_prefix("stevedore-")?.split_at_checked(8)?;
-    let original = rest.strip_prefix('-')?;
-    token
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit())
-        .then_some(original)
 }
 
 #[cfg(test)]

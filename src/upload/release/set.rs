@@ -8,9 +8,13 @@
 //! listing: an identical checksums asset already there is success, and an upload that
 //! loses the race (422 `already_exists`) is re-listed and compared by the asset retry. A
 //! job that runs after publication adds its new assets and swaps a checksums asset that no
-//! longer covers every asset, as `overwrite` does. After writing, the release is listed
-//! again: if it changed meanwhile (another job's asset arrived), the document is written
-//! anew, so whichever job writes last leaves it covering everything.
+//! longer covers every asset, as `overwrite` does (`staged::swap_in`). After writing, the
+//! release is listed again: if it changed meanwhile (another job's asset arrived), the
+//! document is written anew, so whichever job writes last leaves it covering everything.
+//! The draft is published only after a listing found the document covering every asset
+//! (review finding 11, issue 19: publishing first showed a stale document until the
+//! rewrite). Only the gap between that listing and the publishing request remains, which
+//! no API call closes; a job whose asset lands in it rewrites the document itself.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -19,7 +23,8 @@ use bytes::Bytes;
 use tokio::sync::Mutex;
 
 use super::asset::upload_asset;
-use super::{Plan, Planned, ReleaseError, ReleaseReport, api_err, pace, publish, staged_for};
+use super::staged::{STAGED_LABEL, SwapFailed, staged_for, staged_name, swap_in};
+use super::{Plan, Planned, ReleaseError, ReleaseReport, api_err, publish};
 use crate::events::{Event, Reporter};
 use crate::github::api::{Api, Asset, AssetBody, Release};
 
@@ -64,20 +69,20 @@ pub(super) async fn complete(
             return Ok(());
         }
         let (sums, covered) = checksums(api, &members).await?;
+        let document = format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sums.as_bytes()))
+        );
         let current = listed.iter().find(|a| a.name == plan.checksums_name);
-        let written = write_checksums(api, plan, release, current, sums, pacer).await?;
+        let written = write_checksums(api, plan, release, current, sums, pacer, reporter).await?;
         report
             .assets
             .retain(|(name, _)| *name != plan.checksums_name);
         report
             .assets
             .push((written.name.clone(), written.browser_download_url.clone()));
-        if draft && !plan.keep_draft {
-            publish(api, plan, release, pacer, report).await?;
-            draft = false;
-        }
         // Listed again: an asset that arrived while the document was written means it
-        // must be written anew.
+        // must be written anew, before anyone sees the release.
         let after = api
             .assets(release.id)
             .await
@@ -86,8 +91,17 @@ pub(super) async fn complete(
             .iter()
             .map(|a| (a.name.clone(), a.digest.clone()))
             .collect();
+        // The asset in place must be the document just computed: a swap that lost a race
+        // may leave another job's document, or put the old one back.
         let sums_now = after.iter().find(|a| a.name == plan.checksums_name);
-        if now == covered && sums_now.is_some_and(|a| a.id == written.id) {
+        let in_place = sums_now.is_some_and(|a| {
+            a.id == written.id && a.digest.as_deref().is_none_or(|d| d == document)
+        });
+        if now == covered && in_place {
+            if draft && !plan.keep_draft {
+                publish(api, plan, release, pacer, report).await?;
+                draft = false;
+            }
             report.release_published = Some(!draft);
             reporter.event(&Event::info(format!(
                 "Release `{tag}`: the set is complete ({} asset(s)); `{}` covers every asset{}",
@@ -106,19 +120,25 @@ pub(super) async fn complete(
     }
     report.release_published = Some(!draft);
     reporter.event(&Event::warning(format!(
-        "Release `{tag}` kept changing while `{}` was written ({ROUNDS} rounds); the last job to finish rewrites it",
-        plan.checksums_name
+        "Release `{tag}` kept changing while `{}` was written ({ROUNDS} rounds); {}",
+        plan.checksums_name,
+        if draft {
+            "it stays a draft: the job whose assets changed it completes the set and publishes"
+        } else {
+            "the last job to finish rewrites it"
+        }
     )));
     Ok(())
 }
 
-/// The assets the set is made of: uploaded ones, not the checksums asset, not a
-/// replacement staged under a temporary name; sorted by name.
+/// The assets the set is made of: uploaded ones, not the checksums asset, not an asset
+/// stevedore staged (`staged_for`: a user's file named like one is a member); sorted by
+/// name.
 fn set_members<'a>(plan: &Plan, listed: &'a [Asset]) -> Vec<&'a Asset> {
     let mut members: Vec<&Asset> = listed
         .iter()
         .filter(|a| {
-            a.state == "uploaded" && a.name != plan.checksums_name && staged_for(&a.name).is_none()
+            a.state == "uploaded" && a.name != plan.checksums_name && staged_for(a).is_none()
         })
         .collect();
     members.sort_by(|a, b| a.name.cmp(&b.name));
@@ -177,12 +197,14 @@ async fn write_checksums(
     current: Option<&Asset>,
     sums: String,
     pacer: &Mutex<Option<Instant>>,
+    reporter: &dyn Reporter,
 ) -> Result<Asset, ReleaseError> {
     let sums = Bytes::from(sums);
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sums));
     let planned = Planned {
         name: plan.checksums_name.clone(),
         renamed_from: None,
+        label: None,
         size: sums.len() as u64,
         sha256,
         body: AssetBody::Bytes(sums),
@@ -227,64 +249,45 @@ async fn write_checksums(
     if same && current.state == "uploaded" {
         return Ok(current.clone());
     }
-    swap(api, plan, release, current, planned, pacer).await
+    swap(api, plan, release, current, planned, pacer, reporter).await
 }
 
 /// Replaces the checksums asset `current` with `planned`: staged under a temporary name,
-/// then the old one deleted and the new one renamed, as `overwrite` does.
+/// then swapped in (`staged::swap_in`), as `overwrite` does.
 async fn swap(
     api: &Api,
     plan: &Plan,
     release: &Release,
     current: &Asset,
-    mut planned: Planned,
+    planned: Planned,
     pacer: &Mutex<Option<Instant>>,
+    reporter: &dyn Reporter,
 ) -> Result<Asset, ReleaseError> {
-    planned.name = format!(
-        "stevedore-{}-{}",
-        &crate::secret::random_hex()[..8],
-        plan.checksums_name
-    );
-    let staged = upload_asset(api, release, &planned, pacer)
+    let name = plan.checksums_name.as_str();
+    let mut staged = planned.clone();
+    staged.name = staged_name(name);
+    staged.label = Some(STAGED_LABEL.to_owned());
+    let staged = upload_asset(api, release, &staged, pacer)
         .await
         .map_err(|e| checksums_failed(plan, e))?;
-    pace(pacer).await;
-    match api.delete_asset(current.id).await {
-        // Another job swapped it first: its rename follows, or has happened.
-        Ok(()) => {}
-        Err(e) if e.status() == Some(404) => {}
-        Err(e) => {
-            return Err(api_err(format!(
-                "deleting the checksums asset `{}` being replaced",
-                plan.checksums_name
-            ))(e));
-        }
-    }
-    pace(pacer).await;
-    match api.rename_asset(staged.id, &plan.checksums_name).await {
-        Ok(renamed) => Ok(renamed),
+    match swap_in(api, Some(current), &staged, name, pacer, reporter).await {
+        Ok(placed) => Ok(placed),
         // Another job's replacement took the name (422), or another job removed our staged
-        // copy as a leftover (404): ours goes; the document there, else a fresh upload,
+        // copy as a leftover (404): ours is gone; the document there, else a fresh upload,
         // stands, and the check after the write decides whether it covers every asset.
-        Err(e) if matches!(e.status(), Some(404 | 422)) => {
-            pace(pacer).await;
-            let _ = api.delete_asset(staged.id).await;
+        Err(SwapFailed::PutInPlace(e)) if matches!(e.status(), Some(404 | 422)) => {
             let listed = api
                 .assets(release.id)
                 .await
                 .map_err(api_err("listing the release's assets"))?;
-            if let Some(there) = listed.into_iter().find(|a| a.name == plan.checksums_name) {
+            if let Some(there) = listed.into_iter().find(|a| a.name == name) {
                 return Ok(there);
             }
-            planned.name.clone_from(&plan.checksums_name);
             upload_asset(api, release, &planned, pacer)
                 .await
                 .map_err(|e| checksums_failed(plan, e))
         }
-        Err(e) => Err(api_err(format!(
-            "renaming the replacement of `{}`",
-            plan.checksums_name
-        ))(e)),
+        Err(e) => Err(e.into_error(name)),
     }
 }
 
@@ -311,7 +314,13 @@ async fn first_upload(
     planned: &Planned,
 ) -> Result<Option<Asset>, ()> {
     match api
-        .upload(release, &planned.name, planned.content_type, &planned.body)
+        .upload(
+            release,
+            &planned.name,
+            planned.label.as_deref(),
+            planned.content_type,
+            &planned.body,
+        )
         .await
     {
         Ok((landed, _))

@@ -13,7 +13,8 @@
 //
 // Test controls:
 //   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets"
-//        |"list-artifacts"|"download-artifact" (these two: kind "status" only),
+//        |"rename-asset"|"list-artifacts"|"download-artifact" (these three: kind "status" only;
+//        a rename-asset fault's "asset" is the name the PATCH asks for),
 //        "kind": "secondary" | "starter502" | "status" | "race" | "drop-after-store" | "exists422" | "slow",
 //        "status": 502, "retryAfter": 1, "ms": 200, "times": 1, "asset": "only-this-name"}]}
 //        "slow": the request waits `ms` and is then served normally; an upload waits after its
@@ -22,8 +23,10 @@
 //   POST /_emulator/nodigest {"repo": "o/r"}   -> assets carry no `digest` (older GHES); clients
 //        hash them by downloading (GET .../releases/assets/<id>, accept application/octet-stream)
 //   GET  /_emulator/state?repo=o/r -> {"releases": [...with assets], "calls": [{"method","route","status"}],
-//        "transitions": [{"release", "tag", "at", "assets": [names uploaded at that moment]}]}
-//        (every draft -> published transition, in order)
+//        "transitions": [{"release", "tag", "at", "assets": [names uploaded at that moment],
+//        "digests": {name: digest at that moment}}]} (every draft -> published transition, in order)
+//   POST /_emulator/release {"repo": "o/r", "tag": "v1", "draft": true, "target_commitish": "<sha>",
+//        "assets": [{"name", "content", "label", "state"}]} -> seeds a release as an earlier run left it
 //   POST /_emulator/workflow-run {"repo": "o/r", "run_id": 42, "results": "<ACTIONS_RESULTS_URL>",
 //        "backend_run": "<run backend id>", "token": "<token with actions: read>", "public": false,
 //        "head_sha": "<sha>"}
@@ -174,7 +177,8 @@ function releaseJson(name, r, origin = base) {
 
 // A release became visible: what people saw at that moment.
 function recordTransition(name, rel) {
-  repo(name).transitions.push({ release: rel.id, tag: rel.tag_name, at: new Date().toISOString(), assets: rel.assets.filter((a) => a.state === 'uploaded').map((a) => a.name) })
+  const uploaded = rel.assets.filter((a) => a.state === 'uploaded')
+  repo(name).transitions.push({ release: rel.id, tag: rel.tag_name, at: new Date().toISOString(), assets: uploaded.map((a) => a.name), digests: Object.fromEntries(uploaded.map((a) => [a.name, a.digest])) })
 }
 
 function assetJson(name, a) {
@@ -352,6 +356,11 @@ async function handle(req, res, url) {
   const am = rest.match(/^assets\/(\d+)$/)
   if (am && req.method === 'PATCH') {
     const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+    const f = take(name, 'rename-asset', body.name)
+    if (f && f.kind === 'status') {
+      log('rename-asset', f.status ?? 502)
+      return send(res, f.status ?? 502, { message: 'Server Error' })
+    }
     for (const rel of r.releases) {
       const a = rel.assets.find((x) => x.id === Number(am[1]))
       if (!a) continue
@@ -636,12 +645,12 @@ const server = http.createServer(async (req, res) => {
     }
     if (url.pathname === '/_emulator/release' && req.method === 'POST') {
       // Seeds a release (published or draft) with assets, as an earlier run would leave it.
-      const { repo: name, tag, draft, assets = [] } = JSON.parse((await readBody(req)).toString('utf8'))
+      const { repo: name, tag, draft, target_commitish: target, assets = [] } = JSON.parse((await readBody(req)).toString('utf8'))
       const now = new Date().toISOString()
-      const rel = { id: nextId++, tag_name: tag, name: tag, draft: Boolean(draft), prerelease: false, assets: [], created_at: now, published_at: draft ? null : now }
+      const rel = { id: nextId++, tag_name: tag, name: tag, target_commitish: target, draft: Boolean(draft), prerelease: false, assets: [], created_at: now, published_at: draft ? null : now }
       for (const a of assets) {
         const data = Buffer.from(a.content ?? '')
-        rel.assets.push({ id: nextId++, tag, name: a.name, label: '', state: a.state ?? 'uploaded', content_type: 'application/octet-stream', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex') })
+        rel.assets.push({ id: nextId++, tag, name: a.name, label: a.label ?? '', state: a.state ?? 'uploaded', content_type: 'application/octet-stream', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex') })
       }
       repo(name).releases.push(rel)
       return send(res, 200, releaseJson(name, rel))

@@ -1,0 +1,230 @@
+//! Staged assets: a replacement (an `overwrite` clash, or a release set's checksums asset
+//! being rewritten) is uploaded under a temporary name and swapped in only once it is
+//! there, so a failed run never leaves a release without an asset it had.
+//!
+//! A staged asset is named `stevedore-<8 hex>-<name>` **and** carries the label
+//! [`STAGED_LABEL`]. The name alone is one anyone may give a file (review finding 11, issue
+//! 19: a user's `stevedore-0123abcd-x` was left out of the checksums and deleted as a
+//! leftover). The label is set by the upload request itself (the upload URL takes it), so a
+//! staged asset is marked from the moment it exists; a run killed at any point leaves
+//! leftovers that any later run recognises, which a token known only to the run that
+//! staged them could not do. GitHub shows a label in place of the name on the release
+//! page: on a staged asset it says what the asset is, which is what someone looking at a
+//! leftover needs to read; the swap clears it, so assets in place carry no label from
+//! stevedore. Anyone who can set labels can also upload and delete assets, so the mark
+//! guards against accidents (a file's name), not against people with write access.
+
+use std::time::Instant;
+
+use tokio::sync::Mutex;
+
+use super::{Plan, ReleaseError, api_err, pace};
+use crate::events::{Event, Reporter};
+use crate::github::api::{Api, ApiError, Asset};
+
+/// The label of every asset stevedore stages; see the module documentation.
+pub(super) const STAGED_LABEL: &str = "stevedore: staged copy, not yet in place";
+
+/// A fresh temporary name for an asset that will become (or was) `name`.
+pub(super) fn staged_name(name: &str) -> String {
+    format!("stevedore-{}-{name}", &crate::secret::random_hex()[..8])
+}
+
+/// The name a staged asset stands for: only an asset stevedore staged (its name as
+/// [`staged_name`] makes it, and [`STAGED_LABEL`]); a user's asset of such a name is an
+/// asset like any other.
+pub(super) fn staged_for(asset: &Asset) -> Option<&str> {
+    if asset.label.as_deref() != Some(STAGED_LABEL) {
+        return None;
+    }
+    let (token, rest) = asset.name.strip_prefix("stevedore-")?.split_at_checked(8)?;
+    let original = rest.strip_prefix('-')?;
+    token
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then_some(original)
+}
+
+/// The step of [`swap_in`] that failed. In every case `staged` is gone and the old asset
+/// is back under its name, as far as GitHub let both happen.
+#[derive(Debug)]
+pub(super) enum SwapFailed {
+    /// Moving the old asset off its name.
+    Retire(ApiError),
+    /// Renaming the staged asset into place.
+    PutInPlace(ApiError),
+}
+
+impl SwapFailed {
+    /// The release error, naming the asset.
+    pub(super) fn into_error(self, name: &str) -> ReleaseError {
+        match self {
+            SwapFailed::Retire(e) => {
+                api_err(format!("moving the replaced asset `{name}` aside"))(e)
+            }
+            SwapFailed::PutInPlace(e) => {
+                api_err(format!("renaming the replacement of `{name}` into place"))(e)
+            }
+        }
+    }
+}
+
+/// Puts `staged` in place as `name`, replacing `old`.
+///
+/// GitHub has no atomic replace: names are unique in a release and an asset changes one
+/// request at a time, so the old asset must leave the name before the new one takes it.
+/// The smallest gap is one request: the old asset is renamed aside (marked staged), and
+/// the staged one renamed into place by the very next request, unpaced (a pair, not a
+/// burst). Renaming aside rather than deleting first means a failure can put the old asset
+/// back; it is deleted only once the new one is in place.
+pub(super) async fn swap_in(
+    api: &Api,
+    old: Option<&Asset>,
+    staged: &Asset,
+    name: &str,
+    pacer: &Mutex<Option<Instant>>,
+    reporter: &dyn Reporter,
+) -> Result<Asset, SwapFailed> {
+    let mut retired = None;
+    if let Some(old) = old {
+        pace(pacer).await;
+        match api
+            .update_asset(old.id, &staged_name(name), STAGED_LABEL)
+            .await
+        {
+            Ok(aside) => retired = Some((old, aside)),
+            // Another job of the matrix removed or replaced it first.
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => {
+                discard(api, staged, pacer).await;
+                return Err(SwapFailed::Retire(e));
+            }
+        }
+    }
+    let placed = match api.update_asset(staged.id, name, "").await {
+        Ok(placed) => placed,
+        Err(e) => {
+            if let Some((old, aside)) = &retired {
+                restore(api, old, aside, name, pacer, reporter).await;
+            }
+            discard(api, staged, pacer).await;
+            return Err(SwapFailed::PutInPlace(e));
+        }
+    };
+    if let Some((_, aside)) = retired {
+        pace(pacer).await;
+        match api.delete_asset(aside.id).await {
+            Ok(()) => {}
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => reporter.event(&Event::warning(format!(
+                "could not remove the replaced `{name}` (now `{}`): {e}; the next run removes it",
+                aside.name
+            ))),
+        }
+    }
+    Ok(placed)
+}
+
+/// Puts a retired asset back under `name` after its replacement failed to take the name.
+/// When another job's replacement holds the name by now (422), the old asset is superseded
+/// and removed instead.
+async fn restore(
+    api: &Api,
+    old: &Asset,
+    aside: &Asset,
+    name: &str,
+    pacer: &Mutex<Option<Instant>>,
+    reporter: &dyn Reporter,
+) {
+    let label = old.label.as_deref().unwrap_or_default();
+    match api.update_asset(aside.id, name, label).await {
+        Ok(_) => {}
+        Err(e) if e.status() == Some(422) => discard(api, aside, pacer).await,
+        Err(e) => reporter.event(&Event::warning(format!(
+            "could not put `{name}` back after its replacement failed (it is `{}` now): {e}; rename it back by hand, or run the job again",
+            aside.name
+        ))),
+    }
+}
+
+/// Deletes an asset this run no longer wants; a failure leaves a leftover the next run
+/// removes ([`remove_leftovers`]).
+async fn discard(api: &Api, asset: &Asset, pacer: &Mutex<Option<Instant>>) {
+    pace(pacer).await;
+    let _ = api.delete_asset(asset.id).await;
+}
+
+/// Half-created (`starter`) leftovers of an earlier run carry no content: removed before
+/// uploading. So are assets an earlier run staged (a replacement, or an old asset moved
+/// aside) and never finished swapping because it was killed or cancelled first: on a
+/// published release they would stay in view for good. Assets being replaced stay until
+/// their replacement has landed under a temporary name, so a failed run never leaves a
+/// release without an asset it had.
+pub(super) async fn remove_leftovers(
+    api: &Api,
+    plan: &Plan,
+    existing: &[Asset],
+    pacer: &Mutex<Option<Instant>>,
+) -> Result<(), ReleaseError> {
+    let planned = |name: &str| plan.assets.iter().any(|p| p.name == name);
+    // A release set's checksums asset is no job's planned asset, but a swap of it killed
+    // half-way leaves a staged copy all the same.
+    let set_checksums = |name: &str| !plan.expect.is_empty() && name == plan.checksums_name;
+    for old in existing.iter().filter(|a| match staged_for(a) {
+        Some(stands_for) => planned(stands_for) || set_checksums(stands_for),
+        None => planned(&a.name) && a.state != "uploaded",
+    }) {
+        pace(pacer).await;
+        match api.delete_asset(old.id).await {
+            Ok(()) => {}
+            // Another job of the matrix removed it first.
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => {
+                return Err(api_err(format!(
+                    "deleting the half-created or staged asset `{}` an earlier run left",
+                    old.name
+                ))(e));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{STAGED_LABEL, staged_for, staged_name};
+    use crate::github::api::Asset;
+
+    fn asset(name: &str, label: Option<&str>) -> Asset {
+        Asset {
+            id: 1,
+            name: name.to_owned(),
+            state: "uploaded".into(),
+            size: 1,
+            digest: None,
+            browser_download_url: String::new(),
+            label: label.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn only_assets_stevedore_staged_are_staged() {
+        let name = staged_name("SHA256SUMS");
+        assert_eq!(
+            staged_for(&asset(&name, Some(STAGED_LABEL))),
+            Some("SHA256SUMS")
+        );
+        // A user's file of that name: no label (API upload) or `null` (web upload).
+        assert_eq!(staged_for(&asset(&name, Some(""))), None);
+        assert_eq!(staged_for(&asset(&name, None)), None);
+        assert_eq!(
+            staged_for(&asset("stevedore-0123abcd-x", Some("Linux build"))),
+            None
+        );
+        // The label on a name stevedore never makes.
+        assert_eq!(
+            staged_for(&asset("stevedore-xyz-x", Some(STAGED_LABEL))),
+            None
+        );
+    }
+}
