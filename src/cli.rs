@@ -50,15 +50,15 @@ pub fn command() -> Command {
         )
         // `stevedore --path x verify` is a mistake, not a path named `verify`.
         .args_conflicts_with_subcommands(true)
-        // `help` would be one more word a path could not be; `--help` does the job.
-        .disable_help_subcommand(true)
+        // `stevedore help` is what a newcomer types first: help, not a glob that matches
+        // nothing (a path named `help` is `./help`).
         .subcommand(verify_command())
         .subcommand(download_command())
         .subcommand(completions_command())
         .after_help(
             "Without arguments, inputs are read from INPUT_<NAME> variables (GitHub Actions).\n\
              Boolean inputs are switches: --overwrite means --overwrite true.\n\
-             A path named like a subcommand (verify, download, completions) is given as ./verify or --path verify.\n\
+             A path named like a subcommand (verify, download, completions, help) is given as ./verify or --path verify.\n\
              Exit codes: 0 success, 1 internal error, 2 bad input, 3 policy violation (verify: not intact), 4 upload failed.",
         )
         .arg(
@@ -161,13 +161,27 @@ fn completions_command() -> Command {
         )
 }
 
-/// Parses arguments (the binary's name first).
+/// Parses arguments (the binary's name first). A word after a boolean switch that is
+/// neither a boolean, nor a glob, nor an existing file is refused (see [`parse_with`]).
 pub fn parse<I, T>(args: I) -> Result<Parsed, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let args = join_switch_values(args.into_iter().map(Into::into).collect());
+    parse_with(args, &|word| {
+        std::path::Path::new(word).symlink_metadata().is_ok()
+    })
+}
+
+/// [`parse`], with `exists` saying whether a word names a file (relative to the working
+/// directory): `stevedore build --overwrite yes` would otherwise add the path `yes`, match
+/// nothing, move the root up and ship every file under a `build/` prefix, with exit 0.
+pub fn parse_with<I, T>(args: I, exists: &dyn Fn(&str) -> bool) -> Result<Parsed, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args = join_switch_values(args.into_iter().map(Into::into).collect(), exists)?;
     let matches = command().try_get_matches_from(args)?;
     Ok(match matches.subcommand() {
         Some(("verify", m)) => Parsed::Verify(verify_args(m)),
@@ -177,6 +191,28 @@ where
         }
         _ => Parsed::Ship(ship_inputs(&matches)),
     })
+}
+
+/// What a bare `stevedore` on a terminal prints (outside Actions, with no `INPUT_PATH`): a
+/// short way in, not "input `path` is required".
+#[must_use]
+pub fn first_run_usage() -> String {
+    format!(
+        "stevedore {}: select build outputs by glob, scan them (SHA-256, duplicates, credentials, size) and ship them.
+
+Usage: stevedore [OPTIONS] [PATH]...
+
+Examples:
+  stevedore 'dist/*'                             scan and list; nothing is shipped (a dry run)
+  stevedore 'dist/*' --destination ./out         copy with SHA256SUMS and a manifest
+  stevedore dist --destination s3://bucket/path  upload (credentials from AWS_* variables)
+  stevedore verify ./out                         check a tree against its SHA256SUMS
+  stevedore download --name dist --path out      fetch an artifact (in a workflow run)
+
+Every input of the action is a flag: stevedore --help lists them; stevedore help verify.
+",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// The completion script for `shell`.
@@ -241,10 +277,14 @@ fn switch_table(word: &str) -> Option<&'static [InputSpec]> {
 
 /// Rewrites `--switch VALUE` as `--switch=VALUE` when VALUE is a boolean literal (any
 /// spelling `config`'s boolean parser accepts) or empty, so that clap, which takes a switch's value
-/// only after `=`, reads it; any other word after a switch stays a positional. Values of
-/// other flags are skipped (`--name --overwrite` keeps `--overwrite` as the value clap
-/// then judges). Nothing after `--` is touched.
-fn join_switch_values(args: Vec<OsString>) -> Vec<OsString> {
+/// only after `=`, reads it; any other word after a switch stays a positional, unless it
+/// can only be a mistyped value ([`mistaken_value`]). Values of other flags are skipped
+/// (`--name --overwrite` keeps `--overwrite` as the value clap then judges). Nothing after
+/// `--` is touched.
+fn join_switch_values(
+    args: Vec<OsString>,
+    exists: &dyn Fn(&str) -> bool,
+) -> Result<Vec<OsString>, clap::Error> {
     let mut out = Vec::with_capacity(args.len());
     let mut args = args.into_iter().peekable();
     out.extend(args.next());
@@ -281,7 +321,14 @@ fn join_switch_values(args: Vec<OsString>) -> Vec<OsString> {
                     args.next();
                     out.push(format!("--{name}={value}").into());
                 }
-                (true, None) => out.push(arg),
+                (true, None) => {
+                    if let Some(word) = args.peek().and_then(|next| next.to_str())
+                        && let Some(message) = mistaken_value(name, word, exists)
+                    {
+                        return Err(command().error(clap::error::ErrorKind::InvalidValue, message));
+                    }
+                    out.push(arg);
+                }
                 (false, _) => {
                     out.push(arg);
                     out.extend(args.next());
@@ -291,18 +338,81 @@ fn join_switch_values(args: Vec<OsString>) -> Vec<OsString> {
         }
         out.push(arg);
     }
-    out
+    Ok(out)
+}
+
+/// The message for a word after the switch `--name` that looks meant as its value: not a
+/// flag, not a glob or path-shaped pattern, and naming no file.
+fn mistaken_value(name: &str, word: &str, exists: &dyn Fn(&str) -> bool) -> Option<String> {
+    let path_shaped = word.starts_with(['-', '!', '~', '.'])
+        || word.contains(['/', '\\', '*', '?', '[', '{'])
+        || exists(word);
+    if path_shaped {
+        return None;
+    }
+    let meant = match word.to_ascii_lowercase().as_str() {
+        "yes" | "y" | "on" | "1" | "enable" | "enabled" => format!("`--{name}=true`"),
+        "no" | "n" | "off" | "0" | "disable" | "disabled" => format!("`--{name}=false`"),
+        _ => format!("`--{name}` (true) or `--{name}=false`"),
+    };
+    Some(format!(
+        "`--{name}` is a switch and takes only true or false; `{word}` after it would be a path to ship, and no file `{word}` exists. Did you mean {meant}? (A path of that name is written `./{word}`.)"
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Parsed as if every word named an existing file.
     fn ship(args: &[&str]) -> RawInputs {
-        match parse(args.iter().copied()) {
+        match parse_with(args.iter().copied(), &|_| true) {
             Ok(Parsed::Ship(raw)) => raw,
             other => panic!("{args:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_word_after_a_switch_that_names_no_file_is_refused_as_a_mistyped_value() {
+        let none = |_: &str| false;
+        for (args, meant) in [
+            (
+                &["stevedore", "build", "--overwrite", "yes"][..],
+                "`--overwrite=true`",
+            ),
+            (&["stevedore", "--draft", "off", "d"][..], "`--draft=false`"),
+            (
+                &["stevedore", "--overwrite", "build"][..],
+                "`--overwrite` (true) or `--overwrite=false`",
+            ),
+            (
+                &["stevedore", "download", "--merge-multiple", "y"][..],
+                "`--merge-multiple=true`",
+            ),
+        ] {
+            let e = parse_with(args.iter().copied(), &none).expect_err("refused");
+            assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+            let text = e.to_string();
+            assert!(text.contains(meant), "{args:?}: {text}");
+        }
+        // Globs, path-shaped words and existing files stay paths.
+        for word in ["dist/*", "./yes", "out/", "*.tar.gz", "!x", "~/dist"] {
+            let parsed = parse_with(["stevedore", "--overwrite", word], &none);
+            assert!(matches!(parsed, Ok(Parsed::Ship(_))), "{word}: {parsed:?}");
+        }
+        let exists = |w: &str| w == "build";
+        assert!(matches!(
+            parse_with(["stevedore", "--overwrite", "build"], &exists),
+            Ok(Parsed::Ship(_))
+        ));
+    }
+
+    #[test]
+    fn help_is_a_subcommand() {
+        let e = parse(["stevedore", "help"]).expect_err("help is printed, not parsed");
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+        let e = parse(["stevedore", "help", "verify"]).expect_err("help");
+        assert!(e.to_string().contains("stevedore verify"), "{e}");
     }
 
     #[test]

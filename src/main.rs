@@ -55,7 +55,15 @@ fn main() -> ExitCode {
             }
         }
     } else {
-        RawInputs::from_env(&env)
+        let inputs = RawInputs::from_env(&env);
+        if !env.github_actions && inputs.get("path").is_none() {
+            // A newcomer's first `stevedore`: how to use it, not a missing input.
+            let mut err = std::io::stderr();
+            let _ =
+                std::io::Write::write_all(&mut err, stevedore::cli::first_run_usage().as_bytes());
+            return ExitCode::from(stevedore::ExitCode::BadInput.code());
+        }
+        inputs
     };
     let Some((log, cwd)) = console(&env) else {
         return ExitCode::from(stevedore::ExitCode::Internal.code());

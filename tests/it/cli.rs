@@ -91,6 +91,53 @@ fn a_switch_still_takes_a_boolean_value() {
     assert!(!ctx.ws.join("out/old.txt").exists());
 }
 
+/// Texts a newcomer meets, with the version made stable.
+fn first_minutes_filters() -> Vec<(&'static str, &'static str)> {
+    vec![(r"stevedore \d+\.\d+\.\d+", "stevedore [VERSION]")]
+}
+
+#[test]
+fn a_bare_stevedore_prints_a_way_in_and_help_is_help() {
+    let ctx = dist();
+    let run = ctx.cli(&[]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(!run.log().contains("is required"), "{}", run.log());
+    insta::with_settings!({ filters => first_minutes_filters() }, {
+        insta::assert_snapshot!("first_run_usage", run.stderr);
+    });
+    let run = ctx.cli(&["help"]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        run.stdout.contains("Usage: stevedore [OPTIONS] [PATH]..."),
+        "{}",
+        run.log()
+    );
+    assert!(
+        !run.log().contains("no files"),
+        "help is not a glob: {}",
+        run.log()
+    );
+    let run = ctx.cli(&["help", "verify"]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(run.stdout.contains("stevedore verify"), "{}", run.log());
+}
+
+#[test]
+fn a_word_after_a_switch_naming_no_file_is_exit_2_with_the_value_meant() {
+    let ctx = dist();
+    let run = ctx.cli(&["dist", "--overwrite", "yes", "--destination", "./out"]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    insta::with_settings!({ filters => first_minutes_filters() }, {
+        insta::assert_snapshot!("switch_with_a_word", run.stderr);
+    });
+    assert!(!ctx.ws.join("out").exists(), "nothing shipped");
+    // The same word naming a file is a path, as before.
+    ctx.file("yes/file.txt", "a file under yes/");
+    let run = ctx.cli(&["--overwrite", "yes", "--destination", "./out"]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(ctx.ws.join("out/file.txt").exists());
+}
+
 #[test]
 fn a_word_after_a_switch_is_a_positional_path() {
     let ctx = dist();
