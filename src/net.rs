@@ -114,13 +114,17 @@ pub(crate) fn describe(e: reqwest::Error) -> String {
     error_chain(&e.without_url())
 }
 
-/// An error with its causes (reqwest's own message is only "error sending request").
+/// An error with its causes (reqwest's own message is only "error sending request"); a
+/// cause whose text is already there (hyper's errors repeat their source's) is said once.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = cause.source();
     }
     text
@@ -445,6 +449,40 @@ mod tests {
         assert_eq!(mime_type("a.tar.gz"), "application/gzip");
         assert_eq!(mime_type("tool"), "application/octet-stream");
         assert_eq!(mime_type(".txt"), "application/octet-stream");
+    }
+
+    /// An error whose text already says its source's, as hyper's `client error (Connect)`.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_in_the_text_is_said_once() {
+        let e = Layer(
+            "error sending request",
+            Some(Box::new(Layer(
+                "client error (Connect)",
+                Some(Box::new(Layer(
+                    "client error (Connect)",
+                    Some(Box::new(Layer("Connection refused (os error 111)", None))),
+                ))),
+            ))),
+        );
+        assert_eq!(
+            error_chain(&e),
+            "error sending request: client error (Connect): Connection refused (os error 111)"
+        );
     }
 
     fn block_on<T>(work: impl Future<Output = T>) -> T {

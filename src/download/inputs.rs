@@ -281,7 +281,7 @@ fn origin(
             || run_id.is_some_and(|r| Some(r) != env.run_id.as_deref())
         {
             warnings.push(
-                "`repository` and `run-id` are used only with `github-token`; this run's artifacts were downloaded"
+                "`repository` and `run-id` are used only with `github-token`: without it, this run's artifacts are downloaded"
                     .into(),
             );
         }

@@ -50,7 +50,8 @@ pub(crate) fn finish(
             report.path.display(),
             units::duration(started.elapsed())
         )),
-        Err(e) => log.line(&format!("stevedore download failed: {e}")),
+        // Said once, by the annotation (Actions) or its `error:` line (a terminal).
+        Err(_) => {}
     }
     let mut notes: Vec<Annotation> = log
         .warnings()

@@ -540,3 +540,45 @@ fn links_and_modes_in_an_artifact_come_back_as_links_and_modes() {
         b"data"
     );
 }
+
+#[test]
+fn a_failed_download_says_so_once_and_claims_nothing() {
+    let ctx = Ctx::new();
+    // On a terminal, without the runner's token: one `error:` line, nothing else about it.
+    let run = ctx.cli(&[
+        "download",
+        "--name",
+        "dist",
+        "--path",
+        "out",
+        "--repository",
+        "octo/other",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    let log = run.log();
+    assert_eq!(
+        log.matches("needs ACTIONS_RUNTIME_TOKEN").count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("were downloaded"), "{log}");
+    // In Actions, a connection refused: one annotation, its cause named once.
+    let mut cmd_env = emulator().env(&emulator().job());
+    for (k, v) in &mut cmd_env {
+        if k == "ACTIONS_RESULTS_URL" {
+            *v = "http://127.0.0.1:9/".into();
+        }
+    }
+    let run = run_download_env(&ctx, &[("name", "dist"), ("path", "out")], &cmd_env);
+    assert_eq!(run.code, 4, "{}", run.log());
+    let log = run.log();
+    assert_eq!(
+        log.matches("cannot list the run's artifacts").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        !log.contains("client error (Connect): client error (Connect)"),
+        "{log}"
+    );
+}
