@@ -41,17 +41,16 @@ pub(crate) fn finish(
         let text = log.redact(&render(result, started)).into_owned();
         super::finish::append_job_summary(log, path, &text);
     }
-    match result {
-        Ok(report) => log.line(&format!(
+    // A failure is said once, by the annotation (Actions) or its `error:` line (a terminal).
+    if let Ok(report) = result {
+        log.line(&format!(
             "stevedore download: {}, {} ({}) into {} in {}",
             units::plural(report.artifacts.len() as u64, "artifact"),
             units::plural(report.files(), "file"),
             units::bytes(report.bytes()),
             report.path.display(),
             units::duration(started.elapsed())
-        )),
-        // Said once, by the annotation (Actions) or its `error:` line (a terminal).
-        Err(_) => {}
+        ));
     }
     let mut notes: Vec<Annotation> = log
         .warnings()
