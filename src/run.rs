@@ -11,6 +11,7 @@ use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
 use crate::gate::gate;
 use crate::github::RunnerEnv;
+use crate::github::env::DocumentsDir;
 use crate::report::Reached;
 use crate::report::log::LogReporter;
 use crate::scan::secrets::SecretScanner;
@@ -101,8 +102,10 @@ fn stages(
     let manifest = &*manifest;
     // The policies only read the manifest: they are checked while the documents are
     // written (the two documents take two threads, the checks fill the gap).
+    let place = inv.env.documents_dir();
+    let replace = matches!(place, DocumentsDir::LastRun(_));
     let (docs, verdict) = rayon::join(
-        || documents::write(manifest, &inv.env.temp_dir(), &config.checksums_name),
+        || documents::write(manifest, place.path(), replace, &config.checksums_name),
         || {
             let _span = stage_span("gate");
             gate(manifest, config)

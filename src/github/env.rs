@@ -31,6 +31,10 @@ pub mod vars {
     pub const USERPROFILE: &str = "USERPROFILE";
     /// System temporary directory, used when `RUNNER_TEMP` is unset.
     pub const TMPDIR: &str = "TMPDIR";
+    /// Where a user's caches go (XDG); `~/.cache` when unset.
+    pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+    /// Where a Windows user's caches go.
+    pub const LOCALAPPDATA: &str = "LOCALAPPDATA";
     /// Bearer token for the Actions results service (artifacts).
     pub const ACTIONS_RUNTIME_TOKEN: &str = "ACTIONS_RUNTIME_TOKEN";
     /// Base URL of the Actions results service; only its origin is used.
@@ -84,6 +88,8 @@ pub struct RunnerEnv {
     pub runner_temp: Option<PathBuf>,
     /// `$TMPDIR`.
     pub tmpdir: Option<PathBuf>,
+    /// `$XDG_CACHE_HOME` (or `%LOCALAPPDATA%` on Windows).
+    pub cache_home: Option<PathBuf>,
     /// `$HOME` (or `%USERPROFILE%`).
     pub home: Option<PathBuf>,
     /// `$ACTIONS_RUNTIME_TOKEN`.
@@ -122,6 +128,25 @@ pub struct RunnerEnv {
     pub inputs: BTreeMap<String, String>,
 }
 
+/// Where a run's documents go (see [`RunnerEnv::documents_dir`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentsDir {
+    /// A new directory of this run's.
+    Fresh(PathBuf),
+    /// The directory every run on this machine replaces.
+    LastRun(PathBuf),
+}
+
+impl DocumentsDir {
+    /// The directory.
+    #[must_use]
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            DocumentsDir::Fresh(p) | DocumentsDir::LastRun(p) => p,
+        }
+    }
+}
+
 /// The REST API of github.com, for runs outside a runner (a runner always sets
 /// `GITHUB_API_URL`, to this or to its GHES host).
 const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -148,6 +173,37 @@ impl RunnerEnv {
                     "/tmp"
                 })
             })
+    }
+
+    /// Where this run writes its checksums file and manifest. In a job, a fresh directory
+    /// under `RUNNER_TEMP` (the runner empties it after the job; the outputs name it). On a
+    /// laptop there is no such cleaning, and one fresh directory per run piled up in the
+    /// system temporary directory: there, one directory that every run replaces,
+    /// `<cache>/stevedore/last-run` (`$XDG_CACHE_HOME`, else `~/.cache`; `%LOCALAPPDATA%`
+    /// on Windows), so the last run's documents stay findable and nothing accumulates.
+    #[must_use]
+    pub fn documents_dir(&self) -> DocumentsDir {
+        let fresh = |base: PathBuf| {
+            DocumentsDir::Fresh(
+                base.join(format!("stevedore-{}", &crate::secret::random_hex()[..12])),
+            )
+        };
+        if let Some(temp) = &self.runner_temp {
+            return fresh(temp.clone());
+        }
+        let cache = self.cache_home.clone().or_else(|| {
+            self.home.as_ref().map(|home| {
+                if cfg!(windows) {
+                    home.join("AppData").join("Local")
+                } else {
+                    home.join(".cache")
+                }
+            })
+        });
+        match cache {
+            Some(cache) => DocumentsDir::LastRun(cache.join("stevedore").join("last-run")),
+            None => fresh(self.temp_dir()),
+        }
     }
 
     /// Reads the real process environment.
@@ -183,6 +239,12 @@ impl RunnerEnv {
                 vars::GITHUB_REF => env.git_ref = non_empty(),
                 vars::RUNNER_TEMP => env.runner_temp = non_empty().map(PathBuf::from),
                 vars::TMPDIR => env.tmpdir = non_empty().map(PathBuf::from),
+                vars::XDG_CACHE_HOME if !cfg!(windows) => {
+                    env.cache_home = non_empty().map(PathBuf::from);
+                }
+                vars::LOCALAPPDATA if cfg!(windows) => {
+                    env.cache_home = non_empty().map(PathBuf::from);
+                }
                 vars::HOME => env.home = non_empty().map(PathBuf::from),
                 vars::ACTIONS_RUNTIME_TOKEN => env.runtime_token = non_empty().map(Secret::new),
                 vars::ACTIONS_RESULTS_URL => env.results_url = non_empty(),

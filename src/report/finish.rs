@@ -159,6 +159,13 @@ fn console_summary(log: &LogReporter, outcome: &Outcome<'_>) {
             units::duration(outcome.elapsed)
         ));
     }
+    if outcome.error.is_none() && outcome.config.is_some_and(|c| c.destinations.is_empty()) {
+        log.line(if log.mode() == Mode::Actions {
+            "nothing was shipped: the destination is `none` (a dry run)"
+        } else {
+            "dry run: nothing was shipped; to ship, add --destination ./DIR (or s3://bucket/prefix, artifact, release)"
+        });
+    }
     if let Some(p) = outcome.manifest_path {
         log.line(&format!("manifest: {}", p.display()));
     }

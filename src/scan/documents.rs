@@ -27,18 +27,26 @@ pub struct DocumentError {
     pub source: std::io::Error,
 }
 
-/// Writes both documents into a fresh directory under `temp`, in parallel, streamed
-/// through buffers so memory does not grow with the number of files.
+/// Writes both documents into `dir`, in parallel, streamed through buffers so memory does
+/// not grow with the number of files. With `replace`, what `dir` held (an earlier run's
+/// documents) is removed first; otherwise `dir` is new.
 pub fn write(
     manifest: &Manifest,
-    temp: &Path,
+    dir: &Path,
+    replace: bool,
     checksums_name: &str,
 ) -> Result<Documents, DocumentError> {
-    let dir = temp.join(format!("stevedore-{}", &crate::secret::random_hex()[..12]));
-    fs::create_dir_all(&dir).map_err(|source| DocumentError {
-        path: dir.clone(),
+    let err = |source| DocumentError {
+        path: dir.to_owned(),
         source,
-    })?;
+    };
+    if replace {
+        match fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
+            _ => {}
+        }
+    }
+    fs::create_dir_all(dir).map_err(err)?;
     let documents = Documents {
         checksums: dir.join(checksums_name),
         manifest: dir.join(MANIFEST_NAME),

@@ -139,6 +139,50 @@ fn a_word_after_a_switch_naming_no_file_is_exit_2_with_the_value_meant() {
 }
 
 #[test]
+fn a_laptop_run_says_it_was_a_dry_run_and_leaves_nothing_in_the_temp_directory() {
+    let ctx = dist();
+    let tmpdir = ctx.temp.join("system-tmp");
+    fs::create_dir_all(&tmpdir).expect("mkdir");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_stevedore"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &ctx.home)
+            .env("TMPDIR", &tmpdir)
+            .current_dir(&ctx.ws)
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for _ in 0..3 {
+        let (code, log) = run(&["dist"]);
+        assert_eq!(code, Some(0), "{log}");
+        assert!(log.contains("dry run: nothing was shipped"), "{log}");
+        let last = ctx.home.join(".cache/stevedore/last-run");
+        assert!(
+            log.contains(&format!("checksums: {}", last.join("SHA256SUMS").display())),
+            "{log}"
+        );
+        assert_eq!(
+            fs::read_to_string(last.join("SHA256SUMS"))
+                .expect("kept")
+                .lines()
+                .count(),
+            3
+        );
+    }
+    let left: Vec<_> = fs::read_dir(&tmpdir).expect("ls").collect();
+    assert!(
+        left.is_empty(),
+        "nothing piles up in the temp directory: {left:?}"
+    );
+}
+
+#[test]
 fn a_word_after_a_switch_is_a_positional_path() {
     let ctx = dist();
     occupied(&ctx);
