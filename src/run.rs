@@ -87,7 +87,13 @@ fn stages(
     let config = reached.config.insert(config);
 
     reporter.stage("Selecting files");
-    let selection = select_stage(inv, config, reporter)?;
+    let mut selection = select_stage(inv, config, reporter)?;
+    let ctx = upload::Context {
+        cwd: &inv.cwd,
+        home: inv.env.home.as_deref(),
+        env: &inv.env,
+    };
+    upload::leave_out_destinations(&mut selection, config, &ctx, reporter);
     if config.fail_on_unmatched && !selection.unmatched.is_empty() {
         return Err(Error::Unmatched {
             lines: selection.unmatched,
@@ -134,11 +140,6 @@ fn stages(
         checksums_name: &config.checksums_name,
         checksums: &docs.checksums,
         manifest_json: &docs.manifest,
-    };
-    let ctx = upload::Context {
-        cwd: &inv.cwd,
-        home: inv.env.home.as_deref(),
-        env: &inv.env,
     };
     let (reports, error) = upload::upload(&bundle, config, &ctx, reporter);
     reached.destinations = reports;

@@ -1,6 +1,13 @@
 //! The directory destination: a copy of the selection, the checksums file and the
 //! manifest, published all at once.
 //!
+//! `overwrite` replaces what stevedore wrote, never what it did not (issue 26 item 1):
+//! files an earlier run listed in its manifest (and its documents) are replaced or
+//! removed, a file of the same name as a new one is replaced, and anything else in the
+//! directory is carried into the new copy untouched (hard-linked, so nothing is moved
+//! until the swap). The working directory, the workspace, the home directory, `/` and
+//! their parents are refused as `overwrite` targets, and what was removed is listed.
+//!
 //! Files are copied into a fresh staging directory beside the target (same file system),
 //! each one re-hashed on the way and compared with the scan, then the staging directory is
 //! renamed into place. A failure removes the staging directory, so the target is either
@@ -69,14 +76,52 @@ pub(crate) fn canonical_lenient(path: &Path) -> PathBuf {
     out
 }
 
+/// Directories that `overwrite` may never replace, with what they are: replacing what
+/// they hold would take the user's project or home with it.
+pub(crate) fn protected(ctx: &Context<'_>) -> Protected {
+    let mut dirs = vec![(ctx.cwd.to_path_buf(), "the working directory")];
+    if let Some(ws) = &ctx.env.workspace {
+        dirs.push((ws.clone(), "the workspace"));
+    }
+    if let Some(home) = ctx.home {
+        dirs.push((home.to_path_buf(), "the home directory"));
+    }
+    dirs.push((PathBuf::from("/"), "the root directory"));
+    dirs
+}
+
+/// Directories `overwrite` refuses, with what each is.
+pub(crate) type Protected = Vec<(PathBuf, &'static str)>;
+
 /// Checks the target before anything is written.
-pub(crate) fn preflight(target: &Path, root: &Path, overwrite: bool) -> Result<(), UploadError> {
+pub(crate) fn preflight(
+    target: &Path,
+    root: &Path,
+    overwrite: bool,
+    protected: &[(PathBuf, &'static str)],
+) -> Result<(), UploadError> {
     let real_target = canonical_lenient(target);
     let real_root = canonical_lenient(root);
     if real_root.starts_with(&real_target) {
         return Err(UploadError::Overlap {
             path: target.to_path_buf(),
             root: root.to_path_buf(),
+        });
+    }
+    // The directory itself before a directory it is the parent of (`/` is the root
+    // directory before it is the working directory's parent).
+    let is = |dir: &PathBuf| canonical_lenient(dir) == real_target;
+    let holds = |dir: &PathBuf| canonical_lenient(dir).starts_with(&real_target);
+    if overwrite
+        && let Some((dir, what)) = protected
+            .iter()
+            .find(|(dir, _)| is(dir))
+            .or_else(|| protected.iter().find(|(dir, _)| holds(dir)))
+    {
+        return Err(UploadError::Protected {
+            path: target.to_path_buf(),
+            what,
+            parent: canonical_lenient(dir) != real_target,
         });
     }
     match fs::symlink_metadata(target) {
@@ -108,6 +153,7 @@ pub(crate) fn copy(
     target: &Path,
     bundle: &Bundle<'_>,
     overwrite: bool,
+    protected: &[(PathBuf, &'static str)],
     reporter: &dyn Reporter,
 ) -> Result<(), UploadError> {
     let name = target
@@ -124,7 +170,12 @@ pub(crate) fn copy(
         recover(parent, &name, target, reporter);
     }
     // Checked (again) now that a target moved aside by a killed run is back in place.
-    preflight(target, &bundle.manifest.selection.root, overwrite)?;
+    preflight(
+        target,
+        &bundle.manifest.selection.root,
+        overwrite,
+        protected,
+    )?;
     let token = &crate::secret::random_hex()[..12];
     let staging = parent.join(format!(".{name}.stevedore-partial-{token}"));
     fs::create_dir(&staging).map_err(|source| UploadError::Write {
@@ -132,8 +183,13 @@ pub(crate) fn copy(
         source,
     })?;
 
-    let result =
-        fill(&staging, bundle).and_then(|()| publish(&staging, target, parent, &name, token));
+    let result = fill(&staging, bundle)
+        .and_then(|()| carry_over(target, &staging, bundle.checksums_name))
+        .and_then(|kept| {
+            publish(&staging, target, parent, &name, token)?;
+            Ok(kept)
+        })
+        .map(|sorted| sorted.report(target, reporter));
     if result.is_err() {
         // Best effort: the error being returned matters more than a failed clean-up.
         let _ = fs::remove_dir_all(&staging);
@@ -217,6 +273,201 @@ fn remove_leftover(path: &Path, reporter: &dyn Reporter) {
             path.display()
         ))),
     }
+}
+
+/// What became of an existing target's entries (relative paths).
+#[derive(Debug, Default)]
+struct Sorted {
+    /// Replaced by a new file of the same name.
+    replaced: Vec<String>,
+    /// An earlier run's files (listed in its manifest) that this run does not ship.
+    removed: Vec<String>,
+    /// Entries stevedore did not write, carried into the new copy.
+    kept: Vec<String>,
+    /// Entries stevedore did not write that a new directory or file displaces.
+    displaced: Vec<String>,
+}
+
+impl Sorted {
+    /// Says what happened to the earlier contents; a removed foreign file is a warning.
+    fn report(self, target: &Path, reporter: &dyn Reporter) {
+        let list = |names: &[String]| {
+            let mut text: Vec<String> = names
+                .iter()
+                .take(20)
+                .map(|n| format!("`{}`", n.escape_debug()))
+                .collect();
+            if names.len() > 20 {
+                text.push(format!("and {} more", names.len() - 20));
+            }
+            text.join(", ")
+        };
+        let shown = target.display();
+        if !self.replaced.is_empty() {
+            reporter.event(&Event::info(format!(
+                "`{shown}`: replaced {} file(s) of the same name: {}",
+                self.replaced.len(),
+                list(&self.replaced)
+            )));
+        }
+        if !self.removed.is_empty() {
+            reporter.event(&Event::info(format!(
+                "`{shown}`: removed {} file(s) an earlier run wrote and this one does not ship: {}",
+                self.removed.len(),
+                list(&self.removed)
+            )));
+        }
+        if !self.kept.is_empty() {
+            reporter.event(&Event::info(format!(
+                "`{shown}`: kept {} entr(ies) stevedore did not write (not in the checksums file): {}",
+                self.kept.len(),
+                list(&self.kept)
+            )));
+        }
+        if !self.displaced.is_empty() {
+            reporter.event(&Event::warning(format!(
+                "`{shown}`: removed {} entr(ies) stevedore did not write, where this run ships a file or directory of the same path: {}",
+                self.displaced.len(),
+                list(&self.displaced)
+            )));
+        }
+    }
+}
+
+/// The files an earlier run's manifest in `target` lists, with its documents; empty when
+/// there is none (or it is not a stevedore manifest).
+fn written_before(target: &Path, checksums_name: &str) -> std::collections::HashSet<String> {
+    let mut ours = std::collections::HashSet::new();
+    let Ok(bytes) = fs::read(target.join(MANIFEST_NAME)) else {
+        return ours;
+    };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return ours;
+    };
+    let Some(files) = json.get("files").and_then(serde_json::Value::as_array) else {
+        return ours;
+    };
+    ours.extend(
+        files
+            .iter()
+            .filter_map(|f| f.get("path").and_then(serde_json::Value::as_str))
+            .map(str::to_owned),
+    );
+    ours.extend([
+        MANIFEST_NAME.to_owned(),
+        checksums_name.to_owned(),
+        "SHA256SUMS".to_owned(),
+    ]);
+    ours
+}
+
+/// Sorts what `target` holds (when it exists) against the filled `staging`: entries of the
+/// same path are replaced, an earlier run's files dropped, and anything else linked (or
+/// copied) into `staging` so the swap keeps it. Nothing in `target` changes here.
+fn carry_over(target: &Path, staging: &Path, checksums_name: &str) -> Result<Sorted, UploadError> {
+    let mut sorted = Sorted::default();
+    if !fs::symlink_metadata(target).is_ok_and(|m| m.is_dir()) {
+        return Ok(sorted);
+    }
+    let ours = written_before(target, checksums_name);
+    sort_dir(target, staging, "", &ours, &mut sorted)?;
+    for list in [
+        &mut sorted.replaced,
+        &mut sorted.removed,
+        &mut sorted.kept,
+        &mut sorted.displaced,
+    ] {
+        list.sort();
+    }
+    Ok(sorted)
+}
+
+fn sort_dir(
+    old: &Path,
+    new: &Path,
+    rel: &str,
+    ours: &std::collections::HashSet<String>,
+    sorted: &mut Sorted,
+) -> Result<(), UploadError> {
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| UploadError::Read { path, source }
+    };
+    for entry in fs::read_dir(old).map_err(read_err(old))? {
+        let entry = entry.map_err(read_err(old))?;
+        let name = entry.file_name();
+        let child = if rel.is_empty() {
+            name.to_string_lossy().into_owned()
+        } else {
+            format!("{rel}/{}", name.to_string_lossy())
+        };
+        let from = entry.path();
+        let to = new.join(&name);
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        let there = fs::symlink_metadata(&to);
+        match there {
+            Ok(meta) if meta.is_dir() && is_dir => sort_dir(&from, &to, &child, ours, sorted)?,
+            Ok(meta) if !meta.is_dir() && !is_dir => sorted.replaced.push(child),
+            _ if ours.contains(&child) => sorted.removed.push(child),
+            Ok(_) => sorted.displaced.push(child),
+            Err(_) if under_a_file(new, &child) => sorted.displaced.push(child),
+            Err(_) if is_dir => {
+                // Sorted entry by entry: it may hold an earlier run's files and the user's.
+                fs::create_dir(&to).map_err(|source| UploadError::Write {
+                    path: to.clone(),
+                    source,
+                })?;
+                sort_dir(&from, &to, &child, ours, sorted)?;
+                if fs::read_dir(&to).is_ok_and(|mut d| d.next().is_none()) {
+                    let _ = fs::remove_dir(&to);
+                } else if let Ok(meta) = fs::metadata(&from) {
+                    let _ = fs::set_permissions(&to, meta.permissions());
+                }
+            }
+            Err(_) => {
+                keep(&from, &to).map_err(|source| UploadError::Write {
+                    path: to.clone(),
+                    source,
+                })?;
+                sorted.kept.push(child);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a parent of `rel` is a file (or link) in `base`, where nothing can be kept below.
+fn under_a_file(base: &Path, rel: &str) -> bool {
+    let mut at = base.to_path_buf();
+    for component in rel.split('/') {
+        if fs::symlink_metadata(&at).is_ok_and(|m| !m.is_dir()) {
+            return true;
+        }
+        at.push(component);
+    }
+    false
+}
+
+/// A second name for `from` at `to` (a hard link; a copy where links are refused), with
+/// its directories, keeping links as links.
+fn keep(from: &Path, to: &Path) -> io::Result<()> {
+    let meta = fs::symlink_metadata(from)?;
+    if meta.is_dir() {
+        fs::create_dir(to)?;
+        fs::set_permissions(to, meta.permissions())?;
+        for entry in fs::read_dir(from)? {
+            let entry = entry?;
+            keep(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        return Ok(());
+    }
+    if meta.file_type().is_symlink() {
+        return make_link(&fs::read_link(from)?, to);
+    }
+    if fs::hard_link(from, to).is_err() {
+        fs::copy(from, to)?;
+    }
+    Ok(())
 }
 
 fn fill(staging: &Path, bundle: &Bundle<'_>) -> Result<(), UploadError> {

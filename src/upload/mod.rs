@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
 use crate::config::{Config, Destination};
-use crate::events::Reporter;
+use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
 use crate::scan::Manifest;
 
@@ -43,6 +43,48 @@ pub struct Context<'a> {
     pub home: Option<&'a Path>,
     /// The runner environment (service URLs and tokens).
     pub env: &'a crate::github::RunnerEnv,
+}
+
+/// Leaves out of the selection the files that lie in a directory destination: when `path`
+/// selects the directory the destination is in (`stevedore . --destination ./out`), a
+/// second run would otherwise ship the first run's copy into itself (`out/out`). Said
+/// with a warning naming the destination.
+pub fn leave_out_destinations(
+    selection: &mut crate::select::Selection,
+    config: &Config,
+    ctx: &Context<'_>,
+    reporter: &dyn Reporter,
+) {
+    let root = dir::canonical_lenient(&selection.root);
+    for destination in &config.destinations {
+        let Destination::Directory(path) = destination else {
+            continue;
+        };
+        let target = dir::canonical_lenient(&dir::resolve(path, ctx));
+        let Ok(inside) = target.strip_prefix(&root) else {
+            continue;
+        };
+        let Some(prefix) = inside.to_str().filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        let prefix = prefix.replace(std::path::MAIN_SEPARATOR, "/");
+        let before = selection.files.len();
+        selection.files.retain(|f| {
+            let rel = f.rel();
+            !(rel == prefix
+                || rel
+                    .strip_prefix(prefix.as_str())
+                    .is_some_and(|r| r.starts_with('/')))
+        });
+        let left_out = before - selection.files.len();
+        if left_out > 0 {
+            reporter.event(&Event::warning(format!(
+                "destination `{}` lies inside what `path` selects: its {} file(s) (an earlier copy) are left out, so they are not shipped into themselves",
+                path.display(),
+                left_out
+            )));
+        }
+    }
 }
 
 /// What every destination reports.
@@ -162,6 +204,20 @@ pub enum UploadError {
         /// The path.
         path: PathBuf,
     },
+    /// `overwrite` into the working directory, the workspace, the home directory, `/` or
+    /// one of their parents.
+    #[error(
+        "input `destination`: `{}` is {}{what}; with `overwrite` stevedore replaces what a destination directory holds, so it refuses that: ship into a directory of its own, such as `./out`",
+        path.display(), if *parent { "a parent of " } else { "" }
+    )]
+    Protected {
+        /// The destination.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+        /// It is a parent of that directory, not the directory itself.
+        parent: bool,
+    },
     /// Writing there would replace the files being shipped.
     #[error("destination directory `{}` contains the selected files (root `{}`); choose a directory outside it", path.display(), root.display())]
     Overlap {
@@ -207,7 +263,8 @@ impl UploadError {
             | UploadError::SameDirectory { .. }
             | UploadError::DirNotEmpty { .. }
             | UploadError::NotADirectory { .. }
-            | UploadError::Overlap { .. } => ExitCode::BadInput,
+            | UploadError::Overlap { .. }
+            | UploadError::Protected { .. } => ExitCode::BadInput,
             UploadError::Runtime(_)
             | UploadError::Changed { .. }
             | UploadError::Write { .. }
@@ -218,7 +275,7 @@ impl UploadError {
 
 /// A destination, checked and ready to go (a network one with the runtime it runs on).
 enum Prepared {
-    Directory(PathBuf),
+    Directory(PathBuf, dir::Protected),
     Artifact(Box<artifact::Plan>, &'static Runtime),
     S3(Box<s3::Plan>, &'static Runtime),
     Release(Box<release::Plan>, &'static Runtime),
@@ -267,8 +324,8 @@ fn ship(
         elapsed: started.elapsed(),
     };
     match prepared {
-        Prepared::Directory(target) => {
-            let error = dir::copy(&target, bundle, config.overwrite, reporter).err();
+        Prepared::Directory(target, protected) => {
+            let error = dir::copy(&target, bundle, config.overwrite, &protected, reporter).err();
             let bytes = bundle.manifest.total_bytes
                 + file_len(bundle.checksums)
                 + file_len(bundle.manifest_json);
@@ -342,7 +399,7 @@ fn preflight(
                 // `./out` and `out/../out` (or a link to it) are one directory: copying there
                 // twice would have the second copy replace the first half-way.
                 if let Some(earlier) = prepared.iter().find_map(|p| match p {
-                    Prepared::Directory(t)
+                    Prepared::Directory(t, _)
                         if dir::canonical_lenient(t) == dir::canonical_lenient(&target) =>
                     {
                         Some(t)
@@ -354,8 +411,14 @@ fn preflight(
                         second: path.clone(),
                     });
                 }
-                dir::preflight(&target, &bundle.manifest.selection.root, config.overwrite)?;
-                prepared.push(Prepared::Directory(target));
+                let protected = dir::protected(ctx);
+                dir::preflight(
+                    &target,
+                    &bundle.manifest.selection.root,
+                    config.overwrite,
+                    &protected,
+                )?;
+                prepared.push(Prepared::Directory(target, protected));
             }
             Destination::Artifact => prepared.push(Prepared::Artifact(
                 Box::new(artifact::plan(bundle, config, ctx.env, idle)?),
@@ -376,7 +439,7 @@ fn preflight(
     // as upload-artifact's does.
     let ships_documents = prepared
         .iter()
-        .any(|p| matches!(p, Prepared::Directory(_) | Prepared::S3(..)));
+        .any(|p| matches!(p, Prepared::Directory(..) | Prepared::S3(..)));
     if ships_documents {
         check_document_names(bundle)?;
     }

@@ -19,9 +19,15 @@ fn dist() -> Ctx {
     ctx
 }
 
-/// A destination directory holding something already: shipping into it needs overwrite.
+/// A destination directory an earlier run wrote (its manifest lists `old.txt`): shipping
+/// into it needs overwrite, which removes `old.txt` (a file stevedore did not write would
+/// be kept).
 fn occupied(ctx: &Ctx) {
     ctx.file("out/old.txt", "old");
+    ctx.file(
+        "out/stevedore-manifest.json",
+        r#"{"files": [{"path": "old.txt", "size": 3, "sha256": "", "mode": "0644"}]}"#,
+    );
 }
 
 #[test]

@@ -169,11 +169,18 @@ fn directory_killed_while_replacing_then_rerun_equals_an_uninterrupted_copy() {
 
     let mut while_removing = 0;
     for (i, delay) in delays(SEED ^ 1, 4, 0, 4).into_iter().enumerate() {
-        // The previous contents: many small files, so removing them takes a while.
+        // The previous contents: many small files an earlier run wrote (its manifest lists
+        // them, so `overwrite` replaces them), so removing them takes a while.
         fs::remove_dir_all(ctx.ws.join("published")).ok();
+        let mut listed = Vec::new();
         for j in 0..1000 {
             ctx.file(&format!("published/old/{j}.txt"), format!("old {i} {j}"));
+            listed.push(serde_json::json!({ "path": format!("old/{j}.txt") }));
         }
+        ctx.file(
+            "published/stevedore-manifest.json",
+            serde_json::json!({ "files": listed }).to_string(),
+        );
         // Anchored on the previous contents being moved aside (`.published.stevedore-old-*`).
         let kill = kill_at(
             ctx.spawn_action_env(&inputs, &[]),

@@ -80,9 +80,10 @@ fn refuses_non_empty_target_unless_overwrite() {
         ("overwrite", "true"),
     ]);
     assert_eq!(run.code, 0, "{}", run.log());
-    assert!(
-        !ctx.ws.join("published/old.txt").exists(),
-        "replaced as a whole"
+    // A file stevedore did not write is kept (before issue 26 it was removed).
+    assert_eq!(
+        fs::read_to_string(ctx.ws.join("published/old.txt")).expect("kept"),
+        "old"
     );
     assert_eq!(
         fs::read_to_string(ctx.ws.join("published/a.txt")).expect("new"),
@@ -156,4 +157,142 @@ fn a_file_changed_after_the_scan_is_not_published() {
         .filter(|e| e.file_name().to_string_lossy().contains("stevedore-"))
         .collect();
     assert!(leftovers.is_empty(), "staging removed: {leftovers:?}");
+}
+
+/// Relative paths of everything below `dir` (files and links; directories by their files).
+fn names(dir: &Path) -> Vec<String> {
+    read_tree(dir).into_keys().collect()
+}
+
+#[test]
+fn overwrite_replaces_what_stevedore_wrote_and_keeps_what_it_did_not() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a v1");
+    ctx.file("dist/sub/b.txt", "b v1");
+    let run = ctx.action(&[("path", "dist"), ("destination", "./out")]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    // The user adds notes beside the copy; the next build no longer makes `sub/b.txt`.
+    ctx.file("out/NOTES", "mine");
+    ctx.file("out/sub/mine.txt", "mine too");
+    fs::remove_file(ctx.ws.join("dist/sub/b.txt")).expect("rm");
+    ctx.file("dist/a.txt", "a v2");
+    let run = ctx.action(&[
+        ("path", "dist"),
+        ("destination", "./out"),
+        ("overwrite", "true"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let out = ctx.ws.join("out");
+    assert_eq!(
+        names(&out),
+        [
+            "NOTES",
+            "SHA256SUMS",
+            "a.txt",
+            "stevedore-manifest.json",
+            "sub/mine.txt"
+        ]
+    );
+    assert_eq!(fs::read(out.join("a.txt")).expect("a"), b"a v2");
+    assert_eq!(fs::read(out.join("NOTES")).expect("kept"), b"mine");
+    let log = run.log();
+    assert!(
+        log.contains("removed 1 file(s) an earlier run wrote") && log.contains("`sub/b.txt`"),
+        "{log}"
+    );
+    assert!(
+        log.contains("kept 2 entr(ies) stevedore did not write") && log.contains("`NOTES`"),
+        "{log}"
+    );
+    assert!(log.contains("replaced") && log.contains("`a.txt`"), "{log}");
+}
+
+#[test]
+fn overwrite_into_a_directory_stevedore_did_not_write_replaces_only_same_named_files() {
+    let ctx = Ctx::new();
+    ctx.file("dist/main.c", "new main");
+    ctx.file("dist/bin/tool", "tool");
+    ctx.file("project/main.c", "old main");
+    ctx.file("project/NOTES", "notes");
+    ctx.file("project/src/lib.c", "lib");
+    let run = ctx.action(&[
+        ("path", "dist"),
+        ("destination", "./project"),
+        ("overwrite", "true"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let project = ctx.ws.join("project");
+    assert_eq!(fs::read(project.join("main.c")).expect("main"), b"new main");
+    assert_eq!(fs::read(project.join("NOTES")).expect("kept"), b"notes");
+    assert_eq!(fs::read(project.join("src/lib.c")).expect("kept"), b"lib");
+    assert_eq!(fs::read(project.join("bin/tool")).expect("new"), b"tool");
+}
+
+#[test]
+fn overwrite_refuses_the_working_directory_home_root_and_their_parents() {
+    let ctx = Ctx::new();
+    let other = tempfile::tempdir().expect("tmp");
+    let elsewhere = other.path();
+    fs::create_dir_all(elsewhere.join("dist")).expect("mkdir");
+    fs::write(elsewhere.join("dist/app"), "app").expect("write");
+    ctx.file("main.c", "int main;");
+    fs::create_dir_all(ctx.home.join(".ssh")).expect("mkdir");
+    fs::write(ctx.home.join(".ssh/id_ed25519"), "key").expect("write");
+    let dist = elsewhere.join("dist");
+    let parent_of_home = ctx
+        .home
+        .parent()
+        .expect("parent")
+        .to_str()
+        .expect("utf-8")
+        .to_owned();
+    for (destination, what) in [
+        (".", "is the working directory"),
+        ("~", "is the home directory"),
+        (
+            parent_of_home.as_str(),
+            "is a parent of the working directory",
+        ),
+        ("/", "contains the selected files"),
+    ] {
+        let run = ctx.cli(&[
+            dist.to_str().expect("utf-8"),
+            "--destination",
+            destination,
+            "--overwrite",
+        ]);
+        assert_eq!(run.code, 2, "{destination}: {}", run.log());
+        assert!(run.log().contains(what), "{destination}: {}", run.log());
+        if destination != "/" {
+            assert!(run.log().contains("input `destination`"), "{}", run.log());
+        }
+    }
+    assert_eq!(fs::read(ctx.ws.join("main.c")).expect("kept"), b"int main;");
+    assert_eq!(
+        fs::read(ctx.home.join(".ssh/id_ed25519")).expect("kept"),
+        b"key"
+    );
+}
+
+#[test]
+fn a_destination_inside_the_selection_is_left_out_of_it() {
+    let ctx = Ctx::new();
+    ctx.file("site/index.html", "<p>hi</p>");
+    for round in 0..2 {
+        let run = ctx.cli(&["site", "--destination", "./site/out", "--overwrite"]);
+        assert_eq!(run.code, 0, "round {round}: {}", run.log());
+        if round == 1 {
+            assert!(
+                run.log().contains("lies inside what `path` selects")
+                    && run.log().contains("left out"),
+                "{}",
+                run.log()
+            );
+        }
+    }
+    assert_eq!(
+        names(&ctx.ws.join("site/out")),
+        ["SHA256SUMS", "index.html", "stevedore-manifest.json"],
+        "no out/out"
+    );
 }
