@@ -121,6 +121,11 @@ pub const INPUTS: &[InputSpec] = &[
         "true",
         "false uploads each file as its own unzipped artifact",
     ),
+    switch(
+        "artifact-documents",
+        "true",
+        "Put the checksums file and the manifest in the (archived) artifact beside the files",
+    ),
     input("tag", "tag of the ref", "Release tag"),
     input("release-name", "", "Release title"),
     switch("draft", "false", "Leave the release as a draft"),

@@ -84,6 +84,9 @@ pub struct ArtifactOptions {
     pub compression_level: u32,
     /// `false`: every file becomes its own unzipped artifact.
     pub archive: bool,
+    /// The checksums file and the manifest go into the zip beside the files, so a
+    /// downloaded artifact can be verified (`artifact-documents`).
+    pub documents: bool,
 }
 
 /// Release-specific settings.
@@ -479,6 +482,7 @@ fn artifact_options(r: &mut Reader<'_>, name: String) -> ArtifactOptions {
         retention_days: r.int("retention-days", 1, 400),
         compression_level: r.int("compression-level", 0, 9).unwrap_or(6),
         archive: r.bool("archive", true),
+        documents: r.bool("artifact-documents", true),
     }
 }
 

@@ -435,11 +435,13 @@ fn preflight(
         }
     }
     // The checksums file and the manifest travel beside the files where the destination is
-    // a tree of files (a directory, an S3 prefix); an artifact holds exactly the selection,
-    // as upload-artifact's does.
-    let ships_documents = prepared
-        .iter()
-        .any(|p| matches!(p, Prepared::Directory(..) | Prepared::S3(..)));
+    // a tree of files (a directory, an S3 prefix, an archived artifact unless
+    // `artifact-documents: false`).
+    let ships_documents = prepared.iter().any(|p| match p {
+        Prepared::Directory(..) | Prepared::S3(..) => true,
+        Prepared::Artifact(..) => config.artifact.archive && config.artifact.documents,
+        Prepared::Release(..) => false,
+    });
     if ships_documents {
         check_document_names(bundle)?;
     }

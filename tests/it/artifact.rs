@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::emulator::{Job, emulator};
-use crate::support::{Ctx, Run, random_bytes, read_tree};
+use crate::support::{Ctx, Run, random_bytes, read_artifact_tree, read_tree};
 
 /// A tree with text, a multi-block binary (three 8 MiB blocks), an empty file, an
 /// executable, a non-ASCII name and a nested directory.
@@ -79,7 +79,7 @@ fn the_official_client_downloads_and_verifies_what_stevedore_uploaded() {
     let result = download(&job, id, &into);
     assert_eq!(result["digestMismatch"], json!(false), "{result}");
     assert_eq!(
-        read_tree(&into),
+        read_artifact_tree(&into),
         read_tree(&ctx.ws.join("dist")),
         "the download differs from the source"
     );
@@ -132,10 +132,15 @@ fn the_official_upload_and_stevedores_unzip_to_the_same_tree() {
             args.extend(files.iter().map(String::as_str));
             emulator().official(&job, &args)
         };
+        // Exactly the selection, as the official client ships it (no documents).
         let ours = upload(
             &ctx,
             &job,
-            &[("name", "ours"), ("compression-level", level)],
+            &[
+                ("name", "ours"),
+                ("compression-level", level),
+                ("artifact-documents", "false"),
+            ],
             &[],
         );
         assert_eq!(ours.code, 0, "{}", ours.log());
@@ -310,7 +315,7 @@ fn transient_faults_are_retried_and_the_upload_is_byte_exact() {
     let into = ctx.temp.join("after-faults");
     let result = download(&job, &run.outputs["artifact-id"], &into);
     assert_eq!(result["digestMismatch"], json!(false));
-    assert!(read_tree(&into) == read_tree(&ctx.ws.join("dist")));
+    assert!(read_artifact_tree(&into) == read_tree(&ctx.ws.join("dist")));
 }
 
 /// Each permanent fault: exit 4, a message that says what failed, nothing finalized.
@@ -464,6 +469,15 @@ fn a_backslash_in_a_name_is_a_separator_in_the_zip_as_upload_artifact_writes_it(
     download(&job, &theirs["id"].to_string(), &theirs_dir);
     download(&job, &ours.outputs["artifact-id"], &ours_dir);
     let (a, b) = (read_tree(&theirs_dir), read_tree(&ours_dir));
+    assert!(
+        !b.contains_key("SHA256SUMS"),
+        "no documents where a name changed on the way into the zip"
+    );
+    assert!(
+        ours.log().contains("holds no checksums file"),
+        "{}",
+        ours.log()
+    );
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     // The entry names themselves, as every unzipper sees them (the official extractor
     // would turn a `\\` into a directory anyway; Info-ZIP `unzip` would not).
@@ -503,4 +517,45 @@ fn a_backslash_in_a_name_is_a_separator_in_the_zip_as_upload_artifact_writes_it(
             .as_array()
             .is_none_or(Vec::is_empty)
     );
+}
+
+#[test]
+fn the_artifact_carries_its_checksums_and_manifest_and_verifies_after_download() {
+    let ctx = Ctx::new();
+    build_tree(&ctx);
+    let job = emulator().job();
+    let run = upload(&ctx, &job, &[("name", "with-docs")], &[]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let dest = ctx.temp.join("back");
+    let down = crate::download::run_download(
+        &ctx,
+        &job,
+        &[("name", "with-docs"), ("path", dest.to_str().expect("utf-8"))],
+    );
+    assert_eq!(down.code, 0, "{}", down.log());
+    assert_eq!(
+        fs::read(dest.join("SHA256SUMS")).expect("checksums in the artifact"),
+        fs::read(&run.outputs["checksums"]).expect("the run's checksums")
+    );
+    assert_eq!(
+        fs::read(dest.join("stevedore-manifest.json")).expect("manifest in the artifact"),
+        fs::read(&run.outputs["manifest"]).expect("the run's manifest")
+    );
+    let verify = ctx.cli(&["verify", dest.to_str().expect("utf-8")]);
+    assert_eq!(verify.code, 0, "{}", verify.log());
+    // Left out on request, and refused where a selected file takes a document's name.
+    let run = upload(
+        &ctx,
+        &job,
+        &[("name", "bare"), ("artifact-documents", "false")],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let bare = ctx.temp.join("bare");
+    download(&job, &run.outputs["artifact-id"], &bare);
+    assert!(!bare.join("SHA256SUMS").exists());
+    ctx.file("dist/SHA256SUMS", "mine");
+    let run = upload(&ctx, &job, &[("name", "clash")], &[]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(run.log().contains("the name of the checksums file"), "{}", run.log());
 }

@@ -664,7 +664,7 @@ mod artifact {
         );
         assert_eq!(result["digestMismatch"], json!(false), "{at}: {result}");
         assert!(
-            read_tree(&into) == read_tree(&ctx.ws.join("dist")),
+            crate::support::read_artifact_tree(&into) == read_tree(&ctx.ws.join("dist")),
             "{at}: the download differs from the source"
         );
     }

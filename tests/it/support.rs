@@ -285,6 +285,24 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// A downloaded artifact stevedore uploaded: its files, without the `SHA256SUMS` and
+/// `stevedore-manifest.json` it carries at the top (`artifact-documents`), after checking
+/// both are there and that `sha256sum -c` accepts the tree.
+pub fn read_artifact_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut tree = read_tree(dir);
+    assert!(
+        tree.remove("stevedore-manifest.json").is_some(),
+        "the artifact holds its manifest"
+    );
+    assert!(
+        tree.contains_key("SHA256SUMS"),
+        "the artifact holds its checksums"
+    );
+    sha256sum_check(dir, Path::new("SHA256SUMS"));
+    tree.remove("SHA256SUMS");
+    tree
+}
+
 /// Directory of the npm peers (`tests/support/node`), failing clearly when `npm ci`
 /// has not been run: these tests compare with the real implementations and must not
 /// silently pass without them.

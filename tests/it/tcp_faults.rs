@@ -148,7 +148,7 @@ impl ArtifactRoute {
         );
         assert_eq!(result["digestMismatch"], json!(false), "{result}");
         assert!(
-            read_tree(&into) == read_tree(&ctx.ws.join("dist")),
+            crate::support::read_artifact_tree(&into) == read_tree(&ctx.ws.join("dist")),
             "the downloaded tree differs from the source"
         );
         assert_eq!(self.finalized().len(), 1);

@@ -16,6 +16,7 @@ pub mod transfer;
 pub use crate::github::results::{token, twirp};
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -144,6 +145,14 @@ pub enum ArtifactError {
         /// That file's relative path (escaped for display).
         file_path: String,
     },
+    /// The checksums file or the manifest cannot be read.
+    #[error("cannot read `{}` to put it in the artifact: {source}", path.display())]
+    Document {
+        /// The document.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The results service refused or failed.
     #[error("artifact `{name}`: {source}")]
     Service {
@@ -194,6 +203,7 @@ impl ArtifactError {
             | ArtifactError::UnsafeEntry { .. }
             | ArtifactError::EntryUnderFile { .. } => ExitCode::BadInput,
             ArtifactError::Service { .. }
+            | ArtifactError::Document { .. }
             | ArtifactError::UploadUrl { .. }
             | ArtifactError::Transfer { .. }
             | ArtifactError::Commit { .. } => ExitCode::UploadFailed,
@@ -262,10 +272,26 @@ pub fn plan(
     twirp::origin(&results_url).map_err(ArtifactError::ResultsUrl)?;
     let ids = token::backend_ids(token.expose())?;
 
-    let (retention_days, warnings) = retention(config, env);
+    let (retention_days, mut warnings) = retention(config, env);
 
     let jobs = if config.artifact.archive {
-        zip_job(bundle, config)?
+        // The documents list the files by their names on disk: where one becomes another
+        // name in the zip (`a\b` is the entry `a/b`), they would not match the artifact.
+        let renamed = config.artifact.documents.then(|| {
+            bundle
+                .manifest
+                .files()
+                .map(|(f, _)| f.rel())
+                .find(|rel| entry_name(rel) != *rel)
+        });
+        if let Some(Some(rel)) = renamed {
+            warnings.push(format!(
+                "the artifact holds no checksums file or manifest: `{}` is stored as `{}` (upload-artifact writes `\\` as `/`), so they would not match its files; rename it to ship them",
+                rel.escape_debug(),
+                entry_name(rel).escape_debug()
+            ));
+        }
+        zip_job(bundle, config, matches!(renamed, Some(None)))?
     } else {
         raw_jobs(bundle)?
     };
@@ -303,7 +329,11 @@ fn retention(config: &Config, env: &RunnerEnv) -> (Option<u32>, Vec<String>) {
 
 /// `archive: true`: one zip of every file (none when nothing was selected); two files
 /// may not become one entry.
-fn zip_job(bundle: &Bundle<'_>, config: &Config) -> Result<Vec<Job>, ArtifactError> {
+fn zip_job(
+    bundle: &Bundle<'_>,
+    config: &Config,
+    documents: bool,
+) -> Result<Vec<Job>, ArtifactError> {
     let mut seen: HashMap<String, &str> = HashMap::new();
     let mut entries: Vec<PackEntry> = Vec::new();
     for (file, record) in bundle.manifest.files() {
@@ -348,6 +378,9 @@ fn zip_job(bundle: &Bundle<'_>, config: &Config) -> Result<Vec<Job>, ArtifactErr
     if entries.is_empty() {
         return Ok(Vec::new());
     }
+    if documents {
+        entries.extend(document_entries(bundle)?);
+    }
     Ok(vec![Job {
         name: config.artifact.name.clone(),
         version: VERSION_ZIP,
@@ -358,6 +391,35 @@ fn zip_job(bundle: &Bundle<'_>, config: &Config) -> Result<Vec<Job>, ArtifactErr
             level: config.artifact.compression_level,
         },
     }])
+}
+
+/// The checksums file and the manifest as entries at the top of the zip (issue 26 item
+/// 3): a downloaded artifact then carries what it is checked against, as a directory or
+/// an S3 prefix does. Their names were checked against the selection's (`upload`).
+fn document_entries(bundle: &Bundle<'_>) -> Result<[PackEntry; 2], ArtifactError> {
+    let entry = |path: &Path, name: &str| -> Result<PackEntry, ArtifactError> {
+        let meta = std::fs::metadata(path).map_err(|source| ArtifactError::Document {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        Ok(PackEntry {
+            path: path.to_owned(),
+            name: name.to_owned(),
+            size: meta.len(),
+            mode: 0o644,
+            mtime,
+            crc32: None,
+        })
+    };
+    Ok([
+        entry(bundle.checksums, bundle.checksums_name)?,
+        entry(bundle.manifest_json, crate::config::MANIFEST_NAME)?,
+    ])
 }
 
 /// Where the run's artifacts are shown, as upload-artifact builds `artifact-url` (when the
