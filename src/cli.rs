@@ -103,15 +103,18 @@ fn verify_command() -> Command {
     Command::new("verify")
         .about("Check that a directory holds exactly the files of a checksums file or a stevedore manifest")
         .long_about(format!(
-            "Check that a directory holds exactly the files a list names: a sha256sum-style \
-             checksums file (`<hex>  name`, ` *name`, GNU `\\` escapes, `SHA256 (name) = <hex>`) or a \
-             stevedore manifest (size, SHA-256 and mode). Files are hashed in parallel. Every \
-             missing, extra (present but not listed, hidden files included) and changed file \
-             is named. Without --checksums or --manifest, DIR/{DEFAULT_CHECKSUMS} or \
-             DIR/{DEFAULT_MANIFEST} is used, whichever exists; neither is counted as extra."
+            "Check that a directory holds exactly the files its lists name: sha256sum-style \
+             checksums files (`<hex>  name`, ` *name`, GNU `\\` escapes, `SHA256 (name) = <hex>`) or \
+             stevedore manifests (size, SHA-256, mode and links kept with `symlinks: preserve`). \
+             Files are hashed in parallel. Every missing, extra (present but not listed, hidden \
+             files included) and changed file is named. Without --checksums or --manifest, \
+             DIR/{DEFAULT_MANIFEST} is used, else the manifests of a job-key layout \
+             (DIR/stevedore-manifest-<key>.json), else DIR/{DEFAULT_CHECKSUMS}, else \
+             DIR/{DEFAULT_CHECKSUMS}-<key>. The lists and the documents written with them are \
+             not counted as extra."
         ))
         .after_help(
-            "Symbolic links are not followed: a listed link is changed, an unlisted one extra.\n\
+            "Symbolic links are not followed: a listed link is changed (unless a manifest records that link), an unlisted one extra.\n\
              Listed paths that leave DIR (absolute, `..`) are refused.\n\
              Exit codes: 0 intact, 3 missing, extra or changed files, 2 bad arguments or an unreadable list.",
         )
@@ -126,16 +129,29 @@ fn verify_command() -> Command {
             Arg::new("checksums")
                 .long("checksums")
                 .value_name("FILE")
+                .action(ArgAction::Append)
                 .value_parser(value_parser!(PathBuf))
-                .conflicts_with("manifest")
-                .help("A checksums file in sha256sum format"),
+                .help("A checksums file in sha256sum format (repeat for several, checked together)"),
         )
         .arg(
             Arg::new("manifest")
                 .long("manifest")
                 .value_name("FILE")
+                .action(ArgAction::Append)
                 .value_parser(value_parser!(PathBuf))
-                .help("A stevedore manifest (stevedore-manifest.json); also checks sizes and modes"),
+                .help("A stevedore manifest (stevedore-manifest.json); also checks sizes, modes and links (repeat for several)"),
+        )
+        .arg(
+            Arg::new("ignore-missing")
+                .long("ignore-missing")
+                .action(ArgAction::SetTrue)
+                .help("Listed files that are absent are no failure (as sha256sum -c --ignore-missing)"),
+        )
+        .arg(
+            Arg::new("no-modes")
+                .long("no-modes")
+                .action(ArgAction::SetTrue)
+                .help("Do not compare Unix modes (they do not survive S3, HTTP or cp under umask 077)"),
         )
 }
 
@@ -253,15 +269,21 @@ fn download_inputs(matches: &ArgMatches) -> DownloadInputs {
 }
 
 fn verify_args(m: &ArgMatches) -> VerifyArgs {
-    let path = |id: &str| m.get_one::<PathBuf>(id).cloned();
-    let list = match (path("checksums"), path("manifest")) {
-        (Some(file), _) => ListChoice::Checksums(file),
-        (None, Some(file)) => ListChoice::Manifest(file),
-        (None, None) => ListChoice::Default,
+    let paths = |id: &str| {
+        m.get_many::<PathBuf>(id)
+            .map(|v| v.cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
     };
+    let mut lists: Vec<ListChoice> = paths("checksums")
+        .into_iter()
+        .map(ListChoice::Checksums)
+        .collect();
+    lists.extend(paths("manifest").into_iter().map(ListChoice::Manifest));
     VerifyArgs {
-        dir: path("dir").unwrap_or_default(),
-        list,
+        dir: m.get_one::<PathBuf>("dir").cloned().unwrap_or_default(),
+        lists,
+        ignore_missing: m.get_flag("ignore-missing"),
+        modes: !m.get_flag("no-modes"),
     }
 }
 
@@ -474,15 +496,11 @@ mod tests {
         assert_eq!(
             parse(["stevedore", "verify", "out", "--manifest", "m.json"]).expect("parses"),
             Parsed::Verify(VerifyArgs {
-                dir: "out".into(),
-                list: ListChoice::Manifest("m.json".into())
+                lists: vec![ListChoice::Manifest("m.json".into())],
+                ..VerifyArgs::new("out".into())
             })
         );
         assert_eq!(
-            parse(["stevedore", "completions", "zsh"]).expect("parses"),
-            Parsed::Completions(Shell::Zsh)
-        );
-        assert!(
             parse([
                 "stevedore",
                 "verify",
@@ -490,9 +508,24 @@ mod tests {
                 "--checksums",
                 "a",
                 "--manifest",
-                "b"
+                "b",
+                "--ignore-missing",
+                "--no-modes"
             ])
-            .is_err()
+            .expect("parses"),
+            Parsed::Verify(VerifyArgs {
+                lists: vec![
+                    ListChoice::Checksums("a".into()),
+                    ListChoice::Manifest("b".into())
+                ],
+                ignore_missing: true,
+                modes: false,
+                ..VerifyArgs::new("o".into())
+            })
+        );
+        assert_eq!(
+            parse(["stevedore", "completions", "zsh"]).expect("parses"),
+            Parsed::Completions(Shell::Zsh)
         );
         // A path named like a subcommand.
         assert_eq!(

@@ -53,7 +53,11 @@ pub fn write(
     };
     let (sums, json) = rayon::join(
         || write_whole(&documents.checksums, |out| checksums::write(manifest, out)),
-        || write_whole(&documents.manifest, |out| manifest.write_json(out)),
+        || {
+            write_whole(&documents.manifest, |out| {
+                manifest.write_json(out, checksums_name)
+            })
+        },
     );
     sums.and(json).map(|()| documents)
 }

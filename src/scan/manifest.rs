@@ -72,11 +72,16 @@ impl Manifest {
     /// The `files` array, most of the document, is rendered on every core
     /// ([`super::batches`]). The bytes are those `serde_json::to_writer` writes for the
     /// whole document.
-    pub fn write_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    pub fn write_json(
+        &self,
+        out: &mut impl std::io::Write,
+        checksums_name: &str,
+    ) -> std::io::Result<()> {
         let head = Head {
             schema: SCHEMA,
             generator: concat!("stevedore ", env!("CARGO_PKG_VERSION")),
             root: self.selection.root.to_string_lossy(),
+            checksums: checksums_name,
             totals: Totals {
                 files: self.records.len(),
                 bytes: self.total_bytes,
@@ -132,6 +137,9 @@ struct Head<'a> {
     schema: &'static str,
     generator: &'static str,
     root: std::borrow::Cow<'a, str>,
+    /// The name of the checksums file written beside this manifest, so `verify` knows it
+    /// for one of the documents and not an extra file.
+    checksums: &'a str,
     totals: Totals,
 }
 

@@ -95,7 +95,16 @@ pub(crate) fn read_file(
     secrets: Option<(&SecretScanner, FileKind)>,
     with_crc32: bool,
 ) -> io::Result<FileFacts> {
-    let mut file = open(path)?;
+    read_opened(open(path)?, secrets, with_crc32)
+}
+
+/// [`read_file`] on a file already open (`verify` opens it without following links).
+#[inline]
+pub(crate) fn read_opened(
+    mut file: File,
+    secrets: Option<(&SecretScanner, FileKind)>,
+    with_crc32: bool,
+) -> io::Result<FileFacts> {
     let meta = file.metadata()?;
     let expected = meta.len();
     let mode = file_mode(&meta);

@@ -25,6 +25,17 @@ pub(crate) struct Expected {
     pub(crate) size: Option<u64>,
     /// Permission bits; only a manifest records them.
     pub(crate) mode: Option<u32>,
+    /// A symbolic link a manifest records (`symlinks: preserve`), with its target: the
+    /// path must be that link, not a file.
+    pub(crate) link: Option<String>,
+}
+
+/// A list as read: what it vouches for, and (a manifest) the name of the checksums file
+/// written beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct List {
+    pub(crate) expected: Vec<Expected>,
+    pub(crate) checksums_name: Option<String>,
 }
 
 /// Which kind of list, for the report.
@@ -71,6 +82,7 @@ pub(crate) fn checksums(text: &[u8], shown: &Path) -> Result<Vec<Expected>, Veri
             sha256,
             size: None,
             mode: None,
+            link: None,
         });
     }
     Ok(out)
@@ -142,6 +154,8 @@ fn unescape(name: &str) -> Result<String, String> {
 #[derive(Deserialize)]
 struct ManifestDoc {
     schema: String,
+    #[serde(default)]
+    checksums: Option<String>,
     files: Vec<ManifestFile>,
 }
 
@@ -152,10 +166,14 @@ struct ManifestFile {
     sha256: String,
     #[serde(default)]
     mode: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    target: Option<String>,
 }
 
 /// Reads a stevedore manifest (`docs/manifest.md`).
-pub(crate) fn manifest(text: &[u8], shown: &Path) -> Result<Vec<Expected>, VerifyError> {
+pub(crate) fn manifest(text: &[u8], shown: &Path) -> Result<List, VerifyError> {
     let bad = |reason: String| VerifyError::BadManifest {
         list: shown.to_path_buf(),
         reason,
@@ -210,14 +228,28 @@ pub(crate) fn manifest(text: &[u8], shown: &Path) -> Result<Vec<Expected>, Verif
                 line: entry,
             });
         }
+        let link = match (file.kind.as_deref(), file.target) {
+            (Some("symlink"), Some(target)) => Some(target),
+            (Some("symlink"), None) => {
+                return Err(bad(format!(
+                    "files[{entry}] (`{}`): a symlink without a `target`",
+                    file.path
+                )));
+            }
+            _ => None,
+        };
         out.push(Expected {
             path,
             sha256,
             size: Some(file.size),
             mode,
+            link,
         });
     }
-    Ok(out)
+    Ok(List {
+        expected: out,
+        checksums_name: doc.checksums,
+    })
 }
 
 /// A listed name as a path relative to the directory: `.` components dropped, anything
@@ -240,20 +272,77 @@ pub(crate) fn relative(name: &str) -> Result<String, &'static str> {
     Ok(parts.join("/"))
 }
 
-/// The default list of a directory: the one of `SHA256SUMS` and
-/// `stevedore-manifest.json` that exists.
-pub(crate) fn default_for(dir: &Path) -> Result<(Kind, PathBuf), VerifyError> {
-    let checksums = dir.join(super::DEFAULT_CHECKSUMS);
+/// The lists of a directory when none is named: its stevedore manifest, else the
+/// manifests of a `job-key` layout (`stevedore-manifest-<key>.json`, one per job), else
+/// `SHA256SUMS`, else the checksums files of a `job-key` layout (`SHA256SUMS-<key>`).
+/// A manifest also checks sizes, modes and links, so it is preferred.
+pub(crate) fn default_for(dir: &Path) -> Result<Vec<(Kind, PathBuf)>, VerifyError> {
     let manifest = dir.join(super::DEFAULT_MANIFEST);
-    // A stevedore directory output holds both; the manifest also checks sizes and modes.
     if manifest.is_file() {
-        Ok((Kind::Manifest, manifest))
-    } else if checksums.is_file() {
-        Ok((Kind::Checksums, checksums))
-    } else {
-        Err(VerifyError::NoDefault {
+        return Ok(vec![(Kind::Manifest, manifest)]);
+    }
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|source| VerifyError::Directory {
             dir: dir.to_path_buf(),
-        })
+            source,
+        })?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    let keyed = |prefix: &str, suffix: &str| {
+        let mut found: Vec<PathBuf> = names
+            .iter()
+            .filter(|n| {
+                n.strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_suffix(suffix))
+                    .is_some_and(|key| !key.is_empty())
+            })
+            .map(|n| dir.join(n))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        found
+    };
+    let manifests = keyed("stevedore-manifest-", ".json");
+    if !manifests.is_empty() {
+        return Ok(manifests.into_iter().map(|p| (Kind::Manifest, p)).collect());
+    }
+    let checksums = dir.join(super::DEFAULT_CHECKSUMS);
+    if checksums.is_file() {
+        return Ok(vec![(Kind::Checksums, checksums)]);
+    }
+    let sums = keyed(&format!("{}-", super::DEFAULT_CHECKSUMS), "");
+    if !sums.is_empty() {
+        return Ok(sums.into_iter().map(|p| (Kind::Checksums, p)).collect());
+    }
+    Err(VerifyError::NoDefault {
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// The manifest a checksums file (its file name) was written beside: `SHA256SUMS-<key>`
+/// (a `job-key` layout) goes with `stevedore-manifest-<key>.json`, any other name with
+/// `stevedore-manifest.json`.
+pub(crate) fn sibling_manifest(checksums_file: &str) -> String {
+    match checksums_file
+        .strip_prefix(super::DEFAULT_CHECKSUMS)
+        .and_then(|rest| rest.strip_prefix('-'))
+    {
+        Some(key) if !key.is_empty() => format!("stevedore-manifest-{key}.json"),
+        _ => super::DEFAULT_MANIFEST.to_owned(),
+    }
+}
+
+/// The checksums file a manifest at `manifest` (its file name) was written beside: the
+/// name it records (`SHA256SUMS` for manifests older than the field), with the manifest's
+/// `job-key` suffix (`stevedore-manifest-<key>.json` goes with `<checksums>-<key>`).
+pub(crate) fn sibling_checksums(manifest_file: &str, recorded: Option<&str>) -> String {
+    let name = recorded.unwrap_or(super::DEFAULT_CHECKSUMS);
+    match manifest_file
+        .strip_prefix("stevedore-manifest-")
+        .and_then(|rest| rest.strip_suffix(".json"))
+    {
+        Some(key) if !key.is_empty() => format!("{name}-{key}"),
+        _ => name.to_owned(),
     }
 }
 
@@ -323,7 +412,9 @@ mod tests {
         let doc = format!(
             r#"{{"schema":"{SCHEMA}","generator":"stevedore 0","root":"/r","files":[{{"path":"x","size":1,"sha256":"{A}","mode":"0755"}}]}}"#
         );
-        let list = manifest(doc.as_bytes(), Path::new("m.json")).expect("parses");
+        let list = manifest(doc.as_bytes(), Path::new("m.json"))
+            .expect("parses")
+            .expected;
         assert_eq!(list[0].mode, Some(0o755));
         assert_eq!(list[0].size, Some(1));
         let other = doc.replace(SCHEMA, "other/v9");

@@ -9,8 +9,8 @@
 mod list;
 mod tree;
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use crate::config::MANIFEST_NAME;
 use crate::exit_code::ExitCode;
@@ -23,11 +23,9 @@ pub const DEFAULT_CHECKSUMS: &str = "SHA256SUMS";
 /// The manifest verify looks for when no list is named.
 pub const DEFAULT_MANIFEST: &str = MANIFEST_NAME;
 
-/// Which list the directory is checked against.
+/// A list the directory is checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListChoice {
-    /// `DIR/stevedore-manifest.json`, else `DIR/SHA256SUMS`.
-    Default,
     /// `--checksums FILE`.
     Checksums(PathBuf),
     /// `--manifest FILE`.
@@ -39,8 +37,28 @@ pub enum ListChoice {
 pub struct VerifyArgs {
     /// The directory to check, as given.
     pub dir: PathBuf,
-    /// The list to check it against.
-    pub list: ListChoice,
+    /// The lists to check it against, together (several: a `job-key` layout, one per
+    /// job); none: the directory's own (see `list::default_for`).
+    pub lists: Vec<ListChoice>,
+    /// `--ignore-missing`: a listed file that is absent is no failure (`sha256sum -c
+    /// --ignore-missing`: one downloaded asset beside a release's `SHA256SUMS`).
+    pub ignore_missing: bool,
+    /// Compare Unix modes where a manifest records them (`--no-modes` turns it off:
+    /// modes do not survive every transfer).
+    pub modes: bool,
+}
+
+impl VerifyArgs {
+    /// The directory against its own lists, every check on.
+    #[must_use]
+    pub fn new(dir: PathBuf) -> Self {
+        VerifyArgs {
+            dir,
+            lists: Vec::new(),
+            ignore_missing: false,
+            modes: true,
+        }
+    }
 }
 
 /// Why verify could not check at all (exit 2). A directory that does not match its list
@@ -102,6 +120,19 @@ pub enum VerifyError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// Two lists vouch for different contents at one path.
+    #[error(
+        "`{}` and `{}` disagree about `{entry}`; a path must have one content in every list checked together",
+        first.display(), second.display()
+    )]
+    Disagree {
+        /// The path.
+        entry: String,
+        /// The list that named it first.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
     /// The same path listed twice: which entry would count is ambiguous.
     #[error("`{}` lists `{entry}` twice (entries {first} and {line}); keep one", list.display())]
     Duplicate {
@@ -148,41 +179,41 @@ fn check(args: &VerifyArgs, log: &LogReporter) -> Result<bool, VerifyError> {
         dir: args.dir.clone(),
         source,
     })?;
-    let (kind, list_path) = match &args.list {
-        ListChoice::Default => list::default_for(&args.dir)?,
-        ListChoice::Checksums(path) => (list::Kind::Checksums, path.clone()),
-        ListChoice::Manifest(path) => (list::Kind::Manifest, path.clone()),
+    let chosen: Vec<(list::Kind, PathBuf)> = if args.lists.is_empty() {
+        list::default_for(&args.dir)?
+    } else {
+        args.lists
+            .iter()
+            .map(|l| match l {
+                ListChoice::Checksums(path) => (list::Kind::Checksums, path.clone()),
+                ListChoice::Manifest(path) => (list::Kind::Manifest, path.clone()),
+            })
+            .collect()
     };
-    let text = std::fs::read(&list_path).map_err(|source| VerifyError::ReadList {
-        list: list_path.clone(),
-        source,
-    })?;
-    let expected = match kind {
-        list::Kind::Checksums => list::checksums(&text, &list_path)?,
-        list::Kind::Manifest => list::manifest(&text, &list_path)?,
-    };
-    // The list itself and stevedore's two documents describe the tree; they are not
-    // part of it.
-    let mut documents: BTreeSet<String> = [DEFAULT_CHECKSUMS, DEFAULT_MANIFEST]
-        .map(String::from)
-        .into();
-    if let Ok(canonical) = std::fs::canonicalize(&list_path)
-        && let Ok(rel) = canonical.strip_prefix(&root)
-        && let Some(rel) = rel.to_str()
-    {
-        documents.insert(rel.replace('\\', "/"));
-    }
-    let what = match kind {
-        list::Kind::Checksums => "checksums",
-        list::Kind::Manifest => "manifest",
-    };
+    let (expected, documents) = read_lists(&root, &chosen)?;
+
     log.line(&format!(
-        "verifying `{}` against `{}` ({what}, {} files)",
+        "verifying `{}` against {}, {} files)",
         args.dir.display(),
-        list_path.display(),
+        chosen
+            .iter()
+            .map(|(kind, p)| format!(
+                "`{}` ({}",
+                p.display(),
+                match kind {
+                    list::Kind::Checksums => "checksums",
+                    list::Kind::Manifest => "manifest",
+                }
+            ))
+            .collect::<Vec<_>>()
+            .join("), "),
         expected.len()
     ));
-    let findings = tree::compare(&root, &expected, &documents, log).map_err(|source| {
+    let options = tree::Options {
+        modes: args.modes,
+        ignore_missing: args.ignore_missing,
+    };
+    let findings = tree::compare(&root, &expected, &documents, options, log).map_err(|source| {
         VerifyError::Directory {
             dir: args.dir.clone(),
             source,
@@ -200,13 +231,119 @@ fn check(args: &VerifyArgs, log: &LogReporter) -> Result<bool, VerifyError> {
     if !lines.is_empty() {
         log.listing(&lines);
     }
+    let ignored = if args.ignore_missing {
+        format!(" ({} absent, ignored)", findings.absent)
+    } else {
+        String::new()
+    };
     log.line(&format!(
-        "{} listed: {} intact, {} changed, {} missing; {} extra",
+        "{} listed: {} intact, {} changed, {} missing{ignored}; {} extra",
         crate::units::count(expected.len() as u64),
         crate::units::count(findings.intact as u64),
         crate::units::count(findings.changed.len() as u64),
         crate::units::count(findings.missing.len() as u64),
         crate::units::count(findings.extra.len() as u64),
     ));
+    if findings.mode_only > 0 && findings.mode_only == findings.changed.len() {
+        log.line(
+            "only modes differ: modes do not survive every transfer (S3, HTTP downloads, `cp` under `umask 077`); `stevedore verify --no-modes` compares contents only",
+        );
+    }
     Ok(findings.is_intact())
+}
+
+/// Every list, merged into one set of expectations (a path two lists give different
+/// contents is an error), and the documents that go with them (see [`companions`]).
+fn read_lists(
+    root: &Path,
+    chosen: &[(list::Kind, PathBuf)],
+) -> Result<(Vec<list::Expected>, BTreeSet<String>), VerifyError> {
+    let mut merged: BTreeMap<String, (list::Expected, usize)> = BTreeMap::new();
+    // The lists themselves and the documents written with them describe the tree; they
+    // are not part of it. Only these: another list's documents are files like any other.
+    let mut documents: BTreeSet<String> = BTreeSet::new();
+    for (i, (kind, list_path)) in chosen.iter().enumerate() {
+        let text = std::fs::read(list_path).map_err(|source| VerifyError::ReadList {
+            list: list_path.clone(),
+            source,
+        })?;
+        let read = match kind {
+            list::Kind::Checksums => list::List {
+                expected: list::checksums(&text, list_path)?,
+                checksums_name: None,
+            },
+            list::Kind::Manifest => list::manifest(&text, list_path)?,
+        };
+        documents.extend(companions(root, list_path, *kind, &read));
+        for expected in read.expected {
+            match merged.get(&expected.path) {
+                Some((first, at))
+                    if first.sha256 != expected.sha256 || first.link != expected.link =>
+                {
+                    return Err(VerifyError::Disagree {
+                        entry: expected.path,
+                        first: chosen[*at].1.clone(),
+                        second: list_path.clone(),
+                    });
+                }
+                // A manifest's entry also checks size and mode: it wins.
+                Some((first, _)) if first.size.is_some() || expected.size.is_none() => {}
+                _ => {
+                    merged.insert(expected.path.clone(), (expected, i));
+                }
+            }
+        }
+    }
+    Ok((merged.into_values().map(|(e, _)| e).collect(), documents))
+}
+
+/// The documents that go with a list: the list itself when it is in the directory, and
+/// the other document written with it (a manifest's checksums file, a checksums file's
+/// manifest) beside it, or at the top when the list is elsewhere, but only when that
+/// document vouches for exactly the same files: an unrelated list's documents are files
+/// like any other.
+fn companions(root: &Path, list_path: &Path, kind: list::Kind, read: &list::List) -> Vec<String> {
+    let slash = |p: &Path| p.to_string_lossy().replace('\\', "/");
+    let mut out = Vec::new();
+    let inside = std::fs::canonicalize(list_path)
+        .ok()
+        .and_then(|c| c.strip_prefix(root).ok().map(Path::to_path_buf));
+    if let Some(rel) = &inside {
+        out.push(slash(rel));
+    }
+    let dir = inside
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    let file = list_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let (sibling, sibling_kind) = match kind {
+        list::Kind::Manifest => (
+            list::sibling_checksums(file, read.checksums_name.as_deref()),
+            list::Kind::Checksums,
+        ),
+        list::Kind::Checksums => (list::sibling_manifest(file), list::Kind::Manifest),
+    };
+    let rel = dir.join(&sibling);
+    let Ok(text) = std::fs::read(root.join(&rel)) else {
+        return out;
+    };
+    let other = match sibling_kind {
+        list::Kind::Checksums => list::checksums(&text, &rel).ok(),
+        list::Kind::Manifest => list::manifest(&text, &rel).ok().map(|l| l.expected),
+    };
+    let vouches = |l: &[list::Expected]| -> BTreeSet<(String, [u8; 32])> {
+        l.iter().map(|e| (e.path.clone(), e.sha256)).collect()
+    };
+    // A checksums file lists regular files only: compare what both can list.
+    let files = |l: &[list::Expected]| -> Vec<list::Expected> {
+        l.iter().filter(|e| e.link.is_none()).cloned().collect()
+    };
+    if other.is_some_and(|o| vouches(&files(&o)) == vouches(&files(&read.expected))) {
+        out.push(slash(&rel));
+    }
+    out
 }

@@ -3,19 +3,22 @@
 //!
 //! Symbolic links are never followed: a link is not the file the list vouches for, and
 //! following one could make verify read (and vouch for) bytes outside the directory. A
-//! listed path that is a link is changed; an unlisted link is extra; a linked directory
-//! is not entered.
+//! listed file is opened one component at a time without following a link; a listed path
+//! that is a link is changed, unless a manifest records that very link (`symlinks:
+//! preserve`); an unlisted link is extra; a linked directory is not entered. A name that is
+//! not UTF-8 can be in no list: it is extra under its own (escaped) name, never folded into
+//! another's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
 
 use super::list::Expected;
 use crate::events::{Progress, Reporter, with_progress};
-use crate::scan::read::read_file;
+use crate::scan::read::read_opened;
 
 /// What an entry of the directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +34,8 @@ struct Tree {
     entries: BTreeMap<String, Entry>,
     /// Sub-directories that could not be listed, with the reason.
     unreadable: Vec<(String, String)>,
+    /// Entries whose name is not UTF-8 (shown escaped); not entered.
+    not_utf8: Vec<String>,
 }
 
 /// Walks `root` (already canonical) depth-first with one `readdir` per directory and
@@ -39,6 +44,7 @@ fn walk(root: &Path) -> std::io::Result<Tree> {
     let mut tree = Tree {
         entries: BTreeMap::new(),
         unreadable: Vec::new(),
+        not_utf8: Vec::new(),
     };
     // The root must be readable: an unreadable root is a bad argument, not a finding.
     let mut stack = vec![(root.to_path_buf(), String::new(), Some(fs::read_dir(root)?))];
@@ -59,7 +65,18 @@ fn walk(root: &Path) -> std::io::Result<Tree> {
                     break;
                 }
             };
-            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = match entry.file_name().into_string() {
+                Ok(name) => name,
+                Err(raw) => {
+                    let shown = format!("{} (a name that is not UTF-8)", raw.to_string_lossy());
+                    tree.not_utf8.push(if prefix.is_empty() {
+                        shown
+                    } else {
+                        format!("{prefix}/{shown}")
+                    });
+                    continue;
+                }
+            };
             let rel = if prefix.is_empty() {
                 name
             } else {
@@ -84,11 +101,24 @@ fn walk(root: &Path) -> std::io::Result<Tree> {
     Ok(tree)
 }
 
+/// How to compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Options {
+    /// Compare modes the list records.
+    pub(crate) modes: bool,
+    /// A listed file that is absent is counted, not a failure.
+    pub(crate) ignore_missing: bool,
+}
+
 /// What the comparison found, each list sorted by path.
 #[derive(Debug, Default)]
 pub(crate) struct Findings {
     /// Listed files that are intact.
     pub(crate) intact: usize,
+    /// Listed, absent, and ignored (`--ignore-missing`).
+    pub(crate) absent: usize,
+    /// Of `changed`, those where only the mode differs.
+    pub(crate) mode_only: usize,
     /// Listed, absent.
     pub(crate) missing: Vec<String>,
     /// Listed, present, different: path and what differs.
@@ -111,30 +141,46 @@ pub(crate) fn compare(
     root: &Path,
     list: &[Expected],
     documents: &BTreeSet<String>,
+    options: Options,
     reporter: &dyn Reporter,
 ) -> std::io::Result<Findings> {
     let tree = walk(root)?;
     let mut findings = Findings::default();
-    let mut to_hash: Vec<(&Expected, PathBuf)> = Vec::new();
+    let mut to_hash: Vec<&Expected> = Vec::new();
     for expected in list {
-        match tree.entries.get(&expected.path) {
-            None => findings.missing.push(expected.path.clone()),
-            Some(Entry::File) => to_hash.push((expected, root.join(&expected.path))),
-            Some(Entry::Link) => findings.changed.push((
+        match (tree.entries.get(&expected.path), &expected.link) {
+            (None, _) if options.ignore_missing => findings.absent += 1,
+            (None, _) => findings.missing.push(expected.path.clone()),
+            (Some(Entry::Link), Some(target)) => match fs::read_link(root.join(&expected.path)) {
+                Ok(found) if found.as_os_str() == target.as_str() => findings.intact += 1,
+                Ok(found) => findings.changed.push((
+                    expected.path.clone(),
+                    format!("links to `{}`, listed `{target}`", found.display()),
+                )),
+                Err(e) => findings
+                    .changed
+                    .push((expected.path.clone(), format!("cannot be read: {e}"))),
+            },
+            (Some(_), Some(target)) => findings.changed.push((
+                expected.path.clone(),
+                format!("is not a symbolic link (listed as a link to `{target}`)"),
+            )),
+            (Some(Entry::File), None) => to_hash.push(expected),
+            (Some(Entry::Link), None) => findings.changed.push((
                 expected.path.clone(),
                 "is a symbolic link (verify does not follow links)".to_owned(),
             )),
-            Some(Entry::Directory) => findings
+            (Some(Entry::Directory), None) => findings
                 .changed
                 .push((expected.path.clone(), "is a directory".to_owned())),
-            Some(Entry::Other) => findings
+            (Some(Entry::Other), None) => findings
                 .changed
                 .push((expected.path.clone(), "is not a regular file".to_owned())),
         }
     }
     // Files of every size: rayon's work stealing keeps both cores busy on a mix.
     let progress = Progress::default();
-    let verdicts: Vec<Option<(String, String)>> = with_progress(
+    let verdicts: Vec<Option<(String, Verdict)>> = with_progress(
         reporter,
         &progress,
         to_hash.len() as u64,
@@ -142,8 +188,8 @@ pub(crate) fn compare(
         || {
             to_hash
                 .par_iter()
-                .map(|(expected, path)| {
-                    let (verdict, size) = check(expected, path);
+                .map(|expected| {
+                    let (verdict, size) = check(root, expected, options.modes);
                     progress.files.fetch_add(1, Ordering::Relaxed);
                     progress.bytes.fetch_add(size, Ordering::Relaxed);
                     verdict.map(|why| (expected.path.clone(), why))
@@ -153,7 +199,12 @@ pub(crate) fn compare(
     );
     for verdict in verdicts {
         match verdict {
-            Some(changed) => findings.changed.push(changed),
+            Some((path, verdict)) => {
+                if verdict.mode_only {
+                    findings.mode_only += 1;
+                }
+                findings.changed.push((path, verdict.why));
+            }
             None => findings.intact += 1,
         }
     }
@@ -164,6 +215,8 @@ pub(crate) fn compare(
             findings.extra.push(path.clone());
         }
     }
+    findings.extra.extend(tree.not_utf8);
+    findings.extra.sort();
     for (path, why) in tree.unreadable {
         findings
             .changed
@@ -174,12 +227,24 @@ pub(crate) fn compare(
     Ok(findings)
 }
 
-/// What differs between a listed file and the file at `path`, if anything, and the
-/// bytes read.
-fn check(expected: &Expected, path: &Path) -> (Option<String>, u64) {
-    let facts = match read_file(path, None, false) {
+/// What differs, and whether only the mode does.
+struct Verdict {
+    why: String,
+    mode_only: bool,
+}
+
+/// What differs between a listed file and the file at its path under `root`, if anything,
+/// and the bytes read.
+fn check(root: &Path, expected: &Expected, modes: bool) -> (Option<Verdict>, u64) {
+    let facts = match open_beneath(root, &expected.path).and_then(|f| read_opened(f, None, false)) {
         Ok(facts) => facts,
-        Err(e) => return (Some(format!("cannot be read: {e}")), 0),
+        Err(e) => {
+            let verdict = Verdict {
+                why: format!("cannot be read: {e}"),
+                mode_only: false,
+            };
+            return (Some(verdict), 0);
+        }
     };
     let mut why = Vec::new();
     if let Some(size) = expected.size
@@ -190,12 +255,45 @@ fn check(expected: &Expected, path: &Path) -> (Option<String>, u64) {
     if facts.sha256 != expected.sha256 {
         why.push("SHA-256 differs".to_owned());
     }
+    let content_differs = !why.is_empty();
     // Other systems have no Unix modes to compare (the scan reports a stand-in there).
     if cfg!(unix)
+        && modes
         && let Some(mode) = expected.mode
         && mode != facts.mode
     {
         why.push(format!("mode {:04o}, listed {mode:04o}", facts.mode));
     }
-    ((!why.is_empty()).then(|| why.join(", ")), facts.size)
+    let verdict = (!why.is_empty()).then(|| Verdict {
+        why: why.join(", "),
+        mode_only: !content_differs,
+    });
+    (verdict, facts.size)
+}
+
+/// Opens `rel` (`/`-separated) below `root` one component at a time without following a
+/// link: whatever replaced a directory or the file since the walk, verify reads nothing
+/// outside `root`.
+#[cfg(unix)]
+fn open_beneath(root: &Path, rel: &str) -> std::io::Result<fs::File> {
+    use rustix::fs::{CWD, Mode, OFlags, openat};
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = openat(CWD, root, dir_flags, Mode::empty())?;
+    let mut parts: Vec<&str> = rel.split('/').collect();
+    let name = parts.pop().unwrap_or(rel);
+    for part in parts {
+        dir = openat(&dir, part, dir_flags, Mode::empty())?;
+    }
+    let file = openat(
+        &dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(fs::File::from(file))
+}
+
+#[cfg(not(unix))]
+fn open_beneath(root: &Path, rel: &str) -> std::io::Result<fs::File> {
+    fs::File::open(root.join(rel))
 }

@@ -530,7 +530,10 @@ fn the_artifact_carries_its_checksums_and_manifest_and_verifies_after_download()
     let down = crate::download::run_download(
         &ctx,
         &job,
-        &[("name", "with-docs"), ("path", dest.to_str().expect("utf-8"))],
+        &[
+            ("name", "with-docs"),
+            ("path", dest.to_str().expect("utf-8")),
+        ],
     );
     assert_eq!(down.code, 0, "{}", down.log());
     assert_eq!(
@@ -557,5 +560,9 @@ fn the_artifact_carries_its_checksums_and_manifest_and_verifies_after_download()
     ctx.file("dist/SHA256SUMS", "mine");
     let run = upload(&ctx, &job, &[("name", "clash")], &[]);
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(run.log().contains("the name of the checksums file"), "{}", run.log());
+    assert!(
+        run.log().contains("the name of the checksums file"),
+        "{}",
+        run.log()
+    );
 }

@@ -36,6 +36,9 @@
 //!   uploaded: byte-identical trees and modes, layouts, `merge-multiple` conflicts, raw files.
 //! - `download_faults`: truncated bodies, dropped connections, expired signed URLs and
 //!   digest mismatches: each ends byte-exact, or exit 4 with `path` untouched.
+//! - `verify`: `stevedore verify` over trees stevedore wrote (preserved links, custom
+//!   checksums names, modes lost in transit, `--ignore-missing`, several lists) and over
+//!   names and documents that must not be overlooked.
 //! - `debug_log`: a debug re-run (`RUNNER_DEBUG=1`) logs stage timings and request attempts.
 
 // The suite drives the binary as a Linux or macOS runner does (bash, file modes, signals,
@@ -76,3 +79,4 @@ mod secrets;
 mod support;
 mod symlinks;
 mod tcp_faults;
+mod verify;

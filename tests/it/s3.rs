@@ -418,4 +418,12 @@ fn matrix_jobs_sharing_a_prefix_keep_every_checksums_document_and_manifest() {
     );
     assert_eq!(objects.len(), 6);
     assert_eq!(stored.len(), 12, "{:?}", stored.keys());
+    // `stevedore verify` reads the whole layout, every job's manifest together.
+    let verified = ctxs[0].cli(&["verify", prefix.to_str().expect("utf-8")]);
+    assert_eq!(verified.code, 0, "{}", verified.log());
+    assert!(
+        verified.stdout.contains("6 listed: 6 intact") && verified.stdout.contains("; 0 extra"),
+        "{}",
+        verified.stdout
+    );
 }
