@@ -27,12 +27,32 @@ fn name(text: &str) -> String {
 #[must_use]
 pub(crate) fn render(outcome: &Outcome<'_>) -> String {
     let mut s = String::new();
-    let failed = outcome.error.is_some();
-    let _ = writeln!(s, "## {} stevedore\n", if failed { "❌" } else { "✅" });
+    let open = outcome
+        .manifest
+        .map_or(0, crate::scan::Manifest::open_findings);
+    match (outcome.error, open) {
+        (Some(_), _) => {
+            let _ = writeln!(s, "## ❌ stevedore\n");
+        }
+        // `secrets: warn` let them through: the run passed, but not cleanly.
+        (None, 1..) => {
+            let _ = writeln!(
+                s,
+                "## ⚠️ stevedore: {} shipped\n",
+                plural(open as u64, "credential finding")
+            );
+        }
+        (None, 0) => {
+            let _ = writeln!(s, "## ✅ stevedore\n");
+        }
+    }
     if let Some(error) = outcome.error {
         let _ = writeln!(s, "> [!CAUTION]");
-        for message in error.messages() {
-            let _ = writeln!(s, "> {}", markdown(&message));
+        let messages = error.messages();
+        for message in &messages {
+            // Several errors (every bad input at once) as a list, one per line.
+            let bullet = if messages.len() > 1 { "- " } else { "" };
+            let _ = writeln!(s, "> {bullet}{}", markdown(message));
         }
         let _ = writeln!(s, ">\n> Exit code {}.\n", error.exit_code().code());
     }
@@ -56,13 +76,12 @@ pub(crate) fn render(outcome: &Outcome<'_>) -> String {
             rate(throughput(m.total_bytes, m.elapsed)),
         );
         let _ = write!(s, "Root {}", name(&m.selection.root.to_string_lossy()));
-        if let Some(p) = outcome.checksums_path {
-            let _ = write!(s, " · checksums {}", name(&p.to_string_lossy()));
-        }
-        if let Some(p) = outcome.manifest_path {
-            let _ = write!(s, " · manifest {}", name(&p.to_string_lossy()));
-        }
-        let _ = writeln!(s, " · total time {}\n", duration(outcome.elapsed));
+        let _ = writeln!(
+            s,
+            " · total time {} · {}\n",
+            duration(outcome.elapsed),
+            documents_line(outcome)
+        );
     }
 
     destinations(&mut s, outcome);
@@ -112,16 +131,32 @@ fn destinations(s: &mut String, outcome: &Outcome<'_>) {
         s,
         "### Destinations\n\n| Destination | Result | Files | Size | Time |\n|---|---|---:|---:|---:|"
     );
+    let selected = outcome.manifest.map_or(0, |m| m.records.len());
+    let checksums = outcome
+        .config
+        .map_or("SHA256SUMS", |c| c.checksums_name.as_str());
     for d in outcome.destinations.iter().map(DestinationReport::shipped) {
         let result = match &d.result {
             Ok(location) => format!("✅ {}", name(location)),
             Err(message) => format!("❌ {}", markdown(message)),
         };
+        // The header counts the selection; a destination also holds the documents.
+        let files = match d.files.checked_sub(selected) {
+            Some(2) if selected > 0 => format!(
+                "{} + `{}`, `{}`",
+                count(selected as u64),
+                markdown(checksums),
+                crate::config::MANIFEST_NAME
+            ),
+            Some(1) if selected > 0 => {
+                format!("{} + `{}`", count(selected as u64), markdown(checksums))
+            }
+            _ => count(d.files as u64),
+        };
         let _ = writeln!(
             s,
-            "| {} | {result} | {} | {} | {} |",
+            "| {} | {result} | {files} | {} | {} |",
             name(&d.destination),
-            count(d.files as u64),
             bytes(d.bytes),
             duration(d.elapsed)
         );
@@ -267,18 +302,69 @@ fn s3_objects(s: &mut String, outcome: &Outcome<'_>) {
     }
 }
 
+/// Where the checksums file and the manifest can be found after the job: the runner's
+/// temporary directory is emptied when the job ends, so it is named only when nothing
+/// shipped them.
+fn documents_line(outcome: &Outcome<'_>) -> String {
+    let mut places = Vec::new();
+    for d in outcome.destinations {
+        let shipped = d.shipped();
+        let Ok(location) = &shipped.result else {
+            continue;
+        };
+        match d {
+            DestinationReport::Artifact(_, landed) => {
+                let with_documents = outcome
+                    .config
+                    .is_some_and(|c| c.artifact.archive && c.artifact.documents);
+                for a in landed.iter().filter(|_| with_documents) {
+                    places.push(match &a.url {
+                        Some(url) => format!("[{}]({url})", name(&a.name)),
+                        None => format!("artifact {}", name(&a.name)),
+                    });
+                }
+            }
+            DestinationReport::Release(_, report) => {
+                if let Some(url) = &report.url {
+                    places.push(format!(
+                        "[release {}]({url}) (the checksums file)",
+                        name(report.tag.as_deref().unwrap_or("release"))
+                    ));
+                }
+            }
+            DestinationReport::Directory(_) | DestinationReport::S3(..) => {
+                places.push(name(location));
+            }
+        }
+    }
+    if places.is_empty() {
+        "checksums and manifest: step outputs `checksums` and `manifest` (the runner's temporary directory, emptied after the job)".to_owned()
+    } else {
+        format!(
+            "checksums and manifest shipped with the files: {}",
+            places.join(", ")
+        )
+    }
+}
+
 fn policy(s: &mut String, outcome: &Outcome<'_>) {
     let Some(gate) = outcome.gate else { return };
-    if gate.violations.is_empty() && gate.warnings.is_empty() {
-        return;
-    }
-    let _ = writeln!(s, "### Policy\n");
+    // Credential findings have their own table below: no bullet repeats it.
+    let listed = |c: &&crate::gate::Check| {
+        !(c.policy == crate::gate::Policy::Secrets
+            && outcome.manifest.is_some_and(|m| !m.findings.is_empty()))
+    };
     let all: Vec<_> = gate
         .violations
         .iter()
+        .filter(listed)
         .map(|c| ("❌", c))
-        .chain(gate.warnings.iter().map(|c| ("⚠️", c)))
+        .chain(gate.warnings.iter().filter(listed).map(|c| ("⚠️", c)))
         .collect();
+    if all.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "### Policy\n");
     for (icon, check) in all.iter().take(MAX_ROWS) {
         let _ = writeln!(
             s,

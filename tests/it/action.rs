@@ -81,6 +81,51 @@ fn outputs_summary_and_checksums() {
 }
 
 #[test]
+fn the_summary_of_a_run_that_shipped_credentials_under_warn_is_not_a_green_tick() {
+    let ctx = Ctx::new();
+    // A token-shaped value built at run time (no literal credential in the source).
+    let token = format!("{}{}", "ghp_", crate::secrets::alnum(99, 36));
+    ctx.file("dist/config.env", format!("TOKEN={token}\n"));
+    ctx.file("dist/app.bin", vec![1u8; 1000]);
+    let run = ctx.action(&[
+        ("path", "dist"),
+        ("destination", "./published"),
+        ("secrets", "warn"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(!run.summary.contains(&token), "never the value");
+    insta::with_settings!({ filters => filters() }, {
+        insta::assert_snapshot!("summary_credentials_under_warn", run.summary);
+    });
+}
+
+#[test]
+fn several_bad_inputs_are_one_caution_block_listing_each() {
+    let ctx = Ctx::new();
+    sample(&ctx);
+    let run = ctx.action(&[
+        ("path", "dist"),
+        ("destination", "none"),
+        ("if-no-files-found", "maybe"),
+        ("compression-level", "11"),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    let block: Vec<&str> = run
+        .summary
+        .lines()
+        .skip_while(|l| *l != "> [!CAUTION]")
+        .take_while(|l| l.starts_with('>'))
+        .collect();
+    let listed = block.iter().filter(|l| l.starts_with("> - ")).count();
+    assert_eq!(listed, 2, "one list item per error: {}", run.summary);
+    assert!(
+        block.iter().any(|l| l.contains("if\\-no\\-files\\-found")),
+        "{}",
+        run.summary
+    );
+}
+
+#[test]
 fn summary_switch_and_cli_mode() {
     let ctx = Ctx::new();
     sample(&ctx);

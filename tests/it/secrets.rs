@@ -16,7 +16,7 @@ fn b64(s: &str) -> String {
 }
 
 /// Deterministic pseudo-random alphanumerics (xorshift), so tokens look random.
-fn alnum(seed: u64, n: usize) -> String {
+pub fn alnum(seed: u64, n: usize) -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..n)
