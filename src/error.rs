@@ -60,6 +60,7 @@ impl Error {
     pub fn messages(&self) -> Vec<String> {
         match self {
             Error::Config(e) => e.errors.iter().map(ToString::to_string).collect(),
+            Error::Upload(UploadError::Setup(all)) => all.iter().map(ToString::to_string).collect(),
             other => vec![other.to_string()],
         }
     }

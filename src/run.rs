@@ -76,7 +76,8 @@ fn stages(
     hooks: &Hooks<'_>,
     reached: &mut Reached,
 ) -> Result<(), Error> {
-    let config = Config::from_raw(&inv.inputs, inv.env.github_actions)?;
+    let inputs = cli_token(&inv.inputs, &inv.env);
+    let config = Config::from_raw(inputs.as_ref(), inv.env.github_actions)?;
     if let Some(token) = &config.token {
         // Masked before anything else is printed.
         reporter.mask(token.expose());
@@ -86,13 +87,15 @@ fn stages(
     }
     let config = reached.config.insert(config);
 
-    reporter.stage("Selecting files");
-    let mut selection = select_stage(inv, config, reporter)?;
     let ctx = upload::Context {
         cwd: &inv.cwd,
         home: inv.env.home.as_deref(),
         env: &inv.env,
     };
+    upload::check_setup(config, &ctx)?;
+
+    reporter.stage("Selecting files");
+    let mut selection = select_stage(inv, config, reporter)?;
     upload::leave_out_destinations(&mut selection, config, &ctx, reporter);
     if config.fail_on_unmatched && !selection.unmatched.is_empty() {
         return Err(Error::Unmatched {
@@ -144,6 +147,19 @@ fn stages(
     let (reports, error) = upload::upload(&bundle, config, &ctx, reporter);
     reached.destinations = reports;
     error.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// On the command line, without `--token`: `GH_TOKEN`, else `GITHUB_TOKEN`, as `gh` reads
+/// them. In a workflow the action passes `token` itself and nothing else is read.
+fn cli_token<'i>(inputs: &'i RawInputs, env: &RunnerEnv) -> std::borrow::Cow<'i, RawInputs> {
+    match &env.gh_token {
+        Some(token) if !env.github_actions && inputs.get("token").is_none() => {
+            let mut with = inputs.clone();
+            with.set("token", token.expose().to_owned());
+            std::borrow::Cow::Owned(with)
+        }
+        _ => std::borrow::Cow::Borrowed(inputs),
+    }
 }
 
 fn select_stage(
@@ -219,4 +235,31 @@ pub fn download_pipeline(
     }
     let _span = stage_span("download");
     crate::download::download(&config, &inv.env, reporter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_reads_gh_token_then_github_token_as_gh_does() {
+        let env = |vars: &[(&str, &str)]| RunnerEnv::from_vars(vars.iter().copied());
+        let none = RawInputs::default();
+        let both = env(&[
+            ("GITHUB_TOKEN", "from-github-token"),
+            ("GH_TOKEN", "from-gh-token"),
+        ]);
+        assert_eq!(cli_token(&none, &both).get("token"), Some("from-gh-token"));
+        let second = env(&[("GITHUB_TOKEN", "from-github-token")]);
+        assert_eq!(
+            cli_token(&none, &second).get("token"),
+            Some("from-github-token")
+        );
+        // `--token` wins; in a workflow the action's `token` input is the only source.
+        let mut given = RawInputs::default();
+        given.set("token", "from-flag".into());
+        assert_eq!(cli_token(&given, &both).get("token"), Some("from-flag"));
+        let actions = env(&[("GITHUB_ACTIONS", "true"), ("GH_TOKEN", "x")]);
+        assert_eq!(cli_token(&none, &actions).get("token"), None);
+    }
 }

@@ -307,18 +307,7 @@ impl Config {
         if !r.errors.is_empty() {
             return Err(ConfigError { errors: r.errors });
         }
-        config.warnings = ignored_s3_inputs(&config.destinations, &config.s3);
-        if !config.release.expect_assets.is_empty()
-            && !config
-                .destinations
-                .iter()
-                .any(|d| matches!(d, Destination::Release))
-        {
-            config.warnings.push(
-                "input `expect-assets` is set but no `release` destination is given; it is ignored"
-                    .into(),
-            );
-        }
+        config.warnings = ignored_inputs(&config);
         Ok(config)
     }
 }
@@ -592,27 +581,69 @@ fn parse_job_key(v: &str) -> Result<String, String> {
     Ok(v.to_owned())
 }
 
-/// Warnings for S3 settings given without an S3 destination. The action passes every
+/// Warnings for settings of a destination kind none of the `destination` lines names
+/// (`tag` with only a directory, `s3-region` without `s3://`). The action passes every
 /// default, so only values that change something count.
-fn ignored_s3_inputs(destinations: &[Destination], s3: &S3Options) -> Vec<String> {
-    if destinations
-        .iter()
-        .any(|d| matches!(d, Destination::S3 { .. }))
-    {
-        return Vec::new();
-    }
-    [
-        ("job-key", s3.job_key.is_some()),
-        ("s3-endpoint", s3.endpoint.is_some()),
-        ("s3-region", s3.region.is_some()),
-        ("s3-path-style", s3.path_style),
-    ]
-    .into_iter()
-    .filter(|(_, set)| *set)
-    .map(|(input, _)| {
-        format!("input `{input}` is set but no s3:// destination is given; it is ignored")
-    })
-    .collect()
+fn ignored_inputs(config: &Config) -> Vec<String> {
+    // Per kind: whether a destination of it is given, its name, and its inputs with
+    // whether each was set to something other than its default.
+    type Group<'g> = (bool, &'g str, Vec<(&'g str, bool)>);
+    let has = |kind: fn(&Destination) -> bool| config.destinations.iter().any(kind);
+    let (s3, r, a) = (&config.s3, &config.release, &config.artifact);
+    let groups: [Group<'_>; 3] = [
+        (
+            has(|d| matches!(d, Destination::S3 { .. })),
+            "s3://",
+            vec![
+                ("job-key", s3.job_key.is_some()),
+                ("s3-endpoint", s3.endpoint.is_some()),
+                ("s3-region", s3.region.is_some()),
+                ("s3-path-style", s3.path_style),
+            ],
+        ),
+        (
+            has(|d| matches!(d, Destination::Release)),
+            "`release`",
+            vec![
+                ("tag", r.tag.is_some()),
+                ("release-name", r.name.is_some()),
+                ("draft", r.draft),
+                ("prerelease", r.prerelease),
+                ("make-latest", r.make_latest.is_some()),
+                ("release-id", r.release_id.is_some()),
+                ("body", r.body.as_deref().is_some_and(|b| !b.is_empty())),
+                ("body-path", r.body_path.is_some()),
+                ("generate-release-notes", r.generate_notes),
+                ("target-commitish", r.target_commitish.is_some()),
+                ("expect-assets", !r.expect_assets.is_empty()),
+            ],
+        ),
+        (
+            has(|d| matches!(d, Destination::Artifact)),
+            "`artifact`",
+            vec![
+                ("name", a.name != "artifact"),
+                ("retention-days", a.retention_days.is_some()),
+                ("compression-level", a.compression_level != 6),
+                ("archive", !a.archive),
+                ("artifact-documents", !a.documents),
+            ],
+        ),
+    ];
+    groups
+        .into_iter()
+        .filter(|(present, _, _)| !present)
+        .flat_map(|(_, what, inputs)| {
+            inputs
+                .into_iter()
+                .filter(|(_, set)| *set)
+                .map(move |(input, _)| {
+                    format!(
+                        "input `{input}` is set but no {what} destination is given; it is ignored"
+                    )
+                })
+        })
+        .collect()
 }
 
 /// `checksums`: one plain file name, which lands beside the manifest in a directory, an

@@ -35,6 +35,10 @@ pub mod vars {
     pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
     /// Where a Windows user's caches go.
     pub const LOCALAPPDATA: &str = "LOCALAPPDATA";
+    /// The token `gh` reads first; the CLI's `token` when none is given.
+    pub const GH_TOKEN: &str = "GH_TOKEN";
+    /// The token `gh` reads second.
+    pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
     /// Bearer token for the Actions results service (artifacts).
     pub const ACTIONS_RUNTIME_TOKEN: &str = "ACTIONS_RUNTIME_TOKEN";
     /// Base URL of the Actions results service; only its origin is used.
@@ -124,6 +128,10 @@ pub struct RunnerEnv {
     pub runner_debug: bool,
     /// `$STEVEDORE_HTTP_TIMEOUT`, as written (validated by the destinations that use it).
     pub http_timeout: Option<String>,
+    /// `$GH_TOKEN`, else `$GITHUB_TOKEN`, as `gh` reads them: the command line's token
+    /// when `--token` is not given (never read in a workflow: there the action passes
+    /// `token` itself).
+    pub gh_token: Option<Secret>,
     /// Every `INPUT_<NAME>` variable, keyed by `<NAME>` as it appears (upper case, `_`).
     pub inputs: BTreeMap<String, String>,
 }
@@ -253,6 +261,12 @@ impl RunnerEnv {
                         value.trim().parse().ok().filter(|&ms: &u64| ms > 0);
                 }
                 vars::STEVEDORE_HTTP_TIMEOUT => env.http_timeout = non_empty(),
+                vars::GH_TOKEN if non_empty().is_some() => {
+                    env.gh_token = non_empty().map(Secret::new);
+                }
+                vars::GITHUB_TOKEN if env.gh_token.is_none() => {
+                    env.gh_token = non_empty().map(Secret::new);
+                }
                 vars::RUNNER_DEBUG => env.runner_debug = value == "1",
                 vars::GITHUB_RETENTION_DAYS => env.retention_days = value.trim().parse().ok(),
                 vars::GITHUB_SERVER_URL => env.server_url = non_empty(),

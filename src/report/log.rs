@@ -111,7 +111,12 @@ impl LogReporter {
     /// A plain log line: one line, which the runner cannot read as a workflow command
     /// whatever file name it quotes ([`inert`]).
     pub fn line(&self, text: &str) {
-        self.write_line(&inert(text));
+        if self.mode == Mode::Actions {
+            self.write_line(&inert(text));
+        } else {
+            // A person at a terminal typed flags: messages name them.
+            self.write_line(&inert(&super::words::cli_words(text)));
+        }
     }
 
     /// A workflow command, written only in Actions.

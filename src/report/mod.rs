@@ -16,6 +16,7 @@ pub mod log;
 pub(crate) mod outputs;
 pub(crate) mod redact;
 pub(crate) mod summary;
+pub(crate) mod words;
 
 /// What the run reached, stage by stage. Every part is optional because a run can stop
 /// at any stage and still reports what it has.

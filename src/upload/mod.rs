@@ -45,6 +45,40 @@ pub struct Context<'a> {
     pub env: &'a crate::github::RunnerEnv,
 }
 
+/// Checks what every destination needs from the environment and the inputs that no file
+/// decides (tokens, repository, tag, credentials, endpoints) before anything is scanned,
+/// and says every problem at once rather than one per run.
+pub fn check_setup(config: &Config, ctx: &Context<'_>) -> Result<(), UploadError> {
+    let mut errors: Vec<UploadError> = Vec::new();
+    for destination in &config.destinations {
+        match destination {
+            Destination::Directory(_) => {}
+            Destination::Artifact => errors.extend(
+                artifact::check_setup(ctx.env)
+                    .into_iter()
+                    .map(UploadError::from),
+            ),
+            Destination::S3 { .. } => errors.extend(
+                s3::check_setup(config, ctx.env)
+                    .into_iter()
+                    .map(UploadError::from),
+            ),
+            Destination::Release => errors.extend(
+                release::check_setup(config, ctx.env, ctx.cwd)
+                    .into_iter()
+                    .map(UploadError::from),
+            ),
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| seen.insert(e.to_string()));
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(UploadError::Setup(errors)),
+    }
+}
+
 /// Leaves out of the selection the files that lie in a directory destination: when `path`
 /// selects the directory the destination is in (`stevedore . --destination ./out`), a
 /// second run would otherwise ship the first run's copy into itself (`out/out`). Said
@@ -171,6 +205,10 @@ pub enum UploadError {
     /// The runtime the network destinations share could not start.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// Every destination's setup problem found before the scan (issue 26 item 8), all at
+    /// once: a token, a repository, a tag, S3 credentials.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Setup(Vec<UploadError>),
     /// An environment variable that tunes the uploads is unusable.
     #[error("{0}")]
     Environment(String),
@@ -258,6 +296,7 @@ impl UploadError {
             UploadError::Artifact(e) => e.exit_code(),
             UploadError::S3(e) => e.exit_code(),
             UploadError::Release(e) => e.exit_code(),
+            UploadError::Setup(all) => all.first().map_or(ExitCode::BadInput, Self::exit_code),
             UploadError::NameClash { .. }
             | UploadError::Environment(_)
             | UploadError::SameDirectory { .. }

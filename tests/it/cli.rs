@@ -189,6 +189,62 @@ fn a_laptop_run_says_it_was_a_dry_run_and_leaves_nothing_in_the_temp_directory()
 }
 
 #[test]
+fn every_setup_problem_is_said_at_once_before_the_scan_in_flag_words() {
+    let ctx = dist();
+    let run = ctx.cli(&[
+        "dist",
+        "--destination",
+        "release",
+        "--destination",
+        "s3://bucket/builds",
+        "--if-no-files-found",
+        "maybe",
+    ]);
+    // A bad input first: named as the flag it is on the command line.
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(
+        run.stderr.contains("error: `--if-no-files-found`"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("input `"), "{}", run.stderr);
+    // Inputs right: every missing piece of the environment, together, and nothing scanned.
+    let run = ctx.cli(&[
+        "dist",
+        "--destination",
+        "release",
+        "--destination",
+        "s3://bucket/builds",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    for problem in [
+        "needs `token`",
+        "needs GITHUB_REPOSITORY",
+        "needs a tag",
+        "needs AWS_ACCESS_KEY_ID",
+    ] {
+        assert!(run.stderr.contains(problem), "{problem}: {}", run.stderr);
+    }
+    assert!(
+        !run.stderr.contains("Scanning"),
+        "before the scan: {}",
+        run.stderr
+    );
+    // Inputs for a destination that is not there are said to be ignored.
+    let run = ctx.cli(&["dist", "--destination", "./out", "--tag", "v1", "--draft"]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    for input in ["`--tag`", "`--draft`"] {
+        assert!(
+            run.stderr.contains(&format!(
+                "warning: {input} is set but no `release` destination is given; it is ignored"
+            )),
+            "{input}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn a_word_after_a_switch_is_a_positional_path() {
     let ctx = dist();
     occupied(&ctx);

@@ -264,7 +264,12 @@ fn overwrite_refuses_the_working_directory_home_root_and_their_parents() {
         assert_eq!(run.code, 2, "{destination}: {}", run.log());
         assert!(run.log().contains(what), "{destination}: {}", run.log());
         if destination != "/" {
-            assert!(run.log().contains("input `destination`"), "{}", run.log());
+            // On the command line the message names the flag, not the action's input.
+            assert!(
+                run.log().contains("error: `--destination`"),
+                "{}",
+                run.log()
+            );
         }
     }
     assert_eq!(fs::read(ctx.ws.join("main.c")).expect("kept"), b"int main;");

@@ -195,7 +195,12 @@ fn artifact_destination_refuses_names_the_service_rejects() {
     let ctx = Ctx::new();
     ctx.file("dist/ok.txt", "a");
     ctx.file("dist/build:12.log", "b");
-    let run = ctx.action(&[("path", "dist"), ("destination", "artifact\n./out")]);
+    // The runner's variables are there (they are checked before the selection).
+    let job = crate::emulator::emulator().job();
+    let run = ctx.action_env(
+        &[("path", "dist"), ("destination", "artifact\n./out")],
+        &crate::emulator::emulator().env(&job),
+    );
     assert_eq!(run.code, 2, "{}", run.log());
     assert!(
         run.stdout

@@ -256,6 +256,26 @@ pub struct Plan {
     warnings: Vec<String>,
 }
 
+/// What needs no file to be checked (issue 26 item 8): the runner's token and results
+/// service URL, before the scan, with every other destination's, so all are said at once.
+#[must_use]
+pub fn check_setup(env: &RunnerEnv) -> Vec<ArtifactError> {
+    let mut errors = Vec::new();
+    match &env.runtime_token {
+        None => errors.push(ArtifactError::MissingEnv {
+            var: "ACTIONS_RUNTIME_TOKEN",
+        }),
+        Some(token) => errors.extend(token::backend_ids(token.expose()).err().map(Into::into)),
+    }
+    match &env.results_url {
+        None => errors.push(ArtifactError::MissingEnv {
+            var: "ACTIONS_RESULTS_URL",
+        }),
+        Some(url) => errors.extend(twirp::origin(url).err().map(ArtifactError::ResultsUrl)),
+    }
+    errors
+}
+
 /// Checks the environment and the names, and lays out the artifacts.
 pub fn plan(
     bundle: &Bundle<'_>,

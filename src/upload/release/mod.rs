@@ -218,6 +218,37 @@ pub struct ReleaseReport {
     pub present: Vec<String>,
 }
 
+/// What needs no file to be checked (issue 26 item 8): token, repository, tag, the set's
+/// commit, the notes file, the `expect-assets` globs; before the scan, with every other
+/// destination's, so all are said at once.
+#[must_use]
+pub fn check_setup(config: &Config, env: &RunnerEnv, cwd: &std::path::Path) -> Vec<ReleaseError> {
+    let mut errors = Vec::new();
+    if config.token.is_none() {
+        errors.push(ReleaseError::Config("`destination: release` needs `token` (the action passes `${{ github.token }}`; the job needs `permissions: contents: write`; on the command line, `--token` or GH_TOKEN)".into()));
+    }
+    if config.release.repository.is_none() && env.repository.is_none() {
+        errors.push(ReleaseError::Config(
+            "`destination: release` needs GITHUB_REPOSITORY (owner/name), which the runner sets; on the command line, `--repository owner/name`"
+                .into(),
+        ));
+    }
+    errors.extend(target(config, env).err());
+    for line in &config.release.expect_assets {
+        if let Err(e) = globset::Glob::new(line) {
+            errors.push(ReleaseError::Config(format!(
+                "input `expect-assets`: `{line}` is not a valid glob: {}",
+                e.kind()
+            )));
+        }
+    }
+    if !config.release.expect_assets.is_empty() {
+        errors.extend(set_commit(config, env).err());
+    }
+    errors.extend(body(config, cwd).err());
+    errors
+}
+
 /// Checks the inputs and lists the assets.
 pub fn plan(
     bundle: &Bundle<'_>,

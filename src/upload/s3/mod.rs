@@ -140,6 +140,26 @@ pub struct S3Report {
     pub bytes: u64,
 }
 
+/// What needs no file to be checked (issue 26 item 8): the credentials and the endpoint,
+/// before the scan, with every other destination's, so all are said at once.
+#[must_use]
+pub fn check_setup(config: &Config, env: &RunnerEnv) -> Vec<S3Error> {
+    let mut errors = Vec::new();
+    if env.aws_access_key_id.is_none() || env.aws_secret_access_key.is_none() {
+        errors.push(S3Error::MissingCredentials);
+    }
+    let region = config
+        .s3
+        .region
+        .clone()
+        .or_else(|| env.aws_region.clone())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    if let Err(e) = Endpoint::new(config.s3.endpoint.as_deref(), &region, config.s3.path_style) {
+        errors.push(S3Error::Endpoint(e));
+    }
+    errors
+}
+
 /// Checks credentials and the endpoint and lists the objects.
 pub fn plan(
     bundle: &Bundle<'_>,
