@@ -74,14 +74,34 @@ expected=$(awk -v t="$target" '$1 == t { print $2; exit }' "$manifest")
 
 scratch=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
 
+# The private directory of this install: what runs is $run_copy and nothing else.
+private=$(mktemp -d "$scratch/stevedore.XXXXXX") || fail "cannot create a directory under $scratch"
+chmod 700 "$private"
+run_copy="$private/$exe"
+# Removed on any failure; kept (it is what runs) once emitted.
+trap 'rm -rf "$private"' EXIT
+
+# Emits the private copy, whose own bytes were just hashed and matched (or just built in
+# the private directory).
+emit_run_copy() {
+  chmod 700 "$run_copy"
+  trap - EXIT
+  emit "$run_copy"
+  exit 0
+}
+
 if [ -z "$expected" ]; then
-  # No released binary for this commit: build it from the action's own sources.
+  # No released binary for this commit: build it from the action's own sources, in the
+  # private directory (a shared target directory could hold what an earlier step put
+  # there, which cargo would take for its own build), and run only that build's copy.
   if command -v cargo >/dev/null 2>&1; then
     say "stevedore $version has no prebuilt binary for $target in this ref; building from source"
-    build_dir="$scratch/stevedore-build"
-    cargo build --release --locked --quiet --manifest-path "$action_dir/Cargo.toml" --target-dir "$build_dir" >&2
-    emit "$build_dir/release/$exe"
-    exit 0
+    build_dir="$private/build"
+    cargo build --release --locked --quiet --manifest-path "$action_dir/Cargo.toml" --target-dir "$build_dir" >&2 ||
+      fail "building stevedore from source failed (see above)"
+    cp "$build_dir/release/$exe" "$run_copy" || fail "the build left no $build_dir/release/$exe"
+    rm -rf "$build_dir"
+    emit_run_copy
   fi
   fail "this ref of stevedore has no prebuilt binary for $target and cargo is not installed; use a release tag (uses: ${repository:-OWNER/stevedore}@v1) or install Rust on the runner"
 fi
@@ -137,20 +157,6 @@ base=${STEVEDORE_DOWNLOAD_BASE:-https://github.com/$repository/releases/download
 base=${base%/}
 protocols=
 check_base "$base"
-# The private directory of this install: what runs is $run_copy and nothing else.
-private=$(mktemp -d "$scratch/stevedore.XXXXXX") || fail "cannot create a directory under $scratch"
-chmod 700 "$private"
-run_copy="$private/$exe"
-# Removed on any failure; kept (it is what runs) once emitted.
-trap 'rm -rf "$private"' EXIT
-
-# Emits the private copy, whose own bytes were just hashed and matched.
-emit_run_copy() {
-  chmod 700 "$run_copy"
-  trap - EXIT
-  emit "$run_copy"
-  exit 0
-}
 
 cache_root=${RUNNER_TOOL_CACHE:-$scratch}
 cache_dir="$cache_root/stevedore/$version/$target"

@@ -10,6 +10,7 @@
 //! See `ARCHITECTURE.md` for the module map.
 
 // Leaves: import nothing from the crate.
+pub(crate) mod display;
 pub mod events;
 pub mod exit_code;
 pub mod secret;

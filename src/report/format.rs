@@ -20,8 +20,7 @@ pub(crate) fn markdown(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
+            c => out.push_str(&crate::display::escape_controls(c.encode_utf8(&mut [0; 4]))),
         }
     }
     out
@@ -39,8 +38,7 @@ pub(crate) fn code(text: &str) -> String {
             '|' => body.push_str("\\|"),
             '\n' => body.push_str("\\n"),
             '\r' => body.push_str("\\r"),
-            c if c.is_control() => body.push('\u{FFFD}'),
-            c => body.push(c),
+            c => body.push_str(&crate::display::escape_controls(c.encode_utf8(&mut [0; 4]))),
         }
     }
     let mut longest = 0;

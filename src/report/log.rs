@@ -70,9 +70,10 @@ impl LogReporter {
         self.mode
     }
 
-    /// Writes one line, with any credential in it replaced by `***`.
+    /// Writes one line, with any credential in it replaced by `***` and any character a
+    /// terminal would act on (ESC, bidi overrides) shown escaped.
     fn write_line(&self, line: &str) {
-        self.write_unfiltered(&self.redact(line));
+        self.write_unfiltered(&crate::display::escape_controls(&self.redact(line)));
     }
 
     fn write_unfiltered(&self, line: &str) {

@@ -526,11 +526,13 @@ fn copy_file(src: &Path, dest: &Path, mode: u32) -> Result<(u64, [u8; 32]), Uplo
         source,
     };
     let mut input = File::open(src).map_err(read_err)?;
-    let mut output = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(dest)
-        .map_err(write_err)?;
+    // Private until its own mode is set at the end (issue 19 item 10): no other user opens
+    // a half-written copy.
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut output = options.open(dest).map_err(write_err)?;
     BUFFER.with_borrow_mut(|buf| {
         let mut hasher = Sha256::new();
         let mut total = 0u64;

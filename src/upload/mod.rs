@@ -482,27 +482,42 @@ fn preflight(
         Prepared::Release(..) => false,
     });
     if ships_documents {
-        check_document_names(bundle)?;
+        let job_key = config
+            .destinations
+            .iter()
+            .any(|d| matches!(d, Destination::S3 { .. }))
+            .then_some(config.s3.job_key.as_deref())
+            .flatten();
+        check_document_names(bundle, job_key)?;
     }
     Ok(prepared)
 }
 
 /// No selected file may take the name of the checksums file or the manifest where those
 /// are shipped beside the files.
-fn check_document_names(bundle: &Bundle<'_>) -> Result<(), UploadError> {
+fn check_document_names(bundle: &Bundle<'_>, job_key: Option<&str>) -> Result<(), UploadError> {
+    // With `job-key` (S3), the documents also ship as `<checksums>-<key>` and
+    // `stevedore-manifest-<key>.json`: a selected file of either name would be overwritten.
+    let keyed = job_key.map(|key| {
+        (
+            format!("{}-{key}", bundle.checksums_name),
+            format!("stevedore-manifest-{key}.json"),
+        )
+    });
     for (file, _) in bundle.manifest.files() {
-        if file.rel() == bundle.checksums_name {
+        let rel = file.rel();
+        if rel == bundle.checksums_name || keyed.as_ref().is_some_and(|(sums, _)| rel == sums) {
             return Err(UploadError::NameClash {
-                name: file.rel().to_owned(),
+                name: rel.to_owned(),
                 what: "checksums file",
-                fix: "set the `checksums` input to another name",
+                fix: "set the `checksums` input (or `job-key`) to another name",
             });
         }
-        if file.rel() == MANIFEST_NAME {
+        if rel == MANIFEST_NAME || keyed.as_ref().is_some_and(|(_, manifest)| rel == manifest) {
             return Err(UploadError::NameClash {
-                name: file.rel().to_owned(),
+                name: rel.to_owned(),
                 what: "manifest",
-                fix: "exclude that file with a `!` pattern in `path`",
+                fix: "exclude that file with a `!` pattern in `path` (or set `job-key` to another name)",
             });
         }
     }

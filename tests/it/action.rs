@@ -517,3 +517,22 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn terminal_escapes_and_bidi_overrides_in_names_are_shown_escaped() {
+    let ctx = Ctx::new();
+    ctx.file("dist/red\u{1b}]0;owned\u{7}\u{1b}[31m.txt", "a");
+    ctx.file("dist/invoice\u{202e}fdp.exe", "b");
+    for run in [
+        ctx.action(&[("path", "dist"), ("destination", "none")]),
+        ctx.cli(&["dist"]),
+    ] {
+        assert_eq!(run.code, 0, "{}", run.log());
+        let all = format!("{}{}", run.log(), run.summary);
+        for raw in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(!all.contains(raw), "{raw:?} reached the log: {all:?}");
+        }
+        assert!(all.contains("\\u{1b}]0;owned"), "{all}");
+        assert!(all.contains("invoice\\u{202e}fdp.exe"), "{all}");
+    }
+}

@@ -301,3 +301,40 @@ fn a_destination_inside_the_selection_is_left_out_of_it() {
         "no out/out"
     );
 }
+
+/// Every copy is created readable by its owner only (`0600`), and gets its mode once
+/// written: no other user of the runner opens a half-written file. Seen in the system
+/// calls themselves (`strace`), since the window cannot be hit from outside.
+#[test]
+fn copies_are_created_private_before_their_mode_is_set() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    let tool = ctx.file("dist/bin/tool", "#!/bin/sh\n");
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let trace = ctx.temp.join("strace.log");
+    let out = std::process::Command::new("strace")
+        .args(["-f", "-e", "trace=openat", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_stevedore"))
+        .args(["dist", "--destination", "./out"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &ctx.home)
+        .env("RUNNER_TEMP", &ctx.temp)
+        .current_dir(&ctx.ws)
+        .output()
+        .expect("strace (scripts/test installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = fs::read_to_string(&trace).expect("trace");
+    let creates: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("stevedore-partial-") && l.contains("O_CREAT"))
+        .filter(|l| l.contains("/a.txt\"") || l.contains("/bin/tool\""))
+        .collect();
+    assert_eq!(creates.len(), 2, "{log}");
+    for line in creates {
+        assert!(line.contains(", 0600)"), "created private: {line}");
+    }
+    let mode = fs::metadata(ctx.ws.join("out/bin/tool")).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o755, "then given its own mode");
+}

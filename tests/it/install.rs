@@ -712,13 +712,33 @@ fn https_is_accepted_for_any_host() {
 }
 
 /// The `if:` of action.yml's credentials step, which alone hands `ACTIONS_RUNTIME_TOKEN`
-/// to the binary.
-const CREDENTIALS_IF: &str = "inputs.destination == '' || contains(inputs.destination, 'artifact')";
+/// to the binary: it reads the `destinations` step's answer.
+const CREDENTIALS_IF: &str = "steps.destinations.outputs.artifact == 'true'";
 
-/// [`CREDENTIALS_IF`] as the runner evaluates it: `==` and `contains` on strings ignore
-/// case, and the input reaches the expression exactly as written.
+/// Whether action.yml hands the token over for `destination`: its `destinations` step
+/// itself, run with bash as the runner runs it (`DESTINATION` from `env:`), read back from
+/// its `$GITHUB_OUTPUT`.
 fn credentials_handed_over(destination: &str) -> bool {
-    destination.is_empty() || destination.to_lowercase().contains("artifact")
+    let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml"))
+        .expect("action.yml");
+    let action = yaml_rust2::YamlLoader::load_from_str(&text).expect("yaml");
+    let steps = action[0]["runs"]["steps"].as_vec().expect("steps");
+    let step = steps
+        .iter()
+        .find(|s| s["id"].as_str() == Some("destinations"))
+        .expect("the destinations step");
+    let script = step["run"].as_str().expect("its run");
+    let dir = tempfile::tempdir().expect("tmp");
+    let output = dir.path().join("output");
+    fs::write(&output, "").expect("touch");
+    let status = Command::new("bash")
+        .args(["-e", "-c", script])
+        .env("DESTINATION", destination)
+        .env("GITHUB_OUTPUT", &output)
+        .status()
+        .expect("bash");
+    assert!(status.success(), "{destination:?}");
+    parse_outputs(&fs::read_to_string(&output).expect("outputs"))["artifact"] == "true"
 }
 
 #[test]
@@ -744,6 +764,10 @@ fn a_destination_that_resolves_to_artifact_always_gets_the_token() {
         "artifact",
         "\n  artifact  \n",
         "./out\n# artifact",
+        "./out\nartifact",
+        "./artifacts",
+        "s3://bucket/artifact",
+        "release\n./artifact-staging",
     ] {
         // With the credentials step skipped, the run step's env holds empty values.
         let run = ctx.action_env(
@@ -754,14 +778,13 @@ fn a_destination_that_resolves_to_artifact_always_gets_the_token() {
             ],
         );
         let wants_artifact = run.log().contains("ACTIONS_RUNTIME_TOKEN");
-        if wants_artifact {
-            assert!(
-                credentials_handed_over(destination),
-                "destination {destination:?}: the binary uploads an artifact but action.yml \
-                 does not hand over the token\n{}",
-                run.log()
-            );
-        }
+        let handed = credentials_handed_over(destination);
+        assert_eq!(
+            handed,
+            wants_artifact || destination.is_empty(),
+            "destination {destination:?}: the token goes exactly to a run that uploads an artifact\n{}",
+            run.log()
+        );
         let no_destination_line = !destination.is_empty()
             && destination.lines().all(|l| {
                 let l = l.trim();
@@ -857,4 +880,90 @@ fn the_download_sub_action_hands_the_token_over_exactly_when_this_runs_artifacts
         );
         assert!(!ctx.ws.join("out").exists(), "{log}");
     }
+}
+
+/// A ref without released binaries is built from source: in the install's private
+/// directory, and what runs is that build's copy, never a shared target directory an
+/// earlier step could have filled (a `cargo` that keeps what it finds stands in for
+/// cargo's own up-to-date check).
+#[test]
+fn a_build_from_source_runs_only_its_own_private_build() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = fs::canonicalize(dir.path()).expect("canonical");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let action = root.join("action");
+    fs::create_dir_all(action.join("dist")).expect("mkdir");
+    for file in ["dist/install.sh", "dist/manifest.txt"] {
+        fs::copy(src.join(file), action.join(file)).expect("copy");
+    }
+    let manifest = fs::read_to_string(action.join("dist/manifest.txt")).expect("manifest");
+    assert!(
+        !manifest.contains(LINUX.target),
+        "this test needs a manifest without a binary for {}",
+        LINUX.target
+    );
+    let bin = root.join("bin");
+    fs::create_dir(&bin).expect("mkdir");
+    let cargo = bin.join("cargo");
+    fs::write(
+        &cargo,
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = --target-dir ] && dir=$2; shift; done\n\
+         [ -x \"$dir/release/stevedore\" ] && exit 0\n\
+         mkdir -p \"$dir/release\" && printf '%s' \"$PROGRAM\" > \"$dir/release/stevedore\" && chmod 755 \"$dir/release/stevedore\"\n",
+    )
+    .expect("cargo");
+    fs::set_permissions(&cargo, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let temp = root.join("runner-temp");
+    // What an earlier step of the job left where the old installer built.
+    let planted = temp.join("stevedore-build/release/stevedore");
+    fs::create_dir_all(planted.parent().expect("parent")).expect("mkdir");
+    fs::write(&planted, program(EVIL)).expect("plant");
+    fs::set_permissions(&planted, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let output = root.join("github_output");
+    fs::write(&output, "").expect("touch");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![bin];
+    paths.extend(std::env::split_paths(&path));
+    let out = Command::new("bash")
+        .arg(action.join("dist/install.sh"))
+        .env("GITHUB_ACTION_PATH", &action)
+        .env("RUNNER_OS", LINUX.os)
+        .env("RUNNER_ARCH", LINUX.arch)
+        .env("RUNNER_TEMP", &temp)
+        .env("RUNNER_TOOL_CACHE", root.join("tool-cache"))
+        .env("GITHUB_OUTPUT", &output)
+        .env("PROGRAM", String::from_utf8(program(GOOD)).expect("utf-8"))
+        .env("PATH", std::env::join_paths(paths).expect("PATH"))
+        .output()
+        .expect("install.sh");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("building from source"), "{log}");
+    let emitted = PathBuf::from(&parse_outputs(&fs::read_to_string(&output).expect("out"))["path"]);
+    assert_eq!(
+        run(&emitted),
+        GOOD,
+        "the private build runs, not the planted one"
+    );
+    let private = emitted.parent().expect("its directory");
+    assert!(
+        private.parent() == Some(temp.as_path())
+            && private
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("stevedore.")),
+        "{}",
+        emitted.display()
+    );
+    assert_eq!(
+        fs::metadata(private).expect("meta").permissions().mode() & 0o777,
+        0o700
+    );
+    assert!(
+        !private.join("build").exists(),
+        "the build directory is gone"
+    );
 }

@@ -427,3 +427,39 @@ fn matrix_jobs_sharing_a_prefix_keep_every_checksums_document_and_manifest() {
         verified.stdout
     );
 }
+
+#[test]
+fn a_selected_file_named_like_a_job_key_document_is_refused() {
+    let server = S3Server::start();
+    for name in ["SHA256SUMS-linux", "stevedore-manifest-linux.json"] {
+        let ctx = Ctx::new();
+        ctx.file("dist/app.bin", "app");
+        ctx.file(&format!("dist/{name}"), "a file of the build's own");
+        let destination = format!("s3://{BUCKET}/keyed");
+        let run = ctx.action_env(
+            &[
+                ("path", "dist"),
+                ("destination", &destination),
+                ("s3-endpoint", &server.endpoint),
+                ("s3-path-style", "true"),
+                ("s3-region", "eu-west-1"),
+                ("job-key", "linux"),
+            ],
+            &[
+                ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
+                ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_KEY.to_owned()),
+            ],
+        );
+        assert_eq!(run.code, 2, "{name}: {}", run.log());
+        assert!(
+            run.log()
+                .contains(&format!("a selected file is named `{name}`")),
+            "{}",
+            run.log()
+        );
+        assert!(
+            server.objects().iter().all(|o| !o.starts_with("keyed/")),
+            "nothing uploaded"
+        );
+    }
+}

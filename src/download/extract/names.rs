@@ -4,17 +4,7 @@
 /// A name with its control characters made visible, for error messages (entry names come
 /// from the archive: untrusted).
 pub(crate) fn shown(name: &[u8]) -> String {
-    String::from_utf8_lossy(name)
-        .chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    crate::display::escape_controls(&String::from_utf8_lossy(name)).into_owned()
 }
 
 #[cfg(test)]
