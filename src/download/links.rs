@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::extract::names::shown;
-use super::place::PlaceError;
+use super::place::{PlaceError, sorted_entries};
 use crate::tree_path::{Node, resolve_link};
 
 /// Checks every link below `out` (the staged tree) as if `out` were already merged into
@@ -53,12 +53,7 @@ fn collect_links(
             source,
         }
     };
-    let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)
-        .map_err(read_err(dir))?
-        .collect::<Result<_, _>>()
-        .map_err(read_err(dir))?;
-    entries.sort_by_key(fs::DirEntry::file_name);
-    for entry in entries {
+    for entry in sorted_entries(dir)? {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         let child = if rel.is_empty() {

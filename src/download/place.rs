@@ -251,15 +251,21 @@ struct Move {
     replaces: bool,
 }
 
+/// The entries of `dir` in name order, so what is done first (and named first in an error)
+/// is the same from run to run.
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<fs::DirEntry>, PlaceError> {
+    let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)
+        .map_err(io_err("read", dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io_err("read", dir))?;
+    entries.sort_by_key(fs::DirEntry::file_name);
+    Ok(entries)
+}
+
 /// Each staged entry that moves as a whole: new names, and files replacing files; a staged
 /// directory whose name `path` already has as a directory is merged entry by entry.
 fn plan_moves(from: &Path, to: &Path, rel: &str, moves: &mut Vec<Move>) -> Result<(), PlaceError> {
-    let mut entries: Vec<fs::DirEntry> = fs::read_dir(from)
-        .map_err(io_err("read", from))?
-        .collect::<Result<_, _>>()
-        .map_err(io_err("read", from))?;
-    entries.sort_by_key(fs::DirEntry::file_name);
-    for entry in entries {
+    for entry in sorted_entries(from)? {
         let name = entry.file_name();
         let dest = to.join(&name);
         let child = if rel.is_empty() {
@@ -482,12 +488,7 @@ fn merge_dir(
     owners: &mut HashMap<PathBuf, String>,
     dropped: &mut (u64, u64),
 ) -> Result<(), PlaceError> {
-    let mut entries: Vec<_> = fs::read_dir(from)
-        .map_err(io_err("read", from))?
-        .collect::<Result<_, _>>()
-        .map_err(io_err("read", from))?;
-    entries.sort_by_key(fs::DirEntry::file_name);
-    for entry in entries {
+    for entry in sorted_entries(from)? {
         let name = entry.file_name();
         let src = entry.path();
         let dest = to.join(&name);

@@ -303,33 +303,43 @@ impl Sorted {
             text.join(", ")
         };
         let shown = target.display();
-        if !self.replaced.is_empty() {
-            reporter.event(&Event::info(format!(
-                "`{shown}`: replaced {} file(s) of the same name: {}",
-                self.replaced.len(),
-                list(&self.replaced)
-            )));
-        }
-        if !self.removed.is_empty() {
-            reporter.event(&Event::info(format!(
-                "`{shown}`: removed {} file(s) an earlier run wrote and this one does not ship: {}",
-                self.removed.len(),
-                list(&self.removed)
-            )));
-        }
-        if !self.kept.is_empty() {
-            reporter.event(&Event::info(format!(
-                "`{shown}`: kept {} entr(ies) stevedore did not write (not in the checksums file): {}",
-                self.kept.len(),
-                list(&self.kept)
-            )));
-        }
-        if !self.displaced.is_empty() {
-            reporter.event(&Event::warning(format!(
-                "`{shown}`: removed {} entr(ies) stevedore did not write, where this run ships a file or directory of the same path: {}",
-                self.displaced.len(),
-                list(&self.displaced)
-            )));
+        // What happened, worded per kind; a foreign entry removed is the one warning.
+        let kinds = [
+            (
+                &self.replaced,
+                "replaced {} file(s) of the same name",
+                false,
+            ),
+            (
+                &self.removed,
+                "removed {} file(s) an earlier run wrote and this one does not ship",
+                false,
+            ),
+            (
+                &self.kept,
+                "kept {} entr(ies) stevedore did not write (not in the checksums file)",
+                false,
+            ),
+            (
+                &self.displaced,
+                "removed {} entr(ies) stevedore did not write, where this run ships a file or directory of the same path",
+                true,
+            ),
+        ];
+        for (names, what, warn) in kinds {
+            if names.is_empty() {
+                continue;
+            }
+            let text = format!(
+                "`{shown}`: {}: {}",
+                what.replace("{}", &names.len().to_string()),
+                list(names)
+            );
+            reporter.event(&if warn {
+                Event::warning(text)
+            } else {
+                Event::info(text)
+            });
         }
     }
 }

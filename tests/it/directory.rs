@@ -324,7 +324,11 @@ fn copies_are_created_private_before_their_mode_is_set() {
         .current_dir(&ctx.ws)
         .output()
         .expect("strace (scripts/test installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log = fs::read_to_string(&trace).expect("trace");
     let creates: Vec<&str> = log
         .lines()
@@ -335,6 +339,9 @@ fn copies_are_created_private_before_their_mode_is_set() {
     for line in creates {
         assert!(line.contains(", 0600)"), "created private: {line}");
     }
-    let mode = fs::metadata(ctx.ws.join("out/bin/tool")).expect("meta").permissions().mode();
+    let mode = fs::metadata(ctx.ws.join("out/bin/tool"))
+        .expect("meta")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o755, "then given its own mode");
 }

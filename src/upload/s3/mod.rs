@@ -140,6 +140,16 @@ pub struct S3Report {
     pub bytes: u64,
 }
 
+/// The region: the `s3-region` input, else `AWS_REGION`, else us-east-1 (as the AWS CLI).
+fn region(config: &Config, env: &RunnerEnv) -> String {
+    config
+        .s3
+        .region
+        .clone()
+        .or_else(|| env.aws_region.clone())
+        .unwrap_or_else(|| "us-east-1".to_owned())
+}
+
 /// What needs no file to be checked (issue 26 item 8): the credentials and the endpoint,
 /// before the scan, with every other destination's, so all are said at once.
 #[must_use]
@@ -148,12 +158,7 @@ pub fn check_setup(config: &Config, env: &RunnerEnv) -> Vec<S3Error> {
     if env.aws_access_key_id.is_none() || env.aws_secret_access_key.is_none() {
         errors.push(S3Error::MissingCredentials);
     }
-    let region = config
-        .s3
-        .region
-        .clone()
-        .or_else(|| env.aws_region.clone())
-        .unwrap_or_else(|| "us-east-1".to_owned());
+    let region = region(config, env);
     if let Err(e) = Endpoint::new(config.s3.endpoint.as_deref(), &region, config.s3.path_style) {
         errors.push(S3Error::Endpoint(e));
     }
@@ -175,12 +180,7 @@ pub fn plan(
     ) else {
         return Err(S3Error::MissingCredentials);
     };
-    let region = config
-        .s3
-        .region
-        .clone()
-        .or_else(|| env.aws_region.clone())
-        .unwrap_or_else(|| "us-east-1".to_owned());
+    let region = region(config, env);
     let endpoint = Endpoint::new(config.s3.endpoint.as_deref(), &region, config.s3.path_style)
         .map_err(S3Error::Endpoint)?;
     let objects = bundle
