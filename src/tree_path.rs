@@ -38,7 +38,16 @@ pub enum NameProblem {
     /// A control character (line breaks, ESC): no build writes one, and a terminal would
     /// act on it.
     Control,
+    /// Longer than [`MAX_NAME_BYTES`] or deeper than [`MAX_DEPTH`]: no file system holds
+    /// it, and every walk over it (placing, cleaning up) would hold a directory per level.
+    TooLong,
 }
+
+/// Bytes of an entry name (Linux's `PATH_MAX`).
+pub(crate) const MAX_NAME_BYTES: usize = 4096;
+/// Components of an entry name: far beyond any build's tree (`node_modules` chains reach a
+/// few dozen), and under the 256 descriptors a macOS process may hold by default.
+pub(crate) const MAX_DEPTH: usize = 128;
 
 impl std::fmt::Display for NameProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,6 +66,9 @@ impl std::fmt::Display for NameProblem {
                 "writes inside a `.git` directory, which would change a repository's configuration or hooks (git refuses such paths too)"
             }
             NameProblem::Control => "contains a control character",
+            NameProblem::TooLong => {
+                "is longer than 4096 bytes or deeper than 128 directories, which stevedore does not restore"
+            }
         })
     }
 }
@@ -87,6 +99,9 @@ pub(crate) fn check_entry_name(raw: &[u8]) -> Result<(String, bool), NameProblem
         Some(path) => (path, true),
         None => (name, false),
     };
+    if path.len() > MAX_NAME_BYTES || path.split('/').nth(MAX_DEPTH).is_some() {
+        return Err(NameProblem::TooLong);
+    }
     for component in path.split('/') {
         check_component_of_path(component)?;
     }
@@ -224,6 +239,9 @@ pub(crate) enum LinkProblem<E> {
     ThroughMissing(String),
     /// More than [`MAX_HOPS`] links: a loop.
     TooManyLinks,
+    /// It leads into a `.git` directory (`prefix`): whatever later writes through it (a
+    /// tool that follows links) would change a repository's configuration or hooks.
+    IntoGit(String),
     /// The lookup failed.
     Lookup(E),
 }
@@ -244,6 +262,9 @@ impl<E: std::fmt::Display> std::fmt::Display for LinkProblem<E> {
             LinkProblem::TooManyLinks => {
                 write!(f, "it passes through more than {MAX_HOPS} links (a loop)")
             }
+            LinkProblem::IntoGit(prefix) => {
+                write!(f, "it leads into the `.git` directory `{prefix}`")
+            }
             LinkProblem::Lookup(e) => write!(f, "cannot follow it: {e}"),
         }
     }
@@ -259,6 +280,7 @@ impl<E> LinkProblem<E> {
                 via: via.map(|v| show(&v)),
             },
             LinkProblem::ThroughMissing(prefix) => LinkProblem::ThroughMissing(show(&prefix)),
+            LinkProblem::IntoGit(prefix) => LinkProblem::IntoGit(show(&prefix)),
             other => other,
         }
     }
@@ -288,8 +310,12 @@ pub(crate) fn resolve_link<E>(
                 }
             }
             _ => {
+                let git = is_git_dir(&component);
                 at.push(component);
                 let prefix = at.join("/");
+                if git {
+                    return Err(LinkProblem::IntoGit(prefix));
+                }
                 let follow = match lookup(&prefix).map_err(LinkProblem::Lookup)? {
                     Node::Dir => continue,
                     Node::File | Node::Missing => {
@@ -594,6 +620,33 @@ mod tests {
             resolve(&[], "d/l", "missing/file"),
             Ok("d/missing/file".into())
         );
+    }
+
+    #[test]
+    fn a_link_into_a_git_directory_is_refused() {
+        let t = [(".git/config", "f"), ("repo", ".git")];
+        assert_eq!(
+            resolve(&t, "config.ini", ".git/config"),
+            Err(LinkProblem::IntoGit(".git".into()))
+        );
+        assert_eq!(
+            resolve(&t, "c", "repo/config"),
+            Err(LinkProblem::IntoGit(".git".into()))
+        );
+        assert_eq!(
+            resolve(&[], "d/hooks", "../.GIT/hooks"),
+            Err(LinkProblem::IntoGit(".GIT".into()))
+        );
+    }
+
+    #[test]
+    fn names_too_long_or_too_deep_are_refused() {
+        let deep = vec!["d"; MAX_DEPTH + 1].join("/");
+        assert_eq!(check_entry_name(deep.as_bytes()), Err(NameProblem::TooLong));
+        let just = vec!["d"; MAX_DEPTH].join("/");
+        assert!(check_entry_name(just.as_bytes()).is_ok());
+        let long = "x".repeat(MAX_NAME_BYTES + 1);
+        assert_eq!(check_entry_name(long.as_bytes()), Err(NameProblem::TooLong));
     }
 
     #[test]

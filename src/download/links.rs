@@ -54,14 +54,14 @@ fn collect_links(
         }
     };
     for entry in sorted_entries(dir)? {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path;
+        let name = entry.name.to_string_lossy().into_owned();
         let child = if rel.is_empty() {
             name
         } else {
             format!("{rel}/{name}")
         };
-        let kind = entry.file_type().map_err(read_err(&path))?;
+        let kind = entry.kind;
         if kind.is_symlink() {
             let target = fs::read_link(&path).map_err(read_err(&path))?;
             links.push((child, target.to_string_lossy().into_owned()));

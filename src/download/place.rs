@@ -59,6 +59,19 @@ pub enum PlaceError {
         /// What the download has.
         new_kind: &'static str,
     },
+    /// A link `path` holds would be replaced by a link that leads elsewhere.
+    #[error(
+        "`{}` is a link to `{old}` and the download holds a link to `{new}` there; links already in `path` may lead through it, so a link is never replaced by another: remove it first, or download into another `path`",
+        link.display()
+    )]
+    ReplacesLink {
+        /// The link in `path`.
+        link: PathBuf,
+        /// Where it leads.
+        old: String,
+        /// Where the download's leads.
+        new: String,
+    },
     /// A link would lead outside `path` once placed.
     #[error(
         "refused link `{link}` -> `{target}`: {reason}; links are restored only when they stay inside `path` together with everything `path` already holds"
@@ -117,6 +130,9 @@ pub(crate) type DirModes = BTreeMap<String, u32>;
 #[derive(Debug)]
 pub(crate) struct Staging {
     root: PathBuf,
+    /// Kept when `path` could not be put back whole: it holds the originals the error
+    /// names ([`PlaceError::Partial`]).
+    keep: bool,
 }
 
 impl Staging {
@@ -133,7 +149,7 @@ impl Staging {
         let root = base.join(format!(".stevedore-{}", crate::secret::random_hex()));
         super::extract::private_dir(&root)
             .map_err(io_err("create the staging directory", &root))?;
-        let staging = Staging { root };
+        let staging = Staging { root, keep: false };
         for dir in [staging.spool_dir(), staging.out(), staging.kept()] {
             fs::create_dir(&dir).map_err(io_err("create", &dir))?;
         }
@@ -179,7 +195,7 @@ impl Staging {
 
     /// [`Staging::commit`] with the final renames made by `rename` (a test makes one fail).
     fn commit_with(
-        self,
+        mut self,
         path: &Path,
         modes: &DirModes,
         rename: &mut dyn FnMut(&Path, &Path) -> io::Result<()>,
@@ -206,7 +222,11 @@ impl Staging {
                 let mut planned = Vec::new();
                 plan_moves(&out, path, "", &mut planned)?;
                 preflight(&self.root, path, &planned)?;
-                Journal::run(&planned, &self.kept(), rename)?;
+                if let Err(e) = Journal::run(&planned, &self.kept(), rename) {
+                    // The originals the message points to must outlive this value.
+                    self.keep = matches!(e, PlaceError::Partial { .. });
+                    return Err(e);
+                }
                 planned
                     .into_iter()
                     .filter(|m| m.is_dir && !m.replaces)
@@ -220,7 +240,9 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
+        if !self.keep {
+            let _ = fs::remove_dir_all(&self.root);
+        }
     }
 }
 
@@ -253,31 +275,50 @@ struct Move {
 
 /// The entries of `dir` in name order, so what is done first (and named first in an error)
 /// is the same from run to run.
-pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<fs::DirEntry>, PlaceError> {
-    let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)
-        .map_err(io_err("read", dir))?
-        .collect::<Result<_, _>>()
-        .map_err(io_err("read", dir))?;
-    entries.sort_by_key(fs::DirEntry::file_name);
+/// The directory is closed before the caller goes deeper: a walk that kept one open per
+/// level runs out of descriptors in a deep tree.
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<Listed>, PlaceError> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err("read", dir))? {
+        let entry = entry.map_err(io_err("read", dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io_err("read", &path))?;
+        entries.push(Listed {
+            name: entry.file_name(),
+            path,
+            kind,
+        });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(entries)
+}
+
+/// One entry of a directory, read with [`sorted_entries`].
+pub(crate) struct Listed {
+    /// Its name.
+    pub(crate) name: std::ffi::OsString,
+    /// Its path.
+    pub(crate) path: PathBuf,
+    /// What it is (a link is a link: not followed).
+    pub(crate) kind: fs::FileType,
 }
 
 /// Each staged entry that moves as a whole: new names, and files replacing files; a staged
 /// directory whose name `path` already has as a directory is merged entry by entry.
 fn plan_moves(from: &Path, to: &Path, rel: &str, moves: &mut Vec<Move>) -> Result<(), PlaceError> {
     for entry in sorted_entries(from)? {
-        let name = entry.file_name();
+        let name = entry.name;
         let dest = to.join(&name);
         let child = if rel.is_empty() {
             name.to_string_lossy().into_owned()
         } else {
             format!("{rel}/{}", name.to_string_lossy())
         };
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        let is_dir = entry.kind.is_dir();
         match fs::symlink_metadata(&dest) {
-            Ok(meta) if is_dir && meta.is_dir() => plan_moves(&entry.path(), &dest, &child, moves)?,
+            Ok(meta) if is_dir && meta.is_dir() => plan_moves(&entry.path, &dest, &child, moves)?,
             existing => moves.push(Move {
-                from: entry.path(),
+                from: entry.path,
                 to: dest,
                 rel: child,
                 is_dir,
@@ -364,10 +405,13 @@ impl<'m> Journal<'m> {
                 None
             };
             if let Err(source) = rename(&m.from, &m.to) {
-                if let Some(backup) = &backup
-                    && fs::symlink_metadata(&m.to).is_err()
-                {
-                    let _ = rename(backup, &m.to);
+                // The original, moved aside (not linked), goes back first; if it cannot,
+                // `path` is not as it was, and the error says where the original is.
+                let lost = backup.as_ref().is_some_and(|backup| {
+                    fs::symlink_metadata(&m.to).is_err() && rename(backup, &m.to).is_err()
+                });
+                if lost {
+                    journal.done.push((m, backup));
                 }
                 return Err(journal.undo(&m.to, source, kept));
             }
@@ -443,16 +487,14 @@ fn kind(meta: &fs::Metadata) -> &'static str {
 /// Refuses, before anything moves, a staged file over an existing directory or a staged
 /// directory over an existing non-directory.
 fn check_shapes(from: &Path, to: &Path) -> Result<(), PlaceError> {
-    for entry in fs::read_dir(from).map_err(io_err("read", from))? {
-        let entry = entry.map_err(io_err("read", from))?;
-        let dest = to.join(entry.file_name());
+    for entry in sorted_entries(from)? {
+        let dest = to.join(&entry.name);
         let Ok(existing) = fs::symlink_metadata(&dest) else {
             continue;
         };
-        let new = entry.file_type().map_err(io_err("read", &entry.path()))?;
-        match (new.is_dir(), existing.is_dir()) {
-            (true, true) => check_shapes(&entry.path(), &dest)?,
-            (false, false) => {}
+        match (entry.kind.is_dir(), existing.is_dir()) {
+            (true, true) => check_shapes(&entry.path, &dest)?,
+            (false, false) => check_link_replacement(&entry, &dest, &existing)?,
             (new_dir, _) => {
                 return Err(PlaceError::Shape {
                     existing: dest,
@@ -463,6 +505,30 @@ fn check_shapes(from: &Path, to: &Path) -> Result<(), PlaceError> {
         }
     }
     Ok(())
+}
+
+/// A link `path` already holds is replaced only by the very same link: other links there
+/// (an earlier step's) may lead through it, and changing where it leads would change where
+/// they lead, unchecked (the second review's finding). A file may replace it: what leads
+/// through it then leads nowhere.
+fn check_link_replacement(
+    entry: &Listed,
+    dest: &Path,
+    existing: &fs::Metadata,
+) -> Result<(), PlaceError> {
+    if !(existing.file_type().is_symlink() && entry.kind.is_symlink()) {
+        return Ok(());
+    }
+    let read = |p: &Path| fs::read_link(p).map_err(io_err("read", p));
+    let (old, new) = (read(dest)?, read(&entry.path)?);
+    if old == new {
+        return Ok(());
+    }
+    Err(PlaceError::ReplacesLink {
+        link: dest.to_owned(),
+        old: super::extract::names::shown(old.as_os_str().as_encoded_bytes()),
+        new: super::extract::names::shown(new.as_os_str().as_encoded_bytes()),
+    })
 }
 
 /// Merges artifact `artifact`'s extracted tree `part` into `out`; `owners` remembers which
@@ -489,8 +555,8 @@ fn merge_dir(
     dropped: &mut (u64, u64),
 ) -> Result<(), PlaceError> {
     for entry in sorted_entries(from)? {
-        let name = entry.file_name();
-        let src = entry.path();
+        let name = entry.name;
+        let src = entry.path;
         let dest = to.join(&name);
         let rel = rel.join(&name);
         let src_meta = fs::symlink_metadata(&src).map_err(io_err("read", &src))?;

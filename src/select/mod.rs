@@ -137,6 +137,16 @@ pub enum SelectError {
         /// The root directory.
         root: String,
     },
+    /// With `symlinks: preserve` into an artifact, a name holding `\`: the zip stores it
+    /// with `/` (as upload-artifact does), so it would lie elsewhere than where its links
+    /// were checked.
+    #[error(
+        "`{rel}` holds a backslash, which becomes `/` in an artifact's zip; with `symlinks: preserve` that would move it (and what its links lead to) away from where they were checked: rename it, exclude it with a `!` pattern in `path`, or use `symlinks: follow`"
+    )]
+    LinkedBackslash {
+        /// The relative path (escaped for display).
+        rel: String,
+    },
     /// A selected file has a name the artifact service refuses.
     #[error(
         "`{rel}` cannot be stored in an artifact: paths must not contain \" : < > | * ? or line breaks; exclude it with a `!` pattern in `path` or rename it"
@@ -235,6 +245,13 @@ pub fn select_links(
         files.par_sort_unstable_by(|a, b| a.rel().cmp(b.rel()));
     }
     if preserve_links {
+        if options.artifact_paths
+            && let Some(file) = files.iter().find(|f| f.rel().contains('\\'))
+        {
+            return Err(SelectError::LinkedBackslash {
+                rel: file.rel().escape_debug().to_string(),
+            });
+        }
         check_links(&files, &root)?;
     }
     report_case_collisions(&files, reporter);
@@ -438,6 +455,9 @@ fn check_links(files: &[SelectedFile], root: &str) -> Result<(), SelectError> {
                     "climbs back out of `{prefix}`, which is not a shipped directory"
                 ),
                 LinkProblem::TooManyLinks => "passes through a loop of links".into(),
+                LinkProblem::IntoGit(prefix) => {
+                    format!("leads into the `.git` directory `{prefix}`")
+                }
                 LinkProblem::Name(problem) => format!("{problem}"),
                 LinkProblem::Lookup(never) => match never {},
             };

@@ -554,3 +554,150 @@ fn zip_slip_names_are_refused_before_anything_is_uploaded() {
         );
     }
 }
+
+// The second, adversarial review of this change (a helper who did not write it) found
+// these; each test failed before its fix.
+
+#[test]
+fn a_link_an_earlier_step_placed_is_never_turned_elsewhere() {
+    // Step 1 alone is safe: `l2` leads through `l1` (four levels down) and back to the root.
+    // Step 2 alone is safe: it only points `l1` one level shallower, which would send `l2`
+    // above `path`.
+    let scene = Scene::new();
+    ship_zip(
+        &scene.ctx,
+        &scene.job,
+        "step1.zip",
+        &build(&[
+            Raw::file("a/b/c/d/readme", b"step 1", 0o644),
+            Raw::link("a/b/l1", "c/d"),
+            Raw::link("a/b/l2", "l1/../../../../outside/secret.txt"),
+        ]),
+    );
+    ship_zip(
+        &scene.ctx,
+        &scene.job,
+        "step2.zip",
+        &build(&[Raw::link("a/b/l1", "c")]),
+    );
+    let first = scene.download(&[("name", "step1.zip")]);
+    assert_eq!(first.code, 0, "{}", first.log());
+    let before = snapshot(&scene.boxed);
+    let run = scene.download(&[("name", "step2.zip")]);
+    scene.refused(&run, "a link is never replaced by another", &before);
+    assert!(
+        fs::read(scene.dest.join("a/b/l2")).is_err(),
+        "l2 still leads nowhere"
+    );
+    // The very same link again (a download repeated) is fine.
+    let again = scene.download(&[("name", "step1.zip")]);
+    assert_eq!(again.code, 0, "{}", again.log());
+}
+
+#[test]
+fn a_link_into_a_git_directory_is_refused() {
+    let scene = Scene::new();
+    fs::create_dir_all(scene.dest.join(".git/hooks")).expect("a repository");
+    ship_zip(
+        &scene.ctx,
+        &scene.job,
+        "gitlink.zip",
+        &build(&[Raw::link("hooks", ".git/hooks")]),
+    );
+    let before = snapshot(&scene.boxed);
+    let run = scene.download(&[("name", "gitlink.zip")]);
+    scene.refused(&run, "leads into the `.git` directory", &before);
+}
+
+#[test]
+fn a_preserved_link_named_with_a_backslash_is_refused_for_an_artifact() {
+    // `p\q` is one name on disk (checked from the root), but `p/q` in the zip, where its
+    // `l` is `p/l`: the link would be checked at one place and land at another.
+    let ctx = Ctx::new();
+    ctx.file("dist/d1/d2/d3/d4/f", "deep");
+    ctx.file("dist/p/keep", "p");
+    let dist = ctx.ws.join("dist");
+    symlink("d1/d2/d3/d4", dist.join("l")).expect("link");
+    symlink(".", dist.join("p/l")).expect("link");
+    symlink("l/../../../../x", dist.join("p\\q")).expect("link");
+    let job = emulator().job();
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "artifact"),
+            ("symlinks", "preserve"),
+        ],
+        &emulator().env(&job),
+    );
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(run.log().contains("holds a backslash"), "{}", run.log());
+    assert!(
+        !emulator()
+            .calls(&job)
+            .iter()
+            .any(|(method, _)| method == "CreateArtifact")
+    );
+}
+
+/// `stevedore download` under `ulimit -n nofile` (a self-hosted runner's service gets
+/// 1024; macOS processes 256).
+fn run_download_limited(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)], nofile: u32) -> i32 {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" download"))
+        .arg(env!("CARGO_BIN_EXE_stevedore"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &ctx.home)
+        .env("RUNNER_TEMP", &ctx.temp)
+        .env("GITHUB_WORKSPACE", &ctx.ws)
+        .env("GITHUB_ACTIONS", "true")
+        .envs(emulator().env(job))
+        .current_dir(&ctx.ws);
+    for (name, value) in inputs {
+        cmd.env(
+            format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
+            value,
+        );
+    }
+    cmd.output().expect("run").status.code().unwrap_or(-1)
+}
+
+#[test]
+fn deep_artifacts_are_bounded_and_never_leave_their_staging_behind() {
+    let scene = Scene::new();
+    // Deeper than any build's tree: refused by name, before anything is written.
+    let deep = "d/".repeat(1100);
+    ship_zip(
+        &scene.ctx,
+        &scene.job,
+        "deep.zip",
+        &build(&[Raw::file(&format!("{deep}f"), b"deep", 0o644)]),
+    );
+    fs::create_dir_all(&scene.boxed).expect("mkdir");
+    let before = snapshot(&scene.boxed);
+    let run = scene.download(&[("name", "deep.zip")]);
+    scene.refused(&run, "deeper than 128 directories", &before);
+    // As deep as allowed, with few descriptors: placed, links checked, staging removed.
+    let deep = "d/".repeat(120);
+    ship_zip(
+        &scene.ctx,
+        &scene.job,
+        "ok-deep.zip",
+        &build(&[
+            Raw::file(&format!("{deep}f"), b"deep", 0o644),
+            Raw::link(&format!("{deep}l"), "f"),
+        ]),
+    );
+    fs::create_dir_all(&scene.dest).expect("mkdir");
+    let inputs = [
+        ("name", "ok-deep.zip"),
+        ("path", scene.dest.to_str().expect("utf-8")),
+    ];
+    assert_eq!(run_download_limited(&scene.ctx, &scene.job, &inputs, 64), 0);
+    assert_eq!(
+        fs::read(scene.dest.join(format!("{deep}l"))).expect("placed"),
+        b"deep"
+    );
+    assert!(staging_left(&scene.dest).is_empty());
+}

@@ -140,6 +140,7 @@ pub(super) fn check_space(
     zip: &Path,
     dest: &Path,
     planned: &[Planned],
+    dirs: &HashSet<&str>,
 ) -> Result<(), ExtractError> {
     let declared: u64 = planned
         .iter()
@@ -158,17 +159,7 @@ pub(super) fn check_space(
         });
     }
     if let Some(available) = free.inodes {
-        let implied: HashSet<&str> = planned
-            .iter()
-            .flat_map(|p| p.path.match_indices('/').map(|(at, _)| &p.path[..at]))
-            .chain(
-                planned
-                    .iter()
-                    .filter(|p| p.kind == Kind::Dir)
-                    .map(|p| p.path.as_str()),
-            )
-            .collect();
-        let entries = planned.iter().filter(|p| p.kind != Kind::Dir).count() + implied.len();
+        let entries = planned.iter().filter(|p| p.kind != Kind::Dir).count() + dirs.len();
         if entries as u64 > available {
             return Err(ExtractError::NoInodes {
                 zip: zip.to_owned(),
@@ -296,6 +287,40 @@ pub(super) fn locate_data(
     Ok(())
 }
 
+/// Every directory the entries make (directory entries and the parents of every entry),
+/// by key, counted with the other entries against [`super::MAX_ENTRIES`] as it grows: a zip
+/// of many deep, distinct paths names far more directories than entries, and they cost
+/// memory here and inodes when written. Parents are added from the deepest up, stopping at
+/// one already known (its own parents are then known too).
+pub(super) fn implied_dirs<'p>(
+    zip: &Path,
+    planned: &'p [Planned],
+) -> Result<HashSet<&'p str>, ExtractError> {
+    let others = planned.iter().filter(|p| p.kind != Kind::Dir).count() as u64;
+    let mut dirs: HashSet<&str> = HashSet::new();
+    for p in planned {
+        let key = p.key.as_str();
+        if p.kind == Kind::Dir && !dirs.insert(key) {
+            continue;
+        }
+        let mut end = key.len();
+        while let Some(at) = key[..end].rfind('/') {
+            if !dirs.insert(&key[..at]) {
+                break;
+            }
+            end = at;
+        }
+        let count = others + dirs.len() as u64;
+        if count > super::MAX_ENTRIES {
+            return Err(ExtractError::TooManyEntries {
+                zip: zip.to_owned(),
+                count,
+            });
+        }
+    }
+    Ok(dirs)
+}
+
 /// Each link's target, read and resolved against the archive's own tree (the entries, with
 /// names folded where the destination folds case): every link on the way is followed, and
 /// every step must stay inside the destination. What the archive cannot show (the file
@@ -305,6 +330,7 @@ pub(super) fn read_link_targets(
     zip: &Path,
     file: &File,
     planned: &[Planned],
+    dirs: &HashSet<&str>,
     opts: ExtractOptions,
 ) -> Result<HashMap<usize, String>, ExtractError> {
     let mut targets = HashMap::new();
@@ -331,10 +357,6 @@ pub(super) fn read_link_targets(
         .iter()
         .enumerate()
         .map(|(i, p)| (p.key.as_str(), i))
-        .collect();
-    let dirs: HashSet<&str> = planned
-        .iter()
-        .flat_map(|p| p.key.match_indices('/').map(|(at, _)| &p.key[..at]))
         .collect();
     let mut lookup = |prefix: &str| -> Result<Node, std::convert::Infallible> {
         let key = if opts.case_insensitive {
@@ -400,13 +422,19 @@ mod tests {
         // Two entries that fit alone, not together: by a wide margin, as other processes
         // (the rest of the suite) write and delete files between the two `statvfs` calls.
         let half = free / 4 * 3;
-        let err = check_space(zip, dest.path(), &[planned("a", half), planned("b", half)])
-            .expect_err("more than the free space");
+        let err = check_space(
+            zip,
+            dest.path(),
+            &[planned("a", half), planned("b", half)],
+            &HashSet::new(),
+        )
+        .expect_err("more than the free space");
         assert!(
             matches!(err, ExtractError::NoSpace { declared, available, .. } if declared == half * 2 && available >= free / 2),
             "{err}"
         );
         assert!(err.to_string().contains("big.zip"), "{err}");
-        check_space(zip, dest.path(), &[planned("a", 1 << 20)]).expect("a megabyte fits");
+        check_space(zip, dest.path(), &[planned("a", 1 << 20)], &HashSet::new())
+            .expect("a megabyte fits");
     }
 }

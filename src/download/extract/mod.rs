@@ -22,7 +22,7 @@ use crate::exit_code::ExitCode;
 pub use crate::tree_path::NameProblem;
 pub use central::MAX_ENTRIES;
 use central::{CentralEntry, CentralError};
-use checks::{check_space, check_structure, locate_data, plan, read_link_targets};
+use checks::{check_space, check_structure, implied_dirs, locate_data, plan, read_link_targets};
 use write::write_all;
 pub(crate) use write::{private_dir, set_mode};
 
@@ -233,7 +233,7 @@ pub enum ExtractError {
     },
     /// More entries than [`MAX_ENTRIES`].
     #[error(
-        "`{}` declares {count} entries; stevedore restores at most {max} from one artifact (each is a file system entry and memory while it is checked): split the artifact",
+        "`{}` holds {count} entries (with the directories they imply); stevedore restores at most {max} from one artifact (each is a file system entry and memory while it is checked): split the artifact",
         zip.display(), max = MAX_ENTRIES
     )]
     TooManyEntries {
@@ -359,8 +359,9 @@ pub fn extract_zip(
     let mut planned = plan(zip, central, *opts)?;
     check_structure(zip, &planned)?;
     locate_data(zip, &file, &mut planned, directory_at)?;
-    check_space(zip, dest, &planned)?;
-    let targets = read_link_targets(zip, &file, &planned, *opts)?;
+    let dirs = implied_dirs(zip, &planned)?;
+    check_space(zip, dest, &planned, &dirs)?;
+    let targets = read_link_targets(zip, &file, &planned, &dirs, *opts)?;
     write_all(zip, &file, dest, &planned, &targets, *opts, progress)
 }
 
