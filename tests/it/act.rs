@@ -504,15 +504,19 @@ jobs:
           DOWNLOAD_PATH: ${{ steps.back.outputs.download-path }}
           ARTIFACTS: ${{ steps.back.outputs.artifacts }}
         run: |
-          test "$FILES" = 4
-          test "$BYTES" = "$SHIPPED"
+          # The four files, and the checksums file and manifest the artifact carries.
+          test "$FILES" = 6
           test "$(cd "$DOWNLOAD_PATH" && pwd -P)" = "$(cd restored && pwd -P)"
           printf '%s' "$ARTIFACTS" | grep -q '"round-trip"'
+          (cd restored && sha256sum -c SHA256SUMS)
+          documents=$(cat restored/SHA256SUMS restored/stevedore-manifest.json | wc -c)
+          test "$BYTES" = "$((SHIPPED + documents))"
+          docs='! -name SHA256SUMS ! -name stevedore-manifest.json'
           (cd out && find . -type f -exec sha256sum {} + | sort) > want.sums
-          (cd restored && find . -type f -exec sha256sum {} + | sort) > got.sums
+          (cd restored && find . -type f $docs -exec sha256sum {} + | sort) > got.sums
           diff want.sums got.sums
           (cd out && find . -type f -printf '%m %p\n' | sort) > want.modes
-          (cd restored && find . -type f -printf '%m %p\n' | sort) > got.modes
+          (cd restored && find . -type f $docs -printf '%m %p\n' | sort) > got.modes
           diff want.modes got.modes
           grep -qx '755 ./bin/tool' got.modes
           ./restored/bin/tool
