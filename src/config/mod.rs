@@ -116,8 +116,26 @@ pub struct ReleaseOptions {
     pub target_commitish: Option<String>,
     /// `expect-assets`: globs over asset names as GitHub stores them. Non-empty, the
     /// release is a set shared by matrix jobs, published once every line matches.
-    pub expect_assets: Vec<String>,
+    pub expect_assets: Vec<ExpectedAsset>,
 }
+
+/// One `expect-assets` line, compiled once here (as `secrets-allow` is) so the release
+/// destination has no second error path for it.
+#[derive(Debug, Clone)]
+pub struct ExpectedAsset {
+    /// The line as written, as the summary and the messages show it.
+    pub line: String,
+    /// The line compiled; asset names are flat, so `*` matches any name.
+    pub matcher: globset::GlobMatcher,
+}
+
+impl PartialEq for ExpectedAsset {
+    fn eq(&self, other: &Self) -> bool {
+        self.line == other.line
+    }
+}
+
+impl Eq for ExpectedAsset {}
 
 /// S3-specific settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -518,19 +536,22 @@ fn release_options(r: &mut Reader<'_>) -> ReleaseOptions {
     release
 }
 
-/// `expect-assets`: each line must be a valid glob (checked here, compiled by the release
-/// destination). Asset names are flat, so `*` matches any name.
-fn expect_assets(r: &mut Reader<'_>) -> Vec<String> {
-    let lines = r.lines("expect-assets");
-    for line in &lines {
-        if let Err(e) = globset::Glob::new(line) {
-            r.fail(
+/// `expect-assets`: each line must be a valid glob.
+fn expect_assets(r: &mut Reader<'_>) -> Vec<ExpectedAsset> {
+    let mut compiled = Vec::new();
+    for line in r.lines("expect-assets") {
+        match globset::Glob::new(&line) {
+            Ok(glob) => compiled.push(ExpectedAsset {
+                matcher: glob.compile_matcher(),
+                line,
+            }),
+            Err(e) => r.fail(
                 "expect-assets",
                 format!("`{line}` is not a valid glob: {}", e.kind()),
-            );
+            ),
         }
     }
-    lines
+    compiled
 }
 
 fn s3_options(r: &mut Reader<'_>) -> S3Options {
@@ -709,7 +730,15 @@ mod tests {
             false,
         )
         .expect("an empty path with expect-assets");
-        assert_eq!(final_job.release.expect_assets, ["app-*"]);
+        assert_eq!(
+            final_job
+                .release
+                .expect_assets
+                .iter()
+                .map(|e| e.line.as_str())
+                .collect::<Vec<_>>(),
+            ["app-*"]
+        );
         assert!(final_job.warnings.is_empty(), "{:?}", final_job.warnings);
         let elsewhere =
             Config::from_raw(&raw(&[("path", "d"), ("expect-assets", "a")]), false).expect("valid");

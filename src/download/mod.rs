@@ -279,9 +279,16 @@ pub fn download(
     let http = Http::new(idle).map_err(DownloadError::Environment)?;
     let progress = Progress::default();
     let results = with_progress(reporter, &progress, total, &downloaded, || {
-        runtime.block_on(transfer_all(
-            &http, &source, &chosen, &staging, layout, config, &progress, reporter,
-        ))
+        let ctx = Ctx {
+            http: &http,
+            source: &source,
+            staging: &staging,
+            layout,
+            config,
+            progress: &progress,
+            reporter,
+        };
+        runtime.block_on(transfer_all(&ctx, &chosen))
     });
     let mut mismatched = Vec::new();
     let mut modes = DirModes::new();
@@ -411,23 +418,21 @@ struct Done {
     dirs: Vec<(String, u32)>,
 }
 
+/// The parts of one download that every artifact's transfer shares.
+struct Ctx<'a> {
+    http: &'a Http,
+    source: &'a Source,
+    staging: &'a Staging,
+    layout: Layout,
+    config: &'a DownloadConfig,
+    progress: &'a Progress,
+    reporter: &'a dyn Reporter,
+}
+
 /// Every artifact, [`CONCURRENCY`] at a time, in listing order; after a failure no new
 /// one starts, but those running finish, so nothing writes into the staging directory once
 /// it is removed. The first failure is returned, not the artifacts skipped because of it.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site; the parts of one run"
-)]
-async fn transfer_all(
-    http: &Http,
-    source: &Source,
-    chosen: &[Listed],
-    staging: &Staging,
-    layout: Layout,
-    config: &DownloadConfig,
-    progress: &Progress,
-    reporter: &dyn Reporter,
-) -> Result<Vec<Done>, DownloadError> {
+async fn transfer_all(ctx: &Ctx<'_>, chosen: &[Listed]) -> Result<Vec<Done>, DownloadError> {
     let stop = AtomicBool::new(false);
     let stop = &stop;
     let mut results: Vec<(usize, Option<Result<Done, DownloadError>>)> =
@@ -436,13 +441,12 @@ async fn transfer_all(
                 if stop.load(Ordering::Relaxed) {
                     return (i, None);
                 }
-                let result = transfer(
-                    http, source, artifact, i, staging, layout, config, progress, reporter,
-                )
-                .await;
+                let result = transfer(ctx, artifact, i).await;
                 let failed = match &result {
                     Err(_) => true,
-                    Ok(done) => done.mismatch && config.digest_mismatch == DigestMismatch::Error,
+                    Ok(done) => {
+                        done.mismatch && ctx.config.digest_mismatch == DigestMismatch::Error
+                    }
                 };
                 if failed {
                     stop.store(true, Ordering::Relaxed);
@@ -462,21 +466,18 @@ async fn transfer_all(
     Ok(done)
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site; the parts of one run"
-)]
-async fn transfer(
-    http: &Http,
-    source: &Source,
-    artifact: &Listed,
-    i: usize,
-    staging: &Staging,
-    layout: Layout,
-    config: &DownloadConfig,
-    progress: &Progress,
-    reporter: &dyn Reporter,
-) -> Result<Done, DownloadError> {
+/// One artifact: fetched into its spool file, its digest compared, then unpacked into
+/// its place in the staging tree.
+async fn transfer(ctx: &Ctx<'_>, artifact: &Listed, i: usize) -> Result<Done, DownloadError> {
+    let Ctx {
+        http,
+        source,
+        staging,
+        layout,
+        config,
+        progress,
+        reporter,
+    } = *ctx;
     let fail = |message: String| DownloadError::Artifact {
         name: artifact.name.clone(),
         id: artifact.id,

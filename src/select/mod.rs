@@ -1,6 +1,7 @@
 //! Stage 1, select: the `path` input -> a [`Selection`] of files under one root directory,
 //! with upload-artifact's rules (`src/shared/search.ts` over `@actions/glob`).
 
+mod minimatch;
 mod pattern;
 mod walk;
 
@@ -275,7 +276,7 @@ fn unmatched_lines(patterns: &[Pattern], lines: &[&str], found: &[String]) -> Ve
         .filter(|(p, _)| {
             let implicit = p.implicit_descendants();
             !found.iter().any(|f| {
-                let item = pattern::Item::new(f);
+                let item = pattern::ItemPath::new(f);
                 p.match_item(&item) != pattern::MATCH_NONE
                     || implicit
                         .as_ref()

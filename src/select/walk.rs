@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::SelectError;
-use super::pattern::{Item as Segments, MATCH_FILE, MATCH_NONE, MatchKind, Pattern};
+use super::pattern::{ItemPath, MATCH_FILE, MATCH_NONE, MatchKind, Pattern};
 use crate::events::{Event, Reporter};
 
 /// Whether `stat` failed on a link chain that never ends (`ELOOP`: 40 on Linux, 62 on
@@ -51,7 +51,7 @@ struct Item {
 }
 
 /// `patternHelper.match`: later patterns override earlier ones.
-fn match_all(patterns: &[Pattern], item: &Segments<'_>) -> MatchKind {
+fn match_all(patterns: &[Pattern], item: &ItemPath<'_>) -> MatchKind {
     let mut result = MATCH_NONE;
     for p in patterns {
         if p.negate {
@@ -192,7 +192,7 @@ impl Walker<'_> {
     /// directories above it.
     fn visit(&self, item: Item, chain: &[PathBuf], out: &mut Found) -> Result<(), SelectError> {
         let (matched, partial) = {
-            let segments = Segments::new(&item.path);
+            let segments = ItemPath::new(&item.path);
             let matched = match_all(self.patterns, &segments);
             (
                 matched,

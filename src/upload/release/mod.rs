@@ -189,7 +189,7 @@ pub struct Plan {
     idle: Duration,
     assets: Vec<Planned>,
     /// `expect-assets`, each line with its matcher; empty: one job's release.
-    expect: Vec<(String, globset::GlobMatcher)>,
+    expect: Vec<crate::config::ExpectedAsset>,
     /// The checksums asset's name.
     checksums_name: String,
 }
@@ -234,14 +234,6 @@ pub fn check_setup(config: &Config, env: &RunnerEnv, cwd: &std::path::Path) -> V
         ));
     }
     errors.extend(target(config, env).err());
-    for line in &config.release.expect_assets {
-        if let Err(e) = globset::Glob::new(line) {
-            errors.push(ReleaseError::Config(format!(
-                "input `expect-assets`: `{line}` is not a valid glob: {}",
-                e.kind()
-            )));
-        }
-    }
     if !config.release.expect_assets.is_empty() {
         errors.extend(set_commit(config, env).err());
     }
@@ -273,21 +265,7 @@ pub fn plan(
         )
         })?;
     let target = target(config, env)?;
-    let expect = config
-        .release
-        .expect_assets
-        .iter()
-        .map(|line| {
-            globset::Glob::new(line)
-                .map(|g| (line.clone(), g.compile_matcher()))
-                .map_err(|e| {
-                    ReleaseError::Config(format!(
-                        "input `expect-assets`: `{line}` is not a valid glob: {}",
-                        e.kind()
-                    ))
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let expect = config.release.expect_assets.clone();
     let assets = planned_assets(bundle, expect.is_empty())?;
     let commit = if expect.is_empty() {
         None

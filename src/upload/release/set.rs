@@ -54,8 +54,8 @@ pub(super) async fn complete(
         report.waiting = plan
             .expect
             .iter()
-            .filter(|(_, m)| !members.iter().any(|a| m.is_match(&a.name)))
-            .map(|(line, _)| line.clone())
+            .filter(|e| !members.iter().any(|a| e.matcher.is_match(&a.name)))
+            .map(|e| e.line.clone())
             .collect();
         if !report.waiting.is_empty() && draft {
             report.release_published = Some(false);

@@ -1,0 +1,313 @@
+//! What is decided before the first request: the runner's token and results service,
+//! retention, and the artifacts to create: one zip of the selection (`archive: true`,
+//! entries named as upload-artifact's archiver names them, the documents at its top) or
+//! one raw artifact per file. Every name problem is found here, so nothing is created for
+//! a selection that cannot be shipped whole.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::messages::{VERSION_RAW, VERSION_ZIP};
+use super::transfer::Source;
+use super::{ArtifactError, DEFAULT_CONCURRENCY, DEFAULT_STALL};
+use crate::config::{Config, FORBIDDEN_NAME_CHARS};
+use crate::github::RunnerEnv;
+use crate::github::results::token::{self, BackendIds};
+use crate::github::results::twirp;
+use crate::pack::PackEntry;
+use crate::secret::Secret;
+use crate::upload::Bundle;
+
+/// One artifact to create.
+#[derive(Debug, Clone)]
+pub(super) struct Job {
+    pub(super) name: String,
+    pub(super) version: i32,
+    pub(super) content_type: &'static str,
+    pub(super) files: usize,
+    pub(super) source: Source,
+}
+
+/// Everything checked before the first request: the uploads to make and how.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub(super) token: Secret,
+    pub(super) results_url: String,
+    pub(super) ids: BackendIds,
+    pub(super) retention_days: Option<u32>,
+    pub(super) overwrite: bool,
+    pub(super) concurrency: usize,
+    pub(super) stall: Duration,
+    pub(super) idle: Duration,
+    pub(super) link_base: Option<String>,
+    pub(super) jobs: Vec<Job>,
+    pub(super) warnings: Vec<String>,
+}
+
+/// What needs no file to be checked (issue 26 item 8): the runner's token and results
+/// service URL, before the scan, with every other destination's, so all are said at once.
+#[must_use]
+pub fn check_setup(env: &RunnerEnv) -> Vec<ArtifactError> {
+    let mut errors = Vec::new();
+    match &env.runtime_token {
+        None => errors.push(ArtifactError::MissingEnv {
+            var: "ACTIONS_RUNTIME_TOKEN",
+        }),
+        Some(token) => errors.extend(token::backend_ids(token.expose()).err().map(Into::into)),
+    }
+    match &env.results_url {
+        None => errors.push(ArtifactError::MissingEnv {
+            var: "ACTIONS_RESULTS_URL",
+        }),
+        Some(url) => errors.extend(twirp::origin(url).err().map(ArtifactError::ResultsUrl)),
+    }
+    errors
+}
+
+/// Checks the environment and the names, and lays out the artifacts.
+pub fn plan(
+    bundle: &Bundle<'_>,
+    config: &Config,
+    env: &RunnerEnv,
+    idle: Duration,
+) -> Result<Plan, ArtifactError> {
+    let token = env.runtime_token.clone().ok_or(ArtifactError::MissingEnv {
+        var: "ACTIONS_RUNTIME_TOKEN",
+    })?;
+    let results_url = env.results_url.clone().ok_or(ArtifactError::MissingEnv {
+        var: "ACTIONS_RESULTS_URL",
+    })?;
+    twirp::origin(&results_url).map_err(ArtifactError::ResultsUrl)?;
+    let ids = token::backend_ids(token.expose())?;
+
+    let (retention_days, mut warnings) = retention(config, env);
+
+    let jobs = if config.artifact.archive {
+        // The documents list the files by their names on disk: where one becomes another
+        // name in the zip (`a\b` is the entry `a/b`), they would not match the artifact.
+        let renamed = config.artifact.documents.then(|| {
+            bundle
+                .manifest
+                .files()
+                .map(|(f, _)| f.rel())
+                .find(|rel| entry_name(rel) != *rel)
+        });
+        if let Some(Some(rel)) = renamed {
+            warnings.push(format!(
+                "the artifact holds no checksums file or manifest: `{}` is stored as `{}` (upload-artifact writes `\\` as `/`), so they would not match its files; rename it to ship them",
+                rel.escape_debug(),
+                entry_name(rel).escape_debug()
+            ));
+        }
+        zip_job(bundle, config, matches!(renamed, Some(None)))?
+    } else {
+        raw_jobs(bundle)?
+    };
+    Ok(Plan {
+        token,
+        results_url,
+        ids,
+        retention_days,
+        overwrite: config.overwrite,
+        concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        stall: env
+            .artifact_upload_timeout_ms
+            .map_or(DEFAULT_STALL, Duration::from_millis),
+        idle,
+        link_base: link_base(env),
+        jobs,
+        warnings,
+    })
+}
+
+/// `retention-days`, clamped to what the repository allows (with a warning saying so).
+fn retention(config: &Config, env: &RunnerEnv) -> (Option<u32>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut retention_days = config.artifact.retention_days;
+    if let (Some(days), Some(max)) = (retention_days, env.retention_days)
+        && days > max
+    {
+        warnings.push(format!(
+            "`retention-days: {days}` is more than this repository allows; the artifact is kept for {max} days"
+        ));
+        retention_days = Some(max);
+    }
+    (retention_days, warnings)
+}
+
+/// `archive: true`: one zip of every file (none when nothing was selected); two files
+/// may not become one entry.
+fn zip_job(
+    bundle: &Bundle<'_>,
+    config: &Config,
+    documents: bool,
+) -> Result<Vec<Job>, ArtifactError> {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    let mut entries: Vec<PackEntry> = Vec::new();
+    for (file, record) in bundle.manifest.files() {
+        let name = entry_name(file.rel());
+        if let Err(problem) = crate::tree_path::check_entry_name(name.as_bytes()) {
+            return Err(ArtifactError::UnsafeEntry {
+                path: file.rel().escape_debug().to_string(),
+                entry: name.escape_debug().to_string(),
+                problem,
+            });
+        }
+        if let Some(first) = seen.insert(name.clone(), file.rel()) {
+            return Err(ArtifactError::SameEntry {
+                entry: name,
+                first: first.to_owned(),
+                second: file.rel().to_owned(),
+            });
+        }
+        entries.push(PackEntry {
+            path: file.path().to_path_buf(),
+            name,
+            size: record.size,
+            mode: record.mode,
+            mtime: record.mtime,
+            crc32: record.crc32,
+        });
+    }
+    for entry in &entries {
+        for (at, _) in entry.name.match_indices('/') {
+            if let Some(file) = seen.get(&entry.name[..at]) {
+                return Err(ArtifactError::EntryUnderFile {
+                    path: seen
+                        .get(&entry.name)
+                        .map_or_else(String::new, |p| p.escape_debug().to_string()),
+                    entry: entry.name.escape_debug().to_string(),
+                    file: entry.name[..at].escape_debug().to_string(),
+                    file_path: file.escape_debug().to_string(),
+                });
+            }
+        }
+    }
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    if documents {
+        entries.extend(document_entries(bundle)?);
+    }
+    Ok(vec![Job {
+        name: config.artifact.name.clone(),
+        version: VERSION_ZIP,
+        content_type: "application/zip",
+        files: entries.len(),
+        source: Source::Zip {
+            entries,
+            level: config.artifact.compression_level,
+        },
+    }])
+}
+
+/// The checksums file and the manifest as entries at the top of the zip (issue 26 item
+/// 3): a downloaded artifact then carries what it is checked against, as a directory or
+/// an S3 prefix does. Their names were checked against the selection's (`upload`).
+fn document_entries(bundle: &Bundle<'_>) -> Result<[PackEntry; 2], ArtifactError> {
+    let entry = |path: &Path, name: &str| -> Result<PackEntry, ArtifactError> {
+        let meta = std::fs::metadata(path).map_err(|source| ArtifactError::Document {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        Ok(PackEntry {
+            path: path.to_owned(),
+            name: name.to_owned(),
+            size: meta.len(),
+            mode: 0o644,
+            mtime,
+            crc32: None,
+        })
+    };
+    Ok([
+        entry(bundle.checksums, bundle.checksums_name)?,
+        entry(bundle.manifest_json, crate::config::MANIFEST_NAME)?,
+    ])
+}
+
+/// Where the run's artifacts are shown, as upload-artifact builds `artifact-url` (when the
+/// run is known).
+fn link_base(env: &RunnerEnv) -> Option<String> {
+    match (&env.repository, &env.run_id) {
+        (Some(repo), Some(run)) => Some(format!(
+            "{}/{repo}/actions/runs/{run}/artifacts/",
+            env.server_url
+                .as_deref()
+                .unwrap_or("https://github.com")
+                .trim_end_matches('/')
+        )),
+        _ => None,
+    }
+}
+
+/// The zip entry name of a relative path, as upload-artifact's archiver writes it
+/// (`archiver-utils` `sanitizePath`, through `normalize-path`): runs of `/` and `\\` become
+/// one `/`, so a Unix file named `a\\b` is the entry `a/b` on every unzipper.
+fn entry_name(rel: &str) -> String {
+    let mut name = String::with_capacity(rel.len());
+    let mut separator = false;
+    for c in rel.chars() {
+        if c == '/' || c == '\\' {
+            separator = true;
+            continue;
+        }
+        if separator && !name.is_empty() {
+            name.push('/');
+        }
+        separator = false;
+        name.push(c);
+    }
+    name
+}
+
+/// `archive: false`: one artifact per file, named after the file.
+fn raw_jobs(bundle: &Bundle<'_>) -> Result<Vec<Job>, ArtifactError> {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    let mut jobs = Vec::new();
+    for (file, record) in bundle.manifest.files() {
+        let name = file.rel().rsplit('/').next().unwrap_or(file.rel());
+        if name.is_empty() || name.contains(FORBIDDEN_NAME_CHARS) {
+            return Err(ArtifactError::InvalidName {
+                path: file.rel().to_owned(),
+                name: name.to_owned(),
+            });
+        }
+        if let Some(first) = seen.insert(name, file.rel()) {
+            return Err(ArtifactError::NameClash {
+                name: name.to_owned(),
+                first: first.to_owned(),
+                second: file.rel().to_owned(),
+            });
+        }
+        jobs.push(Job {
+            name: name.to_owned(),
+            version: VERSION_RAW,
+            content_type: crate::net::mime_type(name),
+            files: 1,
+            source: Source::File {
+                path: file.path().to_path_buf(),
+                sha256: record.sha256,
+            },
+        });
+    }
+    Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_are_written_as_upload_artifacts_archiver_writes_them() {
+        assert_eq!(entry_name("a/b.txt"), "a/b.txt");
+        assert_eq!(entry_name("back\\slash.txt"), "back/slash.txt");
+        assert_eq!(entry_name("d/x\\\\y//z"), "d/x/y/z");
+        assert_eq!(entry_name("héllo wörld.md"), "héllo wörld.md");
+    }
+}

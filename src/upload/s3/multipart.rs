@@ -1,0 +1,254 @@
+//! Multipart uploads, for objects above [`super::MULTIPART_THRESHOLD`]: parts read once
+//! from disk, sent in parallel under one budget shared by every multipart upload, each
+//! carrying its own SHA-256; the whole file is re-hashed as it is read and must equal the
+//! scan's before `CompleteMultipartUpload`, and an upload that fails is aborted.
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::mpsc;
+
+use super::client::{Body, Client, RequestError, xml_text};
+use super::sign::{EMPTY_SHA256, Payload};
+use super::{Ctx, Object, checksum_header};
+use crate::events::Event;
+
+/// Smallest part; larger for files that would need more than 10,000 parts.
+const PART_SIZE: u64 = 16 * 1024 * 1024;
+/// Parts in memory and in flight across all multipart uploads.
+pub(super) const PARTS_IN_FLIGHT: usize = 8;
+
+/// A part read from disk.
+struct Part {
+    number: usize,
+    data: Bytes,
+    sha256: [u8; 32],
+}
+
+type PartResult = Result<(usize, String, [u8; 32]), RequestError>;
+
+fn flatten(joined: Result<PartResult, tokio::task::JoinError>) -> PartResult {
+    match joined {
+        Ok(result) => result,
+        Err(e) => Err(RequestError::Exhausted {
+            last: format!("part upload stopped: {e}"),
+        }),
+    }
+}
+
+pub(super) async fn multipart(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
+    let client = &ctx.client;
+    let created = client
+        .send(
+            reqwest::Method::POST,
+            &client.url(&object.key, "uploads="),
+            &[
+                ("content-type", object.content_type.to_owned()),
+                ("x-amz-checksum-algorithm", "SHA256".to_owned()),
+            ],
+            &Body::Empty,
+            Payload::Sha256(EMPTY_SHA256),
+        )
+        .await?;
+    let upload_id = xml_text(&created.body, "UploadId").ok_or_else(|| RequestError::Refused {
+        status: created.status,
+        code: "NoUploadId".into(),
+        message: "CreateMultipartUpload answered without an UploadId".into(),
+    })?;
+    let result = upload_parts(ctx, object, &upload_id).await;
+    if result.is_err() {
+        // Best effort: an aborted upload frees the stored parts. Lifecycle rules catch the rest.
+        let abort = client
+            .send(
+                reqwest::Method::DELETE,
+                &client.url(
+                    &object.key,
+                    &format!("uploadId={}", crate::net::percent_encode(&upload_id)),
+                ),
+                &[],
+                &Body::Empty,
+                Payload::Sha256(EMPTY_SHA256),
+            )
+            .await;
+        if let Err(e) = abort {
+            ctx.reporter.event(&Event::warning(format!(
+                "could not abort the incomplete multipart upload of `{}`: {e}",
+                object.key
+            )));
+        }
+    }
+    result
+}
+
+/// The parts of a multipart upload, read once from disk while they are sent; the whole
+/// file's hash must still be the scan's before the upload is completed.
+async fn upload_parts(ctx: &Ctx<'_>, object: &Object, upload_id: &str) -> Result<(), RequestError> {
+    let part_size = PART_SIZE.max(object.size.div_ceil(10_000));
+    let (tx, rx) = mpsc::channel::<Part>(1);
+    let reader = spawn_reader(object.path.clone(), part_size, tx);
+    let sent = send_parts(ctx, object, upload_id, rx).await;
+    let whole = reader.await.map_err(|e| RequestError::Read {
+        path: object.path.clone(),
+        message: e.to_string(),
+    })?;
+    let done = sent?;
+    let whole = whole.map_err(|e| RequestError::Read {
+        path: object.path.clone(),
+        message: e.to_string(),
+    })?;
+    if whole != object.sha256 {
+        return Err(RequestError::Refused {
+            status: 400,
+            code: "BadDigest".into(),
+            message: "the file's bytes differ from the scan".into(),
+        });
+    }
+    complete(&ctx.client, object, upload_id, done).await
+}
+
+/// Sends each part the reader hands over, in parallel under the shared part budget. After
+/// the first failure no part starts and those in flight are stopped; the reader then sees
+/// the channel closed. Returns every part's number, `ETag` and SHA-256, or the first
+/// failure.
+async fn send_parts(
+    ctx: &Ctx<'_>,
+    object: &Object,
+    upload_id: &str,
+    mut rx: mpsc::Receiver<Part>,
+) -> Result<Vec<(usize, String, [u8; 32])>, RequestError> {
+    let mut uploads = tokio::task::JoinSet::new();
+    let mut done: Vec<(usize, String, [u8; 32])> = Vec::new();
+    let mut failure = None;
+    'parts: loop {
+        let Ok(permit) = ctx.parts.clone().acquire_owned().await else {
+            break;
+        };
+        let Some(part) = rx.recv().await else {
+            break;
+        };
+        let url = ctx.client.url(
+            &object.key,
+            &format!(
+                "partNumber={}&uploadId={}",
+                part.number,
+                crate::net::percent_encode(upload_id)
+            ),
+        );
+        let client = Arc::clone(&ctx.client);
+        uploads.spawn(async move {
+            let headers = [("x-amz-checksum-sha256", checksum_header(&part.sha256))];
+            let reply = client
+                .send(
+                    reqwest::Method::PUT,
+                    &url,
+                    &headers,
+                    &Body::Bytes(part.data),
+                    Payload::Unsigned,
+                )
+                .await;
+            drop(permit);
+            let etag = reply?
+                .headers
+                .get("etag")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            Ok((part.number, etag, part.sha256))
+        });
+        while let Some(joined) = uploads.try_join_next() {
+            match flatten(joined) {
+                Ok(entry) => done.push(entry),
+                Err(e) => {
+                    failure = Some(e);
+                    break 'parts;
+                }
+            }
+        }
+    }
+    drop(rx);
+    if failure.is_some() {
+        uploads.abort_all();
+    }
+    while let Some(joined) = uploads.join_next().await {
+        match flatten(joined) {
+            Ok(entry) => done.push(entry),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    failure.map_or(Ok(done), Err)
+}
+
+/// `CompleteMultipartUpload` with every part's `ETag` and SHA-256, in order.
+async fn complete(
+    client: &Client,
+    object: &Object,
+    upload_id: &str,
+    mut done: Vec<(usize, String, [u8; 32])>,
+) -> Result<(), RequestError> {
+    done.sort_by_key(|(number, _, _)| *number);
+    let mut xml =
+        String::from("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for (number, etag, sha256) in &done {
+        let _ = write!(
+            xml,
+            "<Part><ChecksumSHA256>{}</ChecksumSHA256><ETag>{}</ETag><PartNumber>{number}</PartNumber></Part>",
+            checksum_header(sha256),
+            etag.replace('&', "&amp;").replace('"', "&quot;")
+        );
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    let body = Bytes::from(xml);
+    let body_sha = hex::encode(Sha256::digest(&body));
+    client
+        .send(
+            reqwest::Method::POST,
+            &client.url(
+                &object.key,
+                &format!("uploadId={}", crate::net::percent_encode(upload_id)),
+            ),
+            &[("content-type", "application/xml".to_owned())],
+            &Body::Bytes(body),
+            Payload::Sha256(&body_sha),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Reads the file once, in order: parts for the upload, the whole-file hash for the check.
+fn spawn_reader(
+    path: std::path::PathBuf,
+    part_size: u64,
+    tx: mpsc::Sender<Part>,
+) -> tokio::task::JoinHandle<std::io::Result<[u8; 32]>> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<[u8; 32]> {
+        let mut file = std::fs::File::open(&path)?;
+        let mut whole = Sha256::new();
+        let mut number = 1;
+        loop {
+            let mut data = Vec::with_capacity(usize::try_from(part_size).unwrap_or(usize::MAX));
+            (&mut file).take(part_size).read_to_end(&mut data)?;
+            if data.is_empty() {
+                break;
+            }
+            whole.update(&data);
+            let sha256 = Sha256::digest(&data).into();
+            if tx
+                .blocking_send(Part {
+                    number,
+                    data: Bytes::from(data),
+                    sha256,
+                })
+                .is_err()
+            {
+                break;
+            }
+            number += 1;
+        }
+        Ok(whole.finalize().into())
+    })
+}
