@@ -1,21 +1,30 @@
-//! The release calls: JSON through octocrab (base URI from `GITHUB_API_URL`, its
-//! rate-limit handler on: `retry-after` and `x-ratelimit-reset` are honoured on 403/429),
-//! asset uploads as our own streaming requests (octocrab's retry layer would resend a
-//! streamed body empty, and its `upload_asset` buffers the file and re-reads the release).
+//! The one client that speaks GitHub's REST API: releases, assets, check runs and another
+//! run's artifacts, against `GITHUB_API_URL` (so GHES works). Every call goes through
+//! [`Api::call`]: the token as a bearer, the idle deadline of `net` on every byte, one
+//! retry policy ([`RETRY`], octokit's numbers) for transport failures, server errors and
+//! the rate limits (primary and secondary, waiting what GitHub asks), and mutative calls
+//! paced ([`PACE`]) so a burst of deletes and renames stays clear of the secondary limits.
+//! Asset uploads go to the uploads host as single streamed attempts: the release
+//! destination retries them itself, because a retry must first look at what the failed
+//! attempt left.
 //!
 //! Only the fields stevedore reads are modelled, so payloads from other GitHub versions
-//! (GHES, older recordings) still parse.
+//! (GHES, older recordings) still parse. No redirect is followed with the token: the
+//! client follows none, and the two calls answered with one (an asset's bytes, an
+//! artifact's zip) read the `Location` themselves.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use octocrab::Octocrab;
-use octocrab::service::middleware::retry::{NoOpRateLimitMetrics, RetryConfig};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
 
-use crate::net::{Http, Policy, SentDigest, Verdict, Watch, describe, error_chain};
+use crate::net::{Http, Policy, SentDigest, Verdict, Watch, describe};
 use crate::secret::Secret;
 
 /// A release, as far as stevedore needs it.
@@ -80,7 +89,7 @@ pub struct Asset {
     pub label: Option<String>,
 }
 
-/// Why a call failed.
+/// Why a call failed: the one reading of GitHub's error body.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// GitHub answered with an error.
@@ -90,14 +99,16 @@ pub enum ApiError {
         status: u16,
         /// GitHub's message.
         message: String,
-        /// `: <resource> <code> <field>` of the first validation error, or empty.
+        /// `: <resource> <code> <field>` of the first validation error (`: <code>` when
+        /// it names no field), or empty.
         detail: String,
         /// The validation error code, e.g. `already_exists`.
         code: Option<String>,
-        /// `retry-after` seconds, on rate limits.
+        /// Seconds GitHub asked to wait: `retry-after`, else the time until
+        /// `x-ratelimit-reset` once `x-ratelimit-remaining` is 0.
         retry_after: Option<u64>,
     },
-    /// No answer.
+    /// No answer, or an answer cut short.
     #[error("{0}")]
     Transport(String),
     /// The answer did not parse.
@@ -124,138 +135,268 @@ impl ApiError {
         }
     }
 
-    fn from_octocrab(e: octocrab::Error) -> Self {
-        match e {
-            octocrab::Error::GitHub { source, .. } => {
-                let first = source.errors.as_ref().and_then(|v| v.first());
-                let field = |k: &str| {
-                    first
-                        .and_then(|e| e.get(k))
-                        .and_then(serde_json::Value::as_str)
-                        .map(str::to_owned)
-                };
-                let code = field("code");
-                let detail = match (field("resource"), &code, field("field")) {
-                    (Some(r), Some(c), Some(f)) => format!(": {r} {c} {f}"),
-                    _ => String::new(),
-                };
-                ApiError::GitHub {
-                    status: source.status_code.as_u16(),
-                    message: source.message,
-                    detail,
-                    code,
-                    retry_after: source
-                        .headers
-                        .as_ref()
-                        .and_then(|h| h.get("retry-after"))
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse().ok()),
-                }
-            }
-            octocrab::Error::Serde { source, .. } => ApiError::Decode(source.to_string()),
-            octocrab::Error::Json { source, .. } => ApiError::Decode(source.to_string()),
-            other => ApiError::Transport(error_chain(&other)),
+    /// An error answer: GitHub's JSON body (`message`, `errors[0]`) and its rate-limit
+    /// headers. A body that is not JSON keeps its status and says it had no message.
+    fn from_answer(status: u16, headers: &HeaderMap, body: &[u8]) -> Self {
+        let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let first = json.get("errors").and_then(|e| e.get(0));
+        let field = |k: &str| {
+            first
+                .and_then(|e| e.get(k))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let code = field("code");
+        let detail = match (field("resource"), &code, field("field")) {
+            (Some(r), Some(c), Some(f)) => format!(": {r} {c} {f}"),
+            (_, Some(c), _) => format!(": {c}"),
+            _ => String::new(),
+        };
+        ApiError::GitHub {
+            status,
+            message: json
+                .get("message")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("(no message)")
+                .to_owned(),
+            detail,
+            code,
+            retry_after: retry_after(headers),
+        }
+    }
+
+    /// A primary or secondary rate limit: 429, or 403 with a wait or GitHub's wording.
+    fn rate_limited(&self) -> bool {
+        match self {
+            ApiError::GitHub { status: 429, .. } => true,
+            ApiError::GitHub {
+                status: 403,
+                retry_after,
+                message,
+                ..
+            } => retry_after.is_some() || message.contains("rate limit"),
+            _ => false,
+        }
+    }
+
+    /// Worth another attempt under [`RETRY`]: no answer, a server error, a rate limit.
+    #[must_use]
+    pub fn retryable(&self) -> bool {
+        match self {
+            ApiError::Transport(_) => true,
+            ApiError::GitHub { status, .. } => *status >= 500 || self.rate_limited(),
+            ApiError::Decode(_) => false,
         }
     }
 }
 
-/// Tries per JSON call when the transport fails.
-const JSON_ATTEMPTS: u32 = 4;
-/// [`JSON_ATTEMPTS`], waiting 0.5 s, 1 s, 2 s.
-const JSON_RETRY: Policy = Policy {
-    attempts: JSON_ATTEMPTS,
-    delay: |attempt, _| Duration::from_millis(500 << (attempt - 1)),
+/// `retry-after`, else (primary limit spent) the wait until `x-ratelimit-reset`, at
+/// least 1 s and at most 15 minutes.
+fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    header("retry-after").or_else(|| {
+        (header("x-ratelimit-remaining") == Some(0))
+            .then(|| header("x-ratelimit-reset"))
+            .flatten()
+            .map(|reset| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                reset.saturating_sub(now).clamp(1, 900)
+            })
+    })
+}
+
+/// Attempts per call, and per asset upload (the release destination's own loop): 4, as
+/// octokit's retry plugin (3 retries). The wait is what GitHub asked for; a rate limit
+/// that names no wait gets the minute GitHub's documentation asks for ("wait at least
+/// one minute"); anything else 0.5 s, 1 s, 2 s.
+pub(crate) const RETRY: Policy<ApiError> = Policy {
+    attempts: 4,
+    delay: |attempt, last| match last {
+        ApiError::GitHub {
+            retry_after: Some(s),
+            ..
+        } => Duration::from_secs(*s),
+        e if e.rate_limited() => Duration::from_mins(1),
+        _ => Duration::from_millis(500 << (attempt - 1).min(4)),
+    },
 };
 
-/// One repository's releases.
+/// Least time between two mutative calls (POST, PATCH, PUT, DELETE) to the API host.
+pub(crate) const PACE: Duration = Duration::from_millis(100);
+
+/// An answer GitHub gave with a success (or redirect) status, its body read whole.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// One repository's REST API.
 #[derive(Debug, Clone)]
 pub struct Api {
     base: String,
-    octo: Octocrab,
     http: Http,
     token: Secret,
     repo: String,
+    /// When the last mutative call was sent, shared by every clone.
+    pacer: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Api {
-    /// A client for `repo` (`owner/name`) at `api_url`.
-    pub fn new(
-        api_url: &str,
-        token: &Secret,
-        repo: &str,
-        min_wait: Duration,
-        idle: Duration,
-    ) -> Result<Self, String> {
-        // hyper-timeout's read and write deadlines reset on every byte: an idle deadline,
-        // which suits these small JSON calls.
-        let octo = Octocrab::builder()
-            .base_uri(api_url)
-            .map_err(|e| format!("GITHUB_API_URL `{api_url}` is not usable: {e}"))?
-            .personal_token(token.expose().to_owned())
-            .set_read_timeout(Some(idle))
-            .set_write_timeout(Some(idle))
-            .add_retry_config(RetryConfig::HandleRateLimits {
-                metrics: Arc::new(NoOpRateLimitMetrics),
-                max_retries: 3,
-                min_wait_seconds: min_wait.as_secs(),
-                retry_on_forbidden: false,
-            })
-            .build()
-            .map_err(|e| format!("cannot build the GitHub client: {e}"))?;
-        let http = Http::new(idle)?;
+    /// A client for `repo` (`owner/name`) at `api_url`, every request under the `idle`
+    /// deadline.
+    pub fn new(api_url: &str, token: &Secret, repo: &str, idle: Duration) -> Result<Self, String> {
+        reqwest::Url::parse(api_url)
+            .map_err(|e| format!("GITHUB_API_URL `{api_url}` is not usable: {e}"))?;
+        let http = Http::build(
+            crate::net::http_client().redirect(reqwest::redirect::Policy::none()),
+            idle,
+        )?;
         Ok(Api {
             base: api_url.trim_end_matches('/').to_owned(),
-            octo,
             http,
             token: token.clone(),
             repo: repo.to_owned(),
+            pacer: Arc::new(Mutex::new(None)),
         })
     }
 
-    /// One JSON call, retried when the transport failed: a dropped connection, an answer
-    /// cut inside its body, the idle deadline. octocrab's own retry covers rate limits and
-    /// failures before an answer's head, not after it. A create whose answer was lost may
-    /// run twice; the release flow converges on the oldest draft for exactly that case.
-    async fn json<T, F, Fut>(&self, call: F) -> Result<T, ApiError>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, octocrab::Error>>,
-    {
-        let call = &call;
-        JSON_RETRY
+    /// The URL of `rest` under the repository (`/releases/1`), as messages show it.
+    #[must_use]
+    pub fn repo_url(&self, rest: &str) -> String {
+        format!("{}/repos/{}{rest}", self.base, self.repo)
+    }
+
+    /// Waits until [`PACE`] has passed since the previous mutative call.
+    async fn pace(&self) {
+        let mut last = self.pacer.lock().await;
+        if let Some(previous) = *last {
+            let next = previous + PACE;
+            let now = Instant::now();
+            if next > now {
+                tokio::time::sleep(next - now).await;
+            }
+        }
+        *last = Some(Instant::now());
+    }
+
+    /// One call under [`RETRY`]: a failure whose answer says to retry (or that had no
+    /// answer, or whose answer was cut inside its body) is made again; an error answer is
+    /// returned as [`ApiError::GitHub`]. A create whose answer was lost may run twice; the
+    /// release flow converges on the oldest draft for exactly that case.
+    async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, ApiError> {
+        let body = body.map(|b| Bytes::from(b.to_string()));
+        let mutative = method != Method::GET && method != Method::HEAD;
+        let body = &body;
+        let method = &method;
+        RETRY
             .run(|_| async move {
-                match call().await.map_err(ApiError::from_octocrab) {
-                    Err(ApiError::Transport(why)) => Err(Verdict::Retry(why)),
+                if mutative {
+                    self.pace().await;
+                }
+                match self.attempt(method.clone(), url, query, body.clone()).await {
+                    Err(e) if e.retryable() => Err(Verdict::Retry(e)),
                     other => other.map_err(Verdict::Fail),
                 }
             })
             .await
-            .map_err(|verdict| verdict.give_up(|why| self.transport_failed(why)))
+            .map_err(|verdict| {
+                verdict.give_up(|last| match last {
+                    ApiError::Transport(why) => ApiError::Transport(format!(
+                        "{why} (`{method} {}`, {} attempts)",
+                        url.split('?').next().unwrap_or(url),
+                        RETRY.attempts
+                    )),
+                    other => other,
+                })
+            })
     }
 
-    /// The last transport failure of a JSON call, with the deadline named when it was one.
-    fn transport_failed(&self, why: String) -> ApiError {
-        if why.contains("timed out") {
-            return ApiError::Transport(format!(
-                "{why} (no byte moved for {} s; the deadline is STEVEDORE_HTTP_TIMEOUT seconds)",
-                self.http.idle.as_secs()
-            ));
+    /// One attempt: sent, and its answer read whole, under the idle deadline.
+    async fn attempt(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<Bytes>,
+    ) -> Result<Answer, ApiError> {
+        let watch = self.http.watch();
+        watch.describe(method.as_str(), url);
+        let mut request = self
+            .http
+            .client
+            .request(method, url)
+            .query(query)
+            .bearer_auth(self.token.expose())
+            .header("accept", "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28");
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .header("content-length", body.len())
+                .body(watch.bytes_body(body));
         }
-        ApiError::Transport(why)
+        let (status, headers, body) = watch
+            .run(async {
+                let mut response = request.send().await?;
+                watch.touch();
+                watch.answered(response.status());
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                let mut body = Vec::new();
+                while let Some(chunk) = response.chunk().await? {
+                    watch.touch();
+                    body.extend_from_slice(&chunk);
+                }
+                Ok::<_, reqwest::Error>((status, headers, Bytes::from(body)))
+            })
+            .await
+            .map_err(|stalled| ApiError::Transport(stalled.to_string()))?
+            .map_err(|e| ApiError::Transport(describe(e)))?;
+        if status >= 400 {
+            return Err(ApiError::from_answer(status, &headers, &body));
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// A call whose answer is JSON of type `T`.
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ApiError> {
+        let answer = self.call(method, url, query, body).await?;
+        serde_json::from_slice(&answer.body).map_err(|e| ApiError::Decode(e.to_string()))
     }
 
     fn route(&self, rest: &str) -> String {
-        format!("/repos/{}/releases{rest}", self.repo)
+        self.repo_url(&format!("/releases{rest}"))
     }
 
     /// The published release of `tag` (drafts are invisible here), or `None`.
     pub async fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, ApiError> {
         let tag = crate::net::percent_encode(tag).replace('/', "%2F");
-        let route = self.route(&format!("/tags/{tag}"));
-        match self
-            .json(|| self.octo.get::<Release, _, ()>(&route, None))
-            .await
-        {
+        let url = self.route(&format!("/tags/{tag}"));
+        match self.json(Method::GET, &url, &[], None).await {
             Ok(r) => Ok(Some(r)),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
@@ -264,8 +405,7 @@ impl Api {
 
     /// A release by id.
     pub async fn release(&self, id: u64) -> Result<Release, ApiError> {
-        let route = self.route(&format!("/{id}"));
-        self.json(|| self.octo.get::<Release, _, ()>(&route, None))
+        self.json(Method::GET, &self.route(&format!("/{id}")), &[], None)
             .await
     }
 
@@ -280,8 +420,8 @@ impl Api {
         if let Some(target) = draft.target_commitish {
             body["target_commitish"] = target.into();
         }
-        let route = self.route("");
-        self.json(|| self.octo.post(&route, Some(&body))).await
+        self.json(Method::POST, &self.route(""), &[], Some(&body))
+            .await
     }
 
     /// GitHub's generated release notes for `tag` (the body it would write), from the
@@ -295,8 +435,8 @@ impl Api {
         if let Some(target) = target_commitish {
             body["target_commitish"] = target.into();
         }
-        let route = self.route("/generate-notes");
-        let notes: serde_json::Value = self.json(|| self.octo.post(&route, Some(&body))).await?;
+        let url = self.route("/generate-notes");
+        let notes: serde_json::Value = self.json(Method::POST, &url, &[], Some(&body)).await?;
         notes["body"]
             .as_str()
             .map(str::to_owned)
@@ -309,8 +449,8 @@ impl Api {
         if let Some(latest) = make_latest {
             body["make_latest"] = latest.into();
         }
-        let route = self.route(&format!("/{id}"));
-        self.json(|| self.octo.patch(&route, Some(&body))).await
+        let url = self.route(&format!("/{id}"));
+        self.json(Method::PATCH, &url, &[], Some(&body)).await
     }
 
     /// Creates a check run (`body` as the REST API takes it); returns its id and page.
@@ -318,8 +458,8 @@ impl Api {
         &self,
         body: &serde_json::Value,
     ) -> Result<(u64, String), ApiError> {
-        let route = format!("/repos/{}/check-runs", self.repo);
-        let run: serde_json::Value = self.json(|| self.octo.post(&route, Some(body))).await?;
+        let url = self.repo_url("/check-runs");
+        let run: serde_json::Value = self.json(Method::POST, &url, &[], Some(body)).await?;
         let id = run["id"]
             .as_u64()
             .ok_or_else(|| ApiError::Decode("check run without an id".into()))?;
@@ -332,87 +472,143 @@ impl Api {
         id: u64,
         body: &serde_json::Value,
     ) -> Result<(), ApiError> {
-        let route = format!("/repos/{}/check-runs/{id}", self.repo);
-        self.json(|| {
-            self.octo
-                .patch::<serde_json::Value, _, _>(&route, Some(body))
-        })
-        .await
-        .map(|_| ())
+        let url = self.repo_url(&format!("/check-runs/{id}"));
+        self.call(Method::PATCH, &url, &[], Some(body))
+            .await
+            .map(|_| ())
     }
 
-    /// Every asset of a release.
-    pub async fn assets(&self, id: u64) -> Result<Vec<Asset>, ApiError> {
+    /// Every item of a paged list, 100 a page, at most `pages` pages; `items` picks a
+    /// page's items out of its JSON.
+    async fn paged<T>(
+        &self,
+        url: &str,
+        pages: u32,
+        items: impl Fn(serde_json::Value) -> Result<(Vec<T>, Option<u64>), String>,
+    ) -> Result<Vec<T>, ApiError> {
         let mut all = Vec::new();
-        for page in 1..=20u32 {
-            let route = self.route(&format!("/{id}/assets"));
-            let query = [("per_page", 100u32), ("page", page)];
-            let list: Vec<Asset> = self.json(|| self.octo.get(&route, Some(&query))).await?;
+        for page in 1..=pages {
+            let query = [("per_page", "100".to_owned()), ("page", page.to_string())];
+            let json = self.json(Method::GET, url, &query, None).await?;
+            let (list, total) = items(json).map_err(ApiError::Decode)?;
             let done = list.len() < 100;
             all.extend(list);
-            if done {
+            if done || total.is_some_and(|t| all.len() as u64 >= t) {
                 break;
             }
         }
         Ok(all)
     }
 
+    /// Every asset of a release.
+    pub async fn assets(&self, id: u64) -> Result<Vec<Asset>, ApiError> {
+        self.paged(&self.route(&format!("/{id}/assets")), 20, |json| {
+            serde_json::from_value(json)
+                .map(|list| (list, None))
+                .map_err(|e| e.to_string())
+        })
+        .await
+    }
+
     /// Every draft with this tag, oldest (lowest id) first.
     pub async fn drafts_with_tag(&self, tag: &str) -> Result<Vec<Release>, ApiError> {
-        let mut found = Vec::new();
-        for page in 1..=10u32 {
-            let route = self.route("");
-            let query = [("per_page", 100u32), ("page", page)];
-            let list: Vec<Release> = self.json(|| self.octo.get(&route, Some(&query))).await?;
-            let done = list.len() < 100;
-            found.extend(list.into_iter().filter(|r| r.draft && r.tag_name == tag));
-            if done {
-                break;
-            }
-        }
+        let all: Vec<Release> = self
+            .paged(&self.route(""), 10, |json| {
+                serde_json::from_value(json)
+                    .map(|list| (list, None))
+                    .map_err(|e| e.to_string())
+            })
+            .await?;
+        let mut found: Vec<Release> = all
+            .into_iter()
+            .filter(|r| r.draft && r.tag_name == tag)
+            .collect();
         found.sort_by_key(|r| r.id);
         Ok(found)
     }
 
     /// Deletes a release (a duplicate draft this run created).
     pub async fn delete_release(&self, id: u64) -> Result<(), ApiError> {
-        self.delete(&format!("/{id}")).await
-    }
-
-    /// `DELETE` under the releases route; 204 has no body, so no JSON is parsed.
-    async fn delete(&self, rest: &str) -> Result<(), ApiError> {
-        let route = self.route(rest);
-        self.json(|| async {
-            let response = self.octo._delete(&route, None::<&()>).await?;
-            octocrab::map_github_error(response).await.map(|_| ())
-        })
-        .await
+        self.call(Method::DELETE, &self.route(&format!("/{id}")), &[], None)
+            .await
+            .map(|_| ())
     }
 
     /// Renames an asset and sets its label (a replacement staged under a temporary name
     /// and marked as staged, or put in place with the mark cleared: `""`).
     pub async fn update_asset(&self, id: u64, name: &str, label: &str) -> Result<Asset, ApiError> {
-        let route = self.route(&format!("/assets/{id}"));
+        let url = self.route(&format!("/assets/{id}"));
         let body = serde_json::json!({ "name": name, "label": label });
-        self.json(|| self.octo.patch(&route, Some(&body))).await
+        self.json(Method::PATCH, &url, &[], Some(&body)).await
+    }
+
+    /// Deletes an asset.
+    pub async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
+        let url = self.route(&format!("/assets/{id}"));
+        self.call(Method::DELETE, &url, &[], None).await.map(|_| ())
+    }
+
+    /// A run's artifacts (`GET /repos/{repo}/actions/runs/{run}/artifacts`), at most
+    /// `pages` pages of 100.
+    pub async fn run_artifacts(
+        &self,
+        run_id: u64,
+        pages: u32,
+    ) -> Result<Vec<RunArtifact>, ApiError> {
+        let url = self.repo_url(&format!("/actions/runs/{run_id}/artifacts"));
+        self.paged(&url, pages, |json| {
+            let list: RunArtifacts = serde_json::from_value(json)
+                .map_err(|e| format!("JSON that is not an artifact list: {e}"))?;
+            Ok((list.artifacts, Some(list.total_count)))
+        })
+        .await
+    }
+
+    /// Where an artifact's zip is (`GET /repos/{repo}/actions/artifacts/{id}/zip` answers
+    /// `302` with a signed storage URL, read here and not followed with the token).
+    pub async fn artifact_zip_url(&self, id: u64) -> Result<String, ApiError> {
+        let url = self.repo_url(&format!("/actions/artifacts/{id}/zip"));
+        let answer = self.call(Method::GET, &url, &[], None).await?;
+        redirect_target(&url, &answer)
     }
 
     /// The SHA-256 of an asset's bytes, streamed down and hashed (never held whole): for
     /// assets GitHub reports no `digest` for (older GHES). GitHub answers
-    /// `application/octet-stream` with a redirect to storage, which is followed; reqwest
-    /// drops the token on a redirect to another host.
+    /// `application/octet-stream` with a redirect to storage, which is followed without
+    /// the token (the storage URL is signed, and its host is not GitHub's).
     pub async fn asset_sha256(&self, id: u64) -> Result<[u8; 32], ApiError> {
-        use sha2::Digest as _;
-        let url = format!("{}{}", self.base, self.route(&format!("/assets/{id}")));
-        let watch = self.http.watch();
-        watch.describe("GET", &url);
-        let request = self
+        let url = self.route(&format!("/assets/{id}"));
+        let first = self
             .http
             .client
             .get(&url)
             .bearer_auth(self.token.expose())
             .header("accept", "application/octet-stream")
             .header("x-github-api-version", "2022-11-28");
+        match self.hash_answer(first, &url).await? {
+            Hashed::Done(sha256) => Ok(sha256),
+            Hashed::Moved(answer) => {
+                let storage = redirect_target(&url, &answer)?;
+                let second = self.http.client.get(&storage);
+                match self.hash_answer(second, &storage).await? {
+                    Hashed::Done(sha256) => Ok(sha256),
+                    Hashed::Moved(_) => Err(ApiError::Decode(
+                        "the asset's storage URL redirected again".into(),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Sends `request` once and hashes a `200` answer's body as it arrives.
+    async fn hash_answer(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<Hashed, ApiError> {
+        use sha2::Digest as _;
+        let watch = self.http.watch();
+        watch.describe("GET", url);
         watch
             .run(async {
                 let mut response = request.send().await?;
@@ -420,30 +616,32 @@ impl Api {
                 watch.answered(response.status());
                 let status = response.status().as_u16();
                 let headers = response.headers().clone();
+                if (300..400).contains(&status) {
+                    return Ok(Ok(Hashed::Moved(Answer {
+                        status,
+                        headers,
+                        body: Bytes::new(),
+                    })));
+                }
                 if status != 200 {
-                    let text = response.text().await?;
-                    return Ok(Err(upload_refused(status, &headers, &text)));
+                    let body = response.bytes().await?;
+                    return Ok(Err(ApiError::from_answer(status, &headers, &body)));
                 }
                 let mut hasher = sha2::Sha256::new();
                 while let Some(chunk) = response.chunk().await? {
                     watch.touch();
                     hasher.update(&chunk);
                 }
-                Ok::<_, reqwest::Error>(Ok(hasher.finalize().into()))
+                Ok::<_, reqwest::Error>(Ok(Hashed::Done(hasher.finalize().into())))
             })
             .await
             .map_err(|stalled| ApiError::Transport(stalled.to_string()))?
             .map_err(|e| ApiError::Transport(describe(e)))?
     }
 
-    /// Deletes an asset.
-    pub async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
-        self.delete(&format!("/assets/{id}")).await
-    }
-
     /// Uploads one asset (with `label`, when given), streaming the file (or the bytes)
-    /// with its length. Returns the asset and, for a file, the SHA-256 of the bytes that
-    /// were sent.
+    /// with its length: one attempt (see the module's doc). Returns the asset and, for a
+    /// file, the SHA-256 of the bytes that were sent.
     pub async fn upload(
         &self,
         release: &Release,
@@ -462,18 +660,18 @@ impl Api {
                 watch.touch();
                 watch.answered(response.status());
                 let head = (response.status(), response.headers().clone());
-                response.text().await.map(|text| (head, text))
+                response.bytes().await.map(|text| (head, text))
             })
             .await
             .map_err(|stalled| ApiError::Transport(stalled.to_string()))?
             .map_err(|e| ApiError::Transport(describe(e)))?;
         if status.as_u16() == 201 {
-            let asset = serde_json::from_str(&text).map_err(|e| ApiError::Decode(e.to_string()))?;
+            let asset =
+                serde_json::from_slice(&text).map_err(|e| ApiError::Decode(e.to_string()))?;
             return Ok((asset, sent.map(|s| s.finish())));
         }
-        Err(upload_refused(status.as_u16(), &headers, &text))
+        Err(ApiError::from_answer(status.as_u16(), &headers, &text))
     }
-
     /// The upload request for one asset, its body watched (and, for a file, hashed as it
     /// is sent).
     async fn asset_request(
@@ -520,46 +718,60 @@ impl Api {
     }
 }
 
-/// The error of an upload GitHub did not accept, with how long to wait before retrying.
-fn upload_refused(status: u16, headers: &reqwest::header::HeaderMap, text: &str) -> ApiError {
-    let json: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
-    let first = json.get("errors").and_then(|e| e.get(0));
-    let code = first
-        .and_then(|e| e.get("code"))
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
-    ApiError::GitHub {
-        status,
-        message: json
-            .get("message")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("(no message)")
-            .to_owned(),
-        detail: code.as_ref().map(|c| format!(": {c}")).unwrap_or_default(),
-        code,
-        retry_after: retry_after(headers),
-    }
+/// What [`Api::hash_answer`] got: the hash, or a redirect to follow.
+enum Hashed {
+    Done([u8; 32]),
+    Moved(Answer),
 }
 
-/// `retry-after`, else (primary limit spent) the wait until `x-ratelimit-reset`.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    header("retry-after").or_else(|| {
-        (header("x-ratelimit-remaining") == Some(0))
-            .then(|| header("x-ratelimit-reset"))
-            .flatten()
-            .map(|reset| {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                reset.saturating_sub(now).clamp(1, 900)
-            })
+/// The `Location` of a redirect answer, resolved against the URL that was asked.
+fn redirect_target(url: &str, answer: &Answer) -> Result<String, ApiError> {
+    if !(300..400).contains(&answer.status) {
+        return Err(ApiError::Decode(format!(
+            "`GET {url}` answered {} where a redirect to the bytes was expected",
+            answer.status
+        )));
+    }
+    let location = answer
+        .headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::Decode(format!(
+                "`GET {url}` answered {} without a Location",
+                answer.status
+            ))
+        })?;
+    let base = reqwest::Url::parse(url).map_err(|e| ApiError::Decode(e.to_string()))?;
+    base.join(location).map(String::from).map_err(|e| {
+        ApiError::Decode(format!(
+            "`GET {url}` redirected to an unusable Location ({e})"
+        ))
     })
+}
+
+/// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts`, the fields used.
+#[derive(Debug, Deserialize)]
+struct RunArtifacts {
+    #[serde(default)]
+    total_count: u64,
+    #[serde(default)]
+    artifacts: Vec<RunArtifact>,
+}
+
+/// One artifact of another run, as the REST API lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunArtifact {
+    /// Its id.
+    pub id: u64,
+    /// Its name.
+    pub name: String,
+    /// Stored bytes.
+    #[serde(default)]
+    pub size_in_bytes: u64,
+    /// `sha256:<hex>`, when GitHub records one.
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 /// What an asset's bytes come from; re-opened for every attempt.
@@ -574,4 +786,104 @@ pub enum AssetBody {
     },
     /// Generated content (the checksums file).
     Bytes(Bytes),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_artifact_list_reads_githubs_fields() {
+        // A trimmed artifact object as GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts
+        // documents it (docs.github.com, "List workflow run artifacts").
+        let body: RunArtifacts = serde_json::from_str(
+            r#"{"total_count":1,"artifacts":[{"id":11,"node_id":"MDg6QXJ0aWZhY3QxMQ==","name":"Rails","size_in_bytes":556,"url":"https://api.github.com/repos/octo-org/octo-docs/actions/artifacts/11","archive_download_url":"https://api.github.com/repos/octo-org/octo-docs/actions/artifacts/11/zip","expired":false,"digest":"sha256:cfc3236bdad15b5898bca8408945c9e19e1917da8704adc20eaa618444f48a5f","created_at":"2020-01-10T14:59:22Z"}]}"#,
+        )
+        .expect("parses");
+        assert_eq!(body.total_count, 1);
+        assert_eq!(body.artifacts[0].id, 11);
+        assert_eq!(body.artifacts[0].size_in_bytes, 556);
+        assert!(
+            body.artifacts[0]
+                .digest
+                .as_deref()
+                .is_some_and(|d| d.starts_with("sha256:"))
+        );
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().expect("header value"));
+        }
+        map
+    }
+
+    /// GitHub's documented error bodies (docs.github.com, "Troubleshooting the REST API"
+    /// and "Rate limits for the REST API") read into one error, and the retry policy's
+    /// verdict and wait for each.
+    #[test]
+    fn error_answers_are_read_once_and_retried_as_github_asks() {
+        let validation = ApiError::from_answer(
+            422,
+            &HeaderMap::new(),
+            br#"{"message":"Validation Failed","errors":[{"resource":"Release","code":"already_exists","field":"tag_name"}],"documentation_url":"https://docs.github.com/rest"}"#,
+        );
+        assert_eq!(
+            validation.to_string(),
+            "422 Validation Failed: Release already_exists tag_name"
+        );
+        assert_eq!(validation.code(), Some("already_exists"));
+        assert!(!validation.retryable());
+
+        let secondary = ApiError::from_answer(
+            403,
+            &headers(&[("retry-after", "7")]),
+            br#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#,
+        );
+        assert!(secondary.retryable());
+        assert_eq!((RETRY.delay)(1, &secondary), Duration::from_secs(7));
+
+        let unnamed_wait = ApiError::from_answer(
+            403,
+            &HeaderMap::new(),
+            br#"{"message":"API rate limit exceeded for user ID 1."}"#,
+        );
+        assert!(unnamed_wait.retryable());
+        assert_eq!((RETRY.delay)(1, &unnamed_wait), Duration::from_mins(1));
+
+        let forbidden = ApiError::from_answer(
+            403,
+            &headers(&[("x-ratelimit-remaining", "4999")]),
+            br#"{"message":"Resource not accessible by integration"}"#,
+        );
+        assert!(!forbidden.retryable(), "a permission problem is final");
+
+        let reset = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            + 30;
+        let spent = ApiError::from_answer(
+            403,
+            &headers(&[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", &reset.to_string()),
+            ]),
+            b"not json",
+        );
+        assert!(spent.retryable());
+        assert!(spent.to_string().starts_with("403 (no message)"));
+        let wait = (RETRY.delay)(1, &spent);
+        assert!(
+            (Duration::from_secs(28)..=Duration::from_secs(30)).contains(&wait),
+            "{wait:?}"
+        );
+
+        let server = ApiError::from_answer(502, &HeaderMap::new(), b"");
+        assert!(server.retryable());
+        assert_eq!((RETRY.delay)(1, &server), Duration::from_millis(500));
+        assert_eq!((RETRY.delay)(3, &server), Duration::from_secs(2));
+        assert_eq!(RETRY.attempts, 4);
+    }
 }

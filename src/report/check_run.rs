@@ -65,13 +65,7 @@ pub(crate) fn publish(
     let first = batches.next().unwrap_or(&[]);
     let runtime = crate::net::runtime().map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let api = Api::new(
-            &target.api_url,
-            &target.token,
-            &target.repo,
-            Duration::from_mins(1),
-            target.idle,
-        )?;
+        let api = Api::new(&target.api_url, &target.token, &target.repo, target.idle)?;
         let (id, url) = api
             .create_check_run(&serde_json::json!({
                 "name": "stevedore",

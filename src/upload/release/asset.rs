@@ -2,30 +2,11 @@
 //! attempt left (an asset that landed after all is accepted, a half-created or mismatching
 //! one deleted), and what landed is checked against the scan.
 
-use std::time::{Duration, Instant};
+use super::Planned;
+use crate::github::api::{Api, ApiError, Asset, RETRY, Release};
+use crate::net::Verdict;
 
-use tokio::sync::Mutex;
-
-use super::{Planned, pace};
-use crate::github::api::{Api, ApiError, Asset, Release};
-use crate::net::{Policy, Verdict};
-
-/// Attempts per asset.
-const MAX_ATTEMPTS: u32 = 4;
-/// [`MAX_ATTEMPTS`], waiting what GitHub asked (`retry-after`, or until the rate limit
-/// resets), else 1 s, 2 s, 4 s.
-const ASSET_RETRY: Policy<ApiError> = Policy {
-    attempts: MAX_ATTEMPTS,
-    delay: |attempt, last| match last {
-        ApiError::GitHub {
-            retry_after: Some(s),
-            ..
-        } => Duration::from_secs(*s),
-        _ => Duration::from_millis(500 << attempt),
-    },
-};
-
-/// One asset, retried idempotently ([`ASSET_RETRY`]): before each retry the asset list
+/// One asset, retried idempotently ([`RETRY`], the client's policy): before each retry the asset list
 /// says whether the previous attempt landed after all (accepted when size and digest match)
 /// or left a `starter`/mismatching asset (deleted). When every attempt failed, the last
 /// failure is the asset's error.
@@ -33,10 +14,9 @@ pub(super) async fn upload_asset(
     api: &Api,
     release: &Release,
     asset: &Planned,
-    pacer: &Mutex<Option<Instant>>,
 ) -> Result<Asset, AssetError> {
-    ASSET_RETRY
-        .run(|attempt| upload_attempt(api, release, asset, pacer, attempt))
+    RETRY
+        .run(|attempt| upload_attempt(api, release, asset, attempt))
         .await
         .map_err(|verdict| verdict.give_up(AssetError::from))
 }
@@ -46,11 +26,10 @@ async fn upload_attempt(
     api: &Api,
     release: &Release,
     asset: &Planned,
-    pacer: &Mutex<Option<Instant>>,
     attempt: u32,
 ) -> Result<Asset, Verdict<AssetError, ApiError>> {
     if attempt > 0
-        && let Some(found) = landed_earlier(api, release, asset, pacer)
+        && let Some(found) = landed_earlier(api, release, asset)
             .await
             .map_err(Verdict::Fail)?
     {
@@ -68,7 +47,7 @@ async fn upload_attempt(
         )
         .await
     {
-        Ok((landed, sent)) => verify_landed(api, asset, landed, sent, pacer)
+        Ok((landed, sent)) => verify_landed(api, asset, landed, sent)
             .await
             .map_err(Verdict::Fail),
         Err(e) if retryable(&e) => Err(Verdict::Retry(e)),
@@ -83,7 +62,6 @@ async fn landed_earlier(
     api: &Api,
     release: &Release,
     asset: &Planned,
-    pacer: &Mutex<Option<Instant>>,
 ) -> Result<Option<Asset>, AssetError> {
     let listed = api.assets(release.id).await?;
     let Some(found) = listed.iter().find(|a| a.name == asset.name) else {
@@ -96,24 +74,14 @@ async fn landed_earlier(
     if found.state == "uploaded" && found.size == asset.size && digest_ok {
         return Ok(Some(found.clone()));
     }
-    pace(pacer).await;
     api.delete_asset(found.id).await?;
     Ok(None)
 }
 
-/// Worth another attempt: no answer, a server error, a rate limit, or an `already_exists`
-/// that the asset list before the retry resolves.
+/// Worth another attempt: what the client retries its own calls on, or an
+/// `already_exists` that the asset list before the retry resolves.
 fn retryable(e: &ApiError) -> bool {
-    match e {
-        ApiError::Transport(_) => true,
-        ApiError::GitHub { status, code, .. } => {
-            *status >= 500
-                || *status == 429
-                || (*status == 403 && e_is_rate_limit(e))
-                || code.as_deref() == Some("already_exists")
-        }
-        ApiError::Decode(_) => false,
-    }
+    e.retryable() || e.code() == Some("already_exists")
 }
 
 /// The scan vouches for an asset only if what was sent, and what GitHub stored, are the
@@ -125,7 +93,6 @@ async fn verify_landed(
     asset: &Planned,
     landed: Asset,
     sent: Option<[u8; 32]>,
-    pacer: &Mutex<Option<Instant>>,
 ) -> Result<Asset, AssetError> {
     let expected = format!("sha256:{}", asset.sha256);
     let mismatch = match (sent.map(hex::encode), landed.digest.as_deref()) {
@@ -138,7 +105,6 @@ async fn verify_landed(
     let Some((what, got)) = mismatch else {
         return Ok(landed);
     };
-    pace(pacer).await;
     let aftermath = match api.delete_asset(landed.id).await {
         Ok(()) => "the asset was removed".to_owned(),
         Err(e) => format!("removing the asset failed ({e}): delete it by hand"),
@@ -169,14 +135,4 @@ pub(super) enum AssetError {
         expected: String,
         aftermath: String,
     },
-}
-
-fn e_is_rate_limit(e: &ApiError) -> bool {
-    matches!(
-        e,
-        ApiError::GitHub {
-            retry_after: Some(_),
-            ..
-        }
-    ) || matches!(e, ApiError::GitHub { message, .. } if message.contains("rate limit"))
 }

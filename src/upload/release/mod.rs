@@ -23,11 +23,10 @@ mod staged;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::runtime::Runtime;
-use tokio::sync::Mutex;
 
 use self::asset::upload_asset;
 use self::find::find_or_create;
@@ -43,8 +42,6 @@ use crate::secret::Secret;
 /// Uploads in flight when `upload-concurrency` is not set (GitHub asks for serial
 /// mutative requests; a few in flight stays clear of the secondary limits).
 const DEFAULT_CONCURRENCY: usize = 4;
-/// Least time between two mutative API calls (create, publish, delete).
-const PACE: Duration = Duration::from_millis(100);
 
 /// Why the release destination failed.
 #[derive(Debug, thiserror::Error)]
@@ -418,9 +415,7 @@ pub fn upload(
     reporter: &dyn Reporter,
 ) -> (ReleaseReport, Option<ReleaseError>) {
     let mut report = ReleaseReport::default();
-    let error = runtime
-        .block_on(run(plan, reporter, &mut report, Duration::from_mins(1)))
-        .err();
+    let error = runtime.block_on(run(plan, reporter, &mut report)).err();
     (report, error)
 }
 
@@ -469,9 +464,8 @@ async fn run(
     plan: &Plan,
     reporter: &dyn Reporter,
     report: &mut ReleaseReport,
-    min_wait: Duration,
 ) -> Result<(), ReleaseError> {
-    let api = Api::new(&plan.api_url, &plan.token, &plan.repo, min_wait, plan.idle)
+    let api = Api::new(&plan.api_url, &plan.token, &plan.repo, plan.idle)
         .map_err(ReleaseError::Config)?;
     warn_renames(plan, reporter);
     let release = open_release(plan, &api, reporter, report).await?;
@@ -481,17 +475,16 @@ async fn run(
         .await
         .map_err(api_err("listing the release's assets"))?;
     let (done, clashes) = inventory(plan, &existing, &release.tag_name)?;
-    let pacer = Mutex::new(None);
-    remove_leftovers(&api, plan, &existing, &pacer).await?;
+    remove_leftovers(&api, plan, &existing).await?;
     for a in &done {
         report
             .assets
             .push((a.name.clone(), a.browser_download_url.clone()));
     }
     let uploads = stage(plan, &done, &clashes);
-    let (landed, failures) = upload_all(&api, &release, plan, &uploads, &pacer, report).await;
+    let (landed, failures) = upload_all(&api, &release, plan, &uploads, report).await;
     warn_mispredicted(plan, &landed.fresh, reporter);
-    settle(&api, &release, &clashes, landed, &pacer, reporter, report).await?;
+    settle(&api, &release, &clashes, landed, reporter, report).await?;
     if let Some(first) = failures.first() {
         // Another job may have published the set meanwhile: the message says what is so.
         let published = if release.draft && !plan.expect.is_empty() {
@@ -508,10 +501,10 @@ async fn run(
         });
     }
     if !plan.expect.is_empty() {
-        return set::complete(&api, plan, &release, &pacer, reporter, report).await;
+        return set::complete(&api, plan, &release, reporter, report).await;
     }
     if release.draft && !plan.keep_draft {
-        publish(&api, plan, &release, &pacer, report).await?;
+        publish(&api, plan, &release, report).await?;
     }
     reporter.event(&Event::info(format!(
         "Release `{}`: {} asset(s) uploaded{}",
@@ -585,11 +578,10 @@ async fn upload_all<'p>(
     release: &Release,
     plan: &Plan,
     uploads: &[(&'p Planned, Planned)],
-    pacer: &Mutex<Option<Instant>>,
     report: &mut ReleaseReport,
 ) -> (Landed<'p>, Vec<String>) {
     let results = super::bounded::run(uploads, plan.concurrency, |(_, upload)| {
-        upload_asset(api, release, upload, pacer)
+        upload_asset(api, release, upload)
     })
     .await;
     let mut failures = Vec::new();
@@ -622,10 +614,8 @@ async fn publish(
     api: &Api,
     plan: &Plan,
     release: &Release,
-    pacer: &Mutex<Option<Instant>>,
     report: &mut ReleaseReport,
 ) -> Result<(), ReleaseError> {
-    pace(pacer).await;
     let published = api
         .publish(release.id, plan.make_latest)
         .await
@@ -636,19 +626,6 @@ async fn publish(
     report.published = true;
     report.release_published = Some(true);
     Ok(())
-}
-
-/// Waits until [`PACE`] has passed since the previous mutative request.
-async fn pace(pacer: &Mutex<Option<Instant>>) {
-    let mut last = pacer.lock().await;
-    if let Some(previous) = *last {
-        let next = previous + PACE;
-        let now = Instant::now();
-        if next > now {
-            tokio::time::sleep(next - now).await;
-        }
-    }
-    *last = Some(Instant::now());
 }
 
 /// What the uploads left: replacements under temporary names, new assets, and whether any
@@ -666,7 +643,6 @@ async fn settle(
     release: &Release,
     clashes: &[&Asset],
     landed: Landed<'_>,
-    pacer: &Mutex<Option<Instant>>,
     reporter: &dyn Reporter,
     report: &mut ReleaseReport,
 ) -> Result<(), ReleaseError> {
@@ -679,7 +655,6 @@ async fn settle(
             .iter()
             .chain(landed.fresh.iter().filter(|_| !release.draft));
         for (asset, added) in rollback {
-            pace(pacer).await;
             if let Err(e) = api.delete_asset(added.id).await {
                 reporter.event(&Event::warning(format!(
                     "could not remove `{}` after the failure: {e}",
@@ -709,7 +684,7 @@ async fn settle(
         // aside, the new one renamed into place by the next request, the old deleted).
         for (asset, staged) in &landed.staged {
             let old = clashes.iter().find(|c| c.name == asset.name).copied();
-            let placed = swap_in(api, old, staged, &asset.name, pacer, reporter)
+            let placed = swap_in(api, old, staged, &asset.name, reporter)
                 .await
                 .map_err(|e| e.into_error(&asset.name))?;
             report

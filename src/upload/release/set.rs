@@ -17,10 +17,8 @@
 //! no API call closes; a job whose asset lands in it rewrites the document itself.
 
 use std::fmt::Write as _;
-use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::Mutex;
 
 use super::asset::upload_asset;
 use super::staged::{STAGED_LABEL, SwapFailed, staged_for, staged_name, swap_in};
@@ -37,7 +35,6 @@ pub(super) async fn complete(
     api: &Api,
     plan: &Plan,
     release: &Release,
-    pacer: &Mutex<Option<Instant>>,
     reporter: &dyn Reporter,
     report: &mut ReleaseReport,
 ) -> Result<(), ReleaseError> {
@@ -74,7 +71,7 @@ pub(super) async fn complete(
             hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sums.as_bytes()))
         );
         let current = listed.iter().find(|a| a.name == plan.checksums_name);
-        let written = write_checksums(api, plan, release, current, sums, pacer, reporter).await?;
+        let written = write_checksums(api, plan, release, current, sums, reporter).await?;
         report
             .assets
             .retain(|(name, _)| *name != plan.checksums_name);
@@ -99,7 +96,7 @@ pub(super) async fn complete(
         });
         if now == covered && in_place {
             if draft && !plan.keep_draft {
-                publish(api, plan, release, pacer, report).await?;
+                publish(api, plan, release, report).await?;
                 draft = false;
             }
             report.release_published = Some(!draft);
@@ -196,7 +193,6 @@ async fn write_checksums(
     release: &Release,
     current: Option<&Asset>,
     sums: String,
-    pacer: &Mutex<Option<Instant>>,
     reporter: &dyn Reporter,
 ) -> Result<Asset, ReleaseError> {
     let sums = Bytes::from(sums);
@@ -226,16 +222,12 @@ async fn write_checksums(
                 match &raced {
                     Some(found) => found,
                     None => {
-                        return upload_asset(api, release, &planned, pacer)
-                            .await
-                            .map_err(failed);
+                        return upload_asset(api, release, &planned).await.map_err(failed);
                     }
                 }
             }
             Err(()) => {
-                return upload_asset(api, release, &planned, pacer)
-                    .await
-                    .map_err(failed);
+                return upload_asset(api, release, &planned).await.map_err(failed);
             }
         },
     };
@@ -249,7 +241,7 @@ async fn write_checksums(
     if same && current.state == "uploaded" {
         return Ok(current.clone());
     }
-    swap(api, plan, release, current, planned, pacer, reporter).await
+    swap(api, plan, release, current, planned, reporter).await
 }
 
 /// Replaces the checksums asset `current` with `planned`: staged under a temporary name,
@@ -260,17 +252,16 @@ async fn swap(
     release: &Release,
     current: &Asset,
     planned: Planned,
-    pacer: &Mutex<Option<Instant>>,
     reporter: &dyn Reporter,
 ) -> Result<Asset, ReleaseError> {
     let name = plan.checksums_name.as_str();
     let mut staged = planned.clone();
     staged.name = staged_name(name);
     staged.label = Some(STAGED_LABEL.to_owned());
-    let staged = upload_asset(api, release, &staged, pacer)
+    let staged = upload_asset(api, release, &staged)
         .await
         .map_err(|e| checksums_failed(plan, e))?;
-    match swap_in(api, Some(current), &staged, name, pacer, reporter).await {
+    match swap_in(api, Some(current), &staged, name, reporter).await {
         Ok(placed) => Ok(placed),
         // Another job's replacement took the name (422), or another job removed our staged
         // copy as a leftover (404): ours is gone; the document there, else a fresh upload,
@@ -283,7 +274,7 @@ async fn swap(
             if let Some(there) = listed.into_iter().find(|a| a.name == name) {
                 return Ok(there);
             }
-            upload_asset(api, release, &planned, pacer)
+            upload_asset(api, release, &planned)
                 .await
                 .map_err(|e| checksums_failed(plan, e))
         }

@@ -14,11 +14,7 @@
 //! stevedore. Anyone who can set labels can also upload and delete assets, so the mark
 //! guards against accidents (a file's name), not against people with write access.
 
-use std::time::Instant;
-
-use tokio::sync::Mutex;
-
-use super::{Plan, ReleaseError, api_err, pace};
+use super::{Plan, ReleaseError, api_err};
 use crate::events::{Event, Reporter};
 use crate::github::api::{Api, ApiError, Asset};
 
@@ -82,12 +78,10 @@ pub(super) async fn swap_in(
     old: Option<&Asset>,
     staged: &Asset,
     name: &str,
-    pacer: &Mutex<Option<Instant>>,
     reporter: &dyn Reporter,
 ) -> Result<Asset, SwapFailed> {
     let mut retired = None;
     if let Some(old) = old {
-        pace(pacer).await;
         match api
             .update_asset(old.id, &staged_name(name), STAGED_LABEL)
             .await
@@ -96,7 +90,7 @@ pub(super) async fn swap_in(
             // Another job of the matrix removed or replaced it first.
             Err(e) if e.status() == Some(404) => {}
             Err(e) => {
-                discard(api, staged, pacer).await;
+                discard(api, staged).await;
                 return Err(SwapFailed::Retire(e));
             }
         }
@@ -105,14 +99,13 @@ pub(super) async fn swap_in(
         Ok(placed) => placed,
         Err(e) => {
             if let Some((old, aside)) = &retired {
-                restore(api, old, aside, name, pacer, reporter).await;
+                restore(api, old, aside, name, reporter).await;
             }
-            discard(api, staged, pacer).await;
+            discard(api, staged).await;
             return Err(SwapFailed::PutInPlace(e));
         }
     };
     if let Some((_, aside)) = retired {
-        pace(pacer).await;
         match api.delete_asset(aside.id).await {
             Ok(()) => {}
             Err(e) if e.status() == Some(404) => {}
@@ -128,18 +121,11 @@ pub(super) async fn swap_in(
 /// Puts a retired asset back under `name` after its replacement failed to take the name.
 /// When another job's replacement holds the name by now (422), the old asset is superseded
 /// and removed instead.
-async fn restore(
-    api: &Api,
-    old: &Asset,
-    aside: &Asset,
-    name: &str,
-    pacer: &Mutex<Option<Instant>>,
-    reporter: &dyn Reporter,
-) {
+async fn restore(api: &Api, old: &Asset, aside: &Asset, name: &str, reporter: &dyn Reporter) {
     let label = old.label.as_deref().unwrap_or_default();
     match api.update_asset(aside.id, name, label).await {
         Ok(_) => {}
-        Err(e) if e.status() == Some(422) => discard(api, aside, pacer).await,
+        Err(e) if e.status() == Some(422) => discard(api, aside).await,
         Err(e) => reporter.event(&Event::warning(format!(
             "could not put `{name}` back after its replacement failed (it is `{}` now): {e}; rename it back by hand, or run the job again",
             aside.name
@@ -149,8 +135,7 @@ async fn restore(
 
 /// Deletes an asset this run no longer wants; a failure leaves a leftover the next run
 /// removes ([`remove_leftovers`]).
-async fn discard(api: &Api, asset: &Asset, pacer: &Mutex<Option<Instant>>) {
-    pace(pacer).await;
+async fn discard(api: &Api, asset: &Asset) {
     let _ = api.delete_asset(asset.id).await;
 }
 
@@ -164,7 +149,6 @@ pub(super) async fn remove_leftovers(
     api: &Api,
     plan: &Plan,
     existing: &[Asset],
-    pacer: &Mutex<Option<Instant>>,
 ) -> Result<(), ReleaseError> {
     let planned = |name: &str| plan.assets.iter().any(|p| p.name == name);
     // A release set's checksums asset is no job's planned asset, but a swap of it killed
@@ -174,7 +158,6 @@ pub(super) async fn remove_leftovers(
         Some(stands_for) => planned(stands_for) || set_checksums(stands_for),
         None => planned(&a.name) && a.state != "uploaded",
     }) {
-        pace(pacer).await;
         match api.delete_asset(old.id).await {
             Ok(()) => {}
             // Another job of the matrix removed it first.
