@@ -16,7 +16,8 @@
 
 use std::time::Duration;
 
-use super::{Plan, ReleaseError, Target, api_err};
+use super::plan::{Plan, Target};
+use super::{ReleaseError, api_err};
 use crate::events::{Event, Reporter};
 use crate::github::api::{Api, ApiError, Draft, Release};
 

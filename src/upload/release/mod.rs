@@ -18,26 +18,21 @@
 
 mod asset;
 mod find;
+mod plan;
 mod set;
-mod staged;
+mod staging;
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::time::Duration;
+pub use self::plan::{Plan, check_setup, plan};
 
-use bytes::Bytes;
 use tokio::runtime::Runtime;
 
 use self::asset::upload_asset;
 use self::find::find_or_create;
-use self::staged::{STAGED_LABEL, remove_leftovers, staged_name, swap_in};
-use super::Bundle;
-use crate::config::{Config, MakeLatest};
+use self::plan::Planned;
+use self::staging::{Landed, inventory, remove_leftovers, settle, stage};
 use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
-use crate::github::RunnerEnv;
-use crate::github::api::{Api, ApiError, Asset, AssetBody, Release};
-use crate::secret::Secret;
+use crate::github::api::{Api, ApiError, Asset, Release};
 
 /// Uploads in flight when `upload-concurrency` is not set (GitHub asks for serial
 /// mutative requests; a few in flight stays clear of the secondary limits).
@@ -139,58 +134,6 @@ impl ReleaseError {
     }
 }
 
-/// Where the assets go.
-#[derive(Debug, Clone)]
-enum Target {
-    Tag(String),
-    Id(u64),
-}
-
-/// One asset to upload.
-#[derive(Debug, Clone)]
-struct Planned {
-    /// The name GitHub will store it under ([`stored_name`]).
-    name: String,
-    /// The file's name as selected, when GitHub will store it under another.
-    renamed_from: Option<String>,
-    /// The label the upload sets: [`STAGED_LABEL`] on a staged upload, else none.
-    label: Option<String>,
-    body: AssetBody,
-    size: u64,
-    sha256: String,
-    content_type: &'static str,
-}
-
-/// Everything checked before the first request.
-#[derive(Debug)]
-pub struct Plan {
-    api_url: String,
-    token: Secret,
-    repo: String,
-    target: Target,
-    name: Option<String>,
-    /// Notes of a release this run creates (`body-path`, else `body`).
-    body: Option<String>,
-    /// `generate-release-notes`.
-    generate_notes: bool,
-    /// `target-commitish`.
-    target_commitish: Option<String>,
-    /// With `expect-assets`: the commit the set belongs to (`target-commitish`, else
-    /// `GITHUB_SHA`; a full SHA, lower case). Its draft records it as `target_commitish`.
-    commit: Option<String>,
-    prerelease: bool,
-    keep_draft: bool,
-    make_latest: Option<&'static str>,
-    overwrite: bool,
-    concurrency: usize,
-    idle: Duration,
-    assets: Vec<Planned>,
-    /// `expect-assets`, each line with its matcher; empty: one job's release.
-    expect: Vec<crate::config::ExpectedAsset>,
-    /// The checksums asset's name.
-    checksums_name: String,
-}
-
 /// What landed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReleaseReport {
@@ -213,199 +156,6 @@ pub struct ReleaseReport {
     pub waiting: Vec<String>,
     /// With `expect-assets`: every asset the release holds, by name, as last listed.
     pub present: Vec<String>,
-}
-
-/// What needs no file to be checked (issue 26 item 8): token, repository, tag, the set's
-/// commit, the notes file, the `expect-assets` globs; before the scan, with every other
-/// destination's, so all are said at once.
-#[must_use]
-pub fn check_setup(config: &Config, env: &RunnerEnv, cwd: &std::path::Path) -> Vec<ReleaseError> {
-    let mut errors = Vec::new();
-    if config.token.is_none() {
-        errors.push(ReleaseError::Config("`destination: release` needs `token` (the action passes `${{ github.token }}`; the job needs `permissions: contents: write`; on the command line, `--token` or GH_TOKEN)".into()));
-    }
-    if config.release.repository.is_none() && env.repository.is_none() {
-        errors.push(ReleaseError::Config(
-            "`destination: release` needs GITHUB_REPOSITORY (owner/name), which the runner sets; on the command line, `--repository owner/name`"
-                .into(),
-        ));
-    }
-    errors.extend(target(config, env).err());
-    if !config.release.expect_assets.is_empty() {
-        errors.extend(set_commit(config, env).err());
-    }
-    errors.extend(body(config, cwd).err());
-    errors
-}
-
-/// Checks the inputs and lists the assets.
-pub fn plan(
-    bundle: &Bundle<'_>,
-    config: &Config,
-    env: &RunnerEnv,
-    cwd: &std::path::Path,
-    idle: Duration,
-) -> Result<Plan, ReleaseError> {
-    let token = config
-        .token
-        .clone()
-        .ok_or_else(|| ReleaseError::Config("`destination: release` needs `token` (the action passes `${{ github.token }}`; the job needs `permissions: contents: write`)".into()))?;
-    let repo = config
-        .release
-        .repository
-        .clone()
-        .or_else(|| env.repository.clone())
-        .ok_or_else(|| {
-            ReleaseError::Config(
-            "`destination: release` needs GITHUB_REPOSITORY (owner/name), which the runner sets"
-                .into(),
-        )
-        })?;
-    let target = target(config, env)?;
-    let expect = config.release.expect_assets.clone();
-    let assets = planned_assets(bundle, expect.is_empty())?;
-    let commit = if expect.is_empty() {
-        None
-    } else {
-        Some(set_commit(config, env)?)
-    };
-    Ok(Plan {
-        api_url: env.api_url().to_owned(),
-        token,
-        repo,
-        target,
-        name: config.release.name.clone(),
-        body: body(config, cwd)?,
-        generate_notes: config.release.generate_notes,
-        target_commitish: config.release.target_commitish.clone(),
-        commit,
-        prerelease: config.release.prerelease,
-        keep_draft: config.release.draft,
-        make_latest: config.release.make_latest.map(|m| match m {
-            MakeLatest::True => "true",
-            MakeLatest::False => "false",
-            MakeLatest::Legacy => "legacy",
-        }),
-        overwrite: config.overwrite,
-        concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
-        idle,
-        assets,
-        expect,
-        checksums_name: bundle.checksums_name.to_owned(),
-    })
-}
-
-/// The notes of a release this run creates: the text of `body-path` (read now, so a
-/// missing file stops the run before any upload), else `body`.
-fn body(config: &Config, cwd: &std::path::Path) -> Result<Option<String>, ReleaseError> {
-    let Some(path) = &config.release.body_path else {
-        return Ok(config.release.body.clone());
-    };
-    let full = cwd.join(path);
-    std::fs::read_to_string(&full).map(Some).map_err(|e| {
-        ReleaseError::Config(format!(
-            "input `body-path`: cannot read `{}`: {e}",
-            full.display()
-        ))
-    })
-}
-
-/// The commit a release set belongs to: `target-commitish`, else `GITHUB_SHA`. A set's
-/// draft records it, so it must name one commit for good: a full SHA, not a branch (whose
-/// head moves on while the matrix runs).
-fn set_commit(config: &Config, env: &RunnerEnv) -> Result<String, ReleaseError> {
-    let full_sha = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
-    match (&config.release.target_commitish, &env.sha) {
-        (Some(target), _) if full_sha(target) => Ok(target.to_ascii_lowercase()),
-        (Some(target), _) => Err(ReleaseError::Config(format!(
-            "input `target-commitish`: `{target}` is not a full commit SHA; with `expect-assets` the release set belongs to one commit, so give its full SHA (e.g. `${{{{ github.sha }}}}`), or leave `target-commitish` unset to use GITHUB_SHA"
-        ))),
-        (None, Some(sha)) if full_sha(sha) => Ok(sha.to_ascii_lowercase()),
-        (None, _) => Err(ReleaseError::Config(
-            "`expect-assets` needs the commit the release set is built from: GITHUB_SHA (the runner sets it), or `target-commitish` with a full commit SHA (e.g. the output of `git rev-parse HEAD`)".into(),
-        )),
-    }
-}
-
-/// The release the assets go to: `release-id`, else `tag`, else the tag this run was
-/// pushed for.
-fn target(config: &Config, env: &RunnerEnv) -> Result<Target, ReleaseError> {
-    Ok(match (config.release.release_id, &config.release.tag) {
-        (Some(id), _) => Target::Id(id),
-        (None, Some(tag)) => Target::Tag(tag.clone()),
-        (None, None) => match env
-            .git_ref
-            .as_deref()
-            .and_then(|r| r.strip_prefix("refs/tags/"))
-        {
-            Some(tag) => Target::Tag(tag.to_owned()),
-            None => {
-                return Err(ReleaseError::Config(format!(
-                    "`destination: release` needs a tag: this run's ref is `{}`, not a tag; set `tag` (or `release-id`), or run on a tag push",
-                    env.git_ref.as_deref().unwrap_or("(unset)")
-                )));
-            }
-        },
-    })
-}
-
-/// Every selected file as a flat asset (names must stay unique and valid), then (for a
-/// single job's release, `with_checksums`) the checksums file naming them; a release set
-/// gets one checksums asset for the whole release instead (`set`).
-fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Planned>, ReleaseError> {
-    let mut assets = Vec::new();
-    let mut seen: HashMap<String, String> = HashMap::new();
-    let mut sums = String::new();
-    for (file, record) in bundle.manifest.files() {
-        let local = file.rel().rsplit('/').next().unwrap_or(file.rel());
-        if local.contains(['\n', '\r', '\\']) {
-            return Err(ReleaseError::Config(format!(
-                "`{}` cannot be a release asset name (line break or backslash); rename it",
-                file.rel().escape_debug()
-            )));
-        }
-        let name = stored_name(local);
-        if let Some(first) = seen.insert(name.clone(), file.rel().to_owned()) {
-            return Err(ReleaseError::Config(format!(
-                "release assets are flat, and `{first}` and `{}` would both be `{name}`; narrow `path` so file names are unique",
-                file.rel()
-            )));
-        }
-        let sha256 = hex::encode(record.sha256);
-        let _ = writeln!(sums, "{sha256}  {name}");
-        assets.push(Planned {
-            content_type: crate::net::mime_type(&name),
-            renamed_from: (name != local).then(|| local.to_owned()),
-            label: None,
-            name,
-            body: AssetBody::File {
-                path: file.path().to_path_buf(),
-                len: record.size,
-            },
-            size: record.size,
-            sha256,
-        });
-    }
-    if seen.contains_key(bundle.checksums_name) {
-        return Err(ReleaseError::Config(format!(
-            "a selected file is named `{}`, the checksums asset's name; set `checksums` to another name",
-            bundle.checksums_name
-        )));
-    }
-    if !with_checksums {
-        return Ok(assets);
-    }
-    let sums = Bytes::from(sums);
-    assets.push(Planned {
-        name: bundle.checksums_name.to_owned(),
-        renamed_from: None,
-        label: None,
-        size: sums.len() as u64,
-        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sums)),
-        body: AssetBody::Bytes(sums),
-        content_type: "text/plain",
-    });
-    Ok(assets)
 }
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
@@ -553,24 +303,6 @@ async fn open_release(
     Ok(release)
 }
 
-/// The uploads to make, each with the asset it stands for: every planned asset the release
-/// does not already have, a replacement (a clash, under `overwrite`) staged under a
-/// temporary name and marked (`staged`) until [`settle`] swaps it in.
-fn stage<'p>(plan: &'p Plan, done: &[&Asset], clashes: &[&Asset]) -> Vec<(&'p Planned, Planned)> {
-    plan.assets
-        .iter()
-        .filter(|p| !done.iter().any(|a| a.name == p.name))
-        .map(|p| {
-            let mut upload = p.clone();
-            if clashes.iter().any(|c| c.name == p.name) {
-                upload.name = staged_name(&p.name);
-                upload.label = Some(STAGED_LABEL.to_owned());
-            }
-            (p, upload)
-        })
-        .collect()
-}
-
 /// Uploads the staged assets, bounded by `upload-concurrency`. Returns what landed and
 /// each failure's line; failed and unstarted assets go to the report.
 async fn upload_all<'p>(
@@ -626,149 +358,4 @@ async fn publish(
     report.published = true;
     report.release_published = Some(true);
     Ok(())
-}
-
-/// What the uploads left: replacements under temporary names, new assets, and whether any
-/// asset failed.
-struct Landed<'p> {
-    staged: Vec<(&'p Planned, Asset)>,
-    fresh: Vec<(&'p Planned, Asset)>,
-    failed: bool,
-}
-
-/// After the uploads: on failure, removes the staged replacements (and, on a published
-/// release, this run's new assets); on success, swaps the replacements in.
-async fn settle(
-    api: &Api,
-    release: &Release,
-    clashes: &[&Asset],
-    landed: Landed<'_>,
-    reporter: &dyn Reporter,
-    report: &mut ReleaseReport,
-) -> Result<(), ReleaseError> {
-    if landed.failed {
-        // The replacements that did land are removed; the assets they replace stay. On a
-        // published release the new assets of this run go too, so what people see is the
-        // release as it was (a draft keeps them: nobody sees it, and a re-run skips them).
-        let rollback = landed
-            .staged
-            .iter()
-            .chain(landed.fresh.iter().filter(|_| !release.draft));
-        for (asset, added) in rollback {
-            if let Err(e) = api.delete_asset(added.id).await {
-                reporter.event(&Event::warning(format!(
-                    "could not remove `{}` after the failure: {e}",
-                    added.name
-                )));
-            }
-            report.failed.push((
-                asset.name.clone(),
-                "landed, then removed: another asset failed".into(),
-            ));
-        }
-        if release.draft {
-            for (_, asset_landed) in landed.fresh {
-                report
-                    .assets
-                    .push((asset_landed.name, asset_landed.browser_download_url));
-            }
-        }
-    } else {
-        // The name GitHub's answer gives, which is the name people download.
-        for (_, asset_landed) in landed.fresh {
-            report
-                .assets
-                .push((asset_landed.name, asset_landed.browser_download_url));
-        }
-        // Every replacement landed: swap each in (`staged::swap_in`: the old asset moved
-        // aside, the new one renamed into place by the next request, the old deleted).
-        for (asset, staged) in &landed.staged {
-            let old = clashes.iter().find(|c| c.name == asset.name).copied();
-            let placed = swap_in(api, old, staged, &asset.name, reporter)
-                .await
-                .map_err(|e| e.into_error(&asset.name))?;
-            report
-                .assets
-                .push((placed.name, placed.browser_download_url));
-        }
-    }
-    Ok(())
-}
-
-/// Sorts the release's existing assets against the plan: the same name with the same bytes
-/// is already done (a re-run); the same name with other bytes is a clash, refused unless
-/// `overwrite`.
-fn inventory<'a>(
-    plan: &Plan,
-    existing: &'a [Asset],
-    tag: &str,
-) -> Result<(Vec<&'a Asset>, Vec<&'a Asset>), ReleaseError> {
-    let same = |a: &Asset, p: &Planned| {
-        a.state == "uploaded"
-            && a.name == p.name
-            && a.size == p.size
-            && a.digest.as_deref() == Some(format!("sha256:{}", p.sha256).as_str())
-    };
-    let done: Vec<&Asset> = existing
-        .iter()
-        .filter(|a| plan.assets.iter().any(|p| same(a, p)))
-        .collect();
-    let clashes: Vec<&Asset> = existing
-        .iter()
-        .filter(|a| {
-            a.state == "uploaded" && plan.assets.iter().any(|p| p.name == a.name && !same(a, p))
-        })
-        .collect();
-    if !clashes.is_empty() && !plan.overwrite {
-        return Err(ReleaseError::AssetsExist {
-            tag: tag.to_owned(),
-            names: clashes
-                .iter()
-                .map(|a| format!("`{}`", a.name))
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
-    Ok((done, clashes))
-}
-
-/// The name GitHub stores an uploaded asset under. GitHub documents only that it "renames
-/// asset filenames that have special characters, non-alphanumeric characters, and leading
-/// or trailing periods" (REST docs, "Upload a release asset"); what users report
-/// (softprops/action-gh-release#159 and #741, actions/upload-release-asset#57,
-/// github/rest-api-description#2968): every character other than ASCII letters, digits,
-/// `-`, `_`, `.` and `+` becomes `.`, and a leading `.` gets `default` before it
-/// (`.config` -> `default.config`). The upload's answer has the name GitHub chose, which
-/// wins where it differs.
-fn stored_name(local: &str) -> String {
-    let mut name: String = local
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+') {
-                c
-            } else {
-                '.'
-            }
-        })
-        .collect();
-    if name.starts_with('.') {
-        name.insert_str(0, "default");
-    }
-    name
-}
-
-#[cfg(test)]
-mod tests {
-    use super::stored_name;
-
-    #[test]
-    fn names_are_predicted_as_github_stores_them() {
-        assert_eq!(
-            stored_name("app-1.0+git_x64.tar.gz"),
-            "app-1.0+git_x64.tar.gz"
-        );
-        assert_eq!(stored_name("My App (x64).zip"), "My.App..x64..zip");
-        assert_eq!(stored_name("pkg-1:2~rc[1].deb"), "pkg-1.2.rc.1..deb");
-        assert_eq!(stored_name(".config"), "default.config");
-    }
 }

@@ -8,7 +8,7 @@
 //! listing: an identical checksums asset already there is success, and an upload that
 //! loses the race (422 `already_exists`) is re-listed and compared by the asset retry. A
 //! job that runs after publication adds its new assets and swaps a checksums asset that no
-//! longer covers every asset, as `overwrite` does (`staged::swap_in`). After writing, the
+//! longer covers every asset, as `overwrite` does (`staging::swap_in`). After writing, the
 //! release is listed again: if it changed meanwhile (another job's asset arrived), the
 //! document is written anew, so whichever job writes last leaves it covering everything.
 //! The draft is published only after a listing found the document covering every asset
@@ -21,8 +21,9 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 
 use super::asset::upload_asset;
-use super::staged::{STAGED_LABEL, SwapFailed, staged_for, staged_name, swap_in};
-use super::{Plan, Planned, ReleaseError, ReleaseReport, api_err, publish};
+use super::plan::{Plan, Planned};
+use super::staging::{checksums_failed, replace_checksums, staged_for};
+use super::{ReleaseError, ReleaseReport, api_err, publish};
 use crate::events::{Event, Reporter};
 use crate::github::api::{Api, Asset, AssetBody, Release};
 
@@ -241,58 +242,7 @@ async fn write_checksums(
     if same && current.state == "uploaded" {
         return Ok(current.clone());
     }
-    swap(api, plan, release, current, planned, reporter).await
-}
-
-/// Replaces the checksums asset `current` with `planned`: staged under a temporary name,
-/// then swapped in (`staged::swap_in`), as `overwrite` does.
-async fn swap(
-    api: &Api,
-    plan: &Plan,
-    release: &Release,
-    current: &Asset,
-    planned: Planned,
-    reporter: &dyn Reporter,
-) -> Result<Asset, ReleaseError> {
-    let name = plan.checksums_name.as_str();
-    let mut staged = planned.clone();
-    staged.name = staged_name(name);
-    staged.label = Some(STAGED_LABEL.to_owned());
-    let staged = upload_asset(api, release, &staged)
-        .await
-        .map_err(|e| checksums_failed(plan, e))?;
-    match swap_in(api, Some(current), &staged, name, reporter).await {
-        Ok(placed) => Ok(placed),
-        // Another job's replacement took the name (422), or another job removed our staged
-        // copy as a leftover (404): ours is gone; the document there, else a fresh upload,
-        // stands, and the check after the write decides whether it covers every asset.
-        Err(SwapFailed::PutInPlace(e)) if matches!(e.status(), Some(404 | 422)) => {
-            let listed = api
-                .assets(release.id)
-                .await
-                .map_err(api_err("listing the release's assets"))?;
-            if let Some(there) = listed.into_iter().find(|a| a.name == name) {
-                return Ok(there);
-            }
-            upload_asset(api, release, &planned)
-                .await
-                .map_err(|e| checksums_failed(plan, e))
-        }
-        Err(e) => Err(e.into_error(name)),
-    }
-}
-
-/// The checksums asset's upload failed for good.
-fn checksums_failed(plan: &Plan, e: super::asset::AssetError) -> ReleaseError {
-    ReleaseError::Api {
-        what: format!("uploading the checksums asset `{}`", plan.checksums_name),
-        source: match e {
-            super::asset::AssetError::Api(e) => e,
-            other @ super::asset::AssetError::Changed { .. } => {
-                crate::github::api::ApiError::Decode(other.to_string())
-            }
-        },
-    }
+    replace_checksums(api, plan, release, current, planned, reporter).await
 }
 
 /// One plain attempt at the checksums asset: the asset when it landed as planned, `None`

@@ -1,3 +1,9 @@
+//! The replacement protocol: how a release's existing assets are sorted against the plan
+//! ([`inventory`]: done, or a clash), what an earlier run left is removed
+//! ([`remove_leftovers`]), replacements are staged ([`stage`]) and, once every upload
+//! landed, swapped in or rolled back ([`settle`], [`swap_in`]); a release set's checksums
+//! asset is replaced the same way ([`replace_checksums`]).
+//!
 //! Staged assets: a replacement (an `overwrite` clash, or a release set's checksums asset
 //! being rewritten) is uploaded under a temporary name and swapped in only once it is
 //! there, so a failed run never leaves a release without an asset it had.
@@ -14,9 +20,11 @@
 //! stevedore. Anyone who can set labels can also upload and delete assets, so the mark
 //! guards against accidents (a file's name), not against people with write access.
 
-use super::{Plan, ReleaseError, api_err};
+use super::asset::{AssetError, upload_asset};
+use super::plan::{Plan, Planned};
+use super::{ReleaseError, ReleaseReport, api_err};
 use crate::events::{Event, Reporter};
-use crate::github::api::{Api, ApiError, Asset};
+use crate::github::api::{Api, ApiError, Asset, Release};
 
 /// The label of every asset stevedore stages; see the module documentation.
 pub(super) const STAGED_LABEL: &str = "stevedore: staged copy, not yet in place";
@@ -171,6 +179,183 @@ pub(super) async fn remove_leftovers(
         }
     }
     Ok(())
+}
+
+/// The uploads to make, each with the asset it stands for: every planned asset the release
+/// does not already have, a replacement (a clash, under `overwrite`) staged under a
+/// temporary name and marked (`staged`) until [`settle`] swaps it in.
+pub(super) fn stage<'p>(
+    plan: &'p Plan,
+    done: &[&Asset],
+    clashes: &[&Asset],
+) -> Vec<(&'p Planned, Planned)> {
+    plan.assets
+        .iter()
+        .filter(|p| !done.iter().any(|a| a.name == p.name))
+        .map(|p| {
+            let mut upload = p.clone();
+            if clashes.iter().any(|c| c.name == p.name) {
+                upload.name = staged_name(&p.name);
+                upload.label = Some(STAGED_LABEL.to_owned());
+            }
+            (p, upload)
+        })
+        .collect()
+}
+
+/// What the uploads left: replacements under temporary names, new assets, and whether any
+/// asset failed.
+pub(super) struct Landed<'p> {
+    pub(super) staged: Vec<(&'p Planned, Asset)>,
+    pub(super) fresh: Vec<(&'p Planned, Asset)>,
+    pub(super) failed: bool,
+}
+
+/// After the uploads: on failure, removes the staged replacements (and, on a published
+/// release, this run's new assets); on success, swaps the replacements in.
+pub(super) async fn settle(
+    api: &Api,
+    release: &Release,
+    clashes: &[&Asset],
+    landed: Landed<'_>,
+    reporter: &dyn Reporter,
+    report: &mut ReleaseReport,
+) -> Result<(), ReleaseError> {
+    if landed.failed {
+        // The replacements that did land are removed; the assets they replace stay. On a
+        // published release the new assets of this run go too, so what people see is the
+        // release as it was (a draft keeps them: nobody sees it, and a re-run skips them).
+        let rollback = landed
+            .staged
+            .iter()
+            .chain(landed.fresh.iter().filter(|_| !release.draft));
+        for (asset, added) in rollback {
+            if let Err(e) = api.delete_asset(added.id).await {
+                reporter.event(&Event::warning(format!(
+                    "could not remove `{}` after the failure: {e}",
+                    added.name
+                )));
+            }
+            report.failed.push((
+                asset.name.clone(),
+                "landed, then removed: another asset failed".into(),
+            ));
+        }
+        if release.draft {
+            for (_, asset_landed) in landed.fresh {
+                report
+                    .assets
+                    .push((asset_landed.name, asset_landed.browser_download_url));
+            }
+        }
+    } else {
+        // The name GitHub's answer gives, which is the name people download.
+        for (_, asset_landed) in landed.fresh {
+            report
+                .assets
+                .push((asset_landed.name, asset_landed.browser_download_url));
+        }
+        // Every replacement landed: swap each in ([`swap_in`]: the old asset moved
+        // aside, the new one renamed into place by the next request, the old deleted).
+        for (asset, staged) in &landed.staged {
+            let old = clashes.iter().find(|c| c.name == asset.name).copied();
+            let placed = swap_in(api, old, staged, &asset.name, reporter)
+                .await
+                .map_err(|e| e.into_error(&asset.name))?;
+            report
+                .assets
+                .push((placed.name, placed.browser_download_url));
+        }
+    }
+    Ok(())
+}
+
+/// Sorts the release's existing assets against the plan: the same name with the same bytes
+/// is already done (a re-run); the same name with other bytes is a clash, refused unless
+/// `overwrite`.
+pub(super) fn inventory<'a>(
+    plan: &Plan,
+    existing: &'a [Asset],
+    tag: &str,
+) -> Result<(Vec<&'a Asset>, Vec<&'a Asset>), ReleaseError> {
+    let same = |a: &Asset, p: &Planned| {
+        a.state == "uploaded"
+            && a.name == p.name
+            && a.size == p.size
+            && a.digest.as_deref() == Some(format!("sha256:{}", p.sha256).as_str())
+    };
+    let done: Vec<&Asset> = existing
+        .iter()
+        .filter(|a| plan.assets.iter().any(|p| same(a, p)))
+        .collect();
+    let clashes: Vec<&Asset> = existing
+        .iter()
+        .filter(|a| {
+            a.state == "uploaded" && plan.assets.iter().any(|p| p.name == a.name && !same(a, p))
+        })
+        .collect();
+    if !clashes.is_empty() && !plan.overwrite {
+        return Err(ReleaseError::AssetsExist {
+            tag: tag.to_owned(),
+            names: clashes
+                .iter()
+                .map(|a| format!("`{}`", a.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok((done, clashes))
+}
+
+/// Replaces the checksums asset `current` with `planned`: staged under a temporary name,
+/// then swapped in ([`swap_in`]), as `overwrite` does.
+pub(super) async fn replace_checksums(
+    api: &Api,
+    plan: &Plan,
+    release: &Release,
+    current: &Asset,
+    planned: Planned,
+    reporter: &dyn Reporter,
+) -> Result<Asset, ReleaseError> {
+    let name = plan.checksums_name.as_str();
+    let mut staged = planned.clone();
+    staged.name = staged_name(name);
+    staged.label = Some(STAGED_LABEL.to_owned());
+    let staged = upload_asset(api, release, &staged)
+        .await
+        .map_err(|e| checksums_failed(plan, e))?;
+    match swap_in(api, Some(current), &staged, name, reporter).await {
+        Ok(placed) => Ok(placed),
+        // Another job's replacement took the name (422), or another job removed our staged
+        // copy as a leftover (404): ours is gone; the document there, else a fresh upload,
+        // stands, and the check after the write decides whether it covers every asset.
+        Err(SwapFailed::PutInPlace(e)) if matches!(e.status(), Some(404 | 422)) => {
+            let listed = api
+                .assets(release.id)
+                .await
+                .map_err(api_err("listing the release's assets"))?;
+            if let Some(there) = listed.into_iter().find(|a| a.name == name) {
+                return Ok(there);
+            }
+            upload_asset(api, release, &planned)
+                .await
+                .map_err(|e| checksums_failed(plan, e))
+        }
+        Err(e) => Err(e.into_error(name)),
+    }
+}
+
+/// The checksums asset's upload failed for good.
+pub(super) fn checksums_failed(plan: &Plan, e: AssetError) -> ReleaseError {
+    ReleaseError::Api {
+        what: format!("uploading the checksums asset `{}`", plan.checksums_name),
+        source: match e {
+            AssetError::Api(e) => e,
+            other @ AssetError::Changed { .. } => {
+                crate::github::api::ApiError::Decode(other.to_string())
+            }
+        },
+    }
 }
 
 #[cfg(test)]
