@@ -6,7 +6,7 @@ use crate::scan::documents::DocumentError;
 use crate::select::SelectError;
 use crate::upload::UploadError;
 
-pub use crate::exit_code::ExitCode;
+pub(crate) use crate::exit_code::ExitCode;
 
 /// Everything that can end a run early.
 #[derive(Debug, thiserror::Error)]

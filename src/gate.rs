@@ -87,7 +87,7 @@ impl GateOutcome {
 
 /// Applies the policies of `config` to `manifest`.
 #[must_use]
-pub fn gate(manifest: &Manifest, config: &Config) -> GateOutcome {
+pub(crate) fn gate(manifest: &Manifest, config: &Config) -> GateOutcome {
     let mut out = GateOutcome::default();
     no_files(manifest, config, &mut out);
     sizes(manifest, config, &mut out);

@@ -12,10 +12,10 @@
 // Leaves: import nothing from the crate.
 pub(crate) mod display;
 pub mod events;
-pub mod exit_code;
-pub mod secret;
+mod exit_code;
+pub(crate) mod secret;
 pub(crate) mod tree_path;
-pub mod units;
+pub(crate) mod units;
 
 // Infrastructure the stages share.
 pub mod github;
@@ -24,8 +24,8 @@ pub(crate) mod net;
 // The stages, in pipeline order, then the error that gathers theirs.
 pub mod config;
 pub mod download;
-pub mod error;
-pub mod gate;
+mod error;
+pub(crate) mod gate;
 pub mod pack;
 pub mod scan;
 pub mod select;

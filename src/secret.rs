@@ -42,7 +42,7 @@ const SIGNATURE_KEYS: [&str; 3] = ["sig=", "X-Amz-Signature=", "X-Amz-Credential
 /// Replaces the value of every signature parameter in `text` with `***`, so a signed URL
 /// that reaches a message (an error, say) is useless to whoever reads the log.
 #[must_use]
-pub fn signatures(text: Cow<'_, str>) -> Cow<'_, str> {
+pub(crate) fn signatures(text: Cow<'_, str>) -> Cow<'_, str> {
     if !SIGNATURE_KEYS.iter().any(|k| text.contains(k)) {
         return text;
     }
@@ -78,7 +78,7 @@ pub fn signatures(text: Cow<'_, str>) -> Cow<'_, str> {
 /// 32 random hex digits (a fresh directory name, a fence token): unguessable by a file
 /// name, even without OS randomness (then the clock and the process id).
 #[must_use]
-pub fn random_hex() -> String {
+pub(crate) fn random_hex() -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         let nanos = std::time::SystemTime::now()

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// `1536` -> `1.5 KiB`.
 #[must_use]
-pub fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     if n < 1024 {
         return format!("{n} B");
@@ -21,7 +21,7 @@ pub fn bytes(n: u64) -> String {
 
 /// `1234567` -> `1,234,567`.
 #[must_use]
-pub fn count(n: u64) -> String {
+pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -35,7 +35,7 @@ pub fn count(n: u64) -> String {
 
 /// `0.4123 s` -> `0.41 s`; `75 s` -> `1 min 15 s`.
 #[must_use]
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     let secs = d.as_secs_f64();
     if secs < 1.0 {
         format!("{:.0} ms", secs * 1000.0)
@@ -48,7 +48,7 @@ pub fn duration(d: Duration) -> String {
 
 /// Bytes per second as `123.4 MiB/s`.
 #[must_use]
-pub fn rate(bytes_per_sec: f64) -> String {
+pub(crate) fn rate(bytes_per_sec: f64) -> String {
     // Truncation is fine for display.
     #[expect(
         clippy::cast_possible_truncation,
@@ -61,13 +61,13 @@ pub fn rate(bytes_per_sec: f64) -> String {
 
 /// `1 group`, `2 groups`.
 #[must_use]
-pub fn plural(n: u64, word: &str) -> String {
+pub(crate) fn plural(n: u64, word: &str) -> String {
     format!("{} {word}{}", count(n), if n == 1 { "" } else { "s" })
 }
 
 /// Bytes per second over `elapsed`; 0 when no time passed.
 #[must_use]
-pub fn throughput(bytes: u64, elapsed: Duration) -> f64 {
+pub(crate) fn throughput(bytes: u64, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
     if secs > 0.0 { bytes as f64 / secs } else { 0.0 }
 }

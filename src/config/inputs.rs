@@ -34,7 +34,7 @@ impl InputSpec {
 
 /// A single-line input (also used by `stevedore download`'s table).
 #[must_use]
-pub const fn input(
+pub(crate) const fn input(
     name: &'static str,
     default: &'static str,
     description: &'static str,
@@ -57,7 +57,7 @@ const fn lines(name: &'static str, default: &'static str, description: &'static 
 
 /// A boolean input: a switch on the command line.
 #[must_use]
-pub const fn switch(
+pub(crate) const fn switch(
     name: &'static str,
     default: &'static str,
     description: &'static str,

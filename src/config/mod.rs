@@ -4,14 +4,14 @@
 //! everything to fix. Inputs of destinations that are not built yet are validated too.
 
 mod destination;
-pub mod inputs;
+pub(crate) mod inputs;
 mod value;
 
 use std::fmt;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-pub use destination::Destination;
+pub(crate) use destination::Destination;
 pub use inputs::{INPUTS, InputSpec, RawInputs};
 
 use crate::secret::Secret;

@@ -14,9 +14,9 @@
 
 pub mod extract;
 pub(crate) mod fetch;
-pub mod inputs;
+mod inputs;
 mod links;
-pub mod place;
+pub(crate) mod place;
 pub(crate) mod source;
 
 use std::collections::HashMap;
@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 
 use self::fetch::{Fetched, Kind};
-pub use self::inputs::{
-    DOWNLOAD_INPUTS, DigestMismatch, DownloadConfig, DownloadConfigError, DownloadInputs, Origin,
-    Wanted,
+pub use self::inputs::{DOWNLOAD_INPUTS, DownloadInputs};
+pub(crate) use self::inputs::{
+    DigestMismatch, DownloadConfig, DownloadConfigError, Origin, Wanted,
 };
-pub use self::place::PlaceError;
+pub(crate) use self::place::PlaceError;
 use self::place::{DirModes, Staging};
-pub use self::source::Listed;
+pub(crate) use self::source::Listed;
 use self::source::Source;
 use crate::events::{Event, Progress, Reporter, with_progress};
 use crate::exit_code::ExitCode;

@@ -26,7 +26,7 @@ const MAX_PAGES: u32 = 10;
 
 /// One artifact as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
+pub(crate) struct Listed {
     /// Its id (`database_id`; the REST API's `id`).
     pub id: u64,
     /// Its name.

@@ -29,7 +29,7 @@ use crate::secret::Secret;
 
 /// A release, as far as stevedore needs it.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Release {
+pub(crate) struct Release {
     /// Its id.
     pub id: u64,
     /// Its tag.
@@ -52,7 +52,7 @@ pub struct Release {
 
 /// What a new draft release is created with.
 #[derive(Debug, Clone, Copy)]
-pub struct Draft<'a> {
+pub(crate) struct Draft<'a> {
     /// Its tag (created if missing, at `target_commitish`).
     pub tag: &'a str,
     /// Its title.
@@ -67,7 +67,7 @@ pub struct Draft<'a> {
 
 /// An asset.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Asset {
+pub(crate) struct Asset {
     /// Its id.
     pub id: u64,
     /// Its name.
@@ -240,7 +240,7 @@ struct Answer {
 
 /// One repository's REST API.
 #[derive(Debug, Clone)]
-pub struct Api {
+pub(crate) struct Api {
     base: String,
     http: Http,
     token: Secret,
@@ -252,7 +252,7 @@ pub struct Api {
 impl Api {
     /// A client for `repo` (`owner/name`) at `api_url`, every request under the `idle`
     /// deadline.
-    pub fn new(api_url: &str, token: &Secret, repo: &str, idle: Duration) -> Result<Self, String> {
+    pub(crate) fn new(api_url: &str, token: &Secret, repo: &str, idle: Duration) -> Result<Self, String> {
         reqwest::Url::parse(api_url)
             .map_err(|e| format!("GITHUB_API_URL `{api_url}` is not usable: {e}"))?;
         let http = Http::build(
@@ -270,7 +270,7 @@ impl Api {
 
     /// The URL of `rest` under the repository (`/releases/1`), as messages show it.
     #[must_use]
-    pub fn repo_url(&self, rest: &str) -> String {
+    pub(crate) fn repo_url(&self, rest: &str) -> String {
         format!("{}/repos/{}{rest}", self.base, self.repo)
     }
 
@@ -393,7 +393,7 @@ impl Api {
     }
 
     /// The published release of `tag` (drafts are invisible here), or `None`.
-    pub async fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, ApiError> {
+    pub(crate) async fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, ApiError> {
         let tag = crate::net::percent_encode(tag).replace('/', "%2F");
         let url = self.route(&format!("/tags/{tag}"));
         match self.json(Method::GET, &url, &[], None).await {
@@ -404,13 +404,13 @@ impl Api {
     }
 
     /// A release by id.
-    pub async fn release(&self, id: u64) -> Result<Release, ApiError> {
+    pub(crate) async fn release(&self, id: u64) -> Result<Release, ApiError> {
         self.json(Method::GET, &self.route(&format!("/{id}")), &[], None)
             .await
     }
 
     /// Creates a draft release.
-    pub async fn create_draft(&self, draft: &Draft<'_>) -> Result<Release, ApiError> {
+    pub(crate) async fn create_draft(&self, draft: &Draft<'_>) -> Result<Release, ApiError> {
         let mut body = serde_json::json!({
             "tag_name": draft.tag, "name": draft.name, "draft": true, "prerelease": draft.prerelease,
         });
@@ -426,7 +426,7 @@ impl Api {
 
     /// GitHub's generated release notes for `tag` (the body it would write), from the
     /// generate-notes endpoint.
-    pub async fn generate_notes(
+    pub(crate) async fn generate_notes(
         &self,
         tag: &str,
         target_commitish: Option<&str>,
@@ -444,7 +444,7 @@ impl Api {
     }
 
     /// Publishes a draft.
-    pub async fn publish(&self, id: u64, make_latest: Option<&str>) -> Result<Release, ApiError> {
+    pub(crate) async fn publish(&self, id: u64, make_latest: Option<&str>) -> Result<Release, ApiError> {
         let mut body = serde_json::json!({ "draft": false });
         if let Some(latest) = make_latest {
             body["make_latest"] = latest.into();
@@ -454,7 +454,7 @@ impl Api {
     }
 
     /// Creates a check run (`body` as the REST API takes it); returns its id and page.
-    pub async fn create_check_run(
+    pub(crate) async fn create_check_run(
         &self,
         body: &serde_json::Value,
     ) -> Result<(u64, String), ApiError> {
@@ -467,7 +467,7 @@ impl Api {
     }
 
     /// Updates a check run (more annotations).
-    pub async fn update_check_run(
+    pub(crate) async fn update_check_run(
         &self,
         id: u64,
         body: &serde_json::Value,
@@ -501,7 +501,7 @@ impl Api {
     }
 
     /// Every asset of a release.
-    pub async fn assets(&self, id: u64) -> Result<Vec<Asset>, ApiError> {
+    pub(crate) async fn assets(&self, id: u64) -> Result<Vec<Asset>, ApiError> {
         self.paged(&self.route(&format!("/{id}/assets")), 20, |json| {
             serde_json::from_value(json)
                 .map(|list| (list, None))
@@ -511,7 +511,7 @@ impl Api {
     }
 
     /// Every draft with this tag, oldest (lowest id) first.
-    pub async fn drafts_with_tag(&self, tag: &str) -> Result<Vec<Release>, ApiError> {
+    pub(crate) async fn drafts_with_tag(&self, tag: &str) -> Result<Vec<Release>, ApiError> {
         let all: Vec<Release> = self
             .paged(&self.route(""), 10, |json| {
                 serde_json::from_value(json)
@@ -528,7 +528,7 @@ impl Api {
     }
 
     /// Deletes a release (a duplicate draft this run created).
-    pub async fn delete_release(&self, id: u64) -> Result<(), ApiError> {
+    pub(crate) async fn delete_release(&self, id: u64) -> Result<(), ApiError> {
         self.call(Method::DELETE, &self.route(&format!("/{id}")), &[], None)
             .await
             .map(|_| ())
@@ -536,21 +536,21 @@ impl Api {
 
     /// Renames an asset and sets its label (a replacement staged under a temporary name
     /// and marked as staged, or put in place with the mark cleared: `""`).
-    pub async fn update_asset(&self, id: u64, name: &str, label: &str) -> Result<Asset, ApiError> {
+    pub(crate) async fn update_asset(&self, id: u64, name: &str, label: &str) -> Result<Asset, ApiError> {
         let url = self.route(&format!("/assets/{id}"));
         let body = serde_json::json!({ "name": name, "label": label });
         self.json(Method::PATCH, &url, &[], Some(&body)).await
     }
 
     /// Deletes an asset.
-    pub async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
+    pub(crate) async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
         let url = self.route(&format!("/assets/{id}"));
         self.call(Method::DELETE, &url, &[], None).await.map(|_| ())
     }
 
     /// A run's artifacts (`GET /repos/{repo}/actions/runs/{run}/artifacts`), at most
     /// `pages` pages of 100.
-    pub async fn run_artifacts(
+    pub(crate) async fn run_artifacts(
         &self,
         run_id: u64,
         pages: u32,
@@ -566,7 +566,7 @@ impl Api {
 
     /// Where an artifact's zip is (`GET /repos/{repo}/actions/artifacts/{id}/zip` answers
     /// `302` with a signed storage URL, read here and not followed with the token).
-    pub async fn artifact_zip_url(&self, id: u64) -> Result<String, ApiError> {
+    pub(crate) async fn artifact_zip_url(&self, id: u64) -> Result<String, ApiError> {
         let url = self.repo_url(&format!("/actions/artifacts/{id}/zip"));
         let answer = self.call(Method::GET, &url, &[], None).await?;
         redirect_target(&url, &answer)
@@ -576,7 +576,7 @@ impl Api {
     /// assets GitHub reports no `digest` for (older GHES). GitHub answers
     /// `application/octet-stream` with a redirect to storage, which is followed without
     /// the token (the storage URL is signed, and its host is not GitHub's).
-    pub async fn asset_sha256(&self, id: u64) -> Result<[u8; 32], ApiError> {
+    pub(crate) async fn asset_sha256(&self, id: u64) -> Result<[u8; 32], ApiError> {
         let url = self.route(&format!("/assets/{id}"));
         let first = self
             .http
@@ -642,7 +642,7 @@ impl Api {
     /// Uploads one asset (with `label`, when given), streaming the file (or the bytes)
     /// with its length: one attempt (see the module's doc). Returns the asset and, for a
     /// file, the SHA-256 of the bytes that were sent.
-    pub async fn upload(
+    pub(crate) async fn upload(
         &self,
         release: &Release,
         name: &str,
@@ -761,7 +761,7 @@ struct RunArtifacts {
 
 /// One artifact of another run, as the REST API lists it.
 #[derive(Debug, Clone, Deserialize)]
-pub struct RunArtifact {
+pub(crate) struct RunArtifact {
     /// Its id.
     pub id: u64,
     /// Its name.
@@ -776,7 +776,7 @@ pub struct RunArtifact {
 
 /// What an asset's bytes come from; re-opened for every attempt.
 #[derive(Debug, Clone)]
-pub enum AssetBody {
+pub(crate) enum AssetBody {
     /// A file.
     File {
         /// The file.

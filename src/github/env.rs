@@ -12,67 +12,67 @@ use std::path::PathBuf;
 use crate::secret::Secret;
 
 /// Names of the environment variables stevedore reads.
-pub mod vars {
+pub(crate) mod vars {
     /// `true` when running inside GitHub Actions.
-    pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
+    pub(crate) const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
     /// File that receives step outputs (`name<<delimiter` blocks).
-    pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
+    pub(crate) const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
     /// File that receives the job summary markdown.
-    pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
+    pub(crate) const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
     /// The checkout directory; annotations are relative to it.
-    pub const GITHUB_WORKSPACE: &str = "GITHUB_WORKSPACE";
+    pub(crate) const GITHUB_WORKSPACE: &str = "GITHUB_WORKSPACE";
     /// The ref that triggered the run, e.g. `refs/tags/v1.2.3`.
-    pub const GITHUB_REF: &str = "GITHUB_REF";
+    pub(crate) const GITHUB_REF: &str = "GITHUB_REF";
     /// Per-job temporary directory, emptied after the job.
-    pub const RUNNER_TEMP: &str = "RUNNER_TEMP";
+    pub(crate) const RUNNER_TEMP: &str = "RUNNER_TEMP";
     /// Home directory, for `~` in patterns.
-    pub const HOME: &str = "HOME";
+    pub(crate) const HOME: &str = "HOME";
     /// Home directory on Windows.
-    pub const USERPROFILE: &str = "USERPROFILE";
+    pub(crate) const USERPROFILE: &str = "USERPROFILE";
     /// System temporary directory, used when `RUNNER_TEMP` is unset.
-    pub const TMPDIR: &str = "TMPDIR";
+    pub(crate) const TMPDIR: &str = "TMPDIR";
     /// Where a user's caches go (XDG); `~/.cache` when unset.
-    pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+    pub(crate) const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
     /// Where a Windows user's caches go.
-    pub const LOCALAPPDATA: &str = "LOCALAPPDATA";
+    pub(crate) const LOCALAPPDATA: &str = "LOCALAPPDATA";
     /// The token `gh` reads first; the CLI's `token` when none is given.
-    pub const GH_TOKEN: &str = "GH_TOKEN";
+    pub(crate) const GH_TOKEN: &str = "GH_TOKEN";
     /// The token `gh` reads second.
-    pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+    pub(crate) const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
     /// Bearer token for the Actions results service (artifacts).
-    pub const ACTIONS_RUNTIME_TOKEN: &str = "ACTIONS_RUNTIME_TOKEN";
+    pub(crate) const ACTIONS_RUNTIME_TOKEN: &str = "ACTIONS_RUNTIME_TOKEN";
     /// Base URL of the Actions results service; only its origin is used.
-    pub const ACTIONS_RESULTS_URL: &str = "ACTIONS_RESULTS_URL";
+    pub(crate) const ACTIONS_RESULTS_URL: &str = "ACTIONS_RESULTS_URL";
     /// Per-request stall timeout for artifact blob uploads, in milliseconds.
-    pub const ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS: &str = "ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS";
+    pub(crate) const ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS: &str = "ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS";
     /// The longest retention the repository allows, in days.
-    pub const GITHUB_RETENTION_DAYS: &str = "GITHUB_RETENTION_DAYS";
+    pub(crate) const GITHUB_RETENTION_DAYS: &str = "GITHUB_RETENTION_DAYS";
     /// `https://github.com` or the GHES / emulator host, for links.
-    pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
+    pub(crate) const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
     /// REST API base URL (`https://api.github.com`, or GHES / an emulator).
-    pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
+    pub(crate) const GITHUB_API_URL: &str = "GITHUB_API_URL";
     /// The commit the run is for (check runs attach to it).
-    pub const GITHUB_SHA: &str = "GITHUB_SHA";
+    pub(crate) const GITHUB_SHA: &str = "GITHUB_SHA";
     /// `owner/repo`.
-    pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+    pub(crate) const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
     /// The workflow run's id, for links.
-    pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+    pub(crate) const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
     /// S3 access key id.
-    pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+    pub(crate) const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
     /// S3 secret key.
-    pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+    pub(crate) const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
     /// S3 session token (temporary credentials).
-    pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+    pub(crate) const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
     /// S3 region.
-    pub const AWS_REGION: &str = "AWS_REGION";
+    pub(crate) const AWS_REGION: &str = "AWS_REGION";
     /// S3 region, older name; `AWS_REGION` wins.
-    pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+    pub(crate) const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
     /// `1` when the run was started with debug logging ("Re-run jobs with debug logging").
-    pub const RUNNER_DEBUG: &str = "RUNNER_DEBUG";
+    pub(crate) const RUNNER_DEBUG: &str = "RUNNER_DEBUG";
     /// Idle deadline of every HTTP request, in seconds (default 300).
-    pub const STEVEDORE_HTTP_TIMEOUT: &str = "STEVEDORE_HTTP_TIMEOUT";
+    pub(crate) const STEVEDORE_HTTP_TIMEOUT: &str = "STEVEDORE_HTTP_TIMEOUT";
     /// Prefix of every action input variable.
-    pub const INPUT_PREFIX: &str = "INPUT_";
+    pub(crate) const INPUT_PREFIX: &str = "INPUT_";
 }
 
 /// What stevedore needs from the environment, parsed once at start-up.

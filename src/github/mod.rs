@@ -2,8 +2,8 @@
 //! the process environment), the REST API client (releases, check runs) and the
 //! results-service client (artifacts).
 
-pub mod api;
-pub mod env;
-pub mod results;
+pub(crate) mod api;
+pub(crate) mod env;
+pub(crate) mod results;
 
 pub use env::RunnerEnv;

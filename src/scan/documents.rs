@@ -30,7 +30,7 @@ pub struct DocumentError {
 /// Writes both documents into `dir`, in parallel, streamed through buffers so memory does
 /// not grow with the number of files. With `replace`, what `dir` held (an earlier run's
 /// documents) is removed first; otherwise `dir` is new.
-pub fn write(
+pub(crate) fn write(
     manifest: &Manifest,
     dir: &Path,
     replace: bool,

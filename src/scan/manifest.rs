@@ -11,7 +11,7 @@ use super::{DuplicateGroup, FileRecord};
 use crate::select::{SelectedFile, Selection};
 
 /// Schema id written into every manifest. Bump on incompatible changes.
-pub const SCHEMA: &str = "stevedore.manifest/v1";
+pub(crate) const SCHEMA: &str = "stevedore.manifest/v1";
 
 /// Everything the scan learned.
 #[derive(Debug, Clone)]

@@ -3,11 +3,11 @@
 
 mod batches;
 pub(crate) mod checksums;
-pub mod documents;
+pub(crate) mod documents;
 mod duplicates;
-pub mod manifest;
+pub(crate) mod manifest;
 pub(crate) mod read;
-pub mod secrets;
+pub(crate) mod secrets;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -17,7 +17,7 @@ use std::time::Instant;
 use globset::GlobSet;
 use rayon::prelude::*;
 
-pub use duplicates::DuplicateGroup;
+pub(crate) use duplicates::DuplicateGroup;
 pub use manifest::Manifest;
 use secrets::{Finding, RawFinding, SecretScanner, classify};
 

@@ -2,10 +2,10 @@
 //! destination. All destinations are checked before the first byte moves, so a bad
 //! destination never leaves the others half-done.
 
-pub mod artifact;
+pub(crate) mod artifact;
 pub(crate) mod bounded;
 pub(crate) mod dir;
-pub mod release;
+pub(crate) mod release;
 pub mod s3;
 
 use std::path::{Path, PathBuf};
@@ -18,8 +18,8 @@ use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
 use crate::scan::Manifest;
 
-pub use crate::config::MANIFEST_NAME;
-pub use crate::net::RuntimeError;
+pub(crate) use crate::config::MANIFEST_NAME;
+pub(crate) use crate::net::RuntimeError;
 
 /// What every destination ships besides the files themselves.
 #[derive(Debug, Clone, Copy)]

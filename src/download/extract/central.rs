@@ -68,7 +68,7 @@ pub(super) enum CentralError {
 /// and an inode when written; a zip of millions of empty entries is a few dozen MB to
 /// download. A million is what the upload side is built and measured for (DESIGN's scale
 /// target), and well past any artifact upload-artifact's own archiver makes in a job.
-pub const MAX_ENTRIES: u64 = 1_000_000;
+pub(crate) const MAX_ENTRIES: u64 = 1_000_000;
 
 /// Reads exactly `buf.len()` bytes at `offset`.
 pub(super) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {

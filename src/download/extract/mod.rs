@@ -11,7 +11,7 @@
 
 mod central;
 mod checks;
-pub mod names;
+pub(crate) mod names;
 mod write;
 
 use std::fs::{self, File, OpenOptions};
@@ -19,8 +19,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::exit_code::ExitCode;
-pub use crate::tree_path::NameProblem;
-pub use central::MAX_ENTRIES;
+pub(crate) use crate::tree_path::NameProblem;
+pub(crate) use central::MAX_ENTRIES;
 use central::{CentralEntry, CentralError};
 use checks::{check_space, check_structure, implied_dirs, locate_data, plan, read_link_targets};
 use write::write_all;

@@ -5,5 +5,5 @@
 //! `upload::artifact`.
 
 pub(crate) mod messages;
-pub mod token;
-pub mod twirp;
+pub(crate) mod token;
+pub(crate) mod twirp;

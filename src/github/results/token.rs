@@ -8,7 +8,7 @@ use base64::Engine as _;
 
 /// The two IDs every results-service request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendIds {
+pub(crate) struct BackendIds {
     /// `workflow_run_backend_id`.
     pub run: String,
     /// `workflow_job_run_backend_id`.
@@ -29,7 +29,7 @@ pub enum TokenError {
 }
 
 /// Reads the backend IDs from a runtime token.
-pub fn backend_ids(token: &str) -> Result<BackendIds, TokenError> {
+pub(crate) fn backend_ids(token: &str) -> Result<BackendIds, TokenError> {
     let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))

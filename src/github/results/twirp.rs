@@ -107,7 +107,7 @@ impl TwirpError {
 
 /// A client for one results service and token.
 #[derive(Debug, Clone)]
-pub struct TwirpClient {
+pub(crate) struct TwirpClient {
     http: Http,
     origin: String,
     token: Secret,
@@ -125,7 +125,7 @@ impl TwirpClient {
     }
 
     /// Calls `method` with `request`, retrying as described in the module docs.
-    pub async fn call<Q: Serialize, R: DeserializeOwned>(
+    pub(crate) async fn call<Q: Serialize, R: DeserializeOwned>(
         &self,
         method: &'static str,
         request: &Q,
@@ -231,7 +231,7 @@ fn read_answer<R: DeserializeOwned>(
 }
 
 /// The origin of `ACTIONS_RESULTS_URL`, or why it is unusable.
-pub fn origin(results_url: &str) -> Result<String, String> {
+pub(crate) fn origin(results_url: &str) -> Result<String, String> {
     let url = reqwest::Url::parse(results_url)
         .map_err(|e| format!("ACTIONS_RESULTS_URL is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -243,7 +243,7 @@ pub fn origin(results_url: &str) -> Result<String, String> {
 /// The delay after failed attempt `attempt` (0-based): exactly the base delay after the
 /// first, then uniform in `[base·1.5^a, base·1.5^(a+1))`; `unit` is in `[0, 1)`.
 #[must_use]
-pub fn retry_delay(attempt: u32, unit: f64) -> Duration {
+pub(crate) fn retry_delay(attempt: u32, unit: f64) -> Duration {
     if attempt == 0 {
         return BASE_DELAY;
     }

@@ -10,7 +10,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use rules::Rule;
+pub(crate) use rules::Rule;
 use rules::{ANCHORS, Hit, confirm, confirm_kind};
 pub(crate) use rules::{FileKind, classify};
 

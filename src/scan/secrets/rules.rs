@@ -9,7 +9,7 @@ use base64::Engine as _;
 
 /// A credential rule, identified by a stable id (used in `secrets-allow` docs and the manifest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Rule {
+pub(crate) enum Rule {
     /// `ghp_` + 36: classic personal access token.
     GithubPat,
     /// `gho_` + 36: OAuth access token.
@@ -59,7 +59,7 @@ pub enum Rule {
 impl Rule {
     /// Stable id.
     #[must_use]
-    pub fn id(self) -> &'static str {
+    pub(crate) fn id(self) -> &'static str {
         match self {
             Rule::GithubPat => "github-pat",
             Rule::GithubOauth => "github-oauth-token",
@@ -88,7 +88,7 @@ impl Rule {
 
     /// One line for people.
     #[must_use]
-    pub fn description(self) -> &'static str {
+    pub(crate) fn description(self) -> &'static str {
         match self {
             Rule::GithubPat => "GitHub personal access token",
             Rule::GithubOauth => "GitHub OAuth token",

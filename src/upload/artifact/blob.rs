@@ -16,7 +16,7 @@ use bytes::Bytes;
 use crate::net::{Http, Policy, Verdict, Watch};
 
 /// Size of every block but the last.
-pub const BLOCK_SIZE: usize = 8 * 1024 * 1024;
+pub(crate) const BLOCK_SIZE: usize = 8 * 1024 * 1024;
 /// Storage API version sent (the newest Azurite 3.35 knows; the real service accepts it).
 const X_MS_VERSION: &str = "2025-11-05";
 /// Tries per request.
@@ -53,7 +53,7 @@ pub enum BlobError {
 
 /// One blob, addressed by its signed URL.
 #[derive(Debug, Clone)]
-pub struct BlobTarget {
+pub(crate) struct BlobTarget {
     http: Http,
     url: reqwest::Url,
     stall: Duration,
@@ -79,7 +79,7 @@ impl BlobTarget {
     }
 
     /// Put Block.
-    pub async fn put_block(&self, id: &str, data: Bytes) -> Result<(), BlobError> {
+    pub(crate) async fn put_block(&self, id: &str, data: Bytes) -> Result<(), BlobError> {
         let url = self.with_query(&[("comp", "block"), ("blockid", id)]);
         self.send("Put Block", |watch| {
             self.http
@@ -94,7 +94,7 @@ impl BlobTarget {
     }
 
     /// Put Block List: commits `ids` in order, with the blob's content type.
-    pub async fn put_block_list(
+    pub(crate) async fn put_block_list(
         &self,
         ids: &[String],
         content_type: &str,
@@ -170,7 +170,7 @@ impl BlobTarget {
 /// The SDK's wait before try `attempt` (1-based): `min((2^(attempt-1) - 1) · 4 s, 120 s)`
 /// from the second try on (0 s, 4 s, 12 s).
 #[must_use]
-pub fn retry_delay(attempt: u32) -> Duration {
+pub(crate) fn retry_delay(attempt: u32) -> Duration {
     if attempt <= 1 {
         return Duration::ZERO;
     }
@@ -181,13 +181,13 @@ pub fn retry_delay(attempt: u32) -> Duration {
 /// Block ID `index` of an upload: base64 of a per-upload UUID and the index padded to
 /// 12 digits, so every ID has the same length, as Azure requires.
 #[must_use]
-pub fn block_id(uuid: &str, index: usize) -> String {
+pub(crate) fn block_id(uuid: &str, index: usize) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{uuid}{index:012}"))
 }
 
 /// A random version-4 UUID in its textual form.
 #[must_use]
-pub fn uuid_v4() -> String {
+pub(crate) fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     // Without randomness the IDs only need to be unique within the upload, which the
     // index already makes them.
@@ -207,7 +207,7 @@ pub fn uuid_v4() -> String {
 
 /// The Put Block List body, exactly as the SDK writes it.
 #[must_use]
-pub fn block_list_xml(ids: &[String]) -> String {
+pub(crate) fn block_list_xml(ids: &[String]) -> String {
     let mut xml = String::from(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"#);
     if ids.is_empty() {
         xml.push_str("<BlockList/>");

@@ -8,12 +8,12 @@
 //! fails before the commit leaves nothing finalized: an uncommitted blob is invisible and
 //! the service expires it.
 
-pub mod blob;
+pub(crate) mod blob;
 pub(crate) mod messages;
 mod plan;
-pub mod transfer;
+pub(crate) mod transfer;
 
-pub use self::plan::{Plan, check_setup, plan};
+pub(crate) use self::plan::{Plan, check_setup, plan};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -227,7 +227,7 @@ pub struct ArtifactReport {
 
 /// Uploads every planned artifact. Returns what landed, and the failure that stopped it, if
 /// any (the same shape as the S3 and release destinations).
-pub fn upload(
+pub(crate) fn upload(
     plan: Plan,
     runtime: &Runtime,
     reporter: &dyn Reporter,

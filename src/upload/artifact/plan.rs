@@ -31,7 +31,7 @@ pub(super) struct Job {
 
 /// Everything checked before the first request: the uploads to make and how.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub(super) token: Secret,
     pub(super) results_url: String,
     pub(super) ids: BackendIds,
@@ -48,7 +48,7 @@ pub struct Plan {
 /// What needs no file to be checked (issue 26 item 8): the runner's token and results
 /// service URL, before the scan, with every other destination's, so all are said at once.
 #[must_use]
-pub fn check_setup(env: &RunnerEnv) -> Vec<ArtifactError> {
+pub(crate) fn check_setup(env: &RunnerEnv) -> Vec<ArtifactError> {
     let mut errors = Vec::new();
     match &env.runtime_token {
         None => errors.push(ArtifactError::MissingEnv {
@@ -66,7 +66,7 @@ pub fn check_setup(env: &RunnerEnv) -> Vec<ArtifactError> {
 }
 
 /// Checks the environment and the names, and lays out the artifacts.
-pub fn plan(
+pub(crate) fn plan(
     bundle: &Bundle<'_>,
     config: &Config,
     env: &RunnerEnv,

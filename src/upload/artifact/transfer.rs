@@ -21,7 +21,7 @@ use crate::pack::{PackEntry, PackError, PackOptions, write_zip};
 
 /// What to upload.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub(crate) enum Source {
     /// A zip of these entries, deflated at `level`.
     Zip {
         /// Entries in archive order.
@@ -40,7 +40,7 @@ pub enum Source {
 
 /// The bytes that went up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sent {
+pub(crate) struct Sent {
     /// Total bytes.
     pub size: u64,
     /// SHA-256 of exactly those bytes.
@@ -159,7 +159,7 @@ fn produce(source: Source, tx: mpsc::Sender<Bytes>) -> Result<(u64, [u8; 32]), T
 }
 
 /// Uploads `source` as blocks of `target`, at most as many at once as `slots` allows.
-pub async fn transfer(
+pub(crate) async fn transfer(
     target: &BlobTarget,
     source: Source,
     slots: Arc<Semaphore>,

@@ -22,7 +22,7 @@ mod plan;
 mod set;
 mod staging;
 
-pub use self::plan::{Plan, check_setup, plan};
+pub(crate) use self::plan::{Plan, check_setup, plan};
 
 use tokio::runtime::Runtime;
 
@@ -159,7 +159,7 @@ pub struct ReleaseReport {
 }
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
-pub fn upload(
+pub(crate) fn upload(
     plan: &Plan,
     runtime: &Runtime,
     reporter: &dyn Reporter,

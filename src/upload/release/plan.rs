@@ -40,7 +40,7 @@ pub(super) struct Planned {
 
 /// Everything checked before the first request.
 #[derive(Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub(super) api_url: String,
     pub(super) token: Secret,
     pub(super) repo: String,
@@ -72,7 +72,7 @@ pub struct Plan {
 /// commit, the notes file, the `expect-assets` globs; before the scan, with every other
 /// destination's, so all are said at once.
 #[must_use]
-pub fn check_setup(config: &Config, env: &RunnerEnv, cwd: &std::path::Path) -> Vec<ReleaseError> {
+pub(crate) fn check_setup(config: &Config, env: &RunnerEnv, cwd: &std::path::Path) -> Vec<ReleaseError> {
     let mut errors = Vec::new();
     if config.token.is_none() {
         errors.push(ReleaseError::Config("`destination: release` needs `token` (the action passes `${{ github.token }}`; the job needs `permissions: contents: write`; on the command line, `--token` or GH_TOKEN)".into()));
@@ -92,7 +92,7 @@ pub fn check_setup(config: &Config, env: &RunnerEnv, cwd: &std::path::Path) -> V
 }
 
 /// Checks the inputs and lists the assets.
-pub fn plan(
+pub(crate) fn plan(
     bundle: &Bundle<'_>,
     config: &Config,
     env: &RunnerEnv,

@@ -8,7 +8,7 @@
 //! concurrently (`upload-concurrency`, default 32); the checksums file and the manifest go
 //! last, so their presence means every object listed in them landed.
 
-pub mod client;
+pub(crate) mod client;
 pub(crate) mod keys;
 mod multipart;
 pub(crate) mod sign;
