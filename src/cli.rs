@@ -41,7 +41,7 @@ pub enum Parsed {
 
 /// The clap command: the root (ship) with its input flags, and the subcommands.
 #[must_use]
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     let cmd = Command::new("stevedore")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Select build outputs by glob, scan them (SHA-256, duplicates, credentials, size), and ship them")
@@ -74,7 +74,7 @@ pub fn command() -> Command {
 /// Adds one long flag per input of `table`: multi-line inputs repeat, booleans are
 /// switches that take an optional `=VALUE`.
 #[must_use]
-pub fn input_args(mut cmd: Command, table: &'static [InputSpec]) -> Command {
+pub(crate) fn input_args(mut cmd: Command, table: &'static [InputSpec]) -> Command {
     for spec in table {
         let mut arg = Arg::new(spec.name).long(spec.name).help(spec.description);
         if spec.boolean {
@@ -192,7 +192,7 @@ where
 /// [`parse`], with `exists` saying whether a word names a file (relative to the working
 /// directory): `stevedore build --overwrite yes` would otherwise add the path `yes`, match
 /// nothing, move the root up and ship every file under a `build/` prefix, with exit 0.
-pub fn parse_with<I, T>(args: I, exists: &dyn Fn(&str) -> bool) -> Result<Parsed, clap::Error>
+pub(crate) fn parse_with<I, T>(args: I, exists: &dyn Fn(&str) -> bool) -> Result<Parsed, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,

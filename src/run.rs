@@ -221,7 +221,7 @@ pub fn run_download(invocation: &DownloadInvocation, log: &LogReporter) -> ExitC
 }
 
 /// The download's stages, for a test to call with a reporter of its own.
-pub fn download_pipeline(
+pub(crate) fn download_pipeline(
     inv: &DownloadInvocation,
     reporter: &dyn Reporter,
 ) -> Result<crate::download::DownloadReport, crate::download::DownloadError> {

@@ -8,18 +8,18 @@ use std::fmt;
 /// A credential (a token, a secret key). `Debug` and `Display` print `***`; the value is
 /// reachable only through [`Secret::expose`], so it cannot slip into a log line by accident.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
     /// Wraps a credential.
     #[must_use]
-    pub fn new(value: String) -> Self {
+    pub(crate) fn new(value: String) -> Self {
         Secret(value)
     }
 
     /// The credential itself, for the one place that sends it (a header, `::add-mask::`).
     #[must_use]
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }

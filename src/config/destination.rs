@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Where a run ships its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
+pub(crate) enum Destination {
     /// A GitHub Actions artifact.
     Artifact,
     /// Assets of a GitHub Release.

@@ -11,14 +11,14 @@ pub struct InputSpec {
     /// The input name as written in `with:` (kebab-case).
     pub name: &'static str,
     /// The default as documented for users (`""` when there is none).
-    pub default: &'static str,
+    pub(crate) default: &'static str,
     /// One-line description, used by `--help`.
-    pub description: &'static str,
+    pub(crate) description: &'static str,
     /// Multi-line input: the CLI flag may repeat, each occurrence one line.
-    pub multi_line: bool,
+    pub(crate) multi_line: bool,
     /// Boolean input: on the command line a switch (`--overwrite` alone means true),
     /// which still takes a value (`--overwrite false`, `--overwrite=false`).
-    pub boolean: bool,
+    pub(crate) boolean: bool,
 }
 
 impl InputSpec {
@@ -27,7 +27,7 @@ impl InputSpec {
     /// the default, as an empty input is; no path is empty). Any other word after a switch
     /// is not its value.
     #[must_use]
-    pub fn takes_as_switch_value(&self, value: &str) -> bool {
+    pub(crate) fn takes_as_switch_value(&self, value: &str) -> bool {
         self.boolean && (value.trim().is_empty() || super::value::parse_bool(value).is_ok())
     }
 }
@@ -279,15 +279,10 @@ impl RawInputs {
     /// True when the input was given as blanks only (spaces, tabs, line breaks): not
     /// empty, yet with no value.
     #[must_use]
-    pub fn is_blank(&self, name: &str) -> bool {
+    pub(crate) fn is_blank(&self, name: &str) -> bool {
         self.blank.contains(name)
     }
 
-    /// True when no input at all was given.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
 }
 
 #[cfg(test)]

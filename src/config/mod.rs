@@ -21,7 +21,7 @@ use value::{
 
 /// What to do when `path` matches nothing (upload-artifact's `if-no-files-found`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IfNoFilesFound {
+pub(crate) enum IfNoFilesFound {
     /// Warn and succeed.
     Warn,
     /// Fail with a policy violation.
@@ -32,7 +32,7 @@ pub enum IfNoFilesFound {
 
 /// How to treat credential findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretsMode {
+pub(crate) enum SecretsMode {
     /// Findings stop the run before any upload.
     Error,
     /// Findings are reported; the run continues.
@@ -43,7 +43,7 @@ pub enum SecretsMode {
 
 /// How to treat files with identical content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DuplicatesMode {
+pub(crate) enum DuplicatesMode {
     /// Report duplicate groups as warnings.
     Warn,
     /// Duplicate groups stop the run.
@@ -54,7 +54,7 @@ pub enum DuplicatesMode {
 
 /// What a selected symbolic link becomes (`symlinks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Symlinks {
+pub(crate) enum Symlinks {
     /// Ship what the link points to, as upload-artifact does.
     Follow,
     /// Ship the link itself: a zip entry of mode `S_IFLNK|0777` whose content is the
@@ -64,7 +64,7 @@ pub enum Symlinks {
 
 /// `make-latest` of the releases API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MakeLatest {
+pub(crate) enum MakeLatest {
     /// Mark as latest.
     True,
     /// Do not mark as latest.
@@ -75,58 +75,58 @@ pub enum MakeLatest {
 
 /// Artifact-specific settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArtifactOptions {
+pub(crate) struct ArtifactOptions {
     /// Artifact name.
-    pub name: String,
+    pub(crate) name: String,
     /// Retention in days; `None` uses the repository default.
-    pub retention_days: Option<u32>,
+    pub(crate) retention_days: Option<u32>,
     /// Deflate level 0-9.
-    pub compression_level: u32,
+    pub(crate) compression_level: u32,
     /// `false`: every file becomes its own unzipped artifact.
-    pub archive: bool,
+    pub(crate) archive: bool,
     /// The checksums file and the manifest go into the zip beside the files, so a
     /// downloaded artifact can be verified (`artifact-documents`).
-    pub documents: bool,
+    pub(crate) documents: bool,
 }
 
 /// Release-specific settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReleaseOptions {
+pub(crate) struct ReleaseOptions {
     /// Tag; `None` uses the tag of `GITHUB_REF`.
-    pub tag: Option<String>,
+    pub(crate) tag: Option<String>,
     /// Release title.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Keep the release a draft.
-    pub draft: bool,
+    pub(crate) draft: bool,
     /// Mark as prerelease.
-    pub prerelease: bool,
+    pub(crate) prerelease: bool,
     /// `make_latest` for the API.
-    pub make_latest: Option<MakeLatest>,
+    pub(crate) make_latest: Option<MakeLatest>,
     /// Existing release to upload to.
-    pub release_id: Option<u64>,
+    pub(crate) release_id: Option<u64>,
     /// `repository`: `owner/name` the release goes to; `None` uses `GITHUB_REPOSITORY`.
-    pub repository: Option<String>,
+    pub(crate) repository: Option<String>,
     /// `body`: release notes of a release this run creates.
-    pub body: Option<String>,
+    pub(crate) body: Option<String>,
     /// `body-path`: a file whose text is the notes (wins over `body`).
-    pub body_path: Option<String>,
+    pub(crate) body_path: Option<String>,
     /// `generate-release-notes`: GitHub's generated notes appended to the body.
-    pub generate_notes: bool,
+    pub(crate) generate_notes: bool,
     /// `target-commitish`: where a tag this run creates points.
-    pub target_commitish: Option<String>,
+    pub(crate) target_commitish: Option<String>,
     /// `expect-assets`: globs over asset names as GitHub stores them. Non-empty, the
     /// release is a set shared by matrix jobs, published once every line matches.
-    pub expect_assets: Vec<ExpectedAsset>,
+    pub(crate) expect_assets: Vec<ExpectedAsset>,
 }
 
 /// One `expect-assets` line, compiled once here (as `secrets-allow` is) so the release
 /// destination has no second error path for it.
 #[derive(Debug, Clone)]
-pub struct ExpectedAsset {
+pub(crate) struct ExpectedAsset {
     /// The line as written, as the summary and the messages show it.
-    pub line: String,
+    pub(crate) line: String,
     /// The line compiled; asset names are flat, so `*` matches any name.
-    pub matcher: globset::GlobMatcher,
+    pub(crate) matcher: globset::GlobMatcher,
 }
 
 impl PartialEq for ExpectedAsset {
@@ -139,82 +139,80 @@ impl Eq for ExpectedAsset {}
 
 /// S3-specific settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Options {
+pub(crate) struct S3Options {
     /// `job-key`: several jobs share the prefix; this job's documents carry the key in
     /// their names, so no job overwrites another's.
-    pub job_key: Option<String>,
+    pub(crate) job_key: Option<String>,
     /// Endpoint URL for S3-compatible servers.
-    pub endpoint: Option<String>,
+    pub(crate) endpoint: Option<String>,
     /// Region.
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Path-style addressing.
-    pub path_style: bool,
+    pub(crate) path_style: bool,
 }
 
 /// The validated run configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The `path` input, lines as given (the selector parses them).
-    pub path: String,
+    pub(crate) path: String,
     /// Destinations; empty means `none`.
-    pub destinations: Vec<Destination>,
+    pub(crate) destinations: Vec<Destination>,
     /// `if-no-files-found`.
-    pub if_no_files_found: IfNoFilesFound,
+    pub(crate) if_no_files_found: IfNoFilesFound,
     /// `include-hidden-files`.
-    pub include_hidden_files: bool,
+    pub(crate) include_hidden_files: bool,
     /// `symlinks`.
-    pub symlinks: Symlinks,
+    pub(crate) symlinks: Symlinks,
     /// `overwrite`.
-    pub overwrite: bool,
+    pub(crate) overwrite: bool,
     /// `fail-on-unmatched-files`: a `path` line matching no file fails the run (exit 3).
-    pub fail_on_unmatched: bool,
+    pub(crate) fail_on_unmatched: bool,
     /// Artifact settings.
-    pub artifact: ArtifactOptions,
+    pub(crate) artifact: ArtifactOptions,
     /// Release settings.
-    pub release: ReleaseOptions,
+    pub(crate) release: ReleaseOptions,
     /// S3 settings.
-    pub s3: S3Options,
+    pub(crate) s3: S3Options,
     /// File name of the checksums file.
-    pub checksums_name: String,
+    pub(crate) checksums_name: String,
     /// `secrets`.
-    pub secrets: SecretsMode,
-    /// `secrets-allow` patterns as written.
-    pub secrets_allow: Vec<String>,
+    pub(crate) secrets: SecretsMode,
     /// `secrets-allow` compiled.
-    pub secrets_allow_set: GlobSet,
+    pub(crate) secrets_allow_set: GlobSet,
     /// `duplicates`.
-    pub duplicates: DuplicatesMode,
+    pub(crate) duplicates: DuplicatesMode,
     /// `max-file-size` in bytes.
-    pub max_file_size: Option<u64>,
+    pub(crate) max_file_size: Option<u64>,
     /// `max-total-size` in bytes.
-    pub max_total_size: Option<u64>,
+    pub(crate) max_total_size: Option<u64>,
     /// `upload-concurrency`.
-    pub upload_concurrency: Option<usize>,
+    pub(crate) upload_concurrency: Option<usize>,
     /// `token`.
-    pub token: Option<Secret>,
+    pub(crate) token: Option<Secret>,
     /// `check-run`.
-    pub check_run: bool,
+    pub(crate) check_run: bool,
     /// `summary`.
-    pub summary: bool,
+    pub(crate) summary: bool,
     /// Non-fatal remarks about the inputs (e.g. S3 settings without an S3 destination).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// One bad input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("input `{input}`: {message}")]
-pub struct InputError {
+pub(crate) struct InputError {
     /// The input name as written in `with:`.
-    pub input: &'static str,
+    pub(crate) input: &'static str,
     /// What is wrong and what is accepted.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Every bad input of a run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
     /// At least one.
-    pub errors: Vec<InputError>,
+    pub(crate) errors: Vec<InputError>,
 }
 
 impl fmt::Display for ConfigError {
@@ -226,7 +224,7 @@ impl fmt::Display for ConfigError {
 
 /// File name of the manifest, beside the checksums file wherever the documents go (the
 /// runner's temporary directory, a directory destination, an S3 prefix).
-pub const MANIFEST_NAME: &str = "stevedore-manifest.json";
+pub(crate) const MANIFEST_NAME: &str = "stevedore-manifest.json";
 
 /// Characters upload-artifact refuses in artifact names (its
 /// `invalidArtifactNameCharacters`): the ones it refuses in file paths
@@ -266,7 +264,7 @@ impl Config {
     /// Whether an `artifact` destination is among the destinations: its paths follow the
     /// artifact service's rules, and archived files are checked against a CRC-32.
     #[must_use]
-    pub fn ships_artifacts(&self) -> bool {
+    pub(crate) fn ships_artifacts(&self) -> bool {
         self.destinations
             .iter()
             .any(|d| matches!(d, Destination::Artifact))
@@ -277,7 +275,7 @@ impl Config {
     /// Every input is read, even after one failed, so the error lists them all; they are
     /// listed in the order they are read here, which is why the artifact name is read
     /// before the fields that precede `artifact`.
-    pub fn from_raw(raw: &RawInputs, in_actions: bool) -> Result<Config, ConfigError> {
+    pub(crate) fn from_raw(raw: &RawInputs, in_actions: bool) -> Result<Config, ConfigError> {
         let mut r = Reader {
             raw,
             errors: Vec::new(),
@@ -308,7 +306,6 @@ impl Config {
             s3: s3_options(&mut r),
             checksums_name: checksums_name(&mut r),
             secrets: r.choice("secrets", SECRETS, SecretsMode::Error),
-            secrets_allow: r.lines("secrets-allow"),
             secrets_allow_set: secrets_allow(&mut r),
             duplicates: r.choice("duplicates", DUPLICATES, DuplicatesMode::Warn),
             max_file_size: r.opt("max-file-size", parse_size),

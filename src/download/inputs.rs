@@ -86,7 +86,7 @@ impl DownloadInputs {
     }
 
     /// Sets input `name` (one of [`DOWNLOAD_INPUTS`]; others are ignored); blank is unset.
-    pub fn set(&mut self, name: &str, value: String) {
+    pub(crate) fn set(&mut self, name: &str, value: String) {
         let Some(spec) = DOWNLOAD_INPUTS.iter().find(|s| s.name == name) else {
             return;
         };
@@ -106,7 +106,7 @@ impl DownloadInputs {
 
 /// Which artifacts to download.
 #[derive(Debug, Clone)]
-pub enum Wanted {
+pub(crate) enum Wanted {
     /// One artifact by name (the newest of that name), into `path` itself.
     Name(String),
     /// Artifacts by id.
@@ -117,7 +117,7 @@ pub enum Wanted {
 
 /// Where the artifacts are listed and fetched from.
 #[derive(Debug, Clone)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// This workflow run, through the results service (`ACTIONS_RUNTIME_TOKEN`).
     ThisRun,
     /// Another run or repository, through the REST API with `github-token`.
@@ -133,7 +133,7 @@ pub enum Origin {
 
 /// What a digest mismatch does (`digest-mismatch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DigestMismatch {
+pub(crate) enum DigestMismatch {
     /// Nothing.
     Ignore,
     /// A log line.
@@ -146,32 +146,32 @@ pub enum DigestMismatch {
 
 /// Every input of `stevedore download`, validated.
 #[derive(Debug, Clone)]
-pub struct DownloadConfig {
+pub(crate) struct DownloadConfig {
     /// Which artifacts.
-    pub wanted: Wanted,
+    pub(crate) wanted: Wanted,
     /// The absolute directory to download into.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// `merge-multiple`.
-    pub merge_multiple: bool,
+    pub(crate) merge_multiple: bool,
     /// Results service or REST API.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
     /// `digest-mismatch`.
-    pub digest_mismatch: DigestMismatch,
+    pub(crate) digest_mismatch: DigestMismatch,
     /// Notes about inputs that were ignored.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Every bad input, each named with its fix (exit 2).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", .errors.join("; "))]
-pub struct DownloadConfigError {
+pub(crate) struct DownloadConfigError {
     /// One message per bad input.
-    pub errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
 }
 
 impl DownloadConfig {
     /// Validates `raw`; `cwd` resolves a relative `path`, `env` gives the defaults.
-    pub fn from_raw(
+    pub(crate) fn from_raw(
         raw: &DownloadInputs,
         env: &RunnerEnv,
         cwd: &Path,

@@ -46,7 +46,7 @@ const CONCURRENCY: usize = 4;
 
 /// Why a download failed.
 #[derive(Debug, thiserror::Error)]
-pub enum DownloadError {
+pub(crate) enum DownloadError {
     /// Invalid inputs.
     #[error(transparent)]
     Config(#[from] DownloadConfigError),
@@ -134,7 +134,7 @@ fn available_list(names: &[String]) -> String {
 impl DownloadError {
     /// The exit code: 2 for inputs and environment, 4 for transfers, 1 for the runtime.
     #[must_use]
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         match self {
             DownloadError::Config(_)
             | DownloadError::MissingEnv { .. }
@@ -148,53 +148,51 @@ impl DownloadError {
 
 /// One downloaded artifact.
 #[derive(Debug, Clone)]
-pub struct ArtifactReport {
+pub(crate) struct ArtifactReport {
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// The SHA-256 of the downloaded bytes, `sha256:<hex>`.
-    pub digest: String,
+    pub(crate) digest: String,
     /// The digest the service listed (`None`: it listed none, so nothing was compared).
-    pub listed_digest: Option<String>,
+    pub(crate) listed_digest: Option<String>,
     /// Files it held (1 for a raw artifact).
-    pub files: u64,
+    pub(crate) files: u64,
     /// Bytes of those files.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// Bytes downloaded (the zip's size).
-    pub downloaded: u64,
+    pub(crate) downloaded: u64,
     /// Where its files are.
-    pub path: PathBuf,
-    /// Attempts the download took.
-    pub attempts: u32,
+    pub(crate) path: PathBuf,
 }
 
 /// What a download did.
 #[derive(Debug, Clone, Default)]
-pub struct DownloadReport {
+pub(crate) struct DownloadReport {
     /// `path`.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Each artifact, in listing order.
-    pub artifacts: Vec<ArtifactReport>,
+    pub(crate) artifacts: Vec<ArtifactReport>,
     /// Artifacts whose digest differed (with `digest-mismatch` other than `error`).
-    pub mismatches: Vec<String>,
+    pub(crate) mismatches: Vec<String>,
     /// Identical copies `merge-multiple` dropped: files and bytes, not counted twice.
-    pub merged_duplicates: (u64, u64),
+    pub(crate) merged_duplicates: (u64, u64),
     /// Wall time.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 impl DownloadReport {
     /// Files restored (an identical copy merged from two artifacts counts once).
     #[must_use]
-    pub fn files(&self) -> u64 {
+    pub(crate) fn files(&self) -> u64 {
         let all: u64 = self.artifacts.iter().map(|a| a.files).sum();
         all - self.merged_duplicates.0
     }
 
     /// Bytes of those files.
     #[must_use]
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         let all: u64 = self.artifacts.iter().map(|a| a.bytes).sum();
         all - self.merged_duplicates.1
     }
@@ -212,7 +210,7 @@ enum Layout {
 }
 
 /// Downloads what `config` asks for into `config.path`.
-pub fn download(
+pub(crate) fn download(
     config: &DownloadConfig,
     env: &RunnerEnv,
     reporter: &dyn Reporter,
@@ -505,7 +503,6 @@ async fn transfer(ctx: &Ctx<'_>, artifact: &Listed, i: usize) -> Result<Done, Do
         bytes: 0,
         downloaded: fetched.bytes,
         path: shown,
-        attempts: fetched.attempts,
     };
     if mismatch && config.digest_mismatch == DigestMismatch::Error {
         // Nothing of it is extracted: the run fails and the staging directory goes.

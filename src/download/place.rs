@@ -24,7 +24,7 @@ use super::links::check_staged_links;
 
 /// Why the staged result could not be merged or placed.
 #[derive(Debug, thiserror::Error)]
-pub enum PlaceError {
+pub(crate) enum PlaceError {
     /// A file system operation failed.
     #[error("cannot {what} `{path}`: {source}")]
     Io {
@@ -112,7 +112,7 @@ pub enum PlaceError {
 impl PlaceError {
     /// Whether `path` is as it was before the download (every error but [`PlaceError::Partial`]).
     #[must_use]
-    pub fn left_path_as_it_was(&self) -> bool {
+    pub(crate) fn left_path_as_it_was(&self) -> bool {
         !matches!(self, PlaceError::Partial { .. })
     }
 }

@@ -81,64 +81,64 @@ pub struct RunnerEnv {
     /// Running inside GitHub Actions (`GITHUB_ACTIONS=true`).
     pub github_actions: bool,
     /// `$GITHUB_OUTPUT`, when set and non-empty.
-    pub output_file: Option<PathBuf>,
+    pub(crate) output_file: Option<PathBuf>,
     /// `$GITHUB_STEP_SUMMARY`, when set and non-empty.
-    pub summary_file: Option<PathBuf>,
+    pub(crate) summary_file: Option<PathBuf>,
     /// `$GITHUB_WORKSPACE`.
-    pub workspace: Option<PathBuf>,
+    pub(crate) workspace: Option<PathBuf>,
     /// `$GITHUB_REF`.
-    pub git_ref: Option<String>,
+    pub(crate) git_ref: Option<String>,
     /// `$RUNNER_TEMP`.
     pub runner_temp: Option<PathBuf>,
     /// `$TMPDIR`.
-    pub tmpdir: Option<PathBuf>,
+    pub(crate) tmpdir: Option<PathBuf>,
     /// `$XDG_CACHE_HOME` (or `%LOCALAPPDATA%` on Windows).
-    pub cache_home: Option<PathBuf>,
+    pub(crate) cache_home: Option<PathBuf>,
     /// `$HOME` (or `%USERPROFILE%`).
-    pub home: Option<PathBuf>,
+    pub(crate) home: Option<PathBuf>,
     /// `$ACTIONS_RUNTIME_TOKEN`.
-    pub runtime_token: Option<Secret>,
+    pub(crate) runtime_token: Option<Secret>,
     /// `$ACTIONS_RESULTS_URL`.
-    pub results_url: Option<String>,
+    pub(crate) results_url: Option<String>,
     /// `$ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS`, when a positive number.
-    pub artifact_upload_timeout_ms: Option<u64>,
+    pub(crate) artifact_upload_timeout_ms: Option<u64>,
     /// `$GITHUB_RETENTION_DAYS`, when a number.
-    pub retention_days: Option<u32>,
+    pub(crate) retention_days: Option<u32>,
     /// `$GITHUB_SERVER_URL`.
-    pub server_url: Option<String>,
+    pub(crate) server_url: Option<String>,
     /// `$GITHUB_API_URL` as set; [`RunnerEnv::api_url`] supplies the default.
-    pub api_url: Option<String>,
+    pub(crate) api_url: Option<String>,
     /// `$GITHUB_SHA`.
-    pub sha: Option<String>,
+    pub(crate) sha: Option<String>,
     /// `$GITHUB_REPOSITORY`.
-    pub repository: Option<String>,
+    pub(crate) repository: Option<String>,
     /// `$GITHUB_RUN_ID`.
-    pub run_id: Option<String>,
+    pub(crate) run_id: Option<String>,
     /// `$AWS_ACCESS_KEY_ID`.
-    pub aws_access_key_id: Option<String>,
+    pub(crate) aws_access_key_id: Option<String>,
     /// `$AWS_SECRET_ACCESS_KEY`.
-    pub aws_secret_access_key: Option<Secret>,
+    pub(crate) aws_secret_access_key: Option<Secret>,
     /// `$AWS_SESSION_TOKEN`.
-    pub aws_session_token: Option<Secret>,
+    pub(crate) aws_session_token: Option<Secret>,
     /// `$AWS_REGION`, else `$AWS_DEFAULT_REGION`.
-    pub aws_region: Option<String>,
+    pub(crate) aws_region: Option<String>,
     /// `RUNNER_DEBUG=1`: the runner shows `::debug::` lines, so stevedore writes its
     /// diagnostics (stage timings, every request attempt) as such lines. Exactly `1`, as
     /// `@actions/core`'s `isDebug()` reads it.
     pub runner_debug: bool,
     /// `$STEVEDORE_HTTP_TIMEOUT`, as written (validated by the destinations that use it).
-    pub http_timeout: Option<String>,
+    pub(crate) http_timeout: Option<String>,
     /// `$GH_TOKEN`, else `$GITHUB_TOKEN`, as `gh` reads them: the command line's token
     /// when `--token` is not given (never read in a workflow: there the action passes
     /// `token` itself).
-    pub gh_token: Option<Secret>,
+    pub(crate) gh_token: Option<Secret>,
     /// Every `INPUT_<NAME>` variable, keyed by `<NAME>` as it appears (upper case, `_`).
-    pub inputs: BTreeMap<String, String>,
+    pub(crate) inputs: BTreeMap<String, String>,
 }
 
 /// Where a run's documents go (see [`RunnerEnv::documents_dir`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DocumentsDir {
+pub(crate) enum DocumentsDir {
     /// A new directory of this run's.
     Fresh(PathBuf),
     /// The directory every run on this machine replaces.
@@ -148,7 +148,7 @@ pub enum DocumentsDir {
 impl DocumentsDir {
     /// The directory.
     #[must_use]
-    pub fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         match self {
             DocumentsDir::Fresh(p) | DocumentsDir::LastRun(p) => p,
         }
@@ -163,14 +163,14 @@ impl RunnerEnv {
     /// The REST API base URL every GitHub call starts from: `$GITHUB_API_URL`, else
     /// github.com's. One place, so releases and check runs never disagree about the host.
     #[must_use]
-    pub fn api_url(&self) -> &str {
+    pub(crate) fn api_url(&self) -> &str {
         self.api_url.as_deref().unwrap_or(DEFAULT_API_URL)
     }
 
     /// Where stevedore writes its manifest and checksums: `RUNNER_TEMP`, else `TMPDIR`,
     /// else the platform default.
     #[must_use]
-    pub fn temp_dir(&self) -> PathBuf {
+    pub(crate) fn temp_dir(&self) -> PathBuf {
         self.runner_temp
             .clone()
             .or_else(|| self.tmpdir.clone())
@@ -190,7 +190,7 @@ impl RunnerEnv {
     /// `<cache>/stevedore/last-run` (`$XDG_CACHE_HOME`, else `~/.cache`; `%LOCALAPPDATA%`
     /// on Windows), so the last run's documents stay findable and nothing accumulates.
     #[must_use]
-    pub fn documents_dir(&self) -> DocumentsDir {
+    pub(crate) fn documents_dir(&self) -> DocumentsDir {
         let fresh = |base: PathBuf| {
             DocumentsDir::Fresh(
                 base.join(format!("stevedore-{}", &crate::secret::random_hex()[..12])),

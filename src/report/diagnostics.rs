@@ -30,14 +30,14 @@ use crate::units;
 const OURS: &str = "stevedore";
 
 /// A `tracing` layer writing debug lines to a reporter.
-pub struct DebugLines {
+pub(crate) struct DebugLines {
     reporter: Arc<dyn Reporter + Send + Sync>,
 }
 
 impl DebugLines {
     /// A layer that sends each line to `reporter` as a debug event.
     #[must_use]
-    pub fn new(reporter: Arc<dyn Reporter + Send + Sync>) -> Self {
+    pub(crate) fn new(reporter: Arc<dyn Reporter + Send + Sync>) -> Self {
         DebugLines { reporter }
     }
 

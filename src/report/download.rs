@@ -38,7 +38,7 @@ pub(crate) fn finish(
         code = ExitCode::Internal;
     }
     if let Some(path) = &env.summary_file {
-        let text = log.redact(&render(result, started)).into_owned();
+        let text = super::redact::text(&render(result, started)).into_owned();
         super::finish::append_job_summary(log, path, &text);
     }
     // A failure is said once, by the annotation (Actions) or its `error:` line (a terminal).
@@ -174,7 +174,6 @@ mod tests {
                 bytes: 10,
                 downloaded: 9,
                 path: "/w/out".into(),
-                attempts: 1,
             }],
             ..DownloadReport::default()
         };

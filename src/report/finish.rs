@@ -54,7 +54,7 @@ pub(crate) fn finish(
     let check_run = state.config.as_ref().is_some_and(|c| c.check_run);
     // Rendered once, for the job summary and the check run alike.
     let rendered = (summary_file.is_some() || check_run)
-        .then(|| log.redact(&summary::render(&outcome)).into_owned());
+        .then(|| super::redact::text(&summary::render(&outcome)).into_owned());
     if let (Some(path), Some(text)) = (summary_file, &rendered) {
         append_job_summary(log, path, text);
     }

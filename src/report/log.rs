@@ -58,22 +58,23 @@ impl LogReporter {
     }
 
     /// Overrides the progress intervals (tests use short ones).
+    #[cfg(test)]
     #[must_use]
-    pub fn with_progress_intervals(mut self, first: Duration, every: Duration) -> Self {
+    pub(crate) fn with_progress_intervals(mut self, first: Duration, every: Duration) -> Self {
         self.progress_intervals = (first, every);
         self
     }
 
     /// The mode.
     #[must_use]
-    pub fn mode(&self) -> Mode {
+    pub(crate) fn mode(&self) -> Mode {
         self.mode
     }
 
     /// Writes one line, with any credential in it replaced by `***` and any character a
     /// terminal would act on (ESC, bidi overrides) shown escaped.
     fn write_line(&self, line: &str) {
-        self.write_unfiltered(&crate::display::escape_controls(&self.redact(line)));
+        self.write_unfiltered(&crate::display::escape_controls(&crate::report::redact::text(line)));
     }
 
     fn write_unfiltered(&self, line: &str) {
@@ -85,7 +86,7 @@ impl LogReporter {
     }
 
     /// Starts a stage: a collapsible group in Actions, a heading elsewhere.
-    pub fn stage(&self, title: &str) {
+    pub(crate) fn stage(&self, title: &str) {
         match self.mode {
             Mode::Actions => {
                 self.end_group();
@@ -99,7 +100,7 @@ impl LogReporter {
     }
 
     /// Closes the open group, if any.
-    pub fn end_group(&self) {
+    pub(crate) fn end_group(&self) {
         let open = self
             .state
             .lock()
@@ -121,7 +122,7 @@ impl LogReporter {
     }
 
     /// A workflow command, written only in Actions.
-    pub fn command(&self, command: &str) {
+    pub(crate) fn command(&self, command: &str) {
         if self.mode == Mode::Actions {
             self.write_line(command);
         }
@@ -129,7 +130,7 @@ impl LogReporter {
 
     /// `::add-mask::` for a credential. The one line that must carry the value itself,
     /// so it bypasses redaction; the runner hides it and masks it from then on.
-    pub fn add_mask(&self, value: &str) {
+    pub(crate) fn add_mask(&self, value: &str) {
         if value.is_empty() {
             return;
         }
@@ -139,15 +140,9 @@ impl LogReporter {
         }
     }
 
-    /// The filter applied to every line, for other texts shown to people (the summary).
-    #[must_use]
-    pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
-        crate::report::redact::text(text)
-    }
-
     /// Lines that may hold untrusted text (file names), fenced so the runner ignores
     /// any command inside them.
-    pub fn listing(&self, lines: &[String]) {
+    pub(crate) fn listing(&self, lines: &[String]) {
         let token = (self.mode == Mode::Actions).then(random_hex);
         if let Some(token) = &token {
             self.write_line(&format!("::stop-commands::{token}"));
@@ -162,7 +157,7 @@ impl LogReporter {
 
     /// Warnings received so far (they become annotations at the end).
     #[must_use]
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
     }
 }
@@ -216,7 +211,7 @@ impl Reporter for LogReporter {
             (Level::Debug, Mode::Actions) => {
                 // Redacted before escaping: escaping rewrites `%`, so a masked value holding
                 // one would no longer match (`write_line` filters the escaped line again).
-                let message = self.redact(&event.message);
+                let message = crate::report::redact::text(&event.message);
                 self.write_line(&format!("::debug::{}", escape_data(&message)));
             }
             (Level::Debug, _) => {}

@@ -9,7 +9,7 @@ use super::FileRecord;
 /// Files sharing one content. Empty files are never grouped: they are identical by
 /// definition and flagging every empty `__init__.py` helps nobody.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DuplicateGroup {
+pub(crate) struct DuplicateGroup {
     /// Shared SHA-256.
     pub sha256: [u8; 32],
     /// Size of each copy.
@@ -21,7 +21,7 @@ pub struct DuplicateGroup {
 impl DuplicateGroup {
     /// Bytes that would be saved by keeping one copy.
     #[must_use]
-    pub fn redundant_bytes(&self) -> u64 {
+    pub(crate) fn redundant_bytes(&self) -> u64 {
         self.size * (self.files.len() as u64 - 1)
     }
 }

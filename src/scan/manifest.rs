@@ -17,17 +17,17 @@ pub(crate) const SCHEMA: &str = "stevedore.manifest/v1";
 #[derive(Debug, Clone)]
 pub struct Manifest {
     /// The selection scanned (files in path order).
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// One record per selected file, same order.
-    pub records: Vec<FileRecord>,
+    pub(crate) records: Vec<FileRecord>,
     /// Duplicate groups.
-    pub duplicates: Vec<DuplicateGroup>,
+    pub(crate) duplicates: Vec<DuplicateGroup>,
     /// Credential findings, by path then line.
-    pub findings: Vec<Finding>,
+    pub(crate) findings: Vec<Finding>,
     /// Sum of file sizes.
-    pub total_bytes: u64,
+    pub(crate) total_bytes: u64,
     /// Time spent scanning.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 impl Manifest {
@@ -51,19 +51,19 @@ impl Manifest {
 
     /// Files with their records.
     #[must_use]
-    pub fn files(&self) -> impl ExactSizeIterator<Item = (&SelectedFile, &FileRecord)> {
+    pub(crate) fn files(&self) -> impl ExactSizeIterator<Item = (&SelectedFile, &FileRecord)> {
         self.selection.files.iter().zip(&self.records)
     }
 
     /// Files whose content repeats an earlier file (group members beyond the first).
     #[must_use]
-    pub fn duplicate_files(&self) -> usize {
+    pub(crate) fn duplicate_files(&self) -> usize {
         self.duplicates.iter().map(|g| g.files.len() - 1).sum()
     }
 
     /// Findings not accepted by `secrets-allow`.
     #[must_use]
-    pub fn open_findings(&self) -> usize {
+    pub(crate) fn open_findings(&self) -> usize {
         self.findings.iter().filter(|f| !f.allowed).count()
     }
 
@@ -72,7 +72,7 @@ impl Manifest {
     /// The `files` array, most of the document, is rendered on every core
     /// ([`super::batches`]). The bytes are those `serde_json::to_writer` writes for the
     /// whole document.
-    pub fn write_json(
+    pub(crate) fn write_json(
         &self,
         out: &mut impl std::io::Write,
         checksums_name: &str,

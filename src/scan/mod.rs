@@ -27,30 +27,30 @@ use crate::units;
 
 /// Facts about one file, aligned with `Selection::files`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileRecord {
+pub(crate) struct FileRecord {
     /// Bytes read.
-    pub size: u64,
+    pub(crate) size: u64,
     /// SHA-256 of exactly those bytes.
-    pub sha256: [u8; 32],
+    pub(crate) sha256: [u8; 32],
     /// Permission bits (`0o7777`); [`LINK_MODE`] for a preserved link.
-    pub mode: u32,
+    pub(crate) mode: u32,
     /// Modification time, seconds since the Unix epoch (the zip entry's date).
-    pub mtime: i64,
+    pub(crate) mtime: i64,
     /// CRC-32 of the same bytes, when [`ScanOptions::crc32`] asked for it: the zip writer
     /// checks every archived entry against it.
-    pub crc32: Option<u32>,
+    pub(crate) crc32: Option<u32>,
 }
 
 /// Scan settings.
-pub struct ScanOptions<'a> {
+pub(crate) struct ScanOptions<'a> {
     /// `None` when `secrets: off`.
-    pub secrets: Option<&'a SecretScanner>,
+    pub(crate) secrets: Option<&'a SecretScanner>,
     /// `secrets-allow`.
-    pub secrets_allow: &'a GlobSet,
+    pub(crate) secrets_allow: &'a GlobSet,
     /// Where progress and the scan's summary line go.
-    pub reporter: &'a dyn Reporter,
+    pub(crate) reporter: &'a dyn Reporter,
     /// Also record each file's CRC-32 (for destinations that archive the files).
-    pub crc32: bool,
+    pub(crate) crc32: bool,
 }
 
 /// Why the scan failed.
@@ -69,7 +69,7 @@ pub enum ScanError {
 }
 
 /// Scans a selection, showing progress while it runs.
-pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest, ScanError> {
+pub(crate) fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest, ScanError> {
     let progress = Progress::default();
     let total = selection.files.len() as u64;
     let manifest = with_progress(options.reporter, &progress, total, &files_scanned, || {
@@ -87,7 +87,7 @@ pub fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Manifest,
 
 /// The scan's progress line: files of the total, bytes, rate.
 #[must_use]
-pub fn files_scanned(progress: &Progress, total: u64, elapsed: std::time::Duration) -> String {
+pub(crate) fn files_scanned(progress: &Progress, total: u64, elapsed: std::time::Duration) -> String {
     let files = progress.files.load(Ordering::Relaxed);
     let bytes = progress.bytes.load(Ordering::Relaxed);
     let pct = (files * 100).checked_div(total).unwrap_or(100);
@@ -211,7 +211,7 @@ fn link_facts(
 }
 
 /// `S_IFLNK | 0o777`: the mode of a preserved link in [`FileRecord::mode`].
-pub const LINK_MODE: u32 = 0o120_777;
+pub(crate) const LINK_MODE: u32 = 0o120_777;
 
 /// The record of a file not read because another file failed first: never returned.
 const UNREAD: FileRecord = FileRecord {

@@ -13,7 +13,7 @@ use crate::events::{Event, Reporter};
 use pattern::Pattern;
 
 /// Characters upload-artifact refuses in the relative path of a file in an artifact.
-pub const FORBIDDEN_PATH_CHARS: &[char] = &['"', ':', '<', '>', '|', '*', '?', '\r', '\n'];
+pub(crate) const FORBIDDEN_PATH_CHARS: &[char] = &['"', ':', '<', '>', '|', '*', '?', '\r', '\n'];
 
 /// What the selector needs.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ impl SelectedFile {
     /// A file found at `path` (`/`-separated, as the walk finds it), named relative to
     /// `root` the way upload-artifact names it.
     #[must_use]
-    pub fn new(path: String, root: &str, link: Option<String>) -> Self {
+    pub(crate) fn new(path: String, root: &str, link: Option<String>) -> Self {
         // Paths are bounded by the platform (4 KiB on Linux, 32 Ki UTF-16 units on
         // Windows): far inside u32.
         let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -81,7 +81,7 @@ impl SelectedFile {
 
     /// Path relative to the root, `/`-separated: the name in every destination.
     #[must_use]
-    pub fn rel(&self) -> &str {
+    pub(crate) fn rel(&self) -> &str {
         self.path_text()
             .get(self.rel_start as usize..)
             .unwrap_or_default()
@@ -90,7 +90,7 @@ impl SelectedFile {
     /// With `symlinks: preserve`, the target of a selected symbolic link (shipped as a
     /// link); `None` for a regular file (or any file when links are followed).
     #[must_use]
-    pub fn link(&self) -> Option<&str> {
+    pub(crate) fn link(&self) -> Option<&str> {
         self.text.get(self.path_end as usize + 1..)
     }
 }
@@ -105,7 +105,7 @@ pub struct Selection {
     /// Files, sorted by relative path.
     pub files: Vec<SelectedFile>,
     /// Lines of `path` (positive patterns) that match no selected file, as written.
-    pub unmatched: Vec<String>,
+    pub(crate) unmatched: Vec<String>,
 }
 
 /// Why selection failed.
@@ -168,7 +168,7 @@ pub fn select(
 
 /// As [`select`]; with `preserve_links` (`symlinks: preserve`) a selected symbolic link is
 /// kept as a link ([`SelectedFile::link`]) and must point inside the root directory.
-pub fn select_links(
+pub(crate) fn select_links(
     options: &SelectOptions<'_>,
     preserve_links: bool,
     reporter: &dyn Reporter,

@@ -23,32 +23,32 @@ pub(crate) use crate::net::RuntimeError;
 
 /// What every destination ships besides the files themselves.
 #[derive(Debug, Clone, Copy)]
-pub struct Bundle<'a> {
+pub(crate) struct Bundle<'a> {
     /// The scan result (files and their hashes).
-    pub manifest: &'a Manifest,
+    pub(crate) manifest: &'a Manifest,
     /// Name of the checksums file (`checksums` input).
-    pub checksums_name: &'a str,
+    pub(crate) checksums_name: &'a str,
     /// The checksums file, as written by the scan stage.
-    pub checksums: &'a Path,
+    pub(crate) checksums: &'a Path,
     /// The manifest JSON file.
-    pub manifest_json: &'a Path,
+    pub(crate) manifest_json: &'a Path,
 }
 
 /// Where relative destination paths start.
 #[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// Working directory.
-    pub cwd: &'a Path,
+    pub(crate) cwd: &'a Path,
     /// Home directory, for `~/`.
-    pub home: Option<&'a Path>,
+    pub(crate) home: Option<&'a Path>,
     /// The runner environment (service URLs and tokens).
-    pub env: &'a crate::github::RunnerEnv,
+    pub(crate) env: &'a crate::github::RunnerEnv,
 }
 
 /// Checks what every destination needs from the environment and the inputs that no file
 /// decides (tokens, repository, tag, credentials, endpoints) before anything is scanned,
 /// and says every problem at once rather than one per run.
-pub fn check_setup(config: &Config, ctx: &Context<'_>) -> Result<(), UploadError> {
+pub(crate) fn check_setup(config: &Config, ctx: &Context<'_>) -> Result<(), UploadError> {
     let mut errors: Vec<UploadError> = Vec::new();
     for destination in &config.destinations {
         match destination {
@@ -83,7 +83,7 @@ pub fn check_setup(config: &Config, ctx: &Context<'_>) -> Result<(), UploadError
 /// selects the directory the destination is in (`stevedore . --destination ./out`), a
 /// second run would otherwise ship the first run's copy into itself (`out/out`). Said
 /// with a warning naming the destination.
-pub fn leave_out_destinations(
+pub(crate) fn leave_out_destinations(
     selection: &mut crate::select::Selection,
     config: &Config,
     ctx: &Context<'_>,
@@ -125,15 +125,15 @@ pub fn leave_out_destinations(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shipped {
     /// The destination as the user wrote it.
-    pub destination: String,
+    pub(crate) destination: String,
     /// `Ok(location)` where the files are now, or the error message.
     pub result: Result<String, String>,
     /// Files shipped (for a directory and S3: the selection plus checksums and manifest).
-    pub files: usize,
+    pub(crate) files: usize,
     /// Bytes shipped.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// Time taken.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 /// How one destination went: what all report, and what each kind adds. A closed set,
@@ -164,7 +164,7 @@ impl DestinationReport {
 
     /// The artifacts an artifact destination created (none for other kinds).
     #[must_use]
-    pub fn artifacts(&self) -> &[artifact::ArtifactReport] {
+    pub(crate) fn artifacts(&self) -> &[artifact::ArtifactReport] {
         match self {
             DestinationReport::Artifact(_, landed) => landed,
             _ => &[],
@@ -173,7 +173,7 @@ impl DestinationReport {
 
     /// The release, for a release destination.
     #[must_use]
-    pub fn release(&self) -> Option<&release::ReleaseReport> {
+    pub(crate) fn release(&self) -> Option<&release::ReleaseReport> {
         match self {
             DestinationReport::Release(_, report) => Some(report),
             _ => None,
@@ -182,7 +182,7 @@ impl DestinationReport {
 
     /// The `s3://` URIs that landed (none for other kinds).
     #[must_use]
-    pub fn s3_uris(&self) -> &[String] {
+    pub(crate) fn s3_uris(&self) -> &[String] {
         match self {
             DestinationReport::S3(_, landed) => &landed.uris,
             _ => &[],
@@ -322,7 +322,7 @@ enum Prepared {
 
 /// Checks every destination, then uploads to each in turn. Returns what landed and the
 /// first failure, if any.
-pub fn upload(
+pub(crate) fn upload(
     bundle: &Bundle<'_>,
     config: &Config,
     ctx: &Context<'_>,

@@ -19,13 +19,13 @@ use crate::report::log::LogReporter;
 
 /// The checksums file verify looks for when no list is named (stevedore's default
 /// `checksums` name).
-pub const DEFAULT_CHECKSUMS: &str = "SHA256SUMS";
+pub(crate) const DEFAULT_CHECKSUMS: &str = "SHA256SUMS";
 /// The manifest verify looks for when no list is named.
-pub const DEFAULT_MANIFEST: &str = MANIFEST_NAME;
+pub(crate) const DEFAULT_MANIFEST: &str = MANIFEST_NAME;
 
 /// A list the directory is checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListChoice {
+pub(crate) enum ListChoice {
     /// `--checksums FILE`.
     Checksums(PathBuf),
     /// `--manifest FILE`.
@@ -36,22 +36,23 @@ pub enum ListChoice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyArgs {
     /// The directory to check, as given.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The lists to check it against, together (several: a `job-key` layout, one per
     /// job); none: the directory's own (see `list::default_for`).
-    pub lists: Vec<ListChoice>,
+    pub(crate) lists: Vec<ListChoice>,
     /// `--ignore-missing`: a listed file that is absent is no failure (`sha256sum -c
     /// --ignore-missing`: one downloaded asset beside a release's `SHA256SUMS`).
-    pub ignore_missing: bool,
+    pub(crate) ignore_missing: bool,
     /// Compare Unix modes where a manifest records them (`--no-modes` turns it off:
     /// modes do not survive every transfer).
-    pub modes: bool,
+    pub(crate) modes: bool,
 }
 
 impl VerifyArgs {
     /// The directory against its own lists, every check on.
+    #[cfg(test)]
     #[must_use]
-    pub fn new(dir: PathBuf) -> Self {
+    pub(crate) fn new(dir: PathBuf) -> Self {
         VerifyArgs {
             dir,
             lists: Vec::new(),
@@ -64,7 +65,7 @@ impl VerifyArgs {
 /// Why verify could not check at all (exit 2). A directory that does not match its list
 /// is not an error: it is the answer (exit 3).
 #[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
+pub(crate) enum VerifyError {
     /// The directory cannot be read.
     #[error("cannot read the directory `{}`: {source}; pass an existing directory", dir.display())]
     Directory {

@@ -58,7 +58,7 @@ impl ExtractOptions {
     /// and looks for it under the upper-case one. Falls back to the platform guess if the
     /// probe cannot be made.
     #[must_use]
-    pub fn for_destination(dest: &Path) -> Self {
+    pub(crate) fn for_destination(dest: &Path) -> Self {
         let lower = dest.join(".stevedore-case-probe");
         let upper = dest.join(".STEVEDORE-CASE-PROBE");
         match OpenOptions::new().write(true).create_new(true).open(&lower) {
@@ -98,9 +98,9 @@ pub struct ExtractedEntry {
     /// File, directory or link.
     pub kind: EntryKind,
     /// Bytes of a file (the target's length for a link, 0 for a directory).
-    pub size: u64,
+    pub(crate) size: u64,
     /// Permission bits restored (0o777 for a link).
-    pub mode: u32,
+    pub(crate) mode: u32,
 }
 
 /// The result of one extraction.
@@ -114,7 +114,7 @@ pub struct Extracted {
     pub bytes: u64,
     /// Every directory (explicit or implied by an entry below it), parents first, with the
     /// mode it is to have: applied already, unless [`ExtractOptions::defer_directory_modes`].
-    pub dirs: Vec<(String, u32)>,
+    pub(crate) dirs: Vec<(String, u32)>,
 }
 
 /// Why an archive was refused or could not be extracted. Each names the zip and, where one

@@ -20,7 +20,7 @@ pub(crate) const LOOKAHEAD: usize = 16 * 1024;
 
 /// One credential found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// Rule id, e.g. `github-pat`.
     pub rule: &'static str,
     /// What the rule detects.
@@ -46,14 +46,14 @@ pub(crate) struct RawFinding {
 
 /// The compiled rules; built once, shared by every scanning thread.
 #[derive(Debug)]
-pub struct SecretScanner {
+pub(crate) struct SecretScanner {
     anchors: AhoCorasick,
 }
 
 impl SecretScanner {
     /// Compiles the anchor automaton.
     #[must_use]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let anchors = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostFirst)
             .build(ANCHORS.iter().map(|(a, _)| a))
@@ -122,7 +122,7 @@ impl SecretScanner {
     /// and to the job summary as a last line of defence: a token in a file name is
     /// reported, never echoed.
     #[must_use]
-    pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+    pub(crate) fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let bytes = text.as_bytes();
         let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
         for m in self.anchors.find_iter(bytes) {

@@ -34,9 +34,9 @@ use crate::units;
 /// Objects in flight when `upload-concurrency` is not set.
 const DEFAULT_CONCURRENCY: usize = 32;
 /// Files larger than this are multipart uploads.
-pub const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
+pub(crate) const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
 /// Most URIs written to the `s3-uris` output (the manifest lists every file).
-pub const MAX_URIS_OUTPUT: usize = 1000;
+pub(crate) const MAX_URIS_OUTPUT: usize = 1000;
 
 /// Why the S3 destination failed.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +89,7 @@ pub enum S3Error {
 impl S3Error {
     /// Configuration and credential problems are exit 2; failed transfers are exit 4.
     #[must_use]
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         match self {
             S3Error::MissingCredentials | S3Error::Endpoint(_) | S3Error::Refused { .. } => {
                 ExitCode::BadInput
@@ -114,7 +114,7 @@ struct Object {
 
 /// Everything checked before the first request.
 #[derive(Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     credentials: Credentials,
     region: String,
     endpoint: Endpoint,
@@ -129,9 +129,9 @@ pub struct Plan {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct S3Report {
     /// `s3://bucket/key` of every object, files first, then checksums and manifest.
-    pub uris: Vec<String>,
+    pub(crate) uris: Vec<String>,
     /// Bytes uploaded.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 /// The region: the `s3-region` input, else `AWS_REGION`, else us-east-1 (as the AWS CLI).
@@ -147,7 +147,7 @@ fn region(config: &Config, env: &RunnerEnv) -> String {
 /// What needs no file to be checked (issue 26 item 8): the credentials and the endpoint,
 /// before the scan, with every other destination's, so all are said at once.
 #[must_use]
-pub fn check_setup(config: &Config, env: &RunnerEnv) -> Vec<S3Error> {
+pub(crate) fn check_setup(config: &Config, env: &RunnerEnv) -> Vec<S3Error> {
     let mut errors = Vec::new();
     if env.aws_access_key_id.is_none() || env.aws_secret_access_key.is_none() {
         errors.push(S3Error::MissingCredentials);
@@ -160,7 +160,7 @@ pub fn check_setup(config: &Config, env: &RunnerEnv) -> Vec<S3Error> {
 }
 
 /// Checks credentials and the endpoint and lists the objects.
-pub fn plan(
+pub(crate) fn plan(
     bundle: &Bundle<'_>,
     config: &Config,
     env: &RunnerEnv,
@@ -263,7 +263,7 @@ fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, [u8; 32])> {
 }
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
-pub fn upload(
+pub(crate) fn upload(
     plan: Plan,
     runtime: &Runtime,
     reporter: &dyn Reporter,
