@@ -192,7 +192,10 @@ where
 /// [`parse`], with `exists` saying whether a word names a file (relative to the working
 /// directory): `stevedore build --overwrite yes` would otherwise add the path `yes`, match
 /// nothing, move the root up and ship every file under a `build/` prefix, with exit 0.
-pub(crate) fn parse_with<I, T>(args: I, exists: &dyn Fn(&str) -> bool) -> Result<Parsed, clap::Error>
+pub(crate) fn parse_with<I, T>(
+    args: I,
+    exists: &dyn Fn(&str) -> bool,
+) -> Result<Parsed, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,

@@ -37,7 +37,7 @@ pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime, RuntimeError
         .map_err(Clone::clone)
 }
 
-/// What one failed attempt means for the loop in [`Policy::run`].
+/// What one failed attempt means for the loop in [`Retry::run`].
 #[derive(Debug)]
 pub(crate) enum Verdict<E, R = String> {
     /// Worth another attempt; why this one failed. The last reason is what the caller's
@@ -48,7 +48,7 @@ pub(crate) enum Verdict<E, R = String> {
 }
 
 impl<E, R> Verdict<E, R> {
-    /// The error [`Policy::run`] ends with: a failure as it is, or, once every attempt was
+    /// The error [`Retry::run`] ends with: a failure as it is, or, once every attempt was
     /// retryable, the caller's "exhausted" error built from the last reason.
     pub(crate) fn give_up(self, exhausted: impl FnOnce(R) -> E) -> E {
         match self {
@@ -58,11 +58,11 @@ impl<E, R> Verdict<E, R> {
     }
 }
 
-/// How one call site retries. The loop is shared ([`Policy::run`], as uv's `RetryState`
+/// How one call site retries. The loop is shared ([`Retry::run`], as uv's `RetryState`
 /// shares its loop); the numbers are each site's own, because each copies an official
 /// client (the artifact toolkit, the Azure SDK, the AWS SDKs, octokit) and tests pin them.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Policy<R = String> {
+pub(crate) struct Retry<R = String> {
     /// Attempts in all, the first included.
     pub(crate) attempts: u32,
     /// The wait before attempt `n` (0-based, so called from 1 on), given why the previous
@@ -70,10 +70,10 @@ pub(crate) struct Policy<R = String> {
     pub(crate) delay: fn(u32, &R) -> Duration,
 }
 
-impl<R: std::fmt::Debug> Policy<R> {
+impl<R: std::fmt::Debug> Retry<R> {
     /// Makes attempt 0, 1, … (`attempt` gets the number, so an attempt after a failure can
     /// first check what the failure left) until one succeeds, one fails for good, or
-    /// [`Policy::attempts`] were made; then `Err(Verdict::Retry(last reason))`.
+    /// [`Retry::attempts`] were made; then `Err(Verdict::Retry(last reason))`.
     pub(crate) async fn run<T, E, Fut>(
         &self,
         attempt: impl Fn(u32) -> Fut,
@@ -146,7 +146,6 @@ pub(crate) const DEFAULT_IDLE: Duration = Duration::from_mins(5);
 /// An HTTP client and the idle deadline every request made with it gets.
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
-    /// The client (connection pool).
     pub(crate) client: reqwest::Client,
     /// How long a request may go without a byte moving.
     pub(crate) idle: Duration,
@@ -494,7 +493,7 @@ mod tests {
     }
 
     /// Records the waits asked for; the waits themselves are zero.
-    const RECORDED: Policy<(u32, String)> = Policy {
+    const RECORDED: Retry<(u32, String)> = Retry {
         attempts: 4,
         delay: |_, _| Duration::ZERO,
     };
@@ -542,7 +541,7 @@ mod tests {
     #[test]
     fn the_delay_is_asked_before_each_retry_with_the_previous_reason() {
         static ASKED: std::sync::Mutex<Vec<(u32, u64)>> = std::sync::Mutex::new(Vec::new());
-        let policy: Policy<u64> = Policy {
+        let policy: Retry<u64> = Retry {
             attempts: 3,
             delay: |n, retry_after| {
                 ASKED.lock().expect("lock").push((n, *retry_after));

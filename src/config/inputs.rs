@@ -282,7 +282,6 @@ impl RawInputs {
     pub(crate) fn is_blank(&self, name: &str) -> bool {
         self.blank.contains(name)
     }
-
 }
 
 #[cfg(test)]

@@ -204,7 +204,6 @@ pub struct Config {
 pub(crate) struct InputError {
     /// The input name as written in `with:`.
     pub(crate) input: &'static str,
-    /// What is wrong and what is accepted.
     pub(crate) message: String,
 }
 

@@ -18,12 +18,12 @@ use tokio::io::AsyncWriteExt as _;
 
 use super::source::{Listed, Source};
 use crate::events::Progress;
-use crate::net::{Http, Policy, Verdict, describe, random_unit};
+use crate::net::{Http, Retry, Verdict, describe, random_unit};
 
 /// Attempts per artifact (the official client makes 5).
 pub(crate) const ATTEMPTS: u32 = 5;
 /// Waits 1, 2, 4, 8 s (+ up to 25 % jitter) between attempts.
-const RETRY: Policy = Policy {
+const RETRY: Retry = Retry {
     attempts: ATTEMPTS,
     delay: |n, _| {
         Duration::from_secs_f64(f64::from(1u32 << (n - 1).min(4)) * (1.0 + random_unit() * 0.25))

@@ -126,7 +126,6 @@ pub(crate) enum Origin {
         token: Secret,
         /// `owner/name`.
         repository: String,
-        /// The workflow run id.
         run_id: u64,
     },
 }
@@ -147,7 +146,6 @@ pub(crate) enum DigestMismatch {
 /// Every input of `stevedore download`, validated.
 #[derive(Debug, Clone)]
 pub(crate) struct DownloadConfig {
-    /// Which artifacts.
     pub(crate) wanted: Wanted,
     /// The absolute directory to download into.
     pub(crate) path: PathBuf,

@@ -54,10 +54,7 @@ pub(crate) enum DownloadError {
     #[error(
         "downloading this run's artifacts needs {var}, which the runner gives only to actions: use `uses: <owner>/stevedore/download@v1`, which passes it on, or give `github-token`, `repository` and `run-id` to download through the REST API"
     )]
-    MissingEnv {
-        /// The variable.
-        var: &'static str,
-    },
+    MissingEnv { var: &'static str },
     /// The environment is unusable (a results URL, the runtime token, the HTTP deadline).
     #[error("{0}")]
     Environment(String),
@@ -79,17 +76,13 @@ pub(crate) enum DownloadError {
     Name {
         /// The name (control characters made visible).
         name: String,
-        /// Why.
         problem: crate::tree_path::NameProblem,
     },
     /// One artifact failed (download or extraction).
     #[error("artifact `{name}` (id {id}): {message}; `path` was left as it was")]
     Artifact {
-        /// Its name.
         name: String,
-        /// Its id.
         id: u64,
-        /// What went wrong.
         message: String,
     },
     /// `digest-mismatch: error` and bytes whose SHA-256 is not the listed digest.
@@ -97,10 +90,7 @@ pub(crate) enum DownloadError {
         "digest validation failed for artifact(s) {}: the downloaded bytes' SHA-256 differs from the digest the service listed; `path` was left as it was (use `digest-mismatch: warn` to accept them)",
         .names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
     )]
-    Digest {
-        /// The artifacts.
-        names: Vec<String>,
-    },
+    Digest { names: Vec<String> },
     /// Merging or placing the verified result failed.
     #[error("{0}{tail}", tail = place_tail(.0))]
     Place(#[from] PlaceError),
@@ -149,9 +139,7 @@ impl DownloadError {
 /// One downloaded artifact.
 #[derive(Debug, Clone)]
 pub(crate) struct ArtifactReport {
-    /// Its name.
     pub(crate) name: String,
-    /// Its id.
     pub(crate) id: u64,
     /// The SHA-256 of the downloaded bytes, `sha256:<hex>`.
     pub(crate) digest: String,
@@ -163,7 +151,6 @@ pub(crate) struct ArtifactReport {
     pub(crate) bytes: u64,
     /// Bytes downloaded (the zip's size).
     pub(crate) downloaded: u64,
-    /// Where its files are.
     pub(crate) path: PathBuf,
 }
 

@@ -30,9 +30,7 @@ pub(crate) enum PlaceError {
     Io {
         /// What was being done.
         what: &'static str,
-        /// Where.
         path: PathBuf,
-        /// The cause.
         source: io::Error,
     },
     /// `merge-multiple`: two artifacts hold different files at one path.
@@ -52,7 +50,6 @@ pub(crate) enum PlaceError {
         "`{existing}` is a {existing_kind} but the download holds a {new_kind} there; remove it or download into another `path`"
     )]
     Shape {
-        /// The path in `path`.
         existing: PathBuf,
         /// What it is there.
         existing_kind: &'static str,
@@ -65,11 +62,8 @@ pub(crate) enum PlaceError {
         link.display()
     )]
     ReplacesLink {
-        /// The link in `path`.
         link: PathBuf,
-        /// Where it leads.
         old: String,
-        /// Where the download's leads.
         new: String,
     },
     /// A link would lead outside `path` once placed.
@@ -77,34 +71,23 @@ pub(crate) enum PlaceError {
         "refused link `{link}` -> `{target}`: {reason}; links are restored only when they stay inside `path` together with everything `path` already holds"
     )]
     Link {
-        /// The link, relative to `path`.
         link: String,
-        /// Its target.
         target: String,
-        /// Why.
         reason: String,
     },
     /// A directory that would receive entries cannot (checked before the first move).
     #[error("cannot place the download in `{dir}`: {reason}")]
-    Unplaceable {
-        /// The directory in `path`.
-        dir: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    Unplaceable { dir: PathBuf, reason: String },
     /// A move failed and not every earlier move could be put back.
     #[error(
         "cannot move the download to `{failed}`: {source}; putting back what was moved before failed for {}: `path` is partly changed (the originals of replaced files are in `{kept}`)",
         .unrestored.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", ")
     )]
     Partial {
-        /// The move that failed.
         failed: PathBuf,
-        /// Its cause.
         source: io::Error,
         /// Entries of `path` not restored.
         unrestored: Vec<PathBuf>,
-        /// Where the originals were kept.
         kept: PathBuf,
     },
 }
@@ -295,9 +278,7 @@ pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<Listed>, PlaceError> {
 
 /// One entry of a directory, read with [`sorted_entries`].
 pub(crate) struct Listed {
-    /// Its name.
     pub(crate) name: std::ffi::OsString,
-    /// Its path.
     pub(crate) path: PathBuf,
     /// What it is (a link is a link: not followed).
     pub(crate) kind: fs::FileType,

@@ -53,7 +53,6 @@ pub(crate) enum Source {
     Rest {
         /// The repository's API, with `github-token`.
         api: Api,
-        /// The run.
         run_id: u64,
     },
 }

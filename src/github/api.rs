@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
-use crate::net::{Http, Policy, SentDigest, Verdict, Watch, describe};
+use crate::net::{Http, Retry, SentDigest, Verdict, Watch, describe};
 use crate::secret::Secret;
 
 /// A release, as far as stevedore needs it.
@@ -216,7 +216,7 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
 /// octokit's retry plugin (3 retries). The wait is what GitHub asked for; a rate limit
 /// that names no wait gets the minute GitHub's documentation asks for ("wait at least
 /// one minute"); anything else 0.5 s, 1 s, 2 s.
-pub(crate) const RETRY: Policy<ApiError> = Policy {
+pub(crate) const RETRY: Retry<ApiError> = Retry {
     attempts: 4,
     delay: |attempt, last| match last {
         ApiError::GitHub {
@@ -252,7 +252,12 @@ pub(crate) struct Api {
 impl Api {
     /// A client for `repo` (`owner/name`) at `api_url`, every request under the `idle`
     /// deadline.
-    pub(crate) fn new(api_url: &str, token: &Secret, repo: &str, idle: Duration) -> Result<Self, String> {
+    pub(crate) fn new(
+        api_url: &str,
+        token: &Secret,
+        repo: &str,
+        idle: Duration,
+    ) -> Result<Self, String> {
         reqwest::Url::parse(api_url)
             .map_err(|e| format!("GITHUB_API_URL `{api_url}` is not usable: {e}"))?;
         let http = Http::build(
@@ -444,7 +449,11 @@ impl Api {
     }
 
     /// Publishes a draft.
-    pub(crate) async fn publish(&self, id: u64, make_latest: Option<&str>) -> Result<Release, ApiError> {
+    pub(crate) async fn publish(
+        &self,
+        id: u64,
+        make_latest: Option<&str>,
+    ) -> Result<Release, ApiError> {
         let mut body = serde_json::json!({ "draft": false });
         if let Some(latest) = make_latest {
             body["make_latest"] = latest.into();
@@ -536,7 +545,12 @@ impl Api {
 
     /// Renames an asset and sets its label (a replacement staged under a temporary name
     /// and marked as staged, or put in place with the mark cleared: `""`).
-    pub(crate) async fn update_asset(&self, id: u64, name: &str, label: &str) -> Result<Asset, ApiError> {
+    pub(crate) async fn update_asset(
+        &self,
+        id: u64,
+        name: &str,
+        label: &str,
+    ) -> Result<Asset, ApiError> {
         let url = self.route(&format!("/assets/{id}"));
         let body = serde_json::json!({ "name": name, "label": label });
         self.json(Method::PATCH, &url, &[], Some(&body)).await
@@ -778,12 +792,7 @@ pub(crate) struct RunArtifact {
 #[derive(Debug, Clone)]
 pub(crate) enum AssetBody {
     /// A file.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// Its size as scanned.
-        len: u64,
-    },
+    File { path: PathBuf, len: u64 },
     /// Generated content (the checksums file).
     Bytes(Bytes),
 }

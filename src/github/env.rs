@@ -44,7 +44,8 @@ pub(crate) mod vars {
     /// Base URL of the Actions results service; only its origin is used.
     pub(crate) const ACTIONS_RESULTS_URL: &str = "ACTIONS_RESULTS_URL";
     /// Per-request stall timeout for artifact blob uploads, in milliseconds.
-    pub(crate) const ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS: &str = "ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS";
+    pub(crate) const ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS: &str =
+        "ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS";
     /// The longest retention the repository allows, in days.
     pub(crate) const GITHUB_RETENTION_DAYS: &str = "GITHUB_RETENTION_DAYS";
     /// `https://github.com` or the GHES / emulator host, for links.

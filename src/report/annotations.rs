@@ -25,7 +25,7 @@ pub(crate) fn build(outcome: &Outcome<'_>) -> Vec<Annotation> {
 pub(crate) fn all(outcome: &Outcome<'_>) -> (Vec<Annotation>, Vec<Annotation>) {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let root = outcome.manifest.map(|m| m.selection.root.as_path());
+    let root = outcome.manifest().map(|m| m.selection.root.as_path());
     let located = |severity, check: &Check| Annotation {
         severity,
         title: Some(check.policy.title().to_owned()),
@@ -36,7 +36,7 @@ pub(crate) fn all(outcome: &Outcome<'_>) -> (Vec<Annotation>, Vec<Annotation>) {
         line: check.line,
         message: check.message.clone(),
     };
-    if let Some(gate) = outcome.gate {
+    if let Some(gate) = outcome.gate() {
         errors.extend(gate.violations.iter().map(|c| located(Severity::Error, c)));
         warnings.extend(gate.warnings.iter().map(|c| located(Severity::Warning, c)));
     }

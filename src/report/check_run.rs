@@ -22,7 +22,6 @@ pub(crate) struct Target {
     /// `owner/repo`.
     pub(crate) repo: String,
     pub(crate) sha: String,
-    /// The token (`checks: write`).
     pub(crate) token: Secret,
     /// Idle deadline of each request (`STEVEDORE_HTTP_TIMEOUT`).
     pub(crate) idle: Duration,

@@ -38,14 +38,9 @@ pub(crate) fn finish(
     }
     let warnings = log.warnings();
     let outcome = Outcome {
-        config: state.config.as_ref(),
-        manifest: state.manifest.as_ref(),
-        gate: state.gate.as_ref(),
-        destinations: &state.destinations,
+        reached: state,
         error,
         warnings: &warnings,
-        checksums_path: state.documents.as_ref().map(|d| d.checksums.as_path()),
-        manifest_path: state.documents.as_ref().map(|d| d.manifest.as_path()),
         workspace: env.workspace.as_deref().or(Some(cwd)),
         elapsed: started.elapsed(),
     };
@@ -148,7 +143,7 @@ fn publish_check_run(
 }
 
 fn console_summary(log: &LogReporter, outcome: &Outcome<'_>) {
-    if let Some(m) = outcome.manifest {
+    if let Some(m) = outcome.manifest() {
         log.line(&format!(
             "stevedore: {} files, {}, {} duplicate(s), {} finding(s), scanned in {}, total {}",
             units::count(m.records.len() as u64),
@@ -159,20 +154,24 @@ fn console_summary(log: &LogReporter, outcome: &Outcome<'_>) {
             units::duration(outcome.elapsed)
         ));
     }
-    if outcome.error.is_none() && outcome.config.is_some_and(|c| c.destinations.is_empty()) {
+    if outcome.error.is_none() && outcome.config().is_some_and(|c| c.destinations.is_empty()) {
         log.line(if log.mode() == Mode::Actions {
             "nothing was shipped: the destination is `none` (a dry run)"
         } else {
             "dry run: nothing was shipped; to ship, add --destination ./DIR (or s3://bucket/prefix, artifact, release)"
         });
     }
-    if let Some(p) = outcome.manifest_path {
+    if let Some(p) = outcome.manifest_path() {
         log.line(&format!("manifest: {}", p.display()));
     }
-    if let Some(p) = outcome.checksums_path {
+    if let Some(p) = outcome.checksums_path() {
         log.line(&format!("checksums: {}", p.display()));
     }
-    for d in outcome.destinations.iter().map(DestinationReport::shipped) {
+    for d in outcome
+        .destinations()
+        .iter()
+        .map(DestinationReport::shipped)
+    {
         match &d.result {
             Ok(location) => log.line(&format!(
                 "{}: done, {} files -> {location}",

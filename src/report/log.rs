@@ -74,7 +74,9 @@ impl LogReporter {
     /// Writes one line, with any credential in it replaced by `***` and any character a
     /// terminal would act on (ESC, bidi overrides) shown escaped.
     fn write_line(&self, line: &str) {
-        self.write_unfiltered(&crate::display::escape_controls(&crate::report::redact::text(line)));
+        self.write_unfiltered(&crate::display::escape_controls(
+            &crate::report::redact::text(line),
+        ));
     }
 
     fn write_unfiltered(&self, line: &str) {

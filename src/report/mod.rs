@@ -34,28 +34,52 @@ pub struct Reached {
     pub destinations: Vec<crate::upload::DestinationReport>,
 }
 
-/// What a run produced, for the final report. Every part is optional because a run can
-/// stop at any stage and still reports what it has.
+/// What a run produced, for the final report: what the stages reached, and how the run
+/// ended. Every part of [`Reached`] is optional because a run can stop at any stage and
+/// still reports what it has.
 #[derive(Debug, Clone, Copy)]
-pub struct Outcome<'a> {
-    /// Validated configuration, when inputs were valid.
-    pub config: Option<&'a crate::config::Config>,
-    /// The scan result.
-    pub manifest: Option<&'a crate::scan::Manifest>,
-    /// Policy verdict.
-    pub gate: Option<&'a crate::gate::GateOutcome>,
-    /// Destinations attempted.
-    pub destinations: &'a [crate::upload::DestinationReport],
+pub(crate) struct Outcome<'a> {
+    pub(crate) reached: &'a Reached,
     /// The error that ended the run.
-    pub error: Option<&'a crate::error::Error>,
+    pub(crate) error: Option<&'a crate::error::Error>,
     /// Warnings from the stages.
-    pub warnings: &'a [String],
-    /// Checksums file name and path, when written.
-    pub checksums_path: Option<&'a std::path::Path>,
-    /// Manifest path, when written.
-    pub manifest_path: Option<&'a std::path::Path>,
+    pub(crate) warnings: &'a [String],
     /// Workspace, to make annotation paths relative.
-    pub workspace: Option<&'a std::path::Path>,
+    pub(crate) workspace: Option<&'a std::path::Path>,
     /// Whole run.
-    pub elapsed: std::time::Duration,
+    pub(crate) elapsed: std::time::Duration,
+}
+
+impl<'a> Outcome<'a> {
+    pub(crate) fn config(&self) -> Option<&'a crate::config::Config> {
+        self.reached.config.as_ref()
+    }
+
+    pub(crate) fn manifest(&self) -> Option<&'a crate::scan::Manifest> {
+        self.reached.manifest.as_ref()
+    }
+
+    pub(crate) fn gate(&self) -> Option<&'a crate::gate::GateOutcome> {
+        self.reached.gate.as_ref()
+    }
+
+    pub(crate) fn destinations(&self) -> &'a [crate::upload::DestinationReport] {
+        &self.reached.destinations
+    }
+
+    /// The checksums file, when written.
+    pub(crate) fn checksums_path(&self) -> Option<&'a std::path::Path> {
+        self.reached
+            .documents
+            .as_ref()
+            .map(|d| d.checksums.as_path())
+    }
+
+    /// The manifest, when written.
+    pub(crate) fn manifest_path(&self) -> Option<&'a std::path::Path> {
+        self.reached
+            .documents
+            .as_ref()
+            .map(|d| d.manifest.as_path())
+    }
 }

@@ -22,15 +22,11 @@ pub(crate) enum OutputError {
     Io {
         /// `$GITHUB_OUTPUT`.
         path: PathBuf,
-        /// The cause.
         source: std::io::Error,
     },
     /// A value contains the delimiter (practically impossible with a random one).
     #[error("output `{name}` contains the heredoc delimiter")]
-    Delimiter {
-        /// The output name.
-        name: String,
-    },
+    Delimiter { name: String },
 }
 
 /// Renders outputs, each with its own random delimiter.

@@ -28,7 +28,7 @@ fn name(text: &str) -> String {
 pub(crate) fn render(outcome: &Outcome<'_>) -> String {
     let mut s = String::new();
     let open = outcome
-        .manifest
+        .manifest()
         .map_or(0, crate::scan::Manifest::open_findings);
     match (outcome.error, open) {
         (Some(_), _) => {
@@ -57,7 +57,7 @@ pub(crate) fn render(outcome: &Outcome<'_>) -> String {
         let _ = writeln!(s, ">\n> Exit code {}.\n", error.exit_code().code());
     }
 
-    if let Some(m) = outcome.manifest {
+    if let Some(m) = outcome.manifest() {
         let groups = m.duplicates.len();
         let _ = writeln!(
             s,
@@ -89,7 +89,7 @@ pub(crate) fn render(outcome: &Outcome<'_>) -> String {
     s3_objects(&mut s, outcome);
     release_assets(&mut s, outcome);
     policy(&mut s, outcome);
-    if let Some(m) = outcome.manifest {
+    if let Some(m) = outcome.manifest() {
         findings(&mut s, m);
         duplicates(&mut s, m);
         largest(&mut s, m);
@@ -115,11 +115,11 @@ fn more(s: &mut String, total: usize, shown: usize, what: &str) {
 
 fn destinations(s: &mut String, outcome: &Outcome<'_>) {
     let planned = outcome
-        .config
+        .config()
         .map(|c| c.destinations.len())
         .unwrap_or_default();
-    if outcome.destinations.is_empty() && planned == 0 {
-        if outcome.manifest.is_some() {
+    if outcome.destinations().is_empty() && planned == 0 {
+        if outcome.manifest().is_some() {
             let _ = writeln!(
                 s,
                 "No destination: files were scanned, nothing was uploaded.\n"
@@ -131,11 +131,15 @@ fn destinations(s: &mut String, outcome: &Outcome<'_>) {
         s,
         "### Destinations\n\n| Destination | Result | Files | Size | Time |\n|---|---|---:|---:|---:|"
     );
-    let selected = outcome.manifest.map_or(0, |m| m.records.len());
+    let selected = outcome.manifest().map_or(0, |m| m.records.len());
     let checksums = outcome
-        .config
+        .config()
         .map_or("SHA256SUMS", |c| c.checksums_name.as_str());
-    for d in outcome.destinations.iter().map(DestinationReport::shipped) {
+    for d in outcome
+        .destinations()
+        .iter()
+        .map(DestinationReport::shipped)
+    {
         let result = match &d.result {
             Ok(location) => format!("✅ {}", name(location)),
             Err(message) => format!("❌ {}", markdown(message)),
@@ -161,8 +165,12 @@ fn destinations(s: &mut String, outcome: &Outcome<'_>) {
             duration(d.elapsed)
         );
     }
-    if let Some(config) = outcome.config {
-        for d in config.destinations.iter().skip(outcome.destinations.len()) {
+    if let Some(config) = outcome.config() {
+        for d in config
+            .destinations
+            .iter()
+            .skip(outcome.destinations().len())
+        {
             let _ = writeln!(
                 s,
                 "| {} | ⏸️ not uploaded | 0 | 0 B | - |",
@@ -175,7 +183,7 @@ fn destinations(s: &mut String, outcome: &Outcome<'_>) {
 
 fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
     let all: Vec<&crate::upload::artifact::ArtifactReport> = outcome
-        .destinations
+        .destinations()
         .iter()
         .flat_map(DestinationReport::artifacts)
         .collect();
@@ -210,7 +218,7 @@ fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
 /// The release's assets: what landed (with links) and what did not.
 fn release_assets(s: &mut String, outcome: &Outcome<'_>) {
     for r in outcome
-        .destinations
+        .destinations()
         .iter()
         .filter_map(DestinationReport::release)
     {
@@ -282,7 +290,7 @@ fn release_set(s: &mut String, r: &ReleaseReport) {
 
 /// The objects that landed, so a failed run says exactly what is in the bucket.
 fn s3_objects(s: &mut String, outcome: &Outcome<'_>) {
-    for (shipped, uris) in outcome.destinations.iter().filter_map(|d| match d {
+    for (shipped, uris) in outcome.destinations().iter().filter_map(|d| match d {
         DestinationReport::S3(shipped, landed) if !landed.uris.is_empty() => {
             Some((shipped, &landed.uris))
         }
@@ -307,7 +315,7 @@ fn s3_objects(s: &mut String, outcome: &Outcome<'_>) {
 /// shipped them.
 fn documents_line(outcome: &Outcome<'_>) -> String {
     let mut places = Vec::new();
-    for d in outcome.destinations {
+    for d in outcome.destinations() {
         let shipped = d.shipped();
         let Ok(location) = &shipped.result else {
             continue;
@@ -315,7 +323,7 @@ fn documents_line(outcome: &Outcome<'_>) -> String {
         match d {
             DestinationReport::Artifact(_, landed) => {
                 let with_documents = outcome
-                    .config
+                    .config()
                     .is_some_and(|c| c.artifact.archive && c.artifact.documents);
                 for a in landed.iter().filter(|_| with_documents) {
                     places.push(match &a.url {
@@ -348,11 +356,11 @@ fn documents_line(outcome: &Outcome<'_>) -> String {
 }
 
 fn policy(s: &mut String, outcome: &Outcome<'_>) {
-    let Some(gate) = outcome.gate else { return };
+    let Some(gate) = outcome.gate() else { return };
     // Credential findings have their own table below: no bullet repeats it.
     let listed = |c: &&crate::gate::Check| {
         !(c.policy == crate::gate::Policy::Secrets
-            && outcome.manifest.is_some_and(|m| !m.findings.is_empty()))
+            && outcome.manifest().is_some_and(|m| !m.findings.is_empty()))
     };
     let all: Vec<_> = gate
         .violations

@@ -87,7 +87,11 @@ pub(crate) fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Ma
 
 /// The scan's progress line: files of the total, bytes, rate.
 #[must_use]
-pub(crate) fn files_scanned(progress: &Progress, total: u64, elapsed: std::time::Duration) -> String {
+pub(crate) fn files_scanned(
+    progress: &Progress,
+    total: u64,
+    elapsed: std::time::Duration,
+) -> String {
     let files = progress.files.load(Ordering::Relaxed);
     let bytes = progress.bytes.load(Ordering::Relaxed);
     let pct = (files * 100).checked_div(total).unwrap_or(100);

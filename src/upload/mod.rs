@@ -30,14 +30,12 @@ pub(crate) struct Bundle<'a> {
     pub(crate) checksums_name: &'a str,
     /// The checksums file, as written by the scan stage.
     pub(crate) checksums: &'a Path,
-    /// The manifest JSON file.
     pub(crate) manifest_json: &'a Path,
 }
 
 /// Where relative destination paths start.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Context<'a> {
-    /// Working directory.
     pub(crate) cwd: &'a Path,
     /// Home directory, for `~/`.
     pub(crate) home: Option<&'a Path>,

@@ -69,9 +69,7 @@ pub(crate) enum VerifyError {
     /// The directory cannot be read.
     #[error("cannot read the directory `{}`: {source}; pass an existing directory", dir.display())]
     Directory {
-        /// As given.
         dir: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// No list named, and neither default list in the directory.
@@ -79,46 +77,31 @@ pub(crate) enum VerifyError {
         "`{}` holds neither {DEFAULT_MANIFEST} nor {DEFAULT_CHECKSUMS}: pass --checksums FILE (sha256sum format) or --manifest FILE (a stevedore manifest)",
         dir.display()
     )]
-    NoDefault {
-        /// As given.
-        dir: PathBuf,
-    },
+    NoDefault { dir: PathBuf },
     /// The list cannot be read.
     #[error("cannot read `{}`: {source}; pass a readable file", list.display())]
     ReadList {
-        /// As given.
         list: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// A checksums line that is not one.
     #[error("`{}` line {line}: {reason}", list.display())]
     BadLine {
-        /// The list.
         list: PathBuf,
         /// 1-based.
         line: usize,
-        /// What is wrong and what is expected.
         reason: String,
     },
     /// A manifest verify cannot read.
     #[error("`{}`: {reason}", list.display())]
-    BadManifest {
-        /// The list.
-        list: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    BadManifest { list: PathBuf, reason: String },
     /// A listed path that would leave the directory.
     #[error("`{}` entry {line} names `{entry}`: {reason}; lists name files relative to the directory", list.display())]
     Escapes {
-        /// The list.
         list: PathBuf,
         /// Line (checksums) or 1-based position in `files` (manifest).
         line: usize,
-        /// The name as listed.
         entry: String,
-        /// Why it is refused.
         reason: &'static str,
     },
     /// Two lists vouch for different contents at one path.
@@ -127,23 +110,16 @@ pub(crate) enum VerifyError {
         first.display(), second.display()
     )]
     Disagree {
-        /// The path.
         entry: String,
-        /// The list that named it first.
         first: PathBuf,
-        /// The other.
         second: PathBuf,
     },
     /// The same path listed twice: which entry would count is ambiguous.
     #[error("`{}` lists `{entry}` twice (entries {first} and {line}); keep one", list.display())]
     Duplicate {
-        /// The list.
         list: PathBuf,
-        /// The path (normalized).
         entry: String,
-        /// The first entry.
         first: usize,
-        /// The repeat.
         line: usize,
     },
 }

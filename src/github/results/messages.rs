@@ -21,9 +21,7 @@ fn int64_option_string<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S:
 /// `ListArtifacts`.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ListArtifactsRequest<'a> {
-    /// From the token.
     pub(crate) workflow_run_backend_id: &'a str,
-    /// From the token.
     pub(crate) workflow_job_run_backend_id: &'a str,
     /// Only artifacts with this name.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::net::{Http, Policy, Verdict, describe, random_unit};
+use crate::net::{Http, Retry, Verdict, describe, random_unit};
 use crate::secret::Secret;
 
 /// Path prefix of every method.
@@ -21,7 +21,7 @@ const MAX_ATTEMPTS: u32 = 5;
 /// First retry delay.
 const BASE_DELAY: Duration = Duration::from_secs(3);
 /// The official client's policy: [`MAX_ATTEMPTS`], waiting [`retry_delay`] after each.
-const RETRY: Policy = Policy {
+const RETRY: Retry = Retry {
     attempts: MAX_ATTEMPTS,
     delay: |attempt, _| retry_delay(attempt - 1, random_unit()),
 };
@@ -36,7 +36,6 @@ pub enum TwirpError {
         "Failed to {method}: Received non-retryable error: Failed request: ({status}) {message}"
     )]
     Rejected {
-        /// The method.
         method: &'static str,
         /// HTTP status.
         status: u16,
@@ -50,35 +49,24 @@ pub enum TwirpError {
         "Failed to {method}: artifact storage quota has been hit ({message}); delete old artifacts or wait for the quota to recalculate"
     )]
     Usage {
-        /// The method.
         method: &'static str,
-        /// The service's message.
         message: String,
     },
     /// Every attempt failed with a retryable error.
     #[error("Failed to {method}: Failed to make request after {MAX_ATTEMPTS} attempts: {last}")]
-    Exhausted {
-        /// The method.
-        method: &'static str,
-        /// The last failure.
-        last: String,
-    },
+    Exhausted { method: &'static str, last: String },
     /// The service could not be reached at all.
     #[error(
         "Failed to {method}: cannot connect to the results service at {origin} ({message}); check ACTIONS_RESULTS_URL and the runner's network"
     )]
     Network {
-        /// The method.
         method: &'static str,
-        /// Where.
         origin: String,
-        /// The cause.
         message: String,
     },
     /// A 2xx answer that says `ok: false` or does not parse.
     #[error("Failed to {method}: response from backend was not ok{detail}")]
     InvalidResponse {
-        /// The method.
         method: &'static str,
         /// What was wrong, with a leading separator, or empty.
         detail: String,

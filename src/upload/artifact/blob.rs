@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 
-use crate::net::{Http, Policy, Verdict, Watch};
+use crate::net::{Http, Retry, Verdict, Watch};
 
 /// Size of every block but the last.
 pub(crate) const BLOCK_SIZE: usize = 8 * 1024 * 1024;
@@ -23,7 +23,7 @@ const X_MS_VERSION: &str = "2025-11-05";
 const MAX_TRIES: u32 = 4;
 /// The SDK's policy: [`MAX_TRIES`], waiting [`retry_delay`] before each (attempt `n` is
 /// try `n + 1`).
-const RETRY: Policy = Policy {
+const RETRY: Retry = Retry {
     attempts: MAX_TRIES,
     delay: |attempt, _| retry_delay(attempt + 1),
 };
@@ -46,7 +46,6 @@ pub enum BlobError {
     Exhausted {
         /// Put Block or Put Block List.
         operation: &'static str,
-        /// The last failure.
         last: String,
     },
 }

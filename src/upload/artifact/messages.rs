@@ -69,9 +69,7 @@ impl<'a> CreateArtifactRequest<'a> {
 /// `FinalizeArtifact`.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct FinalizeArtifactRequest<'a> {
-    /// From the token.
     pub(crate) workflow_run_backend_id: &'a str,
-    /// From the token.
     pub(crate) workflow_job_run_backend_id: &'a str,
     /// Artifact name.
     pub(crate) name: &'a str,

@@ -51,10 +51,7 @@ pub enum ArtifactError {
     #[error(
         "the artifact destination needs {var}, which the runner gives only to actions: use stevedore through its action (`uses: <owner>/stevedore@v1`), which passes it on; outside GitHub Actions choose a directory destination"
     )]
-    MissingEnv {
-        /// The variable.
-        var: &'static str,
-    },
+    MissingEnv { var: &'static str },
     /// The runtime token carries no backend IDs.
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -65,51 +62,35 @@ pub enum ArtifactError {
     #[error(
         "an artifact named `{name}` already exists in this workflow run: give each job's artifact a unique `name` (in a matrix, include the matrix values) and merge them later, or set `overwrite: true` to replace it"
     )]
-    Conflict {
-        /// The artifact name.
-        name: String,
-    },
+    Conflict { name: String },
     /// The name is held by an artifact created in this run and never finalized (HTTP 409,
     /// and no listing shows it): `overwrite` only deletes listed, finalized artifacts.
     #[error(
         "an artifact named `{name}` was created in this workflow run but never finalized: a job attempt was cancelled or killed during its upload, or another job is uploading it now; the service does not list it, so `overwrite: true` cannot replace it: give this artifact another `name` (for a re-run, include `${{{{ github.run_attempt }}}}`; in a matrix, the matrix values), or start a new workflow run"
     )]
-    Unfinalized {
-        /// The artifact name.
-        name: String,
-    },
+    Unfinalized { name: String },
     /// Two files would become artifacts of the same name (`archive: false`).
     #[error(
         "with `archive: false` every file becomes an artifact named after its file name, and `{first}` and `{second}` would both be `{name}`; narrow `path` so file names are unique, or keep `archive: true`"
     )]
     NameClash {
-        /// The shared name.
         name: String,
         /// One file.
         first: String,
-        /// The other.
         second: String,
     },
     /// A file name is not a valid artifact name (`archive: false`).
     #[error(
         "with `archive: false` the file `{path}` would be an artifact named `{name}`, but artifact names must not contain \" : < > | * ? \\ / or line breaks; rename the file or keep `archive: true`"
     )]
-    InvalidName {
-        /// The file.
-        path: String,
-        /// The name it would get.
-        name: String,
-    },
+    InvalidName { path: String, name: String },
     /// Two files would be one zip entry (a `\\` in a name is a separator in the zip).
     #[error(
         "`{first}` and `{second}` would both be the zip entry `{entry}` (upload-artifact writes `\\` as `/`); rename one of them"
     )]
     SameEntry {
-        /// The entry name.
         entry: String,
-        /// The first file.
         first: String,
-        /// The second file.
         second: String,
     },
     /// A file whose zip entry name (after `\\` became `/`) a download would refuse or
@@ -122,7 +103,6 @@ pub enum ArtifactError {
         path: String,
         /// Its entry name (escaped for display).
         entry: String,
-        /// Why.
         problem: crate::tree_path::NameProblem,
     },
     /// One file's entry lies below another file's entry (`y` and `y\\z` become `y` and
@@ -133,9 +113,7 @@ pub enum ArtifactError {
     EntryUnderFile {
         /// The file below (escaped for display).
         path: String,
-        /// Its entry name.
         entry: String,
-        /// The file entry above it.
         file: String,
         /// That file's relative path (escaped for display).
         file_path: String,
@@ -143,43 +121,21 @@ pub enum ArtifactError {
     /// The checksums file or the manifest cannot be read.
     #[error("cannot read `{}` to put it in the artifact: {source}", path.display())]
     Document {
-        /// The document.
         path: PathBuf,
-        /// The cause.
         source: std::io::Error,
     },
     /// The results service refused or failed.
     #[error("artifact `{name}`: {source}")]
-    Service {
-        /// The artifact.
-        name: String,
-        /// The cause.
-        source: TwirpError,
-    },
+    Service { name: String, source: TwirpError },
     /// The service returned an upload URL that does not parse.
     #[error("artifact `{name}`: {message}")]
-    UploadUrl {
-        /// The artifact.
-        name: String,
-        /// What was wrong.
-        message: String,
-    },
+    UploadUrl { name: String, message: String },
     /// Moving the bytes failed; nothing was finalized.
     #[error("artifact `{name}`: {source}; the artifact was not finalized")]
-    Transfer {
-        /// The artifact.
-        name: String,
-        /// The cause.
-        source: TransferError,
-    },
+    Transfer { name: String, source: TransferError },
     /// Committing the blocks failed; nothing was finalized.
     #[error("artifact `{name}`: {source}; the artifact was not finalized")]
-    Commit {
-        /// The artifact.
-        name: String,
-        /// The cause.
-        source: BlobError,
-    },
+    Commit { name: String, source: BlobError },
 }
 
 impl ArtifactError {

@@ -31,7 +31,6 @@ pub(crate) enum Source {
     },
     /// One file as it is; its bytes must hash to the scan's SHA-256.
     File {
-        /// The file.
         path: PathBuf,
         /// SHA-256 recorded by the scan.
         sha256: [u8; 32],
@@ -60,18 +59,10 @@ pub enum TransferError {
     Pack(#[from] PackError),
     /// A raw file could not be read.
     #[error("cannot read `{}`: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
-    },
+    Read { path: PathBuf, source: io::Error },
     /// A raw file's bytes no longer match the scan.
     #[error("`{}` changed after it was scanned", path.display())]
-    Changed {
-        /// The file.
-        path: PathBuf,
-    },
+    Changed { path: PathBuf },
     /// The producer thread ended without a result (a bug if it happens).
     #[error("the upload's producer thread stopped: {0}")]
     Producer(String),

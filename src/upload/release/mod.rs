@@ -48,38 +48,27 @@ pub enum ReleaseError {
     #[error(
         "release `{tag}` already has asset(s) named {names}; set `overwrite: true` to replace them, or rename the files"
     )]
-    AssetsExist {
-        /// The release's tag.
-        tag: String,
-        /// The names, quoted.
-        names: String,
-    },
+    AssetsExist { tag: String, names: String },
     /// The release this run is directed at was made for another commit than the set's.
     #[error(
         "release `{tag}` was made for commit {recorded}, not for {commit}, the commit this release set is built from; stevedore adds no asset of one commit to another commit's release: ship this commit under a new tag, or delete release `{tag}` (and move its tag) to rebuild it from this commit"
     )]
     OtherCommit {
-        /// The release's tag.
         tag: String,
         /// The commit the release records (`target_commitish`).
         recorded: String,
-        /// The set's commit.
         commit: String,
     },
     /// The release is published and immutable.
     #[error(
         "release `{tag}` is published and immutable: GitHub refuses new assets; publish a new tag, or let stevedore create the release (it uploads to a draft and publishes last)"
     )]
-    Immutable {
-        /// The release's tag.
-        tag: String,
-    },
+    Immutable { tag: String },
     /// A call failed.
     #[error("{what}: {source}")]
     Api {
         /// What was being done.
         what: String,
-        /// The cause.
         source: ApiError,
     },
     /// Some assets did not land; this run did not publish the release.
@@ -87,7 +76,6 @@ pub enum ReleaseError {
     Incomplete {
         /// How many failed.
         failed: usize,
-        /// The first failure.
         first: String,
         /// How many landed.
         landed: usize,
@@ -99,11 +87,9 @@ pub enum ReleaseError {
         "release asset `{name}` is not the scanned file: the release has {got}, the scan sha256:{expected}; the release was not published; run the job again"
     )]
     Mismatch {
-        /// The asset.
         name: String,
         /// The digest the release reports.
         got: String,
-        /// The scan's hex SHA-256.
         expected: String,
     },
 }

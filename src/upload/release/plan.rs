@@ -72,7 +72,11 @@ pub(crate) struct Plan {
 /// commit, the notes file, the `expect-assets` globs; before the scan, with every other
 /// destination's, so all are said at once.
 #[must_use]
-pub(crate) fn check_setup(config: &Config, env: &RunnerEnv, cwd: &std::path::Path) -> Vec<ReleaseError> {
+pub(crate) fn check_setup(
+    config: &Config,
+    env: &RunnerEnv,
+    cwd: &std::path::Path,
+) -> Vec<ReleaseError> {
     let mut errors = Vec::new();
     if config.token.is_none() {
         errors.push(ReleaseError::Config("`destination: release` needs `token` (the action passes `${{ github.token }}`; the job needs `permissions: contents: write`; on the command line, `--token` or GH_TOKEN)".into()));

@@ -9,14 +9,14 @@ use bytes::Bytes;
 
 use super::keys::Endpoint;
 use super::sign::{Payload, Signer};
-use crate::net::{Http, Policy, Verdict, describe, random_unit};
+use crate::net::{Http, Retry, Verdict, describe, random_unit};
 
 /// Attempts per request.
 const MAX_ATTEMPTS: u32 = 5;
 /// First backoff; doubled per attempt, with jitter.
 const BASE_BACKOFF: Duration = Duration::from_millis(500);
 /// [`MAX_ATTEMPTS`], waiting [`backoff`] before each retry.
-const RETRY: Policy = Policy {
+const RETRY: Retry = Retry {
     attempts: MAX_ATTEMPTS,
     delay: |attempt, _| backoff(attempt),
 };
@@ -29,12 +29,7 @@ pub(crate) enum Body {
     /// Bytes in memory (a part, XML).
     Bytes(Bytes),
     /// A whole file, streamed from disk.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// Its size as scanned.
-        len: u64,
-    },
+    File { path: PathBuf, len: u64 },
 }
 
 /// What S3 answered.
@@ -63,18 +58,10 @@ pub enum RequestError {
     },
     /// Every attempt failed.
     #[error("failed after {MAX_ATTEMPTS} attempts: {last}")]
-    Exhausted {
-        /// The last failure.
-        last: String,
-    },
+    Exhausted { last: String },
     /// The file could not be read.
     #[error("cannot read `{}`: {message}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        message: String,
-    },
+    Read { path: PathBuf, message: String },
     /// The request could not be signed.
     #[error("{0}")]
     Sign(String),
@@ -94,10 +81,8 @@ impl RequestError {
 /// A client for one bucket.
 #[derive(Debug)]
 pub(crate) struct Client {
-    /// The HTTP client.
     pub(crate) http: Http,
     pub(crate) signer: Signer,
-    /// Where the bucket lives.
     pub(crate) endpoint: Endpoint,
     pub(crate) bucket: String,
 }
