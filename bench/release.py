@@ -4,7 +4,10 @@ run: stevedore (draft, assets, checksums asset, publish) vs the naive approach (
 re-GET the release and POST each asset; sequential and all-at-once). Prints median time and
 the number of API calls each made (from the emulator's log).
 
-usage: release.py [--repeats N]
+usage: release.py [--repeats N] [--binary LABEL=PATH ...]
+
+--binary adds other stevedore builds (a musl release binary, an older commit), timed in the
+same rounds as the host build.
 """
 import argparse
 import json
@@ -38,17 +41,28 @@ def corpus():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--binary", action="append", default=[], metavar="LABEL=PATH")
     a = ap.parse_args()
+    others = []
+    for spec in a.binary:
+        label, _, path = spec.partition("=")
+        if not label or not os.path.isfile(path):
+            raise SystemExit(f"--binary {spec}: expected LABEL=PATH of an existing binary")
+        others.append((label, path))
     data = corpus()
     emu = subprocess.Popen(["node", os.path.join(NODE, "github-emulator.mjs")], cwd=NODE,
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     api = json.loads(emu.stdout.readline())["url"]
     env = dict(os.environ, GITHUB_TOKEN="ghs_benchToken0000000000000000000000000", GITHUB_API_URL=api)
     env.pop("GITHUB_ACTIONS", None)
+    def ship(binary):
+        return lambda repo, tag: [
+            binary, "--path", data, "--destination", "release", "--tag", tag,
+            "--token", env["GITHUB_TOKEN"], "--summary", "false"]
+
     cmds = {
-        "stevedore (draft, 50 assets + SHA256SUMS, publish)": lambda repo, tag: [
-            STEVEDORE, "--path", data, "--destination", "release", "--tag", tag,
-            "--token", env["GITHUB_TOKEN"], "--summary", "false"],
+        "stevedore (draft, 50 assets + SHA256SUMS, publish)": ship(STEVEDORE),
+        **{f"stevedore [{label}]": ship(path) for label, path in others},
         "naive sequential (re-GET per asset)": lambda repo, tag: [
             PYTHON, os.path.join(HERE, "release_naive.py"), api, repo, tag, data, "sequential"],
         "naive all-at-once (re-GET per asset)": lambda repo, tag: [

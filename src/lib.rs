@@ -37,5 +37,8 @@ pub mod report;
 pub mod run;
 pub mod verify;
 
+#[cfg(test)]
+mod layering;
+
 pub use error::Error;
 pub use exit_code::ExitCode;
