@@ -9,11 +9,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::install::serve;
+use crate::support::install::{release_binary, run_installer};
+use crate::support::servers::serve;
 
 const VERSION: &str = "0.1.0";
 
@@ -24,51 +24,6 @@ fn act() -> PathBuf {
         "act is not installed: run scripts/test (it installs tests/support/python/requirements.txt)"
     );
     act
-}
-
-/// The release binary `scripts/build-release TARGET` built (`scripts/test` builds the two
-/// Linux targets before the tests), in the target directory of this test binary. Absent
-/// or older than a source file, it is not what this tree would ship: the test fails and
-/// says how to build it, rather than test another build.
-pub fn release_binary(target: &str) -> PathBuf {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_stevedore"));
-    let target_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the binary is in <target dir>/<profile>/");
-    let bin = target_dir.join(target).join("release/stevedore");
-    let built = fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| {
-            panic!(
-                "no release binary for {target} at {} ({e}): run `scripts/build-release {target}` (scripts/test does)",
-                bin.display()
-            )
-        });
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut newest = (SystemTime::UNIX_EPOCH, PathBuf::new());
-    let mut stack = vec![
-        src.join("src"),
-        src.join("Cargo.toml"),
-        src.join("Cargo.lock"),
-    ];
-    while let Some(path) = stack.pop() {
-        let meta = fs::metadata(&path).expect("source metadata");
-        if meta.is_dir() {
-            for entry in fs::read_dir(&path).expect("read_dir") {
-                stack.push(entry.expect("entry").path());
-            }
-        } else if meta.modified().expect("mtime") > newest.0 {
-            newest = (meta.modified().expect("mtime"), path);
-        }
-    }
-    assert!(
-        built >= newest.0,
-        "the release binary {} is older than {}: run `scripts/build-release {target}` (scripts/test does)",
-        bin.display(),
-        newest.1.display()
-    );
-    bin
 }
 
 fn host_target() -> &'static str {
@@ -389,24 +344,6 @@ fn host_arch() -> &'static str {
     }
 }
 
-/// Runs dist/install.sh as the action's install step does on a Linux runner of `arch`
-/// (`RUNNER_ARCH`: `X64`, `ARM64`), with its own tool cache.
-pub fn run_installer(repo: &Path, cache: &Path, base: &str, arch: &str) -> std::process::Output {
-    fs::create_dir_all(cache).expect("cache");
-    Command::new("bash")
-        .arg("dist/install.sh")
-        .current_dir(repo)
-        .env("GITHUB_ACTION_PATH", repo)
-        .env("RUNNER_OS", "Linux")
-        .env("RUNNER_ARCH", arch)
-        .env("RUNNER_TOOL_CACHE", cache)
-        .env("RUNNER_TEMP", cache)
-        .env("GITHUB_OUTPUT", cache.join("github_output"))
-        .env("STEVEDORE_DOWNLOAD_BASE", base)
-        .output()
-        .expect("install.sh runs")
-}
-
 /// Git in `dir`, with an identity; returns stdout.
 fn git_in(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -571,7 +508,7 @@ fn download_sub_action_restores_what_the_action_uploaded() {
     let home = root.join("home");
     fs::create_dir_all(&home).expect("home");
 
-    let emulator = crate::emulator::emulator();
+    let emulator = crate::support::emulator::emulator();
     let job = emulator.job();
     let env = [
         ("ACTIONS_RUNTIME_TOKEN".to_owned(), job.token.clone()),

@@ -84,7 +84,7 @@ fn outputs_summary_and_checksums() {
 fn the_summary_of_a_run_that_shipped_credentials_under_warn_is_not_a_green_tick() {
     let ctx = Ctx::new();
     // A token-shaped value built at run time (no literal credential in the source).
-    let token = format!("{}{}", "ghp_", crate::secrets::alnum(99, 36));
+    let token = format!("{}{}", "ghp_", crate::support::alnum(99, 36));
     ctx.file("dist/config.env", format!("TOKEN={token}\n"));
     ctx.file("dist/app.bin", vec![1u8; 1000]);
     let run = ctx.action(&[
@@ -450,8 +450,8 @@ fn a_hostile_tree_sends_no_command_the_run_did_not_mean() {
             ("duplicates", "warn"),
         ]);
         assert_eq!(run.code, 0, "{}", run.log());
-        crate::runner_log::assert_only_intended_commands(&run.stdout);
-        crate::runner_log::assert_only_intended_commands(&run.stderr);
+        crate::support::commands::assert_only_intended_commands(&run.stdout);
+        crate::support::commands::assert_only_intended_commands(&run.stderr);
         for name in run.outputs.keys() {
             assert!(
                 [
@@ -493,10 +493,10 @@ fn a_full_disk_leaves_no_truncated_checksums_file() {
         "{}",
         run.stdout
     );
-    let mut left = Vec::new();
-    for entry in walk(&ctx.temp) {
-        left.push(entry.display().to_string());
-    }
+    let left: Vec<String> = crate::support::walk(&ctx.temp)
+        .into_iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
     assert!(
         left.iter().all(|p| !p.ends_with("SHA256SUMS")
             && !p.ends_with("stevedore-manifest.json")
@@ -504,18 +504,6 @@ fn a_full_disk_leaves_no_truncated_checksums_file() {
         "a partial document was left behind: {left:?}"
     );
     assert!(!run.outputs.contains_key("checksums"), "{:?}", run.outputs);
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).expect("read_dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        }
-        out.push(path);
-    }
-    out
 }
 
 #[test]

@@ -12,14 +12,13 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::act::{release_binary, run_installer};
-use crate::install::serve;
-use crate::s3server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
-use crate::support::{Ctx, Run, parse_outputs, random_bytes, read_tree, sha256sum_check};
+use crate::support::install::{release_binary, run_installer};
+use crate::support::s3server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+use crate::support::servers::serve;
+use crate::support::{Ctx, Run, owned, parse_outputs, random_bytes, read_tree, sha256sum_check};
 
 const TARGET: &str = "aarch64-unknown-linux-musl";
 const VERSION: &str = "0.1.0";
@@ -109,35 +108,24 @@ fn hostile_tree(ctx: &Ctx) {
 /// One run of `program` as the action runs it, in `ctx`'s workspace: `secrets: warn`, to
 /// the directory `dir` and to `s3://builds/ship` on `server`.
 fn ship(ctx: &Ctx, program: &[OsString], dir: &str, server: &S3Server) -> Run {
-    fs::write(&ctx.output, "").expect("reset output");
-    fs::write(&ctx.summary, "").expect("reset summary");
-    let mut cmd = Command::new(&program[0]);
-    cmd.args(&program[1..])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &ctx.home)
-        .env("RUNNER_TEMP", &ctx.temp)
-        .env("GITHUB_WORKSPACE", &ctx.ws)
-        .env("GITHUB_OUTPUT", &ctx.output)
-        .env("GITHUB_STEP_SUMMARY", &ctx.summary)
-        .env("GITHUB_ACTIONS", "true")
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("INPUT_PATH", "dist")
-        .env("INPUT_DESTINATION", format!("./{dir}\ns3://{BUCKET}/ship"))
-        .env("INPUT_SECRETS", "warn")
-        .env("INPUT_S3_ENDPOINT", &server.endpoint)
-        .env("INPUT_S3_PATH_STYLE", "true")
-        .env("INPUT_S3_REGION", "eu-west-1")
-        .current_dir(&ctx.ws);
-    let out = cmd.output().expect("run stevedore");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        outputs: parse_outputs(&fs::read_to_string(&ctx.output).expect("read outputs")),
-        summary: fs::read_to_string(&ctx.summary).expect("read summary"),
-    }
+    let destination = format!("./{dir}\ns3://{BUCKET}/ship");
+    let mut cmd = ctx.step_command(
+        &program[0],
+        &[
+            ("path", "dist"),
+            ("destination", &destination),
+            ("secrets", "warn"),
+            ("s3-endpoint", &server.endpoint),
+            ("s3-path-style", "true"),
+            ("s3-region", "eu-west-1"),
+        ],
+        &owned(&[
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ]),
+    );
+    cmd.args(&program[1..]);
+    ctx.finish(cmd)
 }
 
 /// What one run wrote, in the form the two runs are compared in.

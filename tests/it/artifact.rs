@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::emulator::{Job, emulator};
+use crate::support::emulator::{Job, emulator};
 use crate::support::{Ctx, Run, random_bytes, read_artifact_tree, read_tree};
 
 /// A tree with text, a multi-block binary (three 8 MiB blocks), an empty file, an
@@ -440,7 +440,7 @@ fn archive_false_names_cannot_form_workflow_commands() {
     let run = upload(&ctx, &job, &[("archive", "false")], &[]);
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(run.stdout.contains("Uploading artifact"), "{}", run.stdout);
-    crate::runner_log::assert_only_intended_commands(&run.stdout);
+    crate::support::commands::assert_only_intended_commands(&run.stdout);
     assert!(!run.outputs.contains_key("release-url"));
     assert_eq!(finalized(&job).len(), 2);
 }
@@ -527,7 +527,7 @@ fn the_artifact_carries_its_checksums_and_manifest_and_verifies_after_download()
     let run = upload(&ctx, &job, &[("name", "with-docs")], &[]);
     assert_eq!(run.code, 0, "{}", run.log());
     let dest = ctx.temp.join("back");
-    let down = crate::download::run_download(
+    let down = crate::support::run_download(
         &ctx,
         &job,
         &[

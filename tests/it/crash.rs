@@ -79,15 +79,7 @@ fn kill_at(mut running: Running, anchor: impl Fn() -> bool, delay: Duration) -> 
 
 /// Entries beside `name` in `parent` that stevedore made (`.name.stevedore-*`).
 fn dir_leftovers(parent: &Path, name: &str) -> Vec<String> {
-    let prefix = format!(".{name}.stevedore-");
-    let mut out: Vec<String> = fs::read_dir(parent)
-        .expect("read_dir")
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(&prefix))
-        .collect();
-    out.sort();
-    out
+    crate::support::tree::names_in(parent, &format!(".{name}.stevedore-"))
 }
 
 /// `files` files of 256 KiB and a nested one: 120 make a copy long enough (tens of
@@ -240,7 +232,7 @@ fn a_target_moved_aside_by_a_killed_run_is_put_back_first() {
 
 mod s3 {
     use super::*;
-    use crate::s3server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+    use crate::support::s3server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 
     fn inputs<'a>(server: &'a S3Server, destination: &'a str) -> [(&'a str, &'a str); 7] {
         [
@@ -360,7 +352,7 @@ mod release {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::github::github;
+    use crate::support::github::github;
 
     const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
 
@@ -587,8 +579,8 @@ mod artifact {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::emulator::{Job, emulator};
     use crate::support::Run;
+    use crate::support::emulator::{Job, emulator};
 
     /// Where the killed run had got to, as the service saw it.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -139,7 +139,7 @@ fn a_file_changed_after_the_scan_is_not_published() {
     ctx.file("dist/a.txt", "original");
     ctx.file("dist/b.txt", "stays");
     // The build writes to a.txt after the scan (same size, different bytes).
-    let (reports, error) = crate::support::upload_after_rewrite(
+    let (reports, error) = crate::support::runner::upload_after_rewrite(
         &ctx,
         &[("path", "dist"), ("destination", "./out")],
         &stevedore::github::RunnerEnv::default(),

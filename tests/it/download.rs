@@ -2,136 +2,15 @@
 //! official `@actions/artifact` client uploads, and what stevedore uploads, comes back byte
 //! for byte with its modes; layouts, `merge-multiple` conflicts, raw artifacts and inputs.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use crate::emulator::{Job, emulator};
-use crate::support::{Ctx, Run, parse_outputs, random_bytes, read_tree};
-
-/// Runs `stevedore download` as `download/action.yml` does: `INPUT_*`, no flags.
-pub fn run_download(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)]) -> Run {
-    run_download_env(ctx, inputs, &emulator().env(job))
-}
-
-/// [`run_download`] with an environment of the caller's.
-pub fn run_download_env(ctx: &Ctx, inputs: &[(&str, &str)], env: &[(String, String)]) -> Run {
-    run_download_as(ctx, inputs, env, None)
-}
-
-/// [`run_download_env`] as the Unix user `uid` (and its group of the same number), when given.
-pub fn run_download_as(
-    ctx: &Ctx,
-    inputs: &[(&str, &str)],
-    env: &[(String, String)],
-    uid: Option<u32>,
-) -> Run {
-    fs::write(&ctx.output, "").expect("reset output");
-    fs::write(&ctx.summary, "").expect("reset summary");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stevedore"));
-    if let Some(uid) = uid {
-        std::os::unix::process::CommandExt::uid(&mut cmd, uid);
-        std::os::unix::process::CommandExt::gid(&mut cmd, uid);
-    }
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &ctx.home)
-        .env("RUNNER_TEMP", &ctx.temp)
-        .env("GITHUB_WORKSPACE", &ctx.ws)
-        .env("GITHUB_OUTPUT", &ctx.output)
-        .env("GITHUB_STEP_SUMMARY", &ctx.summary)
-        .env("GITHUB_ACTIONS", "true")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&ctx.ws)
-        .arg("download");
-    for (name, value) in inputs {
-        cmd.env(
-            format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
-            value,
-        );
-    }
-    let out = cmd.output().expect("run stevedore download");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        outputs: parse_outputs(&fs::read_to_string(&ctx.output).expect("outputs")),
-        summary: fs::read_to_string(&ctx.summary).expect("summary"),
-    }
-}
-
-/// Every entry under `dir` (files, directories, links) with its mode and a hash of its
-/// bytes (or link target): what "`path` untouched" compares.
-pub fn snapshot(dir: &Path) -> BTreeMap<String, (u32, String)> {
-    use sha2::Digest as _;
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("entry").path();
-            let meta = fs::symlink_metadata(&path).expect("meta");
-            let rel = path
-                .strip_prefix(dir)
-                .expect("under")
-                .to_string_lossy()
-                .into_owned();
-            let content = if meta.file_type().is_symlink() {
-                format!("-> {}", fs::read_link(&path).expect("link").display())
-            } else if meta.is_dir() {
-                stack.push(path.clone());
-                "dir".into()
-            } else {
-                hex::encode(sha2::Sha256::digest(fs::read(&path).expect("read")))
-            };
-            out.insert(rel, (meta.permissions().mode() & 0o7777, content));
-        }
-    }
-    out
-}
-
-/// Entries beside `path` whose name starts `.stevedore-`: staging a run left behind.
-pub fn staging_left(path: &Path) -> Vec<PathBuf> {
-    fs::read_dir(path.parent().expect("parent"))
-        .expect("ls")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(".stevedore-"))
-        })
-        .collect()
-}
-
-/// A tree with an executable (0755), a multi-MiB binary, an empty file, a non-ASCII
-/// name and nested directories, under `ws/<dir>`.
-pub fn build_tree(ctx: &Ctx, dir: &str) -> PathBuf {
-    ctx.file(&format!("{dir}/readme.txt"), "hello download\n".repeat(300));
-    ctx.file(
-        &format!("{dir}/bin/tool.bin"),
-        random_bytes(3 * 1024 * 1024 + 17, 0x51_7CC1_B727_220A),
-    );
-    ctx.file(&format!("{dir}/empty.log"), "");
-    let exe = ctx.file(&format!("{dir}/bin/run.sh"), "#!/bin/sh\necho hi\n");
-    fs::set_permissions(exe, fs::Permissions::from_mode(0o755)).expect("chmod");
-    ctx.file(&format!("{dir}/docs/héllo wörld.md"), "# unicode\n");
-    ctx.ws.join(dir)
-}
-
-/// Uploads every file under `root` with the official client as artifact `name`.
-pub fn official_upload(job: &Job, name: &str, root: &Path) -> serde_json::Value {
-    let mut files: Vec<String> = read_tree(root)
-        .keys()
-        .map(|rel| root.join(rel).to_string_lossy().into_owned())
-        .collect();
-    files.sort();
-    let mut args = vec!["upload", name, root.to_str().expect("utf-8"), "6"];
-    args.extend(files.iter().map(String::as_str));
-    emulator().official(job, &args)
-}
+use crate::support::emulator::{emulator, official_upload, ship_zip};
+use crate::support::{
+    Ctx, build_tree, random_bytes, read_tree, run_download, run_download_env, snapshot,
+    staging_left,
+};
 
 fn mode(path: &Path) -> u32 {
     fs::metadata(path).expect("meta").permissions().mode() & 0o777
@@ -392,7 +271,7 @@ fn bad_inputs_and_unknown_artifacts_exit_2_naming_them() {
 
 #[test]
 fn another_runs_artifacts_come_through_the_rest_api_and_the_token_stays_secret() {
-    use crate::github::github;
+    use crate::support::github::github;
     const TOKEN: &str = "ghs_download14-reader-0123456789";
     let ctx = Ctx::new();
     let root = build_tree(&ctx, "dist");
@@ -457,24 +336,9 @@ fn another_runs_artifacts_come_through_the_rest_api_and_the_token_stays_secret()
     );
 }
 
-/// Ships `zip` as a raw artifact named `name` (stevedore `archive: false`): the service
-/// stores it as `application/zip` under a `.zip` path, so a download extracts it.
-pub fn ship_zip(ctx: &Ctx, job: &Job, name: &str, zip: &[u8]) {
-    ctx.file(name, zip);
-    let up = ctx.action_env(
-        &[
-            ("destination", "artifact"),
-            ("path", name),
-            ("archive", "false"),
-        ],
-        &emulator().env(job),
-    );
-    assert_eq!(up.code, 0, "{}", up.log());
-}
-
 #[test]
 fn a_hostile_artifact_is_refused_naming_the_entry_and_nothing_lands_anywhere() {
-    use crate::hostile_zip::{Raw, build};
+    use crate::support::zips::{Raw, build};
     let ctx = Ctx::new();
     let job = emulator().job();
     let zip = build(&[
@@ -509,7 +373,7 @@ fn a_hostile_artifact_is_refused_naming_the_entry_and_nothing_lands_anywhere() {
 
 #[test]
 fn links_and_modes_in_an_artifact_come_back_as_links_and_modes() {
-    use crate::hostile_zip::{Raw, build};
+    use crate::support::zips::{Raw, build};
     let ctx = Ctx::new();
     let job = emulator().job();
     let zip = build(&[

@@ -11,10 +11,9 @@ use std::os::unix::fs::{PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::download::{run_download, run_download_as, ship_zip, snapshot, staging_left};
-use crate::emulator::{Job, emulator};
-use crate::hostile_zip::{Raw, build};
-use crate::support::Ctx;
+use crate::support::emulator::{Job, emulator, ship_zip};
+use crate::support::zips::{Raw, build};
+use crate::support::{Ctx, STEVEDORE, run_download, run_download_as, snapshot, staging_left};
 
 /// `partA`: alone, `l1` points at the root of `path` (four levels up from `a/b/c/d`).
 fn part_a() -> Vec<u8> {
@@ -642,25 +641,15 @@ fn a_preserved_link_named_with_a_backslash_is_refused_for_an_artifact() {
 /// `stevedore download` under `ulimit -n nofile` (a self-hosted runner's service gets
 /// 1024; macOS processes 256).
 fn run_download_limited(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)], nofile: u32) -> i32 {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
+    ctx.step_command("sh", inputs, &emulator().env(job))
+        .arg("-c")
         .arg(format!("ulimit -n {nofile} && exec \"$0\" download"))
-        .arg(env!("CARGO_BIN_EXE_stevedore"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &ctx.home)
-        .env("RUNNER_TEMP", &ctx.temp)
-        .env("GITHUB_WORKSPACE", &ctx.ws)
-        .env("GITHUB_ACTIONS", "true")
-        .envs(emulator().env(job))
-        .current_dir(&ctx.ws);
-    for (name, value) in inputs {
-        cmd.env(
-            format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
-            value,
-        );
-    }
-    cmd.output().expect("run").status.code().unwrap_or(-1)
+        .arg(STEVEDORE)
+        .output()
+        .expect("run")
+        .status
+        .code()
+        .unwrap_or(-1)
 }
 
 #[test]

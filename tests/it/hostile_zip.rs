@@ -5,9 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,122 +14,8 @@ use stevedore::download::extract::{
     EntryKind, ExtractError, ExtractOptions, Extracted, extract_zip,
 };
 
-use crate::support::random_bytes;
-
-/// One entry as the test writes it: what the central directory declares can be made to lie.
-#[derive(Clone)]
-pub struct Raw {
-    pub name: Vec<u8>,
-    /// The bytes stored after the local header.
-    pub data: Vec<u8>,
-    pub method: u16,
-    pub crc: u32,
-    pub size: u64,
-    /// External attributes; `host` 3 makes the high half a Unix mode.
-    pub external: u32,
-    pub host: u8,
-}
-
-impl Raw {
-    /// A stored file with a Unix mode (archiver's attributes: `(S_IFREG|mode) << 16 | 0x20`).
-    pub fn file(name: &str, content: &[u8], mode: u32) -> Raw {
-        Raw {
-            name: name.as_bytes().to_vec(),
-            data: content.to_vec(),
-            method: 0,
-            crc: crc32fast::hash(content),
-            size: content.len() as u64,
-            external: ((0o100_000 | mode) << 16) | 0x20,
-            host: 3,
-        }
-    }
-
-    /// A deflated file.
-    pub fn deflated(name: &str, content: &[u8], mode: u32) -> Raw {
-        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
-        enc.write_all(content).expect("ok");
-        Raw {
-            data: enc.finish().expect("ok"),
-            method: 8,
-            ..Raw::file(name, content, mode)
-        }
-    }
-
-    /// A directory entry (trailing slash).
-    pub fn dir(name: &str, mode: u32) -> Raw {
-        Raw {
-            external: ((0o040_000 | mode) << 16) | 0x10,
-            ..Raw::file(name, b"", 0)
-        }
-    }
-
-    /// A link as Info-ZIP stores it: mode `S_IFLNK|0777`, the target as content.
-    pub fn link(name: &str, target: &str) -> Raw {
-        Raw {
-            external: (0o120_777 << 16),
-            ..Raw::file(name, target.as_bytes(), 0)
-        }
-    }
-}
-
-/// Local headers, data, central directory, end record (no data descriptors: the sizes are
-/// in the local header; the reader uses the central directory's).
-pub fn build(entries: &[Raw]) -> Vec<u8> {
-    let placed: Vec<(Raw, Option<u32>)> = entries.iter().map(|e| (e.clone(), None)).collect();
-    build_at(&placed)
-}
-
-/// As `build`; an entry with `Some(offset)` writes no local entry of its own: its central
-/// record points at `offset` (overlapping entries).
-pub fn build_at(entries: &[(Raw, Option<u32>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for (e, at) in entries {
-        let offset = at.unwrap_or(out.len() as u32);
-        if at.is_none() {
-            write_local(&mut out, e);
-        }
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&[0x2d, e.host]);
-        central.extend_from_slice(&20u16.to_le_bytes());
-        central.extend_from_slice(&0x0800u16.to_le_bytes());
-        central.extend_from_slice(&e.method.to_le_bytes());
-        central.extend_from_slice(&[0, 0, 0x21, 0]);
-        central.extend_from_slice(&e.crc.to_le_bytes());
-        central.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
-        central.extend_from_slice(&(e.size as u32).to_le_bytes());
-        central.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
-        central.extend_from_slice(&[0; 8]);
-        central.extend_from_slice(&e.external.to_le_bytes());
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(&e.name);
-    }
-    let cd_offset = out.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
-}
-
-fn write_local(out: &mut Vec<u8>, e: &Raw) {
-    out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    out.extend_from_slice(&20u16.to_le_bytes());
-    out.extend_from_slice(&0x0800u16.to_le_bytes());
-    out.extend_from_slice(&e.method.to_le_bytes());
-    out.extend_from_slice(&[0, 0, 0x21, 0]);
-    out.extend_from_slice(&e.crc.to_le_bytes());
-    out.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(e.size as u32).to_le_bytes());
-    out.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&e.name);
-    out.extend_from_slice(&e.data);
-}
+use crate::support::zips::{Raw, build, build_at, write_local};
+use crate::support::{random_bytes, tree, walk};
 
 /// A scratch area: `parent/dest` (empty) and the zip outside `parent`.
 struct Scene {
@@ -170,26 +55,7 @@ impl Scene {
 
     /// Everything below `parent`, as relative paths.
     fn listing(&self) -> Vec<String> {
-        let mut all = Vec::new();
-        walk(&self.parent, &self.parent, &mut all);
-        all.sort();
-        all
-    }
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    for entry in fs::read_dir(dir).expect("list") {
-        let path = entry.expect("ok").path();
-        out.push(
-            path.strip_prefix(root)
-                .expect("ok")
-                .to_string_lossy()
-                .into_owned(),
-        );
-        let meta = fs::symlink_metadata(&path).expect("stat");
-        if meta.is_dir() {
-            walk(root, &path, out);
-        }
+        walk(&self.parent).into_iter().map(|f| f.rel).collect()
     }
 }
 
@@ -449,39 +315,6 @@ fn the_destination_must_be_empty() {
     );
 }
 
-/// Files, directories and links below `dir`: path -> (kind, mode, bytes or target).
-pub fn tree(dir: &Path) -> BTreeMap<String, (char, u32, Vec<u8>)> {
-    let mut paths = Vec::new();
-    walk(dir, dir, &mut paths);
-    paths
-        .into_iter()
-        .map(|rel| {
-            let path = dir.join(&rel);
-            let meta = fs::symlink_metadata(&path).expect("stat");
-            let value = if meta.file_type().is_symlink() {
-                (
-                    'l',
-                    0o777,
-                    fs::read_link(&path)
-                        .expect("ok")
-                        .to_string_lossy()
-                        .as_bytes()
-                        .to_vec(),
-                )
-            } else if meta.is_dir() {
-                ('d', meta.permissions().mode() & 0o7777, Vec::new())
-            } else {
-                (
-                    'f',
-                    meta.permissions().mode() & 0o7777,
-                    fs::read(&path).expect("read back"),
-                )
-            };
-            (rel, value)
-        })
-        .collect()
-}
-
 #[test]
 fn an_honest_archive_comes_back_with_bytes_modes_and_links() {
     let big = random_bytes(3 << 20, 3);
@@ -634,10 +467,10 @@ fn the_official_clients_zip_comes_back_with_its_modes() {
         fs::set_permissions(&path, fs::Permissions::from_mode(*mode)).expect("set up the scene");
         args.push(path.to_string_lossy().into_owned());
     }
-    let job = crate::emulator::emulator().job();
+    let job = crate::support::emulator::emulator().job();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    crate::emulator::emulator().official(&job, &args);
-    let zip = crate::emulator::emulator().stored(&job, "theirs");
+    crate::support::emulator::emulator().official(&job, &args);
+    let zip = crate::support::emulator::emulator().stored(&job, "theirs");
     let scene = Scene::new(&zip);
     let done = scene.extract(false).expect("the official zip extracts");
     assert_eq!(done.files, 4);

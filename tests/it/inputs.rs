@@ -196,10 +196,10 @@ fn artifact_destination_refuses_names_the_service_rejects() {
     ctx.file("dist/ok.txt", "a");
     ctx.file("dist/build:12.log", "b");
     // The runner's variables are there (they are checked before the selection).
-    let job = crate::emulator::emulator().job();
+    let job = crate::support::emulator::emulator().job();
     let run = ctx.action_env(
         &[("path", "dist"), ("destination", "artifact\n./out")],
-        &crate::emulator::emulator().env(&job),
+        &crate::support::emulator::emulator().env(&job),
     );
     assert_eq!(run.code, 2, "{}", run.log());
     assert!(

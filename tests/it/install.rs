@@ -10,96 +10,18 @@
 //!   the token over exactly when `stevedore download` reads this run's artifacts.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::support::{Ctx, parse_outputs};
+use crate::support::install::InstallStep;
+use crate::support::servers::{serve, serve_on};
+use crate::support::{Ctx, STEVEDORE, owned, parse_outputs};
 
 const VERSION: &str = "0.1.0";
-
-/// A loopback HTTP/1.1 server of the files under a directory, standing in for the release
-/// host; it records the path of every request it receives.
-pub struct Server {
-    /// `http://<host>:<port>`, without a trailing `/`.
-    pub url: String,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    /// The request paths received so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("lock").clone()
-    }
-}
-
-/// Serves `root` on a free port of 127.0.0.1.
-pub fn serve(root: PathBuf) -> Server {
-    serve_on("127.0.0.1", root)
-}
-
-/// Serves `root` on a free port of `ip` (`127.0.0.1`, `127.0.0.2`, `::1`).
-pub fn serve_on(ip: &str, root: PathBuf) -> Server {
-    let listener = TcpListener::bind((ip, 0)).expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&requests);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let root = root.clone();
-            let seen = Arc::clone(&seen);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(&stream);
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
-                    return;
-                }
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    line.clear();
-                }
-                let path = request
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/')
-                    .to_owned();
-                seen.lock().expect("lock").push(path.clone());
-                let mut stream = &stream;
-                match fs::read(root.join(&path)) {
-                    Ok(body) if !path.contains("..") => {
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        );
-                        let _ = stream.write_all(&body);
-                    }
-                    _ => {
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                        );
-                    }
-                }
-            });
-        }
-    });
-    let host = if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_owned()
-    };
-    Server {
-        url: format!("http://{host}:{port}"),
-        requests,
-    }
-}
 
 /// The platform the installer is told it runs on, with its target and executable name.
 #[derive(Clone, Copy)]
@@ -218,15 +140,9 @@ impl Fixture {
     /// [`Fixture::install`] with extra environment variables.
     fn install_env(&self, dirs: &Dirs, base: &str, env: &[(&str, &Path)]) -> Install {
         fs::write(&dirs.output, "").expect("reset output");
-        let mut cmd = Command::new("bash");
+        let mut cmd = dirs.step(self.platform, &self.action).command("bash");
         cmd.arg(self.action.join("dist/install.sh"))
             .current_dir(&self.root)
-            .env("GITHUB_ACTION_PATH", &self.action)
-            .env("RUNNER_OS", self.platform.os)
-            .env("RUNNER_ARCH", self.platform.arch)
-            .env("RUNNER_TEMP", &dirs.temp)
-            .env("RUNNER_TOOL_CACHE", &dirs.tool_cache)
-            .env("GITHUB_OUTPUT", &dirs.output)
             .env("STEVEDORE_DOWNLOAD_BASE", base)
             .envs(env.iter().copied());
         if let Some(spy) = &dirs.spy {
@@ -253,6 +169,20 @@ struct Dirs {
     tool_cache: PathBuf,
     output: PathBuf,
     spy: Option<CurlSpy>,
+}
+
+impl Dirs {
+    /// The install step of `action_path` on `platform` in this job.
+    fn step<'a>(&'a self, platform: Platform, action_path: &'a Path) -> InstallStep<'a> {
+        InstallStep {
+            action_path,
+            os: platform.os,
+            arch: platform.arch,
+            temp: &self.temp,
+            tool_cache: &self.tool_cache,
+            output: &self.output,
+        }
+    }
 }
 
 /// A `curl` first on `PATH` that notes each call and then runs the real curl: it shows
@@ -320,12 +250,7 @@ fn run(path: &Path) -> String {
 /// Directories under `dir` whose name starts with `stevedore.`: private copies the
 /// installer left behind.
 fn private_dirs(dir: &Path) -> Vec<String> {
-    fs::read_dir(dir)
-        .expect("read_dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("stevedore."))
-        .collect()
+    crate::support::tree::names_in(dir, "stevedore.")
 }
 
 #[test]
@@ -383,15 +308,11 @@ fn install_download_action(fx: &Fixture, dirs: &Dirs, base: &str) -> Install {
         .expect("install step")
         .to_owned();
     fs::write(&dirs.output, "").expect("reset output");
-    let out = Command::new("bash")
+    let out = dirs
+        .step(fx.platform, &sub)
+        .command("bash")
         .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
         .current_dir(&fx.root)
-        .env("GITHUB_ACTION_PATH", &sub)
-        .env("RUNNER_OS", fx.platform.os)
-        .env("RUNNER_ARCH", fx.platform.arch)
-        .env("RUNNER_TEMP", &dirs.temp)
-        .env("RUNNER_TOOL_CACHE", &dirs.tool_cache)
-        .env("GITHUB_OUTPUT", &dirs.output)
         .env("STEVEDORE_DOWNLOAD_BASE", base)
         .output()
         .expect("bash runs");
@@ -820,7 +741,7 @@ fn the_download_sub_action_hands_the_token_over_exactly_when_this_runs_artifacts
         action.contains(&format!("if: {DOWNLOAD_CREDENTIALS_IF}\n")),
         "download/action.yml's credentials step condition changed; update DOWNLOAD_CREDENTIALS_IF"
     );
-    let github = crate::github::github();
+    let github = crate::support::github::github();
     let ctx = Ctx::new();
     // The action's defaults are this run; the others name another run or repository.
     for (token, repository, run_id) in [
@@ -829,30 +750,29 @@ fn the_download_sub_action_hands_the_token_over_exactly_when_this_runs_artifacts
         ("ghs_given", "octo/this", "4242"),
         ("ghs_given", "octo/other", "17"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_stevedore"))
+        let path = ctx.ws.join("out");
+        let out = ctx
+            .step_command(
+                STEVEDORE,
+                &[
+                    ("name", "anything"),
+                    ("path", path.to_str().expect("utf-8")),
+                    ("github-token", token),
+                    ("repository", repository),
+                    ("run-id", run_id),
+                    ("merge-multiple", "false"),
+                    ("digest-mismatch", "error"),
+                ],
+                &owned(&[
+                    ("GITHUB_REPOSITORY", "octo/this"),
+                    ("GITHUB_RUN_ID", "4242"),
+                    ("GITHUB_API_URL", &github.url),
+                    // With the credentials step skipped, the run step's env holds empty values.
+                    ("ACTIONS_RUNTIME_TOKEN", ""),
+                    ("ACTIONS_RESULTS_URL", ""),
+                ]),
+            )
             .arg("download")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &ctx.home)
-            .env("RUNNER_TEMP", &ctx.temp)
-            .env("GITHUB_WORKSPACE", &ctx.ws)
-            .env("GITHUB_OUTPUT", &ctx.output)
-            .env("GITHUB_STEP_SUMMARY", &ctx.summary)
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_REPOSITORY", "octo/this")
-            .env("GITHUB_RUN_ID", "4242")
-            .env("GITHUB_API_URL", &github.url)
-            // With the credentials step skipped, the run step's env holds empty values.
-            .env("ACTIONS_RUNTIME_TOKEN", "")
-            .env("ACTIONS_RESULTS_URL", "")
-            .env("INPUT_NAME", "anything")
-            .env("INPUT_PATH", ctx.ws.join("out"))
-            .env("INPUT_GITHUB_TOKEN", token)
-            .env("INPUT_REPOSITORY", repository)
-            .env("INPUT_RUN_ID", run_id)
-            .env("INPUT_MERGE_MULTIPLE", "false")
-            .env("INPUT_DIGEST_MISMATCH", "error")
-            .current_dir(&ctx.ws)
             .output()
             .expect("stevedore download");
         let log = format!(
@@ -924,14 +844,18 @@ fn a_build_from_source_runs_only_its_own_private_build() {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut paths = vec![bin];
     paths.extend(std::env::split_paths(&path));
-    let out = Command::new("bash")
+    let tool_cache = root.join("tool-cache");
+    let step = InstallStep {
+        action_path: &action,
+        os: LINUX.os,
+        arch: LINUX.arch,
+        temp: &temp,
+        tool_cache: &tool_cache,
+        output: &output,
+    };
+    let out = step
+        .command("bash")
         .arg(action.join("dist/install.sh"))
-        .env("GITHUB_ACTION_PATH", &action)
-        .env("RUNNER_OS", LINUX.os)
-        .env("RUNNER_ARCH", LINUX.arch)
-        .env("RUNNER_TEMP", &temp)
-        .env("RUNNER_TOOL_CACHE", root.join("tool-cache"))
-        .env("GITHUB_OUTPUT", &output)
         .env("PROGRAM", String::from_utf8(program(GOOD)).expect("utf-8"))
         .env("PATH", std::env::join_paths(paths).expect("PATH"))
         .output()

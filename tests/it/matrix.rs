@@ -7,7 +7,7 @@ use std::path::Path;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::github::github;
+use crate::support::github::github;
 use crate::support::{Ctx, Run, sha256sum_check};
 
 const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";

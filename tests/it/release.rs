@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::github::github;
+use crate::support::github::github;
 use crate::support::{Ctx, Run};
 
 const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
@@ -456,7 +456,7 @@ fn a_file_changed_after_the_scan_is_removed_and_the_release_stays_a_draft() {
     ctx.file("dist/b.txt", "unchanged");
     let repo = github().repo();
     let env = stevedore::github::RunnerEnv::from_vars(github().env(&repo, "refs/tags/v9.0.0"));
-    let (reports, error) = crate::support::upload_after_rewrite(
+    let (reports, error) = crate::support::runner::upload_after_rewrite(
         &ctx,
         &[
             ("path", "dist"),
@@ -501,7 +501,7 @@ fn a_file_changed_after_the_scan_is_removed_and_the_release_stays_a_draft() {
 fn an_api_that_never_answers_is_abandoned_after_the_idle_deadline() {
     let ctx = Ctx::new();
     ctx.file("dist/a.txt", "a");
-    let hole = crate::support::BlackHole::start();
+    let hole = crate::support::servers::BlackHole::start();
     let started = std::time::Instant::now();
     let run = ctx.action_env(
         &[

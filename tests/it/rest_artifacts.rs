@@ -10,8 +10,8 @@ use std::process::Command;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::emulator::{Job, emulator};
-use crate::github::github;
+use crate::support::emulator::{Job, emulator};
+use crate::support::github::github;
 use crate::support::{Ctx, node_peers, random_bytes, read_tree};
 
 /// The token the tests' repositories accept (`actions: read`).

@@ -4,7 +4,7 @@
 use std::fs;
 use std::process::Command;
 
-use crate::s3server::{ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY};
+use crate::support::s3server::{ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY};
 use crate::support::{Ctx, Run, random_bytes, read_tree, sha256sum_check};
 
 /// Runs as the action does against `server`, with `secret` and `extra` environment.
@@ -246,7 +246,7 @@ fn a_file_changed_after_the_scan_is_refused_by_the_server() {
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
     ]);
-    let (_, error) = crate::support::upload_after_rewrite(
+    let (_, error) = crate::support::runner::upload_after_rewrite(
         &ctx,
         &[
             ("path", "dist"),
@@ -282,7 +282,7 @@ fn a_file_changed_after_the_scan_is_refused_by_the_server() {
 fn a_server_that_never_answers_is_abandoned_after_the_idle_deadline() {
     let ctx = Ctx::new();
     ctx.file("dist/a.txt", "a");
-    let hole = crate::support::BlackHole::start();
+    let hole = crate::support::servers::BlackHole::start();
     let started = std::time::Instant::now();
     let run = ctx.action_env(
         &[

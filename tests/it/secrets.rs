@@ -9,24 +9,10 @@ use std::fs;
 
 use base64::Engine as _;
 
-use crate::support::Ctx;
+use crate::support::{Ctx, alnum};
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-/// Deterministic pseudo-random alphanumerics (xorshift), so tokens look random.
-pub fn alnum(seed: u64, n: usize) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            CHARS[(x % CHARS.len() as u64) as usize] as char
-        })
-        .collect()
 }
 
 fn upper(seed: u64, n: usize) -> String {

@@ -11,8 +11,8 @@ use std::process::Command;
 
 use stevedore::download::extract::{ExtractOptions, extract_zip};
 
-use crate::emulator::emulator;
-use crate::hostile_zip::tree;
+use crate::support::emulator::emulator;
+use crate::support::tree;
 use crate::support::{Ctx, random_bytes, sha256sum_check};
 
 /// `dist/`: an executable, a versioned library with its links, a link to a directory,
@@ -297,7 +297,7 @@ fn preserved_links_come_back_through_stevedore_download() {
     );
     assert_eq!(up.code, 0, "{}", up.log());
     let dest = ctx.temp.join("restored");
-    let run = crate::download::run_download(
+    let run = crate::support::run_download(
         &ctx,
         &job,
         &[("name", "linked"), ("path", dest.to_str().expect("utf-8"))],

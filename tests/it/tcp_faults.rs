@@ -14,10 +14,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::emulator::{Job, emulator};
-use crate::faultproxy::{Direction, Fault, FaultProxy, Shape};
-use crate::github::github;
-use crate::s3server::{ACCESS_KEY, S3Server, SECRET_KEY};
+use crate::support::emulator::{Job, emulator};
+use crate::support::faultproxy::{Direction, Fault, FaultProxy, Shape};
+use crate::support::github::github;
+use crate::support::s3server::{ACCESS_KEY, S3Server, SECRET_KEY};
 use crate::support::{Ctx, Run, random_bytes, read_tree, sha256sum_check};
 
 /// A run that takes longer than this is killed and fails its test.

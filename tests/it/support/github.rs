@@ -71,13 +71,19 @@ impl GitHub {
 
     /// Makes run `run_id` of `repo` the results-emulator run of `job`: the REST artifact
     /// endpoints list what was uploaded there, and `token` (`actions: read`) may read them.
-    pub fn workflow_run(&self, repo: &str, run_id: u64, job: &crate::emulator::Job, token: &str) {
+    pub fn workflow_run(
+        &self,
+        repo: &str,
+        run_id: u64,
+        job: &crate::support::emulator::Job,
+        token: &str,
+    ) {
         self.control(
             "workflow-run",
             &serde_json::json!({
                 "repo": repo,
                 "run_id": run_id,
-                "results": crate::emulator::emulator().url,
+                "results": crate::support::emulator::emulator().url,
                 "backend_run": job.run,
                 "token": token,
             }),

@@ -4,13 +4,14 @@
 //! consume each other's faults. The emulator exits when this process does (its stdin
 //! closes), stopping Azurite with it.
 
+use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use base64::Engine as _;
 
-use crate::support::{node_peers, spawn_node_server};
+use crate::support::{Ctx, node_peers, read_tree, spawn_node_server};
 
 /// The running emulator.
 pub struct Emulator {
@@ -217,4 +218,31 @@ impl Emulator {
         );
         serde_json::from_slice(&std::fs::read(result.path()).expect("result")).expect("json")
     }
+}
+
+/// Uploads every file under `root` with the official client as artifact `name`.
+pub fn official_upload(job: &Job, name: &str, root: &Path) -> serde_json::Value {
+    let mut files: Vec<String> = read_tree(root)
+        .keys()
+        .map(|rel| root.join(rel).to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut args = vec!["upload", name, root.to_str().expect("utf-8"), "6"];
+    args.extend(files.iter().map(String::as_str));
+    emulator().official(job, &args)
+}
+
+/// Ships `zip` as a raw artifact named `name` (stevedore `archive: false`): the service
+/// stores it as `application/zip` under a `.zip` path, so a download extracts it.
+pub fn ship_zip(ctx: &Ctx, job: &Job, name: &str, zip: &[u8]) {
+    ctx.file(name, zip);
+    let up = ctx.action_env(
+        &[
+            ("destination", "artifact"),
+            ("path", name),
+            ("archive", "false"),
+        ],
+        &emulator().env(job),
+    );
+    assert_eq!(up.code, 0, "{}", up.log());
 }

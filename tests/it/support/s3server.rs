@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -273,25 +273,10 @@ impl S3Server {
 
     /// Every stored object under [`BUCKET`] (s3s-fs keeps its own bookkeeping in dot-files).
     pub fn objects(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        collect(&self.root.join(BUCKET), Path::new(""), &mut out);
-        out.sort();
-        out
-    }
-}
-
-fn collect(dir: &Path, rel: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        let rel = rel.join(&name);
-        if path.is_dir() {
-            collect(&path, &rel, out);
-        } else if !name.starts_with('.') {
-            out.push(rel.to_string_lossy().replace('\\', "/"));
-        }
+        crate::support::tree::walk_lenient(&self.root.join(BUCKET))
+            .into_iter()
+            .filter(|f| !f.is_dir() && !f.name().starts_with('.'))
+            .map(|f| f.rel.replace('\\', "/"))
+            .collect()
     }
 }

@@ -1,0 +1,1 @@
+//! User-facing text made deterministic for snapshots.
