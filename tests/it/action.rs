@@ -7,6 +7,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 
+use crate::support::text::{annotations, redact};
 use crate::support::{Ctx, sha256sum_check};
 
 fn sample(ctx: &Ctx) {
@@ -20,17 +21,8 @@ fn sample(ctx: &Ctx) {
     ctx.file("dist/notes.d", "dropped\n");
 }
 
-fn filters() -> Vec<(&'static str, &'static str)> {
-    vec![
-        (r"/[^\s`|]*/(ws|runner-temp)/", "[TMP]/$1/"),
-        (r"stevedore-[0-9a-f]{12}", "stevedore-[RUN]"),
-        (r"\d+(\.\d+)? (ms|s)\b", "[TIME]"),
-        (r"\d+(\.\d+)? (B|KiB|MiB|GiB)/s", "[RATE]"),
-    ]
-}
-
 #[test]
-fn outputs_summary_and_checksums() {
+fn a_run_gives_its_outputs_a_console_log_a_summary_and_checksums_sha256sum_accepts() {
     let ctx = Ctx::new();
     sample(&ctx);
     let run = ctx.action(&[("path", "dist\n!dist/*.d"), ("destination", "none")]);
@@ -75,9 +67,67 @@ fn outputs_summary_and_checksums() {
         serde_json::json!(["app.sha-copy.tar.gz", "app.tar.gz"])
     );
 
-    insta::with_settings!({ filters => filters() }, {
-        insta::assert_snapshot!("summary_none_destination", run.summary);
-    });
+    // The console: groups, the selection fenced off from command processing, the report.
+    insta::assert_snapshot!(redact(&run.log()), @r#"
+    ::group::Selecting files
+    ::debug::search path `[TMP]/ws/dist`
+    With the provided path, there will be 6 file(s) uploaded from `[TMP]/ws/dist`
+    ::stop-commands::[TOKEN]
+      app.sha-copy.tar.gz
+      app.tar.gz
+      bin/tool
+      empty.txt
+      readme.txt
+      weird name, with: comma.txt
+    ::[TOKEN]::
+    ::endgroup::
+    ::group::Scanning 6 files
+    hashed 6 files, 5.9 KiB in [TIME] ([RATE])
+    ::endgroup::
+    ::group::Checking policies
+    ::endgroup::
+    stevedore: 6 files, 5.9 KiB, 1 duplicate(s), 0 finding(s), scanned in [TIME], total [TIME]
+    nothing was shipped: the destination is `none` (a dry run)
+    manifest: [TMP]/runner-temp/stevedore-[RUN]/stevedore-manifest.json
+    checksums: [TMP]/runner-temp/stevedore-[RUN]/SHA256SUMS
+    ::warning title=Duplicate files,file=dist/app.sha-copy.tar.gz::2 files have identical content (2.9 KiB each): app.sha-copy.tar.gz, app.tar.gz
+    "#);
+    insta::assert_snapshot!(redact(&run.summary), @r#"
+    ## ✅ stevedore
+
+    | Files | Size | Duplicates | Findings | Scan time | Throughput |
+    |---:|---:|---:|---:|---:|---:|
+    | 6 | 5.9 KiB | 1 in 1 group | 0 | [TIME] | [RATE] |
+
+    Root `[TMP]/ws/dist` · total time [TIME] · checksums and manifest: step outputs `checksums` and `manifest` (the runner's temporary directory, emptied after the job)
+
+    No destination: files were scanned, nothing was uploaded.
+
+    ### Policy
+
+    - ⚠️ **Duplicate files**: 2 files have identical content \(2\.9 KiB each\): app\.sha\-copy\.tar\.gz, app\.tar\.gz
+
+    <details><summary><b>Duplicate groups</b>: 1 group, 1 redundant file, 2.9 KiB reclaimable</summary>
+
+    | Size | SHA-256 | Files |
+    |---:|---|---|
+    | 2.9 KiB | `48c187767ddd…` | `app.sha-copy.tar.gz`<br>`app.tar.gz` |
+
+    </details>
+
+    <details><summary><b>Largest files</b></summary>
+
+    | File | Size | SHA-256 |
+    |---|---:|---|
+    | `app.sha-copy.tar.gz` | 2.9 KiB | `48c187767dddb44e5b7af78dabdec2b14f0f983e86e1fe695c65bc6a2a3cb42f` |
+    | `app.tar.gz` | 2.9 KiB | `48c187767dddb44e5b7af78dabdec2b14f0f983e86e1fe695c65bc6a2a3cb42f` |
+    | `bin/tool` | 18 B | `299001868fb8c02fd431c336c6d058f5558c5dff5b5af5e6fe04b870a6a9cbba` |
+    | `readme.txt` | 8 B | `65ce01fcc3e22e78b63419ef0f4493b0950daac7cee97329b428f5cafd395cda` |
+    | `weird name, with: comma.txt` | 1 B | `50e721e49c013f00c62cf59f2163542a9d8df02464efeb615d31051b0fddc326` |
+    | `empty.txt` | 0 B | `e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855` |
+
+    </details>
+    "#);
 }
 
 #[test]
@@ -94,9 +144,40 @@ fn the_summary_of_a_run_that_shipped_credentials_under_warn_is_not_a_green_tick(
     ]);
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(!run.summary.contains(&token), "never the value");
-    insta::with_settings!({ filters => filters() }, {
-        insta::assert_snapshot!("summary_credentials_under_warn", run.summary);
-    });
+    insta::assert_snapshot!(redact(&run.summary), @r#"
+    ## ⚠️ stevedore: 1 credential finding shipped
+
+    | Files | Size | Duplicates | Findings | Scan time | Throughput |
+    |---:|---:|---:|---:|---:|---:|
+    | 2 | 1.0 KiB | 0 in 0 groups | 1 | [TIME] | [RATE] |
+
+    Root `[TMP]/ws/dist` · total time [TIME] · checksums and manifest shipped with the files: `[TMP]/ws/published`
+
+    ### Destinations
+
+    | Destination | Result | Files | Size | Time |
+    |---|---|---:|---:|---:|
+    | `./published` | ✅ `[TMP]/ws/published` | 2 + `SHA256SUMS`, `stevedore-manifest.json` | 1.8 KiB | [TIME] |
+
+    ### Credential findings (1)
+
+    Values are never shown; the fingerprint is the start of the SHA-256 of the value.
+
+    | Rule | File | Line | Fingerprint | Status |
+    |---|---|---:|---|---|
+    | `github-pat` | `config.env` | 1 | `8adb46562160` | open |
+
+    <details><summary><b>Largest files</b></summary>
+
+    | File | Size | SHA-256 |
+    |---|---:|---|
+    | `app.bin` | 1000 B | `353c38352a855c80f4ecb0793a76493228541b5fab5ef7af26effac91e77ec46` |
+    | `config.env` | 47 B | `075d0c9b85aedd4ddcb24d4356fc67e9453d1e5d86bbc46dd9773b826549eece` |
+
+    </details>
+    "#);
+    // The finding is a warning annotation naming the file and the rule, never the value.
+    insta::assert_snapshot!(annotations(&run.stdout), @"::warning title=Credential found,file=dist/config.env,line=1::GitHub personal access token in `config.env`:1 [rule github-pat, fingerprint 8adb46562160]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`");
 }
 
 #[test]
