@@ -4,10 +4,9 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
 use serde_json::json;
 
-use crate::support::github::github;
+use crate::support::github::{asset, asset_bytes, calls_of, github};
 use crate::support::{Ctx, Run, sha256sum_check};
 
 const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
@@ -76,6 +75,20 @@ fn job_at(
     ctx.action_env(&inputs, &env_at(repo, tag, sha))
 }
 
+/// A job shipping `ctx`'s `dist` to the release `tag` of `repo` (commit [`SHA`]) that
+/// publishes once the release's assets match `expect` (`expect-assets`).
+fn ship(ctx: &Ctx, repo: &str, tag: &str, expect: &str) -> Run {
+    ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", expect),
+        ],
+        &env_at(repo, tag, SHA),
+    )
+}
+
 /// The jobs of `targets`, all at once.
 fn matrix(repo: &str, tag: &str, targets: &[(usize, &str)], extra: &[(&str, &str)]) -> Vec<Run> {
     std::thread::scope(|scope| {
@@ -134,9 +147,7 @@ fn calls(repo: &str, prefix: &str) -> usize {
 fn verify_downloads(release: &serde_json::Value) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     for a in release["assets"].as_array().expect("assets") {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(a["content_base64"].as_str().expect("content"))
-            .expect("base64");
+        let bytes = asset_bytes(a);
         std::fs::write(dir.path().join(a["name"].as_str().expect("name")), bytes).expect("write");
     }
     sha256sum_check(dir.path(), Path::new("SHA256SUMS"));
@@ -318,15 +329,7 @@ fn assets_without_a_digest_are_downloaded_and_hashed() {
     github().control("nodigest", &json!({"repo": repo}));
     let ctx = Ctx::new();
     ctx.file("dist/app-linux-x64.tar.gz", vec![7u8; 70_000]);
-    let run = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-*"),
-        ],
-        &env_at(&repo, "v13", SHA),
-    );
+    let run = ship(&ctx, &repo, "v13", "app-*");
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(run.outputs["release-published"], "true");
     assert!(calls(&repo, "download-asset") >= 1);
@@ -431,25 +434,12 @@ fn a_checksums_asset_another_job_wrote_first_is_compared_not_replaced() {
     );
     let ctx = Ctx::new();
     ctx.file("dist/app-linux-x64.tar.gz", vec![9u8; 9_000]);
-    let run = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-linux-x64.tar.gz"),
-        ],
-        &env_at(&repo, "v16", SHA),
-    );
+    let run = ship(&ctx, &repo, "v16", "app-linux-x64.tar.gz");
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(run.outputs["release-published"], "true");
     assert_eq!(calls(&repo, "delete-asset"), 0, "nothing replaced");
     let state = github().state(&repo);
-    let statuses: Vec<String> = state["calls"]
-        .as_array()
-        .expect("calls")
-        .iter()
-        .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
-        .collect();
+    let statuses = calls_of(&state);
     assert_eq!(
         statuses.iter().filter(|c| *c == "upload 422").count(),
         1,
@@ -473,15 +463,7 @@ fn a_staged_checksums_asset_a_killed_swap_left_is_removed() {
     );
     let ctx = Ctx::new();
     ctx.file("dist/app-macos-arm64.tar.gz", "macos");
-    let run = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-linux-*\napp-macos-*"),
-        ],
-        &env_at(&repo, "v17", SHA),
-    );
+    let run = ship(&ctx, &repo, "v17", "app-linux-*\napp-macos-*");
     assert_eq!(run.code, 0, "{}", run.log());
     let rel = the_release(&repo);
     assert_eq!(
@@ -498,10 +480,7 @@ fn a_staged_checksums_asset_a_killed_swap_left_is_removed() {
 
 /// Every release of `repo`, oldest first.
 fn all_releases(repo: &str) -> Vec<serde_json::Value> {
-    let mut all = github().state(repo)["releases"]
-        .as_array()
-        .expect("releases")
-        .clone();
+    let mut all = github().releases(repo);
     all.sort_by_key(|r| r["id"].as_u64());
     all
 }
@@ -684,15 +663,7 @@ fn a_user_asset_named_like_a_staged_copy_is_vouched_for_and_kept() {
     let ctx = Ctx::new();
     ctx.file("dist/app-macos-arm64.tar.gz", "macos");
     ctx.file("dist/stevedore-89abcdef-notes.txt", "the job's own file");
-    let run = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-linux-*\napp-macos-*"),
-        ],
-        &env_at(&repo, "v33", SHA),
-    );
+    let run = ship(&ctx, &repo, "v33", "app-linux-*\napp-macos-*");
     assert_eq!(run.code, 0, "{}", run.log());
     let rel = the_release(&repo);
     assert_eq!(
@@ -730,17 +701,7 @@ fn a_set_is_published_only_after_its_checksums_cover_every_asset() {
     let ctx = Ctx::new();
     ctx.file("dist/app-macos-arm64.tar.gz", "macos");
     let run = std::thread::scope(|scope| {
-        let job = scope.spawn(|| {
-            ctx.action_env(
-                &[
-                    ("path", "dist"),
-                    ("destination", "release"),
-                    ("token", TOKEN),
-                    ("expect-assets", "app-linux-*\napp-macos-*"),
-                ],
-                &env_at(&repo, "v34", SHA),
-            )
-        });
+        let job = scope.spawn(|| ship(&ctx, &repo, "v34", "app-linux-*\napp-macos-*"));
         let started = std::time::Instant::now();
         let id = loop {
             let rel = the_release(&repo);
@@ -767,13 +728,7 @@ fn a_set_is_published_only_after_its_checksums_cover_every_asset() {
     assert!(sums.contains("  app-extra.bin\n"), "{sums}");
     let all = transitions(&repo);
     assert_eq!(all.len(), 1, "{all:?}");
-    let final_sums = rel["assets"]
-        .as_array()
-        .expect("assets")
-        .iter()
-        .find(|a| a["name"] == "SHA256SUMS")
-        .expect("SHA256SUMS")["digest"]
-        .clone();
+    let final_sums = asset(&rel, "SHA256SUMS")["digest"].clone();
     assert_eq!(
         all[0]["digests"]["SHA256SUMS"], final_sums,
         "published with a checksums asset that did not cover every asset: {all:?}"
@@ -808,15 +763,7 @@ fn a_failed_checksums_swap_puts_the_old_document_back() {
     );
     let ctx = Ctx::new();
     ctx.file("dist/app-macos-arm64.tar.gz", "macos");
-    let run = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-linux-*\napp-macos-*"),
-        ],
-        &env_at(&repo, "v35", SHA),
-    );
+    let run = ship(&ctx, &repo, "v35", "app-linux-*\napp-macos-*");
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(run.stdout.contains("`SHA256SUMS`"), "{}", run.stdout);
     let rel = the_release(&repo);
@@ -829,27 +776,12 @@ fn a_failed_checksums_swap_puts_the_old_document_back() {
         ],
         "no staged leftover, the old document in place"
     );
-    let sums = rel["assets"]
-        .as_array()
-        .expect("assets")
-        .iter()
-        .find(|a| a["name"] == "SHA256SUMS")
-        .expect("SHA256SUMS");
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(sums["content_base64"].as_str().expect("content"))
-        .expect("base64");
+    let sums = asset(&rel, "SHA256SUMS");
+    let bytes = asset_bytes(sums);
     assert_eq!(String::from_utf8(bytes).expect("utf-8"), old_sums);
     assert_eq!(sums["label"], "", "no stevedore mark left on it");
     // The next run completes the swap.
-    let again = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-linux-*\napp-macos-*"),
-        ],
-        &env_at(&repo, "v35", SHA),
-    );
+    let again = ship(&ctx, &repo, "v35", "app-linux-*\napp-macos-*");
     assert_eq!(again.code, 0, "{}", again.log());
     let sums = verify_downloads(&the_release(&repo));
     assert_eq!(sums.lines().count(), 2, "{sums}");

@@ -1,9 +1,8 @@
 //! The release destination against the GitHub REST emulator (recorded payloads).
 
-use base64::Engine as _;
 use serde_json::json;
 
-use crate::support::github::github;
+use crate::support::github::{asset, asset_bytes, calls_of, github};
 use crate::support::{Ctx, Run};
 
 const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
@@ -18,28 +17,6 @@ fn release(ctx: &Ctx, repo: &str, git_ref: &str, inputs: &[(&str, &str)]) -> Run
     ctx.action_env(&all, &github().env(repo, git_ref))
 }
 
-fn releases(repo: &str) -> Vec<serde_json::Value> {
-    github().state(repo)["releases"]
-        .as_array()
-        .expect("releases")
-        .clone()
-}
-
-fn asset_bytes(asset: &serde_json::Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(asset["content_base64"].as_str().expect("content"))
-        .expect("base64")
-}
-
-fn calls(repo: &str) -> Vec<String> {
-    github().state(repo)["calls"]
-        .as_array()
-        .expect("calls")
-        .iter()
-        .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
-        .collect()
-}
-
 #[test]
 fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
     let ctx = Ctx::new();
@@ -49,7 +26,7 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
     let run = release(&ctx, &repo, "refs/tags/v1.0.0", &[]);
     assert_eq!(run.code, 0, "{}", run.log());
 
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1);
     let rel = &all[0];
     assert_eq!(rel["tag_name"], "v1.0.0");
@@ -78,7 +55,7 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
         assert_eq!(a["state"], "uploaded");
     }
     // Created as a draft, published last, no re-GET of the release per asset.
-    let calls = calls(&repo);
+    let calls = github().calls(&repo);
     let create = calls
         .iter()
         .position(|c| c == "create 201")
@@ -120,7 +97,8 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
     let rerun = release(&ctx, &repo, "refs/tags/v1.0.0", &[]);
     assert_eq!(rerun.code, 0, "{}", rerun.log());
     assert_eq!(
-        self::calls(&repo)
+        github()
+            .calls(&repo)
             .iter()
             .filter(|c| c.starts_with("upload"))
             .count(),
@@ -151,20 +129,17 @@ fn an_existing_asset_stops_the_run_unless_overwrite() {
     );
     assert!(run.stdout.contains("overwrite: true"));
     assert!(
-        !calls(&repo).iter().any(|c| c.starts_with("upload")),
+        !github()
+            .calls(&repo)
+            .iter()
+            .any(|c| c.starts_with("upload")),
         "nothing uploaded"
     );
 
     let again = release(&ctx, &repo, "refs/tags/v2", &[("overwrite", "true")]);
     assert_eq!(again.code, 0, "{}", again.log());
-    let rel = &releases(&repo)[0];
-    let a = rel["assets"]
-        .as_array()
-        .expect("assets")
-        .iter()
-        .find(|a| a["name"] == "a.txt")
-        .expect("a.txt")
-        .clone();
+    let rel = &github().releases(&repo)[0];
+    let a = asset(rel, "a.txt").clone();
     assert_eq!(asset_bytes(&a), b"new bytes");
 }
 
@@ -195,14 +170,14 @@ fn rate_limits_half_created_assets_and_a_create_race_are_survived() {
             .expect("faults")
             .is_empty()
     );
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1, "the racing release was reused");
     let assets = all[0]["assets"].as_array().expect("assets");
     assert_eq!(assets.len(), 7);
     for a in assets {
         assert_eq!(a["state"], "uploaded", "no starter asset left: {a}");
     }
-    let calls = calls(&repo);
+    let calls = github().calls(&repo);
     assert!(calls.contains(&"create 422".to_owned()), "{calls:?}");
     assert!(calls.contains(&"upload 403".to_owned()), "{calls:?}");
     assert!(calls.contains(&"upload 502".to_owned()), "{calls:?}");
@@ -244,7 +219,7 @@ fn a_failed_asset_leaves_the_release_unpublished() {
     let run = release(&ctx, &repo, "refs/tags/v4", &[]);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(run.stdout.contains("left unpublished"), "{}", run.stdout);
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["draft"], true, "never published incomplete");
     assert!(run.summary.contains("❌"));
@@ -264,10 +239,15 @@ fn drafts_are_found_through_the_list_and_immutable_releases_are_refused() {
     );
     let run = release(&ctx, &repo, "refs/tags/v5", &[]);
     assert_eq!(run.code, 0, "{}", run.log());
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1, "the existing draft was used");
     assert_eq!(all[0]["draft"], false);
-    assert!(!calls(&repo).iter().any(|c| c.starts_with("create")));
+    assert!(
+        !github()
+            .calls(&repo)
+            .iter()
+            .any(|c| c.starts_with("create"))
+    );
 
     let frozen = github().repo();
     github().control("release", &json!({"repo": frozen, "tag": "v6"}));
@@ -301,7 +281,7 @@ fn two_jobs_racing_to_create_the_same_release_end_with_one() {
     for run in &runs {
         assert_eq!(run.code, 0, "{}", run.log());
     }
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1, "one release: {all:?}");
     let names: Vec<&str> = all[0]["assets"]
         .as_array()
@@ -368,12 +348,7 @@ fn check_run_carries_the_summary_and_every_annotation_in_batches_of_50() {
             .contains("stevedore")
     );
     // 120 annotations: one create and two updates, none over the API's 50.
-    let calls: Vec<String> = state["calls"]
-        .as_array()
-        .expect("calls")
-        .iter()
-        .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
-        .collect();
+    let calls = calls_of(&state);
     assert_eq!(
         calls,
         [
@@ -407,7 +382,7 @@ fn a_failed_overwrite_keeps_the_assets_it_would_have_replaced() {
     );
     let run = release(&ctx, &repo, "refs/tags/v8", &[("overwrite", "true")]);
     assert_eq!(run.code, 4, "{}", run.log());
-    let assets = releases(&repo)[0]["assets"]
+    let assets = github().releases(&repo)[0]["assets"]
         .as_array()
         .expect("assets")
         .clone();
@@ -432,7 +407,7 @@ fn a_failed_overwrite_keeps_the_assets_it_would_have_replaced() {
     // Without the fault the replacement lands under a temporary name and is swapped in.
     let again = release(&ctx, &repo, "refs/tags/v8", &[("overwrite", "true")]);
     assert_eq!(again.code, 0, "{}", again.log());
-    let assets = releases(&repo)[0]["assets"]
+    let assets = github().releases(&repo)[0]["assets"]
         .as_array()
         .expect("assets")
         .clone();
@@ -474,7 +449,7 @@ fn a_file_changed_after_the_scan_is_removed_and_the_release_stays_a_draft() {
         "{text}"
     );
     assert!(!text.contains("SCANNED"), "{text}");
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["draft"], true, "never published with a wrong asset");
     let names: Vec<&str> = all[0]["assets"]
@@ -593,10 +568,10 @@ fn notes_target_and_repository_come_from_the_inputs() {
     );
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(
-        releases(&current).is_empty(),
+        github().releases(&current).is_empty(),
         "nothing in GITHUB_REPOSITORY"
     );
-    let rel = &releases(&other)[0];
+    let rel = &github().releases(&other)[0];
     assert_eq!(rel["draft"], false);
     assert_eq!(rel["target_commitish"], "release/2.x");
     let body = rel["body"].as_str().expect("body");
@@ -605,7 +580,11 @@ fn notes_target_and_repository_come_from_the_inputs() {
         body.contains("Release v20"),
         "generated notes follow: {body}"
     );
-    assert!(calls(&other).contains(&"generate-notes 200".to_owned()));
+    assert!(
+        github()
+            .calls(&other)
+            .contains(&"generate-notes 200".to_owned())
+    );
 
     let missing = release(&ctx, &other, "refs/tags/v21", &[("body-path", "nope.md")]);
     assert_eq!(missing.code, 2, "{}", missing.log());
@@ -630,7 +609,7 @@ fn a_path_line_matching_nothing_fails_with_fail_on_unmatched_files() {
     assert_eq!(run.code, 3, "{}", run.log());
     assert!(run.stdout.contains("`dist/*.exe`"), "{}", run.stdout);
     assert!(!run.stdout.contains("`dist/*.txt`"), "{}", run.stdout);
-    assert!(releases(&repo).is_empty(), "nothing uploaded");
+    assert!(github().releases(&repo).is_empty(), "nothing uploaded");
     let lenient = ctx.action_env(
         &[inputs[0], ("destination", "release"), ("token", TOKEN)],
         &github().env(&repo, "refs/tags/v22"),
@@ -655,7 +634,7 @@ fn an_overwrite_keeps_a_user_asset_named_like_a_staged_copy() {
     );
     let run = release(&ctx, &repo, "refs/tags/v23", &[("overwrite", "true")]);
     assert_eq!(run.code, 0, "{}", run.log());
-    let rel = &releases(&repo)[0];
+    let rel = &github().releases(&repo)[0];
     let assets = rel["assets"].as_array().expect("assets");
     let mut names: Vec<&str> = assets
         .iter()

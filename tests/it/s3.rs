@@ -4,8 +4,8 @@
 use std::fs;
 use std::process::Command;
 
-use crate::support::s3server::{ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY};
-use crate::support::{Ctx, Run, random_bytes, read_tree, sha256sum_check};
+use crate::support::s3server::{ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY, credentials};
+use crate::support::{Ctx, Run, owned, random_bytes, read_tree, sha256sum_check};
 
 /// Runs as the action does against `server`, with `secret` and `extra` environment.
 pub fn upload(
@@ -290,11 +290,7 @@ fn a_server_that_never_answers_is_abandoned_after_the_idle_deadline() {
             ("destination", "s3://builds/stall"),
             ("s3-endpoint", hole.url.as_str()),
         ],
-        &[
-            ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
-            ("STEVEDORE_HTTP_TIMEOUT".into(), "1".into()),
-        ],
+        &[credentials(), owned(&[("STEVEDORE_HTTP_TIMEOUT", "1")])].concat(),
     );
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(
@@ -318,11 +314,7 @@ fn an_unusable_http_timeout_is_a_configuration_error() {
                 ("destination", "s3://builds/x"),
                 ("s3-endpoint", server.endpoint.as_str()),
             ],
-            &[
-                ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
-                ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
-                ("STEVEDORE_HTTP_TIMEOUT".into(), bad.into()),
-            ],
+            &[credentials(), owned(&[("STEVEDORE_HTTP_TIMEOUT", bad)])].concat(),
         );
         assert_eq!(run.code, 2, "{bad}: {}", run.log());
         assert!(
@@ -355,10 +347,7 @@ fn matrix_jobs_sharing_a_prefix_keep_every_checksums_document_and_manifest() {
         })
         .collect();
     let job = |ctx: &Ctx, key: &str| {
-        let env = vec![
-            ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
-            ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_KEY.to_owned()),
-        ];
+        let env = credentials();
         let destination = format!("s3://{BUCKET}/shared/v2");
         ctx.action_env(
             &[
@@ -445,10 +434,7 @@ fn a_selected_file_named_like_a_job_key_document_is_refused() {
                 ("s3-region", "eu-west-1"),
                 ("job-key", "linux"),
             ],
-            &[
-                ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
-                ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_KEY.to_owned()),
-            ],
+            &credentials(),
         );
         assert_eq!(run.code, 2, "{name}: {}", run.log());
         assert!(

@@ -17,13 +17,12 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde_json::json;
 
 use crate::support::emulator::{Job, emulator};
 use crate::support::faultproxy::{Direction, Fault, FaultProxy, Shape};
-use crate::support::github::github;
-use crate::support::s3server::{ACCESS_KEY, S3Server, SECRET_KEY};
+use crate::support::github::{asset_bytes, github};
+use crate::support::s3server::{S3Server, credentials};
 use crate::support::{
     Ctx, Run, owned, random_bytes, read_artifact_tree, read_tree, sha256sum_check,
 };
@@ -357,10 +356,7 @@ impl Route for S3Route {
     }
 
     fn upload(&self, ctx: &Ctx, extra: &[(&str, &str)]) -> Run {
-        let mut env = owned(&[
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-        ]);
+        let mut env = credentials();
         env.extend(owned(extra));
         let endpoint = self.proxy.url();
         ctx.action_env_within(
@@ -427,19 +423,11 @@ impl ReleaseRoute {
     }
 
     fn releases(&self) -> Vec<serde_json::Value> {
-        github().state(&self.repo)["releases"]
-            .as_array()
-            .expect("releases")
-            .clone()
+        github().releases(&self.repo)
     }
 
     fn calls(&self) -> Vec<String> {
-        github().state(&self.repo)["calls"]
-            .as_array()
-            .expect("calls")
-            .iter()
-            .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
-            .collect()
+        github().calls(&self.repo)
     }
 }
 
@@ -503,9 +491,7 @@ impl Route for ReleaseRoute {
         for a in assets {
             assert_eq!(a["state"], "uploaded", "{a}");
             let name = a["name"].as_str().expect("name");
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(a["content_base64"].as_str().expect("content"))
-                .expect("base64");
+            let bytes = asset_bytes(a);
             if name == "SHA256SUMS" {
                 let text = String::from_utf8(bytes).expect("utf-8");
                 assert_eq!(text.lines().count(), source.len(), "{text}");

@@ -22,6 +22,14 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 pub const ACCESS_KEY: &str = "AKIASTEVEDORETEST01";
 /// The secret key the server accepts.
 pub const SECRET_KEY: &str = "stevedore/test/secret+key/0123456789abcdef";
+
+/// The environment holding [`ACCESS_KEY`] and [`SECRET_KEY`], as `AWS_*` variables.
+pub fn credentials() -> Vec<(String, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_KEY.to_owned()),
+    ]
+}
 /// The bucket every server has.
 pub const BUCKET: &str = "builds";
 
