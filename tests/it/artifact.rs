@@ -527,14 +527,7 @@ fn the_artifact_carries_its_checksums_and_manifest_and_verifies_after_download()
     let run = upload(&ctx, &job, &[("name", "with-docs")], &[]);
     assert_eq!(run.code, 0, "{}", run.log());
     let dest = ctx.temp.join("back");
-    let down = crate::support::run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "with-docs"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let down = crate::support::run_download_into(&ctx, &job, "with-docs", &dest);
     assert_eq!(down.code, 0, "{}", down.log());
     assert_eq!(
         fs::read(dest.join("SHA256SUMS")).expect("checksums in the artifact"),

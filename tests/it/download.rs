@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::support::emulator::{emulator, official_upload, ship_zip};
 use crate::support::{
-    Ctx, build_tree, random_bytes, read_tree, run_download, run_download_env, snapshot,
-    staging_left,
+    Ctx, build_tree, random_bytes, read_tree, run_download, run_download_env, run_download_into,
+    snapshot, staging_left,
 };
 
 fn mode(path: &Path) -> u32 {
@@ -23,11 +23,7 @@ fn the_official_upload_comes_back_byte_identical_with_its_modes_and_digest() {
     let job = emulator().job();
     let theirs = official_upload(&job, "build", &root);
     let dest = ctx.temp.join("restored");
-    let run = run_download(
-        &ctx,
-        &job,
-        &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
-    );
+    let run = run_download_into(&ctx, &job, "build", &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(read_tree(&root) == read_tree(&dest), "the tree differs");
     assert_eq!(mode(&dest.join("bin/run.sh")), 0o755, "0755 stays 0755");
@@ -223,14 +219,7 @@ fn a_raw_artifact_is_saved_under_its_file_name() {
     );
     assert_eq!(up.code, 0, "{}", up.log());
     let dest = ctx.temp.join("raw");
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "tool-v1.bin"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "tool-v1.bin", &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(read_tree(&dest).keys().collect::<Vec<_>>(), ["tool-v1.bin"]);
     assert!(fs::read(dest.join("tool-v1.bin")).expect("read") == payload);
@@ -350,14 +339,7 @@ fn a_hostile_artifact_is_refused_naming_the_entry_and_nothing_lands_anywhere() {
     fs::create_dir_all(&dest).expect("mkdir");
     fs::write(dest.join("before.txt"), "before").expect("write");
     let parent_before = snapshot(&ctx.temp.join("box"));
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "evil.zip"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "evil.zip", &dest);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(
         run.log().contains("../escape.txt"),
@@ -384,14 +366,7 @@ fn links_and_modes_in_an_artifact_come_back_as_links_and_modes() {
     ]);
     ship_zip(&ctx, &job, "linked.zip", &zip);
     let dest = ctx.temp.join("linked");
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "linked.zip"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "linked.zip", &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(
         fs::read_link(dest.join("current")).expect("a link"),

@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::emulator::{Job, emulator, ship_zip};
+use crate::support::tree::names_in;
 use crate::support::zips::{Raw, build};
-use crate::support::{Ctx, STEVEDORE, run_download, run_download_as, snapshot, staging_left};
+use crate::support::{
+    Ctx, STEVEDORE, run_download, run_download_as, run_download_into, snapshot, staging_left,
+};
 
 /// `partA`: alone, `l1` points at the root of `path` (four levels up from `a/b/c/d`).
 fn part_a() -> Vec<u8> {
@@ -216,14 +219,7 @@ fn a_link_through_a_case_folded_name_is_refused_on_a_case_insensitive_file_syste
     fs::write(mount.dir.join("outside/secret.txt"), "outside").expect("write");
     let dest = mount.dir.join("dest");
     let before = snapshot(&mount.dir);
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "folded.zip"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "folded.zip", &dest);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(run.log().contains("a/b/c/d/l2"), "{}", run.log());
     assert_eq!(snapshot(&mount.dir), before, "nothing placed");
@@ -237,14 +233,7 @@ fn a_link_through_a_case_folded_name_is_refused_on_a_case_insensitive_file_syste
             Raw::link("a/latest", "../Docs/Readme.md"),
         ]),
     );
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "honest.zip"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "honest.zip", &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(
         fs::read(dest.join("a/latest")).expect("through the link"),
@@ -438,21 +427,10 @@ fn a_path_linked_to_another_file_system_is_staged_there() {
     let linked = ctx.temp.join("linked");
     symlink(mount.dir.join("real"), &linked).expect("link");
     for path in [&linked, &mount.dir] {
-        let run = run_download(
-            &ctx,
-            &job,
-            &[
-                ("name", "tree.zip"),
-                ("path", path.to_str().expect("utf-8")),
-            ],
-        );
+        let run = run_download_into(&ctx, &job, "tree.zip", path);
         assert_eq!(run.code, 0, "{}", run.log());
         assert_eq!(fs::read(path.join("dir/f.txt")).expect("placed"), b"across");
-        let left: Vec<_> = fs::read_dir(path)
-            .expect("ls")
-            .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(".stevedore-"))
-            .collect();
+        let left = names_in(path, ".stevedore-");
         assert!(left.is_empty(), "{left:?}");
     }
     assert_eq!(
@@ -478,14 +456,7 @@ fn more_entries_than_free_inodes_are_refused_before_writing() {
     ship_zip(&ctx, &job, "many.zip", &build(&entries));
     let dest = mount.dir.join("dest");
     let before = snapshot(&mount.dir);
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "many.zip"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "many.zip", &dest);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(
         run.log().contains("holds 201 entries") && run.log().contains("room for"),

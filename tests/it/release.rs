@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::support::github::{asset, asset_bytes, calls_of, github};
+use crate::support::text::redact_known;
 use crate::support::{Ctx, Run};
 
 const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
@@ -18,6 +19,7 @@ fn release(ctx: &Ctx, repo: &str, git_ref: &str, inputs: &[(&str, &str)]) -> Run
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "two inline snapshots")]
 fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
     let ctx = Ctx::new();
     ctx.file("dist/app-linux.tar.gz", vec![1u8; 300_000]);
@@ -91,7 +93,74 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
             .expect("url")
             .ends_with("/README.md")
     );
-    assert!(run.summary.contains(": published"), "{}", run.summary);
+    // What the user reads: the console and the summary of a release published.
+    let id = format!("(id {})", rel["id"]);
+    let shown = |text: &str| {
+        redact_known(
+            text,
+            &[
+                (&repo, "octo/[REPO]"),
+                (&github().url, "[GITHUB]"),
+                (&id, "(id [ID])"),
+            ],
+        )
+    };
+    insta::assert_snapshot!(shown(&run.log()), @r#"
+    ::add-mask::ghs_stevedoreTestToken000000000000000000
+    ::group::Selecting files
+    ::debug::search path `[TMP]/ws/dist`
+    With the provided path, there will be 2 file(s) uploaded from `[TMP]/ws/dist`
+    ::stop-commands::[TOKEN]
+      app-linux.tar.gz
+      docs/README.md
+    ::[TOKEN]::
+    ::endgroup::
+    ::group::Scanning 2 files
+    hashed 2 files, 293.0 KiB in [TIME] ([RATE])
+    ::endgroup::
+    ::group::Checking policies
+    ::endgroup::
+    ::group::Uploading
+    Created draft release `v1.0.0` (id [ID])
+    Release `v1.0.0`: 3 asset(s) uploaded, published
+    ::endgroup::
+    stevedore: 2 files, 293.0 KiB, 0 duplicate(s), 0 finding(s), scanned in [TIME], total [TIME]
+    manifest: [TMP]/runner-temp/stevedore-[RUN]/stevedore-manifest.json
+    checksums: [TMP]/runner-temp/stevedore-[RUN]/SHA256SUMS
+    release: done, 3 files -> [GITHUB]/octo/[REPO]/releases/tag/v1.0.0
+    "#);
+    insta::assert_snapshot!(shown(&run.summary), @r#"
+    ## ✅ stevedore
+
+    | Files | Size | Duplicates | Findings | Scan time | Throughput |
+    |---:|---:|---:|---:|---:|---:|
+    | 2 | 293.0 KiB | 0 in 0 groups | 0 | [TIME] | [RATE] |
+
+    Root `[TMP]/ws/dist` · total time [TIME] · checksums and manifest shipped with the files: [release `v1.0.0`]([GITHUB]/octo/[REPO]/releases/tag/v1.0.0) (the checksums file)
+
+    ### Destinations
+
+    | Destination | Result | Files | Size | Time |
+    |---|---|---:|---:|---:|
+    | `release` | ✅ `[GITHUB]/octo/[REPO]/releases/tag/v1.0.0` | 2 + `SHA256SUMS` | 0 B | [TIME] |
+
+    ### Release [`v1.0.0`]([GITHUB]/octo/[REPO]/releases/tag/v1.0.0): published
+
+    | Asset | Result |
+    |---|---|
+    | `app-linux.tar.gz` | ✅ uploaded |
+    | `README.md` | ✅ uploaded |
+    | `SHA256SUMS` | ✅ uploaded |
+
+    <details><summary><b>Largest files</b></summary>
+
+    | File | Size | SHA-256 |
+    |---|---:|---|
+    | `app-linux.tar.gz` | 293.0 KiB | `f0a1c470ca104347cd08ab760cb2db9d3f9c6ccc7497c21b5a713646d7ec3c41` |
+    | `docs/README.md` | 9 B | `4b2b418bbeeb44157535c731f489f6e1dc506a2acd39171ca9afef9f5d17aa7d` |
+
+    </details>
+    "#);
     // A re-run with the same files is idempotent: every asset is there byte for byte, so
     // nothing is uploaded again and nothing clashes.
     let rerun = release(&ctx, &repo, "refs/tags/v1.0.0", &[]);
@@ -104,10 +173,11 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
             .count(),
         3
     );
+    // (The asset rows of a re-run come in the order the checks finished: not snapshotted.)
     assert!(
-        run.summary.contains("`README.md` | ✅ uploaded"),
+        rerun.summary.contains("`README.md` | ✅ uploaded"),
         "{}",
-        run.summary
+        rerun.summary
     );
 }
 

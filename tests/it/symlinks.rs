@@ -297,11 +297,7 @@ fn preserved_links_come_back_through_stevedore_download() {
     );
     assert_eq!(up.code, 0, "{}", up.log());
     let dest = ctx.temp.join("restored");
-    let run = crate::support::run_download(
-        &ctx,
-        &job,
-        &[("name", "linked"), ("path", dest.to_str().expect("utf-8"))],
-    );
+    let run = crate::support::run_download_into(&ctx, &job, "linked", &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(shipped_leaves(&dest), leaves(&ctx.ws.join("dist")));
     assert!(

@@ -33,7 +33,7 @@ pub mod zips;
 pub use data::{alnum, build_tree, random_bytes};
 pub use runner::{
     Ctx, Run, Running, STEVEDORE, owned, parse_outputs, run_download, run_download_as,
-    run_download_env,
+    run_download_env, run_download_into,
 };
 pub use tree::{read_artifact_tree, read_tree, snapshot, staging_left, tree, walk};
 

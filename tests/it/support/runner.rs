@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -249,6 +249,15 @@ impl Ctx {
 /// Runs `stevedore download` as `download/action.yml` does: `INPUT_*`, no flags.
 pub fn run_download(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)]) -> Run {
     run_download_env(ctx, inputs, &emulator().env(job))
+}
+
+/// [`run_download`] of the artifact `name` into `path`.
+pub fn run_download_into(ctx: &Ctx, job: &Job, name: &str, path: &Path) -> Run {
+    run_download(
+        ctx,
+        job,
+        &[("name", name), ("path", path.to_str().expect("utf-8"))],
+    )
 }
 
 /// [`run_download`] with an environment of the caller's.

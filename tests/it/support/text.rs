@@ -27,6 +27,16 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// [`redact`], after replacing each of `known` (a value of this test: a repository name,
+/// a server's URL) with what stands for it.
+pub fn redact_known(text: &str, known: &[(&str, &str)]) -> String {
+    let mut out = text.to_owned();
+    for (value, with) in known {
+        out = out.replace(value, with);
+    }
+    redact(&out)
+}
+
 /// The workflow commands of a log that the runner turns into annotations (`::error`,
 /// `::warning`, `::notice` lines), redacted.
 pub fn annotations(log: &str) -> String {
