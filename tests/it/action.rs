@@ -157,7 +157,7 @@ fn the_summary_of_a_run_that_shipped_credentials_under_warn_is_not_a_green_tick(
 
     | Destination | Result | Files | Size | Time |
     |---|---|---:|---:|---:|
-    | `./published` | ✅ `[TMP]/ws/published` | 2 + `SHA256SUMS`, `stevedore-manifest.json` | 1.8 KiB | [TIME] |
+    | `./published` | ✅ `[TMP]/ws/published` | 2 + `SHA256SUMS`, `stevedore-manifest.json` | [SIZE] | [TIME] |
 
     ### Credential findings (1)
 

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::support::emulator::{Job, emulator};
+use crate::support::text::redact_known;
 use crate::support::{Ctx, Run, random_bytes, read_artifact_tree, read_tree};
 
 /// A tree with text, a multi-block binary (three 8 MiB blocks), an empty file, an
@@ -52,6 +53,7 @@ fn finalized(job: &Job) -> Vec<serde_json::Value> {
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "two inline snapshots")]
 fn the_official_client_downloads_and_verifies_what_stevedore_uploaded() {
     let ctx = Ctx::new();
     build_tree(&ctx);
@@ -85,9 +87,42 @@ fn the_official_client_downloads_and_verifies_what_stevedore_uploaded() {
     );
 
     // The summary has the artifact section with the link and the digest.
-    assert!(run.summary.contains("### Artifacts"), "{}", run.summary);
-    assert!(run.summary.contains(digest.as_str()));
-    assert!(run.summary.contains("/artifacts/"));
+    insta::assert_snapshot!(
+        redact_known(&run.summary, &[(digest, "[DIGEST]"), (id, "[ID]")]),
+        @r#"
+        ## ✅ stevedore
+
+        | Files | Size | Duplicates | Findings | Scan time | Throughput |
+        |---:|---:|---:|---:|---:|---:|
+        | 5 | 20.0 MiB | 0 in 0 groups | 0 | [TIME] | [RATE] |
+
+        Root `[TMP]/ws/dist` · total time [TIME] · checksums and manifest shipped with the files: [`build-output`](https://github.com/octo/stevedore-tests/actions/runs/4242/artifacts/[ID])
+
+        ### Destinations
+
+        | Destination | Result | Files | Size | Time |
+        |---|---|---:|---:|---:|
+        | `artifact` | ✅ `artifact build-output (ID [ID])` | 5 + `SHA256SUMS`, `stevedore-manifest.json` | [SIZE] | [TIME] |
+
+        ### Artifacts
+
+        | Artifact | Files | Size | SHA-256 | Upload time | Speed |
+        |---|---:|---:|---|---:|---:|
+        | [`build-output`](https://github.com/octo/stevedore-tests/actions/runs/4242/artifacts/[ID]) (ID [ID]) | 7 | 20.0 MiB | `[DIGEST]` | [TIME] | [RATE] |
+
+        <details><summary><b>Largest files</b></summary>
+
+        | File | Size | SHA-256 |
+        |---|---:|---|
+        | `bin/tool.bin` | 20.0 MiB | `0486a5967c57719cd98d87d583449fea16e1bc5ffb1d0c50ead731b730490819` |
+        | `readme.txt` | 7.3 KiB | `778d16392a027828f7969d25e9d294fc08bb413d46f447f1ba64cb72adc0eb51` |
+        | `bin/run.sh` | 18 B | `299001868fb8c02fd431c336c6d058f5558c5dff5b5af5e6fe04b870a6a9cbba` |
+        | `docs/héllo wörld.md` | 10 B | `6413e9ee5f7d9c9aaf1e19a41ff7354d6692db3d67fc64441bd6d9a6860c0121` |
+        | `empty.log` | 0 B | `e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855` |
+
+        </details>
+        "#
+    );
 
     // The SAS signature is masked before use and never printed otherwise.
     let url = emulator().state(&job)["artifacts"][0]["signed_upload_url"]
@@ -111,6 +146,54 @@ fn the_official_client_downloads_and_verifies_what_stevedore_uploaded() {
     assert!(
         run.stdout.contains(&mask_line),
         "the signature was not masked"
+    );
+    // The console of an artifact upload: the signature masked (also as it appears
+    // URL-encoded twice) before the upload.
+    let query_sig = url
+        .split("sig=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("sig in the query");
+    let twice = query_sig.replace('%', "%25");
+    insta::assert_snapshot!(
+        redact_known(
+            &run.log(),
+            &[
+                (&sig, "[SIG]"),
+                (&twice, "[SIG, URL-encoded twice]"),
+                (digest, "[DIGEST]"),
+                (id, "[ID]")
+            ]
+        ),
+        @r#"
+        ::group::Selecting files
+        ::debug::search path `[TMP]/ws/dist`
+        With the provided path, there will be 5 file(s) uploaded from `[TMP]/ws/dist`
+        ::stop-commands::[TOKEN]
+          bin/run.sh
+          bin/tool.bin
+          docs/héllo wörld.md
+          empty.log
+          readme.txt
+        ::[TOKEN]::
+        ::endgroup::
+        ::group::Scanning 5 files
+        hashed 5 files, 20.0 MiB in [TIME] ([RATE])
+        ::endgroup::
+        ::group::Checking policies
+        ::endgroup::
+        ::group::Uploading
+        ::add-mask::[SIG]
+        ::add-mask::[SIG, URL-encoded twice]
+        Uploading artifact `build-output` (7 file(s)) to blob storage
+        Uploaded 20.0 MiB in [TIME] ([RATE]); SHA256 digest of uploaded artifact is [DIGEST]
+        Artifact `build-output` finalized: ID [ID], 20.0 MiB, https://github.com/octo/stevedore-tests/actions/runs/4242/artifacts/[ID]
+        ::endgroup::
+        stevedore: 5 files, 20.0 MiB, 0 duplicate(s), 0 finding(s), scanned in [TIME], total [TIME]
+        manifest: [TMP]/runner-temp/stevedore-[RUN]/stevedore-manifest.json
+        checksums: [TMP]/runner-temp/stevedore-[RUN]/SHA256SUMS
+        artifact: done, 7 files -> artifact build-output (ID [ID])
+        "#
     );
 }
 

@@ -5,7 +5,7 @@
 use regex::Regex;
 
 /// Each pattern and what stands for it, applied in order.
-const REDACTIONS: [(&str, &str); 6] = [
+const REDACTIONS: [(&str, &str); 7] = [
     // A test's workspace, runner temp and home (`<tempdir>/ws/...`).
     (r"/[^\s`|'\x22]*/(ws|runner-temp|home)\b", "[TMP]/$1"),
     // The run's own directory below RUNNER_TEMP.
@@ -15,6 +15,12 @@ const REDACTIONS: [(&str, &str); 6] = [
     (r"\d+(\.\d+)? (B|KiB|MiB|GiB)/s", "[RATE]"),
     (r"\b\d+(\.\d+)? (ms|s)\b", "[TIME]"),
     (r"stevedore \d+\.\d+\.\d+", "stevedore [VERSION]"),
+    // What a destination shipped with the manifest: it holds the root's absolute path, so
+    // its size follows the length of the temporary directory's name.
+    (
+        r"(`stevedore-manifest\.json` \| )\d+(\.\d+)? (B|KiB|MiB|GiB)",
+        "$1[SIZE]",
+    ),
 ];
 
 /// `text` with [`REDACTIONS`] applied.
