@@ -12,10 +12,8 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::install::{release_binary, run_installer};
+use crate::support::install::{pinned_installer, release_asset, release_binary, run_installer};
 use crate::support::servers::serve;
-
-const VERSION: &str = "0.1.0";
 
 fn act() -> PathBuf {
     let act = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/act");
@@ -100,7 +98,6 @@ fn action_repo(dir: &Path, sha256: &str) {
 /// [`action_repo`] with the download sub-action too and `workflow` as the self-test.
 fn action_repo_with(dir: &Path, sha256: &str, workflow: &str) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
-    fs::create_dir_all(dir.join("dist")).expect("mkdir");
     fs::create_dir_all(dir.join("download")).expect("mkdir");
     fs::create_dir_all(dir.join(".github/workflows")).expect("mkdir");
     fs::copy(src.join("action.yml"), dir.join("action.yml")).expect("copy action.yml");
@@ -109,18 +106,7 @@ fn action_repo_with(dir: &Path, sha256: &str, workflow: &str) {
         dir.join("download/action.yml"),
     )
     .expect("copy download/action.yml");
-    fs::copy(src.join("dist/install.sh"), dir.join("dist/install.sh")).expect("copy install.sh");
-    let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
-    let version_line = manifest
-        .lines()
-        .find(|l| l.starts_with("version "))
-        .expect("version line");
-    assert_eq!(version_line, format!("version {VERSION}"));
-    fs::write(
-        dir.join("dist/manifest.txt"),
-        format!("{manifest}{} {sha256}\n", host_target()),
-    )
-    .expect("write manifest");
+    pinned_installer(dir, host_target(), sha256);
     fs::write(dir.join(".github/workflows/self-test.yml"), workflow).expect("workflow");
     git_in(dir, &["init", "-q"]);
     git_in(dir, &["add", "-A"]);
@@ -204,12 +190,10 @@ fn action_installs_verifies_runs_and_fails_closed() {
     let root = fs::canonicalize(tmp.path()).expect("canonical");
     let binary = fs::read(release_binary(host_target())).expect("release binary");
     let sha = hex::encode(Sha256::digest(&binary));
-    let asset = format!("v{VERSION}/stevedore-{VERSION}-{}", host_target());
 
     // 1. The real binary behind the pinned hash: everything passes.
     let release = root.join("release");
-    fs::create_dir_all(release.join(format!("v{VERSION}"))).expect("mkdir");
-    fs::write(release.join(&asset), &binary).expect("asset");
+    release_asset(&release, host_target(), "", &binary);
     let base = serve(release.clone()).url;
     let good = root.join("good");
     action_repo(&good, &sha);
@@ -241,8 +225,7 @@ fn action_installs_verifies_runs_and_fails_closed() {
     let mut tampered = binary;
     tampered.extend_from_slice(b"\0tampered");
     let evil = root.join("evil");
-    fs::create_dir_all(evil.join(format!("v{VERSION}"))).expect("mkdir");
-    fs::write(evil.join(&asset), &tampered).expect("asset");
+    release_asset(&evil, host_target(), "", &tampered);
     let base = serve(evil).url;
     let repo = root.join("tampered");
     action_repo(&repo, &sha);
@@ -498,10 +481,8 @@ fn download_sub_action_restores_what_the_action_uploaded() {
     let root = fs::canonicalize(tmp.path()).expect("canonical");
     let binary = fs::read(release_binary(host_target())).expect("release binary");
     let sha = hex::encode(Sha256::digest(&binary));
-    let asset = format!("v{VERSION}/stevedore-{VERSION}-{}", host_target());
     let release = root.join("release");
-    fs::create_dir_all(release.join(format!("v{VERSION}"))).expect("mkdir");
-    fs::write(release.join(&asset), &binary).expect("asset");
+    release_asset(&release, host_target(), "", &binary);
     let base = serve(release).url;
     let repo = root.join("repo");
     action_repo_with(&repo, &sha, ROUND_TRIP_WORKFLOW);

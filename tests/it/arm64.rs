@@ -15,13 +15,14 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::support::install::{release_binary, run_installer};
+use crate::support::install::{
+    asset_path, pinned_installer, release_asset, release_binary, run_installer,
+};
 use crate::support::s3server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 use crate::support::servers::serve;
 use crate::support::{Ctx, Run, owned, parse_outputs, random_bytes, read_tree, sha256sum_check};
 
 const TARGET: &str = "aarch64-unknown-linux-musl";
-const VERSION: &str = "0.1.0";
 
 /// `qemu-aarch64-static` on `PATH`, or a failure that says how to get it.
 fn qemu() -> PathBuf {
@@ -36,28 +37,14 @@ fn qemu() -> PathBuf {
 fn install_arm64(root: &Path) -> PathBuf {
     let binary = fs::read(release_binary(TARGET)).expect("aarch64 release binary");
     let sha = hex::encode(Sha256::digest(&binary));
-    let asset = format!("v{VERSION}/stevedore-{VERSION}-{TARGET}");
     let release = root.join("release");
-    fs::create_dir_all(release.join(format!("v{VERSION}"))).expect("mkdir");
-    fs::write(release.join(&asset), &binary).expect("asset");
+    release_asset(&release, TARGET, "", &binary);
     let host = serve(release);
 
     // The action as a release commit holds it: the installer and a manifest pinning the
     // aarch64 asset (and only it: an X64 pick would find no hash and fail).
     let action = root.join("action");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
-    fs::create_dir_all(action.join("dist")).expect("mkdir");
-    fs::copy(src.join("dist/install.sh"), action.join("dist/install.sh")).expect("install.sh");
-    let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
-    assert!(
-        manifest.contains(&format!("\nversion {VERSION}\n")),
-        "{manifest}"
-    );
-    fs::write(
-        action.join("dist/manifest.txt"),
-        format!("{manifest}{TARGET} {sha}\n"),
-    )
-    .expect("manifest");
+    pinned_installer(&action, TARGET, &sha);
 
     let cache = root.join("runner");
     let out = run_installer(&action, &cache, &host.url, "ARM64");
@@ -73,7 +60,7 @@ fn install_arm64(root: &Path) -> PathBuf {
     );
     assert_eq!(
         host.requests(),
-        [asset],
+        [asset_path(TARGET, "")],
         "one download, of the aarch64 asset"
     );
     let outputs = parse_outputs(&fs::read_to_string(cache.join("github_output")).expect("output"));

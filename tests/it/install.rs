@@ -17,11 +17,9 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::install::InstallStep;
+use crate::support::install::{InstallStep, VERSION, asset_path, pinned_installer, release_asset};
 use crate::support::servers::{serve, serve_on};
 use crate::support::{Ctx, STEVEDORE, owned, parse_outputs};
-
-const VERSION: &str = "0.1.0";
 
 /// The platform the installer is told it runs on, with its target and executable name.
 #[derive(Clone, Copy)]
@@ -75,31 +73,14 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = fs::canonicalize(dir.path()).expect("canonical");
         let payload = program(GOOD);
-        let src = Path::new(env!("CARGO_MANIFEST_DIR"));
         let action = root.join("action");
-        fs::create_dir_all(action.join("dist")).expect("mkdir");
-        fs::copy(src.join("dist/install.sh"), action.join("dist/install.sh")).expect("copy");
-        let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
-        assert!(
-            manifest.contains(&format!("\nversion {VERSION}\n")),
-            "{manifest}"
+        pinned_installer(
+            &action,
+            platform.target,
+            &hex::encode(Sha256::digest(&payload)),
         );
-        fs::write(
-            action.join("dist/manifest.txt"),
-            format!(
-                "{manifest}{} {}\n",
-                platform.target,
-                hex::encode(Sha256::digest(&payload))
-            ),
-        )
-        .expect("manifest");
         let release = root.join("release");
-        let asset = release.join(format!("v{VERSION}")).join(format!(
-            "stevedore-{VERSION}-{}{}",
-            platform.target, platform.suffix
-        ));
-        fs::create_dir_all(asset.parent().expect("parent")).expect("mkdir");
-        fs::write(&asset, &payload).expect("asset");
+        release_asset(&release, platform.target, platform.suffix, &payload);
         Fixture {
             _dir: dir,
             root,
@@ -402,9 +383,7 @@ fn the_emitted_binary_is_a_private_verified_copy() {
 
     // A tampered cache and a tampered release: refused, nothing emitted, nothing left.
     fs::write(&cached, program(EVIL)).expect("tamper");
-    let asset = fx
-        .release
-        .join(format!("v{VERSION}/stevedore-{VERSION}-{}", LINUX.target));
+    let asset = fx.release.join(asset_path(LINUX.target, ""));
     fs::write(&asset, program(EVIL)).expect("tamper release");
     let before = private_dirs(&dirs.temp);
     let third = fx.install(&dirs, &server.url);
@@ -499,7 +478,7 @@ fn loopback_forms_are_accepted_over_http() {
     let v4 = serve(fx.release.clone());
     let v6 = serve_on("::1", fx.release.clone());
     let v4_port = v4.url.rsplit(':').next().expect("port").to_owned();
-    let asset = format!("v{VERSION}/stevedore-{VERSION}-{}", LINUX.target);
+    let asset = asset_path(LINUX.target, "");
 
     for (i, (base, server)) in [
         (v4.url.clone(), &v4),

@@ -9,6 +9,47 @@ use std::time::SystemTime;
 
 use crate::support::tree::walk;
 
+/// The version `dist/manifest.txt` pins, which names the release assets.
+pub const VERSION: &str = "0.1.0";
+
+/// Where the release host keeps the asset of `target`: `v<VERSION>/stevedore-<VERSION>-<target><suffix>`.
+pub fn asset_path(target: &str, suffix: &str) -> String {
+    format!("v{VERSION}/stevedore-{VERSION}-{target}{suffix}")
+}
+
+/// Writes `binary` as the asset of `target` below `release` (a release host's root,
+/// created); returns its path.
+pub fn release_asset(release: &Path, target: &str, suffix: &str, binary: &[u8]) -> PathBuf {
+    let asset = release.join(asset_path(target, suffix));
+    fs::create_dir_all(asset.parent().expect("parent")).expect("mkdir");
+    fs::write(&asset, binary).expect("asset");
+    asset
+}
+
+/// `dir/dist/install.sh` and `dir/dist/manifest.txt` as a release commit holds them: this
+/// tree's installer, and its manifest (which must pin [`VERSION`]) with the line
+/// `<target> <sha256>` added.
+pub fn pinned_installer(dir: &Path, target: &str, sha256: &str) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fs::create_dir_all(dir.join("dist")).expect("mkdir");
+    fs::copy(src.join("dist/install.sh"), dir.join("dist/install.sh")).expect("copy install.sh");
+    let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
+    let version_line = manifest
+        .lines()
+        .find(|l| l.starts_with("version "))
+        .expect("version line");
+    assert_eq!(version_line, format!("version {VERSION}"));
+    assert!(
+        manifest.contains(&format!("\nversion {VERSION}\n")),
+        "{manifest}"
+    );
+    fs::write(
+        dir.join("dist/manifest.txt"),
+        format!("{manifest}{target} {sha256}\n"),
+    )
+    .expect("write manifest");
+}
+
 /// The release binary `scripts/build-release TARGET` built (`scripts/test` builds the two
 /// Linux targets before the tests), in the target directory of this test binary. Absent
 /// or older than a source file, it is not what this tree would ship: the test fails and
