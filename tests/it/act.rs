@@ -184,17 +184,22 @@ fn run_act_with(
     )
 }
 
+/// This host's release binary, its SHA-256, and the URL of a release host (under
+/// `root/release`) serving it as the release asset.
+fn serve_release_binary(root: &Path) -> (Vec<u8>, String, String) {
+    let binary = fs::read(release_binary(host_target())).expect("release binary");
+    let sha = hex::encode(Sha256::digest(&binary));
+    let release = root.join("release");
+    release_asset(&release, host_target(), "", &binary);
+    (binary, sha, serve(release).url)
+}
+
 #[test]
 fn action_installs_verifies_runs_and_fails_closed() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = fs::canonicalize(tmp.path()).expect("canonical");
-    let binary = fs::read(release_binary(host_target())).expect("release binary");
-    let sha = hex::encode(Sha256::digest(&binary));
-
     // 1. The real binary behind the pinned hash: everything passes.
-    let release = root.join("release");
-    release_asset(&release, host_target(), "", &binary);
-    let base = serve(release.clone()).url;
+    let (binary, sha, base) = serve_release_binary(&root);
     let good = root.join("good");
     action_repo(&good, &sha);
     let home = root.join("home-good");
@@ -479,11 +484,7 @@ fn github_script_hand_over(root: &Path) -> PathBuf {
 fn download_sub_action_restores_what_the_action_uploaded() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = fs::canonicalize(tmp.path()).expect("canonical");
-    let binary = fs::read(release_binary(host_target())).expect("release binary");
-    let sha = hex::encode(Sha256::digest(&binary));
-    let release = root.join("release");
-    release_asset(&release, host_target(), "", &binary);
-    let base = serve(release).url;
+    let (_, sha, base) = serve_release_binary(&root);
     let repo = root.join("repo");
     action_repo_with(&repo, &sha, ROUND_TRIP_WORKFLOW);
     let home = root.join("home");

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::support::emulator::{Job, emulator};
 use crate::support::text::redact_known;
-use crate::support::{Ctx, Run, random_bytes, read_artifact_tree, read_tree};
+use crate::support::{Ctx, Run, owned, random_bytes, read_artifact_tree, read_tree};
 
 /// A tree with text, a multi-block binary (three 8 MiB blocks), an empty file, an
 /// executable, a non-ASCII name and a nested directory.
@@ -28,11 +28,7 @@ fn build_tree(ctx: &Ctx) {
 
 fn upload(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)], extra: &[(&str, &str)]) -> Run {
     let mut env = emulator().env(job);
-    env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    env.extend(owned(extra));
     let mut all = vec![("destination", "artifact"), ("path", "dist")];
     all.extend_from_slice(inputs);
     ctx.action_env(&all, &env)
@@ -40,16 +36,6 @@ fn upload(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)], extra: &[(&str, &str)])
 
 fn download(job: &Job, id: &str, into: &Path) -> serde_json::Value {
     emulator().official(job, &["download", id, into.to_str().expect("utf-8 path")])
-}
-
-fn finalized(job: &Job) -> Vec<serde_json::Value> {
-    emulator().state(job)["artifacts"]
-        .as_array()
-        .expect("artifacts")
-        .iter()
-        .filter(|a| a["finalized"] == json!(true))
-        .cloned()
-        .collect()
 }
 
 #[test]
@@ -70,7 +56,7 @@ fn the_official_client_downloads_and_verifies_what_stevedore_uploaded() {
     assert_eq!(digest.len(), 64);
 
     // What the service recorded: a version-4 zip artifact whose digest is ours.
-    let state = finalized(&job);
+    let state = emulator().finalized(&job);
     assert_eq!(state.len(), 1);
     assert_eq!(state[0]["name"], "build-output");
     assert_eq!(state[0]["version"], 4);
@@ -241,7 +227,8 @@ fn the_official_upload_and_stevedores_unzip_to_the_same_tree() {
         assert!(a == b, "level {level}: file contents differ");
         if level == "0" {
             // Stored archives: same sizes give the same zip length, entry for entry.
-            let sizes: Vec<u64> = finalized(&job)
+            let sizes: Vec<u64> = emulator()
+                .finalized(&job)
                 .iter()
                 .map(|a| a["size"].as_u64().expect("size"))
                 .collect();
@@ -268,7 +255,7 @@ fn archive_false_uploads_each_file_as_its_own_artifact() {
         ids.keys().collect::<Vec<_>>(),
         ["data.json", "report.html", "tool"]
     );
-    let recorded = finalized(&job);
+    let recorded = emulator().finalized(&job);
     for (name, source) in [
         ("report.html", "dist/report.html"),
         ("data.json", "dist/sub/data.json"),
@@ -343,7 +330,7 @@ fn a_taken_name_says_which_and_overwrite_replaces_it() {
         replaced.outputs["artifact-id"],
         first.outputs["artifact-id"]
     );
-    let left = finalized(&job);
+    let left = emulator().finalized(&job);
     assert_eq!(left.len(), 1, "the old artifact was deleted");
     let into = ctx.temp.join("dup");
     download(&job, &replaced.outputs["artifact-id"], &into);
@@ -438,7 +425,10 @@ fn permanent_faults_exit_4_with_nothing_finalized() {
                 assert_eq!(run.code, 4, "{message}: {}", run.log());
                 assert!(run.stdout.contains(message), "{message}: {}", run.stdout);
                 assert!(run.stdout.contains("::error"), "{}", run.stdout);
-                assert!(finalized(&job).is_empty(), "{message}: finalized");
+                assert!(
+                    emulator().finalized(&job).is_empty(),
+                    "{message}: finalized"
+                );
                 let finalize_called = emulator()
                     .calls(&job)
                     .iter()
@@ -525,7 +515,7 @@ fn archive_false_names_cannot_form_workflow_commands() {
     assert!(run.stdout.contains("Uploading artifact"), "{}", run.stdout);
     crate::support::commands::assert_only_intended_commands(&run.stdout);
     assert!(!run.outputs.contains_key("release-url"));
-    assert_eq!(finalized(&job).len(), 2);
+    assert_eq!(emulator().finalized(&job).len(), 2);
 }
 
 #[test]

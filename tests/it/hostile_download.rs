@@ -139,6 +139,22 @@ fn a_link_through_a_link_path_already_holds_is_refused() {
     );
 }
 
+/// The mount `made`, or `None` after saying why there is none: the test then returns
+/// without checking anything (see `Mount`, `Tmpfs`).
+#[allow(
+    clippy::print_stderr,
+    reason = "the test's own output says it checked nothing"
+)]
+fn mounted<T>(made: Result<T, String>, what: &str) -> Option<T> {
+    match made {
+        Ok(mount) => Some(mount),
+        Err(why) => {
+            eprintln!("SKIPPED ({what}): {why}");
+            None
+        }
+    }
+}
+
 /// A case-insensitive file system with links, mounted for one test: an NTFS image through
 /// `lowntfs-3g -o ignore_case` (FUSE). `None`, with the reason, where this machine allows
 /// no such mount (not root, no `/dev/fuse`, no ntfs-3g).
@@ -195,12 +211,11 @@ impl Drop for Mount {
 
 #[test]
 fn a_link_through_a_case_folded_name_is_refused_on_a_case_insensitive_file_system() {
-    let mount = match Mount::case_insensitive() {
-        Ok(mount) => mount,
-        Err(why) => {
-            eprintln!("SKIPPED (this machine cannot mount a case-insensitive file system): {why}");
-            return;
-        }
+    let Some(mount) = mounted(
+        Mount::case_insensitive(),
+        "this machine cannot mount a case-insensitive file system",
+    ) else {
+        return;
     };
     let ctx = Ctx::new();
     let job = emulator().job();
@@ -407,12 +422,8 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_path_linked_to_another_file_system_is_staged_there() {
-    let mount = match Tmpfs::mount("size=16m") {
-        Ok(m) => m,
-        Err(why) => {
-            eprintln!("SKIPPED (this machine allows no mount): {why}");
-            return;
-        }
+    let Some(mount) = mounted(Tmpfs::mount("size=16m"), "this machine allows no mount") else {
+        return;
     };
     let ctx = Ctx::new();
     let job = emulator().job();
@@ -441,12 +452,11 @@ fn a_path_linked_to_another_file_system_is_staged_there() {
 
 #[test]
 fn more_entries_than_free_inodes_are_refused_before_writing() {
-    let mount = match Tmpfs::mount("size=16m,nr_inodes=64") {
-        Ok(m) => m,
-        Err(why) => {
-            eprintln!("SKIPPED (this machine allows no mount): {why}");
-            return;
-        }
+    let Some(mount) = mounted(
+        Tmpfs::mount("size=16m,nr_inodes=64"),
+        "this machine allows no mount",
+    ) else {
+        return;
     };
     let ctx = Ctx::new();
     let job = emulator().job();

@@ -132,15 +132,7 @@ impl Fixture {
             paths.extend(std::env::split_paths(&path));
             cmd.env("PATH", std::env::join_paths(paths).expect("PATH"));
         }
-        let out = cmd.output().expect("install.sh runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let outputs = parse_outputs(&fs::read_to_string(&dirs.output).expect("output"));
-        Install {
-            ok: out.status.success(),
-            log: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
-            stdout,
-            path: outputs.get("path").map(PathBuf::from),
-        }
+        Install::read(&cmd.output().expect("install.sh runs"), dirs)
     }
 }
 
@@ -210,6 +202,18 @@ struct Install {
 }
 
 impl Install {
+    /// What the install step `out` printed and wrote to `dirs`' `$GITHUB_OUTPUT`.
+    fn read(out: &std::process::Output, dirs: &Dirs) -> Install {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let outputs = parse_outputs(&fs::read_to_string(&dirs.output).expect("output"));
+        Install {
+            ok: out.status.success(),
+            log: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+            stdout,
+            path: outputs.get("path").map(PathBuf::from),
+        }
+    }
+
     /// The emitted path of a successful install.
     fn path(&self) -> &Path {
         assert!(self.ok, "install failed:\n{}", self.log);
@@ -297,14 +301,7 @@ fn install_download_action(fx: &Fixture, dirs: &Dirs, base: &str) -> Install {
         .env("STEVEDORE_DOWNLOAD_BASE", base)
         .output()
         .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let outputs = parse_outputs(&fs::read_to_string(&dirs.output).expect("output"));
-    Install {
-        ok: out.status.success(),
-        log: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
-        stdout,
-        path: outputs.get("path").map(PathBuf::from),
-    }
+    Install::read(&out, dirs)
 }
 
 #[test]

@@ -15,15 +15,11 @@ pub fn upload(
     secret: &str,
     extra: &[(&str, &str)],
 ) -> Run {
-    let mut env = vec![
-        ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), secret.to_owned()),
-    ];
-    env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    let mut env = owned(&[
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+    ]);
+    env.extend(owned(extra));
     let destination = format!("s3://{BUCKET}/{prefix}");
     ctx.action_env(
         &[

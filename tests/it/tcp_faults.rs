@@ -212,13 +212,7 @@ struct ArtifactRoute {
 
 impl ArtifactRoute {
     fn finalized(&self) -> Vec<serde_json::Value> {
-        emulator().state(&self.job)["artifacts"]
-            .as_array()
-            .expect("artifacts")
-            .iter()
-            .filter(|a| a["finalized"] == json!(true))
-            .cloned()
-            .collect()
+        emulator().finalized(&self.job)
     }
 
     fn calls(&self, method: &str) -> Vec<i64> {

@@ -197,27 +197,47 @@ impl Emulator {
         ]
     }
 
+    /// The artifacts of `job` the service finalized.
+    pub fn finalized(&self, job: &Job) -> Vec<serde_json::Value> {
+        self.state(job)["artifacts"]
+            .as_array()
+            .expect("artifacts")
+            .iter()
+            .filter(|a| a["finalized"] == serde_json::json!(true))
+            .cloned()
+            .collect()
+    }
+
     /// Runs the official `@actions/artifact` client (tests/support/node/artifact-client.mjs)
     /// for `job` and returns its JSON result.
     pub fn official(&self, job: &Job, args: &[&str]) -> serde_json::Value {
-        let dir = node_peers();
-        let result = tempfile::NamedTempFile::new().expect("temp");
-        let out = Command::new("node")
-            .arg(dir.join("artifact-client.mjs"))
-            .args(args)
-            .current_dir(&dir)
-            .envs(self.env(job))
-            .env("STEVEDORE_RESULT", result.path())
-            .output()
-            .expect("run the official client");
-        assert!(
-            out.status.success(),
-            "official client {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&std::fs::read(result.path()).expect("result")).expect("json")
+        artifact_client(args, |cmd| {
+            cmd.envs(self.env(job));
+        })
     }
+}
+
+/// Runs the official `@actions/artifact` client (tests/support/node/artifact-client.mjs)
+/// with `args`, its environment set by `environment`, and returns its JSON result.
+pub fn artifact_client(args: &[&str], environment: impl FnOnce(&mut Command)) -> serde_json::Value {
+    let dir = node_peers();
+    let result = tempfile::NamedTempFile::new().expect("temp");
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("artifact-client.mjs"))
+        .args(args)
+        .current_dir(&dir);
+    environment(&mut cmd);
+    let out = cmd
+        .env("STEVEDORE_RESULT", result.path())
+        .output()
+        .expect("run the official client");
+    assert!(
+        out.status.success(),
+        "official client {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(result.path()).expect("result")).expect("json")
 }
 
 /// Uploads every file under `root` with the official client as artifact `name`.
