@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use crate::support::emulator::{emulator, official_upload, ship_zip};
+use crate::support::text::{annotations, redact_known};
 use crate::support::{
     Ctx, build_tree, random_bytes, read_tree, run_download, run_download_env, run_download_into,
     snapshot, staging_left,
@@ -47,11 +48,31 @@ fn the_official_upload_comes_back_byte_identical_with_its_modes_and_digest() {
     assert_eq!(run.outputs["files"], "5");
     let bytes: u64 = read_tree(&root).values().map(|v| v.len() as u64).sum();
     assert_eq!(run.outputs["bytes"], bytes.to_string());
-    assert!(
-        run.summary.contains("stevedore download"),
-        "{}",
-        run.summary
-    );
+    // What the user reads: the console and the summary of a download.
+    let id = theirs["id"].to_string();
+    let digest = listed[0]["digest"].as_str().expect("digest");
+    let hex = digest.strip_prefix("sha256:").expect("sha256:<hex>");
+    let shown = |text: &str| redact_known(text, &[(&id, "[ID]"), (hex, "[DIGEST]")]);
+    insta::assert_snapshot!(shown(&run.log()), @r#"
+    ::group::Listing artifacts
+    ::endgroup::
+    ::group::Downloading 1 artifact (3.0 MiB)
+    ::stop-commands::[TOKEN]
+    build (id [ID], 3.0 MiB, sha256:[DIGEST])
+    ::[TOKEN]::
+    build: 5 files (3.0 MiB) in 1 attempt(s), sha256:[DIGEST]
+    ::endgroup::
+    stevedore download: 1 artifact, 5 files (3.0 MiB) into [TMP]/runner-temp/restored in [TIME]
+    "#);
+    insta::assert_snapshot!(shown(&run.summary), @r#"
+    ## ✅ stevedore download
+
+    1 artifact · 5 files · 3.0 MiB into `[TMP]/runner-temp/restored` in [TIME]
+
+    | Artifact | ID | Files | Size | Downloaded | SHA-256 | Verified |
+    |---|---:|---:|---:|---:|---|---|
+    | `build` | [ID] | 5 | 3.0 MiB | 3.0 MiB | `[DIGEST]` | ✅ |
+    "#);
     assert!(staging_left(&dest).is_empty());
 }
 
@@ -167,12 +188,8 @@ fn merge_multiple_refuses_two_different_files_naming_both_and_accepts_identical_
         ],
     );
     assert_eq!(run.code, 4, "{}", run.log());
-    let log = run.log();
-    assert!(
-        log.contains("`part-x`") && log.contains("`part-y`") && log.contains("conflict.txt"),
-        "names both artifacts and the file: {log}"
-    );
-    assert!(log.contains("::error"), "{log}");
+    // Both artifacts and the file are named, in an error annotation.
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore download::artifacts `part-x` and `part-y` both hold `conflict.txt` with different contents; with `merge-multiple: true` a path may come from one artifact only (identical copies are fine): download them without `merge-multiple`, or pick one with `name`/`pattern`; `path` was left as it was");
     assert_eq!(snapshot(&dest), before, "`path` untouched");
     assert!(staging_left(&dest).is_empty());
 
@@ -230,32 +247,34 @@ fn a_raw_artifact_is_saved_under_its_file_name() {
 fn bad_inputs_and_unknown_artifacts_exit_2_naming_them() {
     let ctx = Ctx::new();
     let job = emulator().job();
+    // Each is exit 2; what each says, in order.
+    let mut said = Vec::new();
     let run = run_download(&ctx, &job, &[("name", "a"), ("artifact-ids", "1")]);
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.log().contains("`name` and `artifact-ids`"),
-        "{}",
-        run.log()
-    );
+    said.push(run.log());
     let run = run_download(&ctx, &job, &[("digest-mismatch", "loud")]);
     assert_eq!(run.code, 2);
-    assert!(
-        run.log().contains("`digest-mismatch` is `loud`"),
-        "{}",
-        run.log()
-    );
+    said.push(run.log());
     ctx.file("a/f", "f");
-    official_upload(&job, "present", &ctx.ws.join("a"));
+    let present = official_upload(&job, "present", &ctx.ws.join("a"))["id"].to_string();
+    // Names what is missing and what exists.
     let run = run_download(&ctx, &job, &[("name", "absent")]);
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.log().contains("`absent`") && run.log().contains("present"),
-        "names what is missing and what exists: {}",
-        run.log()
-    );
+    said.push(run.log());
     let run = run_download_env(&ctx, &[("name", "x")], &[]);
     assert_eq!(run.code, 2);
-    assert!(run.log().contains("ACTIONS_RUNTIME_TOKEN"), "{}", run.log());
+    said.push(run.log());
+    insta::assert_snapshot!(
+        redact_known(&said.concat(), &[(&present, "[ID]")]),
+        @r#"
+        ::error title=stevedore download::`name` and `artifact-ids` cannot be used together; set only one of them
+        ::error title=stevedore download::`digest-mismatch` is `loud`; use ignore, info, warn or error (default error)
+        ::group::Listing artifacts
+        ::endgroup::
+        ::error title=stevedore download::artifact `absent` (input `name`) not found in the workflow run; it has `present (id [ID])`
+        ::error title=stevedore download::downloading this run's artifacts needs ACTIONS_RUNTIME_TOKEN, which the runner gives only to actions: use `uses: <owner>/stevedore/download@v1`, which passes it on, or give `github-token`, `repository` and `run-id` to download through the REST API
+        "#
+    );
 }
 
 #[test]
