@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::support::github::{asset, asset_bytes, calls_of, github};
+use crate::support::text::{annotations, redact_known};
 use crate::support::{Ctx, Run, sha256sum_check};
 
 const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
@@ -366,6 +367,11 @@ fn a_single_job_names_assets_as_github_stores_them_and_recognises_them_on_a_reru
         "{}",
         run.stdout
     );
+    // One warning per renamed asset, before the upload, with both names.
+    insta::assert_snapshot!(annotations(&run.stdout), @r#"
+    ::warning title=stevedore::GitHub stores release asset `.config` as `default.config` (it replaces spaces and other special characters with `.`); the checksums asset, the `assets` output and `expect-assets` use `default.config`
+    ::warning title=stevedore::GitHub stores release asset `My App~1.0 (x64).zip` as `My.App.1.0..x64..zip` (it replaces spaces and other special characters with `.`); the checksums asset, the `assets` output and `expect-assets` use `My.App.1.0..x64..zip`
+    "#);
     let rel = the_release(&repo);
     assert_eq!(
         names(&rel["assets"]),
@@ -590,17 +596,10 @@ fn a_release_published_for_another_commit_is_refused() {
     let before = all_releases(&repo);
     let run = job(&repo, "v31", "windows-x64", 3, &[]);
     assert_eq!(run.code, 4, "{}", run.log());
-    let error = run
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("::error"))
-        .unwrap_or_else(|| panic!("an error annotation: {}", run.stdout));
-    assert!(
-        error.contains("`v31`")
-            && error.contains(OLD_SHA)
-            && error.contains(SHA)
-            && error.contains("new tag"),
-        "{error}"
+    // The error names the tag, both commits and the way out.
+    insta::assert_snapshot!(
+        redact_known(&annotations(&run.stdout), &[(&repo, "octo/[REPO]")]),
+        @"::error title=stevedore::release `v31` was made for commit 0a1b2c3d4e5f60718293a4b5c6d7e8f901234567, not for 5f0c6e1d9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e, the commit this release set is built from; stevedore adds no asset of one commit to another commit's release: ship this commit under a new tag, or delete release `v31` (and move its tag) to rebuild it from this commit"
     );
     assert_eq!(calls(&repo, "upload"), 0, "nothing uploaded");
     assert_eq!(all_releases(&repo), before, "the release is as it was");
@@ -628,14 +627,10 @@ fn a_set_without_a_commit_to_belong_to_is_refused() {
     branch.push(("target-commitish", "main"));
     let run = ctx.action_env(&branch, &env_at(&repo, "v32", SHA));
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.stdout.contains("`target-commitish`") && run.stdout.contains("`main`"),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore::input `target-commitish`: `main` is not a full commit SHA; with `expect-assets` the release set belongs to one commit, so give its full SHA (e.g. `${{ github.sha }}`), or leave `target-commitish` unset to use GITHUB_SHA");
     let run = ctx.action_env(&inputs, &github().env(&repo, "refs/tags/v32"));
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(run.stdout.contains("GITHUB_SHA"), "{}", run.stdout);
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore::`expect-assets` needs the commit the release set is built from: GITHUB_SHA (the runner sets it), or `target-commitish` with a full commit SHA (e.g. the output of `git rev-parse HEAD`)");
     assert!(all_releases(&repo).is_empty());
     // A full SHA given as `target-commitish` is the set's commit (a run building another
     // commit than the one it was triggered for).

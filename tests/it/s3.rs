@@ -5,6 +5,7 @@ use std::fs;
 use std::process::Command;
 
 use crate::support::s3server::{ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY, credentials};
+use crate::support::text::{annotations, redact_known};
 use crate::support::{Ctx, Run, owned, random_bytes, read_tree, sha256sum_check};
 
 /// Runs as the action does against `server`, with `secret` and `extra` environment.
@@ -131,23 +132,17 @@ fn a_wrong_secret_is_refused_and_named() {
     let wrong = "not-the-secret-key-0000000000000000000000";
     let run = upload(&ctx, &server, "x", wrong, &[]);
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(run.stdout.contains("::error"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("SignatureDoesNotMatch"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("AWS_SECRET_ACCESS_KEY"),
-        "{}",
-        run.stdout
+    // The service's refusal, and the variable to look at.
+    insta::assert_snapshot!(
+        redact_known(&annotations(&run.stdout), &[(&server.endpoint, "[S3]")]),
+        @"::error title=stevedore::S3 refused the request for `x/a.txt`: 403 SignatureDoesNotMatch: ; check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (and `s3-region`) (0 object(s) uploaded before)"
     );
     assert_never_printed(&run, &[wrong]);
     assert!(server.objects().is_empty(), "{:?}", server.objects());
 
     let bare = ctx.action(&[("path", "dist"), ("destination", "s3://builds/x")]);
     assert_eq!(bare.code, 2, "{}", bare.log());
-    assert!(bare.stdout.contains("AWS_ACCESS_KEY_ID"), "{}", bare.stdout);
+    insta::assert_snapshot!(annotations(&bare.stdout), @"::error title=stevedore::the s3:// destination needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials); set them in the step's `env:` or run aws-actions/configure-aws-credentials first");
 }
 
 #[test]
