@@ -60,7 +60,8 @@ impl Scene {
 }
 
 /// Extracts, expects a refusal whose message names `entry`, and proves nothing appeared
-/// beside the destination (nor anywhere under it that a link could lead out of).
+/// beside the destination (nor anywhere under it that a link could lead out of). Returns
+/// the message, the zip's temporary directory shown as `[TMP]`.
 #[track_caller]
 fn refused(entries: &[Raw], case_insensitive: bool, entry: &str) -> String {
     refused_bytes(&build(entries), case_insensitive, entry)
@@ -93,33 +94,53 @@ fn refused_bytes(bytes: &[u8], case_insensitive: bool, named: &str) -> String {
         .collect();
     siblings.sort();
     assert_eq!(siblings, ["artifact.zip", "parent"]);
-    message
+    message.replace(&scene.zip.display().to_string(), "[TMP]/artifact.zip")
 }
 
 #[test]
 fn names_that_climb_out_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let ok = Raw::file("ok.txt", b"fine", 0o644);
     for name in ["../evil", "a/../../evil", "sub/..", ".."] {
         let message = refused(&[ok.clone(), Raw::file(name, b"x", 0o644)], false, name);
         assert!(message.contains("`..` component"), "{message}");
+        said.push(message);
     }
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `../evil`: its name has a `..` component
+    `[TMP]/artifact.zip`: refused entry `a/../../evil`: its name has a `..` component
+    `[TMP]/artifact.zip`: refused entry `sub/..`: its name has a `..` component
+    `[TMP]/artifact.zip`: refused entry `..`: its name has a `..` component
+    "#);
 }
 
 #[test]
 fn absolute_names_and_drive_letters_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let tmp = tempfile::tempdir().expect("tempdir");
     let target = tmp.path().join("absolute-evil");
     let absolute = target.to_string_lossy().into_owned();
     let message = refused(&[Raw::file(&absolute, b"x", 0o644)], false, &absolute);
     assert!(message.contains("is absolute"), "{message}");
     assert!(!target.exists());
+    said.push(message.replace(&absolute, "[TMP]/absolute-evil"));
     for name in ["C:evil", "C:/evil", "c:\\evil"] {
-        refused(&[Raw::file(name, b"x", 0o644)], false, name);
+        said.push(refused(&[Raw::file(name, b"x", 0o644)], false, name));
     }
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `[TMP]/absolute-evil`: its name is absolute
+    `[TMP]/artifact.zip`: refused entry `C:evil`: its name starts with a drive letter
+    `[TMP]/artifact.zip`: refused entry `C:/evil`: its name starts with a drive letter
+    `[TMP]/artifact.zip`: refused entry `c:\evil`: its name contains a backslash
+    "#);
 }
 
 #[test]
 fn backslashes_empty_components_and_nul_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     for (name, why) in [
         ("..\\evil", "backslash"),
         ("dir\\file", "backslash"),
@@ -128,17 +149,29 @@ fn backslashes_empty_components_and_nul_are_refused() {
     ] {
         let message = refused(&[Raw::file(name, b"x", 0o644)], false, name);
         assert!(message.contains(why), "{message}");
+        said.push(message);
     }
     let message = refused(&[Raw::file("a\0b", b"x", 0o644)], false, "a\\u{0}b");
     assert!(message.contains("NUL"), "{message}");
+    said.push(message);
     // A name that is not UTF-8.
     let mut raw = Raw::file("x", b"x", 0o644);
     raw.name = b"bad\xffname".to_vec();
-    refused(&[raw], false, "bad\u{fffd}name");
+    said.push(refused(&[raw], false, "bad\u{fffd}name"));
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `..\evil`: its name contains a backslash
+    `[TMP]/artifact.zip`: refused entry `dir\file`: its name contains a backslash
+    `[TMP]/artifact.zip`: refused entry `a//b`: its name has an empty or `.` component
+    `[TMP]/artifact.zip`: refused entry `./a`: its name has an empty or `.` component
+    `[TMP]/artifact.zip`: refused entry `a\u{0}b`: its name contains NUL
+    `[TMP]/artifact.zip`: refused entry `bad�name`: its name is not UTF-8
+    "#);
 }
 
 #[test]
 fn duplicates_are_refused_and_case_collisions_when_the_target_folds_case() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let message = refused(
         &[
             Raw::file("same.txt", b"one", 0o644),
@@ -148,12 +181,13 @@ fn duplicates_are_refused_and_case_collisions_when_the_target_folds_case() {
         "same.txt",
     );
     assert!(message.contains("twice"), "{message}");
+    said.push(message);
     // A file and a directory of the same path are the same path.
-    refused(
+    said.push(refused(
         &[Raw::file("x", b"one", 0o644), Raw::dir("x/", 0o755)],
         false,
         "x",
-    );
+    ));
     let pair = [
         Raw::file("Readme.md", b"one", 0o644),
         Raw::file("README.md", b"two", 0o644),
@@ -163,6 +197,7 @@ fn duplicates_are_refused_and_case_collisions_when_the_target_folds_case() {
         message.contains("Readme.md") && message.contains("case-insensitive"),
         "{message}"
     );
+    said.push(message);
     // Case-sensitive target: both are distinct files.
     let scene = Scene::new(&build(&pair));
     let done = scene.extract(false).expect("ok");
@@ -175,10 +210,17 @@ fn duplicates_are_refused_and_case_collisions_when_the_target_folds_case() {
         fs::read(scene.dest.join("Readme.md")).expect("read back"),
         b"one"
     );
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `same.txt`: the archive holds it twice
+    `[TMP]/artifact.zip`: refused entry `x/`: the archive holds it twice
+    `[TMP]/artifact.zip`: refused entry `README.md`: it collides with `Readme.md` on a case-insensitive file system
+    "#);
 }
 
 #[test]
 fn an_entry_below_a_file_or_a_link_is_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let message = refused(
         &[
             Raw::file("a", b"file", 0o644),
@@ -188,15 +230,16 @@ fn an_entry_below_a_file_or_a_link_is_refused() {
         "a/b",
     );
     assert!(message.contains("passes through `a`"), "{message}");
+    said.push(message);
     // Order does not matter: the child first.
-    refused(
+    said.push(refused(
         &[
             Raw::file("a/b", b"x", 0o644),
             Raw::file("a", b"file", 0o644),
         ],
         false,
         "a/b",
-    );
+    ));
     // Through a link entry that points inside (innocent alone).
     let message = refused(
         &[
@@ -208,22 +251,32 @@ fn an_entry_below_a_file_or_a_link_is_refused() {
         "l/x",
     );
     assert!(message.contains("passes through `l`"), "{message}");
+    said.push(message);
     // The classic: a link to `..` and a file written through it.
-    refused(
+    said.push(refused(
         &[Raw::link("up", ".."), Raw::file("up/evil", b"x", 0o644)],
         false,
         "up/evil",
-    );
+    ));
     // Case-folded: `L/x` passes through `l` on a case-insensitive target.
-    refused(
+    said.push(refused(
         &[Raw::link("l", "."), Raw::file("L/x", b"x", 0o644)],
         true,
         "L/x",
-    );
+    ));
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `a/b`: its path passes through `a`, which is not a directory
+    `[TMP]/artifact.zip`: refused entry `a/b`: its path passes through `a`, which is not a directory
+    `[TMP]/artifact.zip`: refused entry `l/x`: its path passes through `l`, which is not a directory
+    `[TMP]/artifact.zip`: refused entry `up/evil`: its path passes through `up`, which is not a directory
+    `[TMP]/artifact.zip`: refused entry `L/x`: its path passes through `l`, which is not a directory
+    "#);
 }
 
 #[test]
 fn links_that_point_outside_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     for (target, why) in [
         ("/etc/passwd", "is absolute"),
         ("..", "outside the destination"),
@@ -234,9 +287,11 @@ fn links_that_point_outside_are_refused() {
     ] {
         let message = refused(&[Raw::link("link", target)], false, "link");
         assert!(message.contains(why), "{target}: {message}");
+        said.push(message);
     }
     let message = refused(&[Raw::link("d/deep", "../../..")], false, "d/deep");
     assert!(message.contains("outside"), "{message}");
+    said.push(message);
     // d/l1 -> .. stays inside alone; d/l2 -> l1/.. would be the destination's parent.
     let message = refused(
         &[Raw::link("d/l1", ".."), Raw::link("d/l2", "l1/..")],
@@ -247,10 +302,23 @@ fn links_that_point_outside_are_refused() {
         message.contains("passes through the link `d/l1`"),
         "{message}"
     );
+    said.push(message);
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused link `link` -> `/etc/passwd`: the target is absolute
+    `[TMP]/artifact.zip`: refused link `link` -> `..`: it points outside the destination
+    `[TMP]/artifact.zip`: refused link `link` -> `a/../../x`: it points outside the destination
+    `[TMP]/artifact.zip`: refused link `link` -> `../parent-sibling`: it points outside the destination
+    `[TMP]/artifact.zip`: refused link `link` -> `C:/Windows`: the target starts with a drive letter
+    `[TMP]/artifact.zip`: refused link `link` -> `..\x`: the target contains a backslash
+    `[TMP]/artifact.zip`: refused link `d/deep` -> `../../..`: it points outside the destination
+    `[TMP]/artifact.zip`: refused link `d/l2` -> `l1/..`: it passes through the link `d/l1` and so points outside the destination
+    "#);
 }
 
 #[test]
 fn zip_bombs_with_lying_sizes_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let zeros = vec![0u8; 4 << 20];
     // Declares less than the stream produces: stopped at the declared size.
     let mut short = Raw::deflated("bomb.bin", &zeros, 0o644);
@@ -260,6 +328,7 @@ fn zip_bombs_with_lying_sizes_are_refused() {
         message.contains("beyond the 1000 bytes it declares"),
         "{message}"
     );
+    said.push(message);
     // Declares more than deflate can expand its bytes to: refused before inflating.
     let mut huge = Raw::deflated("huge.bin", b"tiny", 0o644);
     huge.size = u64::from(u32::MAX - 1);
@@ -268,10 +337,11 @@ fn zip_bombs_with_lying_sizes_are_refused() {
         message.contains("more than deflate can expand to"),
         "{message}"
     );
+    said.push(message);
     // Stored with a size other than its bytes.
     let mut stored = Raw::file("stored.bin", b"abc", 0o644);
     stored.size = 3_000_000;
-    refused(&[stored], false, "stored.bin");
+    said.push(refused(&[stored], false, "stored.bin"));
     // Overlapping entries (how a small zip declares an enormous total): `outer`'s data is
     // `inner`'s whole local entry, and `inner`'s central record points inside it.
     let inner = Raw::deflated("inner", &zeros, 0o644);
@@ -282,25 +352,46 @@ fn zip_bombs_with_lying_sizes_are_refused() {
     let bytes = build_at(&[(outer, None), (inner, Some(inside))]);
     let message = refused_bytes(&bytes, false, "inner");
     assert!(message.contains("overlaps entry `outer`"), "{message}");
+    said.push(message);
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `bomb.bin`: its data expands beyond the 1000 bytes it declares
+    `[TMP]/artifact.zip`: refused entry `huge.bin`: declares 4294967294 bytes from 6 deflated bytes, more than deflate can expand to
+    `[TMP]/artifact.zip`: refused entry `stored.bin`: stored with 3 bytes of data but declares 3000000 bytes
+    `[TMP]/artifact.zip`: refused entry `inner`: its data overlaps entry `outer`
+    "#);
 }
 
 #[test]
 fn crc_mismatch_and_truncation_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let content = random_bytes(300_000, 7);
     let mut bad = Raw::deflated("data.bin", &content, 0o644);
     bad.crc ^= 1;
     let message = refused(&[Raw::file("ok", b"ok", 0o644), bad], false, "data.bin");
     assert!(message.contains("CRC-32"), "{message}");
+    said.push(message);
     // A flipped byte in stored data.
     let mut flipped = Raw::file("stored.bin", &content, 0o644);
     flipped.data[1000] ^= 0xff;
-    refused(&[flipped], false, "stored.bin");
+    said.push(refused(&[flipped], false, "stored.bin"));
     // A truncated download: the end records are gone.
     let whole = build(&[Raw::deflated("data.bin", &content, 0o644)]);
     let message = refused_bytes(&whole[..whole.len() / 2], false, "artifact.zip");
     assert!(message.contains("not a complete zip"), "{message}");
+    said.push(message);
     // Cut inside the central directory's last bytes.
-    refused_bytes(&whole[..whole.len() - 10], false, "artifact.zip");
+    said.push(refused_bytes(
+        &whole[..whole.len() - 10],
+        false,
+        "artifact.zip",
+    ));
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: entry `data.bin` is damaged: CRC-32 613f8b8c where 613f8b8d was declared
+    `[TMP]/artifact.zip`: entry `stored.bin` is damaged: CRC-32 fae4960f where 613f8b8c was declared
+    `[TMP]/artifact.zip` is not a complete zip: no end of central directory record (not a zip, or truncated)
+    `[TMP]/artifact.zip` is not a complete zip: no end of central directory record (not a zip, or truncated)
+    "#);
 }
 
 #[test]
