@@ -14,7 +14,7 @@ use stevedore::download::extract::{
     EntryKind, ExtractError, ExtractOptions, Extracted, extract_zip,
 };
 
-use crate::support::zips::{Raw, build, build_at, write_local};
+use crate::support::zips::{Raw, build, build_at, extract, write_local};
 use crate::support::{random_bytes, tree, walk};
 
 /// A scratch area: `parent/dest` (empty) and the zip outside `parent`.
@@ -42,15 +42,7 @@ impl Scene {
     }
 
     fn extract(&self, case_insensitive: bool) -> Result<Extracted, ExtractError> {
-        extract_zip(
-            &self.zip,
-            &self.dest,
-            &ExtractOptions {
-                case_insensitive,
-                ..ExtractOptions::default()
-            },
-            &|_| {},
-        )
+        extract(&self.zip, &self.dest, case_insensitive)
     }
 
     /// Everything below `parent`, as relative paths.
@@ -517,16 +509,7 @@ fn an_info_zip_archive_with_links_comes_back_identical() {
     assert!(status.success());
     let dest = tmp.path().join("dest");
     fs::create_dir(&dest).expect("set up the scene");
-    let done = extract_zip(
-        &zip,
-        &dest,
-        &ExtractOptions {
-            case_insensitive: false,
-            ..ExtractOptions::default()
-        },
-        &|_| {},
-    )
-    .expect("ok");
+    let done = extract(&zip, &dest, false).expect("ok");
     assert_eq!(done.files, 2);
     assert_eq!(tree(&dest), tree(&src));
 }

@@ -2,6 +2,23 @@
 //! (names, sizes, CRCs, modes, overlapping entries), for the extractor's refusals.
 
 use std::io::Write as _;
+use std::path::Path;
+
+use stevedore::download::extract::{ExtractError, ExtractOptions, Extracted, extract_zip};
+
+/// `download::extract` of `zip` into the empty directory `dest`, onto a file system that
+/// folds case or not.
+pub fn extract(zip: &Path, dest: &Path, case_insensitive: bool) -> Result<Extracted, ExtractError> {
+    extract_zip(
+        zip,
+        dest,
+        &ExtractOptions {
+            case_insensitive,
+            ..ExtractOptions::default()
+        },
+        &|_| {},
+    )
+}
 
 /// One entry as the test writes it: what the central directory declares can be made to lie.
 #[derive(Clone)]
