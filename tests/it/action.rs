@@ -234,13 +234,7 @@ fn no_files_found() {
     let ctx = Ctx::new();
     let run = ctx.action(&[("path", "missing/*"), ("destination", "none")]);
     assert_eq!(run.code, 0);
-    assert!(
-        run.stdout.contains(
-            "::warning title=No files found::No files were found with the provided path: missing/*"
-        ),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(annotations(&run.stdout), @"::warning title=No files found::No files were found with the provided path: missing/*. Nothing will be uploaded; check `path` (hidden files need `include-hidden-files: true`).");
     assert_eq!(run.outputs["files"], "0");
 
     let run = ctx.action(&[
@@ -249,11 +243,7 @@ fn no_files_found() {
         ("if-no-files-found", "error"),
     ]);
     assert_eq!(run.code, 3);
-    assert!(
-        run.stdout.contains("::error title=No files found::"),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=No files found::No files were found with the provided path: missing/*. Nothing will be uploaded; check `path` (hidden files need `include-hidden-files: true`).");
     assert!(!ctx.ws.join("out").exists());
 
     let run = ctx.action(&[
@@ -263,6 +253,7 @@ fn no_files_found() {
     ]);
     assert_eq!(run.code, 0);
     assert!(!run.stdout.contains("::warning"), "{}", run.stdout);
+    insta::assert_snapshot!(annotations(&run.stdout), @"");
 }
 
 #[test]
@@ -283,6 +274,8 @@ fn policies_stop_before_upload() {
             "::error title=Duplicate files,file=dist/app.sha-copy.tar.gz::",
         ),
     ];
+    // What each policy says, in order.
+    let mut said = Vec::new();
     for (extra, expected) in cases {
         let mut inputs = vec![("path", "dist"), ("destination", "./out")];
         inputs.extend_from_slice(extra);
@@ -293,6 +286,7 @@ fn policies_stop_before_upload() {
             "{extra:?}: expected {expected} in\n{}",
             run.stdout
         );
+        said.push(annotations(&run.stdout));
         assert!(
             !ctx.ws.join("out").exists(),
             "{extra:?}: nothing may be written"
@@ -302,6 +296,14 @@ fn policies_stop_before_upload() {
             "outputs are still written on failure"
         );
     }
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    ::error title=File too large,file=dist/app.sha-copy.tar.gz::`app.sha-copy.tar.gz` is 2.9 KiB (3000 bytes), over `max-file-size` 2.0 KiB (2000 bytes); exclude it in `path` or raise the limit
+    ::error title=File too large,file=dist/app.tar.gz::`app.tar.gz` is 2.9 KiB (3000 bytes), over `max-file-size` 2.0 KiB (2000 bytes); exclude it in `path` or raise the limit
+    ::warning title=Duplicate files,file=dist/app.sha-copy.tar.gz::2 files have identical content (2.9 KiB each): app.sha-copy.tar.gz, app.tar.gz
+    ::error title=Selection too large::the selection is 5.9 KiB (6035 bytes), over `max-total-size` 5.0 KiB (5120 bytes); narrow `path` or raise the limit
+    ::warning title=Duplicate files,file=dist/app.sha-copy.tar.gz::2 files have identical content (2.9 KiB each): app.sha-copy.tar.gz, app.tar.gz
+    ::error title=Duplicate files,file=dist/app.sha-copy.tar.gz::2 files have identical content (2.9 KiB each): app.sha-copy.tar.gz, app.tar.gz
+    "#);
     // Within limits the same run passes.
     let run = ctx.action(&[
         ("path", "dist"),
@@ -421,11 +423,18 @@ fn large_runs_stay_within_github_limits() {
         .filter(|l| l.starts_with("::warning"))
         .collect();
     assert_eq!(warnings.len(), 10, "{warnings:#?}");
-    assert!(
-        warnings[9].contains("…and 2492 more warnings"),
-        "{}",
-        warnings[9]
-    );
+    insta::assert_snapshot!(annotations(&run.stdout), @r#"
+    ::warning title=Duplicate files,file=many/0000-duplicate-a.txt::2 files have identical content (10 B each): 0000-duplicate-a.txt, 0000-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0001-duplicate-a.txt::2 files have identical content (10 B each): 0001-duplicate-a.txt, 0001-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0002-duplicate-a.txt::2 files have identical content (10 B each): 0002-duplicate-a.txt, 0002-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0003-duplicate-a.txt::2 files have identical content (10 B each): 0003-duplicate-a.txt, 0003-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0004-duplicate-a.txt::2 files have identical content (10 B each): 0004-duplicate-a.txt, 0004-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0005-duplicate-a.txt::2 files have identical content (10 B each): 0005-duplicate-a.txt, 0005-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0006-duplicate-a.txt::2 files have identical content (10 B each): 0006-duplicate-a.txt, 0006-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0007-duplicate-a.txt::2 files have identical content (10 B each): 0007-duplicate-a.txt, 0007-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0008-duplicate-a.txt::2 files have identical content (10 B each): 0008-duplicate-a.txt, 0008-duplicate-b.txt
+    ::warning title=stevedore::…and 2492 more warnings; the job summary and the manifest list them all
+    "#);
 
     // `hashes` is left out (base64 of ~400 KB of checksums is over budget), with a warning
     // in the log; `checksums` still points at the full file.
