@@ -2,7 +2,7 @@
 //! every HTTP request attempt as `::debug::` lines, through the same redaction and
 //! escaping as every other line; nothing of the kind on an ordinary run.
 
-use crate::support::s3server::{BUCKET, Fault, S3Server, SECRET_KEY};
+use crate::support::s3server::{BUCKET, Fault, S3Server, SECRET_KEY, upload};
 use crate::support::{Ctx, Run};
 
 const SESSION_TOKEN: &str = "FQoGZXIvYXdzEXAMPLESESSIONTOKENdebug0123456789";
@@ -12,7 +12,7 @@ fn s3_run(ctx: &Ctx, server: &S3Server, prefix: &str, debug: Option<&str>) -> Ru
     if let Some(value) = debug {
         extra.push(("RUNNER_DEBUG", value));
     }
-    crate::s3::upload(ctx, server, prefix, SECRET_KEY, &extra)
+    upload(ctx, server, prefix, SECRET_KEY, &extra)
 }
 
 /// The data of every `::debug::` line that comes from a span closing (a timing).

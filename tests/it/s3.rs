@@ -4,35 +4,11 @@
 use std::fs;
 use std::process::Command;
 
-use crate::support::s3server::{ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY, credentials};
+use crate::support::s3server::{
+    ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY, credentials, upload,
+};
 use crate::support::text::{annotations, redact_known};
 use crate::support::{Ctx, Run, owned, random_bytes, read_tree, sha256sum_check};
-
-/// Runs as the action does against `server`, with `secret` and `extra` environment.
-pub fn upload(
-    ctx: &Ctx,
-    server: &S3Server,
-    prefix: &str,
-    secret: &str,
-    extra: &[(&str, &str)],
-) -> Run {
-    let mut env = owned(&[
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", secret),
-    ]);
-    env.extend(owned(extra));
-    let destination = format!("s3://{BUCKET}/{prefix}");
-    ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", &destination),
-            ("s3-endpoint", &server.endpoint),
-            ("s3-path-style", "true"),
-            ("s3-region", "eu-west-1"),
-        ],
-        &env,
-    )
-}
 
 /// Credentials appear only in the `::add-mask::` line that hides them.
 fn assert_never_printed(run: &Run, secrets: &[&str]) {

@@ -18,6 +18,8 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::{S3Service, S3ServiceBuilder};
 
+use crate::support::{Ctx, Run, owned};
+
 /// The access key the server accepts.
 pub const ACCESS_KEY: &str = "AKIASTEVEDORETEST01";
 /// The secret key the server accepts.
@@ -287,4 +289,30 @@ impl S3Server {
             .map(|f| f.rel.replace('\\', "/"))
             .collect()
     }
+}
+
+/// Runs as the action does against `server`, with `secret` and `extra` environment.
+pub fn upload(
+    ctx: &Ctx,
+    server: &S3Server,
+    prefix: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+) -> Run {
+    let mut env = owned(&[
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+    ]);
+    env.extend(owned(extra));
+    let destination = format!("s3://{BUCKET}/{prefix}");
+    ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", &destination),
+            ("s3-endpoint", &server.endpoint),
+            ("s3-path-style", "true"),
+            ("s3-region", "eu-west-1"),
+        ],
+        &env,
+    )
 }
