@@ -5,11 +5,13 @@
 //!   running stevedore as the action, the CLI, `stevedore download`, and reading what a
 //!   run left ([`Run`]: code, console, outputs, summary).
 //! - `tree`: the one tree walker and the views of a tree the tests compare.
-//! - `text`: user-facing text made deterministic for snapshots (paths, ports, times).
+//! - `text`: user-facing text made deterministic for inline snapshots (temporary paths,
+//!   times, rates, run ids, fence tokens), and the annotations of a log.
 //! - `commands`: the runner's reading of workflow commands in a log.
 //! - `data`: deterministic bytes, tokens and sample trees.
-//! - `zips`: zips written byte by byte, hostile or honest.
-//! - `install`: the release binaries and the install step's environment.
+//! - `zips`: zips written byte by byte, hostile or honest, and `download::extract` of one.
+//! - `install`: the release binaries, the release assets and pinned installer of a
+//!   release commit, and the install step's environment.
 //! - the servers a test talks to: `emulator` (results service and Azurite), `github`
 //!   (REST), `s3server` (s3s-fs), `faultproxy` (network faults), `servers` (a static
 //!   release host, a peer that never answers); and the Node peers below.
