@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::support::install::{InstallStep, VERSION, asset_path, pinned_installer, release_asset};
 use crate::support::servers::{serve, serve_on};
+use crate::support::text::{annotations, redact_known};
 use crate::support::{Ctx, STEVEDORE, owned, parse_outputs};
 
 /// The platform the installer is told it runs on, with its target and executable name.
@@ -394,6 +395,14 @@ fn the_emitted_binary_is_a_private_verified_copy() {
         "{}",
         third.log
     );
+    let root = fx.root.display().to_string();
+    insta::assert_snapshot!(
+        redact_known(
+            &annotations(&third.stdout),
+            &[(&root, "[ROOT]"), (&server.url, "[RELEASE HOST]")]
+        ),
+        @"::error title=stevedore install::SHA-256 mismatch for [RELEASE HOST]/v0.1.0/stevedore-0.1.0-x86_64-unknown-linux-musl: expected f1d5a2f4141cfbf33db452cb69e107c1a8692ec50b07a3cc67caed9bcfc7bda1 (dist/manifest.txt), got 26c46c8e19d4a615b53118a872d08dd4409995172b6804342ea4d95257ab4da8; refusing to run it"
+    );
     assert_eq!(
         private_dirs(&dirs.temp),
         before,
@@ -402,6 +411,10 @@ fn the_emitted_binary_is_a_private_verified_copy() {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "the inline snapshot of every refusal"
+)]
 fn hostile_download_bases_fail_closed_before_any_download() {
     let fx = Fixture::new(LINUX);
     let good = serve(fx.release.clone());
@@ -433,6 +446,13 @@ fn hostile_download_bases_fail_closed_before_any_download() {
         "http://mirror.example.com/releases".to_owned(),
         "https:///releases".to_owned(),
     ];
+    // What the install step says for each base, ports shown as [PORT].
+    let mut said = Vec::new();
+    let port_of_good = format!(":{good_port}");
+    let known = [
+        (other_authority.as_str(), "127.0.0.2:[PORT]"),
+        (port_of_good.as_str(), ":[PORT]"),
+    ];
     for (i, base) in hostile.iter().enumerate() {
         let mut dirs = fx.dirs(&format!("temp-{i}"), &format!("cache-{i}"));
         let spy = CurlSpy::new(fx.root.join(format!("spy-{i}")));
@@ -458,7 +478,51 @@ fn hostile_download_bases_fail_closed_before_any_download() {
             private_dirs(&dirs.temp).is_empty(),
             "{base}: left a directory"
         );
+        said.push(redact_known(
+            &format!("{base}\n  {}", annotations(&out.stdout)),
+            &known,
+        ));
     }
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    http://127.0.0.1:80@127.0.0.2:[PORT]
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://127.0.0.1:[PORT]@evil.example
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://127.0.0.1@127.0.0.2:[PORT]/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://127.0.0.1.evil.example/releases
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1]): http://127.0.0.1.evil.example/releases
+    http://localhost.evil/releases
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1]): http://localhost.evil/releases
+    http://127.0.0.1:abc/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has a port that is not a number (abc): http://127.0.0.1:abc
+    http://127.0.0.1:/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has a port that is not a number (): http://127.0.0.1:
+    http://127.0.0.1:80:90/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has a port that is not a number (80:90): http://127.0.0.1:80:90
+    http://127.0.0.1#@127.0.0.2:[PORT]/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://127.0.0.1?@127.0.0.2:[PORT]/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://[::1]@127.0.0.2:[PORT]/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://[::1]x/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has a port that is not a number (:1]x): http://[::1]x
+    http://127.0.0.1%2eevil.example/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has characters that do not belong in a host name (127.0.0.1%2eevil.example): http://127.0.0.1%2eevil.example
+    http://127.0.0.1 /
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain spaces or control characters
+    https://user:hunter2-not-for-logs@127.0.0.2:[PORT]/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    https://hunter2-not-for-logs@github.com/o/r/releases/download
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    ftp://127.0.0.1/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1]): ftp://127.0.0.1
+    http://mirror.example.com/releases
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1]): http://mirror.example.com/releases
+    https:///releases
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has no host: https:///releases
+    "#);
     assert!(good.requests().is_empty(), "{:?}", good.requests());
     assert!(other.requests().is_empty(), "{:?}", other.requests());
 
