@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::support::github::{asset, asset_bytes, calls_of, github};
-use crate::support::text::redact_known;
+use crate::support::text::{annotations, redact, redact_known};
 use crate::support::{Ctx, Run};
 
 const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
@@ -192,12 +192,7 @@ fn an_existing_asset_stops_the_run_unless_overwrite() {
     );
     let run = release(&ctx, &repo, "refs/tags/v2", &[]);
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.stdout.contains("already has asset(s) named `a.txt`"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("overwrite: true"));
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore::release `v2` already has asset(s) named `a.txt`; set `overwrite: true` to replace them, or rename the files");
     assert!(
         !github()
             .calls(&repo)
@@ -289,6 +284,7 @@ fn a_failed_asset_leaves_the_release_unpublished() {
     let run = release(&ctx, &repo, "refs/tags/v4", &[]);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(run.stdout.contains("left unpublished"), "{}", run.stdout);
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore::3 asset(s) failed (`a.txt`: 500 Server Error); 0 landed; the release was left unpublished (draft) so nobody sees it incomplete");
     let all = github().releases(&repo);
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["draft"], true, "never published incomplete");
@@ -324,7 +320,10 @@ fn drafts_are_found_through_the_list_and_immutable_releases_are_refused() {
     github().control("immutable", &json!({"repo": frozen}));
     let refused = release(&ctx, &frozen, "refs/tags/v6", &[]);
     assert_eq!(refused.code, 2, "{}", refused.log());
-    assert!(refused.stdout.contains("immutable"), "{}", refused.stdout);
+    insta::assert_snapshot!(
+        redact_known(&annotations(&refused.stdout), &[(&frozen, "octo/[REPO]")]),
+        @"::error title=stevedore::release `v6` is published and immutable: GitHub refuses new assets; publish a new tag, or let stevedore create the release (it uploads to a draft and publishes last)"
+    );
 }
 
 #[test]
@@ -658,7 +657,7 @@ fn notes_target_and_repository_come_from_the_inputs() {
 
     let missing = release(&ctx, &other, "refs/tags/v21", &[("body-path", "nope.md")]);
     assert_eq!(missing.code, 2, "{}", missing.log());
-    assert!(missing.stdout.contains("nope.md"), "{}", missing.stdout);
+    insta::assert_snapshot!(redact(&annotations(&missing.stdout)), @"::error title=stevedore::input `body-path`: cannot read `[TMP]/ws/nope.md`: No such file or directory (os error 2)");
 }
 
 #[test]
@@ -677,8 +676,8 @@ fn a_path_line_matching_nothing_fails_with_fail_on_unmatched_files() {
         &github().env(&repo, "refs/tags/v22"),
     );
     assert_eq!(run.code, 3, "{}", run.log());
-    assert!(run.stdout.contains("`dist/*.exe`"), "{}", run.stdout);
     assert!(!run.stdout.contains("`dist/*.txt`"), "{}", run.stdout);
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore::`path` line(s) `dist/*.exe` matched no file and `fail-on-unmatched-files` is true: nothing was uploaded");
     assert!(github().releases(&repo).is_empty(), "nothing uploaded");
     let lenient = ctx.action_env(
         &[inputs[0], ("destination", "release"), ("token", TOKEN)],
