@@ -59,6 +59,11 @@ impl Scene {
         }
     }
 
+    /// Ships `zip` as the raw artifact `name` of this scene's job.
+    fn ship(&self, name: &str, zip: &[u8]) {
+        ship_zip(&self.ctx, &self.job, name, zip);
+    }
+
     fn download(&self, inputs: &[(&str, &str)]) -> crate::support::Run {
         let mut all = inputs.to_vec();
         all.push(("path", self.dest.to_str().expect("utf-8")));
@@ -88,8 +93,8 @@ impl Scene {
 #[test]
 fn a_link_chain_across_merged_artifacts_is_refused() {
     let scene = Scene::new();
-    ship_zip(&scene.ctx, &scene.job, "partA.zip", &part_a());
-    ship_zip(&scene.ctx, &scene.job, "partB.zip", &part_b());
+    scene.ship("partA.zip", &part_a());
+    scene.ship("partB.zip", &part_b());
     let before = snapshot(&scene.boxed);
     let run = scene.download(&[("pattern", "part*"), ("merge-multiple", "true")]);
     scene.refused(&run, "a/b/c/d/l2", &before);
@@ -98,8 +103,8 @@ fn a_link_chain_across_merged_artifacts_is_refused() {
 #[test]
 fn a_link_chain_across_two_download_steps_into_one_path_is_refused() {
     let scene = Scene::new();
-    ship_zip(&scene.ctx, &scene.job, "partA.zip", &part_a());
-    ship_zip(&scene.ctx, &scene.job, "partB.zip", &part_b());
+    scene.ship("partA.zip", &part_a());
+    scene.ship("partB.zip", &part_b());
     let first = scene.download(&[("name", "partA.zip")]);
     assert_eq!(first.code, 0, "{}", first.log());
     assert_eq!(
@@ -119,12 +124,7 @@ fn a_link_through_a_link_path_already_holds_is_refused() {
     let scene = Scene::new();
     fs::create_dir_all(scene.dest.join("d")).expect("mkdir");
     symlink("../../outside", scene.dest.join("d/l1")).expect("a link of the workspace's own");
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
-        "down.zip",
-        &build(&[Raw::link("d/l2", "l1/secret.txt")]),
-    );
+    scene.ship("down.zip", &build(&[Raw::link("d/l2", "l1/secret.txt")]));
     let before = snapshot(&scene.boxed);
     let run = scene.download(&[("name", "down.zip")]);
     scene.refused(&run, "passes through the link `d/l1`", &before);
@@ -266,9 +266,7 @@ fn git_directories_are_never_written() {
         ("hook.zip", ".git/hooks/post-checkout"),
         ("nested.zip", "sub/.GIT/hooks/post-checkout"),
     ] {
-        ship_zip(
-            &scene.ctx,
-            &scene.job,
+        scene.ship(
             artifact,
             &build(&[
                 Raw::file("fine.txt", b"fine", 0o644),
@@ -479,9 +477,7 @@ fn more_entries_than_free_inodes_are_refused_before_writing() {
 #[test]
 fn group_and_world_write_bits_are_dropped() {
     let scene = Scene::new();
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
+    scene.ship(
         "open.zip",
         &build(&[
             Raw::dir("shared/", 0o777),
@@ -544,9 +540,7 @@ fn a_link_an_earlier_step_placed_is_never_turned_elsewhere() {
     // Step 2 alone is safe: it only points `l1` one level shallower, which would send `l2`
     // above `path`.
     let scene = Scene::new();
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
+    scene.ship(
         "step1.zip",
         &build(&[
             Raw::file("a/b/c/d/readme", b"step 1", 0o644),
@@ -554,12 +548,7 @@ fn a_link_an_earlier_step_placed_is_never_turned_elsewhere() {
             Raw::link("a/b/l2", "l1/../../../../outside/secret.txt"),
         ]),
     );
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
-        "step2.zip",
-        &build(&[Raw::link("a/b/l1", "c")]),
-    );
+    scene.ship("step2.zip", &build(&[Raw::link("a/b/l1", "c")]));
     let first = scene.download(&[("name", "step1.zip")]);
     assert_eq!(first.code, 0, "{}", first.log());
     let before = snapshot(&scene.boxed);
@@ -578,12 +567,7 @@ fn a_link_an_earlier_step_placed_is_never_turned_elsewhere() {
 fn a_link_into_a_git_directory_is_refused() {
     let scene = Scene::new();
     fs::create_dir_all(scene.dest.join(".git/hooks")).expect("a repository");
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
-        "gitlink.zip",
-        &build(&[Raw::link("hooks", ".git/hooks")]),
-    );
+    scene.ship("gitlink.zip", &build(&[Raw::link("hooks", ".git/hooks")]));
     let before = snapshot(&scene.boxed);
     let run = scene.download(&[("name", "gitlink.zip")]);
     scene.refused(&run, "leads into the `.git` directory", &before);
@@ -638,9 +622,7 @@ fn deep_artifacts_are_bounded_and_never_leave_their_staging_behind() {
     let scene = Scene::new();
     // Deeper than any build's tree: refused by name, before anything is written.
     let deep = "d/".repeat(1100);
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
+    scene.ship(
         "deep.zip",
         &build(&[Raw::file(&format!("{deep}f"), b"deep", 0o644)]),
     );
@@ -650,9 +632,7 @@ fn deep_artifacts_are_bounded_and_never_leave_their_staging_behind() {
     scene.refused(&run, "deeper than 128 directories", &before);
     // As deep as allowed, with few descriptors: placed, links checked, staging removed.
     let deep = "d/".repeat(120);
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
+    scene.ship(
         "ok-deep.zip",
         &build(&[
             Raw::file(&format!("{deep}f"), b"deep", 0o644),

@@ -5,7 +5,7 @@ use std::fs;
 use std::process::Command;
 
 use crate::support::s3server::{
-    ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY, credentials, upload,
+    ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY, credentials, upload, upload_with,
 };
 use crate::support::text::{annotations, redact_known};
 use crate::support::{Ctx, Run, owned, random_bytes, read_tree, sha256sum_check};
@@ -314,18 +314,13 @@ fn matrix_jobs_sharing_a_prefix_keep_every_checksums_document_and_manifest() {
         })
         .collect();
     let job = |ctx: &Ctx, key: &str| {
-        let env = credentials();
-        let destination = format!("s3://{BUCKET}/shared/v2");
-        ctx.action_env(
-            &[
-                ("path", "dist"),
-                ("destination", &destination),
-                ("s3-endpoint", &server.endpoint),
-                ("s3-path-style", "true"),
-                ("s3-region", "eu-west-1"),
-                ("job-key", key),
-            ],
-            &env,
+        upload_with(
+            ctx,
+            &server,
+            "shared/v2",
+            SECRET_KEY,
+            &[],
+            &[("job-key", key)],
         )
     };
     let runs: Vec<Run> = std::thread::scope(|scope| {

@@ -299,20 +299,31 @@ pub fn upload(
     secret: &str,
     extra: &[(&str, &str)],
 ) -> Run {
+    upload_with(ctx, server, prefix, secret, extra, &[])
+}
+
+/// [`upload`] with more inputs.
+pub fn upload_with(
+    ctx: &Ctx,
+    server: &S3Server,
+    prefix: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+    inputs: &[(&str, &str)],
+) -> Run {
     let mut env = owned(&[
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", secret),
     ]);
     env.extend(owned(extra));
     let destination = format!("s3://{BUCKET}/{prefix}");
-    ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", &destination),
-            ("s3-endpoint", &server.endpoint),
-            ("s3-path-style", "true"),
-            ("s3-region", "eu-west-1"),
-        ],
-        &env,
-    )
+    let mut all = vec![
+        ("path", "dist"),
+        ("destination", destination.as_str()),
+        ("s3-endpoint", server.endpoint.as_str()),
+        ("s3-path-style", "true"),
+        ("s3-region", "eu-west-1"),
+    ];
+    all.extend_from_slice(inputs);
+    ctx.action_env(&all, &env)
 }
