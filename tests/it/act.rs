@@ -9,13 +9,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::install::serve;
-
-const VERSION: &str = "0.1.0";
+use crate::support::install::{pinned_installer, release_asset, release_binary, run_installer};
+use crate::support::servers::serve;
 
 fn act() -> PathBuf {
     let act = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/act");
@@ -24,51 +22,6 @@ fn act() -> PathBuf {
         "act is not installed: run scripts/test (it installs tests/support/python/requirements.txt)"
     );
     act
-}
-
-/// The release binary `scripts/build-release TARGET` built (`scripts/test` builds the two
-/// Linux targets before the tests), in the target directory of this test binary. Absent
-/// or older than a source file, it is not what this tree would ship: the test fails and
-/// says how to build it, rather than test another build.
-pub fn release_binary(target: &str) -> PathBuf {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_stevedore"));
-    let target_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the binary is in <target dir>/<profile>/");
-    let bin = target_dir.join(target).join("release/stevedore");
-    let built = fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| {
-            panic!(
-                "no release binary for {target} at {} ({e}): run `scripts/build-release {target}` (scripts/test does)",
-                bin.display()
-            )
-        });
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut newest = (SystemTime::UNIX_EPOCH, PathBuf::new());
-    let mut stack = vec![
-        src.join("src"),
-        src.join("Cargo.toml"),
-        src.join("Cargo.lock"),
-    ];
-    while let Some(path) = stack.pop() {
-        let meta = fs::metadata(&path).expect("source metadata");
-        if meta.is_dir() {
-            for entry in fs::read_dir(&path).expect("read_dir") {
-                stack.push(entry.expect("entry").path());
-            }
-        } else if meta.modified().expect("mtime") > newest.0 {
-            newest = (meta.modified().expect("mtime"), path);
-        }
-    }
-    assert!(
-        built >= newest.0,
-        "the release binary {} is older than {}: run `scripts/build-release {target}` (scripts/test does)",
-        bin.display(),
-        newest.1.display()
-    );
-    bin
 }
 
 fn host_target() -> &'static str {
@@ -145,7 +98,6 @@ fn action_repo(dir: &Path, sha256: &str) {
 /// [`action_repo`] with the download sub-action too and `workflow` as the self-test.
 fn action_repo_with(dir: &Path, sha256: &str, workflow: &str) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
-    fs::create_dir_all(dir.join("dist")).expect("mkdir");
     fs::create_dir_all(dir.join("download")).expect("mkdir");
     fs::create_dir_all(dir.join(".github/workflows")).expect("mkdir");
     fs::copy(src.join("action.yml"), dir.join("action.yml")).expect("copy action.yml");
@@ -154,18 +106,7 @@ fn action_repo_with(dir: &Path, sha256: &str, workflow: &str) {
         dir.join("download/action.yml"),
     )
     .expect("copy download/action.yml");
-    fs::copy(src.join("dist/install.sh"), dir.join("dist/install.sh")).expect("copy install.sh");
-    let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
-    let version_line = manifest
-        .lines()
-        .find(|l| l.starts_with("version "))
-        .expect("version line");
-    assert_eq!(version_line, format!("version {VERSION}"));
-    fs::write(
-        dir.join("dist/manifest.txt"),
-        format!("{manifest}{} {sha256}\n", host_target()),
-    )
-    .expect("write manifest");
+    pinned_installer(dir, host_target(), sha256);
     fs::write(dir.join(".github/workflows/self-test.yml"), workflow).expect("workflow");
     git_in(dir, &["init", "-q"]);
     git_in(dir, &["add", "-A"]);
@@ -243,19 +184,22 @@ fn run_act_with(
     )
 }
 
+/// This host's release binary, its SHA-256, and the URL of a release host (under
+/// `root/release`) serving it as the release asset.
+fn serve_release_binary(root: &Path) -> (Vec<u8>, String, String) {
+    let binary = fs::read(release_binary(host_target())).expect("release binary");
+    let sha = hex::encode(Sha256::digest(&binary));
+    let release = root.join("release");
+    release_asset(&release, host_target(), "", &binary);
+    (binary, sha, serve(release).url)
+}
+
 #[test]
 fn action_installs_verifies_runs_and_fails_closed() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = fs::canonicalize(tmp.path()).expect("canonical");
-    let binary = fs::read(release_binary(host_target())).expect("release binary");
-    let sha = hex::encode(Sha256::digest(&binary));
-    let asset = format!("v{VERSION}/stevedore-{VERSION}-{}", host_target());
-
     // 1. The real binary behind the pinned hash: everything passes.
-    let release = root.join("release");
-    fs::create_dir_all(release.join(format!("v{VERSION}"))).expect("mkdir");
-    fs::write(release.join(&asset), &binary).expect("asset");
-    let base = serve(release.clone()).url;
+    let (binary, sha, base) = serve_release_binary(&root);
     let good = root.join("good");
     action_repo(&good, &sha);
     let home = root.join("home-good");
@@ -286,8 +230,7 @@ fn action_installs_verifies_runs_and_fails_closed() {
     let mut tampered = binary;
     tampered.extend_from_slice(b"\0tampered");
     let evil = root.join("evil");
-    fs::create_dir_all(evil.join(format!("v{VERSION}"))).expect("mkdir");
-    fs::write(evil.join(&asset), &tampered).expect("asset");
+    release_asset(&evil, host_target(), "", &tampered);
     let base = serve(evil).url;
     let repo = root.join("tampered");
     action_repo(&repo, &sha);
@@ -387,24 +330,6 @@ fn host_arch() -> &'static str {
     } else {
         "X64"
     }
-}
-
-/// Runs dist/install.sh as the action's install step does on a Linux runner of `arch`
-/// (`RUNNER_ARCH`: `X64`, `ARM64`), with its own tool cache.
-pub fn run_installer(repo: &Path, cache: &Path, base: &str, arch: &str) -> std::process::Output {
-    fs::create_dir_all(cache).expect("cache");
-    Command::new("bash")
-        .arg("dist/install.sh")
-        .current_dir(repo)
-        .env("GITHUB_ACTION_PATH", repo)
-        .env("RUNNER_OS", "Linux")
-        .env("RUNNER_ARCH", arch)
-        .env("RUNNER_TOOL_CACHE", cache)
-        .env("RUNNER_TEMP", cache)
-        .env("GITHUB_OUTPUT", cache.join("github_output"))
-        .env("STEVEDORE_DOWNLOAD_BASE", base)
-        .output()
-        .expect("install.sh runs")
 }
 
 /// Git in `dir`, with an identity; returns stdout.
@@ -559,19 +484,13 @@ fn github_script_hand_over(root: &Path) -> PathBuf {
 fn download_sub_action_restores_what_the_action_uploaded() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = fs::canonicalize(tmp.path()).expect("canonical");
-    let binary = fs::read(release_binary(host_target())).expect("release binary");
-    let sha = hex::encode(Sha256::digest(&binary));
-    let asset = format!("v{VERSION}/stevedore-{VERSION}-{}", host_target());
-    let release = root.join("release");
-    fs::create_dir_all(release.join(format!("v{VERSION}"))).expect("mkdir");
-    fs::write(release.join(&asset), &binary).expect("asset");
-    let base = serve(release).url;
+    let (_, sha, base) = serve_release_binary(&root);
     let repo = root.join("repo");
     action_repo_with(&repo, &sha, ROUND_TRIP_WORKFLOW);
     let home = root.join("home");
     fs::create_dir_all(&home).expect("home");
 
-    let emulator = crate::emulator::emulator();
+    let emulator = crate::support::emulator::emulator();
     let job = emulator.job();
     let env = [
         ("ACTIONS_RUNTIME_TOKEN".to_owned(), job.token.clone()),

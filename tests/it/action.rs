@@ -7,6 +7,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 
+use crate::support::text::{annotations, redact};
 use crate::support::{Ctx, sha256sum_check};
 
 fn sample(ctx: &Ctx) {
@@ -20,17 +21,8 @@ fn sample(ctx: &Ctx) {
     ctx.file("dist/notes.d", "dropped\n");
 }
 
-fn filters() -> Vec<(&'static str, &'static str)> {
-    vec![
-        (r"/[^\s`|]*/(ws|runner-temp)/", "[TMP]/$1/"),
-        (r"stevedore-[0-9a-f]{12}", "stevedore-[RUN]"),
-        (r"\d+(\.\d+)? (ms|s)\b", "[TIME]"),
-        (r"\d+(\.\d+)? (B|KiB|MiB|GiB)/s", "[RATE]"),
-    ]
-}
-
 #[test]
-fn outputs_summary_and_checksums() {
+fn a_run_gives_its_outputs_a_console_log_a_summary_and_checksums_sha256sum_accepts() {
     let ctx = Ctx::new();
     sample(&ctx);
     let run = ctx.action(&[("path", "dist\n!dist/*.d"), ("destination", "none")]);
@@ -75,16 +67,74 @@ fn outputs_summary_and_checksums() {
         serde_json::json!(["app.sha-copy.tar.gz", "app.tar.gz"])
     );
 
-    insta::with_settings!({ filters => filters() }, {
-        insta::assert_snapshot!("summary_none_destination", run.summary);
-    });
+    // The console: groups, the selection fenced off from command processing, the report.
+    insta::assert_snapshot!(redact(&run.log()), @r#"
+    ::group::Selecting files
+    ::debug::search path `[TMP]/ws/dist`
+    With the provided path, there will be 6 file(s) uploaded from `[TMP]/ws/dist`
+    ::stop-commands::[TOKEN]
+      app.sha-copy.tar.gz
+      app.tar.gz
+      bin/tool
+      empty.txt
+      readme.txt
+      weird name, with: comma.txt
+    ::[TOKEN]::
+    ::endgroup::
+    ::group::Scanning 6 files
+    hashed 6 files, 5.9 KiB in [TIME] ([RATE])
+    ::endgroup::
+    ::group::Checking policies
+    ::endgroup::
+    stevedore: 6 files, 5.9 KiB, 1 duplicate(s), 0 finding(s), scanned in [TIME], total [TIME]
+    nothing was shipped: the destination is `none` (a dry run)
+    manifest: [TMP]/runner-temp/stevedore-[RUN]/stevedore-manifest.json
+    checksums: [TMP]/runner-temp/stevedore-[RUN]/SHA256SUMS
+    ::warning title=Duplicate files,file=dist/app.sha-copy.tar.gz::2 files have identical content (2.9 KiB each): app.sha-copy.tar.gz, app.tar.gz
+    "#);
+    insta::assert_snapshot!(redact(&run.summary), @r#"
+    ## ✅ stevedore
+
+    | Files | Size | Duplicates | Findings | Scan time | Throughput |
+    |---:|---:|---:|---:|---:|---:|
+    | 6 | 5.9 KiB | 1 in 1 group | 0 | [TIME] | [RATE] |
+
+    Root `[TMP]/ws/dist` · total time [TIME] · checksums and manifest: step outputs `checksums` and `manifest` (the runner's temporary directory, emptied after the job)
+
+    No destination: files were scanned, nothing was uploaded.
+
+    ### Policy
+
+    - ⚠️ **Duplicate files**: 2 files have identical content \(2\.9 KiB each\): app\.sha\-copy\.tar\.gz, app\.tar\.gz
+
+    <details><summary><b>Duplicate groups</b>: 1 group, 1 redundant file, 2.9 KiB reclaimable</summary>
+
+    | Size | SHA-256 | Files |
+    |---:|---|---|
+    | 2.9 KiB | `48c187767ddd…` | `app.sha-copy.tar.gz`<br>`app.tar.gz` |
+
+    </details>
+
+    <details><summary><b>Largest files</b></summary>
+
+    | File | Size | SHA-256 |
+    |---|---:|---|
+    | `app.sha-copy.tar.gz` | 2.9 KiB | `48c187767dddb44e5b7af78dabdec2b14f0f983e86e1fe695c65bc6a2a3cb42f` |
+    | `app.tar.gz` | 2.9 KiB | `48c187767dddb44e5b7af78dabdec2b14f0f983e86e1fe695c65bc6a2a3cb42f` |
+    | `bin/tool` | 18 B | `299001868fb8c02fd431c336c6d058f5558c5dff5b5af5e6fe04b870a6a9cbba` |
+    | `readme.txt` | 8 B | `65ce01fcc3e22e78b63419ef0f4493b0950daac7cee97329b428f5cafd395cda` |
+    | `weird name, with: comma.txt` | 1 B | `50e721e49c013f00c62cf59f2163542a9d8df02464efeb615d31051b0fddc326` |
+    | `empty.txt` | 0 B | `e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855` |
+
+    </details>
+    "#);
 }
 
 #[test]
 fn the_summary_of_a_run_that_shipped_credentials_under_warn_is_not_a_green_tick() {
     let ctx = Ctx::new();
     // A token-shaped value built at run time (no literal credential in the source).
-    let token = format!("{}{}", "ghp_", crate::secrets::alnum(99, 36));
+    let token = format!("{}{}", "ghp_", crate::support::alnum(99, 36));
     ctx.file("dist/config.env", format!("TOKEN={token}\n"));
     ctx.file("dist/app.bin", vec![1u8; 1000]);
     let run = ctx.action(&[
@@ -94,9 +144,40 @@ fn the_summary_of_a_run_that_shipped_credentials_under_warn_is_not_a_green_tick(
     ]);
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(!run.summary.contains(&token), "never the value");
-    insta::with_settings!({ filters => filters() }, {
-        insta::assert_snapshot!("summary_credentials_under_warn", run.summary);
-    });
+    insta::assert_snapshot!(redact(&run.summary), @r#"
+    ## ⚠️ stevedore: 1 credential finding shipped
+
+    | Files | Size | Duplicates | Findings | Scan time | Throughput |
+    |---:|---:|---:|---:|---:|---:|
+    | 2 | 1.0 KiB | 0 in 0 groups | 1 | [TIME] | [RATE] |
+
+    Root `[TMP]/ws/dist` · total time [TIME] · checksums and manifest shipped with the files: `[TMP]/ws/published`
+
+    ### Destinations
+
+    | Destination | Result | Files | Size | Time |
+    |---|---|---:|---:|---:|
+    | `./published` | ✅ `[TMP]/ws/published` | 2 + `SHA256SUMS`, `stevedore-manifest.json` | [SIZE] | [TIME] |
+
+    ### Credential findings (1)
+
+    Values are never shown; the fingerprint is the start of the SHA-256 of the value.
+
+    | Rule | File | Line | Fingerprint | Status |
+    |---|---|---:|---|---|
+    | `github-pat` | `config.env` | 1 | `8adb46562160` | open |
+
+    <details><summary><b>Largest files</b></summary>
+
+    | File | Size | SHA-256 |
+    |---|---:|---|
+    | `app.bin` | 1000 B | `353c38352a855c80f4ecb0793a76493228541b5fab5ef7af26effac91e77ec46` |
+    | `config.env` | 47 B | `075d0c9b85aedd4ddcb24d4356fc67e9453d1e5d86bbc46dd9773b826549eece` |
+
+    </details>
+    "#);
+    // The finding is a warning annotation naming the file and the rule, never the value.
+    insta::assert_snapshot!(annotations(&run.stdout), @"::warning title=Credential found,file=dist/config.env,line=1::GitHub personal access token in `config.env`:1 [rule github-pat, fingerprint 8adb46562160]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`");
 }
 
 #[test]
@@ -153,13 +234,7 @@ fn no_files_found() {
     let ctx = Ctx::new();
     let run = ctx.action(&[("path", "missing/*"), ("destination", "none")]);
     assert_eq!(run.code, 0);
-    assert!(
-        run.stdout.contains(
-            "::warning title=No files found::No files were found with the provided path: missing/*"
-        ),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(annotations(&run.stdout), @"::warning title=No files found::No files were found with the provided path: missing/*. Nothing will be uploaded; check `path` (hidden files need `include-hidden-files: true`).");
     assert_eq!(run.outputs["files"], "0");
 
     let run = ctx.action(&[
@@ -168,11 +243,7 @@ fn no_files_found() {
         ("if-no-files-found", "error"),
     ]);
     assert_eq!(run.code, 3);
-    assert!(
-        run.stdout.contains("::error title=No files found::"),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=No files found::No files were found with the provided path: missing/*. Nothing will be uploaded; check `path` (hidden files need `include-hidden-files: true`).");
     assert!(!ctx.ws.join("out").exists());
 
     let run = ctx.action(&[
@@ -182,6 +253,7 @@ fn no_files_found() {
     ]);
     assert_eq!(run.code, 0);
     assert!(!run.stdout.contains("::warning"), "{}", run.stdout);
+    insta::assert_snapshot!(annotations(&run.stdout), @"");
 }
 
 #[test]
@@ -202,6 +274,8 @@ fn policies_stop_before_upload() {
             "::error title=Duplicate files,file=dist/app.sha-copy.tar.gz::",
         ),
     ];
+    // What each policy says, in order.
+    let mut said = Vec::new();
     for (extra, expected) in cases {
         let mut inputs = vec![("path", "dist"), ("destination", "./out")];
         inputs.extend_from_slice(extra);
@@ -212,6 +286,7 @@ fn policies_stop_before_upload() {
             "{extra:?}: expected {expected} in\n{}",
             run.stdout
         );
+        said.push(annotations(&run.stdout));
         assert!(
             !ctx.ws.join("out").exists(),
             "{extra:?}: nothing may be written"
@@ -221,6 +296,14 @@ fn policies_stop_before_upload() {
             "outputs are still written on failure"
         );
     }
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    ::error title=File too large,file=dist/app.sha-copy.tar.gz::`app.sha-copy.tar.gz` is 2.9 KiB (3000 bytes), over `max-file-size` 2.0 KiB (2000 bytes); exclude it in `path` or raise the limit
+    ::error title=File too large,file=dist/app.tar.gz::`app.tar.gz` is 2.9 KiB (3000 bytes), over `max-file-size` 2.0 KiB (2000 bytes); exclude it in `path` or raise the limit
+    ::warning title=Duplicate files,file=dist/app.sha-copy.tar.gz::2 files have identical content (2.9 KiB each): app.sha-copy.tar.gz, app.tar.gz
+    ::error title=Selection too large::the selection is 5.9 KiB (6035 bytes), over `max-total-size` 5.0 KiB (5120 bytes); narrow `path` or raise the limit
+    ::warning title=Duplicate files,file=dist/app.sha-copy.tar.gz::2 files have identical content (2.9 KiB each): app.sha-copy.tar.gz, app.tar.gz
+    ::error title=Duplicate files,file=dist/app.sha-copy.tar.gz::2 files have identical content (2.9 KiB each): app.sha-copy.tar.gz, app.tar.gz
+    "#);
     // Within limits the same run passes.
     let run = ctx.action(&[
         ("path", "dist"),
@@ -340,11 +423,18 @@ fn large_runs_stay_within_github_limits() {
         .filter(|l| l.starts_with("::warning"))
         .collect();
     assert_eq!(warnings.len(), 10, "{warnings:#?}");
-    assert!(
-        warnings[9].contains("…and 2492 more warnings"),
-        "{}",
-        warnings[9]
-    );
+    insta::assert_snapshot!(annotations(&run.stdout), @r#"
+    ::warning title=Duplicate files,file=many/0000-duplicate-a.txt::2 files have identical content (10 B each): 0000-duplicate-a.txt, 0000-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0001-duplicate-a.txt::2 files have identical content (10 B each): 0001-duplicate-a.txt, 0001-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0002-duplicate-a.txt::2 files have identical content (10 B each): 0002-duplicate-a.txt, 0002-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0003-duplicate-a.txt::2 files have identical content (10 B each): 0003-duplicate-a.txt, 0003-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0004-duplicate-a.txt::2 files have identical content (10 B each): 0004-duplicate-a.txt, 0004-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0005-duplicate-a.txt::2 files have identical content (10 B each): 0005-duplicate-a.txt, 0005-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0006-duplicate-a.txt::2 files have identical content (10 B each): 0006-duplicate-a.txt, 0006-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0007-duplicate-a.txt::2 files have identical content (10 B each): 0007-duplicate-a.txt, 0007-duplicate-b.txt
+    ::warning title=Duplicate files,file=many/0008-duplicate-a.txt::2 files have identical content (10 B each): 0008-duplicate-a.txt, 0008-duplicate-b.txt
+    ::warning title=stevedore::…and 2492 more warnings; the job summary and the manifest list them all
+    "#);
 
     // `hashes` is left out (base64 of ~400 KB of checksums is over budget), with a warning
     // in the log; `checksums` still points at the full file.
@@ -450,8 +540,8 @@ fn a_hostile_tree_sends_no_command_the_run_did_not_mean() {
             ("duplicates", "warn"),
         ]);
         assert_eq!(run.code, 0, "{}", run.log());
-        crate::runner_log::assert_only_intended_commands(&run.stdout);
-        crate::runner_log::assert_only_intended_commands(&run.stderr);
+        crate::support::commands::assert_only_intended_commands(&run.stdout);
+        crate::support::commands::assert_only_intended_commands(&run.stderr);
         for name in run.outputs.keys() {
             assert!(
                 [
@@ -493,10 +583,10 @@ fn a_full_disk_leaves_no_truncated_checksums_file() {
         "{}",
         run.stdout
     );
-    let mut left = Vec::new();
-    for entry in walk(&ctx.temp) {
-        left.push(entry.display().to_string());
-    }
+    let left: Vec<String> = crate::support::walk(&ctx.temp)
+        .into_iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
     assert!(
         left.iter().all(|p| !p.ends_with("SHA256SUMS")
             && !p.ends_with("stevedore-manifest.json")
@@ -504,18 +594,6 @@ fn a_full_disk_leaves_no_truncated_checksums_file() {
         "a partial document was left behind: {left:?}"
     );
     assert!(!run.outputs.contains_key("checksums"), "{:?}", run.outputs);
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).expect("read_dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        }
-        out.push(path);
-    }
-    out
 }
 
 #[test]

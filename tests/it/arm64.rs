@@ -12,17 +12,17 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::act::{release_binary, run_installer};
-use crate::install::serve;
-use crate::s3server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
-use crate::support::{Ctx, Run, parse_outputs, random_bytes, read_tree, sha256sum_check};
+use crate::support::install::{
+    asset_path, pinned_installer, release_asset, release_binary, run_installer,
+};
+use crate::support::s3server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+use crate::support::servers::serve;
+use crate::support::{Ctx, Run, owned, parse_outputs, random_bytes, read_tree, sha256sum_check};
 
 const TARGET: &str = "aarch64-unknown-linux-musl";
-const VERSION: &str = "0.1.0";
 
 /// `qemu-aarch64-static` on `PATH`, or a failure that says how to get it.
 fn qemu() -> PathBuf {
@@ -37,28 +37,14 @@ fn qemu() -> PathBuf {
 fn install_arm64(root: &Path) -> PathBuf {
     let binary = fs::read(release_binary(TARGET)).expect("aarch64 release binary");
     let sha = hex::encode(Sha256::digest(&binary));
-    let asset = format!("v{VERSION}/stevedore-{VERSION}-{TARGET}");
     let release = root.join("release");
-    fs::create_dir_all(release.join(format!("v{VERSION}"))).expect("mkdir");
-    fs::write(release.join(&asset), &binary).expect("asset");
+    release_asset(&release, TARGET, "", &binary);
     let host = serve(release);
 
     // The action as a release commit holds it: the installer and a manifest pinning the
     // aarch64 asset (and only it: an X64 pick would find no hash and fail).
     let action = root.join("action");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
-    fs::create_dir_all(action.join("dist")).expect("mkdir");
-    fs::copy(src.join("dist/install.sh"), action.join("dist/install.sh")).expect("install.sh");
-    let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
-    assert!(
-        manifest.contains(&format!("\nversion {VERSION}\n")),
-        "{manifest}"
-    );
-    fs::write(
-        action.join("dist/manifest.txt"),
-        format!("{manifest}{TARGET} {sha}\n"),
-    )
-    .expect("manifest");
+    pinned_installer(&action, TARGET, &sha);
 
     let cache = root.join("runner");
     let out = run_installer(&action, &cache, &host.url, "ARM64");
@@ -74,7 +60,7 @@ fn install_arm64(root: &Path) -> PathBuf {
     );
     assert_eq!(
         host.requests(),
-        [asset],
+        [asset_path(TARGET, "")],
         "one download, of the aarch64 asset"
     );
     let outputs = parse_outputs(&fs::read_to_string(cache.join("github_output")).expect("output"));
@@ -109,35 +95,24 @@ fn hostile_tree(ctx: &Ctx) {
 /// One run of `program` as the action runs it, in `ctx`'s workspace: `secrets: warn`, to
 /// the directory `dir` and to `s3://builds/ship` on `server`.
 fn ship(ctx: &Ctx, program: &[OsString], dir: &str, server: &S3Server) -> Run {
-    fs::write(&ctx.output, "").expect("reset output");
-    fs::write(&ctx.summary, "").expect("reset summary");
-    let mut cmd = Command::new(&program[0]);
-    cmd.args(&program[1..])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &ctx.home)
-        .env("RUNNER_TEMP", &ctx.temp)
-        .env("GITHUB_WORKSPACE", &ctx.ws)
-        .env("GITHUB_OUTPUT", &ctx.output)
-        .env("GITHUB_STEP_SUMMARY", &ctx.summary)
-        .env("GITHUB_ACTIONS", "true")
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("INPUT_PATH", "dist")
-        .env("INPUT_DESTINATION", format!("./{dir}\ns3://{BUCKET}/ship"))
-        .env("INPUT_SECRETS", "warn")
-        .env("INPUT_S3_ENDPOINT", &server.endpoint)
-        .env("INPUT_S3_PATH_STYLE", "true")
-        .env("INPUT_S3_REGION", "eu-west-1")
-        .current_dir(&ctx.ws);
-    let out = cmd.output().expect("run stevedore");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        outputs: parse_outputs(&fs::read_to_string(&ctx.output).expect("read outputs")),
-        summary: fs::read_to_string(&ctx.summary).expect("read summary"),
-    }
+    let destination = format!("./{dir}\ns3://{BUCKET}/ship");
+    let mut cmd = ctx.step_command(
+        &program[0],
+        &[
+            ("path", "dist"),
+            ("destination", &destination),
+            ("secrets", "warn"),
+            ("s3-endpoint", &server.endpoint),
+            ("s3-path-style", "true"),
+            ("s3-region", "eu-west-1"),
+        ],
+        &owned(&[
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ]),
+    );
+    cmd.args(&program[1..]);
+    ctx.finish(cmd)
 }
 
 /// What one run wrote, in the form the two runs are compared in.

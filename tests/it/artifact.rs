@@ -8,8 +8,9 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::emulator::{Job, emulator};
-use crate::support::{Ctx, Run, random_bytes, read_artifact_tree, read_tree};
+use crate::support::emulator::{Job, emulator};
+use crate::support::text::redact_known;
+use crate::support::{Ctx, Run, owned, random_bytes, read_artifact_tree, read_tree};
 
 /// A tree with text, a multi-block binary (three 8 MiB blocks), an empty file, an
 /// executable, a non-ASCII name and a nested directory.
@@ -27,11 +28,7 @@ fn build_tree(ctx: &Ctx) {
 
 fn upload(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)], extra: &[(&str, &str)]) -> Run {
     let mut env = emulator().env(job);
-    env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    env.extend(owned(extra));
     let mut all = vec![("destination", "artifact"), ("path", "dist")];
     all.extend_from_slice(inputs);
     ctx.action_env(&all, &env)
@@ -41,17 +38,8 @@ fn download(job: &Job, id: &str, into: &Path) -> serde_json::Value {
     emulator().official(job, &["download", id, into.to_str().expect("utf-8 path")])
 }
 
-fn finalized(job: &Job) -> Vec<serde_json::Value> {
-    emulator().state(job)["artifacts"]
-        .as_array()
-        .expect("artifacts")
-        .iter()
-        .filter(|a| a["finalized"] == json!(true))
-        .cloned()
-        .collect()
-}
-
 #[test]
+#[allow(clippy::too_many_lines, reason = "two inline snapshots")]
 fn the_official_client_downloads_and_verifies_what_stevedore_uploaded() {
     let ctx = Ctx::new();
     build_tree(&ctx);
@@ -68,7 +56,7 @@ fn the_official_client_downloads_and_verifies_what_stevedore_uploaded() {
     assert_eq!(digest.len(), 64);
 
     // What the service recorded: a version-4 zip artifact whose digest is ours.
-    let state = finalized(&job);
+    let state = emulator().finalized(&job);
     assert_eq!(state.len(), 1);
     assert_eq!(state[0]["name"], "build-output");
     assert_eq!(state[0]["version"], 4);
@@ -85,9 +73,42 @@ fn the_official_client_downloads_and_verifies_what_stevedore_uploaded() {
     );
 
     // The summary has the artifact section with the link and the digest.
-    assert!(run.summary.contains("### Artifacts"), "{}", run.summary);
-    assert!(run.summary.contains(digest.as_str()));
-    assert!(run.summary.contains("/artifacts/"));
+    insta::assert_snapshot!(
+        redact_known(&run.summary, &[(digest, "[DIGEST]"), (id, "[ID]")]),
+        @r#"
+        ## ✅ stevedore
+
+        | Files | Size | Duplicates | Findings | Scan time | Throughput |
+        |---:|---:|---:|---:|---:|---:|
+        | 5 | 20.0 MiB | 0 in 0 groups | 0 | [TIME] | [RATE] |
+
+        Root `[TMP]/ws/dist` · total time [TIME] · checksums and manifest shipped with the files: [`build-output`](https://github.com/octo/stevedore-tests/actions/runs/4242/artifacts/[ID])
+
+        ### Destinations
+
+        | Destination | Result | Files | Size | Time |
+        |---|---|---:|---:|---:|
+        | `artifact` | ✅ `artifact build-output (ID [ID])` | 5 + `SHA256SUMS`, `stevedore-manifest.json` | [SIZE] | [TIME] |
+
+        ### Artifacts
+
+        | Artifact | Files | Size | SHA-256 | Upload time | Speed |
+        |---|---:|---:|---|---:|---:|
+        | [`build-output`](https://github.com/octo/stevedore-tests/actions/runs/4242/artifacts/[ID]) (ID [ID]) | 7 | 20.0 MiB | `[DIGEST]` | [TIME] | [RATE] |
+
+        <details><summary><b>Largest files</b></summary>
+
+        | File | Size | SHA-256 |
+        |---|---:|---|
+        | `bin/tool.bin` | 20.0 MiB | `0486a5967c57719cd98d87d583449fea16e1bc5ffb1d0c50ead731b730490819` |
+        | `readme.txt` | 7.3 KiB | `778d16392a027828f7969d25e9d294fc08bb413d46f447f1ba64cb72adc0eb51` |
+        | `bin/run.sh` | 18 B | `299001868fb8c02fd431c336c6d058f5558c5dff5b5af5e6fe04b870a6a9cbba` |
+        | `docs/héllo wörld.md` | 10 B | `6413e9ee5f7d9c9aaf1e19a41ff7354d6692db3d67fc64441bd6d9a6860c0121` |
+        | `empty.log` | 0 B | `e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855` |
+
+        </details>
+        "#
+    );
 
     // The SAS signature is masked before use and never printed otherwise.
     let url = emulator().state(&job)["artifacts"][0]["signed_upload_url"]
@@ -111,6 +132,54 @@ fn the_official_client_downloads_and_verifies_what_stevedore_uploaded() {
     assert!(
         run.stdout.contains(&mask_line),
         "the signature was not masked"
+    );
+    // The console of an artifact upload: the signature masked (also as it appears
+    // URL-encoded twice) before the upload.
+    let query_sig = url
+        .split("sig=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("sig in the query");
+    let twice = query_sig.replace('%', "%25");
+    insta::assert_snapshot!(
+        redact_known(
+            &run.log(),
+            &[
+                (&sig, "[SIG]"),
+                (&twice, "[SIG, URL-encoded twice]"),
+                (digest, "[DIGEST]"),
+                (id, "[ID]")
+            ]
+        ),
+        @r#"
+        ::group::Selecting files
+        ::debug::search path `[TMP]/ws/dist`
+        With the provided path, there will be 5 file(s) uploaded from `[TMP]/ws/dist`
+        ::stop-commands::[TOKEN]
+          bin/run.sh
+          bin/tool.bin
+          docs/héllo wörld.md
+          empty.log
+          readme.txt
+        ::[TOKEN]::
+        ::endgroup::
+        ::group::Scanning 5 files
+        hashed 5 files, 20.0 MiB in [TIME] ([RATE])
+        ::endgroup::
+        ::group::Checking policies
+        ::endgroup::
+        ::group::Uploading
+        ::add-mask::[SIG]
+        ::add-mask::[SIG, URL-encoded twice]
+        Uploading artifact `build-output` (7 file(s)) to blob storage
+        Uploaded 20.0 MiB in [TIME] ([RATE]); SHA256 digest of uploaded artifact is [DIGEST]
+        Artifact `build-output` finalized: ID [ID], 20.0 MiB, https://github.com/octo/stevedore-tests/actions/runs/4242/artifacts/[ID]
+        ::endgroup::
+        stevedore: 5 files, 20.0 MiB, 0 duplicate(s), 0 finding(s), scanned in [TIME], total [TIME]
+        manifest: [TMP]/runner-temp/stevedore-[RUN]/stevedore-manifest.json
+        checksums: [TMP]/runner-temp/stevedore-[RUN]/SHA256SUMS
+        artifact: done, 7 files -> artifact build-output (ID [ID])
+        "#
     );
 }
 
@@ -158,7 +227,8 @@ fn the_official_upload_and_stevedores_unzip_to_the_same_tree() {
         assert!(a == b, "level {level}: file contents differ");
         if level == "0" {
             // Stored archives: same sizes give the same zip length, entry for entry.
-            let sizes: Vec<u64> = finalized(&job)
+            let sizes: Vec<u64> = emulator()
+                .finalized(&job)
                 .iter()
                 .map(|a| a["size"].as_u64().expect("size"))
                 .collect();
@@ -185,7 +255,7 @@ fn archive_false_uploads_each_file_as_its_own_artifact() {
         ids.keys().collect::<Vec<_>>(),
         ["data.json", "report.html", "tool"]
     );
-    let recorded = finalized(&job);
+    let recorded = emulator().finalized(&job);
     for (name, source) in [
         ("report.html", "dist/report.html"),
         ("data.json", "dist/sub/data.json"),
@@ -260,7 +330,7 @@ fn a_taken_name_says_which_and_overwrite_replaces_it() {
         replaced.outputs["artifact-id"],
         first.outputs["artifact-id"]
     );
-    let left = finalized(&job);
+    let left = emulator().finalized(&job);
     assert_eq!(left.len(), 1, "the old artifact was deleted");
     let into = ctx.temp.join("dup");
     download(&job, &replaced.outputs["artifact-id"], &into);
@@ -355,7 +425,10 @@ fn permanent_faults_exit_4_with_nothing_finalized() {
                 assert_eq!(run.code, 4, "{message}: {}", run.log());
                 assert!(run.stdout.contains(message), "{message}: {}", run.stdout);
                 assert!(run.stdout.contains("::error"), "{}", run.stdout);
-                assert!(finalized(&job).is_empty(), "{message}: finalized");
+                assert!(
+                    emulator().finalized(&job).is_empty(),
+                    "{message}: finalized"
+                );
                 let finalize_called = emulator()
                     .calls(&job)
                     .iter()
@@ -440,9 +513,9 @@ fn archive_false_names_cannot_form_workflow_commands() {
     let run = upload(&ctx, &job, &[("archive", "false")], &[]);
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(run.stdout.contains("Uploading artifact"), "{}", run.stdout);
-    crate::runner_log::assert_only_intended_commands(&run.stdout);
+    crate::support::commands::assert_only_intended_commands(&run.stdout);
     assert!(!run.outputs.contains_key("release-url"));
-    assert_eq!(finalized(&job).len(), 2);
+    assert_eq!(emulator().finalized(&job).len(), 2);
 }
 
 #[test]
@@ -527,14 +600,7 @@ fn the_artifact_carries_its_checksums_and_manifest_and_verifies_after_download()
     let run = upload(&ctx, &job, &[("name", "with-docs")], &[]);
     assert_eq!(run.code, 0, "{}", run.log());
     let dest = ctx.temp.join("back");
-    let down = crate::download::run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "with-docs"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let down = crate::support::run_download_into(&ctx, &job, "with-docs", &dest);
     assert_eq!(down.code, 0, "{}", down.log());
     assert_eq!(
         fs::read(dest.join("SHA256SUMS")).expect("checksums in the artifact"),

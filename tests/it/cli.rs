@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::text::redact;
 use crate::support::{Ctx, Run, read_tree};
 
 /// A workspace with `dist/` to ship: a tarball, an executable, a nested and a hidden file.
@@ -97,20 +98,26 @@ fn a_switch_still_takes_a_boolean_value() {
     assert!(!ctx.ws.join("out/old.txt").exists());
 }
 
-/// Texts a newcomer meets, with the version made stable.
-fn first_minutes_filters() -> Vec<(&'static str, &'static str)> {
-    vec![(r"stevedore \d+\.\d+\.\d+", "stevedore [VERSION]")]
-}
-
 #[test]
 fn a_bare_stevedore_prints_a_way_in_and_help_is_help() {
     let ctx = dist();
     let run = ctx.cli(&[]);
     assert_eq!(run.code, 2, "{}", run.log());
     assert!(!run.log().contains("is required"), "{}", run.log());
-    insta::with_settings!({ filters => first_minutes_filters() }, {
-        insta::assert_snapshot!("first_run_usage", run.stderr);
-    });
+    insta::assert_snapshot!(redact(&run.stderr), @r#"
+    stevedore [VERSION]: select build outputs by glob, scan them (SHA-256, duplicates, credentials, size) and ship them.
+
+    Usage: stevedore [OPTIONS] [PATH]...
+
+    Examples:
+      stevedore 'dist/*'                             scan and list; nothing is shipped (a dry run)
+      stevedore 'dist/*' --destination ./out         copy with SHA256SUMS and a manifest
+      stevedore dist --destination s3://bucket/path  upload (credentials from AWS_* variables)
+      stevedore verify ./out                         check a tree against its SHA256SUMS
+      stevedore download --name dist --path out      fetch an artifact (in a workflow run)
+
+    Every input of the action is a flag: stevedore --help lists them; stevedore help verify.
+    "#);
     let run = ctx.cli(&["help"]);
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(
@@ -129,13 +136,78 @@ fn a_bare_stevedore_prints_a_way_in_and_help_is_help() {
 }
 
 #[test]
+fn every_command_explains_each_of_its_flags_in_its_help() {
+    let ctx = Ctx::new();
+    let run = ctx.cli(&["download", "--help"]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    Download workflow artifacts exactly: digest verified, modes restored, merged safely
+
+    Usage: stevedore download [OPTIONS]
+
+    Options:
+          --name <VALUE>             Artifact to download; empty downloads every artifact of the run (or those `pattern` matches)
+          --artifact-ids <VALUE>     Comma-separated artifact ids to download (not together with `name`)
+          --pattern <VALUE>          Glob over artifact names; ignored when `name` is set
+          --path <VALUE>             Directory to download into (`~` is the home directory) [default: GITHUB_WORKSPACE, else the working directory]
+          --merge-multiple[=<BOOL>]  Several artifacts go into `path` itself instead of `path/<name>`; two different files with one path are an error [default: false]
+          --github-token <VALUE>     Token with `actions: read` for artifacts of another run or repository (REST API)
+          --repository <VALUE>       owner/name holding the run, with `github-token` [default: GITHUB_REPOSITORY]
+          --run-id <VALUE>           Workflow run holding the artifacts, with `github-token` [default: GITHUB_RUN_ID]
+          --digest-mismatch <VALUE>  When an artifact's SHA-256 differs from the listed digest: ignore, info, warn or error [default: error]
+      -h, --help                     Print help
+
+    Without flags, inputs are read from INPUT_<NAME> variables (download/action.yml).
+    Exit codes: 0 success, 1 internal error, 2 bad input, 4 download failed (`path` untouched).
+    "#);
+    let run = ctx.cli(&["verify", "--help"]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    Check that a directory holds exactly the files its lists name: sha256sum-style checksums files (`<hex>  name`, ` *name`, GNU `\` escapes, `SHA256 (name) = <hex>`) or stevedore manifests (size, SHA-256, mode and links kept with `symlinks: preserve`). Files are hashed in parallel. Every missing, extra (present but not listed, hidden files included) and changed file is named. Without --checksums or --manifest, DIR/stevedore-manifest.json is used, else the manifests of a job-key layout (DIR/stevedore-manifest-<key>.json), else DIR/SHA256SUMS, else DIR/SHA256SUMS-<key>. The lists and the documents written with them are not counted as extra.
+
+    Usage: stevedore verify [OPTIONS] <DIR>
+
+    Arguments:
+      <DIR>
+              The directory to check
+
+    Options:
+          --checksums <FILE>
+              A checksums file in sha256sum format (repeat for several, checked together)
+
+          --manifest <FILE>
+              A stevedore manifest (stevedore-manifest.json); also checks sizes, modes and links (repeat for several)
+
+          --ignore-missing
+              Listed files that are absent are no failure (as sha256sum -c --ignore-missing)
+
+          --no-modes
+              Do not compare Unix modes (they do not survive S3, HTTP or cp under umask 077)
+
+      -h, --help
+              Print help (see a summary with '-h')
+
+    Symbolic links are not followed: a listed link is changed (unless a manifest records that link), an unlisted one extra.
+    Listed paths that leave DIR (absolute, `..`) are refused.
+    Exit codes: 0 intact, 3 missing, extra or changed files, 2 bad arguments or an unreadable list.
+    "#);
+}
+
+#[test]
 fn a_word_after_a_switch_naming_no_file_is_exit_2_with_the_value_meant() {
     let ctx = dist();
     let run = ctx.cli(&["dist", "--overwrite", "yes", "--destination", "./out"]);
     assert_eq!(run.code, 2, "{}", run.log());
-    insta::with_settings!({ filters => first_minutes_filters() }, {
-        insta::assert_snapshot!("switch_with_a_word", run.stderr);
-    });
+    insta::assert_snapshot!(redact(&run.stderr), @r#"
+    error: `--overwrite` is a switch and takes only true or false; `yes` after it would be a path to ship, and no file `yes` exists. Did you mean `--overwrite=true`? (A path of that name is written `./yes`.)
+
+    Usage: stevedore [OPTIONS] [PATH]...
+           stevedore verify [OPTIONS] <DIR>
+           stevedore download [OPTIONS]
+           stevedore completions <SHELL>
+
+    For more information, try '--help'.
+    "#);
     assert!(!ctx.ws.join("out").exists(), "nothing shipped");
     // The same word naming a file is a path, as before.
     ctx.file("yes/file.txt", "a file under yes/");
@@ -202,11 +274,7 @@ fn every_setup_problem_is_said_at_once_before_the_scan_in_flag_words() {
     ]);
     // A bad input first: named as the flag it is on the command line.
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.stderr.contains("error: `--if-no-files-found`"),
-        "{}",
-        run.stderr
-    );
+    insta::assert_snapshot!(redact(&run.stderr), @"error: `--if-no-files-found`: `maybe` is not accepted; use one of warn, error, ignore");
     assert!(!run.stderr.contains("input `"), "{}", run.stderr);
     // Inputs right: every missing piece of the environment, together, and nothing scanned.
     let run = ctx.cli(&[
@@ -217,14 +285,12 @@ fn every_setup_problem_is_said_at_once_before_the_scan_in_flag_words() {
         "s3://bucket/builds",
     ]);
     assert_eq!(run.code, 2, "{}", run.log());
-    for problem in [
-        "needs `token`",
-        "needs GITHUB_REPOSITORY",
-        "needs a tag",
-        "needs AWS_ACCESS_KEY_ID",
-    ] {
-        assert!(run.stderr.contains(problem), "{problem}: {}", run.stderr);
-    }
+    insta::assert_snapshot!(redact(&run.stderr), @r#"
+    error: `--destination release` needs `token` (the action passes `${{ github.token }}`; the job needs `permissions: contents: write`; on the command line, `--token` or GH_TOKEN)
+    error: `--destination release` needs GITHUB_REPOSITORY (owner/name), which the runner sets; on the command line, `--repository owner/name`
+    error: `--destination release` needs a tag: this run's ref is `(unset)`, not a tag; set `tag` (or `release-id`), or run on a tag push
+    error: the s3:// destination needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials); set them in the step's `env:` or run aws-actions/configure-aws-credentials first
+    "#);
     assert!(
         !run.stderr.contains("Scanning"),
         "before the scan: {}",
@@ -233,15 +299,26 @@ fn every_setup_problem_is_said_at_once_before_the_scan_in_flag_words() {
     // Inputs for a destination that is not there are said to be ignored.
     let run = ctx.cli(&["dist", "--destination", "./out", "--tag", "v1", "--draft"]);
     assert_eq!(run.code, 0, "{}", run.log());
-    for input in ["`--tag`", "`--draft`"] {
-        assert!(
-            run.stderr.contains(&format!(
-                "warning: {input} is set but no `release` destination is given; it is ignored"
-            )),
-            "{input}: {}",
-            run.stderr
-        );
-    }
+    insta::assert_snapshot!(redact(&run.stderr), @r#"
+    warning: `--tag` is set but no `release` destination is given; it is ignored
+    warning: `--draft` is set but no `release` destination is given; it is ignored
+    ==> Selecting files
+    With the provided path, there will be 3 file(s) uploaded from `[TMP]/ws/dist`
+      app.tar.gz
+      bin/tool
+      notes.txt
+    ==> Scanning 3 files
+    hashed 3 files, 68.4 KiB in [TIME] ([RATE])
+    ==> Checking policies
+    ==> Uploading
+    copied 5 files to `[TMP]/ws/out`
+    stevedore: 3 files, 68.4 KiB, 0 duplicate(s), 0 finding(s), scanned in [TIME], total [TIME]
+    manifest: [TMP]/runner-temp/stevedore-[RUN]/stevedore-manifest.json
+    checksums: [TMP]/runner-temp/stevedore-[RUN]/SHA256SUMS
+    ./out: done, 5 files -> [TMP]/ws/out
+    warning: `--tag` is set but no `release` destination is given; it is ignored
+    warning: `--draft` is set but no `release` destination is given; it is ignored
+    "#);
 }
 
 #[test]
@@ -266,11 +343,27 @@ fn a_word_after_a_switch_is_a_positional_path() {
 }
 
 #[test]
-fn positional_paths_ship_to_a_directory() {
+fn positional_paths_ship_to_a_directory_from_their_common_root() {
     let ctx = dist();
     ctx.file("dist/other.zip", "not selected");
     let run = ctx.cli(&["dist/*.tar.gz", "dist/bin/*", "--destination", "./out"]);
     assert_eq!(run.code, 0, "{}", run.log());
+    // The console of a run on a laptop: stages, the selection, the report, no commands.
+    insta::assert_snapshot!(redact(&run.stderr), @r#"
+    ==> Selecting files
+    With the provided path, there will be 2 file(s) uploaded from `[TMP]/ws/dist`
+      app.tar.gz
+      bin/tool
+    ==> Scanning 2 files
+    hashed 2 files, 68.4 KiB in [TIME] ([RATE])
+    ==> Checking policies
+    ==> Uploading
+    copied 4 files to `[TMP]/ws/out`
+    stevedore: 2 files, 68.4 KiB, 0 duplicate(s), 0 finding(s), scanned in [TIME], total [TIME]
+    manifest: [TMP]/runner-temp/stevedore-[RUN]/stevedore-manifest.json
+    checksums: [TMP]/runner-temp/stevedore-[RUN]/SHA256SUMS
+    ./out: done, 4 files -> [TMP]/ws/out
+    "#);
     let shipped = read_tree(&ctx.ws.join("out"));
     let names: Vec<&str> = shipped.keys().map(String::as_str).collect();
     // Two patterns with different roots: the root is their common directory, `dist`.
@@ -404,34 +497,30 @@ fn verify_an_intact_tree_then_a_changed_a_missing_and_an_extra_file() {
     fs::remove_file(out.join("bin/tool")).expect("remove");
     fs::write(out.join(".stray"), "extra").expect("add a hidden file");
     fs::write(out.join("bin/added"), "extra").expect("add");
-    for list in [
-        &["out"][..],
-        &["out", "--checksums", sums.to_str().expect("utf8")][..],
-    ] {
-        let run = verify(&ctx, list);
-        assert_eq!(run.code, 3, "{list:?}\n{}", run.log());
-        for line in [
-            "changed: notes.txt (",
-            "missing: bin/tool",
-            "extra: .stray",
-            "extra: bin/added",
-            "4 listed: 2 intact, 1 changed, 1 missing; 2 extra",
-            "error: `out` does not match its list",
-        ] {
-            assert!(
-                run.stdout.contains(line),
-                "{list:?}: {line}\n{}",
-                run.stdout
-            );
-        }
-    }
+    // Against the manifest, which knows sizes...
     let run = verify(&ctx, &["out"]);
-    assert!(
-        run.stdout
-            .contains("changed: notes.txt (size 22 bytes, listed 14, SHA-256 differs)"),
-        "a manifest knows sizes\n{}",
-        run.stdout
-    );
+    assert_eq!(run.code, 3, "{}", run.log());
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `out` against `out/stevedore-manifest.json` (manifest, 4 files)
+    missing: bin/tool
+    changed: notes.txt (size 22 bytes, listed 14, SHA-256 differs)
+    extra: .stray
+    extra: bin/added
+    4 listed: 2 intact, 1 changed, 1 missing; 2 extra
+    error: `out` does not match its list
+    "#);
+    // ...and against the checksums alone.
+    let run = verify(&ctx, &["out", "--checksums", sums.to_str().expect("utf8")]);
+    assert_eq!(run.code, 3, "{}", run.log());
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `out` against `[TMP]/runner-temp/SHA256SUMS` (checksums, 4 files)
+    missing: bin/tool
+    changed: notes.txt (SHA-256 differs)
+    extra: .stray
+    extra: bin/added
+    4 listed: 2 intact, 1 changed, 1 missing; 2 extra
+    error: `out` does not match its list
+    "#);
     assert_eq!(
         fs::read(out.join("stevedore-manifest.json")).expect("manifest"),
         manifest,
@@ -446,12 +535,13 @@ fn verify_a_manifest_with_a_changed_mode() {
     fs::set_permissions(out.join("bin/tool"), fs::Permissions::from_mode(0o644)).expect("chmod");
     let run = verify(&ctx, &["out", "--manifest", "out/stevedore-manifest.json"]);
     assert_eq!(run.code, 3, "{}", run.log());
-    assert!(
-        run.stdout
-            .contains("changed: bin/tool (mode 0644, listed 0755)"),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `out` against `out/stevedore-manifest.json` (manifest, 4 files)
+    changed: bin/tool (mode 0644, listed 0755)
+    4 listed: 3 intact, 1 changed, 0 missing; 0 extra
+    only modes differ: modes do not survive every transfer (S3, HTTP downloads, `cp` under `umask 077`); `stevedore verify --no-modes` compares contents only
+    error: `out` does not match its list
+    "#);
     // A checksums file has no modes: the same tree is intact by its SHA-256 lines.
     let run = verify(&ctx, &["out", "--checksums", "out/SHA256SUMS"]);
     assert_eq!(run.code, 0, "{}", run.log());
@@ -503,11 +593,12 @@ fn verify_a_list_written_by_sha256sum() {
     let run = verify(&ctx, &["tree", "--checksums", "binary.sums"]);
     assert_eq!(run.code, 3, "{}", run.log());
     // The name is printed escaped, on one line.
-    assert!(
-        run.stdout.contains("changed: new%0Aline (SHA-256 differs)"),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `tree` against `binary.sums` (checksums, 5 files)
+    changed: new%0Aline (SHA-256 differs)
+    5 listed: 4 intact, 1 changed, 0 missing; 0 extra
+    error: `tree` does not match its list
+    "#);
 }
 
 #[test]
@@ -516,6 +607,8 @@ fn verify_refuses_lists_that_leave_the_directory() {
     ctx.file("tree/a", "a");
     ctx.file("secret", "outside");
     let digest = "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb";
+    // Every refusal is exit 2; what each says, in order.
+    let mut said = Vec::new();
     for name in ["../secret", "/etc/hostname", "sub/../../secret"] {
         fs::write(
             ctx.ws.join("sums"),
@@ -524,35 +617,26 @@ fn verify_refuses_lists_that_leave_the_directory() {
         .expect("list");
         let run = verify(&ctx, &["tree", "--checksums", "sums"]);
         assert_eq!(run.code, 2, "{name}\n{}", run.log());
-        assert!(
-            run.stdout
-                .contains(&format!("`sums` entry 2 names `{name}`")),
-            "{name}: {}",
-            run.stdout
-        );
+        said.push(run.stdout);
     }
     fs::write(ctx.ws.join("sums"), "not a checksums line\n").expect("list");
-    let run = verify(&ctx, &["tree", "--checksums", "sums"]);
-    assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.stdout.contains("`sums` line 1: not a checksums line"),
-        "{}",
-        run.stdout
-    );
-    let run = verify(&ctx, &["tree", "--checksums", "absent"]);
-    assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.stdout.contains("cannot read `absent`"),
-        "{}",
-        run.stdout
-    );
-    let run = verify(&ctx, &["tree"]);
-    assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.stdout.contains("pass --checksums FILE"),
-        "{}",
-        run.stdout
-    );
+    for args in [
+        &["tree", "--checksums", "sums"][..],
+        &["tree", "--checksums", "absent"][..],
+        &["tree"][..],
+    ] {
+        let run = verify(&ctx, args);
+        assert_eq!(run.code, 2, "{args:?}\n{}", run.log());
+        said.push(run.stdout);
+    }
+    insta::assert_snapshot!(redact(&said.concat()), @r#"
+    error: `sums` entry 2 names `../secret`: `..` leaves the directory; lists name files relative to the directory
+    error: `sums` entry 2 names `/etc/hostname`: an absolute path is outside the directory; lists name files relative to the directory
+    error: `sums` entry 2 names `sub/../../secret`: `..` leaves the directory; lists name files relative to the directory
+    error: `sums` line 1: not a checksums line: expected `<64 hex digits>  <name>` (or ` *<name>`), as sha256sum writes
+    error: cannot read `absent`: No such file or directory (os error 2); pass a readable file
+    error: `tree` holds neither stevedore-manifest.json nor SHA256SUMS: pass --checksums FILE (sha256sum format) or --manifest FILE (a stevedore manifest)
+    "#);
 }
 
 #[test]

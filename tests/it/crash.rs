@@ -79,15 +79,7 @@ fn kill_at(mut running: Running, anchor: impl Fn() -> bool, delay: Duration) -> 
 
 /// Entries beside `name` in `parent` that stevedore made (`.name.stevedore-*`).
 fn dir_leftovers(parent: &Path, name: &str) -> Vec<String> {
-    let prefix = format!(".{name}.stevedore-");
-    let mut out: Vec<String> = fs::read_dir(parent)
-        .expect("read_dir")
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(&prefix))
-        .collect();
-    out.sort();
-    out
+    crate::support::tree::names_in(parent, &format!(".{name}.stevedore-"))
 }
 
 /// `files` files of 256 KiB and a nested one: 120 make a copy long enough (tens of
@@ -240,7 +232,7 @@ fn a_target_moved_aside_by_a_killed_run_is_put_back_first() {
 
 mod s3 {
     use super::*;
-    use crate::s3server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+    use crate::support::s3server::{BUCKET, S3Server, credentials};
 
     fn inputs<'a>(server: &'a S3Server, destination: &'a str) -> [(&'a str, &'a str); 7] {
         [
@@ -265,13 +257,6 @@ mod s3 {
         }
     }
 
-    fn env() -> Vec<(String, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
-            ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_KEY.to_owned()),
-        ]
-    }
-
     #[test]
     fn s3_killed_mid_upload_then_rerun_equals_an_uninterrupted_upload() {
         let ctx = Ctx::new();
@@ -291,7 +276,7 @@ mod s3 {
         let started = Instant::now();
         let reference = ctx.action_env(
             &inputs(&server, &format!("s3://{BUCKET}/reference")),
-            &env(),
+            &credentials(),
         );
         assert_eq!(reference.code, 0, "{}", reference.log());
         eprintln!("s3: an uninterrupted upload took {:?}", started.elapsed());
@@ -312,7 +297,7 @@ mod s3 {
             let seen = format!("/{BUCKET}/{prefix}{anchor}");
             let before = server.open_multipart_uploads();
             let kill = kill_at(
-                ctx.spawn_action_env(&inputs, &env()),
+                ctx.spawn_action_env(&inputs, &credentials()),
                 || server.seen().iter().any(|s| s.target.starts_with(&seen)),
                 delay,
             );
@@ -326,7 +311,7 @@ mod s3 {
                 partial += 1;
             }
             orphans += open.iter().filter(|u| !before.contains(u)).count();
-            let rerun = ctx.action_env(&inputs, &env());
+            let rerun = ctx.action_env(&inputs, &credentials());
             assert_eq!(rerun.code, 0, "{at}: {}", rerun.log());
             assert!(
                 objects(&server, &prefix) == expected,
@@ -360,7 +345,7 @@ mod release {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::github::github;
+    use crate::support::github::github;
 
     const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
 
@@ -400,9 +385,8 @@ mod release {
 
     /// The releases of `repo`.
     fn releases(repo: &str) -> Vec<Rel> {
-        github().state(repo)["releases"]
-            .as_array()
-            .expect("releases")
+        github()
+            .releases(repo)
             .iter()
             .map(|r| {
                 let mut assets: Vec<Asset> = r["assets"]
@@ -587,8 +571,8 @@ mod artifact {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::emulator::{Job, emulator};
     use crate::support::Run;
+    use crate::support::emulator::{Job, emulator};
 
     /// Where the killed run had got to, as the service saw it.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

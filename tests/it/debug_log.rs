@@ -2,7 +2,7 @@
 //! every HTTP request attempt as `::debug::` lines, through the same redaction and
 //! escaping as every other line; nothing of the kind on an ordinary run.
 
-use crate::s3server::{BUCKET, Fault, S3Server, SECRET_KEY};
+use crate::support::s3server::{BUCKET, Fault, S3Server, SECRET_KEY, upload};
 use crate::support::{Ctx, Run};
 
 const SESSION_TOKEN: &str = "FQoGZXIvYXdzEXAMPLESESSIONTOKENdebug0123456789";
@@ -12,7 +12,7 @@ fn s3_run(ctx: &Ctx, server: &S3Server, prefix: &str, debug: Option<&str>) -> Ru
     if let Some(value) = debug {
         extra.push(("RUNNER_DEBUG", value));
     }
-    crate::s3::upload(ctx, server, prefix, SECRET_KEY, &extra)
+    upload(ctx, server, prefix, SECRET_KEY, &extra)
 }
 
 /// The data of every `::debug::` line that comes from a span closing (a timing).
@@ -70,8 +70,8 @@ fn a_debug_rerun_shows_stage_timings_and_every_request_attempt() {
     let run = s3_run(&ctx, &server, "dbg", Some("1"));
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(server.pending_faults(), 0);
-    crate::runner_log::assert_only_intended_commands(&run.stdout);
-    crate::runner_log::assert_only_intended_commands(&run.stderr);
+    crate::support::commands::assert_only_intended_commands(&run.stdout);
+    crate::support::commands::assert_only_intended_commands(&run.stderr);
 
     // Every stage's time, in pipeline order, and the destination's.
     let lines = timed(&run);
@@ -176,7 +176,7 @@ fn a_failed_debug_rerun_logs_every_attempt() {
     });
     let run = s3_run(&ctx, &server, "rerun", Some("1"));
     assert_eq!(run.code, 4, "{}", run.log());
-    crate::runner_log::assert_only_intended_commands(&run.stdout);
+    crate::support::commands::assert_only_intended_commands(&run.stdout);
     let lines = timed(&run);
     let seen = server.seen();
     let refused = seen

@@ -2,136 +2,16 @@
 //! official `@actions/artifact` client uploads, and what stevedore uploads, comes back byte
 //! for byte with its modes; layouts, `merge-multiple` conflicts, raw artifacts and inputs.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use crate::emulator::{Job, emulator};
-use crate::support::{Ctx, Run, parse_outputs, random_bytes, read_tree};
-
-/// Runs `stevedore download` as `download/action.yml` does: `INPUT_*`, no flags.
-pub fn run_download(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)]) -> Run {
-    run_download_env(ctx, inputs, &emulator().env(job))
-}
-
-/// [`run_download`] with an environment of the caller's.
-pub fn run_download_env(ctx: &Ctx, inputs: &[(&str, &str)], env: &[(String, String)]) -> Run {
-    run_download_as(ctx, inputs, env, None)
-}
-
-/// [`run_download_env`] as the Unix user `uid` (and its group of the same number), when given.
-pub fn run_download_as(
-    ctx: &Ctx,
-    inputs: &[(&str, &str)],
-    env: &[(String, String)],
-    uid: Option<u32>,
-) -> Run {
-    fs::write(&ctx.output, "").expect("reset output");
-    fs::write(&ctx.summary, "").expect("reset summary");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stevedore"));
-    if let Some(uid) = uid {
-        std::os::unix::process::CommandExt::uid(&mut cmd, uid);
-        std::os::unix::process::CommandExt::gid(&mut cmd, uid);
-    }
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &ctx.home)
-        .env("RUNNER_TEMP", &ctx.temp)
-        .env("GITHUB_WORKSPACE", &ctx.ws)
-        .env("GITHUB_OUTPUT", &ctx.output)
-        .env("GITHUB_STEP_SUMMARY", &ctx.summary)
-        .env("GITHUB_ACTIONS", "true")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&ctx.ws)
-        .arg("download");
-    for (name, value) in inputs {
-        cmd.env(
-            format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
-            value,
-        );
-    }
-    let out = cmd.output().expect("run stevedore download");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        outputs: parse_outputs(&fs::read_to_string(&ctx.output).expect("outputs")),
-        summary: fs::read_to_string(&ctx.summary).expect("summary"),
-    }
-}
-
-/// Every entry under `dir` (files, directories, links) with its mode and a hash of its
-/// bytes (or link target): what "`path` untouched" compares.
-pub fn snapshot(dir: &Path) -> BTreeMap<String, (u32, String)> {
-    use sha2::Digest as _;
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("entry").path();
-            let meta = fs::symlink_metadata(&path).expect("meta");
-            let rel = path
-                .strip_prefix(dir)
-                .expect("under")
-                .to_string_lossy()
-                .into_owned();
-            let content = if meta.file_type().is_symlink() {
-                format!("-> {}", fs::read_link(&path).expect("link").display())
-            } else if meta.is_dir() {
-                stack.push(path.clone());
-                "dir".into()
-            } else {
-                hex::encode(sha2::Sha256::digest(fs::read(&path).expect("read")))
-            };
-            out.insert(rel, (meta.permissions().mode() & 0o7777, content));
-        }
-    }
-    out
-}
-
-/// Entries beside `path` whose name starts `.stevedore-`: staging a run left behind.
-pub fn staging_left(path: &Path) -> Vec<PathBuf> {
-    fs::read_dir(path.parent().expect("parent"))
-        .expect("ls")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(".stevedore-"))
-        })
-        .collect()
-}
-
-/// A tree with an executable (0755), a multi-MiB binary, an empty file, a non-ASCII
-/// name and nested directories, under `ws/<dir>`.
-pub fn build_tree(ctx: &Ctx, dir: &str) -> PathBuf {
-    ctx.file(&format!("{dir}/readme.txt"), "hello download\n".repeat(300));
-    ctx.file(
-        &format!("{dir}/bin/tool.bin"),
-        random_bytes(3 * 1024 * 1024 + 17, 0x51_7CC1_B727_220A),
-    );
-    ctx.file(&format!("{dir}/empty.log"), "");
-    let exe = ctx.file(&format!("{dir}/bin/run.sh"), "#!/bin/sh\necho hi\n");
-    fs::set_permissions(exe, fs::Permissions::from_mode(0o755)).expect("chmod");
-    ctx.file(&format!("{dir}/docs/héllo wörld.md"), "# unicode\n");
-    ctx.ws.join(dir)
-}
-
-/// Uploads every file under `root` with the official client as artifact `name`.
-pub fn official_upload(job: &Job, name: &str, root: &Path) -> serde_json::Value {
-    let mut files: Vec<String> = read_tree(root)
-        .keys()
-        .map(|rel| root.join(rel).to_string_lossy().into_owned())
-        .collect();
-    files.sort();
-    let mut args = vec!["upload", name, root.to_str().expect("utf-8"), "6"];
-    args.extend(files.iter().map(String::as_str));
-    emulator().official(job, &args)
-}
+use crate::support::emulator::{emulator, official_upload, ship_zip};
+use crate::support::text::{annotations, redact_known};
+use crate::support::{
+    Ctx, build_tree, random_bytes, read_tree, run_download, run_download_env, run_download_into,
+    snapshot, staging_left,
+};
 
 fn mode(path: &Path) -> u32 {
     fs::metadata(path).expect("meta").permissions().mode() & 0o777
@@ -144,11 +24,7 @@ fn the_official_upload_comes_back_byte_identical_with_its_modes_and_digest() {
     let job = emulator().job();
     let theirs = official_upload(&job, "build", &root);
     let dest = ctx.temp.join("restored");
-    let run = run_download(
-        &ctx,
-        &job,
-        &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
-    );
+    let run = run_download_into(&ctx, &job, "build", &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(read_tree(&root) == read_tree(&dest), "the tree differs");
     assert_eq!(mode(&dest.join("bin/run.sh")), 0o755, "0755 stays 0755");
@@ -172,11 +48,31 @@ fn the_official_upload_comes_back_byte_identical_with_its_modes_and_digest() {
     assert_eq!(run.outputs["files"], "5");
     let bytes: u64 = read_tree(&root).values().map(|v| v.len() as u64).sum();
     assert_eq!(run.outputs["bytes"], bytes.to_string());
-    assert!(
-        run.summary.contains("stevedore download"),
-        "{}",
-        run.summary
-    );
+    // What the user reads: the console and the summary of a download.
+    let id = theirs["id"].to_string();
+    let digest = listed[0]["digest"].as_str().expect("digest");
+    let hex = digest.strip_prefix("sha256:").expect("sha256:<hex>");
+    let shown = |text: &str| redact_known(text, &[(&id, "[ID]"), (hex, "[DIGEST]")]);
+    insta::assert_snapshot!(shown(&run.log()), @r#"
+    ::group::Listing artifacts
+    ::endgroup::
+    ::group::Downloading 1 artifact (3.0 MiB)
+    ::stop-commands::[TOKEN]
+    build (id [ID], 3.0 MiB, sha256:[DIGEST])
+    ::[TOKEN]::
+    build: 5 files (3.0 MiB) in 1 attempt(s), sha256:[DIGEST]
+    ::endgroup::
+    stevedore download: 1 artifact, 5 files (3.0 MiB) into [TMP]/runner-temp/restored in [TIME]
+    "#);
+    insta::assert_snapshot!(shown(&run.summary), @r#"
+    ## ✅ stevedore download
+
+    1 artifact · 5 files · 3.0 MiB into `[TMP]/runner-temp/restored` in [TIME]
+
+    | Artifact | ID | Files | Size | Downloaded | SHA-256 | Verified |
+    |---|---:|---:|---:|---:|---|---|
+    | `build` | [ID] | 5 | 3.0 MiB | 3.0 MiB | `[DIGEST]` | ✅ |
+    "#);
     assert!(staging_left(&dest).is_empty());
 }
 
@@ -292,12 +188,8 @@ fn merge_multiple_refuses_two_different_files_naming_both_and_accepts_identical_
         ],
     );
     assert_eq!(run.code, 4, "{}", run.log());
-    let log = run.log();
-    assert!(
-        log.contains("`part-x`") && log.contains("`part-y`") && log.contains("conflict.txt"),
-        "names both artifacts and the file: {log}"
-    );
-    assert!(log.contains("::error"), "{log}");
+    // Both artifacts and the file are named, in an error annotation.
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore download::artifacts `part-x` and `part-y` both hold `conflict.txt` with different contents; with `merge-multiple: true` a path may come from one artifact only (identical copies are fine): download them without `merge-multiple`, or pick one with `name`/`pattern`; `path` was left as it was");
     assert_eq!(snapshot(&dest), before, "`path` untouched");
     assert!(staging_left(&dest).is_empty());
 
@@ -344,14 +236,7 @@ fn a_raw_artifact_is_saved_under_its_file_name() {
     );
     assert_eq!(up.code, 0, "{}", up.log());
     let dest = ctx.temp.join("raw");
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "tool-v1.bin"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "tool-v1.bin", &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(read_tree(&dest).keys().collect::<Vec<_>>(), ["tool-v1.bin"]);
     assert!(fs::read(dest.join("tool-v1.bin")).expect("read") == payload);
@@ -362,37 +247,39 @@ fn a_raw_artifact_is_saved_under_its_file_name() {
 fn bad_inputs_and_unknown_artifacts_exit_2_naming_them() {
     let ctx = Ctx::new();
     let job = emulator().job();
+    // Each is exit 2; what each says, in order.
+    let mut said = Vec::new();
     let run = run_download(&ctx, &job, &[("name", "a"), ("artifact-ids", "1")]);
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.log().contains("`name` and `artifact-ids`"),
-        "{}",
-        run.log()
-    );
+    said.push(run.log());
     let run = run_download(&ctx, &job, &[("digest-mismatch", "loud")]);
     assert_eq!(run.code, 2);
-    assert!(
-        run.log().contains("`digest-mismatch` is `loud`"),
-        "{}",
-        run.log()
-    );
+    said.push(run.log());
     ctx.file("a/f", "f");
-    official_upload(&job, "present", &ctx.ws.join("a"));
+    let present = official_upload(&job, "present", &ctx.ws.join("a"))["id"].to_string();
+    // Names what is missing and what exists.
     let run = run_download(&ctx, &job, &[("name", "absent")]);
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.log().contains("`absent`") && run.log().contains("present"),
-        "names what is missing and what exists: {}",
-        run.log()
-    );
+    said.push(run.log());
     let run = run_download_env(&ctx, &[("name", "x")], &[]);
     assert_eq!(run.code, 2);
-    assert!(run.log().contains("ACTIONS_RUNTIME_TOKEN"), "{}", run.log());
+    said.push(run.log());
+    insta::assert_snapshot!(
+        redact_known(&said.concat(), &[(&present, "[ID]")]),
+        @r#"
+        ::error title=stevedore download::`name` and `artifact-ids` cannot be used together; set only one of them
+        ::error title=stevedore download::`digest-mismatch` is `loud`; use ignore, info, warn or error (default error)
+        ::group::Listing artifacts
+        ::endgroup::
+        ::error title=stevedore download::artifact `absent` (input `name`) not found in the workflow run; it has `present (id [ID])`
+        ::error title=stevedore download::downloading this run's artifacts needs ACTIONS_RUNTIME_TOKEN, which the runner gives only to actions: use `uses: <owner>/stevedore/download@v1`, which passes it on, or give `github-token`, `repository` and `run-id` to download through the REST API
+        "#
+    );
 }
 
 #[test]
 fn another_runs_artifacts_come_through_the_rest_api_and_the_token_stays_secret() {
-    use crate::github::github;
+    use crate::support::github::github;
     const TOKEN: &str = "ghs_download14-reader-0123456789";
     let ctx = Ctx::new();
     let root = build_tree(&ctx, "dist");
@@ -457,24 +344,9 @@ fn another_runs_artifacts_come_through_the_rest_api_and_the_token_stays_secret()
     );
 }
 
-/// Ships `zip` as a raw artifact named `name` (stevedore `archive: false`): the service
-/// stores it as `application/zip` under a `.zip` path, so a download extracts it.
-pub fn ship_zip(ctx: &Ctx, job: &Job, name: &str, zip: &[u8]) {
-    ctx.file(name, zip);
-    let up = ctx.action_env(
-        &[
-            ("destination", "artifact"),
-            ("path", name),
-            ("archive", "false"),
-        ],
-        &emulator().env(job),
-    );
-    assert_eq!(up.code, 0, "{}", up.log());
-}
-
 #[test]
 fn a_hostile_artifact_is_refused_naming_the_entry_and_nothing_lands_anywhere() {
-    use crate::hostile_zip::{Raw, build};
+    use crate::support::zips::{Raw, build};
     let ctx = Ctx::new();
     let job = emulator().job();
     let zip = build(&[
@@ -486,14 +358,7 @@ fn a_hostile_artifact_is_refused_naming_the_entry_and_nothing_lands_anywhere() {
     fs::create_dir_all(&dest).expect("mkdir");
     fs::write(dest.join("before.txt"), "before").expect("write");
     let parent_before = snapshot(&ctx.temp.join("box"));
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "evil.zip"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "evil.zip", &dest);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(
         run.log().contains("../escape.txt"),
@@ -509,7 +374,7 @@ fn a_hostile_artifact_is_refused_naming_the_entry_and_nothing_lands_anywhere() {
 
 #[test]
 fn links_and_modes_in_an_artifact_come_back_as_links_and_modes() {
-    use crate::hostile_zip::{Raw, build};
+    use crate::support::zips::{Raw, build};
     let ctx = Ctx::new();
     let job = emulator().job();
     let zip = build(&[
@@ -520,14 +385,7 @@ fn links_and_modes_in_an_artifact_come_back_as_links_and_modes() {
     ]);
     ship_zip(&ctx, &job, "linked.zip", &zip);
     let dest = ctx.temp.join("linked");
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "linked.zip"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "linked.zip", &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(
         fs::read_link(dest.join("current")).expect("a link"),

@@ -8,13 +8,12 @@ use std::fs;
 
 use serde_json::json;
 
-use crate::download::{build_tree, official_upload, run_download, snapshot, staging_left};
-use crate::emulator::emulator;
-use crate::faultproxy::{Direction, Fault, FaultProxy};
-use crate::support::{Ctx, read_tree};
+use crate::support::emulator::{emulator, official_upload};
+use crate::support::faultproxy::{Direction, Fault, FaultProxy};
+use crate::support::{Ctx, build_tree, read_tree, run_download, snapshot, staging_left};
 
 /// A workspace whose `dist` tree the official client uploaded as `build` in a fresh job.
-fn uploaded() -> (Ctx, std::path::PathBuf, crate::emulator::Job) {
+fn uploaded() -> (Ctx, std::path::PathBuf, crate::support::emulator::Job) {
     let ctx = Ctx::new();
     let root = build_tree(&ctx, "dist");
     let job = emulator().job();
@@ -25,7 +24,7 @@ fn uploaded() -> (Ctx, std::path::PathBuf, crate::emulator::Job) {
 /// `stevedore download` of `build` into `dest`.
 fn download_build(
     ctx: &Ctx,
-    job: &crate::emulator::Job,
+    job: &crate::support::emulator::Job,
     dest: &std::path::Path,
 ) -> crate::support::Run {
     run_download(
@@ -44,7 +43,7 @@ fn existing_path(ctx: &Ctx) -> std::path::PathBuf {
     dest
 }
 
-fn calls(job: &crate::emulator::Job, method: &str) -> Vec<i64> {
+fn calls(job: &crate::support::emulator::Job, method: &str) -> Vec<i64> {
     emulator()
         .calls(job)
         .into_iter()
@@ -187,7 +186,7 @@ fn a_blob_store_that_goes_quiet_is_abandoned_after_the_idle_deadline_and_retried
     let mut env = emulator().env(&job);
     env.push(("STEVEDORE_HTTP_TIMEOUT".into(), "2".into()));
     let started = std::time::Instant::now();
-    let run = crate::download::run_download_env(
+    let run = crate::support::run_download_env(
         &ctx,
         &[("name", "build"), ("path", dest.to_str().expect("utf-8"))],
         &env,

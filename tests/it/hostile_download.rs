@@ -11,10 +11,12 @@ use std::os::unix::fs::{PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::download::{run_download, run_download_as, ship_zip, snapshot, staging_left};
-use crate::emulator::{Job, emulator};
-use crate::hostile_zip::{Raw, build};
-use crate::support::Ctx;
+use crate::support::emulator::{Job, emulator, ship_zip};
+use crate::support::tree::names_in;
+use crate::support::zips::{Raw, build};
+use crate::support::{
+    Ctx, STEVEDORE, run_download, run_download_as, run_download_into, snapshot, staging_left,
+};
 
 /// `partA`: alone, `l1` points at the root of `path` (four levels up from `a/b/c/d`).
 fn part_a() -> Vec<u8> {
@@ -57,6 +59,11 @@ impl Scene {
         }
     }
 
+    /// Ships `zip` as the raw artifact `name` of this scene's job.
+    fn ship(&self, name: &str, zip: &[u8]) {
+        ship_zip(&self.ctx, &self.job, name, zip);
+    }
+
     fn download(&self, inputs: &[(&str, &str)]) -> crate::support::Run {
         let mut all = inputs.to_vec();
         all.push(("path", self.dest.to_str().expect("utf-8")));
@@ -86,8 +93,8 @@ impl Scene {
 #[test]
 fn a_link_chain_across_merged_artifacts_is_refused() {
     let scene = Scene::new();
-    ship_zip(&scene.ctx, &scene.job, "partA.zip", &part_a());
-    ship_zip(&scene.ctx, &scene.job, "partB.zip", &part_b());
+    scene.ship("partA.zip", &part_a());
+    scene.ship("partB.zip", &part_b());
     let before = snapshot(&scene.boxed);
     let run = scene.download(&[("pattern", "part*"), ("merge-multiple", "true")]);
     scene.refused(&run, "a/b/c/d/l2", &before);
@@ -96,8 +103,8 @@ fn a_link_chain_across_merged_artifacts_is_refused() {
 #[test]
 fn a_link_chain_across_two_download_steps_into_one_path_is_refused() {
     let scene = Scene::new();
-    ship_zip(&scene.ctx, &scene.job, "partA.zip", &part_a());
-    ship_zip(&scene.ctx, &scene.job, "partB.zip", &part_b());
+    scene.ship("partA.zip", &part_a());
+    scene.ship("partB.zip", &part_b());
     let first = scene.download(&[("name", "partA.zip")]);
     assert_eq!(first.code, 0, "{}", first.log());
     assert_eq!(
@@ -117,12 +124,7 @@ fn a_link_through_a_link_path_already_holds_is_refused() {
     let scene = Scene::new();
     fs::create_dir_all(scene.dest.join("d")).expect("mkdir");
     symlink("../../outside", scene.dest.join("d/l1")).expect("a link of the workspace's own");
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
-        "down.zip",
-        &build(&[Raw::link("d/l2", "l1/secret.txt")]),
-    );
+    scene.ship("down.zip", &build(&[Raw::link("d/l2", "l1/secret.txt")]));
     let before = snapshot(&scene.boxed);
     let run = scene.download(&[("name", "down.zip")]);
     scene.refused(&run, "passes through the link `d/l1`", &before);
@@ -135,6 +137,22 @@ fn a_link_through_a_link_path_already_holds_is_refused() {
         fs::read_link(scene.dest.join("d/l2")).expect("placed"),
         Path::new("l1/secret.txt")
     );
+}
+
+/// The mount `made`, or `None` after saying why there is none: the test then returns
+/// without checking anything (see `Mount`, `Tmpfs`).
+#[allow(
+    clippy::print_stderr,
+    reason = "the test's own output says it checked nothing"
+)]
+fn mounted<T>(made: Result<T, String>, what: &str) -> Option<T> {
+    match made {
+        Ok(mount) => Some(mount),
+        Err(why) => {
+            eprintln!("SKIPPED ({what}): {why}");
+            None
+        }
+    }
 }
 
 /// A case-insensitive file system with links, mounted for one test: an NTFS image through
@@ -193,12 +211,11 @@ impl Drop for Mount {
 
 #[test]
 fn a_link_through_a_case_folded_name_is_refused_on_a_case_insensitive_file_system() {
-    let mount = match Mount::case_insensitive() {
-        Ok(mount) => mount,
-        Err(why) => {
-            eprintln!("SKIPPED (this machine cannot mount a case-insensitive file system): {why}");
-            return;
-        }
+    let Some(mount) = mounted(
+        Mount::case_insensitive(),
+        "this machine cannot mount a case-insensitive file system",
+    ) else {
+        return;
     };
     let ctx = Ctx::new();
     let job = emulator().job();
@@ -217,14 +234,7 @@ fn a_link_through_a_case_folded_name_is_refused_on_a_case_insensitive_file_syste
     fs::write(mount.dir.join("outside/secret.txt"), "outside").expect("write");
     let dest = mount.dir.join("dest");
     let before = snapshot(&mount.dir);
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "folded.zip"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "folded.zip", &dest);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(run.log().contains("a/b/c/d/l2"), "{}", run.log());
     assert_eq!(snapshot(&mount.dir), before, "nothing placed");
@@ -238,14 +248,7 @@ fn a_link_through_a_case_folded_name_is_refused_on_a_case_insensitive_file_syste
             Raw::link("a/latest", "../Docs/Readme.md"),
         ]),
     );
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "honest.zip"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "honest.zip", &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(
         fs::read(dest.join("a/latest")).expect("through the link"),
@@ -263,9 +266,7 @@ fn git_directories_are_never_written() {
         ("hook.zip", ".git/hooks/post-checkout"),
         ("nested.zip", "sub/.GIT/hooks/post-checkout"),
     ] {
-        ship_zip(
-            &scene.ctx,
-            &scene.job,
+        scene.ship(
             artifact,
             &build(&[
                 Raw::file("fine.txt", b"fine", 0o644),
@@ -419,12 +420,8 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_path_linked_to_another_file_system_is_staged_there() {
-    let mount = match Tmpfs::mount("size=16m") {
-        Ok(m) => m,
-        Err(why) => {
-            eprintln!("SKIPPED (this machine allows no mount): {why}");
-            return;
-        }
+    let Some(mount) = mounted(Tmpfs::mount("size=16m"), "this machine allows no mount") else {
+        return;
     };
     let ctx = Ctx::new();
     let job = emulator().job();
@@ -439,21 +436,10 @@ fn a_path_linked_to_another_file_system_is_staged_there() {
     let linked = ctx.temp.join("linked");
     symlink(mount.dir.join("real"), &linked).expect("link");
     for path in [&linked, &mount.dir] {
-        let run = run_download(
-            &ctx,
-            &job,
-            &[
-                ("name", "tree.zip"),
-                ("path", path.to_str().expect("utf-8")),
-            ],
-        );
+        let run = run_download_into(&ctx, &job, "tree.zip", path);
         assert_eq!(run.code, 0, "{}", run.log());
         assert_eq!(fs::read(path.join("dir/f.txt")).expect("placed"), b"across");
-        let left: Vec<_> = fs::read_dir(path)
-            .expect("ls")
-            .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(".stevedore-"))
-            .collect();
+        let left = names_in(path, ".stevedore-");
         assert!(left.is_empty(), "{left:?}");
     }
     assert_eq!(
@@ -464,12 +450,11 @@ fn a_path_linked_to_another_file_system_is_staged_there() {
 
 #[test]
 fn more_entries_than_free_inodes_are_refused_before_writing() {
-    let mount = match Tmpfs::mount("size=16m,nr_inodes=64") {
-        Ok(m) => m,
-        Err(why) => {
-            eprintln!("SKIPPED (this machine allows no mount): {why}");
-            return;
-        }
+    let Some(mount) = mounted(
+        Tmpfs::mount("size=16m,nr_inodes=64"),
+        "this machine allows no mount",
+    ) else {
+        return;
     };
     let ctx = Ctx::new();
     let job = emulator().job();
@@ -479,14 +464,7 @@ fn more_entries_than_free_inodes_are_refused_before_writing() {
     ship_zip(&ctx, &job, "many.zip", &build(&entries));
     let dest = mount.dir.join("dest");
     let before = snapshot(&mount.dir);
-    let run = run_download(
-        &ctx,
-        &job,
-        &[
-            ("name", "many.zip"),
-            ("path", dest.to_str().expect("utf-8")),
-        ],
-    );
+    let run = run_download_into(&ctx, &job, "many.zip", &dest);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(
         run.log().contains("holds 201 entries") && run.log().contains("room for"),
@@ -499,9 +477,7 @@ fn more_entries_than_free_inodes_are_refused_before_writing() {
 #[test]
 fn group_and_world_write_bits_are_dropped() {
     let scene = Scene::new();
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
+    scene.ship(
         "open.zip",
         &build(&[
             Raw::dir("shared/", 0o777),
@@ -564,9 +540,7 @@ fn a_link_an_earlier_step_placed_is_never_turned_elsewhere() {
     // Step 2 alone is safe: it only points `l1` one level shallower, which would send `l2`
     // above `path`.
     let scene = Scene::new();
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
+    scene.ship(
         "step1.zip",
         &build(&[
             Raw::file("a/b/c/d/readme", b"step 1", 0o644),
@@ -574,12 +548,7 @@ fn a_link_an_earlier_step_placed_is_never_turned_elsewhere() {
             Raw::link("a/b/l2", "l1/../../../../outside/secret.txt"),
         ]),
     );
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
-        "step2.zip",
-        &build(&[Raw::link("a/b/l1", "c")]),
-    );
+    scene.ship("step2.zip", &build(&[Raw::link("a/b/l1", "c")]));
     let first = scene.download(&[("name", "step1.zip")]);
     assert_eq!(first.code, 0, "{}", first.log());
     let before = snapshot(&scene.boxed);
@@ -598,12 +567,7 @@ fn a_link_an_earlier_step_placed_is_never_turned_elsewhere() {
 fn a_link_into_a_git_directory_is_refused() {
     let scene = Scene::new();
     fs::create_dir_all(scene.dest.join(".git/hooks")).expect("a repository");
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
-        "gitlink.zip",
-        &build(&[Raw::link("hooks", ".git/hooks")]),
-    );
+    scene.ship("gitlink.zip", &build(&[Raw::link("hooks", ".git/hooks")]));
     let before = snapshot(&scene.boxed);
     let run = scene.download(&[("name", "gitlink.zip")]);
     scene.refused(&run, "leads into the `.git` directory", &before);
@@ -642,25 +606,15 @@ fn a_preserved_link_named_with_a_backslash_is_refused_for_an_artifact() {
 /// `stevedore download` under `ulimit -n nofile` (a self-hosted runner's service gets
 /// 1024; macOS processes 256).
 fn run_download_limited(ctx: &Ctx, job: &Job, inputs: &[(&str, &str)], nofile: u32) -> i32 {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
+    ctx.step_command("sh", inputs, &emulator().env(job))
+        .arg("-c")
         .arg(format!("ulimit -n {nofile} && exec \"$0\" download"))
-        .arg(env!("CARGO_BIN_EXE_stevedore"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &ctx.home)
-        .env("RUNNER_TEMP", &ctx.temp)
-        .env("GITHUB_WORKSPACE", &ctx.ws)
-        .env("GITHUB_ACTIONS", "true")
-        .envs(emulator().env(job))
-        .current_dir(&ctx.ws);
-    for (name, value) in inputs {
-        cmd.env(
-            format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
-            value,
-        );
-    }
-    cmd.output().expect("run").status.code().unwrap_or(-1)
+        .arg(STEVEDORE)
+        .output()
+        .expect("run")
+        .status
+        .code()
+        .unwrap_or(-1)
 }
 
 #[test]
@@ -668,9 +622,7 @@ fn deep_artifacts_are_bounded_and_never_leave_their_staging_behind() {
     let scene = Scene::new();
     // Deeper than any build's tree: refused by name, before anything is written.
     let deep = "d/".repeat(1100);
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
+    scene.ship(
         "deep.zip",
         &build(&[Raw::file(&format!("{deep}f"), b"deep", 0o644)]),
     );
@@ -680,9 +632,7 @@ fn deep_artifacts_are_bounded_and_never_leave_their_staging_behind() {
     scene.refused(&run, "deeper than 128 directories", &before);
     // As deep as allowed, with few descriptors: placed, links checked, staging removed.
     let deep = "d/".repeat(120);
-    ship_zip(
-        &scene.ctx,
-        &scene.job,
+    scene.ship(
         "ok-deep.zip",
         &build(&[
             Raw::file(&format!("{deep}f"), b"deep", 0o644),

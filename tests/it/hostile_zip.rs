@@ -5,9 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,122 +14,8 @@ use stevedore::download::extract::{
     EntryKind, ExtractError, ExtractOptions, Extracted, extract_zip,
 };
 
-use crate::support::random_bytes;
-
-/// One entry as the test writes it: what the central directory declares can be made to lie.
-#[derive(Clone)]
-pub struct Raw {
-    pub name: Vec<u8>,
-    /// The bytes stored after the local header.
-    pub data: Vec<u8>,
-    pub method: u16,
-    pub crc: u32,
-    pub size: u64,
-    /// External attributes; `host` 3 makes the high half a Unix mode.
-    pub external: u32,
-    pub host: u8,
-}
-
-impl Raw {
-    /// A stored file with a Unix mode (archiver's attributes: `(S_IFREG|mode) << 16 | 0x20`).
-    pub fn file(name: &str, content: &[u8], mode: u32) -> Raw {
-        Raw {
-            name: name.as_bytes().to_vec(),
-            data: content.to_vec(),
-            method: 0,
-            crc: crc32fast::hash(content),
-            size: content.len() as u64,
-            external: ((0o100_000 | mode) << 16) | 0x20,
-            host: 3,
-        }
-    }
-
-    /// A deflated file.
-    pub fn deflated(name: &str, content: &[u8], mode: u32) -> Raw {
-        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
-        enc.write_all(content).expect("ok");
-        Raw {
-            data: enc.finish().expect("ok"),
-            method: 8,
-            ..Raw::file(name, content, mode)
-        }
-    }
-
-    /// A directory entry (trailing slash).
-    pub fn dir(name: &str, mode: u32) -> Raw {
-        Raw {
-            external: ((0o040_000 | mode) << 16) | 0x10,
-            ..Raw::file(name, b"", 0)
-        }
-    }
-
-    /// A link as Info-ZIP stores it: mode `S_IFLNK|0777`, the target as content.
-    pub fn link(name: &str, target: &str) -> Raw {
-        Raw {
-            external: (0o120_777 << 16),
-            ..Raw::file(name, target.as_bytes(), 0)
-        }
-    }
-}
-
-/// Local headers, data, central directory, end record (no data descriptors: the sizes are
-/// in the local header; the reader uses the central directory's).
-pub fn build(entries: &[Raw]) -> Vec<u8> {
-    let placed: Vec<(Raw, Option<u32>)> = entries.iter().map(|e| (e.clone(), None)).collect();
-    build_at(&placed)
-}
-
-/// As `build`; an entry with `Some(offset)` writes no local entry of its own: its central
-/// record points at `offset` (overlapping entries).
-pub fn build_at(entries: &[(Raw, Option<u32>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for (e, at) in entries {
-        let offset = at.unwrap_or(out.len() as u32);
-        if at.is_none() {
-            write_local(&mut out, e);
-        }
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&[0x2d, e.host]);
-        central.extend_from_slice(&20u16.to_le_bytes());
-        central.extend_from_slice(&0x0800u16.to_le_bytes());
-        central.extend_from_slice(&e.method.to_le_bytes());
-        central.extend_from_slice(&[0, 0, 0x21, 0]);
-        central.extend_from_slice(&e.crc.to_le_bytes());
-        central.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
-        central.extend_from_slice(&(e.size as u32).to_le_bytes());
-        central.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
-        central.extend_from_slice(&[0; 8]);
-        central.extend_from_slice(&e.external.to_le_bytes());
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(&e.name);
-    }
-    let cd_offset = out.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
-}
-
-fn write_local(out: &mut Vec<u8>, e: &Raw) {
-    out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    out.extend_from_slice(&20u16.to_le_bytes());
-    out.extend_from_slice(&0x0800u16.to_le_bytes());
-    out.extend_from_slice(&e.method.to_le_bytes());
-    out.extend_from_slice(&[0, 0, 0x21, 0]);
-    out.extend_from_slice(&e.crc.to_le_bytes());
-    out.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(e.size as u32).to_le_bytes());
-    out.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&e.name);
-    out.extend_from_slice(&e.data);
-}
+use crate::support::zips::{Raw, build, build_at, extract, write_local};
+use crate::support::{random_bytes, tree, walk};
 
 /// A scratch area: `parent/dest` (empty) and the zip outside `parent`.
 struct Scene {
@@ -157,44 +42,18 @@ impl Scene {
     }
 
     fn extract(&self, case_insensitive: bool) -> Result<Extracted, ExtractError> {
-        extract_zip(
-            &self.zip,
-            &self.dest,
-            &ExtractOptions {
-                case_insensitive,
-                ..ExtractOptions::default()
-            },
-            &|_| {},
-        )
+        extract(&self.zip, &self.dest, case_insensitive)
     }
 
     /// Everything below `parent`, as relative paths.
     fn listing(&self) -> Vec<String> {
-        let mut all = Vec::new();
-        walk(&self.parent, &self.parent, &mut all);
-        all.sort();
-        all
-    }
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    for entry in fs::read_dir(dir).expect("list") {
-        let path = entry.expect("ok").path();
-        out.push(
-            path.strip_prefix(root)
-                .expect("ok")
-                .to_string_lossy()
-                .into_owned(),
-        );
-        let meta = fs::symlink_metadata(&path).expect("stat");
-        if meta.is_dir() {
-            walk(root, &path, out);
-        }
+        walk(&self.parent).into_iter().map(|f| f.rel).collect()
     }
 }
 
 /// Extracts, expects a refusal whose message names `entry`, and proves nothing appeared
-/// beside the destination (nor anywhere under it that a link could lead out of).
+/// beside the destination (nor anywhere under it that a link could lead out of). Returns
+/// the message, the zip's temporary directory shown as `[TMP]`.
 #[track_caller]
 fn refused(entries: &[Raw], case_insensitive: bool, entry: &str) -> String {
     refused_bytes(&build(entries), case_insensitive, entry)
@@ -227,33 +86,53 @@ fn refused_bytes(bytes: &[u8], case_insensitive: bool, named: &str) -> String {
         .collect();
     siblings.sort();
     assert_eq!(siblings, ["artifact.zip", "parent"]);
-    message
+    message.replace(&scene.zip.display().to_string(), "[TMP]/artifact.zip")
 }
 
 #[test]
 fn names_that_climb_out_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let ok = Raw::file("ok.txt", b"fine", 0o644);
     for name in ["../evil", "a/../../evil", "sub/..", ".."] {
         let message = refused(&[ok.clone(), Raw::file(name, b"x", 0o644)], false, name);
         assert!(message.contains("`..` component"), "{message}");
+        said.push(message);
     }
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `../evil`: its name has a `..` component
+    `[TMP]/artifact.zip`: refused entry `a/../../evil`: its name has a `..` component
+    `[TMP]/artifact.zip`: refused entry `sub/..`: its name has a `..` component
+    `[TMP]/artifact.zip`: refused entry `..`: its name has a `..` component
+    "#);
 }
 
 #[test]
 fn absolute_names_and_drive_letters_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let tmp = tempfile::tempdir().expect("tempdir");
     let target = tmp.path().join("absolute-evil");
     let absolute = target.to_string_lossy().into_owned();
     let message = refused(&[Raw::file(&absolute, b"x", 0o644)], false, &absolute);
     assert!(message.contains("is absolute"), "{message}");
     assert!(!target.exists());
+    said.push(message.replace(&absolute, "[TMP]/absolute-evil"));
     for name in ["C:evil", "C:/evil", "c:\\evil"] {
-        refused(&[Raw::file(name, b"x", 0o644)], false, name);
+        said.push(refused(&[Raw::file(name, b"x", 0o644)], false, name));
     }
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `[TMP]/absolute-evil`: its name is absolute
+    `[TMP]/artifact.zip`: refused entry `C:evil`: its name starts with a drive letter
+    `[TMP]/artifact.zip`: refused entry `C:/evil`: its name starts with a drive letter
+    `[TMP]/artifact.zip`: refused entry `c:\evil`: its name contains a backslash
+    "#);
 }
 
 #[test]
 fn backslashes_empty_components_and_nul_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     for (name, why) in [
         ("..\\evil", "backslash"),
         ("dir\\file", "backslash"),
@@ -262,17 +141,29 @@ fn backslashes_empty_components_and_nul_are_refused() {
     ] {
         let message = refused(&[Raw::file(name, b"x", 0o644)], false, name);
         assert!(message.contains(why), "{message}");
+        said.push(message);
     }
     let message = refused(&[Raw::file("a\0b", b"x", 0o644)], false, "a\\u{0}b");
     assert!(message.contains("NUL"), "{message}");
+    said.push(message);
     // A name that is not UTF-8.
     let mut raw = Raw::file("x", b"x", 0o644);
     raw.name = b"bad\xffname".to_vec();
-    refused(&[raw], false, "bad\u{fffd}name");
+    said.push(refused(&[raw], false, "bad\u{fffd}name"));
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `..\evil`: its name contains a backslash
+    `[TMP]/artifact.zip`: refused entry `dir\file`: its name contains a backslash
+    `[TMP]/artifact.zip`: refused entry `a//b`: its name has an empty or `.` component
+    `[TMP]/artifact.zip`: refused entry `./a`: its name has an empty or `.` component
+    `[TMP]/artifact.zip`: refused entry `a\u{0}b`: its name contains NUL
+    `[TMP]/artifact.zip`: refused entry `bad�name`: its name is not UTF-8
+    "#);
 }
 
 #[test]
 fn duplicates_are_refused_and_case_collisions_when_the_target_folds_case() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let message = refused(
         &[
             Raw::file("same.txt", b"one", 0o644),
@@ -282,12 +173,13 @@ fn duplicates_are_refused_and_case_collisions_when_the_target_folds_case() {
         "same.txt",
     );
     assert!(message.contains("twice"), "{message}");
+    said.push(message);
     // A file and a directory of the same path are the same path.
-    refused(
+    said.push(refused(
         &[Raw::file("x", b"one", 0o644), Raw::dir("x/", 0o755)],
         false,
         "x",
-    );
+    ));
     let pair = [
         Raw::file("Readme.md", b"one", 0o644),
         Raw::file("README.md", b"two", 0o644),
@@ -297,6 +189,7 @@ fn duplicates_are_refused_and_case_collisions_when_the_target_folds_case() {
         message.contains("Readme.md") && message.contains("case-insensitive"),
         "{message}"
     );
+    said.push(message);
     // Case-sensitive target: both are distinct files.
     let scene = Scene::new(&build(&pair));
     let done = scene.extract(false).expect("ok");
@@ -309,10 +202,17 @@ fn duplicates_are_refused_and_case_collisions_when_the_target_folds_case() {
         fs::read(scene.dest.join("Readme.md")).expect("read back"),
         b"one"
     );
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `same.txt`: the archive holds it twice
+    `[TMP]/artifact.zip`: refused entry `x/`: the archive holds it twice
+    `[TMP]/artifact.zip`: refused entry `README.md`: it collides with `Readme.md` on a case-insensitive file system
+    "#);
 }
 
 #[test]
 fn an_entry_below_a_file_or_a_link_is_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let message = refused(
         &[
             Raw::file("a", b"file", 0o644),
@@ -322,15 +222,16 @@ fn an_entry_below_a_file_or_a_link_is_refused() {
         "a/b",
     );
     assert!(message.contains("passes through `a`"), "{message}");
+    said.push(message);
     // Order does not matter: the child first.
-    refused(
+    said.push(refused(
         &[
             Raw::file("a/b", b"x", 0o644),
             Raw::file("a", b"file", 0o644),
         ],
         false,
         "a/b",
-    );
+    ));
     // Through a link entry that points inside (innocent alone).
     let message = refused(
         &[
@@ -342,22 +243,32 @@ fn an_entry_below_a_file_or_a_link_is_refused() {
         "l/x",
     );
     assert!(message.contains("passes through `l`"), "{message}");
+    said.push(message);
     // The classic: a link to `..` and a file written through it.
-    refused(
+    said.push(refused(
         &[Raw::link("up", ".."), Raw::file("up/evil", b"x", 0o644)],
         false,
         "up/evil",
-    );
+    ));
     // Case-folded: `L/x` passes through `l` on a case-insensitive target.
-    refused(
+    said.push(refused(
         &[Raw::link("l", "."), Raw::file("L/x", b"x", 0o644)],
         true,
         "L/x",
-    );
+    ));
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `a/b`: its path passes through `a`, which is not a directory
+    `[TMP]/artifact.zip`: refused entry `a/b`: its path passes through `a`, which is not a directory
+    `[TMP]/artifact.zip`: refused entry `l/x`: its path passes through `l`, which is not a directory
+    `[TMP]/artifact.zip`: refused entry `up/evil`: its path passes through `up`, which is not a directory
+    `[TMP]/artifact.zip`: refused entry `L/x`: its path passes through `l`, which is not a directory
+    "#);
 }
 
 #[test]
 fn links_that_point_outside_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     for (target, why) in [
         ("/etc/passwd", "is absolute"),
         ("..", "outside the destination"),
@@ -368,9 +279,11 @@ fn links_that_point_outside_are_refused() {
     ] {
         let message = refused(&[Raw::link("link", target)], false, "link");
         assert!(message.contains(why), "{target}: {message}");
+        said.push(message);
     }
     let message = refused(&[Raw::link("d/deep", "../../..")], false, "d/deep");
     assert!(message.contains("outside"), "{message}");
+    said.push(message);
     // d/l1 -> .. stays inside alone; d/l2 -> l1/.. would be the destination's parent.
     let message = refused(
         &[Raw::link("d/l1", ".."), Raw::link("d/l2", "l1/..")],
@@ -381,10 +294,23 @@ fn links_that_point_outside_are_refused() {
         message.contains("passes through the link `d/l1`"),
         "{message}"
     );
+    said.push(message);
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused link `link` -> `/etc/passwd`: the target is absolute
+    `[TMP]/artifact.zip`: refused link `link` -> `..`: it points outside the destination
+    `[TMP]/artifact.zip`: refused link `link` -> `a/../../x`: it points outside the destination
+    `[TMP]/artifact.zip`: refused link `link` -> `../parent-sibling`: it points outside the destination
+    `[TMP]/artifact.zip`: refused link `link` -> `C:/Windows`: the target starts with a drive letter
+    `[TMP]/artifact.zip`: refused link `link` -> `..\x`: the target contains a backslash
+    `[TMP]/artifact.zip`: refused link `d/deep` -> `../../..`: it points outside the destination
+    `[TMP]/artifact.zip`: refused link `d/l2` -> `l1/..`: it passes through the link `d/l1` and so points outside the destination
+    "#);
 }
 
 #[test]
 fn zip_bombs_with_lying_sizes_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let zeros = vec![0u8; 4 << 20];
     // Declares less than the stream produces: stopped at the declared size.
     let mut short = Raw::deflated("bomb.bin", &zeros, 0o644);
@@ -394,6 +320,7 @@ fn zip_bombs_with_lying_sizes_are_refused() {
         message.contains("beyond the 1000 bytes it declares"),
         "{message}"
     );
+    said.push(message);
     // Declares more than deflate can expand its bytes to: refused before inflating.
     let mut huge = Raw::deflated("huge.bin", b"tiny", 0o644);
     huge.size = u64::from(u32::MAX - 1);
@@ -402,10 +329,11 @@ fn zip_bombs_with_lying_sizes_are_refused() {
         message.contains("more than deflate can expand to"),
         "{message}"
     );
+    said.push(message);
     // Stored with a size other than its bytes.
     let mut stored = Raw::file("stored.bin", b"abc", 0o644);
     stored.size = 3_000_000;
-    refused(&[stored], false, "stored.bin");
+    said.push(refused(&[stored], false, "stored.bin"));
     // Overlapping entries (how a small zip declares an enormous total): `outer`'s data is
     // `inner`'s whole local entry, and `inner`'s central record points inside it.
     let inner = Raw::deflated("inner", &zeros, 0o644);
@@ -416,25 +344,46 @@ fn zip_bombs_with_lying_sizes_are_refused() {
     let bytes = build_at(&[(outer, None), (inner, Some(inside))]);
     let message = refused_bytes(&bytes, false, "inner");
     assert!(message.contains("overlaps entry `outer`"), "{message}");
+    said.push(message);
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: refused entry `bomb.bin`: its data expands beyond the 1000 bytes it declares
+    `[TMP]/artifact.zip`: refused entry `huge.bin`: declares 4294967294 bytes from 6 deflated bytes, more than deflate can expand to
+    `[TMP]/artifact.zip`: refused entry `stored.bin`: stored with 3 bytes of data but declares 3000000 bytes
+    `[TMP]/artifact.zip`: refused entry `inner`: its data overlaps entry `outer`
+    "#);
 }
 
 #[test]
 fn crc_mismatch_and_truncation_are_refused() {
+    // What each refusal says, in order.
+    let mut said = Vec::new();
     let content = random_bytes(300_000, 7);
     let mut bad = Raw::deflated("data.bin", &content, 0o644);
     bad.crc ^= 1;
     let message = refused(&[Raw::file("ok", b"ok", 0o644), bad], false, "data.bin");
     assert!(message.contains("CRC-32"), "{message}");
+    said.push(message);
     // A flipped byte in stored data.
     let mut flipped = Raw::file("stored.bin", &content, 0o644);
     flipped.data[1000] ^= 0xff;
-    refused(&[flipped], false, "stored.bin");
+    said.push(refused(&[flipped], false, "stored.bin"));
     // A truncated download: the end records are gone.
     let whole = build(&[Raw::deflated("data.bin", &content, 0o644)]);
     let message = refused_bytes(&whole[..whole.len() / 2], false, "artifact.zip");
     assert!(message.contains("not a complete zip"), "{message}");
+    said.push(message);
     // Cut inside the central directory's last bytes.
-    refused_bytes(&whole[..whole.len() - 10], false, "artifact.zip");
+    said.push(refused_bytes(
+        &whole[..whole.len() - 10],
+        false,
+        "artifact.zip",
+    ));
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    `[TMP]/artifact.zip`: entry `data.bin` is damaged: CRC-32 613f8b8c where 613f8b8d was declared
+    `[TMP]/artifact.zip`: entry `stored.bin` is damaged: CRC-32 fae4960f where 613f8b8c was declared
+    `[TMP]/artifact.zip` is not a complete zip: no end of central directory record (not a zip, or truncated)
+    `[TMP]/artifact.zip` is not a complete zip: no end of central directory record (not a zip, or truncated)
+    "#);
 }
 
 #[test]
@@ -447,39 +396,6 @@ fn the_destination_must_be_empty() {
         fs::read(scene.dest.join("already")).expect("read back"),
         b"here"
     );
-}
-
-/// Files, directories and links below `dir`: path -> (kind, mode, bytes or target).
-pub fn tree(dir: &Path) -> BTreeMap<String, (char, u32, Vec<u8>)> {
-    let mut paths = Vec::new();
-    walk(dir, dir, &mut paths);
-    paths
-        .into_iter()
-        .map(|rel| {
-            let path = dir.join(&rel);
-            let meta = fs::symlink_metadata(&path).expect("stat");
-            let value = if meta.file_type().is_symlink() {
-                (
-                    'l',
-                    0o777,
-                    fs::read_link(&path)
-                        .expect("ok")
-                        .to_string_lossy()
-                        .as_bytes()
-                        .to_vec(),
-                )
-            } else if meta.is_dir() {
-                ('d', meta.permissions().mode() & 0o7777, Vec::new())
-            } else {
-                (
-                    'f',
-                    meta.permissions().mode() & 0o7777,
-                    fs::read(&path).expect("read back"),
-                )
-            };
-            (rel, value)
-        })
-        .collect()
 }
 
 #[test]
@@ -593,16 +509,7 @@ fn an_info_zip_archive_with_links_comes_back_identical() {
     assert!(status.success());
     let dest = tmp.path().join("dest");
     fs::create_dir(&dest).expect("set up the scene");
-    let done = extract_zip(
-        &zip,
-        &dest,
-        &ExtractOptions {
-            case_insensitive: false,
-            ..ExtractOptions::default()
-        },
-        &|_| {},
-    )
-    .expect("ok");
+    let done = extract(&zip, &dest, false).expect("ok");
     assert_eq!(done.files, 2);
     assert_eq!(tree(&dest), tree(&src));
 }
@@ -634,10 +541,10 @@ fn the_official_clients_zip_comes_back_with_its_modes() {
         fs::set_permissions(&path, fs::Permissions::from_mode(*mode)).expect("set up the scene");
         args.push(path.to_string_lossy().into_owned());
     }
-    let job = crate::emulator::emulator().job();
+    let job = crate::support::emulator::emulator().job();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    crate::emulator::emulator().official(&job, &args);
-    let zip = crate::emulator::emulator().stored(&job, "theirs");
+    crate::support::emulator::emulator().official(&job, &args);
+    let zip = crate::support::emulator::emulator().stored(&job, "theirs");
     let scene = Scene::new(&zip);
     let done = scene.extract(false).expect("the official zip extracts");
     assert_eq!(done.files, 4);

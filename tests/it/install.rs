@@ -10,96 +10,17 @@
 //!   the token over exactly when `stevedore download` reads this run's artifacts.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::support::{Ctx, parse_outputs};
-
-const VERSION: &str = "0.1.0";
-
-/// A loopback HTTP/1.1 server of the files under a directory, standing in for the release
-/// host; it records the path of every request it receives.
-pub struct Server {
-    /// `http://<host>:<port>`, without a trailing `/`.
-    pub url: String,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    /// The request paths received so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("lock").clone()
-    }
-}
-
-/// Serves `root` on a free port of 127.0.0.1.
-pub fn serve(root: PathBuf) -> Server {
-    serve_on("127.0.0.1", root)
-}
-
-/// Serves `root` on a free port of `ip` (`127.0.0.1`, `127.0.0.2`, `::1`).
-pub fn serve_on(ip: &str, root: PathBuf) -> Server {
-    let listener = TcpListener::bind((ip, 0)).expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&requests);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let root = root.clone();
-            let seen = Arc::clone(&seen);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(&stream);
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
-                    return;
-                }
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    line.clear();
-                }
-                let path = request
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/')
-                    .to_owned();
-                seen.lock().expect("lock").push(path.clone());
-                let mut stream = &stream;
-                match fs::read(root.join(&path)) {
-                    Ok(body) if !path.contains("..") => {
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        );
-                        let _ = stream.write_all(&body);
-                    }
-                    _ => {
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                        );
-                    }
-                }
-            });
-        }
-    });
-    let host = if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_owned()
-    };
-    Server {
-        url: format!("http://{host}:{port}"),
-        requests,
-    }
-}
+use crate::support::install::{InstallStep, VERSION, asset_path, pinned_installer, release_asset};
+use crate::support::servers::{serve, serve_on};
+use crate::support::text::{annotations, redact_known};
+use crate::support::{Ctx, STEVEDORE, owned, parse_outputs};
 
 /// The platform the installer is told it runs on, with its target and executable name.
 #[derive(Clone, Copy)]
@@ -153,31 +74,14 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = fs::canonicalize(dir.path()).expect("canonical");
         let payload = program(GOOD);
-        let src = Path::new(env!("CARGO_MANIFEST_DIR"));
         let action = root.join("action");
-        fs::create_dir_all(action.join("dist")).expect("mkdir");
-        fs::copy(src.join("dist/install.sh"), action.join("dist/install.sh")).expect("copy");
-        let manifest = fs::read_to_string(src.join("dist/manifest.txt")).expect("manifest");
-        assert!(
-            manifest.contains(&format!("\nversion {VERSION}\n")),
-            "{manifest}"
+        pinned_installer(
+            &action,
+            platform.target,
+            &hex::encode(Sha256::digest(&payload)),
         );
-        fs::write(
-            action.join("dist/manifest.txt"),
-            format!(
-                "{manifest}{} {}\n",
-                platform.target,
-                hex::encode(Sha256::digest(&payload))
-            ),
-        )
-        .expect("manifest");
         let release = root.join("release");
-        let asset = release.join(format!("v{VERSION}")).join(format!(
-            "stevedore-{VERSION}-{}{}",
-            platform.target, platform.suffix
-        ));
-        fs::create_dir_all(asset.parent().expect("parent")).expect("mkdir");
-        fs::write(&asset, &payload).expect("asset");
+        release_asset(&release, platform.target, platform.suffix, &payload);
         Fixture {
             _dir: dir,
             root,
@@ -218,15 +122,9 @@ impl Fixture {
     /// [`Fixture::install`] with extra environment variables.
     fn install_env(&self, dirs: &Dirs, base: &str, env: &[(&str, &Path)]) -> Install {
         fs::write(&dirs.output, "").expect("reset output");
-        let mut cmd = Command::new("bash");
+        let mut cmd = dirs.step(self.platform, &self.action).command("bash");
         cmd.arg(self.action.join("dist/install.sh"))
             .current_dir(&self.root)
-            .env("GITHUB_ACTION_PATH", &self.action)
-            .env("RUNNER_OS", self.platform.os)
-            .env("RUNNER_ARCH", self.platform.arch)
-            .env("RUNNER_TEMP", &dirs.temp)
-            .env("RUNNER_TOOL_CACHE", &dirs.tool_cache)
-            .env("GITHUB_OUTPUT", &dirs.output)
             .env("STEVEDORE_DOWNLOAD_BASE", base)
             .envs(env.iter().copied());
         if let Some(spy) = &dirs.spy {
@@ -235,15 +133,7 @@ impl Fixture {
             paths.extend(std::env::split_paths(&path));
             cmd.env("PATH", std::env::join_paths(paths).expect("PATH"));
         }
-        let out = cmd.output().expect("install.sh runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let outputs = parse_outputs(&fs::read_to_string(&dirs.output).expect("output"));
-        Install {
-            ok: out.status.success(),
-            log: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
-            stdout,
-            path: outputs.get("path").map(PathBuf::from),
-        }
+        Install::read(&cmd.output().expect("install.sh runs"), dirs)
     }
 }
 
@@ -253,6 +143,20 @@ struct Dirs {
     tool_cache: PathBuf,
     output: PathBuf,
     spy: Option<CurlSpy>,
+}
+
+impl Dirs {
+    /// The install step of `action_path` on `platform` in this job.
+    fn step<'a>(&'a self, platform: Platform, action_path: &'a Path) -> InstallStep<'a> {
+        InstallStep {
+            action_path,
+            os: platform.os,
+            arch: platform.arch,
+            temp: &self.temp,
+            tool_cache: &self.tool_cache,
+            output: &self.output,
+        }
+    }
 }
 
 /// A `curl` first on `PATH` that notes each call and then runs the real curl: it shows
@@ -299,6 +203,18 @@ struct Install {
 }
 
 impl Install {
+    /// What the install step `out` printed and wrote to `dirs`' `$GITHUB_OUTPUT`.
+    fn read(out: &std::process::Output, dirs: &Dirs) -> Install {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let outputs = parse_outputs(&fs::read_to_string(&dirs.output).expect("output"));
+        Install {
+            ok: out.status.success(),
+            log: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+            stdout,
+            path: outputs.get("path").map(PathBuf::from),
+        }
+    }
+
     /// The emitted path of a successful install.
     fn path(&self) -> &Path {
         assert!(self.ok, "install failed:\n{}", self.log);
@@ -320,12 +236,7 @@ fn run(path: &Path) -> String {
 /// Directories under `dir` whose name starts with `stevedore.`: private copies the
 /// installer left behind.
 fn private_dirs(dir: &Path) -> Vec<String> {
-    fs::read_dir(dir)
-        .expect("read_dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("stevedore."))
-        .collect()
+    crate::support::tree::names_in(dir, "stevedore.")
 }
 
 #[test]
@@ -383,26 +294,15 @@ fn install_download_action(fx: &Fixture, dirs: &Dirs, base: &str) -> Install {
         .expect("install step")
         .to_owned();
     fs::write(&dirs.output, "").expect("reset output");
-    let out = Command::new("bash")
+    let out = dirs
+        .step(fx.platform, &sub)
+        .command("bash")
         .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
         .current_dir(&fx.root)
-        .env("GITHUB_ACTION_PATH", &sub)
-        .env("RUNNER_OS", fx.platform.os)
-        .env("RUNNER_ARCH", fx.platform.arch)
-        .env("RUNNER_TEMP", &dirs.temp)
-        .env("RUNNER_TOOL_CACHE", &dirs.tool_cache)
-        .env("GITHUB_OUTPUT", &dirs.output)
         .env("STEVEDORE_DOWNLOAD_BASE", base)
         .output()
         .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let outputs = parse_outputs(&fs::read_to_string(&dirs.output).expect("output"));
-    Install {
-        ok: out.status.success(),
-        log: format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
-        stdout,
-        path: outputs.get("path").map(PathBuf::from),
-    }
+    Install::read(&out, dirs)
 }
 
 #[test]
@@ -481,9 +381,7 @@ fn the_emitted_binary_is_a_private_verified_copy() {
 
     // A tampered cache and a tampered release: refused, nothing emitted, nothing left.
     fs::write(&cached, program(EVIL)).expect("tamper");
-    let asset = fx
-        .release
-        .join(format!("v{VERSION}/stevedore-{VERSION}-{}", LINUX.target));
+    let asset = fx.release.join(asset_path(LINUX.target, ""));
     fs::write(&asset, program(EVIL)).expect("tamper release");
     let before = private_dirs(&dirs.temp);
     let third = fx.install(&dirs, &server.url);
@@ -497,6 +395,14 @@ fn the_emitted_binary_is_a_private_verified_copy() {
         "{}",
         third.log
     );
+    let root = fx.root.display().to_string();
+    insta::assert_snapshot!(
+        redact_known(
+            &annotations(&third.stdout),
+            &[(&root, "[ROOT]"), (&server.url, "[RELEASE HOST]")]
+        ),
+        @"::error title=stevedore install::SHA-256 mismatch for [RELEASE HOST]/v0.1.0/stevedore-0.1.0-x86_64-unknown-linux-musl: expected f1d5a2f4141cfbf33db452cb69e107c1a8692ec50b07a3cc67caed9bcfc7bda1 (dist/manifest.txt), got 26c46c8e19d4a615b53118a872d08dd4409995172b6804342ea4d95257ab4da8; refusing to run it"
+    );
     assert_eq!(
         private_dirs(&dirs.temp),
         before,
@@ -505,6 +411,10 @@ fn the_emitted_binary_is_a_private_verified_copy() {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "the inline snapshot of every refusal"
+)]
 fn hostile_download_bases_fail_closed_before_any_download() {
     let fx = Fixture::new(LINUX);
     let good = serve(fx.release.clone());
@@ -536,6 +446,13 @@ fn hostile_download_bases_fail_closed_before_any_download() {
         "http://mirror.example.com/releases".to_owned(),
         "https:///releases".to_owned(),
     ];
+    // What the install step says for each base, ports shown as [PORT].
+    let mut said = Vec::new();
+    let port_of_good = format!(":{good_port}");
+    let known = [
+        (other_authority.as_str(), "127.0.0.2:[PORT]"),
+        (port_of_good.as_str(), ":[PORT]"),
+    ];
     for (i, base) in hostile.iter().enumerate() {
         let mut dirs = fx.dirs(&format!("temp-{i}"), &format!("cache-{i}"));
         let spy = CurlSpy::new(fx.root.join(format!("spy-{i}")));
@@ -561,7 +478,51 @@ fn hostile_download_bases_fail_closed_before_any_download() {
             private_dirs(&dirs.temp).is_empty(),
             "{base}: left a directory"
         );
+        said.push(redact_known(
+            &format!("{base}\n  {}", annotations(&out.stdout)),
+            &known,
+        ));
     }
+    insta::assert_snapshot!(said.join("\n"), @r#"
+    http://127.0.0.1:80@127.0.0.2:[PORT]
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://127.0.0.1:[PORT]@evil.example
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://127.0.0.1@127.0.0.2:[PORT]/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://127.0.0.1.evil.example/releases
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1]): http://127.0.0.1.evil.example/releases
+    http://localhost.evil/releases
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1]): http://localhost.evil/releases
+    http://127.0.0.1:abc/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has a port that is not a number (abc): http://127.0.0.1:abc
+    http://127.0.0.1:/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has a port that is not a number (): http://127.0.0.1:
+    http://127.0.0.1:80:90/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has a port that is not a number (80:90): http://127.0.0.1:80:90
+    http://127.0.0.1#@127.0.0.2:[PORT]/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://127.0.0.1?@127.0.0.2:[PORT]/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://[::1]@127.0.0.2:[PORT]/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    http://[::1]x/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has a port that is not a number (:1]x): http://[::1]x
+    http://127.0.0.1%2eevil.example/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has characters that do not belong in a host name (127.0.0.1%2eevil.example): http://127.0.0.1%2eevil.example
+    http://127.0.0.1 /
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain spaces or control characters
+    https://user:hunter2-not-for-logs@127.0.0.2:[PORT]/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    https://hunter2-not-for-logs@github.com/o/r/releases/download
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must not contain user information (`user@` before the host); the URL is not shown, as that part may be a credential
+    ftp://127.0.0.1/
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1]): ftp://127.0.0.1
+    http://mirror.example.com/releases
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1]): http://mirror.example.com/releases
+    https:///releases
+      ::error title=stevedore install::STEVEDORE_DOWNLOAD_BASE has no host: https:///releases
+    "#);
     assert!(good.requests().is_empty(), "{:?}", good.requests());
     assert!(other.requests().is_empty(), "{:?}", other.requests());
 
@@ -578,7 +539,7 @@ fn loopback_forms_are_accepted_over_http() {
     let v4 = serve(fx.release.clone());
     let v6 = serve_on("::1", fx.release.clone());
     let v4_port = v4.url.rsplit(':').next().expect("port").to_owned();
-    let asset = format!("v{VERSION}/stevedore-{VERSION}-{}", LINUX.target);
+    let asset = asset_path(LINUX.target, "");
 
     for (i, (base, server)) in [
         (v4.url.clone(), &v4),
@@ -820,7 +781,7 @@ fn the_download_sub_action_hands_the_token_over_exactly_when_this_runs_artifacts
         action.contains(&format!("if: {DOWNLOAD_CREDENTIALS_IF}\n")),
         "download/action.yml's credentials step condition changed; update DOWNLOAD_CREDENTIALS_IF"
     );
-    let github = crate::github::github();
+    let github = crate::support::github::github();
     let ctx = Ctx::new();
     // The action's defaults are this run; the others name another run or repository.
     for (token, repository, run_id) in [
@@ -829,30 +790,29 @@ fn the_download_sub_action_hands_the_token_over_exactly_when_this_runs_artifacts
         ("ghs_given", "octo/this", "4242"),
         ("ghs_given", "octo/other", "17"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_stevedore"))
+        let path = ctx.ws.join("out");
+        let out = ctx
+            .step_command(
+                STEVEDORE,
+                &[
+                    ("name", "anything"),
+                    ("path", path.to_str().expect("utf-8")),
+                    ("github-token", token),
+                    ("repository", repository),
+                    ("run-id", run_id),
+                    ("merge-multiple", "false"),
+                    ("digest-mismatch", "error"),
+                ],
+                &owned(&[
+                    ("GITHUB_REPOSITORY", "octo/this"),
+                    ("GITHUB_RUN_ID", "4242"),
+                    ("GITHUB_API_URL", &github.url),
+                    // With the credentials step skipped, the run step's env holds empty values.
+                    ("ACTIONS_RUNTIME_TOKEN", ""),
+                    ("ACTIONS_RESULTS_URL", ""),
+                ]),
+            )
             .arg("download")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &ctx.home)
-            .env("RUNNER_TEMP", &ctx.temp)
-            .env("GITHUB_WORKSPACE", &ctx.ws)
-            .env("GITHUB_OUTPUT", &ctx.output)
-            .env("GITHUB_STEP_SUMMARY", &ctx.summary)
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_REPOSITORY", "octo/this")
-            .env("GITHUB_RUN_ID", "4242")
-            .env("GITHUB_API_URL", &github.url)
-            // With the credentials step skipped, the run step's env holds empty values.
-            .env("ACTIONS_RUNTIME_TOKEN", "")
-            .env("ACTIONS_RESULTS_URL", "")
-            .env("INPUT_NAME", "anything")
-            .env("INPUT_PATH", ctx.ws.join("out"))
-            .env("INPUT_GITHUB_TOKEN", token)
-            .env("INPUT_REPOSITORY", repository)
-            .env("INPUT_RUN_ID", run_id)
-            .env("INPUT_MERGE_MULTIPLE", "false")
-            .env("INPUT_DIGEST_MISMATCH", "error")
-            .current_dir(&ctx.ws)
             .output()
             .expect("stevedore download");
         let log = format!(
@@ -924,14 +884,18 @@ fn a_build_from_source_runs_only_its_own_private_build() {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut paths = vec![bin];
     paths.extend(std::env::split_paths(&path));
-    let out = Command::new("bash")
+    let tool_cache = root.join("tool-cache");
+    let step = InstallStep {
+        action_path: &action,
+        os: LINUX.os,
+        arch: LINUX.arch,
+        temp: &temp,
+        tool_cache: &tool_cache,
+        output: &output,
+    };
+    let out = step
+        .command("bash")
         .arg(action.join("dist/install.sh"))
-        .env("GITHUB_ACTION_PATH", &action)
-        .env("RUNNER_OS", LINUX.os)
-        .env("RUNNER_ARCH", LINUX.arch)
-        .env("RUNNER_TEMP", &temp)
-        .env("RUNNER_TOOL_CACHE", root.join("tool-cache"))
-        .env("GITHUB_OUTPUT", &output)
         .env("PROGRAM", String::from_utf8(program(GOOD)).expect("utf-8"))
         .env("PATH", std::env::join_paths(paths).expect("PATH"))
         .output()

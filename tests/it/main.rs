@@ -1,4 +1,8 @@
-//! Integration tests: one binary, one module per topic.
+//! Integration tests: one binary, one module per topic. What the topics share is in
+//! `support` (the runner context, the tree walker, the servers, snapshot redaction); no
+//! topic imports from another. A test's name says what stevedore promises; where the
+//! promise is text a user reads (the console, the job summary, annotations, `--help`, the
+//! refusals), an inline snapshot shows that text.
 //!
 //! - `glob`: the selector against the official `@actions/glob` on the same trees.
 //! - `action`: the binary run as the action runs it (`INPUT_*`, `$GITHUB_OUTPUT`, summary).
@@ -27,7 +31,8 @@
 //! - `matrix`: matrix jobs sharing one release (`expect-assets`), published once, complete.
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
 //! - `tcp_faults`: every network destination through a fault-injecting TCP proxy
-//!   (`faultproxy`: latency, bandwidth cap, resets and stalls mid-body).
+//!   (`faultproxy`: latency, bandwidth cap, resets and stalls mid-body); one `Route` per
+//!   destination, the shared promises instantiated per route (`tcp_faults::<route>::…`).
 //! - `act`: the composite action end to end under act, installing the musl release binary.
 //! - `arm64`: the aarch64 release binary installed by `dist/install.sh` and run under
 //!   `qemu-aarch64-static`: it ships a hostile tree exactly as the `x86_64` build does.
@@ -39,6 +44,8 @@
 //! - `verify`: `stevedore verify` over trees stevedore wrote (preserved links, custom
 //!   checksums names, modes lost in transit, `--ignore-missing`, several lists) and over
 //!   names and documents that must not be overlooked.
+//! - `runner_log`: the parser of workflow commands the topics check logs with
+//!   (`support::commands`), against both of the runner's syntaxes and its fences.
 //! - `debug_log`: a debug re-run (`RUNNER_DEBUG=1`) logs stage timings and request attempts.
 
 // The suite drives the binary as a Linux or macOS runner does (bash, file modes, signals,
@@ -60,9 +67,6 @@ mod directory;
 mod docs;
 mod download;
 mod download_faults;
-mod emulator;
-mod faultproxy;
-mod github;
 mod glob;
 mod hostile_download;
 mod hostile_zip;
@@ -74,7 +78,6 @@ mod release;
 mod rest_artifacts;
 mod runner_log;
 mod s3;
-mod s3server;
 mod secrets;
 mod support;
 mod symlinks;

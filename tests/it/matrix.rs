@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
 use serde_json::json;
 
-use crate::github::github;
+use crate::support::github::{asset, asset_bytes, calls_of, github};
+use crate::support::text::{annotations, redact_known};
 use crate::support::{Ctx, Run, sha256sum_check};
 
 const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
@@ -76,6 +76,20 @@ fn job_at(
     ctx.action_env(&inputs, &env_at(repo, tag, sha))
 }
 
+/// A job shipping `ctx`'s `dist` to the release `tag` of `repo` (commit [`SHA`]) that
+/// publishes once the release's assets match `expect` (`expect-assets`).
+fn ship(ctx: &Ctx, repo: &str, tag: &str, expect: &str) -> Run {
+    ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", expect),
+        ],
+        &env_at(repo, tag, SHA),
+    )
+}
+
 /// The jobs of `targets`, all at once.
 fn matrix(repo: &str, tag: &str, targets: &[(usize, &str)], extra: &[(&str, &str)]) -> Vec<Run> {
     std::thread::scope(|scope| {
@@ -134,9 +148,7 @@ fn calls(repo: &str, prefix: &str) -> usize {
 fn verify_downloads(release: &serde_json::Value) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     for a in release["assets"].as_array().expect("assets") {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(a["content_base64"].as_str().expect("content"))
-            .expect("base64");
+        let bytes = asset_bytes(a);
         std::fs::write(dir.path().join(a["name"].as_str().expect("name")), bytes).expect("write");
     }
     sha256sum_check(dir.path(), Path::new("SHA256SUMS"));
@@ -318,15 +330,7 @@ fn assets_without_a_digest_are_downloaded_and_hashed() {
     github().control("nodigest", &json!({"repo": repo}));
     let ctx = Ctx::new();
     ctx.file("dist/app-linux-x64.tar.gz", vec![7u8; 70_000]);
-    let run = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-*"),
-        ],
-        &env_at(&repo, "v13", SHA),
-    );
+    let run = ship(&ctx, &repo, "v13", "app-*");
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(run.outputs["release-published"], "true");
     assert!(calls(&repo, "download-asset") >= 1);
@@ -363,6 +367,11 @@ fn a_single_job_names_assets_as_github_stores_them_and_recognises_them_on_a_reru
         "{}",
         run.stdout
     );
+    // One warning per renamed asset, before the upload, with both names.
+    insta::assert_snapshot!(annotations(&run.stdout), @r#"
+    ::warning title=stevedore::GitHub stores release asset `.config` as `default.config` (it replaces spaces and other special characters with `.`); the checksums asset, the `assets` output and `expect-assets` use `default.config`
+    ::warning title=stevedore::GitHub stores release asset `My App~1.0 (x64).zip` as `My.App.1.0..x64..zip` (it replaces spaces and other special characters with `.`); the checksums asset, the `assets` output and `expect-assets` use `My.App.1.0..x64..zip`
+    "#);
     let rel = the_release(&repo);
     assert_eq!(
         names(&rel["assets"]),
@@ -431,25 +440,12 @@ fn a_checksums_asset_another_job_wrote_first_is_compared_not_replaced() {
     );
     let ctx = Ctx::new();
     ctx.file("dist/app-linux-x64.tar.gz", vec![9u8; 9_000]);
-    let run = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-linux-x64.tar.gz"),
-        ],
-        &env_at(&repo, "v16", SHA),
-    );
+    let run = ship(&ctx, &repo, "v16", "app-linux-x64.tar.gz");
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(run.outputs["release-published"], "true");
     assert_eq!(calls(&repo, "delete-asset"), 0, "nothing replaced");
     let state = github().state(&repo);
-    let statuses: Vec<String> = state["calls"]
-        .as_array()
-        .expect("calls")
-        .iter()
-        .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
-        .collect();
+    let statuses = calls_of(&state);
     assert_eq!(
         statuses.iter().filter(|c| *c == "upload 422").count(),
         1,
@@ -473,15 +469,7 @@ fn a_staged_checksums_asset_a_killed_swap_left_is_removed() {
     );
     let ctx = Ctx::new();
     ctx.file("dist/app-macos-arm64.tar.gz", "macos");
-    let run = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-linux-*\napp-macos-*"),
-        ],
-        &env_at(&repo, "v17", SHA),
-    );
+    let run = ship(&ctx, &repo, "v17", "app-linux-*\napp-macos-*");
     assert_eq!(run.code, 0, "{}", run.log());
     let rel = the_release(&repo);
     assert_eq!(
@@ -498,10 +486,7 @@ fn a_staged_checksums_asset_a_killed_swap_left_is_removed() {
 
 /// Every release of `repo`, oldest first.
 fn all_releases(repo: &str) -> Vec<serde_json::Value> {
-    let mut all = github().state(repo)["releases"]
-        .as_array()
-        .expect("releases")
-        .clone();
+    let mut all = github().releases(repo);
     all.sort_by_key(|r| r["id"].as_u64());
     all
 }
@@ -611,17 +596,10 @@ fn a_release_published_for_another_commit_is_refused() {
     let before = all_releases(&repo);
     let run = job(&repo, "v31", "windows-x64", 3, &[]);
     assert_eq!(run.code, 4, "{}", run.log());
-    let error = run
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("::error"))
-        .unwrap_or_else(|| panic!("an error annotation: {}", run.stdout));
-    assert!(
-        error.contains("`v31`")
-            && error.contains(OLD_SHA)
-            && error.contains(SHA)
-            && error.contains("new tag"),
-        "{error}"
+    // The error names the tag, both commits and the way out.
+    insta::assert_snapshot!(
+        redact_known(&annotations(&run.stdout), &[(&repo, "octo/[REPO]")]),
+        @"::error title=stevedore::release `v31` was made for commit 0a1b2c3d4e5f60718293a4b5c6d7e8f901234567, not for 5f0c6e1d9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e, the commit this release set is built from; stevedore adds no asset of one commit to another commit's release: ship this commit under a new tag, or delete release `v31` (and move its tag) to rebuild it from this commit"
     );
     assert_eq!(calls(&repo, "upload"), 0, "nothing uploaded");
     assert_eq!(all_releases(&repo), before, "the release is as it was");
@@ -649,14 +627,10 @@ fn a_set_without_a_commit_to_belong_to_is_refused() {
     branch.push(("target-commitish", "main"));
     let run = ctx.action_env(&branch, &env_at(&repo, "v32", SHA));
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.stdout.contains("`target-commitish`") && run.stdout.contains("`main`"),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore::input `target-commitish`: `main` is not a full commit SHA; with `expect-assets` the release set belongs to one commit, so give its full SHA (e.g. `${{ github.sha }}`), or leave `target-commitish` unset to use GITHUB_SHA");
     let run = ctx.action_env(&inputs, &github().env(&repo, "refs/tags/v32"));
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(run.stdout.contains("GITHUB_SHA"), "{}", run.stdout);
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore::`expect-assets` needs the commit the release set is built from: GITHUB_SHA (the runner sets it), or `target-commitish` with a full commit SHA (e.g. the output of `git rev-parse HEAD`)");
     assert!(all_releases(&repo).is_empty());
     // A full SHA given as `target-commitish` is the set's commit (a run building another
     // commit than the one it was triggered for).
@@ -684,15 +658,7 @@ fn a_user_asset_named_like_a_staged_copy_is_vouched_for_and_kept() {
     let ctx = Ctx::new();
     ctx.file("dist/app-macos-arm64.tar.gz", "macos");
     ctx.file("dist/stevedore-89abcdef-notes.txt", "the job's own file");
-    let run = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-linux-*\napp-macos-*"),
-        ],
-        &env_at(&repo, "v33", SHA),
-    );
+    let run = ship(&ctx, &repo, "v33", "app-linux-*\napp-macos-*");
     assert_eq!(run.code, 0, "{}", run.log());
     let rel = the_release(&repo);
     assert_eq!(
@@ -730,17 +696,7 @@ fn a_set_is_published_only_after_its_checksums_cover_every_asset() {
     let ctx = Ctx::new();
     ctx.file("dist/app-macos-arm64.tar.gz", "macos");
     let run = std::thread::scope(|scope| {
-        let job = scope.spawn(|| {
-            ctx.action_env(
-                &[
-                    ("path", "dist"),
-                    ("destination", "release"),
-                    ("token", TOKEN),
-                    ("expect-assets", "app-linux-*\napp-macos-*"),
-                ],
-                &env_at(&repo, "v34", SHA),
-            )
-        });
+        let job = scope.spawn(|| ship(&ctx, &repo, "v34", "app-linux-*\napp-macos-*"));
         let started = std::time::Instant::now();
         let id = loop {
             let rel = the_release(&repo);
@@ -767,13 +723,7 @@ fn a_set_is_published_only_after_its_checksums_cover_every_asset() {
     assert!(sums.contains("  app-extra.bin\n"), "{sums}");
     let all = transitions(&repo);
     assert_eq!(all.len(), 1, "{all:?}");
-    let final_sums = rel["assets"]
-        .as_array()
-        .expect("assets")
-        .iter()
-        .find(|a| a["name"] == "SHA256SUMS")
-        .expect("SHA256SUMS")["digest"]
-        .clone();
+    let final_sums = asset(&rel, "SHA256SUMS")["digest"].clone();
     assert_eq!(
         all[0]["digests"]["SHA256SUMS"], final_sums,
         "published with a checksums asset that did not cover every asset: {all:?}"
@@ -808,15 +758,7 @@ fn a_failed_checksums_swap_puts_the_old_document_back() {
     );
     let ctx = Ctx::new();
     ctx.file("dist/app-macos-arm64.tar.gz", "macos");
-    let run = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-linux-*\napp-macos-*"),
-        ],
-        &env_at(&repo, "v35", SHA),
-    );
+    let run = ship(&ctx, &repo, "v35", "app-linux-*\napp-macos-*");
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(run.stdout.contains("`SHA256SUMS`"), "{}", run.stdout);
     let rel = the_release(&repo);
@@ -829,27 +771,12 @@ fn a_failed_checksums_swap_puts_the_old_document_back() {
         ],
         "no staged leftover, the old document in place"
     );
-    let sums = rel["assets"]
-        .as_array()
-        .expect("assets")
-        .iter()
-        .find(|a| a["name"] == "SHA256SUMS")
-        .expect("SHA256SUMS");
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(sums["content_base64"].as_str().expect("content"))
-        .expect("base64");
+    let sums = asset(&rel, "SHA256SUMS");
+    let bytes = asset_bytes(sums);
     assert_eq!(String::from_utf8(bytes).expect("utf-8"), old_sums);
     assert_eq!(sums["label"], "", "no stevedore mark left on it");
     // The next run completes the swap.
-    let again = ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", "release"),
-            ("token", TOKEN),
-            ("expect-assets", "app-linux-*\napp-macos-*"),
-        ],
-        &env_at(&repo, "v35", SHA),
-    );
+    let again = ship(&ctx, &repo, "v35", "app-linux-*\napp-macos-*");
     assert_eq!(again.code, 0, "{}", again.log());
     let sums = verify_downloads(&the_release(&repo));
     assert_eq!(sums.lines().count(), 2, "{sums}");

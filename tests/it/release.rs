@@ -1,9 +1,9 @@
 //! The release destination against the GitHub REST emulator (recorded payloads).
 
-use base64::Engine as _;
 use serde_json::json;
 
-use crate::github::github;
+use crate::support::github::{asset, asset_bytes, calls_of, github};
+use crate::support::text::{annotations, redact, redact_known};
 use crate::support::{Ctx, Run};
 
 const TOKEN: &str = "ghs_stevedoreTestToken000000000000000000";
@@ -18,29 +18,8 @@ fn release(ctx: &Ctx, repo: &str, git_ref: &str, inputs: &[(&str, &str)]) -> Run
     ctx.action_env(&all, &github().env(repo, git_ref))
 }
 
-fn releases(repo: &str) -> Vec<serde_json::Value> {
-    github().state(repo)["releases"]
-        .as_array()
-        .expect("releases")
-        .clone()
-}
-
-fn asset_bytes(asset: &serde_json::Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(asset["content_base64"].as_str().expect("content"))
-        .expect("base64")
-}
-
-fn calls(repo: &str) -> Vec<String> {
-    github().state(repo)["calls"]
-        .as_array()
-        .expect("calls")
-        .iter()
-        .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
-        .collect()
-}
-
 #[test]
+#[allow(clippy::too_many_lines, reason = "two inline snapshots")]
 fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
     let ctx = Ctx::new();
     ctx.file("dist/app-linux.tar.gz", vec![1u8; 300_000]);
@@ -49,7 +28,7 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
     let run = release(&ctx, &repo, "refs/tags/v1.0.0", &[]);
     assert_eq!(run.code, 0, "{}", run.log());
 
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1);
     let rel = &all[0];
     assert_eq!(rel["tag_name"], "v1.0.0");
@@ -78,7 +57,7 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
         assert_eq!(a["state"], "uploaded");
     }
     // Created as a draft, published last, no re-GET of the release per asset.
-    let calls = calls(&repo);
+    let calls = github().calls(&repo);
     let create = calls
         .iter()
         .position(|c| c == "create 201")
@@ -114,22 +93,91 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
             .expect("url")
             .ends_with("/README.md")
     );
-    assert!(run.summary.contains(": published"), "{}", run.summary);
+    // What the user reads: the console and the summary of a release published.
+    let id = format!("(id {})", rel["id"]);
+    let shown = |text: &str| {
+        redact_known(
+            text,
+            &[
+                (&repo, "octo/[REPO]"),
+                (&github().url, "[GITHUB]"),
+                (&id, "(id [ID])"),
+            ],
+        )
+    };
+    insta::assert_snapshot!(shown(&run.log()), @r#"
+    ::add-mask::ghs_stevedoreTestToken000000000000000000
+    ::group::Selecting files
+    ::debug::search path `[TMP]/ws/dist`
+    With the provided path, there will be 2 file(s) uploaded from `[TMP]/ws/dist`
+    ::stop-commands::[TOKEN]
+      app-linux.tar.gz
+      docs/README.md
+    ::[TOKEN]::
+    ::endgroup::
+    ::group::Scanning 2 files
+    hashed 2 files, 293.0 KiB in [TIME] ([RATE])
+    ::endgroup::
+    ::group::Checking policies
+    ::endgroup::
+    ::group::Uploading
+    Created draft release `v1.0.0` (id [ID])
+    Release `v1.0.0`: 3 asset(s) uploaded, published
+    ::endgroup::
+    stevedore: 2 files, 293.0 KiB, 0 duplicate(s), 0 finding(s), scanned in [TIME], total [TIME]
+    manifest: [TMP]/runner-temp/stevedore-[RUN]/stevedore-manifest.json
+    checksums: [TMP]/runner-temp/stevedore-[RUN]/SHA256SUMS
+    release: done, 3 files -> [GITHUB]/octo/[REPO]/releases/tag/v1.0.0
+    "#);
+    insta::assert_snapshot!(shown(&run.summary), @r#"
+    ## ✅ stevedore
+
+    | Files | Size | Duplicates | Findings | Scan time | Throughput |
+    |---:|---:|---:|---:|---:|---:|
+    | 2 | 293.0 KiB | 0 in 0 groups | 0 | [TIME] | [RATE] |
+
+    Root `[TMP]/ws/dist` · total time [TIME] · checksums and manifest shipped with the files: [release `v1.0.0`]([GITHUB]/octo/[REPO]/releases/tag/v1.0.0) (the checksums file)
+
+    ### Destinations
+
+    | Destination | Result | Files | Size | Time |
+    |---|---|---:|---:|---:|
+    | `release` | ✅ `[GITHUB]/octo/[REPO]/releases/tag/v1.0.0` | 2 + `SHA256SUMS` | 0 B | [TIME] |
+
+    ### Release [`v1.0.0`]([GITHUB]/octo/[REPO]/releases/tag/v1.0.0): published
+
+    | Asset | Result |
+    |---|---|
+    | `app-linux.tar.gz` | ✅ uploaded |
+    | `README.md` | ✅ uploaded |
+    | `SHA256SUMS` | ✅ uploaded |
+
+    <details><summary><b>Largest files</b></summary>
+
+    | File | Size | SHA-256 |
+    |---|---:|---|
+    | `app-linux.tar.gz` | 293.0 KiB | `f0a1c470ca104347cd08ab760cb2db9d3f9c6ccc7497c21b5a713646d7ec3c41` |
+    | `docs/README.md` | 9 B | `4b2b418bbeeb44157535c731f489f6e1dc506a2acd39171ca9afef9f5d17aa7d` |
+
+    </details>
+    "#);
     // A re-run with the same files is idempotent: every asset is there byte for byte, so
     // nothing is uploaded again and nothing clashes.
     let rerun = release(&ctx, &repo, "refs/tags/v1.0.0", &[]);
     assert_eq!(rerun.code, 0, "{}", rerun.log());
     assert_eq!(
-        self::calls(&repo)
+        github()
+            .calls(&repo)
             .iter()
             .filter(|c| c.starts_with("upload"))
             .count(),
         3
     );
+    // (The asset rows of a re-run come in the order the checks finished: not snapshotted.)
     assert!(
-        run.summary.contains("`README.md` | ✅ uploaded"),
+        rerun.summary.contains("`README.md` | ✅ uploaded"),
         "{}",
-        run.summary
+        rerun.summary
     );
 }
 
@@ -144,27 +192,19 @@ fn an_existing_asset_stops_the_run_unless_overwrite() {
     );
     let run = release(&ctx, &repo, "refs/tags/v2", &[]);
     assert_eq!(run.code, 2, "{}", run.log());
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore::release `v2` already has asset(s) named `a.txt`; set `overwrite: true` to replace them, or rename the files");
     assert!(
-        run.stdout.contains("already has asset(s) named `a.txt`"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("overwrite: true"));
-    assert!(
-        !calls(&repo).iter().any(|c| c.starts_with("upload")),
+        !github()
+            .calls(&repo)
+            .iter()
+            .any(|c| c.starts_with("upload")),
         "nothing uploaded"
     );
 
     let again = release(&ctx, &repo, "refs/tags/v2", &[("overwrite", "true")]);
     assert_eq!(again.code, 0, "{}", again.log());
-    let rel = &releases(&repo)[0];
-    let a = rel["assets"]
-        .as_array()
-        .expect("assets")
-        .iter()
-        .find(|a| a["name"] == "a.txt")
-        .expect("a.txt")
-        .clone();
+    let rel = &github().releases(&repo)[0];
+    let a = asset(rel, "a.txt").clone();
     assert_eq!(asset_bytes(&a), b"new bytes");
 }
 
@@ -195,14 +235,14 @@ fn rate_limits_half_created_assets_and_a_create_race_are_survived() {
             .expect("faults")
             .is_empty()
     );
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1, "the racing release was reused");
     let assets = all[0]["assets"].as_array().expect("assets");
     assert_eq!(assets.len(), 7);
     for a in assets {
         assert_eq!(a["state"], "uploaded", "no starter asset left: {a}");
     }
-    let calls = calls(&repo);
+    let calls = github().calls(&repo);
     assert!(calls.contains(&"create 422".to_owned()), "{calls:?}");
     assert!(calls.contains(&"upload 403".to_owned()), "{calls:?}");
     assert!(calls.contains(&"upload 502".to_owned()), "{calls:?}");
@@ -244,7 +284,8 @@ fn a_failed_asset_leaves_the_release_unpublished() {
     let run = release(&ctx, &repo, "refs/tags/v4", &[]);
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(run.stdout.contains("left unpublished"), "{}", run.stdout);
-    let all = releases(&repo);
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore::3 asset(s) failed (`a.txt`: 500 Server Error); 0 landed; the release was left unpublished (draft) so nobody sees it incomplete");
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["draft"], true, "never published incomplete");
     assert!(run.summary.contains("❌"));
@@ -264,17 +305,25 @@ fn drafts_are_found_through_the_list_and_immutable_releases_are_refused() {
     );
     let run = release(&ctx, &repo, "refs/tags/v5", &[]);
     assert_eq!(run.code, 0, "{}", run.log());
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1, "the existing draft was used");
     assert_eq!(all[0]["draft"], false);
-    assert!(!calls(&repo).iter().any(|c| c.starts_with("create")));
+    assert!(
+        !github()
+            .calls(&repo)
+            .iter()
+            .any(|c| c.starts_with("create"))
+    );
 
     let frozen = github().repo();
     github().control("release", &json!({"repo": frozen, "tag": "v6"}));
     github().control("immutable", &json!({"repo": frozen}));
     let refused = release(&ctx, &frozen, "refs/tags/v6", &[]);
     assert_eq!(refused.code, 2, "{}", refused.log());
-    assert!(refused.stdout.contains("immutable"), "{}", refused.stdout);
+    insta::assert_snapshot!(
+        redact_known(&annotations(&refused.stdout), &[(&frozen, "octo/[REPO]")]),
+        @"::error title=stevedore::release `v6` is published and immutable: GitHub refuses new assets; publish a new tag, or let stevedore create the release (it uploads to a draft and publishes last)"
+    );
 }
 
 #[test]
@@ -301,7 +350,7 @@ fn two_jobs_racing_to_create_the_same_release_end_with_one() {
     for run in &runs {
         assert_eq!(run.code, 0, "{}", run.log());
     }
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1, "one release: {all:?}");
     let names: Vec<&str> = all[0]["assets"]
         .as_array()
@@ -368,12 +417,7 @@ fn check_run_carries_the_summary_and_every_annotation_in_batches_of_50() {
             .contains("stevedore")
     );
     // 120 annotations: one create and two updates, none over the API's 50.
-    let calls: Vec<String> = state["calls"]
-        .as_array()
-        .expect("calls")
-        .iter()
-        .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
-        .collect();
+    let calls = calls_of(&state);
     assert_eq!(
         calls,
         [
@@ -407,7 +451,7 @@ fn a_failed_overwrite_keeps_the_assets_it_would_have_replaced() {
     );
     let run = release(&ctx, &repo, "refs/tags/v8", &[("overwrite", "true")]);
     assert_eq!(run.code, 4, "{}", run.log());
-    let assets = releases(&repo)[0]["assets"]
+    let assets = github().releases(&repo)[0]["assets"]
         .as_array()
         .expect("assets")
         .clone();
@@ -432,7 +476,7 @@ fn a_failed_overwrite_keeps_the_assets_it_would_have_replaced() {
     // Without the fault the replacement lands under a temporary name and is swapped in.
     let again = release(&ctx, &repo, "refs/tags/v8", &[("overwrite", "true")]);
     assert_eq!(again.code, 0, "{}", again.log());
-    let assets = releases(&repo)[0]["assets"]
+    let assets = github().releases(&repo)[0]["assets"]
         .as_array()
         .expect("assets")
         .clone();
@@ -456,7 +500,7 @@ fn a_file_changed_after_the_scan_is_removed_and_the_release_stays_a_draft() {
     ctx.file("dist/b.txt", "unchanged");
     let repo = github().repo();
     let env = stevedore::github::RunnerEnv::from_vars(github().env(&repo, "refs/tags/v9.0.0"));
-    let (reports, error) = crate::support::upload_after_rewrite(
+    let (reports, error) = crate::support::runner::upload_after_rewrite(
         &ctx,
         &[
             ("path", "dist"),
@@ -474,7 +518,7 @@ fn a_file_changed_after_the_scan_is_removed_and_the_release_stays_a_draft() {
         "{text}"
     );
     assert!(!text.contains("SCANNED"), "{text}");
-    let all = releases(&repo);
+    let all = github().releases(&repo);
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["draft"], true, "never published with a wrong asset");
     let names: Vec<&str> = all[0]["assets"]
@@ -501,7 +545,7 @@ fn a_file_changed_after_the_scan_is_removed_and_the_release_stays_a_draft() {
 fn an_api_that_never_answers_is_abandoned_after_the_idle_deadline() {
     let ctx = Ctx::new();
     ctx.file("dist/a.txt", "a");
-    let hole = crate::support::BlackHole::start();
+    let hole = crate::support::servers::BlackHole::start();
     let started = std::time::Instant::now();
     let run = ctx.action_env(
         &[
@@ -593,10 +637,10 @@ fn notes_target_and_repository_come_from_the_inputs() {
     );
     assert_eq!(run.code, 0, "{}", run.log());
     assert!(
-        releases(&current).is_empty(),
+        github().releases(&current).is_empty(),
         "nothing in GITHUB_REPOSITORY"
     );
-    let rel = &releases(&other)[0];
+    let rel = &github().releases(&other)[0];
     assert_eq!(rel["draft"], false);
     assert_eq!(rel["target_commitish"], "release/2.x");
     let body = rel["body"].as_str().expect("body");
@@ -605,11 +649,15 @@ fn notes_target_and_repository_come_from_the_inputs() {
         body.contains("Release v20"),
         "generated notes follow: {body}"
     );
-    assert!(calls(&other).contains(&"generate-notes 200".to_owned()));
+    assert!(
+        github()
+            .calls(&other)
+            .contains(&"generate-notes 200".to_owned())
+    );
 
     let missing = release(&ctx, &other, "refs/tags/v21", &[("body-path", "nope.md")]);
     assert_eq!(missing.code, 2, "{}", missing.log());
-    assert!(missing.stdout.contains("nope.md"), "{}", missing.stdout);
+    insta::assert_snapshot!(redact(&annotations(&missing.stdout)), @"::error title=stevedore::input `body-path`: cannot read `[TMP]/ws/nope.md`: No such file or directory (os error 2)");
 }
 
 #[test]
@@ -628,9 +676,9 @@ fn a_path_line_matching_nothing_fails_with_fail_on_unmatched_files() {
         &github().env(&repo, "refs/tags/v22"),
     );
     assert_eq!(run.code, 3, "{}", run.log());
-    assert!(run.stdout.contains("`dist/*.exe`"), "{}", run.stdout);
     assert!(!run.stdout.contains("`dist/*.txt`"), "{}", run.stdout);
-    assert!(releases(&repo).is_empty(), "nothing uploaded");
+    insta::assert_snapshot!(annotations(&run.stdout), @"::error title=stevedore::`path` line(s) `dist/*.exe` matched no file and `fail-on-unmatched-files` is true: nothing was uploaded");
+    assert!(github().releases(&repo).is_empty(), "nothing uploaded");
     let lenient = ctx.action_env(
         &[inputs[0], ("destination", "release"), ("token", TOKEN)],
         &github().env(&repo, "refs/tags/v22"),
@@ -655,7 +703,7 @@ fn an_overwrite_keeps_a_user_asset_named_like_a_staged_copy() {
     );
     let run = release(&ctx, &repo, "refs/tags/v23", &[("overwrite", "true")]);
     assert_eq!(run.code, 0, "{}", run.log());
-    let rel = &releases(&repo)[0];
+    let rel = &github().releases(&repo)[0];
     let assets = rel["assets"].as_array().expect("assets");
     let mut names: Vec<&str> = assets
         .iter()

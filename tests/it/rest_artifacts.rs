@@ -10,9 +10,9 @@ use std::process::Command;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::emulator::{Job, emulator};
-use crate::github::github;
-use crate::support::{Ctx, node_peers, random_bytes, read_tree};
+use crate::support::emulator::{Job, artifact_client, emulator};
+use crate::support::github::github;
+use crate::support::{Ctx, random_bytes, read_tree};
 
 /// The token the tests' repositories accept (`actions: read`).
 const TOKEN: &str = "ghs_rest-artifacts-reader";
@@ -74,27 +74,13 @@ fn official_upload(ctx: &Ctx, job: &Job, name: &str, files: &[String]) -> u64 {
 /// Runs the official client's REST (`findBy`) commands against the GitHub emulator, with
 /// no results-service credentials at all: what it gets, it got through the REST API.
 fn official_public(args: &[&str], token: &str) -> serde_json::Value {
-    let dir = node_peers();
-    let result = tempfile::NamedTempFile::new().expect("temp");
-    let out = Command::new("node")
-        .arg(dir.join("artifact-client.mjs"))
-        .args(args)
-        .current_dir(&dir)
-        .env_remove("ACTIONS_RUNTIME_TOKEN")
-        .env_remove("ACTIONS_RESULTS_URL")
-        .env("GITHUB_API_URL", &github().url)
-        .env("GITHUB_SERVER_URL", "https://github.com")
-        .env("STEVEDORE_GITHUB_TOKEN", token)
-        .env("STEVEDORE_RESULT", result.path())
-        .output()
-        .expect("run the official client");
-    assert!(
-        out.status.success(),
-        "official client {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&fs::read(result.path()).expect("result")).expect("json")
+    artifact_client(args, |cmd| {
+        cmd.env_remove("ACTIONS_RUNTIME_TOKEN")
+            .env_remove("ACTIONS_RESULTS_URL")
+            .env("GITHUB_API_URL", &github().url)
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("STEVEDORE_GITHUB_TOKEN", token);
+    })
 }
 
 /// A plain GET (no redirect followed): status, lower-cased headers, body.

@@ -4,38 +4,11 @@
 use std::fs;
 use std::process::Command;
 
-use crate::s3server::{ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY};
-use crate::support::{Ctx, Run, random_bytes, read_tree, sha256sum_check};
-
-/// Runs as the action does against `server`, with `secret` and `extra` environment.
-pub fn upload(
-    ctx: &Ctx,
-    server: &S3Server,
-    prefix: &str,
-    secret: &str,
-    extra: &[(&str, &str)],
-) -> Run {
-    let mut env = vec![
-        ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), secret.to_owned()),
-    ];
-    env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    let destination = format!("s3://{BUCKET}/{prefix}");
-    ctx.action_env(
-        &[
-            ("path", "dist"),
-            ("destination", &destination),
-            ("s3-endpoint", &server.endpoint),
-            ("s3-path-style", "true"),
-            ("s3-region", "eu-west-1"),
-        ],
-        &env,
-    )
-}
+use crate::support::s3server::{
+    ACCESS_KEY, BUCKET, Fault, S3Server, SECRET_KEY, credentials, upload, upload_with,
+};
+use crate::support::text::{annotations, redact_known};
+use crate::support::{Ctx, Run, owned, random_bytes, read_tree, sha256sum_check};
 
 /// Credentials appear only in the `::add-mask::` line that hides them.
 fn assert_never_printed(run: &Run, secrets: &[&str]) {
@@ -135,23 +108,17 @@ fn a_wrong_secret_is_refused_and_named() {
     let wrong = "not-the-secret-key-0000000000000000000000";
     let run = upload(&ctx, &server, "x", wrong, &[]);
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(run.stdout.contains("::error"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("SignatureDoesNotMatch"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("AWS_SECRET_ACCESS_KEY"),
-        "{}",
-        run.stdout
+    // The service's refusal, and the variable to look at.
+    insta::assert_snapshot!(
+        redact_known(&annotations(&run.stdout), &[(&server.endpoint, "[S3]")]),
+        @"::error title=stevedore::S3 refused the request for `x/a.txt`: 403 SignatureDoesNotMatch: ; check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (and `s3-region`) (0 object(s) uploaded before)"
     );
     assert_never_printed(&run, &[wrong]);
     assert!(server.objects().is_empty(), "{:?}", server.objects());
 
     let bare = ctx.action(&[("path", "dist"), ("destination", "s3://builds/x")]);
     assert_eq!(bare.code, 2, "{}", bare.log());
-    assert!(bare.stdout.contains("AWS_ACCESS_KEY_ID"), "{}", bare.stdout);
+    insta::assert_snapshot!(annotations(&bare.stdout), @"::error title=stevedore::the s3:// destination needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials); set them in the step's `env:` or run aws-actions/configure-aws-credentials first");
 }
 
 #[test]
@@ -246,7 +213,7 @@ fn a_file_changed_after_the_scan_is_refused_by_the_server() {
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
     ]);
-    let (_, error) = crate::support::upload_after_rewrite(
+    let (_, error) = crate::support::runner::upload_after_rewrite(
         &ctx,
         &[
             ("path", "dist"),
@@ -282,7 +249,7 @@ fn a_file_changed_after_the_scan_is_refused_by_the_server() {
 fn a_server_that_never_answers_is_abandoned_after_the_idle_deadline() {
     let ctx = Ctx::new();
     ctx.file("dist/a.txt", "a");
-    let hole = crate::support::BlackHole::start();
+    let hole = crate::support::servers::BlackHole::start();
     let started = std::time::Instant::now();
     let run = ctx.action_env(
         &[
@@ -290,11 +257,7 @@ fn a_server_that_never_answers_is_abandoned_after_the_idle_deadline() {
             ("destination", "s3://builds/stall"),
             ("s3-endpoint", hole.url.as_str()),
         ],
-        &[
-            ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
-            ("STEVEDORE_HTTP_TIMEOUT".into(), "1".into()),
-        ],
+        &[credentials(), owned(&[("STEVEDORE_HTTP_TIMEOUT", "1")])].concat(),
     );
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(
@@ -318,11 +281,7 @@ fn an_unusable_http_timeout_is_a_configuration_error() {
                 ("destination", "s3://builds/x"),
                 ("s3-endpoint", server.endpoint.as_str()),
             ],
-            &[
-                ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
-                ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
-                ("STEVEDORE_HTTP_TIMEOUT".into(), bad.into()),
-            ],
+            &[credentials(), owned(&[("STEVEDORE_HTTP_TIMEOUT", bad)])].concat(),
         );
         assert_eq!(run.code, 2, "{bad}: {}", run.log());
         assert!(
@@ -355,21 +314,13 @@ fn matrix_jobs_sharing_a_prefix_keep_every_checksums_document_and_manifest() {
         })
         .collect();
     let job = |ctx: &Ctx, key: &str| {
-        let env = vec![
-            ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
-            ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_KEY.to_owned()),
-        ];
-        let destination = format!("s3://{BUCKET}/shared/v2");
-        ctx.action_env(
-            &[
-                ("path", "dist"),
-                ("destination", &destination),
-                ("s3-endpoint", &server.endpoint),
-                ("s3-path-style", "true"),
-                ("s3-region", "eu-west-1"),
-                ("job-key", key),
-            ],
-            &env,
+        upload_with(
+            ctx,
+            &server,
+            "shared/v2",
+            SECRET_KEY,
+            &[],
+            &[("job-key", key)],
         )
     };
     let runs: Vec<Run> = std::thread::scope(|scope| {
@@ -445,10 +396,7 @@ fn a_selected_file_named_like_a_job_key_document_is_refused() {
                 ("s3-region", "eu-west-1"),
                 ("job-key", "linux"),
             ],
-            &[
-                ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
-                ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_KEY.to_owned()),
-            ],
+            &credentials(),
         );
         assert_eq!(run.code, 2, "{name}: {}", run.log());
         assert!(

@@ -9,24 +9,11 @@ use std::fs;
 
 use base64::Engine as _;
 
-use crate::support::Ctx;
+use crate::support::text::annotations;
+use crate::support::{Ctx, alnum};
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-/// Deterministic pseudo-random alphanumerics (xorshift), so tokens look random.
-pub fn alnum(seed: u64, n: usize) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            CHARS[(x % CHARS.len() as u64) as usize] as char
-        })
-        .collect()
 }
 
 fn upper(seed: u64, n: usize) -> String {
@@ -216,6 +203,22 @@ fn corpus_verdicts() {
         "the name is shown redacted:\n{}",
         run.stdout
     );
+    // An annotation per finding (file, line, rule and fingerprint, never the value), the
+    // first ten, then how many more there are.
+    insta::assert_snapshot!(annotations(&run.stdout), @r#"
+    ::error title=Credential found,file=out/app-long.log,line=1::GitHub App or GITHUB_TOKEN installation token in `app-long.log`:1 [rule github-app-token, fingerprint d78b76ddef03]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`
+    ::error title=Credential found,file=out/app.log,line=3::GitHub App or GITHUB_TOKEN installation token in `app.log`:3 [rule github-app-token, fingerprint 74c630717230]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`
+    ::error title=Credential found,file=out/conf/.env.production::.env file (usually holds secrets) in `conf/.env.production` (file name) [rule dotenv-file, fingerprint 2988580d334e]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`
+    ::error title=Credential found,file=out/core.bin,line=2::GitHub personal access token in `core.bin`:2 [rule github-pat, fingerprint 91906b50a3ca]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`
+    ::error title=Credential found,file=out/core.bin,line=3::AWS access key id in `core.bin`:3 [rule aws-access-key-id, fingerprint 35e98ae3a84b]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`
+    ::error title=Credential found,file=out/creds/.git-credentials::git credential store file in `creds/.git-credentials` (file name) [rule git-credentials-file, fingerprint 88567b7b2612]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`
+    ::error title=Credential found,file=out/creds/.netrc::.netrc credentials file in `creds/.netrc` (file name) [rule netrc-file, fingerprint 07a17e27064d]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`
+    ::error title=Credential found,file=out/creds/.pypirc::.pypirc credentials file in `creds/.pypirc` (file name) [rule pypirc-file, fingerprint 1c8a102a8818]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`
+    ::error title=Credential found,file=out/docker/config.json,line=1::registry credentials in a docker config.json in `docker/config.json`:1 [rule docker-config-auth, fingerprint 60ae07ac2447]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`
+    ::error title=stevedore::…and 19 more errors; the job summary and the manifest list them all
+    ::warning title=Duplicate files,file=out/gha-creds-1a2b.json::2 files have identical content (3 B each): gha-creds-1a2b.json, infra/prod.tfstate
+    ::warning title=stevedore::the `hashes` output is left empty: a file name in the checksums file looks like a credential; read the file at the `checksums` output instead
+    "#);
 }
 
 #[test]
@@ -231,13 +234,7 @@ fn warn_allow_and_off() {
         ("secrets", "warn"),
     ]);
     assert_eq!(run.code, 0, "{}", run.log());
-    assert!(
-        run.stdout.contains(
-            "::warning title=Credential found,file=out/a.txt,line=1::GitHub personal access token"
-        ),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(annotations(&run.stdout), @"::warning title=Credential found,file=out/a.txt,line=1::GitHub personal access token in `a.txt`:1 [rule github-pat, fingerprint 8adb46562160]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`");
     assert_eq!(run.outputs["findings"], "1");
     assert!(ctx.ws.join("pub/a.txt").exists());
 
@@ -274,7 +271,10 @@ fn allow_globs_follow_path_semantics() {
     ]);
     assert_eq!(run.code, 3, "{}", run.log());
     assert_eq!(run.outputs["findings"], "1");
-    assert!(run.stdout.contains("file=out/sub/a.txt"), "{}", run.stdout);
+    insta::assert_snapshot!(annotations(&run.stdout), @r#"
+    ::error title=Credential found,file=out/sub/a.txt,line=1::GitHub personal access token in `sub/a.txt`:1 [rule github-pat, fingerprint fa459dd4c506]; remove it from the build output, exclude the file in `path`, or accept it with `secrets-allow`
+    ::warning title=Duplicate files,file=out/a.txt::2 files have identical content (41 B each): a.txt, sub/a.txt
+    "#);
     // `**` crosses directories.
     let run = ctx.action(&[
         ("path", "out"),

@@ -9,10 +9,9 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::process::Command;
 
-use stevedore::download::extract::{ExtractOptions, extract_zip};
-
-use crate::emulator::emulator;
-use crate::hostile_zip::tree;
+use crate::support::emulator::emulator;
+use crate::support::tree;
+use crate::support::zips::extract;
 use crate::support::{Ctx, random_bytes, sha256sum_check};
 
 /// `dist/`: an executable, a versioned library with its links, a link to a directory,
@@ -264,16 +263,7 @@ fn an_artifact_keeps_its_links_for_zipinfo_and_extract_zip() {
     // And the way back restores the same tree: bytes, modes, links.
     let dest = ctx.temp.join("restored");
     fs::create_dir(&dest).expect("mkdir");
-    let done = extract_zip(
-        &zip,
-        &dest,
-        &ExtractOptions {
-            case_insensitive: false,
-            ..ExtractOptions::default()
-        },
-        &|_| {},
-    )
-    .expect("extracts");
+    let done = extract(&zip, &dest, false).expect("extracts");
     assert_eq!(done.files, 4, "two files and the two documents");
     assert_eq!(shipped_leaves(&dest), leaves(&ctx.ws.join("dist")));
 }
@@ -297,11 +287,7 @@ fn preserved_links_come_back_through_stevedore_download() {
     );
     assert_eq!(up.code, 0, "{}", up.log());
     let dest = ctx.temp.join("restored");
-    let run = crate::download::run_download(
-        &ctx,
-        &job,
-        &[("name", "linked"), ("path", dest.to_str().expect("utf-8"))],
-    );
+    let run = crate::support::run_download_into(&ctx, &job, "linked", &dest);
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(shipped_leaves(&dest), leaves(&ctx.ws.join("dist")));
     assert!(

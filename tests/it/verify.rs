@@ -8,6 +8,7 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{PermissionsExt as _, symlink};
 
+use crate::support::text::redact;
 use crate::support::{Ctx, Run};
 
 fn verify(ctx: &Ctx, args: &[&str]) -> Run {
@@ -36,28 +37,32 @@ fn a_tree_with_preserved_links_and_a_custom_checksums_name_verifies() {
     let ctx = shipped(&[("symlinks", "preserve"), ("checksums", "CHECKSUMS.txt")]);
     let run = verify(&ctx, &["out"]);
     assert_eq!(run.code, 0, "{}", run.log());
-    assert!(run.stdout.contains("0 extra"), "{}", run.stdout);
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `out` against `out/stevedore-manifest.json` (manifest, 4 files)
+    4 listed: 4 intact, 0 changed, 0 missing; 0 extra
+    "#);
     // With the checksums file as the list, the manifest written with it is no extra; the
     // link is (a checksums file lists regular files only: the manifest knows links).
     let run = verify(&ctx, &["out", "--checksums", "out/CHECKSUMS.txt"]);
     assert_eq!(run.code, 3, "{}", run.log());
-    assert!(
-        run.stdout.contains("; 1 extra") && run.stdout.contains("extra: lib/libx.so\n"),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `out` against `out/CHECKSUMS.txt` (checksums, 3 files)
+    extra: lib/libx.so
+    3 listed: 3 intact, 0 changed, 0 missing; 1 extra
+    error: `out` does not match its list
+    "#);
     // A link that changed its target is named.
     let link = ctx.ws.join("out/lib/libx.so");
     fs::remove_file(&link).expect("rm");
     symlink("elsewhere", &link).expect("link");
     let run = verify(&ctx, &["out"]);
     assert_eq!(run.code, 3, "{}", run.log());
-    assert!(
-        run.stdout
-            .contains("changed: lib/libx.so (links to `elsewhere`, listed `libx.so.1`)"),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `out` against `out/stevedore-manifest.json` (manifest, 4 files)
+    changed: lib/libx.so (links to `elsewhere`, listed `libx.so.1`)
+    4 listed: 3 intact, 1 changed, 0 missing; 0 extra
+    error: `out` does not match its list
+    "#);
 }
 
 #[test]
@@ -69,11 +74,15 @@ fn modes_lost_in_transit_are_said_and_can_be_left_out() {
     }
     let run = verify(&ctx, &["out"]);
     assert_eq!(run.code, 3, "{}", run.log());
-    assert!(
-        run.stdout.contains("only modes differ") && run.stdout.contains("--no-modes"),
-        "{}",
-        run.stdout
-    );
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `out` against `out/stevedore-manifest.json` (manifest, 4 files)
+    changed: app.bin (mode 0600, listed 0644)
+    changed: bin/tool (mode 0600, listed 0755)
+    changed: lib/libx.so.1 (mode 0600, listed 0644)
+    4 listed: 1 intact, 3 changed, 0 missing; 0 extra
+    only modes differ: modes do not survive every transfer (S3, HTTP downloads, `cp` under `umask 077`); `stevedore verify --no-modes` compares contents only
+    error: `out` does not match its list
+    "#);
     let run = verify(&ctx, &["out", "--no-modes"]);
     assert_eq!(run.code, 0, "{}", run.log());
 }
@@ -87,10 +96,20 @@ fn one_downloaded_asset_beside_the_checksums_verifies_with_ignore_missing() {
     fs::copy(ctx.ws.join("out/app.bin"), dl.join("app.bin")).expect("copy");
     let run = verify(&ctx, &["downloads"]);
     assert_eq!(run.code, 3, "{}", run.log());
-    assert!(run.stdout.contains("missing: bin/tool"), "{}", run.stdout);
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `downloads` against `downloads/SHA256SUMS` (checksums, 4 files)
+    missing: bin/tool
+    missing: lib/libx.so
+    missing: lib/libx.so.1
+    4 listed: 1 intact, 0 changed, 3 missing; 0 extra
+    error: `downloads` does not match its list
+    "#);
     let run = verify(&ctx, &["downloads", "--ignore-missing"]);
     assert_eq!(run.code, 0, "{}", run.log());
-    assert!(run.stdout.contains("(3 absent, ignored)"), "{}", run.stdout);
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `downloads` against `downloads/SHA256SUMS` (checksums, 4 files)
+    4 listed: 1 intact, 0 changed, 0 missing (3 absent, ignored); 0 extra
+    "#);
     // The one file is still checked.
     fs::write(dl.join("app.bin"), "tampered").expect("write");
     let run = verify(&ctx, &["downloads", "--ignore-missing"]);
@@ -114,8 +133,12 @@ fn a_name_that_is_not_utf8_cannot_hide_behind_a_listed_one() {
     fs::write(ctx.ws.join("list"), format!("{sha}  a\u{fffd}\n")).expect("write");
     let run = verify(&ctx, &["tree", "--checksums", "list"]);
     assert_eq!(run.code, 3, "{}", run.log());
-    assert!(run.stdout.contains("1 extra"), "{}", run.stdout);
-    assert!(run.stdout.contains("not UTF-8"), "{}", run.stdout);
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `tree` against `list` (checksums, 1 files)
+    extra: a� (a name that is not UTF-8)
+    1 listed: 1 intact, 0 changed, 0 missing; 1 extra
+    error: `tree` does not match its list
+    "#);
 }
 
 #[test]
@@ -132,9 +155,16 @@ fn another_lists_documents_are_files_like_any_other() {
     fs::write(ctx.ws.join("one.sums"), format!("{line}\n")).expect("write");
     let run = verify(&ctx, &["out", "--checksums", "one.sums"]);
     assert_eq!(run.code, 3, "{}", run.log());
-    for extra in ["extra: SHA256SUMS", "extra: stevedore-manifest.json"] {
-        assert!(run.stdout.contains(extra), "{extra}: {}", run.stdout);
-    }
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `out` against `one.sums` (checksums, 1 files)
+    extra: SHA256SUMS
+    extra: bin/tool
+    extra: lib/libx.so
+    extra: lib/libx.so.1
+    extra: stevedore-manifest.json
+    1 listed: 1 intact, 0 changed, 0 missing; 5 extra
+    error: `out` does not match its list
+    "#);
 }
 
 #[test]
@@ -152,7 +182,10 @@ fn several_lists_are_checked_together_and_must_agree() {
     }
     let run = verify(&ctx, &["out"]);
     assert_eq!(run.code, 0, "{}", run.log());
-    assert!(run.stdout.contains("4 listed: 4 intact"), "{}", run.stdout);
+    insta::assert_snapshot!(redact(&run.stdout), @r#"
+    verifying `out` against `out/SHA256SUMS-linux` (checksums), `out/SHA256SUMS-macos` (checksums, 4 files)
+    4 listed: 4 intact, 0 changed, 0 missing; 0 extra
+    "#);
     // Two lists that vouch for different contents at one path are an error, not a guess.
     let name = first[0].split_once("  ").expect("line").1;
     fs::write(
@@ -171,5 +204,5 @@ fn several_lists_are_checked_together_and_must_agree() {
         ],
     );
     assert_eq!(run.code, 2, "{}", run.log());
-    assert!(run.log().contains("disagree"), "{}", run.log());
+    insta::assert_snapshot!(redact(&run.log()), @"error: `out/SHA256SUMS-linux` and `other.sums` disagree about `app.bin`; a path must have one content in every list checked together");
 }

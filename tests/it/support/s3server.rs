@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,10 +18,20 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::{S3Service, S3ServiceBuilder};
 
+use crate::support::{Ctx, Run, owned};
+
 /// The access key the server accepts.
 pub const ACCESS_KEY: &str = "AKIASTEVEDORETEST01";
 /// The secret key the server accepts.
 pub const SECRET_KEY: &str = "stevedore/test/secret+key/0123456789abcdef";
+
+/// The environment holding [`ACCESS_KEY`] and [`SECRET_KEY`], as `AWS_*` variables.
+pub fn credentials() -> Vec<(String, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_KEY.to_owned()),
+    ]
+}
 /// The bucket every server has.
 pub const BUCKET: &str = "builds";
 
@@ -273,25 +283,47 @@ impl S3Server {
 
     /// Every stored object under [`BUCKET`] (s3s-fs keeps its own bookkeeping in dot-files).
     pub fn objects(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        collect(&self.root.join(BUCKET), Path::new(""), &mut out);
-        out.sort();
-        out
+        crate::support::tree::walk_lenient(&self.root.join(BUCKET))
+            .into_iter()
+            .filter(|f| !f.is_dir() && !f.name().starts_with('.'))
+            .map(|f| f.rel.replace('\\', "/"))
+            .collect()
     }
 }
 
-fn collect(dir: &Path, rel: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        let rel = rel.join(&name);
-        if path.is_dir() {
-            collect(&path, &rel, out);
-        } else if !name.starts_with('.') {
-            out.push(rel.to_string_lossy().replace('\\', "/"));
-        }
-    }
+/// Runs as the action does against `server`, with `secret` and `extra` environment.
+pub fn upload(
+    ctx: &Ctx,
+    server: &S3Server,
+    prefix: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+) -> Run {
+    upload_with(ctx, server, prefix, secret, extra, &[])
+}
+
+/// [`upload`] with more inputs.
+pub fn upload_with(
+    ctx: &Ctx,
+    server: &S3Server,
+    prefix: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+    inputs: &[(&str, &str)],
+) -> Run {
+    let mut env = owned(&[
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+    ]);
+    env.extend(owned(extra));
+    let destination = format!("s3://{BUCKET}/{prefix}");
+    let mut all = vec![
+        ("path", "dist"),
+        ("destination", destination.as_str()),
+        ("s3-endpoint", server.endpoint.as_str()),
+        ("s3-path-style", "true"),
+        ("s3-region", "eu-west-1"),
+    ];
+    all.extend_from_slice(inputs);
+    ctx.action_env(&all, &env)
 }

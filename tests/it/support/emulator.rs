@@ -4,13 +4,14 @@
 //! consume each other's faults. The emulator exits when this process does (its stdin
 //! closes), stopping Azurite with it.
 
+use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use base64::Engine as _;
 
-use crate::support::{node_peers, spawn_node_server};
+use crate::support::{Ctx, node_peers, read_tree, spawn_node_server};
 
 /// The running emulator.
 pub struct Emulator {
@@ -196,25 +197,72 @@ impl Emulator {
         ]
     }
 
+    /// The artifacts of `job` the service finalized.
+    pub fn finalized(&self, job: &Job) -> Vec<serde_json::Value> {
+        self.state(job)["artifacts"]
+            .as_array()
+            .expect("artifacts")
+            .iter()
+            .filter(|a| a["finalized"] == serde_json::json!(true))
+            .cloned()
+            .collect()
+    }
+
     /// Runs the official `@actions/artifact` client (tests/support/node/artifact-client.mjs)
     /// for `job` and returns its JSON result.
     pub fn official(&self, job: &Job, args: &[&str]) -> serde_json::Value {
-        let dir = node_peers();
-        let result = tempfile::NamedTempFile::new().expect("temp");
-        let out = Command::new("node")
-            .arg(dir.join("artifact-client.mjs"))
-            .args(args)
-            .current_dir(&dir)
-            .envs(self.env(job))
-            .env("STEVEDORE_RESULT", result.path())
-            .output()
-            .expect("run the official client");
-        assert!(
-            out.status.success(),
-            "official client {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&std::fs::read(result.path()).expect("result")).expect("json")
+        artifact_client(args, |cmd| {
+            cmd.envs(self.env(job));
+        })
     }
+}
+
+/// Runs the official `@actions/artifact` client (tests/support/node/artifact-client.mjs)
+/// with `args`, its environment set by `environment`, and returns its JSON result.
+pub fn artifact_client(args: &[&str], environment: impl FnOnce(&mut Command)) -> serde_json::Value {
+    let dir = node_peers();
+    let result = tempfile::NamedTempFile::new().expect("temp");
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("artifact-client.mjs"))
+        .args(args)
+        .current_dir(&dir);
+    environment(&mut cmd);
+    let out = cmd
+        .env("STEVEDORE_RESULT", result.path())
+        .output()
+        .expect("run the official client");
+    assert!(
+        out.status.success(),
+        "official client {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(result.path()).expect("result")).expect("json")
+}
+
+/// Uploads every file under `root` with the official client as artifact `name`.
+pub fn official_upload(job: &Job, name: &str, root: &Path) -> serde_json::Value {
+    let mut files: Vec<String> = read_tree(root)
+        .keys()
+        .map(|rel| root.join(rel).to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut args = vec!["upload", name, root.to_str().expect("utf-8"), "6"];
+    args.extend(files.iter().map(String::as_str));
+    emulator().official(job, &args)
+}
+
+/// Ships `zip` as a raw artifact named `name` (stevedore `archive: false`): the service
+/// stores it as `application/zip` under a `.zip` path, so a download extracts it.
+pub fn ship_zip(ctx: &Ctx, job: &Job, name: &str, zip: &[u8]) {
+    ctx.file(name, zip);
+    let up = ctx.action_env(
+        &[
+            ("destination", "artifact"),
+            ("path", name),
+            ("archive", "false"),
+        ],
+        &emulator().env(job),
+    );
+    assert_eq!(up.code, 0, "{}", up.log());
 }

@@ -69,15 +69,34 @@ impl GitHub {
         serde_json::from_slice(&out.stdout).expect("json")
     }
 
+    /// The releases of `repo` (with their assets and bytes), in the order it holds them.
+    pub fn releases(&self, repo: &str) -> Vec<serde_json::Value> {
+        self.state(repo)["releases"]
+            .as_array()
+            .expect("releases")
+            .clone()
+    }
+
+    /// Every call `repo` received, as `<route> <status>` (`upload 201`), in order.
+    pub fn calls(&self, repo: &str) -> Vec<String> {
+        calls_of(&self.state(repo))
+    }
+
     /// Makes run `run_id` of `repo` the results-emulator run of `job`: the REST artifact
     /// endpoints list what was uploaded there, and `token` (`actions: read`) may read them.
-    pub fn workflow_run(&self, repo: &str, run_id: u64, job: &crate::emulator::Job, token: &str) {
+    pub fn workflow_run(
+        &self,
+        repo: &str,
+        run_id: u64,
+        job: &crate::support::emulator::Job,
+        token: &str,
+    ) {
         self.control(
             "workflow-run",
             &serde_json::json!({
                 "repo": repo,
                 "run_id": run_id,
-                "results": crate::emulator::emulator().url,
+                "results": crate::support::emulator::emulator().url,
                 "backend_run": job.run,
                 "token": token,
             }),
@@ -92,4 +111,32 @@ impl GitHub {
             ("GITHUB_REF".into(), git_ref.to_owned()),
         ]
     }
+}
+
+/// The calls of a [`GitHub::state`], as `<route> <status>` (`upload 201`), in order.
+pub fn calls_of(state: &serde_json::Value) -> Vec<String> {
+    state["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| format!("{} {}", c["route"].as_str().expect("route"), c["status"]))
+        .collect()
+}
+
+/// The bytes the emulator stored for `asset` (one of a release's `assets`).
+pub fn asset_bytes(asset: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(asset["content_base64"].as_str().expect("content"))
+        .expect("base64")
+}
+
+/// The asset `name` of `release` (one of [`GitHub::releases`]); panics when it has none.
+pub fn asset<'a>(release: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    release["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("no asset {name}: {release}"))
 }
