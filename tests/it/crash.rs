@@ -82,8 +82,9 @@ fn dir_leftovers(parent: &Path, name: &str) -> Vec<String> {
     crate::support::tree::names_in(parent, &format!(".{name}.stevedore-"))
 }
 
-/// `files` files of 256 KiB and a nested one: 120 make a copy long enough (tens of
-/// milliseconds) for the delays to land in it.
+/// `files` files of 256 KiB and a nested one: 400 make a copy long enough (100 MB: tens
+/// of milliseconds even from the page cache) for the delays to land in it; 120 were too
+/// few once copies got faster (2 of 6 kills landed mid-copy).
 fn dir_tree(ctx: &Ctx, files: usize) {
     for i in 0..files {
         ctx.file(
@@ -97,14 +98,14 @@ fn dir_tree(ctx: &Ctx, files: usize) {
 #[test]
 fn directory_killed_mid_copy_then_rerun_equals_an_uninterrupted_copy() {
     let ctx = Ctx::new();
-    dir_tree(&ctx, 120);
+    dir_tree(&ctx, 400);
     let reference = ctx.action(&[("path", "dist"), ("destination", "./reference"), NO_SCAN]);
     assert_eq!(reference.code, 0, "{}", reference.log());
     let expected = read_tree(&ctx.ws.join("reference"));
     assert_eq!(
         expected.len(),
-        123,
-        "120 files, the nested one and the two documents"
+        403,
+        "400 files, the nested one and the two documents"
     );
 
     let mut mid_copy = 0;
