@@ -192,7 +192,12 @@ impl Source {
 fn refusal(api: &Api, rest: &str, e: &ApiError) -> String {
     let url = api.repo_url(rest);
     let Some(status) = e.status() else {
-        return format!("`GET {url}`: {e}");
+        // The client's transport and redirect errors name the request already.
+        return if e.to_string().contains(&url) {
+            e.to_string()
+        } else {
+            format!("`GET {url}`: {e}")
+        };
     };
     let hint = match status {
         401 => "; `github-token` is not a valid token",

@@ -228,6 +228,9 @@ pub(crate) const RETRY: Retry<ApiError> = Retry {
     },
 };
 
+/// Redirects followed within the API's origin, as HTTP clients bound them.
+const MAX_REDIRECTS: usize = 5;
+
 /// Least time between two mutative calls (POST, PATCH, PUT, DELETE) to the API host.
 pub(crate) const PACE: Duration = Duration::from_millis(100);
 
@@ -292,11 +295,12 @@ impl Api {
         *last = Some(Instant::now());
     }
 
-    /// One call under [`RETRY`]: a failure whose answer says to retry (or that had no
+    /// One request under [`RETRY`]: a failure whose answer says to retry (or that had no
     /// answer, or whose answer was cut inside its body) is made again; an error answer is
-    /// returned as [`ApiError::GitHub`]. A create whose answer was lost may run twice; the
-    /// release flow converges on the oldest draft for exactly that case.
-    async fn call(
+    /// returned as [`ApiError::GitHub`], a redirect as it came. A create whose answer was
+    /// lost may run twice; the release flow converges on the oldest draft for exactly that
+    /// case.
+    async fn request(
         &self,
         method: Method,
         url: &str,
@@ -379,6 +383,64 @@ impl Api {
             headers,
             body,
         })
+    }
+
+    /// A call that must succeed: redirects within the API's origin are followed (GitHub
+    /// answers a renamed or transferred repository's URLs with 301 on `GET` and 307
+    /// otherwise), with the token, the method and the body kept for 307 and 308 (`GET`
+    /// without a body after 301, 302 and 303, as HTTP clients do); a redirect elsewhere,
+    /// or any other answer than a success, is an error that says its status.
+    async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, ApiError> {
+        let mut answer = self.request(method.clone(), url, query, body).await?;
+        let mut at = url.to_owned();
+        let mut method = method;
+        let mut body = body;
+        for _ in 0..MAX_REDIRECTS {
+            if !(300..400).contains(&answer.status) {
+                break;
+            }
+            let Some(next) = redirect_target(&at, &answer)
+                .ok()
+                .filter(|next| self.same_origin(next))
+            else {
+                break;
+            };
+            if !matches!(answer.status, 307 | 308) && method != Method::HEAD {
+                method = Method::GET;
+                body = None;
+            }
+            answer = self.request(method.clone(), &next, &[], body).await?;
+            at = next;
+        }
+        if (200..300).contains(&answer.status) {
+            Ok(answer)
+        } else {
+            Err(ApiError::from_answer(
+                answer.status,
+                &answer.headers,
+                &answer.body,
+            ))
+        }
+    }
+
+    /// Whether `url` is on the API's scheme, host and port (where the token may go).
+    fn same_origin(&self, url: &str) -> bool {
+        let origin = |u: &str| {
+            reqwest::Url::parse(u).ok().map(|u| {
+                (
+                    u.scheme().to_owned(),
+                    u.host_str().map(str::to_owned),
+                    u.port_or_known_default(),
+                )
+            })
+        };
+        origin(url).is_some_and(|o| Some(o) == origin(&self.base))
     }
 
     /// A call whose answer is JSON of type `T`.
@@ -581,37 +643,46 @@ impl Api {
     /// Where an artifact's zip is (`GET /repos/{repo}/actions/artifacts/{id}/zip` answers
     /// `302` with a signed storage URL, read here and not followed with the token).
     pub(crate) async fn artifact_zip_url(&self, id: u64) -> Result<String, ApiError> {
-        let url = self.repo_url(&format!("/actions/artifacts/{id}/zip"));
-        let answer = self.call(Method::GET, &url, &[], None).await?;
-        redirect_target(&url, &answer)
+        let mut url = self.repo_url(&format!("/actions/artifacts/{id}/zip"));
+        // Followed only within the API (a renamed repository): the redirect out of it names
+        // the blob, which is read without the token.
+        for _ in 0..MAX_REDIRECTS {
+            let answer = self.request(Method::GET, &url, &[], None).await?;
+            let target = redirect_target(&url, &answer)?;
+            if !self.same_origin(&target) {
+                return Ok(target);
+            }
+            url = target;
+        }
+        Err(ApiError::Decode(format!(
+            "`GET {url}` redirected more than {MAX_REDIRECTS} times"
+        )))
     }
 
     /// The SHA-256 of an asset's bytes, streamed down and hashed (never held whole): for
     /// assets GitHub reports no `digest` for (older GHES). GitHub answers
     /// `application/octet-stream` with a redirect to storage, which is followed without
-    /// the token (the storage URL is signed, and its host is not GitHub's).
+    /// the token (the storage URL is signed, and its host is not GitHub's); redirects
+    /// within the API's origin keep it.
     pub(crate) async fn asset_sha256(&self, id: u64) -> Result<[u8; 32], ApiError> {
-        let url = self.route(&format!("/assets/{id}"));
-        let first = self
-            .http
-            .client
-            .get(&url)
-            .bearer_auth(self.token.expose())
-            .header("accept", "application/octet-stream")
-            .header("x-github-api-version", "2022-11-28");
-        match self.hash_answer(first, &url).await? {
-            Hashed::Done(sha256) => Ok(sha256),
-            Hashed::Moved(answer) => {
-                let storage = redirect_target(&url, &answer)?;
-                let second = self.http.client.get(&storage);
-                match self.hash_answer(second, &storage).await? {
-                    Hashed::Done(sha256) => Ok(sha256),
-                    Hashed::Moved(_) => Err(ApiError::Decode(
-                        "the asset's storage URL redirected again".into(),
-                    )),
-                }
+        let mut url = self.route(&format!("/assets/{id}"));
+        for _ in 0..MAX_REDIRECTS {
+            let mut request = self.http.client.get(&url);
+            // The token goes to the API's origin only; storage URLs are signed.
+            if self.same_origin(&url) {
+                request = request
+                    .bearer_auth(self.token.expose())
+                    .header("accept", "application/octet-stream")
+                    .header("x-github-api-version", "2022-11-28");
+            }
+            match self.hash_answer(request, &url).await? {
+                Hashed::Done(sha256) => return Ok(sha256),
+                Hashed::Moved(answer) => url = redirect_target(&url, &answer)?,
             }
         }
+        Err(ApiError::Decode(format!(
+            "the asset's URL redirected more than {MAX_REDIRECTS} times"
+        )))
     }
 
     /// Sends `request` once and hashes a `200` answer's body as it arrives.
@@ -894,5 +965,145 @@ mod tests {
         assert_eq!((RETRY.delay)(1, &server), Duration::from_millis(500));
         assert_eq!((RETRY.delay)(3, &server), Duration::from_secs(2));
         assert_eq!(RETRY.attempts, 4);
+    }
+
+    /// A loopback server standing in for GitHub after a repository was renamed
+    /// (docs.github.com, "Best practices for using the REST API": follow redirects):
+    /// `/repos/old/name/...` answers 301 on `GET` and 307 otherwise, pointing at
+    /// `/repositories/1/...`, which answers; `/elsewhere` redirects to another origin.
+    /// Records each request's method, path and whether it carried the token.
+    fn renamed_repository() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(64) {
+                let Ok(stream) = stream else { return };
+                let mut reader = BufReader::new(&stream);
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                let (mut token, mut length) = (false, 0usize);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    let lower = line.to_ascii_lowercase();
+                    token |= lower.starts_with("authorization: bearer secret");
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let mut parts = first.split_whitespace();
+                let method = parts.next().unwrap_or_default().to_owned();
+                let path = parts.next().unwrap_or_default().to_owned();
+                log.lock()
+                    .expect("log")
+                    .push(format!("{method} {path} token={token}"));
+                let (status, location, text) = if let Some(rest) =
+                    path.strip_prefix("/repos/old/name")
+                {
+                    let code = if method == "GET" {
+                        "301 Moved Permanently"
+                    } else {
+                        "307 Temporary Redirect"
+                    };
+                    (
+                        code,
+                        format!("http://{addr}/repositories/1{rest}"),
+                        r#"{"message":"Moved Permanently"}"#.to_owned(),
+                    )
+                } else if path.starts_with("/elsewhere") {
+                    (
+                        "307 Temporary Redirect",
+                        "http://127.0.0.2:9/x".to_owned(),
+                        String::new(),
+                    )
+                } else if method == "DELETE" {
+                    ("204 No Content", String::new(), String::new())
+                } else {
+                    (
+                        "200 OK",
+                        String::new(),
+                        format!(
+                            r#"{{"id":5,"tag_name":"v1","draft":false,"upload_url":"http://{addr}/u{{?name}}","html_url":"http://{addr}/r","sent":{}}}"#,
+                            String::from_utf8_lossy(&body).len()
+                        ),
+                    )
+                };
+                let location = if location.is_empty() {
+                    String::new()
+                } else {
+                    format!("location: {location}\r\n")
+                };
+                let mut stream = &stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\n{location}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    fn block_on<T>(work: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work)
+    }
+
+    #[test]
+    fn a_renamed_repository_is_followed_within_the_api_with_the_token() {
+        let (base, seen) = renamed_repository();
+        let token = Secret::new("secret".into());
+        let api = Api::new(&base, &token, "old/name", Duration::from_secs(5)).expect("api");
+        let found = block_on(api.release_by_tag("v1")).expect("followed");
+        assert_eq!(found.map(|r| r.id), Some(5));
+        block_on(api.delete_asset(9)).expect("the 307 was followed with DELETE");
+        let seen = seen.lock().expect("log").clone();
+        assert_eq!(
+            seen,
+            [
+                "GET /repos/old/name/releases/tags/v1 token=true",
+                "GET /repositories/1/releases/tags/v1 token=true",
+                "DELETE /repos/old/name/releases/assets/9 token=true",
+                "DELETE /repositories/1/releases/assets/9 token=true",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_redirect_out_of_the_api_is_an_error_never_a_success() {
+        let (base, seen) = renamed_repository();
+        let token = Secret::new("secret".into());
+        let api = Api::new(
+            &format!("{base}/elsewhere"),
+            &token,
+            "o/r",
+            Duration::from_secs(5),
+        )
+        .expect("api");
+        let deleted = block_on(api.delete_asset(9));
+        assert_eq!(
+            deleted.as_ref().err().and_then(ApiError::status),
+            Some(307),
+            "{deleted:?}"
+        );
+        let listed = block_on(api.run_artifacts(7, 10));
+        assert_eq!(
+            listed.as_ref().err().and_then(ApiError::status),
+            Some(307),
+            "{listed:?}"
+        );
+        assert_eq!(
+            seen.lock().expect("log").len(),
+            2,
+            "nothing sent to the other origin"
+        );
     }
 }
