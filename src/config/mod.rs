@@ -687,8 +687,10 @@ fn parse_storage_class(v: &str) -> Result<String, String> {
 fn content_types(r: &mut Reader<'_>) -> Vec<ContentTypeRule> {
     let mut rules = Vec::new();
     for line in r.lines("s3-content-type") {
-        let (glob, content_type) = match line.rsplit_once('=') {
-            Some((glob, ty)) => (Some(glob.trim()), ty.trim()),
+        // The `=` of `GLOB=TYPE` comes before any `;` (a type's parameters have their own).
+        let head = line.split(';').next().unwrap_or_default();
+        let (glob, content_type) = match head.find('=') {
+            Some(at) => (Some(line[..at].trim()), line[at + 1..].trim()),
             None => (None, line.as_str()),
         };
         let shape_ok = content_type
