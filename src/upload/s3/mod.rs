@@ -413,7 +413,7 @@ fn content_type(rules: &[ContentTypeRule], rel: &str) -> String {
         )
 }
 
-/// The object settings as AWS names their headers (S3 API reference, "PutObject").
+/// The object settings as AWS names their headers (S3 API reference, `PutObject`).
 fn stored_with(options: &S3Options) -> Vec<(&'static str, String)> {
     [
         ("cache-control", &options.cache_control),
