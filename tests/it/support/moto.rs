@@ -1,7 +1,7 @@
 //! A second, independent S3 server: moto 5.2.5 (`moto_server`, pinned in
 //! `tests/support/python`), which stores and answers what AWS documents for object
 //! metadata (`Cache-Control`, `Content-Type`, ACLs, storage classes, server-side
-//! encryption), ListMultipartUploads and conditional writes. It does not check `SigV4`
+//! encryption), `ListMultipartUploads` and conditional writes. It does not check `SigV4`
 //! signatures; s3s-fs (`s3server`) stays the server for those.
 
 use std::collections::BTreeMap;
