@@ -187,6 +187,41 @@ pub const INPUTS: &[InputSpec] = &[
         "Address buckets as endpoint/bucket instead of bucket.endpoint",
     ),
     input(
+        "s3-checksum",
+        "sha256",
+        "How S3 checks each object: sha256 (x-amz-checksum-sha256) or none (providers that refuse checksum headers; the signed payload hash still covers the bytes)",
+    ),
+    input(
+        "s3-cache-control",
+        "",
+        "Cache-Control every S3 object is stored with (e.g. max-age=3600)",
+    ),
+    lines(
+        "s3-content-type",
+        "",
+        "Content-Type of S3 objects instead of the one guessed from the extension: TYPE for every file, or GLOB=TYPE per line (first match wins)",
+    ),
+    input(
+        "s3-acl",
+        "",
+        "Canned ACL of every S3 object (x-amz-acl), e.g. bucket-owner-full-control",
+    ),
+    input(
+        "s3-storage-class",
+        "",
+        "Storage class of every S3 object (x-amz-storage-class), e.g. STANDARD_IA",
+    ),
+    input(
+        "s3-sse",
+        "",
+        "Server-side encryption of every S3 object: AES256, aws:kms or aws:kms:dsse",
+    ),
+    input(
+        "s3-sse-kms-key-id",
+        "",
+        "KMS key for s3-sse aws:kms (its id, ARN or alias); empty uses the bucket's default key",
+    ),
+    input(
         "checksums",
         "SHA256SUMS",
         "Name of the checksums file (sha256sum -c format)",

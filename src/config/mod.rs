@@ -149,7 +149,51 @@ pub(crate) struct S3Options {
     pub(crate) region: Option<String>,
     /// Path-style addressing.
     pub(crate) path_style: bool,
+    /// `s3-checksum`: the integrity check each object carries.
+    pub(crate) checksum: S3Checksum,
+    /// `s3-cache-control`: the `Cache-Control` every object is stored with.
+    pub(crate) cache_control: Option<String>,
+    /// `s3-content-type`: types that replace the one guessed from the extension, the
+    /// first matching line winning; a line without a glob applies to every file.
+    pub(crate) content_types: Vec<ContentTypeRule>,
+    /// `s3-acl`: a canned ACL (`x-amz-acl`).
+    pub(crate) acl: Option<String>,
+    /// `s3-storage-class` (`x-amz-storage-class`).
+    pub(crate) storage_class: Option<String>,
+    /// `s3-sse` (`x-amz-server-side-encryption`).
+    pub(crate) sse: Option<String>,
+    /// `s3-sse-kms-key-id` (`x-amz-server-side-encryption-aws-kms-key-id`).
+    pub(crate) sse_kms_key_id: Option<String>,
 }
+
+/// How each S3 object's bytes are checked by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum S3Checksum {
+    /// `x-amz-checksum-sha256`: the scan's SHA-256, checked by the server on arrival.
+    Sha256,
+    /// No `x-amz-checksum-*` header (providers that reject or mishandle them): the
+    /// request signature covers the scan's SHA-256 of the body instead
+    /// (`x-amz-content-sha256`), which `SigV4` servers check.
+    None,
+}
+
+/// One line of `s3-content-type`: `TYPE`, or `GLOB=TYPE`.
+#[derive(Debug, Clone)]
+pub(crate) struct ContentTypeRule {
+    /// Over the file's path relative to the selection root; `None` matches every file.
+    pub(crate) glob: Option<globset::GlobMatcher>,
+    /// The line as written, for comparisons.
+    pub(crate) line: String,
+    pub(crate) content_type: String,
+}
+
+impl PartialEq for ContentTypeRule {
+    fn eq(&self, other: &Self) -> bool {
+        self.line == other.line
+    }
+}
+
+impl Eq for ContentTypeRule {}
 
 /// The validated run configuration.
 #[derive(Debug, Clone)]
@@ -551,12 +595,137 @@ fn expect_assets(r: &mut Reader<'_>) -> Vec<ExpectedAsset> {
 }
 
 fn s3_options(r: &mut Reader<'_>) -> S3Options {
-    S3Options {
+    let options = S3Options {
         job_key: r.opt("job-key", parse_job_key),
         endpoint: r.opt("s3-endpoint", parse_endpoint),
         region: r.opt("s3-region", parse_region),
         path_style: r.bool("s3-path-style", false),
+        checksum: r
+            .opt("s3-checksum", |v| {
+                parse_choice(
+                    v,
+                    &[("sha256", S3Checksum::Sha256), ("none", S3Checksum::None)],
+                )
+            })
+            .unwrap_or(S3Checksum::Sha256),
+        cache_control: r.opt("s3-cache-control", parse_header_value),
+        content_types: content_types(r),
+        acl: r.opt("s3-acl", |v| {
+            parse_choice(v, CANNED_ACLS).map(|acl: &str| acl.to_owned())
+        }),
+        storage_class: r.opt("s3-storage-class", parse_storage_class),
+        sse: r.opt("s3-sse", |v| {
+            parse_choice(
+                v,
+                &[
+                    ("AES256", "AES256"),
+                    ("aws:kms", "aws:kms"),
+                    ("aws:kms:dsse", "aws:kms:dsse"),
+                ],
+            )
+            .map(str::to_owned)
+        }),
+        sse_kms_key_id: r.opt("s3-sse-kms-key-id", parse_header_value),
+    };
+    if options.sse_kms_key_id.is_some()
+        && !options
+            .sse
+            .as_deref()
+            .is_some_and(|s| s.starts_with("aws:kms"))
+    {
+        r.fail(
+            "s3-sse-kms-key-id",
+            "names a KMS key, but `s3-sse` is not `aws:kms` or `aws:kms:dsse`: set `s3-sse: aws:kms` to encrypt with it".into(),
+        );
     }
+    options
+}
+
+/// The canned ACLs of `x-amz-acl` (AWS S3 API reference, `PutObject`).
+const CANNED_ACLS: &[(&str, &str)] = &[
+    ("private", "private"),
+    ("public-read", "public-read"),
+    ("public-read-write", "public-read-write"),
+    ("authenticated-read", "authenticated-read"),
+    ("aws-exec-read", "aws-exec-read"),
+    ("bucket-owner-read", "bucket-owner-read"),
+    ("bucket-owner-full-control", "bucket-owner-full-control"),
+];
+
+/// A value sent as an HTTP header as written: visible ASCII and spaces only.
+fn parse_header_value(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.is_empty() || !v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return Err(format!(
+            "`{}` cannot be sent as an HTTP header; use visible ASCII characters",
+            v.escape_debug()
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// `s3-storage-class`: AWS's classes (`STANDARD_IA`, `GLACIER_IR`, ...) and other
+/// providers' (`NEARLINE` on Google Cloud Storage) share one shape, upper case and `_`.
+fn parse_storage_class(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.is_empty()
+        || v.len() > 64
+        || !v
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(format!(
+            "`{}` is not a storage class; write it as the provider names it, e.g. STANDARD_IA or GLACIER_IR",
+            v.escape_debug()
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// `s3-content-type`: each line `TYPE` or `GLOB=TYPE` (`*` within a directory, `**`
+/// across them, as `secrets-allow`).
+fn content_types(r: &mut Reader<'_>) -> Vec<ContentTypeRule> {
+    let mut rules = Vec::new();
+    for line in r.lines("s3-content-type") {
+        // The `=` of `GLOB=TYPE` comes before any `;` (a type's parameters have their own).
+        let head = line.split(';').next().unwrap_or_default();
+        let (glob, content_type) = match head.find('=') {
+            Some(at) => (Some(line[..at].trim()), line[at + 1..].trim()),
+            None => (None, line.as_str()),
+        };
+        let shape_ok = content_type
+            .split_once('/')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+            && parse_header_value(content_type).is_ok();
+        if !shape_ok {
+            r.fail(
+                "s3-content-type",
+                format!(
+                    "`{}`: `{}` is not a media type; write `type/subtype` (e.g. `text/html; charset=utf-8`), or `GLOB=type/subtype` for some files",
+                    line.escape_debug(),
+                    content_type.escape_debug()
+                ),
+            );
+            continue;
+        }
+        let glob = match glob.map(|g| GlobBuilder::new(g).literal_separator(true).build()) {
+            None => None,
+            Some(Ok(g)) => Some(g.compile_matcher()),
+            Some(Err(e)) => {
+                r.fail(
+                    "s3-content-type",
+                    format!("`{}`: not a valid glob: {}", line.escape_debug(), e.kind()),
+                );
+                continue;
+            }
+        };
+        rules.push(ContentTypeRule {
+            glob,
+            content_type: content_type.to_owned(),
+            line,
+        });
+    }
+    rules
 }
 
 /// `repository`: `owner/name`, as GitHub spells repositories.
@@ -616,6 +785,13 @@ fn ignored_inputs(config: &Config) -> Vec<String> {
                 ("s3-endpoint", s3.endpoint.is_some()),
                 ("s3-region", s3.region.is_some()),
                 ("s3-path-style", s3.path_style),
+                ("s3-checksum", s3.checksum != S3Checksum::Sha256),
+                ("s3-cache-control", s3.cache_control.is_some()),
+                ("s3-content-type", !s3.content_types.is_empty()),
+                ("s3-acl", s3.acl.is_some()),
+                ("s3-storage-class", s3.storage_class.is_some()),
+                ("s3-sse", s3.sse.is_some()),
+                ("s3-sse-kms-key-id", s3.sse_kms_key_id.is_some()),
             ],
         ),
         (

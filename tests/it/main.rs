@@ -78,6 +78,7 @@ mod release;
 mod rest_artifacts;
 mod runner_log;
 mod s3;
+mod s3_providers;
 mod secrets;
 mod support;
 mod symlinks;

@@ -25,7 +25,7 @@ use self::client::{Body, Client, RequestError};
 use self::keys::Endpoint;
 use self::sign::{Credentials, Payload, Signer};
 use super::{Bundle, MANIFEST_NAME};
-use crate::config::Config;
+use crate::config::{Config, ContentTypeRule, S3Checksum, S3Options};
 use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
 use crate::github::RunnerEnv;
@@ -109,7 +109,7 @@ struct Object {
     path: std::path::PathBuf,
     size: u64,
     sha256: [u8; 32],
-    content_type: &'static str,
+    content_type: String,
 }
 
 /// Everything checked before the first request.
@@ -123,6 +123,10 @@ pub(crate) struct Plan {
     documents: Vec<Object>,
     concurrency: usize,
     idle: Duration,
+    checksum: S3Checksum,
+    /// What every object is stored with (`s3-cache-control`, `s3-acl`, ...), as headers of
+    /// `PutObject` and `CreateMultipartUpload`.
+    stored_with: Vec<(&'static str, String)>,
 }
 
 /// What landed.
@@ -186,7 +190,7 @@ pub(crate) fn plan(
             path: file.path().to_path_buf(),
             size: record.size,
             sha256: record.sha256,
-            content_type: crate::net::mime_type(file.rel()),
+            content_type: content_type(&config.s3.content_types, file.rel()),
         })
         .collect();
     let documents = documents(bundle, prefix, config.s3.job_key.as_deref())?;
@@ -203,6 +207,8 @@ pub(crate) fn plan(
         documents,
         concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         idle,
+        checksum: config.s3.checksum,
+        stored_with: stored_with(&config.s3),
     })
 }
 
@@ -249,7 +255,8 @@ fn documents(
                 "application/json"
             } else {
                 "text/plain; charset=utf-8"
-            },
+            }
+            .to_owned(),
         });
     }
     Ok(documents)
@@ -283,6 +290,8 @@ struct Ctx<'a> {
     client: Arc<Client>,
     parts: Arc<Semaphore>,
     reporter: &'a dyn Reporter,
+    checksum: S3Checksum,
+    stored_with: &'a [(&'static str, String)],
 }
 
 async fn upload_all(
@@ -304,6 +313,8 @@ async fn upload_all(
         }),
         parts: Arc::new(Semaphore::new(multipart::PARTS_IN_FLIGHT)),
         reporter,
+        checksum: plan.checksum,
+        stored_with: &plan.stored_with,
     };
     let started = Instant::now();
     let results =
@@ -383,6 +394,42 @@ fn classify(object: &Object, source: RequestError, landed: usize) -> S3Error {
     }
 }
 
+/// The headers an object is created with: its type and what `stored_with` asks of
+/// every object.
+fn stored_headers(ctx: &Ctx<'_>, object: &Object) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("content-type", object.content_type.clone())];
+    headers.extend(ctx.stored_with.iter().cloned());
+    headers
+}
+
+/// `s3-content-type`'s first line matching `rel`, else the type the extension suggests.
+fn content_type(rules: &[ContentTypeRule], rel: &str) -> String {
+    rules
+        .iter()
+        .find(|rule| rule.glob.as_ref().is_none_or(|g| g.is_match(rel)))
+        .map_or_else(
+            || crate::net::mime_type(rel).to_owned(),
+            |rule| rule.content_type.clone(),
+        )
+}
+
+/// The object settings as AWS names their headers (S3 API reference, `PutObject`).
+fn stored_with(options: &S3Options) -> Vec<(&'static str, String)> {
+    [
+        ("cache-control", &options.cache_control),
+        ("x-amz-acl", &options.acl),
+        ("x-amz-storage-class", &options.storage_class),
+        ("x-amz-server-side-encryption", &options.sse),
+        (
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            &options.sse_kms_key_id,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+    .collect()
+}
+
 fn checksum_header(sha256: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha256)
 }
@@ -392,10 +439,15 @@ async fn put(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
         return multipart::multipart(ctx, object).await;
     }
     let url = ctx.client.url(&object.key, "");
-    let headers = [
-        ("content-type", object.content_type.to_owned()),
-        ("x-amz-checksum-sha256", checksum_header(&object.sha256)),
-    ];
+    let mut headers = stored_headers(ctx, object);
+    let sha256_hex = hex::encode(object.sha256);
+    let payload = match ctx.checksum {
+        S3Checksum::Sha256 => {
+            headers.push(("x-amz-checksum-sha256", checksum_header(&object.sha256)));
+            Payload::Unsigned
+        }
+        S3Checksum::None => Payload::Sha256(&sha256_hex),
+    };
     let body = if object.size == 0 {
         Body::Empty
     } else {
@@ -405,13 +457,7 @@ async fn put(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
         }
     };
     ctx.client
-        .send(
-            reqwest::Method::PUT,
-            &url,
-            &headers,
-            &body,
-            Payload::Unsigned,
-        )
+        .send(reqwest::Method::PUT, &url, &headers, &body, payload)
         .await
         .map(|_| ())
 }

@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 
 use super::client::{Body, Client, RequestError, xml_text};
 use super::sign::{EMPTY_SHA256, Payload};
-use super::{Ctx, Object, checksum_header};
+use super::{Ctx, Object, checksum_header, stored_headers};
+use crate::config::S3Checksum;
 use crate::events::Event;
 
 /// Smallest part; larger for files that would need more than 10,000 parts.
@@ -41,14 +42,15 @@ fn flatten(joined: Result<PartResult, tokio::task::JoinError>) -> PartResult {
 
 pub(super) async fn multipart(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
     let client = &ctx.client;
+    let mut headers = stored_headers(ctx, object);
+    if ctx.checksum == S3Checksum::Sha256 {
+        headers.push(("x-amz-checksum-algorithm", "SHA256".to_owned()));
+    }
     let created = client
         .send(
             reqwest::Method::POST,
             &client.url(&object.key, "uploads="),
-            &[
-                ("content-type", object.content_type.to_owned()),
-                ("x-amz-checksum-algorithm", "SHA256".to_owned()),
-            ],
+            &headers,
             &Body::Empty,
             Payload::Sha256(EMPTY_SHA256),
         )
@@ -106,7 +108,7 @@ async fn upload_parts(ctx: &Ctx<'_>, object: &Object, upload_id: &str) -> Result
             message: "the file's bytes differ from the scan".into(),
         });
     }
-    complete(&ctx.client, object, upload_id, done).await
+    complete(&ctx.client, object, upload_id, done, ctx.checksum).await
 }
 
 /// Sends each part the reader hands over, in parallel under the shared part budget. After
@@ -138,15 +140,23 @@ async fn send_parts(
             ),
         );
         let client = Arc::clone(&ctx.client);
+        let checksum = ctx.checksum;
         uploads.spawn(async move {
-            let headers = [("x-amz-checksum-sha256", checksum_header(&part.sha256))];
+            let part_hex = hex::encode(part.sha256);
+            let (headers, payload) = match checksum {
+                S3Checksum::Sha256 => (
+                    vec![("x-amz-checksum-sha256", checksum_header(&part.sha256))],
+                    Payload::Unsigned,
+                ),
+                S3Checksum::None => (Vec::new(), Payload::Sha256(&part_hex)),
+            };
             let reply = client
                 .send(
                     reqwest::Method::PUT,
                     &url,
                     &headers,
                     &Body::Bytes(part.data),
-                    Payload::Unsigned,
+                    payload,
                 )
                 .await;
             drop(permit);
@@ -189,15 +199,22 @@ async fn complete(
     object: &Object,
     upload_id: &str,
     mut done: Vec<(usize, String, [u8; 32])>,
+    checksum: S3Checksum,
 ) -> Result<(), RequestError> {
     done.sort_by_key(|(number, _, _)| *number);
     let mut xml =
         String::from("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for (number, etag, sha256) in &done {
+        let sum = match checksum {
+            S3Checksum::Sha256 => format!(
+                "<ChecksumSHA256>{}</ChecksumSHA256>",
+                checksum_header(sha256)
+            ),
+            S3Checksum::None => String::new(),
+        };
         let _ = write!(
             xml,
-            "<Part><ChecksumSHA256>{}</ChecksumSHA256><ETag>{}</ETag><PartNumber>{number}</PartNumber></Part>",
-            checksum_header(sha256),
+            "<Part>{sum}<ETag>{}</ETag><PartNumber>{number}</PartNumber></Part>",
             etag.replace('&', "&amp;").replace('"', "&quot;")
         );
     }

@@ -25,6 +25,7 @@ pub mod emulator;
 pub mod faultproxy;
 pub mod github;
 pub mod install;
+pub mod moto;
 pub mod runner;
 pub mod s3server;
 pub mod servers;

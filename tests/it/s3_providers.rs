@@ -1,0 +1,169 @@
+//! The S3 destination as providers run it, against moto (a second, independent S3
+//! server): what a bucket needs objects to be stored with (`s3-cache-control`,
+//! `s3-content-type`, `s3-acl`, `s3-storage-class`, `s3-sse`), read back from the server,
+//! and uploads without checksum headers (`s3-checksum: none`) for providers that refuse
+//! them, byte for byte.
+
+use crate::support::moto::{Moto, ship};
+use crate::support::s3server::{S3Server, SECRET_KEY, upload_with};
+use crate::support::{Ctx, random_bytes};
+
+#[test]
+fn objects_are_stored_with_the_cache_control_type_acl_class_and_encryption_asked_for() {
+    let ctx = Ctx::new();
+    ctx.file("dist/app.js", "console.log('hi')\n");
+    ctx.file("dist/site/index.html", "<p>hello</p>\n");
+    ctx.file("dist/site/feed", "<rss/>\n");
+    let moto = Moto::start();
+    let run = ship(
+        &ctx,
+        &moto,
+        "opts",
+        &[
+            ("s3-cache-control", "public, max-age=3600"),
+            (
+                "s3-content-type",
+                "**/*.html=text/html; charset=utf-8\nsite/feed=application/rss+xml",
+            ),
+            ("s3-acl", "public-read"),
+            ("s3-storage-class", "STANDARD_IA"),
+            ("s3-sse", "aws:kms"),
+            ("s3-sse-kms-key-id", "alias/builds"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let expected_types = [
+        ("app.js", "application/javascript"),
+        ("site/index.html", "text/html; charset=utf-8"),
+        ("site/feed", "application/rss+xml"),
+        // The documents keep their own types; every other setting is the same.
+        ("SHA256SUMS", "text/plain; charset=utf-8"),
+        ("stevedore-manifest.json", "application/json"),
+    ];
+    for (rel, content_type) in expected_types {
+        let key = format!("opts/{rel}");
+        let head = moto.head(&key).unwrap_or_else(|| panic!("{key} missing"));
+        assert_eq!(head["content-type"], content_type, "{key}");
+        assert_eq!(head["cache-control"], "public, max-age=3600", "{key}");
+        assert_eq!(head["x-amz-storage-class"], "STANDARD_IA", "{key}");
+        assert_eq!(head["x-amz-server-side-encryption"], "aws:kms", "{key}");
+        assert_eq!(
+            head["x-amz-server-side-encryption-aws-kms-key-id"], "alias/builds",
+            "{key}"
+        );
+        let acl = moto.acl(&key);
+        assert!(
+            acl.contains("http://acs.amazonaws.com/groups/global/AllUsers")
+                && acl.contains("<Permission>READ</Permission>"),
+            "{key}: public-read grants everyone READ: {acl}"
+        );
+    }
+    assert_eq!(moto.get("opts/site/index.html"), b"<p>hello</p>\n");
+}
+
+#[test]
+fn without_options_objects_keep_the_guessed_type_and_the_buckets_defaults() {
+    let ctx = Ctx::new();
+    ctx.file("dist/index.html", "<p>hello</p>\n");
+    let moto = Moto::start();
+    let run = ship(&ctx, &moto, "plain", &[]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let head = moto.head("plain/index.html").expect("uploaded");
+    assert_eq!(head["content-type"], "text/html");
+    for absent in [
+        "cache-control",
+        "x-amz-server-side-encryption",
+        "x-amz-storage-class",
+    ] {
+        assert!(!head.contains_key(absent), "{absent}: {head:?}");
+    }
+    assert!(
+        !moto.acl("plain/index.html").contains("AllUsers"),
+        "private by default"
+    );
+}
+
+/// `s3-checksum: none` sends no `x-amz-checksum-*` header; single and multipart uploads
+/// land byte for byte on moto, and on s3s-fs, which checks the signed payload hash that
+/// then carries the scan's SHA-256.
+#[test]
+fn without_checksum_headers_uploads_land_byte_exact_single_and_multipart() {
+    let ctx = Ctx::new();
+    let big = random_bytes(70 * 1024 * 1024 + 3, 11);
+    ctx.file("dist/big.bin", big.clone());
+    ctx.file("dist/small.txt", "small\n");
+    let moto = Moto::start();
+    let run = ship(&ctx, &moto, "none", &[("s3-checksum", "none")]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        moto.get("none/big.bin") == big,
+        "the multipart object differs"
+    );
+    assert_eq!(moto.get("none/small.txt"), b"small\n");
+
+    let server = S3Server::start();
+    let run = upload_with(
+        &ctx,
+        &server,
+        "none",
+        SECRET_KEY,
+        &[],
+        &[("s3-checksum", "none")],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        std::fs::read(server.object_path("none/big.bin")).expect("stored") == big,
+        "s3s-fs stored other bytes"
+    );
+}
+
+#[test]
+fn bad_bucket_options_exit_2_naming_the_input() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    let moto = Moto::start();
+    for (input, value, said) in [
+        (
+            "s3-acl",
+            "everyone",
+            "is not accepted; use one of private, public-read",
+        ),
+        (
+            "s3-sse",
+            "kms",
+            "is not accepted; use one of AES256, aws:kms",
+        ),
+        ("s3-storage-class", "standard-ia", "is not a storage class"),
+        ("s3-content-type", "html", "is not a media type"),
+        (
+            "s3-checksum",
+            "md5",
+            "is not accepted; use one of sha256, none",
+        ),
+        (
+            "s3-cache-control",
+            "max-age=1\u{7}",
+            "cannot be sent as an HTTP header",
+        ),
+    ] {
+        let run = ship(&ctx, &moto, "bad", &[(input, value)]);
+        assert_eq!(run.code, 2, "{input}: {}", run.log());
+        assert!(
+            run.stdout
+                .contains(&format!("::error title=stevedore::input `{input}`")),
+            "{input}: {}",
+            run.stdout
+        );
+        assert!(run.stdout.contains(said), "{input}: {}", run.stdout);
+    }
+    let run = ship(&ctx, &moto, "bad", &[("s3-sse-kms-key-id", "alias/k")]);
+    assert_eq!(run.code, 2, "{}", run.log());
+    assert!(
+        run.stdout
+            .contains("::error title=stevedore::input `s3-sse-kms-key-id`")
+            && run.stdout.contains("set `s3-sse: aws:kms`"),
+        "{}",
+        run.stdout
+    );
+    assert!(moto.keys("bad").is_empty(), "nothing uploaded");
+}
