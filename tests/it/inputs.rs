@@ -288,6 +288,20 @@ fn a_usage_error_names_the_flag_and_help_lists_every_input_and_exit_code() {
               S3 region; empty uses AWS_REGION or us-east-1
           --s3-path-style[=<BOOL>]
               Address buckets as endpoint/bucket instead of bucket.endpoint [default: false]
+          --s3-checksum <VALUE>
+              How S3 checks each object: sha256 (x-amz-checksum-sha256) or none (providers that refuse checksum headers; the signed payload hash still covers the bytes) [default: sha256]
+          --s3-cache-control <VALUE>
+              Cache-Control every S3 object is stored with (e.g. max-age=3600)
+          --s3-content-type <VALUE>
+              Content-Type of S3 objects instead of the one guessed from the extension: TYPE for every file, or GLOB=TYPE per line (first match wins)
+          --s3-acl <VALUE>
+              Canned ACL of every S3 object (x-amz-acl), e.g. bucket-owner-full-control
+          --s3-storage-class <VALUE>
+              Storage class of every S3 object (x-amz-storage-class), e.g. STANDARD_IA
+          --s3-sse <VALUE>
+              Server-side encryption of every S3 object: AES256, aws:kms or aws:kms:dsse
+          --s3-sse-kms-key-id <VALUE>
+              KMS key for s3-sse aws:kms (its id, ARN or alias); empty uses the bucket's default key
           --checksums <VALUE>
               Name of the checksums file (sha256sum -c format) [default: SHA256SUMS]
           --secrets <VALUE>
