@@ -698,12 +698,19 @@ fn content_types(r: &mut Reader<'_>) -> Vec<ContentTypeRule> {
             .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
             && parse_header_value(content_type).is_ok();
         if !shape_ok {
+            let what = if glob.is_some() {
+                format!(
+                    "`{}`: `{}`",
+                    line.escape_debug(),
+                    content_type.escape_debug()
+                )
+            } else {
+                format!("`{}`", line.escape_debug())
+            };
             r.fail(
                 "s3-content-type",
                 format!(
-                    "`{}`: `{}` is not a media type; write `type/subtype` (e.g. `text/html; charset=utf-8`), or `GLOB=type/subtype` for some files",
-                    line.escape_debug(),
-                    content_type.escape_debug()
+                    "{what} is not a media type; write `type/subtype` (e.g. `text/html; charset=utf-8`), or `GLOB=type/subtype` for some files"
                 ),
             );
             continue;

@@ -64,6 +64,18 @@ const BAD: &[(&str, &str, &str)] = &[
     ("s3-endpoint", "ftp://x", "is not an endpoint URL"),
     ("s3-region", "us east", "is not a region name"),
     ("s3-path-style", "maybe", "is not a boolean"),
+    ("s3-checksum", "md5", "use one of sha256, none"),
+    ("s3-acl", "everyone", "use one of private, public-read"),
+    ("s3-sse", "kms", "use one of AES256, aws:kms"),
+    ("s3-sse-kms-key-id", "alias/k", "set `s3-sse: aws:kms`"),
+    ("s3-storage-class", "standard-ia", "is not a storage class"),
+    ("s3-content-type", "html", "is not a media type"),
+    ("s3-content-type", "dist/[=text/html", "not a valid glob"),
+    (
+        "s3-cache-control",
+        "max-age=1\u{7}",
+        "cannot be sent as an HTTP header",
+    ),
     ("check-run", "on", "is not a boolean"),
     ("summary", "no", "is not a boolean"),
     ("path", "../outside", "`.` and `..` is not allowed"),
@@ -175,6 +187,22 @@ fn bad_inputs_exit_2_and_name_the_input() {
     ::error title=stevedore::input `s3-region`: `us east` is not a region name such as us-east-1
     s3-path-style: "maybe"
     ::error title=stevedore::input `s3-path-style`: `maybe` is not a boolean; use one of true, True, TRUE, false, False, FALSE
+    s3-checksum: "md5"
+    ::error title=stevedore::input `s3-checksum`: `md5` is not accepted; use one of sha256, none
+    s3-acl: "everyone"
+    ::error title=stevedore::input `s3-acl`: `everyone` is not accepted; use one of private, public-read, public-read-write, authenticated-read, aws-exec-read, bucket-owner-read, bucket-owner-full-control
+    s3-sse: "kms"
+    ::error title=stevedore::input `s3-sse`: `kms` is not accepted; use one of AES256, aws:kms, aws:kms:dsse
+    s3-sse-kms-key-id: "alias/k"
+    ::error title=stevedore::input `s3-sse-kms-key-id`: names a KMS key, but `s3-sse` is not `aws:kms` or `aws:kms:dsse`: set `s3-sse: aws:kms` to encrypt with it
+    s3-storage-class: "standard-ia"
+    ::error title=stevedore::input `s3-storage-class`: `standard-ia` is not a storage class; write it as the provider names it, e.g. STANDARD_IA or GLACIER_IR
+    s3-content-type: "html"
+    ::error title=stevedore::input `s3-content-type`: `html` is not a media type; write `type/subtype` (e.g. `text/html; charset=utf-8`), or `GLOB=type/subtype` for some files
+    s3-content-type: "dist/[=text/html"
+    ::error title=stevedore::input `s3-content-type`: `dist/[=text/html`: not a valid glob: unclosed character class; missing ']'
+    s3-cache-control: "max-age=1\u{7}"
+    ::error title=stevedore::input `s3-cache-control`: `max-age=1\u{7}` cannot be sent as an HTTP header; use visible ASCII characters
     check-run: "on"
     ::error title=stevedore::input `check-run`: `on` is not a boolean; use one of true, True, TRUE, false, False, FALSE
     summary: "no"

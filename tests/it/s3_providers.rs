@@ -2,7 +2,7 @@
 //! server): what a bucket needs objects to be stored with (`s3-cache-control`,
 //! `s3-content-type`, `s3-acl`, `s3-storage-class`, `s3-sse`), read back from the server,
 //! and uploads without checksum headers (`s3-checksum: none`) for providers that refuse
-//! them, byte for byte.
+//! them, byte for byte. Bad values of these inputs are in `inputs.rs`'s table.
 
 use crate::support::moto::{Moto, ship};
 use crate::support::s3server::{S3Server, SECRET_KEY, upload_with};
@@ -115,55 +115,4 @@ fn without_checksum_headers_uploads_land_byte_exact_single_and_multipart() {
         std::fs::read(server.object_path("none/big.bin")).expect("stored") == big,
         "s3s-fs stored other bytes"
     );
-}
-
-#[test]
-fn bad_bucket_options_exit_2_naming_the_input() {
-    let ctx = Ctx::new();
-    ctx.file("dist/a.txt", "a");
-    let moto = Moto::start();
-    for (input, value, said) in [
-        (
-            "s3-acl",
-            "everyone",
-            "is not accepted; use one of private, public-read",
-        ),
-        (
-            "s3-sse",
-            "kms",
-            "is not accepted; use one of AES256, aws:kms",
-        ),
-        ("s3-storage-class", "standard-ia", "is not a storage class"),
-        ("s3-content-type", "html", "is not a media type"),
-        (
-            "s3-checksum",
-            "md5",
-            "is not accepted; use one of sha256, none",
-        ),
-        (
-            "s3-cache-control",
-            "max-age=1\u{7}",
-            "cannot be sent as an HTTP header",
-        ),
-    ] {
-        let run = ship(&ctx, &moto, "bad", &[(input, value)]);
-        assert_eq!(run.code, 2, "{input}: {}", run.log());
-        assert!(
-            run.stdout
-                .contains(&format!("::error title=stevedore::input `{input}`")),
-            "{input}: {}",
-            run.stdout
-        );
-        assert!(run.stdout.contains(said), "{input}: {}", run.stdout);
-    }
-    let run = ship(&ctx, &moto, "bad", &[("s3-sse-kms-key-id", "alias/k")]);
-    assert_eq!(run.code, 2, "{}", run.log());
-    assert!(
-        run.stdout
-            .contains("::error title=stevedore::input `s3-sse-kms-key-id`")
-            && run.stdout.contains("set `s3-sse: aws:kms`"),
-        "{}",
-        run.stdout
-    );
-    assert!(moto.keys("bad").is_empty(), "nothing uploaded");
 }

@@ -84,24 +84,6 @@ impl Moto {
         assert_eq!(status, 200, "GET {key}?acl");
         String::from_utf8(body).expect("xml")
     }
-
-    /// Every key under `prefix`, sorted.
-    pub fn keys(&self, prefix: &str) -> Vec<String> {
-        let (status, _, body) = curl(&[&format!(
-            "{}/{BUCKET}?list-type=2&prefix={prefix}",
-            self.endpoint
-        )]);
-        assert_eq!(status, 200, "ListObjectsV2");
-        let text = String::from_utf8(body).expect("xml");
-        let mut keys: Vec<String> = text
-            .split("<Key>")
-            .skip(1)
-            .filter_map(|s| s.split("</Key>").next())
-            .map(str::to_owned)
-            .collect();
-        keys.sort();
-        keys
-    }
 }
 
 impl Drop for Moto {
