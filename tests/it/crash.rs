@@ -338,6 +338,55 @@ mod s3 {
     }
 }
 
+/// moto keeps incomplete multipart uploads and lists them (s3s-fs 0.14.1 cannot), so a
+/// killed run's leftover is seen, and the re-run's cleanup proven.
+mod s3_moto {
+    use super::*;
+    use crate::support::moto::{Moto, ship, spawn};
+
+    #[test]
+    fn a_rerun_aborts_the_multipart_upload_a_killed_run_left_and_only_it() {
+        let ctx = Ctx::new();
+        let big = random_bytes(70 * 1024 * 1024 + 1, 5);
+        ctx.file("dist/m-big.bin", big.clone());
+        ctx.file("dist/small.txt", "small\n");
+        let moto = Moto::start();
+        let key = "kill/m-big.bin";
+        let kill = kill_at(
+            spawn(&ctx, &moto, "kill"),
+            || !moto.open_uploads(key).is_empty(),
+            Duration::from_millis(50),
+        );
+        assert_eq!(kill, Kill::Killed, "killed mid-upload");
+        let left = moto.open_uploads(key);
+        assert_eq!(left.len(), 1, "the killed run left its multipart upload");
+
+        // Someone else's incomplete upload under the prefix, of a key this run does not
+        // write: left alone.
+        let unrelated = moto.start_upload("kill/unrelated.bin");
+        let rerun = ship(&ctx, &moto, "kill", &[]);
+        assert_eq!(rerun.code, 0, "{}", rerun.log());
+        assert!(
+            rerun
+                .log()
+                .contains("Aborted 1 incomplete multipart upload(s) an earlier run left"),
+            "{}",
+            rerun.log()
+        );
+        assert_eq!(
+            moto.open_uploads(key),
+            Vec::<String>::new(),
+            "the leftover was aborted"
+        );
+        assert_eq!(
+            moto.open_uploads("kill/unrelated.bin"),
+            [unrelated],
+            "only this run's keys are cleaned up"
+        );
+        assert!(moto.get(key) == big, "the object is the file");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Release
 

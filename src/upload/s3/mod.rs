@@ -124,6 +124,8 @@ pub(crate) struct Plan {
     concurrency: usize,
     idle: Duration,
     checksum: S3Checksum,
+    /// The destination's prefix (keys start with it).
+    prefix: String,
     /// What every object is stored with (`s3-cache-control`, `s3-acl`, ...), as headers of
     /// `PutObject` and `CreateMultipartUpload`.
     stored_with: Vec<(&'static str, String)>,
@@ -208,6 +210,7 @@ pub(crate) fn plan(
         concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         idle,
         checksum: config.s3.checksum,
+        prefix: keys::key(prefix, ""),
         stored_with: stored_with(&config.s3),
     })
 }
@@ -317,6 +320,18 @@ async fn upload_all(
         stored_with: &plan.stored_with,
     };
     let started = Instant::now();
+    let multipart_keys: Vec<&str> = plan
+        .objects
+        .iter()
+        .filter(|o| o.size > MULTIPART_THRESHOLD)
+        .map(|o| o.key.as_str())
+        .collect();
+    let aborted = multipart::abort_leftovers(&ctx, &plan.prefix, &multipart_keys).await;
+    if aborted > 0 {
+        reporter.event(&Event::info(format!(
+            "Aborted {aborted} incomplete multipart upload(s) an earlier run left under the keys this run writes"
+        )));
+    }
     let results =
         super::bounded::run(&plan.objects, plan.concurrency, |object| put(&ctx, object)).await;
     let mut failure: Option<(Object, RequestError)> = None;

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Ctx, Run, owned};
+use crate::support::{Ctx, Run, Running, owned};
 
 /// The bucket every server has.
 pub const BUCKET: &str = "builds";
@@ -78,6 +78,37 @@ impl Moto {
         body
     }
 
+    /// The upload ids of the incomplete multipart uploads of `key` (`ListMultipartUploads`).
+    pub fn open_uploads(&self, key: &str) -> Vec<String> {
+        let (status, _, body) = curl(&[&format!(
+            "{}/{BUCKET}?uploads&prefix={}",
+            self.endpoint,
+            key.replace('/', "%2F")
+        )]);
+        assert_eq!(status, 200, "ListMultipartUploads");
+        String::from_utf8(body)
+            .expect("xml")
+            .split("<Upload>")
+            .skip(1)
+            .filter(|u| u.contains(&format!("<Key>{key}</Key>")))
+            .filter_map(|u| u.split("<UploadId>").nth(1))
+            .filter_map(|u| u.split("</UploadId>").next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Starts a multipart upload of `key` and leaves it incomplete; its upload id.
+    pub fn start_upload(&self, key: &str) -> String {
+        let (status, _, body) = curl(&["-X", "POST", &format!("{}?uploads", self.url(key))]);
+        assert_eq!(status, 200, "CreateMultipartUpload");
+        let text = String::from_utf8(body).expect("xml");
+        text.split("<UploadId>")
+            .nth(1)
+            .and_then(|u| u.split("</UploadId>").next())
+            .expect("an upload id")
+            .to_owned()
+    }
+
     /// The object's ACL document (`GET ?acl`).
     pub fn acl(&self, key: &str) -> String {
         let (status, _, body) = curl(&[&format!("{}?acl", self.url(key))]);
@@ -119,20 +150,39 @@ fn curl(args: &[&str]) -> (u16, BTreeMap<String, String>, Vec<u8>) {
     (status, headers, out.stdout)
 }
 
-/// Runs as the action does against `moto` under `prefix`, with `inputs` added.
-pub fn ship(ctx: &Ctx, moto: &Moto, prefix: &str, inputs: &[(&str, &str)]) -> Run {
-    let env = owned(&[
+/// The S3 credentials of [`ACCESS_KEY`], as `AWS_*` variables.
+fn credentials() -> Vec<(String, String)> {
+    owned(&[
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-    ]);
-    let destination = format!("s3://{BUCKET}/{prefix}");
+    ])
+}
+
+/// The action's inputs for shipping `dist` to `destination` on `moto`, then `extra`.
+fn inputs<'a>(
+    moto: &'a Moto,
+    destination: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut all = vec![
         ("path", "dist"),
-        ("destination", destination.as_str()),
+        ("destination", destination),
         ("s3-endpoint", moto.endpoint.as_str()),
         ("s3-path-style", "true"),
         ("s3-region", "us-east-1"),
     ];
-    all.extend_from_slice(inputs);
-    ctx.action_env(&all, &env)
+    all.extend_from_slice(extra);
+    all
+}
+
+/// Runs as the action does against `moto` under `prefix`, with `extra` inputs.
+pub fn ship(ctx: &Ctx, moto: &Moto, prefix: &str, extra: &[(&str, &str)]) -> Run {
+    let destination = format!("s3://{BUCKET}/{prefix}");
+    ctx.action_env(&inputs(moto, &destination, extra), &credentials())
+}
+
+/// [`ship`], started and left running.
+pub fn spawn(ctx: &Ctx, moto: &Moto, prefix: &str) -> Running {
+    let destination = format!("s3://{BUCKET}/{prefix}");
+    ctx.spawn_action_env(&inputs(moto, &destination, &[]), &credentials())
 }
