@@ -190,8 +190,7 @@ fn scan_stage(
         secrets: scanner.as_ref(),
         secrets_allow: &config.secrets_allow_set,
         reporter,
-        // The zip writer checks every archived entry against the scan's CRC-32.
-        crc32: config.artifact.archive && config.ships_artifacts(),
+        crc32: config.needs_crc32(),
     };
     Ok(scan(selection, &options)?)
 }

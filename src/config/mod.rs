@@ -171,6 +171,9 @@ pub(crate) struct S3Options {
 pub(crate) enum S3Checksum {
     /// `x-amz-checksum-sha256`: the scan's SHA-256, checked by the server on arrival.
     Sha256,
+    /// `x-amz-checksum-crc32`: CRC-32, computed by the scan from the same read, for
+    /// providers that take no SHA-256 checksum header.
+    Crc32,
     /// No `x-amz-checksum-*` header (providers that reject or mishandle them): the
     /// request signature covers the scan's SHA-256 of the body instead
     /// (`x-amz-content-sha256`), which `SigV4` servers check.
@@ -307,6 +310,17 @@ impl Config {
     /// Whether an `artifact` destination is among the destinations: its paths follow the
     /// artifact service's rules, and archived files are checked against a CRC-32.
     #[must_use]
+    /// Whether the scan must compute CRC-32: the artifact zip checks each entry against
+    /// it, and `s3-checksum: crc32` sends it.
+    pub(crate) fn needs_crc32(&self) -> bool {
+        (self.artifact.archive && self.ships_artifacts())
+            || (self.s3.checksum == S3Checksum::Crc32
+                && self
+                    .destinations
+                    .iter()
+                    .any(|d| matches!(d, Destination::S3 { .. })))
+    }
+
     pub(crate) fn ships_artifacts(&self) -> bool {
         self.destinations
             .iter()
@@ -604,7 +618,11 @@ fn s3_options(r: &mut Reader<'_>) -> S3Options {
             .opt("s3-checksum", |v| {
                 parse_choice(
                     v,
-                    &[("sha256", S3Checksum::Sha256), ("none", S3Checksum::None)],
+                    &[
+                        ("sha256", S3Checksum::Sha256),
+                        ("crc32", S3Checksum::Crc32),
+                        ("none", S3Checksum::None),
+                    ],
                 )
             })
             .unwrap_or(S3Checksum::Sha256),
@@ -937,6 +955,35 @@ mod tests {
             raw.set(k, (*v).to_owned());
         }
         raw
+    }
+
+    /// The scan computes CRC-32 only for what sends or checks it: an archived artifact,
+    /// or an S3 destination with `s3-checksum: crc32` (without it, the S3 request would
+    /// fall back to the SHA-256 header).
+    #[test]
+    fn crc32_is_asked_of_the_scan_where_a_destination_uses_it() {
+        let needs = |pairs: &[(&'static str, &str)]| {
+            Config::from_raw(&raw(pairs), false)
+                .expect("valid")
+                .needs_crc32()
+        };
+        assert!(needs(&[
+            ("path", "d"),
+            ("destination", "s3://bucket/p"),
+            ("s3-checksum", "crc32")
+        ]));
+        assert!(!needs(&[("path", "d"), ("destination", "s3://bucket/p")]));
+        assert!(!needs(&[
+            ("path", "d"),
+            ("destination", "./out"),
+            ("s3-checksum", "crc32")
+        ]));
+        assert!(needs(&[("path", "d"), ("destination", "artifact")]));
+        assert!(!needs(&[
+            ("path", "d"),
+            ("destination", "artifact"),
+            ("archive", "false")
+        ]));
     }
 
     #[test]

@@ -83,36 +83,38 @@ fn without_options_objects_keep_the_guessed_type_and_the_buckets_defaults() {
     );
 }
 
-/// `s3-checksum: none` sends no `x-amz-checksum-*` header; single and multipart uploads
-/// land byte for byte on moto, and on s3s-fs, which checks the signed payload hash that
-/// then carries the scan's SHA-256.
+/// `s3-checksum: none` sends no `x-amz-checksum-*` header, `crc32` sends
+/// `x-amz-checksum-crc32` (per part too); single and multipart uploads land byte for byte
+/// on moto, and on s3s-fs, which checks the signed payload hash (`none`) and the CRC-32.
 #[test]
-fn without_checksum_headers_uploads_land_byte_exact_single_and_multipart() {
+fn other_checksum_modes_land_byte_exact_single_and_multipart_on_both_servers() {
     let ctx = Ctx::new();
     let big = random_bytes(70 * 1024 * 1024 + 3, 11);
     ctx.file("dist/big.bin", big.clone());
     ctx.file("dist/small.txt", "small\n");
     let moto = Moto::start();
-    let run = ship(&ctx, &moto, "none", &[("s3-checksum", "none")]);
-    assert_eq!(run.code, 0, "{}", run.log());
-    assert!(
-        moto.get("none/big.bin") == big,
-        "the multipart object differs"
-    );
-    assert_eq!(moto.get("none/small.txt"), b"small\n");
-
     let server = S3Server::start();
-    let run = upload_with(
-        &ctx,
-        &server,
-        "none",
-        SECRET_KEY,
-        &[],
-        &[("s3-checksum", "none")],
-    );
-    assert_eq!(run.code, 0, "{}", run.log());
-    assert!(
-        std::fs::read(server.object_path("none/big.bin")).expect("stored") == big,
-        "s3s-fs stored other bytes"
-    );
+    for mode in ["none", "crc32"] {
+        let run = ship(&ctx, &moto, mode, &[("s3-checksum", mode)]);
+        assert_eq!(run.code, 0, "{mode}: {}", run.log());
+        assert!(
+            moto.get(&format!("{mode}/big.bin")) == big,
+            "{mode}: the multipart object differs"
+        );
+        assert_eq!(moto.get(&format!("{mode}/small.txt")), b"small\n");
+
+        let run = upload_with(
+            &ctx,
+            &server,
+            mode,
+            SECRET_KEY,
+            &[],
+            &[("s3-checksum", mode)],
+        );
+        assert_eq!(run.code, 0, "{mode}: {}", run.log());
+        assert!(
+            std::fs::read(server.object_path(&format!("{mode}/big.bin"))).expect("stored") == big,
+            "{mode}: s3s-fs stored other bytes"
+        );
+    }
 }

@@ -75,7 +75,7 @@ pub enum S3Error {
     },
     /// A file changed after the scan.
     #[error(
-        "`{path}` changed after it was scanned (S3 computed a different SHA-256); it was not uploaded, run again once the build has finished writing"
+        "`{path}` changed after it was scanned (S3 computed a different checksum of the bytes it received); it was not uploaded, run again once the build has finished writing"
     )]
     Changed {
         /// The file (relative path).
@@ -109,6 +109,8 @@ struct Object {
     path: std::path::PathBuf,
     size: u64,
     sha256: [u8; 32],
+    /// CRC-32 of the bytes, when `s3-checksum: crc32` asked the scan for it.
+    crc32: Option<u32>,
     content_type: String,
 }
 
@@ -192,6 +194,7 @@ pub(crate) fn plan(
             path: file.path().to_path_buf(),
             size: record.size,
             sha256: record.sha256,
+            crc32: record.crc32,
             content_type: content_type(&config.s3.content_types, file.rel()),
         })
         .collect();
@@ -240,7 +243,7 @@ fn documents(
         (checksums_name.as_str(), false, bundle.checksums),
         (manifest_name.as_str(), true, bundle.manifest_json),
     ] {
-        let (size, sha256) = hash_file(path).map_err(|e| S3Error::Failed {
+        let (size, sha256, crc32) = hash_file(path).map_err(|e| S3Error::Failed {
             key: keys::key(prefix, name),
             source: RequestError::Read {
                 path: path.to_path_buf(),
@@ -254,6 +257,7 @@ fn documents(
             path: path.to_path_buf(),
             size,
             sha256,
+            crc32: Some(crc32),
             content_type: if is_manifest {
                 "application/json"
             } else {
@@ -265,11 +269,14 @@ fn documents(
     Ok(documents)
 }
 
-/// Size and SHA-256 of a document written by this run (not part of the scan).
-fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, [u8; 32])> {
-    let mut hasher = Sha256::new();
-    let size = std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok((size, hasher.finalize().into()))
+/// Size, SHA-256 and CRC-32 of a document written by this run (not part of the scan).
+fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, [u8; 32], u32)> {
+    let bytes = std::fs::read(path)?;
+    Ok((
+        bytes.len() as u64,
+        Sha256::digest(&bytes).into(),
+        crc32fast::hash(&bytes),
+    ))
 }
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
@@ -445,6 +452,31 @@ fn stored_with(options: &S3Options) -> Vec<(&'static str, String)> {
     .collect()
 }
 
+/// The checksum header a body is sent with, and how its payload is signed: a checksum
+/// header beside `UNSIGNED-PAYLOAD`, or (`none`) no header and the body's SHA-256 as the
+/// signed payload hash (`sha256_hex`).
+fn checksum_headers<'h>(
+    mode: S3Checksum,
+    sha256: &[u8; 32],
+    crc32: u32,
+    sha256_hex: &'h str,
+) -> (Vec<(&'static str, String)>, Payload<'h>) {
+    match mode {
+        S3Checksum::Sha256 => (
+            vec![("x-amz-checksum-sha256", checksum_header(sha256))],
+            Payload::Unsigned,
+        ),
+        S3Checksum::Crc32 => (
+            vec![(
+                "x-amz-checksum-crc32",
+                checksum_header(&crc32.to_be_bytes()),
+            )],
+            Payload::Unsigned,
+        ),
+        S3Checksum::None => (Vec::new(), Payload::Sha256(sha256_hex)),
+    }
+}
+
 fn checksum_header(sha256: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha256)
 }
@@ -456,13 +488,15 @@ async fn put(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
     let url = ctx.client.url(&object.key, "");
     let mut headers = stored_headers(ctx, object);
     let sha256_hex = hex::encode(object.sha256);
-    let payload = match ctx.checksum {
-        S3Checksum::Sha256 => {
-            headers.push(("x-amz-checksum-sha256", checksum_header(&object.sha256)));
-            Payload::Unsigned
+    let (checksums, payload) = match (ctx.checksum, object.crc32) {
+        // The scan computes CRC-32 whenever `s3-checksum: crc32` is set; a record without
+        // one is checked by its SHA-256 rather than not at all.
+        (S3Checksum::Crc32, None) => {
+            checksum_headers(S3Checksum::Sha256, &object.sha256, 0, &sha256_hex)
         }
-        S3Checksum::None => Payload::Sha256(&sha256_hex),
+        (mode, crc32) => checksum_headers(mode, &object.sha256, crc32.unwrap_or(0), &sha256_hex),
     };
+    headers.extend(checksums);
     let body = if object.size == 0 {
         Body::Empty
     } else {

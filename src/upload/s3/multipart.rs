@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::client::{Body, Client, RequestError, xml_text};
 use super::sign::{EMPTY_SHA256, Payload};
-use super::{Ctx, Object, checksum_header, stored_headers};
+use super::{Ctx, Object, checksum_header, checksum_headers, stored_headers};
 use crate::config::S3Checksum;
 use crate::events::Event;
 
@@ -27,9 +27,18 @@ struct Part {
     number: usize,
     data: Bytes,
     sha256: [u8; 32],
+    crc32: u32,
 }
 
-type PartResult = Result<(usize, String, [u8; 32]), RequestError>;
+/// A part the server took: its number, `ETag` and checksums, for the completion.
+struct Sent {
+    number: usize,
+    etag: String,
+    sha256: [u8; 32],
+    crc32: u32,
+}
+
+type PartResult = Result<Sent, RequestError>;
 
 fn flatten(joined: Result<PartResult, tokio::task::JoinError>) -> PartResult {
     match joined {
@@ -43,8 +52,10 @@ fn flatten(joined: Result<PartResult, tokio::task::JoinError>) -> PartResult {
 pub(super) async fn multipart(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
     let client = &ctx.client;
     let mut headers = stored_headers(ctx, object);
-    if ctx.checksum == S3Checksum::Sha256 {
-        headers.push(("x-amz-checksum-algorithm", "SHA256".to_owned()));
+    match ctx.checksum {
+        S3Checksum::Sha256 => headers.push(("x-amz-checksum-algorithm", "SHA256".to_owned())),
+        S3Checksum::Crc32 => headers.push(("x-amz-checksum-algorithm", "CRC32".to_owned())),
+        S3Checksum::None => {}
     }
     let created = client
         .send(
@@ -120,9 +131,9 @@ async fn send_parts(
     object: &Object,
     upload_id: &str,
     mut rx: mpsc::Receiver<Part>,
-) -> Result<Vec<(usize, String, [u8; 32])>, RequestError> {
+) -> Result<Vec<Sent>, RequestError> {
     let mut uploads = tokio::task::JoinSet::new();
-    let mut done: Vec<(usize, String, [u8; 32])> = Vec::new();
+    let mut done: Vec<Sent> = Vec::new();
     let mut failure = None;
     'parts: loop {
         let Ok(permit) = ctx.parts.clone().acquire_owned().await else {
@@ -143,13 +154,8 @@ async fn send_parts(
         let checksum = ctx.checksum;
         uploads.spawn(async move {
             let part_hex = hex::encode(part.sha256);
-            let (headers, payload) = match checksum {
-                S3Checksum::Sha256 => (
-                    vec![("x-amz-checksum-sha256", checksum_header(&part.sha256))],
-                    Payload::Unsigned,
-                ),
-                S3Checksum::None => (Vec::new(), Payload::Sha256(&part_hex)),
-            };
+            let (headers, payload) =
+                checksum_headers(checksum, &part.sha256, part.crc32, &part_hex);
             let reply = client
                 .send(
                     reqwest::Method::PUT,
@@ -166,7 +172,12 @@ async fn send_parts(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
-            Ok((part.number, etag, part.sha256))
+            Ok(Sent {
+                number: part.number,
+                etag,
+                sha256: part.sha256,
+                crc32: part.crc32,
+            })
         });
         while let Some(joined) = uploads.try_join_next() {
             match flatten(joined) {
@@ -198,17 +209,27 @@ async fn complete(
     client: &Client,
     object: &Object,
     upload_id: &str,
-    mut done: Vec<(usize, String, [u8; 32])>,
+    mut done: Vec<Sent>,
     checksum: S3Checksum,
 ) -> Result<(), RequestError> {
-    done.sort_by_key(|(number, _, _)| *number);
+    done.sort_by_key(|sent| sent.number);
     let mut xml =
         String::from("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-    for (number, etag, sha256) in &done {
+    for Sent {
+        number,
+        etag,
+        sha256,
+        crc32,
+    } in &done
+    {
         let sum = match checksum {
             S3Checksum::Sha256 => format!(
                 "<ChecksumSHA256>{}</ChecksumSHA256>",
                 checksum_header(sha256)
+            ),
+            S3Checksum::Crc32 => format!(
+                "<ChecksumCRC32>{}</ChecksumCRC32>",
+                checksum_header(&crc32.to_be_bytes())
             ),
             S3Checksum::None => String::new(),
         };
@@ -254,11 +275,13 @@ fn spawn_reader(
             }
             whole.update(&data);
             let sha256 = Sha256::digest(&data).into();
+            let crc32 = crc32fast::hash(&data);
             if tx
                 .blocking_send(Part {
                     number,
                     data: Bytes::from(data),
                     sha256,
+                    crc32,
                 })
                 .is_err()
             {
