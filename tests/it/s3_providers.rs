@@ -118,3 +118,80 @@ fn other_checksum_modes_land_byte_exact_single_and_multipart_on_both_servers() {
         );
     }
 }
+
+/// Three jobs of a matrix ship to one prefix at once without `job-key`: the documents are
+/// written only where nothing is (`If-None-Match`), so the checksums file is merged rather
+/// than replaced and lists every object with its SHA-256, and every job's manifest is
+/// kept. (Before, the last job's documents won and two thirds of the objects were in
+/// none.)
+#[test]
+fn a_matrix_on_one_prefix_without_job_key_leaves_documents_that_list_every_object() {
+    let moto = Moto::start();
+    let jobs: Vec<Ctx> = (0..3)
+        .map(|j| {
+            let ctx = Ctx::new();
+            for i in 0..4 {
+                ctx.file(
+                    &format!("dist/job{j}/file{i}.bin"),
+                    random_bytes(1000 + i * 10 + j, (j * 10 + i) as u64),
+                );
+            }
+            ctx.file("dist/common/readme.txt", "the same in every job\n");
+            ctx
+        })
+        .collect();
+    let runs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|ctx| scope.spawn(|| ship(ctx, &moto, "matrix", &[])))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("job"))
+            .collect()
+    });
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.log());
+    }
+    let keys = moto.keys("matrix/");
+    let objects: Vec<&String> = keys
+        .iter()
+        .filter(|k| !k.ends_with("SHA256SUMS") && !k.contains("stevedore-manifest"))
+        .collect();
+    assert_eq!(
+        objects.len(),
+        13,
+        "12 job files and the common one: {keys:?}"
+    );
+    let sums = String::from_utf8(moto.get("matrix/SHA256SUMS")).expect("utf-8");
+    let listed: std::collections::BTreeMap<&str, &str> = sums
+        .lines()
+        .filter_map(|l| l.split_once("  "))
+        .map(|(hash, path)| (path, hash))
+        .collect();
+    for key in &objects {
+        let rel = key.strip_prefix("matrix/").expect("under the prefix");
+        let hash = listed
+            .get(rel)
+            .unwrap_or_else(|| panic!("{rel} is in no checksums line:\n{sums}"));
+        let bytes = moto.get(key);
+        assert_eq!(
+            *hash,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            "{rel}"
+        );
+    }
+    assert_eq!(listed.len(), 13, "nothing else listed:\n{sums}");
+    let manifests = keys
+        .iter()
+        .filter(|k| {
+            k.contains("stevedore-manifest-") || k.as_str() == "matrix/stevedore-manifest.json"
+        })
+        .count();
+    assert_eq!(manifests, 3, "every job's manifest kept: {keys:?}");
+    let merged = runs
+        .iter()
+        .filter(|r| r.stdout.contains("was there already"))
+        .count();
+    assert_eq!(merged, 2, "two jobs found the documents there and said so");
+}

@@ -11,6 +11,7 @@
 pub(crate) mod client;
 pub(crate) mod keys;
 mod multipart;
+mod shared;
 pub(crate) mod sign;
 
 use std::sync::Arc;
@@ -128,6 +129,9 @@ pub(crate) struct Plan {
     checksum: S3Checksum,
     /// The destination's prefix (keys start with it).
     prefix: String,
+    /// The documents may meet another job's or run's (no `job-key`, no `overwrite`):
+    /// written only where nothing is, else merged (`shared`).
+    shared_documents: bool,
     /// What every object is stored with (`s3-cache-control`, `s3-acl`, ...), as headers of
     /// `PutObject` and `CreateMultipartUpload`.
     stored_with: Vec<(&'static str, String)>,
@@ -214,6 +218,7 @@ pub(crate) fn plan(
         idle,
         checksum: config.s3.checksum,
         prefix: keys::key(prefix, ""),
+        shared_documents: config.s3.job_key.is_none() && !config.overwrite,
         stored_with: stored_with(&config.s3),
     })
 }
@@ -365,13 +370,19 @@ async fn upload_all(
     }
     // Last: the checksums file and the manifest vouch for the objects above.
     for document in &plan.documents {
-        if let Err(source) = put(&ctx, document).await {
-            return Err(classify(document, source, report.uris.len()));
-        }
-        report
-            .uris
-            .push(format!("s3://{}/{}", plan.bucket, document.key));
-        report.bytes += document.size;
+        let written = if plan.shared_documents {
+            shared::write(&ctx, document, &plan.bucket).await
+        } else {
+            put(&ctx, document)
+                .await
+                .map(|()| (document.key.clone(), document.size))
+        };
+        let (key, size) = match written {
+            Ok(written) => written,
+            Err(source) => return Err(classify(document, source, report.uris.len())),
+        };
+        report.uris.push(format!("s3://{}/{key}", plan.bucket));
+        report.bytes += size;
     }
     reporter.event(&Event::info(format!(
         "Uploaded {} object(s), {} to s3://{}/ in {}",
@@ -485,6 +496,25 @@ async fn put(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
     if object.size > MULTIPART_THRESHOLD {
         return multipart::multipart(ctx, object).await;
     }
+    let body = if object.size == 0 {
+        Body::Empty
+    } else {
+        Body::File {
+            path: object.path.clone(),
+            len: object.size,
+        }
+    };
+    put_body(ctx, object, &body, &[]).await.map(|_| ())
+}
+
+/// One `PutObject` of `object`'s key with `body` (its bytes, as the object's size, hashes
+/// and type say), and `conditions` (`If-None-Match`, `If-Match`) beside its headers.
+async fn put_body(
+    ctx: &Ctx<'_>,
+    object: &Object,
+    body: &Body,
+    conditions: &[(&'static str, String)],
+) -> Result<client::Reply, RequestError> {
     let url = ctx.client.url(&object.key, "");
     let mut headers = stored_headers(ctx, object);
     let sha256_hex = hex::encode(object.sha256);
@@ -497,16 +527,8 @@ async fn put(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
         (mode, crc32) => checksum_headers(mode, &object.sha256, crc32.unwrap_or(0), &sha256_hex),
     };
     headers.extend(checksums);
-    let body = if object.size == 0 {
-        Body::Empty
-    } else {
-        Body::File {
-            path: object.path.clone(),
-            len: object.size,
-        }
-    };
+    headers.extend(conditions.iter().cloned());
     ctx.client
-        .send(reqwest::Method::PUT, &url, &headers, &body, payload)
+        .send(reqwest::Method::PUT, &url, &headers, body, payload)
         .await
-        .map(|_| ())
 }

@@ -109,6 +109,25 @@ impl Moto {
             .to_owned()
     }
 
+    /// Every key under `prefix`, sorted.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let (status, _, body) = curl(&[&format!(
+            "{}/{BUCKET}?list-type=2&prefix={}",
+            self.endpoint,
+            prefix.replace('/', "%2F")
+        )]);
+        assert_eq!(status, 200, "ListObjectsV2");
+        let mut keys: Vec<String> = String::from_utf8(body)
+            .expect("xml")
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|s| s.split("</Key>").next())
+            .map(str::to_owned)
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// The object's ACL document (`GET ?acl`).
     pub fn acl(&self, key: &str) -> String {
         let (status, _, body) = curl(&[&format!("{}?acl", self.url(key))]);
