@@ -323,17 +323,8 @@ fn matrix_jobs_sharing_a_prefix_keep_every_checksums_document_and_manifest() {
             &[("job-key", key)],
         )
     };
-    let runs: Vec<Run> = std::thread::scope(|scope| {
-        let handles: Vec<_> = ctxs
-            .iter()
-            .zip(keys)
-            .map(|(ctx, key)| scope.spawn(move || job(ctx, key)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("job"))
-            .collect()
-    });
+    let pairs: Vec<(&Ctx, &str)> = ctxs.iter().zip(keys).collect();
+    let runs: Vec<Run> = crate::support::all_at_once(&pairs, |(ctx, key)| job(ctx, key));
     for run in &runs {
         assert_eq!(run.code, 0, "{}", run.log());
     }

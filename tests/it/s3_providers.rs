@@ -140,16 +140,7 @@ fn a_matrix_on_one_prefix_without_job_key_leaves_documents_that_list_every_objec
             ctx
         })
         .collect();
-    let runs: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .iter()
-            .map(|ctx| scope.spawn(|| ship(ctx, &moto, "matrix", &[])))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("job"))
-            .collect()
-    });
+    let runs = crate::support::all_at_once(&jobs, |ctx| ship(ctx, &moto, "matrix", &[]));
     for run in &runs {
         assert_eq!(run.code, 0, "{}", run.log());
     }

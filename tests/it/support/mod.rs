@@ -40,6 +40,22 @@ pub use runner::{
 };
 pub use tree::{read_artifact_tree, read_tree, snapshot, staging_left, tree, walk};
 
+/// Runs `job` on every item at once, as a matrix's jobs run, and returns what each gave,
+/// in the items' order.
+pub fn all_at_once<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let job = &job;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .iter()
+            .map(|item| scope.spawn(move || job(item)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a job panicked"))
+            .collect()
+    })
+}
+
 /// Directory of the npm peers (`tests/support/node`), failing clearly when `npm ci`
 /// has not been run: these tests compare with the real implementations and must not
 /// silently pass without them.
