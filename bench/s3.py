@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""S3 upload: stevedore vs the usual tools, same server (s3s-fs 0.14.1 on loopback), one run.
+"""S3 upload: stevedore vs the usual tools, same server (s3s-fs 0.14.1, or moto 5.2.5 with
+--server moto, on loopback), one run.
 
 Corpus: 200 files x 500 KiB (few-large/data/small). Every command uploads it under its own
 prefix, REPEATS times (after one warm-up round), alternating order; the corpus is pulled
@@ -11,10 +12,13 @@ into the page cache before each run. Peers:
 stevedore runs its whole pipeline (select, SHA-256 + secret scan, manifest, upload of the
 files and then SHA256SUMS + manifest).
 
-usage: s3.py [--repeats N] [--binary LABEL=PATH ...] [--quick]
+usage: s3.py [--repeats N] [--binary LABEL=PATH ...] [--quick] [--server s3s-fs|moto]
 
 --binary adds other stevedore builds (a musl release binary, an older commit), timed in
-the same rounds as the host build; --quick times only the stevedore builds.
+the same rounds as the host build; --quick times only the stevedore builds and the server
+floor (the presigned PUTs at concurrency 50: the least any client can do against that server).
+moto (from the test tools, .venv-test) is a Python server and much slower than s3s-fs:
+compare each client with the floor on the same server, not across servers.
 """
 import argparse
 import os
@@ -22,6 +26,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import socket
+import time
 
 from timing import timed
 
@@ -38,6 +44,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--binary", action="append", default=[], metavar="LABEL=PATH")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--server", choices=["s3s-fs", "moto"], default="s3s-fs")
     a = ap.parse_args()
     binaries = [("stevedore", STEVEDORE)]
     for spec in a.binary:
@@ -51,8 +58,11 @@ def main():
     total = sum(os.path.getsize(os.path.join(data, f)) for f in files)
     store = tempfile.mkdtemp(prefix="s3-bench-")
     os.makedirs(os.path.join(store, "bench"))
-    server = subprocess.Popen([SERVER, store, ACCESS, SECRET], stdout=subprocess.PIPE)
-    endpoint = server.stdout.readline().decode().strip()
+    if a.server == "moto":
+        server, endpoint = start_moto()
+    else:
+        server = subprocess.Popen([SERVER, store, ACCESS, SECRET], stdout=subprocess.PIPE)
+        endpoint = server.stdout.readline().decode().strip()
     env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS, AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION="us-east-1",
                AWS_EC2_METADATA_DISABLED="true", RCLONE_S3_PROVIDER="Other", RCLONE_S3_ENDPOINT=endpoint,
                RCLONE_S3_ACCESS_KEY_ID=ACCESS, RCLONE_S3_SECRET_ACCESS_KEY=SECRET, RCLONE_S3_FORCE_PATH_STYLE="true",
@@ -73,7 +83,8 @@ def main():
         "rclone copy --transfers 32": lambda p: ["rclone", "copy", "--transfers", "32", data, f":s3:bench/{p}"],
     })
     if a.quick:
-        commands = {k: v for k, v in commands.items() if k.startswith("stevedore")}
+        floor = "python asyncio + httpx, presigned, 50"
+        commands = {k: v for k, v in commands.items() if k.startswith("stevedore") or k == floor}
     times = {k: [] for k in commands}
     rss = {k: 0 for k in commands}
     try:
@@ -83,8 +94,11 @@ def main():
                 subprocess.run(["vmtouch", "-qt", data], check=True)
                 prefix = f"r{r}-{abs(hash(name)) % 10**8}"
                 t, m = timed(commands[name](prefix), env)
-                stored = os.path.join(store, "bench", prefix)
-                n = len([f for f in os.listdir(stored) if not f.startswith(".")]) if os.path.isdir(stored) else 0
+                if a.server == "moto":
+                    n = moto_count(endpoint, prefix)
+                else:
+                    stored = os.path.join(store, "bench", prefix)
+                    n = len([f for f in os.listdir(stored) if not f.startswith(".")]) if os.path.isdir(stored) else 0
                 assert n >= len(files), f"{name}: {n} objects stored"
                 if r > 0:
                     times[name].append(t)
@@ -93,12 +107,43 @@ def main():
         server.terminate()
         subprocess.run(["rm", "-rf", store])
     sd = statistics.median(times["stevedore"])
-    print(f"\n## S3 upload: {len(files)} files, {total / 1e6:.1f} MB, s3s-fs on loopback, median of {a.repeats}\n")
+    print(f"\n## S3 upload: {len(files)} files, {total / 1e6:.1f} MB, {a.server} on loopback, median of {a.repeats}\n")
     print("| uploader | median s | vs stevedore | peak RSS MiB |")
     print("|---|---:|---:|---:|")
     for name in commands:
         med = statistics.median(times[name])
         print(f"| {name} | {med:.3f} | {med / sd:.2f}x | {rss[name] / 2**20:.1f} |")
+
+
+def start_moto():
+    """moto_server from the test tools on a free port, with the bucket `bench`."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    binary = os.path.join(ROOT, ".venv-test", "bin", "moto_server")
+    if not os.path.exists(binary):
+        raise SystemExit("--server moto needs the test tools: run scripts/test once (it installs moto)")
+    server = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if moto_curl(["-X", "PUT", f"{endpoint}/bench"]).returncode == 0:
+                return server, endpoint
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("moto_server did not start")
+
+
+def moto_curl(args):
+    return subprocess.run(["curl", "-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", f"{ACCESS}:{SECRET}", *args],
+                          capture_output=True)
+
+
+def moto_count(endpoint, prefix):
+    out = moto_curl([f"{endpoint}/bench?list-type=2&prefix={prefix}/"]).stdout.decode()
+    return out.count("<Key>")
 
 
 if __name__ == "__main__":
