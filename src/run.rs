@@ -190,7 +190,10 @@ fn scan_stage(
         secrets: scanner.as_ref(),
         secrets_allow: &config.secrets_allow_set,
         reporter,
-        crc32: config.needs_crc32(),
+        crcs: crate::scan::read::Crcs {
+            crc32: config.needs_crc32(),
+            crc32c: config.needs_crc32c(),
+        },
     };
     Ok(scan(selection, &options)?)
 }

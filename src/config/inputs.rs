@@ -189,7 +189,7 @@ pub const INPUTS: &[InputSpec] = &[
     input(
         "s3-checksum",
         "sha256",
-        "How S3 checks each object: sha256 (x-amz-checksum-sha256), crc32 (x-amz-checksum-crc32) or none (providers that refuse checksum headers; the signed payload hash still covers the bytes)",
+        "How S3 checks each object: sha256 (x-amz-checksum-sha256), crc32, crc32c (x-amz-checksum-crc32, -crc32c) or none (providers that refuse checksum headers; the signed payload hash still covers the bytes)",
     ),
     input(
         "s3-cache-control",

@@ -174,6 +174,8 @@ pub(crate) enum S3Checksum {
     /// `x-amz-checksum-crc32`: CRC-32, computed by the scan from the same read, for
     /// providers that take no SHA-256 checksum header.
     Crc32,
+    /// `x-amz-checksum-crc32c`: CRC-32C, computed by the scan from the same read.
+    Crc32c,
     /// No `x-amz-checksum-*` header (providers that reject or mishandle them): the
     /// request signature covers the scan's SHA-256 of the body instead
     /// (`x-amz-content-sha256`), which `SigV4` servers check.
@@ -314,11 +316,20 @@ impl Config {
     /// it, and `s3-checksum: crc32` sends it.
     pub(crate) fn needs_crc32(&self) -> bool {
         (self.artifact.archive && self.ships_artifacts())
-            || (self.s3.checksum == S3Checksum::Crc32
-                && self
-                    .destinations
-                    .iter()
-                    .any(|d| matches!(d, Destination::S3 { .. })))
+            || self.sends_s3_checksum(S3Checksum::Crc32)
+    }
+
+    /// Whether the scan must compute CRC-32C (`s3-checksum: crc32c` sends it).
+    pub(crate) fn needs_crc32c(&self) -> bool {
+        self.sends_s3_checksum(S3Checksum::Crc32c)
+    }
+
+    fn sends_s3_checksum(&self, checksum: S3Checksum) -> bool {
+        self.s3.checksum == checksum
+            && self
+                .destinations
+                .iter()
+                .any(|d| matches!(d, Destination::S3 { .. }))
     }
 
     pub(crate) fn ships_artifacts(&self) -> bool {
@@ -621,6 +632,7 @@ fn s3_options(r: &mut Reader<'_>) -> S3Options {
                     &[
                         ("sha256", S3Checksum::Sha256),
                         ("crc32", S3Checksum::Crc32),
+                        ("crc32c", S3Checksum::Crc32c),
                         ("none", S3Checksum::None),
                     ],
                 )
@@ -973,6 +985,16 @@ mod tests {
             ("s3-checksum", "crc32")
         ]));
         assert!(!needs(&[("path", "d"), ("destination", "s3://bucket/p")]));
+        let c = Config::from_raw(
+            &raw(&[
+                ("path", "d"),
+                ("destination", "s3://bucket/p"),
+                ("s3-checksum", "crc32c"),
+            ]),
+            false,
+        )
+        .expect("valid");
+        assert!(c.needs_crc32c() && !c.needs_crc32());
         assert!(!needs(&[
             ("path", "d"),
             ("destination", "./out"),

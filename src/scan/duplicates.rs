@@ -85,6 +85,7 @@ mod tests {
             mode: 0o644,
             mtime: 0,
             crc32: None,
+            crc32c: None,
         }
     }
 

@@ -39,6 +39,9 @@ pub(crate) struct FileRecord {
     /// CRC-32 of the same bytes, when [`ScanOptions::crc32`] asked for it: the zip writer
     /// checks every archived entry against it.
     pub(crate) crc32: Option<u32>,
+    /// CRC-32C of the same bytes, when [`ScanOptions::crcs`] asked for it
+    /// (`s3-checksum: crc32c`).
+    pub(crate) crc32c: Option<u32>,
 }
 
 /// Scan settings.
@@ -49,8 +52,8 @@ pub(crate) struct ScanOptions<'a> {
     pub(crate) secrets_allow: &'a GlobSet,
     /// Where progress and the scan's summary line go.
     pub(crate) reporter: &'a dyn Reporter,
-    /// Also record each file's CRC-32 (for destinations that archive the files).
-    pub(crate) crc32: bool,
+    /// Also record each file's CRC-32 and CRC-32C, where a destination uses them.
+    pub(crate) crcs: read::Crcs,
 }
 
 /// Why the scan failed.
@@ -134,8 +137,8 @@ fn scan_files(
             }
             let secrets = options.secrets.map(|s| (s, classify(file.rel())));
             let read = match file.link() {
-                Some(target) => link_facts(file.path(), target, options.crc32),
-                None => read::read_file(file.path(), secrets, options.crc32),
+                Some(target) => link_facts(file.path(), target, options.crcs),
+                None => read::read_file(file.path(), secrets, options.crcs),
             };
             let facts = match read {
                 Ok(facts) => facts,
@@ -164,6 +167,7 @@ fn scan_files(
                 mode: facts.mode,
                 mtime: facts.mtime,
                 crc32: facts.crc32,
+                crc32c: facts.crc32c,
             }
         })
         .collect();
@@ -195,7 +199,7 @@ fn scan_files(
 fn link_facts(
     path: &std::path::Path,
     target: &str,
-    crc32: bool,
+    crcs: read::Crcs,
 ) -> std::io::Result<read::FileFacts> {
     use sha2::Digest as _;
     let meta = std::fs::symlink_metadata(path)?;
@@ -209,7 +213,8 @@ fn link_facts(
         sha256: sha2::Sha256::digest(target.as_bytes()).into(),
         mode: LINK_MODE,
         mtime,
-        crc32: crc32.then(|| crc32fast::hash(target.as_bytes())),
+        crc32: crcs.crc32.then(|| crc32fast::hash(target.as_bytes())),
+        crc32c: crcs.crc32c.then(|| crc32c::crc32c(target.as_bytes())),
         findings: Vec::new(),
     })
 }
@@ -224,6 +229,7 @@ const UNREAD: FileRecord = FileRecord {
     mode: 0,
     mtime: 0,
     crc32: None,
+    crc32c: None,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -294,7 +300,7 @@ mod tests {
             secrets: None,
             secrets_allow: &allow,
             reporter: &reporter,
-            crc32: false,
+            crcs: read::Crcs::default(),
         };
         scan(selection, &options)
     }

@@ -86,16 +86,26 @@ pub(crate) struct FileFacts {
     pub(crate) mode: u32,
     pub(crate) mtime: i64,
     pub(crate) crc32: Option<u32>,
+    pub(crate) crc32c: Option<u32>,
     pub(crate) findings: Vec<RawFinding>,
+}
+
+/// The CRCs a read computes beside SHA-256, where a destination uses them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Crcs {
+    /// CRC-32 (the zip entries; `s3-checksum: crc32`).
+    pub(crate) crc32: bool,
+    /// CRC-32C (`s3-checksum: crc32c`).
+    pub(crate) crc32c: bool,
 }
 
 /// Hashes (and optionally scans) the file at `path`.
 pub(crate) fn read_file(
     path: &Path,
     secrets: Option<(&SecretScanner, FileKind)>,
-    with_crc32: bool,
+    crcs: Crcs,
 ) -> io::Result<FileFacts> {
-    read_opened(open(path)?, secrets, with_crc32)
+    read_opened(open(path)?, secrets, crcs)
 }
 
 /// [`read_file`] on a file already open (`verify` opens it without following links).
@@ -103,7 +113,7 @@ pub(crate) fn read_file(
 pub(crate) fn read_opened(
     mut file: File,
     secrets: Option<(&SecretScanner, FileKind)>,
-    with_crc32: bool,
+    crcs: Crcs,
 ) -> io::Result<FileFacts> {
     let meta = file.metadata()?;
     let expected = meta.len();
@@ -111,7 +121,8 @@ pub(crate) fn read_opened(
     let mtime = meta.modified().map_or(0, unix_seconds);
     BUFFER.with_borrow_mut(|buf| {
         let mut hasher = Sha256::new();
-        let mut crc = with_crc32.then(crc32fast::Hasher::new);
+        let mut crc = crcs.crc32.then(crc32fast::Hasher::new);
+        let mut crc32c = crcs.crc32c.then_some(0u32);
         let mut findings = Vec::new();
         // buf[..kept] holds bytes carried over from the previous window (already hashed).
         let mut kept = 0usize;
@@ -123,6 +134,9 @@ pub(crate) fn read_opened(
             hasher.update(&buf[kept..filled]);
             if let Some(crc) = &mut crc {
                 crc.update(&buf[kept..filled]);
+            }
+            if let Some(crc) = &mut crc32c {
+                *crc = crc32c::crc32c_append(*crc, &buf[kept..filled]);
             }
             if let Some((scanner, kind)) = secrets {
                 let scan_to = if eof { filled } else { filled - LOOKAHEAD };
@@ -155,6 +169,7 @@ pub(crate) fn read_opened(
             mode,
             mtime,
             crc32: crc.map(crc32fast::Hasher::finalize),
+            crc32c,
             findings,
         })
     })

@@ -64,7 +64,11 @@ const BAD: &[(&str, &str, &str)] = &[
     ("s3-endpoint", "ftp://x", "is not an endpoint URL"),
     ("s3-region", "us east", "is not a region name"),
     ("s3-path-style", "maybe", "is not a boolean"),
-    ("s3-checksum", "md5", "use one of sha256, crc32, none"),
+    (
+        "s3-checksum",
+        "md5",
+        "use one of sha256, crc32, crc32c, none",
+    ),
     ("s3-acl", "everyone", "use one of private, public-read"),
     ("s3-sse", "kms", "use one of AES256, aws:kms"),
     ("s3-sse-kms-key-id", "alias/k", "set `s3-sse: aws:kms`"),
@@ -188,7 +192,7 @@ fn bad_inputs_exit_2_and_name_the_input() {
     s3-path-style: "maybe"
     ::error title=stevedore::input `s3-path-style`: `maybe` is not a boolean; use one of true, True, TRUE, false, False, FALSE
     s3-checksum: "md5"
-    ::error title=stevedore::input `s3-checksum`: `md5` is not accepted; use one of sha256, crc32, none
+    ::error title=stevedore::input `s3-checksum`: `md5` is not accepted; use one of sha256, crc32, crc32c, none
     s3-acl: "everyone"
     ::error title=stevedore::input `s3-acl`: `everyone` is not accepted; use one of private, public-read, public-read-write, authenticated-read, aws-exec-read, bucket-owner-read, bucket-owner-full-control
     s3-sse: "kms"
@@ -317,7 +321,7 @@ fn a_usage_error_names_the_flag_and_help_lists_every_input_and_exit_code() {
           --s3-path-style[=<BOOL>]
               Address buckets as endpoint/bucket instead of bucket.endpoint [default: false]
           --s3-checksum <VALUE>
-              How S3 checks each object: sha256 (x-amz-checksum-sha256), crc32 (x-amz-checksum-crc32) or none (providers that refuse checksum headers; the signed payload hash still covers the bytes) [default: sha256]
+              How S3 checks each object: sha256 (x-amz-checksum-sha256), crc32, crc32c (x-amz-checksum-crc32, -crc32c) or none (providers that refuse checksum headers; the signed payload hash still covers the bytes) [default: sha256]
           --s3-cache-control <VALUE>
               Cache-Control every S3 object is stored with (e.g. max-age=3600)
           --s3-content-type <VALUE>

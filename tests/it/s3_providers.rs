@@ -83,9 +83,10 @@ fn without_options_objects_keep_the_guessed_type_and_the_buckets_defaults() {
     );
 }
 
-/// `s3-checksum: none` sends no `x-amz-checksum-*` header, `crc32` sends
-/// `x-amz-checksum-crc32` (per part too); single and multipart uploads land byte for byte
-/// on moto, and on s3s-fs, which checks the signed payload hash (`none`) and the CRC-32.
+/// `s3-checksum: none` sends no `x-amz-checksum-*` header, `crc32` and `crc32c` send
+/// `x-amz-checksum-crc32` or `-crc32c` (per part too); single and multipart uploads land
+/// byte for byte on moto, and on s3s-fs, which checks the signed payload hash (`none`) and
+/// the CRCs.
 #[test]
 fn other_checksum_modes_land_byte_exact_single_and_multipart_on_both_servers() {
     let ctx = Ctx::new();
@@ -94,7 +95,7 @@ fn other_checksum_modes_land_byte_exact_single_and_multipart_on_both_servers() {
     ctx.file("dist/small.txt", "small\n");
     let moto = Moto::start();
     let server = S3Server::start();
-    for mode in ["none", "crc32"] {
+    for mode in ["none", "crc32", "crc32c"] {
         let run = ship(&ctx, &moto, mode, &[("s3-checksum", mode)]);
         assert_eq!(run.code, 0, "{mode}: {}", run.log());
         assert!(

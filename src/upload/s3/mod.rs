@@ -112,6 +112,8 @@ struct Object {
     sha256: [u8; 32],
     /// CRC-32 of the bytes, when `s3-checksum: crc32` asked the scan for it.
     crc32: Option<u32>,
+    /// CRC-32C of the bytes, when `s3-checksum: crc32c` asked the scan for it.
+    crc32c: Option<u32>,
     content_type: String,
 }
 
@@ -199,6 +201,7 @@ pub(crate) fn plan(
             size: record.size,
             sha256: record.sha256,
             crc32: record.crc32,
+            crc32c: record.crc32c,
             content_type: content_type(&config.s3.content_types, file.rel()),
         })
         .collect();
@@ -248,7 +251,7 @@ fn documents(
         (checksums_name.as_str(), false, bundle.checksums),
         (manifest_name.as_str(), true, bundle.manifest_json),
     ] {
-        let (size, sha256, crc32) = hash_file(path).map_err(|e| S3Error::Failed {
+        let (size, sha256, crc32, crc32c) = hash_file(path).map_err(|e| S3Error::Failed {
             key: keys::key(prefix, name),
             source: RequestError::Read {
                 path: path.to_path_buf(),
@@ -263,6 +266,7 @@ fn documents(
             size,
             sha256,
             crc32: Some(crc32),
+            crc32c: Some(crc32c),
             content_type: if is_manifest {
                 "application/json"
             } else {
@@ -274,13 +278,15 @@ fn documents(
     Ok(documents)
 }
 
-/// Size, SHA-256 and CRC-32 of a document written by this run (not part of the scan).
-fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, [u8; 32], u32)> {
+/// Size, SHA-256, CRC-32 and CRC-32C of a document written by this run (not part of the
+/// scan).
+fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, [u8; 32], u32, u32)> {
     let bytes = std::fs::read(path)?;
     Ok((
         bytes.len() as u64,
         Sha256::digest(&bytes).into(),
         crc32fast::hash(&bytes),
+        crc32c::crc32c(&bytes),
     ))
 }
 
@@ -464,12 +470,12 @@ fn stored_with(options: &S3Options) -> Vec<(&'static str, String)> {
 }
 
 /// The checksum header a body is sent with, and how its payload is signed: a checksum
-/// header beside `UNSIGNED-PAYLOAD`, or (`none`) no header and the body's SHA-256 as the
-/// signed payload hash (`sha256_hex`).
+/// header beside `UNSIGNED-PAYLOAD` (`crc` is the CRC `mode` names), or (`none`) no header
+/// and the body's SHA-256 as the signed payload hash (`sha256_hex`).
 fn checksum_headers<'h>(
     mode: S3Checksum,
     sha256: &[u8; 32],
-    crc32: u32,
+    crc: u32,
     sha256_hex: &'h str,
 ) -> (Vec<(&'static str, String)>, Payload<'h>) {
     match mode {
@@ -478,10 +484,11 @@ fn checksum_headers<'h>(
             Payload::Unsigned,
         ),
         S3Checksum::Crc32 => (
-            vec![(
-                "x-amz-checksum-crc32",
-                checksum_header(&crc32.to_be_bytes()),
-            )],
+            vec![("x-amz-checksum-crc32", checksum_header(&crc.to_be_bytes()))],
+            Payload::Unsigned,
+        ),
+        S3Checksum::Crc32c => (
+            vec![("x-amz-checksum-crc32c", checksum_header(&crc.to_be_bytes()))],
             Payload::Unsigned,
         ),
         S3Checksum::None => (Vec::new(), Payload::Sha256(sha256_hex)),
@@ -518,13 +525,16 @@ async fn put_body(
     let url = ctx.client.url(&object.key, "");
     let mut headers = stored_headers(ctx, object);
     let sha256_hex = hex::encode(object.sha256);
-    let (checksums, payload) = match (ctx.checksum, object.crc32) {
-        // The scan computes CRC-32 whenever `s3-checksum: crc32` is set; a record without
-        // one is checked by its SHA-256 rather than not at all.
-        (S3Checksum::Crc32, None) => {
-            checksum_headers(S3Checksum::Sha256, &object.sha256, 0, &sha256_hex)
-        }
-        (mode, crc32) => checksum_headers(mode, &object.sha256, crc32.unwrap_or(0), &sha256_hex),
+    // The scan computes the CRC `s3-checksum` names; a record without it is checked by
+    // its SHA-256 rather than not at all.
+    let crc = match ctx.checksum {
+        S3Checksum::Crc32 => object.crc32,
+        S3Checksum::Crc32c => object.crc32c,
+        S3Checksum::Sha256 | S3Checksum::None => Some(0),
+    };
+    let (checksums, payload) = match crc {
+        Some(crc) => checksum_headers(ctx.checksum, &object.sha256, crc, &sha256_hex),
+        None => checksum_headers(S3Checksum::Sha256, &object.sha256, 0, &sha256_hex),
     };
     headers.extend(checksums);
     headers.extend(conditions.iter().cloned());

@@ -28,6 +28,7 @@ struct Part {
     data: Bytes,
     sha256: [u8; 32],
     crc32: u32,
+    crc32c: u32,
 }
 
 /// A part the server took: its number, `ETag` and checksums, for the completion.
@@ -36,6 +37,7 @@ struct Sent {
     etag: String,
     sha256: [u8; 32],
     crc32: u32,
+    crc32c: u32,
 }
 
 type PartResult = Result<Sent, RequestError>;
@@ -55,6 +57,7 @@ pub(super) async fn multipart(ctx: &Ctx<'_>, object: &Object) -> Result<(), Requ
     match ctx.checksum {
         S3Checksum::Sha256 => headers.push(("x-amz-checksum-algorithm", "SHA256".to_owned())),
         S3Checksum::Crc32 => headers.push(("x-amz-checksum-algorithm", "CRC32".to_owned())),
+        S3Checksum::Crc32c => headers.push(("x-amz-checksum-algorithm", "CRC32C".to_owned())),
         S3Checksum::None => {}
     }
     let created = client
@@ -154,8 +157,12 @@ async fn send_parts(
         let checksum = ctx.checksum;
         uploads.spawn(async move {
             let part_hex = hex::encode(part.sha256);
-            let (headers, payload) =
-                checksum_headers(checksum, &part.sha256, part.crc32, &part_hex);
+            let crc = if checksum == S3Checksum::Crc32c {
+                part.crc32c
+            } else {
+                part.crc32
+            };
+            let (headers, payload) = checksum_headers(checksum, &part.sha256, crc, &part_hex);
             let reply = client
                 .send(
                     reqwest::Method::PUT,
@@ -177,6 +184,7 @@ async fn send_parts(
                 etag,
                 sha256: part.sha256,
                 crc32: part.crc32,
+                crc32c: part.crc32c,
             })
         });
         while let Some(joined) = uploads.try_join_next() {
@@ -220,6 +228,7 @@ async fn complete(
         etag,
         sha256,
         crc32,
+        crc32c,
     } in &done
     {
         let sum = match checksum {
@@ -230,6 +239,10 @@ async fn complete(
             S3Checksum::Crc32 => format!(
                 "<ChecksumCRC32>{}</ChecksumCRC32>",
                 checksum_header(&crc32.to_be_bytes())
+            ),
+            S3Checksum::Crc32c => format!(
+                "<ChecksumCRC32C>{}</ChecksumCRC32C>",
+                checksum_header(&crc32c.to_be_bytes())
             ),
             S3Checksum::None => String::new(),
         };
@@ -276,12 +289,14 @@ fn spawn_reader(
             whole.update(&data);
             let sha256 = Sha256::digest(&data).into();
             let crc32 = crc32fast::hash(&data);
+            let crc32c = crc32c::crc32c(&data);
             if tx
                 .blocking_send(Part {
                     number,
                     data: Bytes::from(data),
                     sha256,
                     crc32,
+                    crc32c,
                 })
                 .is_err()
             {

@@ -57,6 +57,7 @@ pub(super) async fn write(
             size: merged.len() as u64,
             sha256: Sha256::digest(&merged).into(),
             crc32: Some(crc32fast::hash(&merged)),
+            crc32c: Some(crc32c::crc32c(&merged)),
             ..document.clone()
         };
         let put = put_body(
