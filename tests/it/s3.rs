@@ -402,3 +402,41 @@ fn a_selected_file_named_like_a_job_key_document_is_refused() {
         );
     }
 }
+
+/// s3s-fs checks `If-None-Match` before it writes, not with the write, so only jobs that do
+/// not race are kept apart there; one after the other, the second finds the documents,
+/// merges the checksums file and says so (README: `job-key` needs no server support).
+#[test]
+fn jobs_one_after_another_on_one_prefix_merge_and_warn_on_s3s_fs_too() {
+    let server = S3Server::start();
+    let (first, second) = (Ctx::new(), Ctx::new());
+    first.file("dist/linux.bin", "linux build\n");
+    second.file("dist/macos.bin", "macos build\n");
+    let run = upload(&first, &server, "seq", SECRET_KEY, &[]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(!run.stdout.contains("was there already"), "{}", run.stdout);
+    let run = upload(&second, &server, "seq", SECRET_KEY, &[]);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        run.stdout.contains("::warning")
+            && run.stdout.contains("was there already")
+            && run.stdout.contains("`job-key`"),
+        "{}",
+        run.stdout
+    );
+    let sums = fs::read_to_string(server.object_path("seq/SHA256SUMS")).expect("stored");
+    assert!(
+        sums.contains("  linux.bin\n") && sums.contains("  macos.bin\n"),
+        "both jobs' files listed:\n{sums}"
+    );
+    sha256sum_check(
+        &server.object_path("seq"),
+        &server.object_path("seq/SHA256SUMS"),
+    );
+    let manifests = server
+        .objects()
+        .iter()
+        .filter(|k| k.contains("seq/stevedore-manifest"))
+        .count();
+    assert_eq!(manifests, 2, "{:?}", server.objects());
+}
