@@ -42,7 +42,7 @@ pub(super) async fn write(
         Err(e) if !is_taken(&e) => return Err(e),
         Err(_) => {}
     }
-    let is_manifest = document.content_type == "application/json";
+    let is_manifest = document.rel == crate::config::MANIFEST_NAME;
     for _ in 0..ROUNDS {
         let (etag, theirs) = get(ctx, &document.key).await?;
         if theirs == ours {
