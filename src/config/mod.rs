@@ -309,9 +309,6 @@ const DUPLICATES: &[(&str, DuplicatesMode)] = &[
 ];
 
 impl Config {
-    /// Whether an `artifact` destination is among the destinations: its paths follow the
-    /// artifact service's rules, and archived files are checked against a CRC-32.
-    #[must_use]
     /// Whether the scan must compute CRC-32: the artifact zip checks each entry against
     /// it, and `s3-checksum: crc32` sends it.
     pub(crate) fn needs_crc32(&self) -> bool {
@@ -332,6 +329,9 @@ impl Config {
                 .any(|d| matches!(d, Destination::S3 { .. }))
     }
 
+    /// Whether an `artifact` destination is among the destinations: its paths follow the
+    /// artifact service's rules, and archived files are checked against a CRC-32.
+    #[must_use]
     pub(crate) fn ships_artifacts(&self) -> bool {
         self.destinations
             .iter()
@@ -741,6 +741,16 @@ fn content_types(r: &mut Reader<'_>) -> Vec<ContentTypeRule> {
                 "s3-content-type",
                 format!(
                     "{what} is not a media type; write `type/subtype` (e.g. `text/html; charset=utf-8`), or `GLOB=type/subtype` for some files"
+                ),
+            );
+            continue;
+        }
+        if glob.is_some_and(str::is_empty) {
+            r.fail(
+                "s3-content-type",
+                format!(
+                    "`{}` has no glob before `=`; write `GLOB=TYPE`, or the type alone for every file",
+                    line.escape_debug()
                 ),
             );
             continue;

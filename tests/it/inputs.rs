@@ -75,6 +75,7 @@ const BAD: &[(&str, &str, &str)] = &[
     ("s3-storage-class", "standard-ia", "is not a storage class"),
     ("s3-content-type", "html", "is not a media type"),
     ("s3-content-type", "dist/[=text/html", "not a valid glob"),
+    ("s3-content-type", "=text/html", "has no glob before `=`"),
     (
         "s3-cache-control",
         "max-age=1\u{7}",
@@ -205,6 +206,8 @@ fn bad_inputs_exit_2_and_name_the_input() {
     ::error title=stevedore::input `s3-content-type`: `html` is not a media type; write `type/subtype` (e.g. `text/html; charset=utf-8`), or `GLOB=type/subtype` for some files
     s3-content-type: "dist/[=text/html"
     ::error title=stevedore::input `s3-content-type`: `dist/[=text/html`: not a valid glob: unclosed character class; missing ']'
+    s3-content-type: "=text/html"
+    ::error title=stevedore::input `s3-content-type`: `=text/html` has no glob before `=`; write `GLOB=TYPE`, or the type alone for every file
     s3-cache-control: "max-age=1\u{7}"
     ::error title=stevedore::input `s3-cache-control`: `max-age=1\u{7}` cannot be sent as an HTTP header; use visible ASCII characters
     check-run: "on"

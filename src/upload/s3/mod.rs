@@ -230,10 +230,8 @@ pub(crate) fn plan(
 /// hashed here. With `job-key` they are `<checksums>-<key>` and
 /// `stevedore-manifest-<key>.json`: jobs sharing a prefix each keep their own (a re-run of
 /// a job replaces its own), and together they list every object, each relative to the
-/// prefix where it lies. A merged document written with conditional writes was the other
-/// way; s3s-fs 0.14.1 checks `If-None-Match`/`If-Match` before it writes, not atomically
-/// with the write, so two jobs racing could both pass, and per-job names need no such
-/// server guarantee at all.
+/// prefix where it lies; per-job names need no server guarantee at all. Without it, the
+/// documents are written with conditional writes and merged (`shared`).
 fn documents(
     bundle: &Bundle<'_>,
     prefix: &str,

@@ -350,9 +350,10 @@ pub(super) async fn abort_leftovers(ctx: &Ctx<'_>, prefix: &str, keys: &[&str]) 
             Ok(reply) => reply,
             Err(e) => {
                 ctx.reporter.event(&Event::debug(format!(
-                    "incomplete multipart uploads of earlier runs were not looked for: ListMultipartUploads failed ({e})"
+                    "incomplete multipart uploads of earlier runs were not looked for (further): ListMultipartUploads failed ({e})"
                 )));
-                return 0;
+                // What earlier pages found is still aborted.
+                break;
             }
         };
         let text = String::from_utf8_lossy(&reply.body);

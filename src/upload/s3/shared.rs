@@ -43,14 +43,41 @@ pub(super) async fn write(
         Err(_) => {}
     }
     let is_manifest = document.rel == crate::config::MANIFEST_NAME;
-    for _ in 0..ROUNDS {
-        let (etag, theirs) = get(ctx, &document.key).await?;
+    for round in 0..ROUNDS {
+        if round > 0 {
+            // Jobs that finish together take turns rather than colliding in step.
+            let wait = 50.0 * f64::from(1u32 << round.min(6)) * (0.5 + crate::net::random_unit());
+            tokio::time::sleep(std::time::Duration::from_secs_f64(wait / 1000.0)).await;
+        }
+        let (etag, theirs) = match get(ctx, &document.key).await {
+            Ok(found) => found,
+            // Gone since the 412 (a conflicting write that failed, or a delete): try to
+            // be the first again.
+            Err(RequestError::Refused { status: 404, .. }) => {
+                match put_body(ctx, document, &body, &[("if-none-match", "*".to_owned())]).await {
+                    Ok(_) => return Ok((document.key.clone(), document.size)),
+                    Err(e) if is_taken(&e) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         if theirs == ours {
             // Ours already (an attempt whose answer was lost), or the same documents.
             return Ok((document.key.clone(), document.size));
         }
         if is_manifest {
             return keep_beside(ctx, document, &body, bucket).await;
+        }
+        if etag.is_empty() || etag.starts_with("W/") {
+            return Err(RequestError::Refused {
+                status: 412,
+                code: "NoStrongETag".into(),
+                message: format!(
+                    "`{}` is there already and the server gave no strong ETag to merge it safely; set `job-key` so each job writes its own documents",
+                    document.key
+                ),
+            });
         }
         let merged = merge(&theirs, &ours);
         let object = Object {
@@ -111,7 +138,12 @@ async fn keep_beside(
         key: key.clone(),
         ..document.clone()
     };
-    put_body(ctx, &object, body, &[("if-none-match", "*".to_owned())]).await?;
+    match put_body(ctx, &object, body, &[("if-none-match", "*".to_owned())]).await {
+        // The name is this run's own: a 412 is our earlier attempt, whose answer was lost.
+        Ok(_) => {}
+        Err(e) if is_taken(&e) => {}
+        Err(e) => return Err(e),
+    }
     ctx.reporter.event(&Event::warning(format!(
         "s3://{bucket}/{} was there already (another job or run shipped to this prefix): this run's manifest is s3://{bucket}/{key}; set `job-key` to give each job documents of its own",
         document.key
