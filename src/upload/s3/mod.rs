@@ -279,13 +279,24 @@ fn documents(
 /// Size, SHA-256, CRC-32 and CRC-32C of a document written by this run (not part of the
 /// scan).
 fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, [u8; 32], u32, u32)> {
-    let bytes = std::fs::read(path)?;
-    Ok((
-        bytes.len() as u64,
-        Sha256::digest(&bytes).into(),
-        crc32fast::hash(&bytes),
-        crc32c::crc32c(&bytes),
-    ))
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let (mut sha256, mut crc32) = (Sha256::new(), crc32fast::Hasher::new());
+    let (mut crc32c, mut size) = (0u32, 0u64);
+    // In pieces: a manifest of a large tree runs to hundreds of megabytes.
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let piece = &buf[..n];
+        sha256.update(piece);
+        crc32.update(piece);
+        crc32c = crc32c::crc32c_append(crc32c, piece);
+        size += n as u64;
+    }
+    Ok((size, sha256.finalize().into(), crc32.finalize(), crc32c))
 }
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
@@ -501,15 +512,21 @@ async fn put(ctx: &Ctx<'_>, object: &Object) -> Result<(), RequestError> {
     if object.size > MULTIPART_THRESHOLD {
         return multipart::multipart(ctx, object).await;
     }
-    let body = if object.size == 0 {
+    put_body(ctx, object, &file_body(object), &[])
+        .await
+        .map(|_| ())
+}
+
+/// An object's file as a request body, streamed from disk (re-opened on every attempt).
+fn file_body(object: &Object) -> Body {
+    if object.size == 0 {
         Body::Empty
     } else {
         Body::File {
             path: object.path.clone(),
             len: object.size,
         }
-    };
-    put_body(ctx, object, &body, &[]).await.map(|_| ())
+    }
 }
 
 /// One `PutObject` of `object`'s key with `body` (its bytes, as the object's size, hashes

@@ -27,8 +27,8 @@ struct Part {
     number: usize,
     data: Bytes,
     sha256: [u8; 32],
-    crc32: u32,
-    crc32c: u32,
+    /// The CRC `s3-checksum` names (CRC-32 or CRC-32C), computed only in those modes.
+    crc: u32,
 }
 
 /// A part the server took: its number, `ETag` and checksums, for the completion.
@@ -36,8 +36,7 @@ struct Sent {
     number: usize,
     etag: String,
     sha256: [u8; 32],
-    crc32: u32,
-    crc32c: u32,
+    crc: u32,
 }
 
 type PartResult = Result<Sent, RequestError>;
@@ -104,7 +103,7 @@ pub(super) async fn multipart(ctx: &Ctx<'_>, object: &Object) -> Result<(), Requ
 async fn upload_parts(ctx: &Ctx<'_>, object: &Object, upload_id: &str) -> Result<(), RequestError> {
     let part_size = PART_SIZE.max(object.size.div_ceil(10_000));
     let (tx, rx) = mpsc::channel::<Part>(1);
-    let reader = spawn_reader(object.path.clone(), part_size, tx);
+    let reader = spawn_reader(object.path.clone(), part_size, ctx.checksum, tx);
     let sent = send_parts(ctx, object, upload_id, rx).await;
     let whole = reader.await.map_err(|e| RequestError::Read {
         path: object.path.clone(),
@@ -157,12 +156,7 @@ async fn send_parts(
         let checksum = ctx.checksum;
         uploads.spawn(async move {
             let part_hex = hex::encode(part.sha256);
-            let crc = if checksum == S3Checksum::Crc32c {
-                part.crc32c
-            } else {
-                part.crc32
-            };
-            let (headers, payload) = checksum_headers(checksum, &part.sha256, crc, &part_hex);
+            let (headers, payload) = checksum_headers(checksum, &part.sha256, part.crc, &part_hex);
             let reply = client
                 .send(
                     reqwest::Method::PUT,
@@ -183,8 +177,7 @@ async fn send_parts(
                 number: part.number,
                 etag,
                 sha256: part.sha256,
-                crc32: part.crc32,
-                crc32c: part.crc32c,
+                crc: part.crc,
             })
         });
         while let Some(joined) = uploads.try_join_next() {
@@ -227,8 +220,7 @@ async fn complete(
         number,
         etag,
         sha256,
-        crc32,
-        crc32c,
+        crc,
     } in &done
     {
         let sum = match checksum {
@@ -238,11 +230,11 @@ async fn complete(
             ),
             S3Checksum::Crc32 => format!(
                 "<ChecksumCRC32>{}</ChecksumCRC32>",
-                checksum_header(&crc32.to_be_bytes())
+                checksum_header(&crc.to_be_bytes())
             ),
             S3Checksum::Crc32c => format!(
                 "<ChecksumCRC32C>{}</ChecksumCRC32C>",
-                checksum_header(&crc32c.to_be_bytes())
+                checksum_header(&crc.to_be_bytes())
             ),
             S3Checksum::None => String::new(),
         };
@@ -274,6 +266,7 @@ async fn complete(
 fn spawn_reader(
     path: std::path::PathBuf,
     part_size: u64,
+    checksum: S3Checksum,
     tx: mpsc::Sender<Part>,
 ) -> tokio::task::JoinHandle<std::io::Result<[u8; 32]>> {
     tokio::task::spawn_blocking(move || -> std::io::Result<[u8; 32]> {
@@ -288,15 +281,17 @@ fn spawn_reader(
             }
             whole.update(&data);
             let sha256 = Sha256::digest(&data).into();
-            let crc32 = crc32fast::hash(&data);
-            let crc32c = crc32c::crc32c(&data);
+            let crc = match checksum {
+                S3Checksum::Crc32 => crc32fast::hash(&data),
+                S3Checksum::Crc32c => crc32c::crc32c(&data),
+                S3Checksum::Sha256 | S3Checksum::None => 0,
+            };
             if tx
                 .blocking_send(Part {
                     number,
                     data: Bytes::from(data),
                     sha256,
-                    crc32,
-                    crc32c,
+                    crc,
                 })
                 .is_err()
             {

@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::client::{Body, RequestError};
 use super::sign::{EMPTY_SHA256, Payload};
-use super::{Ctx, Object, put_body};
+use super::{Ctx, Object, file_body, put_body};
 use crate::events::Event;
 
 /// Rounds of read, merge and conditional write before giving up.
@@ -32,16 +32,17 @@ pub(super) async fn write(
     document: &Object,
     bucket: &str,
 ) -> Result<(String, u64), RequestError> {
-    let ours = std::fs::read(&document.path).map_err(|e| RequestError::Read {
-        path: document.path.clone(),
-        message: e.to_string(),
-    })?;
-    let body = Body::Bytes(Bytes::from(ours.clone()));
+    let body = file_body(document);
     match put_body(ctx, document, &body, &[("if-none-match", "*".to_owned())]).await {
         Ok(_) => return Ok((document.key.clone(), document.size)),
         Err(e) if !is_taken(&e) => return Err(e),
         Err(_) => {}
     }
+    // Read only now: the comparison and the merge need this run's bytes in memory.
+    let ours = std::fs::read(&document.path).map_err(|e| RequestError::Read {
+        path: document.path.clone(),
+        message: e.to_string(),
+    })?;
     let is_manifest = document.rel == crate::config::MANIFEST_NAME;
     for round in 0..ROUNDS {
         if round > 0 {
