@@ -18,6 +18,7 @@ mod inputs;
 mod links;
 pub(crate) mod place;
 pub(crate) mod source;
+mod v3;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -468,11 +469,6 @@ async fn transfer(ctx: &Ctx<'_>, artifact: &Listed, i: usize) -> Result<Done, Do
         id: artifact.id,
         message,
     };
-    let spool = staging.spool(i);
-    let fetched = fetch::fetch(http, source, artifact, &spool, progress)
-        .await
-        .map_err(fail)?;
-    let mismatch = check_digest(artifact, &fetched, config.digest_mismatch, reporter);
     let (dir, shown) = match layout {
         Layout::Single => (staging.out(), config.path.clone()),
         Layout::Separate => (
@@ -481,6 +477,41 @@ async fn transfer(ctx: &Ctx<'_>, artifact: &Listed, i: usize) -> Result<Done, Do
         ),
         Layout::Merge => (staging.part(i), config.path.clone()),
     };
+    if let (Source::Pipelines(pipelines), Some(container)) = (source, &artifact.container) {
+        let got = v3::fetch(pipelines, &artifact.name, container, &dir, progress)
+            .await
+            .map_err(fail)?;
+        let prefix = if layout == Layout::Separate {
+            format!("{}/", artifact.name)
+        } else {
+            String::new()
+        };
+        return Ok(finished(
+            ArtifactReport {
+                name: artifact.name.clone(),
+                id: artifact.id,
+                digest: String::new(),
+                listed_digest: None,
+                files: got.files,
+                bytes: got.bytes,
+                downloaded: got.received,
+                path: shown,
+            },
+            false,
+            got.dirs
+                .into_iter()
+                .map(|d| (format!("{prefix}{d}"), 0o755))
+                .collect(),
+            1,
+            progress,
+            reporter,
+        ));
+    }
+    let spool = staging.spool(i);
+    let fetched = fetch::fetch(http, source, artifact, &spool, progress)
+        .await
+        .map_err(fail)?;
+    let mismatch = check_digest(artifact, &fetched, config.digest_mismatch, reporter);
     let mut report = ArtifactReport {
         name: artifact.name.clone(),
         id: artifact.id,
@@ -513,22 +544,45 @@ async fn transfer(ctx: &Ctx<'_>, artifact: &Listed, i: usize) -> Result<Done, Do
             *dir = format!("{}/{dir}", artifact.name);
         }
     }
-    progress.files.fetch_add(1, Ordering::Relaxed);
     report.files = files;
     report.bytes = bytes;
-    reporter.event(&Event::info(format!(
-        "{}: {} ({}) in {} attempt(s), {}",
-        artifact.name,
-        units::plural(files, "file"),
-        units::bytes(bytes),
-        fetched.attempts,
-        fetched.digest
-    )));
-    Ok(Done {
+    Ok(finished(
         report,
         mismatch,
         dirs,
-    })
+        fetched.attempts,
+        progress,
+        reporter,
+    ))
+}
+
+/// An artifact in its place in the staging tree: counted and said.
+fn finished(
+    report: ArtifactReport,
+    mismatch: bool,
+    dirs: Vec<(String, u32)>,
+    attempts: u32,
+    progress: &Progress,
+    reporter: &dyn Reporter,
+) -> Done {
+    progress.files.fetch_add(1, Ordering::Relaxed);
+    let digest = if report.digest.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", report.digest)
+    };
+    reporter.event(&Event::info(format!(
+        "{}: {} ({}) in {} attempt(s){digest}",
+        report.name,
+        units::plural(report.files, "file"),
+        units::bytes(report.bytes),
+        attempts,
+    )));
+    Done {
+        report,
+        mismatch,
+        dirs,
+    }
 }
 
 /// Compares the downloaded bytes' SHA-256 with the listed digest; true on a mismatch

@@ -13,6 +13,7 @@ use super::DownloadError;
 use super::inputs::Origin;
 use crate::github::RunnerEnv;
 use crate::github::api::{Api, ApiError};
+use crate::github::pipelines::Pipelines;
 use crate::github::results::messages::{
     ListArtifactsRequest, ListArtifactsResponse, NamedArtifactRequest, SignedUrlResponse,
 };
@@ -37,6 +38,8 @@ pub(crate) struct Listed {
     pub digest: Option<String>,
     run: String,
     job: String,
+    /// Where a v3 artifact's items are listed (its `fileContainerResourceUrl`).
+    pub(crate) container: Option<String>,
 }
 
 /// A listing and signed-URL client for one origin.
@@ -49,6 +52,9 @@ pub(crate) enum Source {
         /// From the runtime token.
         ids: BackendIds,
     },
+    /// This run, through the pipelines service (the v3 protocol, where the runner gives
+    /// `ACTIONS_RUNTIME_URL` and no results service: GitHub Enterprise Server).
+    Pipelines(Pipelines),
     /// Another run (REST API).
     Rest {
         /// The repository's API, with `github-token`.
@@ -65,6 +71,19 @@ impl Source {
         idle: Duration,
     ) -> Result<Self, DownloadError> {
         match origin {
+            Origin::ThisRun if env.results_url.is_none() && env.runtime_url.is_some() => {
+                let token = env.runtime_token.clone().ok_or(DownloadError::MissingEnv {
+                    var: "ACTIONS_RUNTIME_TOKEN",
+                })?;
+                let run_id = env.run_id.clone().ok_or(DownloadError::MissingEnv {
+                    var: "GITHUB_RUN_ID",
+                })?;
+                let url = env.runtime_url.clone().unwrap_or_default();
+                let http = Http::new(idle).map_err(DownloadError::Environment)?;
+                let pipelines = Pipelines::new(http, &url, &run_id, token)
+                    .map_err(|e| DownloadError::Environment(e.to_string()))?;
+                Ok(Source::Pipelines(pipelines))
+            }
             Origin::ThisRun => {
                 let token = env.runtime_token.clone().ok_or(DownloadError::MissingEnv {
                     var: "ACTIONS_RUNTIME_TOKEN",
@@ -120,9 +139,25 @@ impl Source {
                         digest: a.digest,
                         run: a.workflow_run_backend_id,
                         job: a.workflow_job_run_backend_id,
+                        container: None,
                     })
                     .collect()
             }
+            Source::Pipelines(pipelines) => pipelines
+                .list()
+                .await
+                .map_err(|e| DownloadError::List(e.to_string()))?
+                .into_iter()
+                .map(|a| Listed {
+                    id: a.container_id.unwrap_or(0),
+                    name: a.name,
+                    size: a.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                    digest: None,
+                    run: String::new(),
+                    job: String::new(),
+                    container: Some(a.file_container_resource_url),
+                })
+                .collect(),
             Source::Rest { .. } => self.rest_list().await?,
         };
         Ok(latest(all))
@@ -156,6 +191,9 @@ impl Source {
                 }
                 Ok(answer.signed_url)
             }
+            Source::Pipelines(_) => {
+                Err("a v3 artifact has no single blob: its files are fetched one by one".into())
+            }
             Source::Rest { api, .. } => api
                 .artifact_zip_url(artifact.id)
                 .await
@@ -183,6 +221,7 @@ impl Source {
                 digest: a.digest,
                 run: String::new(),
                 job: String::new(),
+                container: None,
             })
             .collect())
     }
@@ -239,6 +278,7 @@ mod tests {
             digest: None,
             run: String::new(),
             job: String::new(),
+            container: None,
         }
     }
 

@@ -43,6 +43,9 @@ pub(crate) mod vars {
     pub(crate) const ACTIONS_RUNTIME_TOKEN: &str = "ACTIONS_RUNTIME_TOKEN";
     /// Base URL of the Actions results service; only its origin is used.
     pub(crate) const ACTIONS_RESULTS_URL: &str = "ACTIONS_RESULTS_URL";
+    /// Base URL of the pipelines service: the v3 artifact protocol where no results
+    /// service is given (GitHub Enterprise Server).
+    pub(crate) const ACTIONS_RUNTIME_URL: &str = "ACTIONS_RUNTIME_URL";
     /// Per-request stall timeout for artifact blob uploads, in milliseconds.
     pub(crate) const ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS: &str =
         "ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS";
@@ -101,6 +104,8 @@ pub struct RunnerEnv {
     pub(crate) runtime_token: Option<Secret>,
     /// `$ACTIONS_RESULTS_URL`.
     pub(crate) results_url: Option<String>,
+    /// `$ACTIONS_RUNTIME_URL`.
+    pub(crate) runtime_url: Option<String>,
     /// `$ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS`, when a positive number.
     pub(crate) artifact_upload_timeout_ms: Option<u64>,
     /// `$GITHUB_RETENTION_DAYS`, when a number.
@@ -257,6 +262,7 @@ impl RunnerEnv {
                 vars::HOME => env.home = non_empty().map(PathBuf::from),
                 vars::ACTIONS_RUNTIME_TOKEN => env.runtime_token = non_empty().map(Secret::new),
                 vars::ACTIONS_RESULTS_URL => env.results_url = non_empty(),
+                vars::ACTIONS_RUNTIME_URL => env.runtime_url = non_empty(),
                 vars::ACTIONS_ARTIFACT_UPLOAD_TIMEOUT_MS => {
                     env.artifact_upload_timeout_ms =
                         value.trim().parse().ok().filter(|&ms: &u64| ms > 0);

@@ -78,7 +78,7 @@ pub(crate) fn step_outputs(report: &DownloadReport) -> Vec<(&'static str, String
             serde_json::json!({
                 "name": a.name,
                 "id": a.id,
-                "digest": a.digest,
+                "digest": (!a.digest.is_empty()).then_some(&a.digest),
                 "files": a.files,
                 "bytes": a.bytes,
                 "path": a.path.display().to_string(),
@@ -142,7 +142,11 @@ fn render(result: &Result<DownloadReport, DownloadError>, started: Instant) -> S
             units::count(a.files),
             units::bytes(a.bytes),
             units::bytes(a.downloaded),
-            code(a.digest.trim_start_matches("sha256:")),
+            if a.digest.is_empty() {
+                "—".to_owned()
+            } else {
+                code(a.digest.trim_start_matches("sha256:"))
+            },
         );
     }
     if report.artifacts.len() > MAX_ROWS {

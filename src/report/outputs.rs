@@ -121,11 +121,15 @@ fn artifact_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
     match landed.as_slice() {
         [] => {}
         [one] => {
-            out.push(("artifact-id", one.id.to_string()));
+            if let Some(id) = one.id {
+                out.push(("artifact-id", id.to_string()));
+            }
             if let Some(url) = &one.url {
                 out.push(("artifact-url", url.clone()));
             }
-            out.push(("artifact-digest", one.digest.clone()));
+            if let Some(digest) = &one.digest {
+                out.push(("artifact-digest", digest.clone()));
+            }
         }
         many => {
             let map = |f: &dyn Fn(
@@ -138,9 +142,12 @@ fn artifact_outputs(state: &Reached, out: &mut Vec<(&'static str, String)>) {
                 )
                 .to_string()
             };
-            out.push(("artifact-id", map(&|a| Some(a.id.into()))));
+            out.push(("artifact-id", map(&|a| a.id.map(Into::into))));
             out.push(("artifact-url", map(&|a| a.url.clone().map(Into::into))));
-            out.push(("artifact-digest", map(&|a| Some(a.digest.clone().into()))));
+            out.push((
+                "artifact-digest",
+                map(&|a| a.digest.clone().map(Into::into)),
+            ));
         }
     }
 }

@@ -202,11 +202,11 @@ fn artifacts(s: &mut String, outcome: &Outcome<'_>) {
         };
         let _ = writeln!(
             s,
-            "| {title} (ID {}) | {} | {} | {} | {} | {} |",
-            a.id,
+            "| {title}{} | {} | {} | {} | {} | {} |",
+            a.id.map(|id| format!(" (ID {id})")).unwrap_or_default(),
             count(a.files as u64),
             bytes(a.size),
-            code(&a.digest),
+            a.digest.as_deref().map_or_else(|| "—".to_owned(), code),
             duration(a.elapsed),
             rate(throughput(a.size, a.elapsed))
         );

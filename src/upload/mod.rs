@@ -371,7 +371,7 @@ fn ship(
             (DestinationReport::Directory(done), error)
         }
         Prepared::Artifact(plan, runtime) => {
-            let (landed, error) = artifact::upload(*plan, runtime, reporter);
+            let (landed, error) = artifact::upload(&plan, runtime, reporter);
             let error = error.map(UploadError::from);
             let files = landed.iter().map(|a| a.files).sum();
             let bytes = landed.iter().map(|a| a.size).sum();
@@ -403,7 +403,10 @@ fn ship(
 fn artifact_location(landed: &[artifact::ArtifactReport]) -> String {
     match landed {
         [] => "no artifact (no files)".to_owned(),
-        [one] => format!("artifact {} (ID {})", one.name, one.id),
+        [one] => match one.id {
+            Some(id) => format!("artifact {} (ID {id})", one.name),
+            None => format!("artifact {}", one.name),
+        },
         many => format!("{} artifacts", many.len()),
     }
 }

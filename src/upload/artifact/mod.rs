@@ -12,7 +12,9 @@ pub(crate) mod blob;
 pub(crate) mod messages;
 mod plan;
 pub(crate) mod transfer;
+mod v3;
 
+use self::plan::Service;
 pub(crate) use self::plan::{Plan, check_setup, plan};
 
 use std::path::PathBuf;
@@ -31,10 +33,11 @@ use self::plan::Job;
 use self::transfer::TransferError;
 use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
+use crate::github::pipelines::Pipelines;
 use crate::github::results::messages::{
     ListArtifactsRequest, ListArtifactsResponse, NamedArtifactRequest,
 };
-use crate::github::results::token::TokenError;
+use crate::github::results::token::{BackendIds, TokenError};
 use crate::github::results::twirp::{TwirpClient, TwirpError};
 use crate::net::Http;
 use crate::units;
@@ -127,6 +130,29 @@ pub enum ArtifactError {
     /// The results service refused or failed.
     #[error("artifact `{name}`: {source}")]
     Service { name: String, source: TwirpError },
+    /// The pipelines service (the v3 protocol) refused or failed; nothing was finalized.
+    #[error("artifact `{name}`: {source}; the artifact was not finalized")]
+    Pipelines {
+        name: String,
+        source: Box<crate::github::pipelines::PipelinesError>,
+    },
+    /// One file of a v3 artifact could not be put; nothing was finalized.
+    #[error("artifact `{name}`: `{}`: {source}; the artifact was not finalized", path.display())]
+    V3File {
+        name: String,
+        path: PathBuf,
+        source: Box<TransferError>,
+    },
+    /// A file the v3 protocol cannot hold (a link, or a name the service refuses).
+    #[error(
+        "`{path}` cannot be shipped to this runner's artifact service (the v3 protocol of GitHub Enterprise Server): {problem}; exclude it with a `!` pattern in `path`{fix}"
+    )]
+    V3Unsupported {
+        /// The file, relative to the root (escaped for display).
+        path: String,
+        problem: &'static str,
+        fix: &'static str,
+    },
     /// The service returned an upload URL that does not parse.
     #[error("artifact `{name}`: {message}")]
     UploadUrl { name: String, message: String },
@@ -152,12 +178,15 @@ impl ArtifactError {
             | ArtifactError::InvalidName { .. }
             | ArtifactError::SameEntry { .. }
             | ArtifactError::UnsafeEntry { .. }
-            | ArtifactError::EntryUnderFile { .. } => ExitCode::BadInput,
+            | ArtifactError::EntryUnderFile { .. }
+            | ArtifactError::V3Unsupported { .. } => ExitCode::BadInput,
             ArtifactError::Service { .. }
             | ArtifactError::Document { .. }
             | ArtifactError::UploadUrl { .. }
             | ArtifactError::Transfer { .. }
-            | ArtifactError::Commit { .. } => ExitCode::UploadFailed,
+            | ArtifactError::Commit { .. }
+            | ArtifactError::Pipelines { .. }
+            | ArtifactError::V3File { .. } => ExitCode::UploadFailed,
         }
     }
 }
@@ -167,12 +196,14 @@ impl ArtifactError {
 pub struct ArtifactReport {
     /// Its name.
     pub name: String,
-    /// The id the service gave it.
-    pub id: u64,
-    /// Its page, built as upload-artifact builds `artifact-url` (when the run is known).
+    /// The id the service gave it (the v3 protocol's container id, which act gives none).
+    pub id: Option<u64>,
+    /// Its page, built as upload-artifact builds `artifact-url` (when the run is known);
+    /// with the v3 protocol, which has no page per artifact, the run's page.
     pub url: Option<String>,
-    /// Hex SHA-256 of the uploaded bytes (`artifact-digest`).
-    pub digest: String,
+    /// Hex SHA-256 of the uploaded bytes (`artifact-digest`); none with the v3 protocol,
+    /// which stores files, not one blob.
+    pub digest: Option<String>,
     /// Bytes uploaded.
     pub size: u64,
     /// Files inside it.
@@ -184,7 +215,7 @@ pub struct ArtifactReport {
 /// Uploads every planned artifact. Returns what landed, and the failure that stopped it, if
 /// any (the same shape as the S3 and release destinations).
 pub(crate) fn upload(
-    plan: Plan,
+    plan: &Plan,
     runtime: &Runtime,
     reporter: &dyn Reporter,
 ) -> (Vec<ArtifactReport>, Option<ArtifactError>) {
@@ -199,22 +230,42 @@ pub(crate) fn upload(
     }
     let mut landed = Vec::new();
     let error = runtime
-        .block_on(upload_all(plan, reporter, &mut landed))
+        .block_on(async {
+            match &plan.service {
+                Service::Results { .. } => upload_all(plan, reporter, &mut landed).await,
+                Service::Pipelines {
+                    runtime_url,
+                    run_id,
+                } => {
+                    let http = Http::new(plan.idle).map_err(ArtifactError::ResultsUrl)?;
+                    let pipelines = Pipelines::new(http, runtime_url, run_id, plan.token.clone())
+                        .map_err(|source| ArtifactError::Pipelines {
+                        name: plan.jobs[0].name.clone(),
+                        source: Box::new(source),
+                    })?;
+                    v3::upload_all(plan, &pipelines, reporter, &mut landed).await
+                }
+            }
+        })
         .err();
     (landed, error)
 }
 
 async fn upload_all(
-    plan: Plan,
+    plan: &Plan,
     reporter: &dyn Reporter,
     landed: &mut Vec<ArtifactReport>,
 ) -> Result<(), ArtifactError> {
+    let Service::Results { results_url, ids } = &plan.service else {
+        return Ok(());
+    };
     let http = Http::new(plan.idle).map_err(ArtifactError::ResultsUrl)?;
-    let client = TwirpClient::new(http.clone(), &plan.results_url, plan.token.clone())
+    let client = TwirpClient::new(http.clone(), results_url, plan.token.clone())
         .map_err(ArtifactError::ResultsUrl)?;
     let slots = Arc::new(Semaphore::new(plan.concurrency.max(1)));
     let ctx = Ctx {
-        plan: &plan,
+        plan,
+        ids,
         client: &client,
         http: &http,
         slots: &slots,
@@ -238,6 +289,7 @@ async fn upload_all(
 
 struct Ctx<'p> {
     plan: &'p Plan,
+    ids: &'p BackendIds,
     client: &'p TwirpClient,
     http: &'p Http,
     slots: &'p Arc<Semaphore>,
@@ -269,9 +321,9 @@ async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, Artifact
     )));
     Ok(ArtifactReport {
         name: name.to_owned(),
-        id: artifact_id,
+        id: Some(artifact_id),
         url,
-        digest,
+        digest: Some(digest),
         size: sent.size,
         files: job.files,
         elapsed: started.elapsed(),
@@ -330,7 +382,7 @@ async fn finalize(
     sent: &transfer::Sent,
     digest: &str,
 ) -> Result<u64, ArtifactError> {
-    let ids = &ctx.plan.ids;
+    let ids = ctx.ids;
     let service = |source| ArtifactError::Service {
         name: name.to_owned(),
         source,
@@ -374,7 +426,7 @@ async fn finalized_earlier(ctx: &Ctx<'_>, name: &str, size: u64, digest: &str) -
 
 /// The run's finalized artifacts named `name` (`ListArtifacts` with a name filter).
 async fn list_named(ctx: &Ctx<'_>, name: &str) -> Result<ListArtifactsResponse, TwirpError> {
-    let ids = &ctx.plan.ids;
+    let ids = ctx.ids;
     let list = ListArtifactsRequest {
         workflow_run_backend_id: &ids.run,
         workflow_job_run_backend_id: &ids.job,
@@ -387,7 +439,7 @@ async fn list_named(ctx: &Ctx<'_>, name: &str) -> Result<ListArtifactsResponse, 
 /// `CreateArtifact`, with the conflict made actionable.
 async fn create(ctx: &Ctx<'_>, job: &Job) -> Result<CreateArtifactResponse, ArtifactError> {
     let name = job.name.as_str();
-    let mut create = CreateArtifactRequest::new(&ctx.plan.ids, name, job.version);
+    let mut create = CreateArtifactRequest::new(ctx.ids, name, job.version);
     create.expires_at = ctx.plan.retention_days.map(expires_at);
     if job.version == VERSION_RAW {
         create.mime_type = Some(job.content_type);
@@ -433,7 +485,7 @@ async fn conflict(ctx: &Ctx<'_>, name: &str) -> ArtifactError {
 /// Best effort: not finding one is normal, and other errors are reported as warnings (the
 /// create that follows then says whether the name is still taken).
 async fn delete_previous(ctx: &Ctx<'_>, name: &str) {
-    let ids = &ctx.plan.ids;
+    let ids = ctx.ids;
     let listed = list_named(ctx, name).await;
     match listed {
         Ok(found) if found.artifacts.is_empty() => {}

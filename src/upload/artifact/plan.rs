@@ -5,7 +5,7 @@
 //! a selection that cannot be shipped whole.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::messages::{VERSION_RAW, VERSION_ZIP};
@@ -29,12 +29,28 @@ pub(super) struct Job {
     pub(super) source: Source,
 }
 
+/// Which artifact protocol the runner serves.
+#[derive(Debug, Clone)]
+pub(super) enum Service {
+    /// The results service (upload-artifact v4+): `ACTIONS_RESULTS_URL` is set.
+    Results {
+        results_url: String,
+        ids: BackendIds,
+    },
+    /// The pipelines service (the v3 protocol of GitHub Enterprise Server): only
+    /// `ACTIONS_RUNTIME_URL` is set.
+    Pipelines { runtime_url: String, run_id: String },
+}
+
 /// Everything checked before the first request: the uploads to make and how.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub(super) token: Secret,
-    pub(super) results_url: String,
-    pub(super) ids: BackendIds,
+    pub(super) service: Service,
+    /// Where a v3 upload spools a large file's gzip stream (`RUNNER_TEMP`).
+    pub(super) spool_dir: PathBuf,
+    /// The run's page: a v3 artifact's `artifact-url` (the protocol has no artifact page).
+    pub(super) run_page: Option<String>,
     pub(super) retention_days: Option<u32>,
     pub(super) overwrite: bool,
     pub(super) concurrency: usize,
@@ -56,13 +72,43 @@ pub(crate) fn check_setup(env: &RunnerEnv) -> Vec<ArtifactError> {
         }),
         Some(token) => errors.extend(token::backend_ids(token.expose()).err().map(Into::into)),
     }
-    match &env.results_url {
-        None => errors.push(ArtifactError::MissingEnv {
+    match (&env.results_url, &env.runtime_url) {
+        (None, None) => errors.push(ArtifactError::MissingEnv {
             var: "ACTIONS_RESULTS_URL",
         }),
-        Some(url) => errors.extend(twirp::origin(url).err().map(ArtifactError::ResultsUrl)),
+        (Some(url), _) => errors.extend(twirp::origin(url).err().map(ArtifactError::ResultsUrl)),
+        (None, Some(_)) => {
+            if env.run_id.is_none() {
+                errors.push(ArtifactError::MissingEnv {
+                    var: "GITHUB_RUN_ID",
+                });
+            }
+        }
     }
     errors
+}
+
+/// The protocol the environment names: v4 wherever a results service is given, else v3
+/// at `ACTIONS_RUNTIME_URL` (GitHub Enterprise Server gives no results service).
+fn service(env: &RunnerEnv, token: &Secret) -> Result<Service, ArtifactError> {
+    match (&env.results_url, &env.runtime_url) {
+        (Some(results_url), _) => {
+            twirp::origin(results_url).map_err(ArtifactError::ResultsUrl)?;
+            Ok(Service::Results {
+                results_url: results_url.clone(),
+                ids: token::backend_ids(token.expose())?,
+            })
+        }
+        (None, Some(runtime_url)) => Ok(Service::Pipelines {
+            runtime_url: runtime_url.clone(),
+            run_id: env.run_id.clone().ok_or(ArtifactError::MissingEnv {
+                var: "GITHUB_RUN_ID",
+            })?,
+        }),
+        (None, None) => Err(ArtifactError::MissingEnv {
+            var: "ACTIONS_RESULTS_URL",
+        }),
+    }
 }
 
 /// Checks the environment and the names, and lays out the artifacts.
@@ -75,13 +121,18 @@ pub(crate) fn plan(
     let token = env.runtime_token.clone().ok_or(ArtifactError::MissingEnv {
         var: "ACTIONS_RUNTIME_TOKEN",
     })?;
-    let results_url = env.results_url.clone().ok_or(ArtifactError::MissingEnv {
-        var: "ACTIONS_RESULTS_URL",
-    })?;
-    twirp::origin(&results_url).map_err(ArtifactError::ResultsUrl)?;
-    let ids = token::backend_ids(token.expose())?;
+    let service = service(env, &token)?;
+    let v3 = matches!(service, Service::Pipelines { .. });
 
     let (retention_days, mut warnings) = retention(config, env);
+    if v3 {
+        check_v3(bundle)?;
+        if config.overwrite {
+            warnings.push(
+                "`overwrite` has no effect on this runner's artifact service (the v3 protocol of GitHub Enterprise Server), which cannot delete an artifact: files are added to an artifact of the same name".into(),
+            );
+        }
+    }
 
     let jobs = if config.artifact.archive {
         // The documents list the files by their names on disk: where one becomes another
@@ -106,8 +157,9 @@ pub(crate) fn plan(
     };
     Ok(Plan {
         token,
-        results_url,
-        ids,
+        service,
+        spool_dir: env.temp_dir(),
+        run_page: run_page(env),
         retention_days,
         overwrite: config.overwrite,
         concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
@@ -244,6 +296,34 @@ fn link_base(env: &RunnerEnv) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// The run's page, where GitHub Enterprise Server lists a v3 artifact.
+fn run_page(env: &RunnerEnv) -> Option<String> {
+    link_base(env).map(|base| base.trim_end_matches("/artifacts/").to_owned())
+}
+
+/// What the v3 protocol cannot hold, found before anything is created: links (it stores
+/// plain files) and the characters the file container service refuses in a path.
+fn check_v3(bundle: &Bundle<'_>) -> Result<(), ArtifactError> {
+    for (file, record) in bundle.manifest.files() {
+        let shown = || file.rel().escape_debug().to_string();
+        if record.mode == crate::scan::LINK_MODE {
+            return Err(ArtifactError::V3Unsupported {
+                path: shown(),
+                problem: "it is a symbolic link, and the v3 protocol stores plain files",
+                fix: ", or set `symlinks: follow` to ship what it points to",
+            });
+        }
+        if file.rel().contains(super::v3::FORBIDDEN_PATH_CHARS) {
+            return Err(ArtifactError::V3Unsupported {
+                path: shown(),
+                problem: "the service refuses paths with \" : < > | * ? or line breaks",
+                fix: ", or rename it",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The zip entry name of a relative path, as upload-artifact's archiver writes it

@@ -63,6 +63,9 @@ pub enum TransferError {
     /// A raw file's bytes no longer match the scan.
     #[error("`{}` changed after it was scanned", path.display())]
     Changed { path: PathBuf },
+    /// The pipelines service refused or failed a file (the v3 protocol).
+    #[error(transparent)]
+    V3(Box<crate::github::pipelines::PipelinesError>),
     /// The producer thread ended without a result (a bug if it happens).
     #[error("the upload's producer thread stopped: {0}")]
     Producer(String),
