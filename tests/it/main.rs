@@ -57,6 +57,7 @@
 #![allow(unreachable_pub, clippy::cast_possible_truncation)]
 
 mod act;
+mod act_artifacts;
 mod action;
 mod arm64;
 mod artifact;

@@ -143,15 +143,13 @@ pub enum ArtifactError {
         path: PathBuf,
         source: Box<TransferError>,
     },
-    /// A file the v3 protocol cannot hold (a link, or a name the service refuses).
+    /// A link, which the v3 protocol cannot hold.
     #[error(
-        "`{path}` cannot be shipped to this runner's artifact service (the v3 protocol of GitHub Enterprise Server): {problem}; exclude it with a `!` pattern in `path`{fix}"
+        "`{path}` cannot be shipped to this runner's artifact service: it is a symbolic link, and the v3 protocol (GitHub Enterprise Server's) stores plain files; set `symlinks: follow` to ship what it points to, or exclude it with a `!` pattern in `path`"
     )]
-    V3Unsupported {
+    V3Link {
         /// The file, relative to the root (escaped for display).
         path: String,
-        problem: &'static str,
-        fix: &'static str,
     },
     /// The service returned an upload URL that does not parse.
     #[error("artifact `{name}`: {message}")]
@@ -179,7 +177,7 @@ impl ArtifactError {
             | ArtifactError::SameEntry { .. }
             | ArtifactError::UnsafeEntry { .. }
             | ArtifactError::EntryUnderFile { .. }
-            | ArtifactError::V3Unsupported { .. } => ExitCode::BadInput,
+            | ArtifactError::V3Link { .. } => ExitCode::BadInput,
             ArtifactError::Service { .. }
             | ArtifactError::Document { .. }
             | ArtifactError::UploadUrl { .. }

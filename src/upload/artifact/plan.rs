@@ -304,22 +304,13 @@ fn run_page(env: &RunnerEnv) -> Option<String> {
 }
 
 /// What the v3 protocol cannot hold, found before anything is created: links (it stores
-/// plain files) and the characters the file container service refuses in a path.
+/// plain files). The characters the file container service refuses in a path are refused
+/// for every artifact already (`select`).
 fn check_v3(bundle: &Bundle<'_>) -> Result<(), ArtifactError> {
     for (file, record) in bundle.manifest.files() {
-        let shown = || file.rel().escape_debug().to_string();
         if record.mode == crate::scan::LINK_MODE {
-            return Err(ArtifactError::V3Unsupported {
-                path: shown(),
-                problem: "it is a symbolic link, and the v3 protocol stores plain files",
-                fix: ", or set `symlinks: follow` to ship what it points to",
-            });
-        }
-        if file.rel().contains(super::v3::FORBIDDEN_PATH_CHARS) {
-            return Err(ArtifactError::V3Unsupported {
-                path: shown(),
-                problem: "the service refuses paths with \" : < > | * ? or line breaks",
-                fix: ", or rename it",
+            return Err(ArtifactError::V3Link {
+                path: file.rel().escape_debug().to_string(),
             });
         }
     }

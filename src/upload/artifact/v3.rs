@@ -14,8 +14,7 @@
 //! artifact before it is finalized.
 //!
 //! What does not survive the protocol: modes (downloads make every file `0644`), links
-//! (refused in the plan) and empty directories; names with `" : < > | * ?` are refused
-//! before anything is created, as the official client refuses them.
+//! (refused in the plan) and empty directories.
 
 use std::fs::File;
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
@@ -42,9 +41,6 @@ const COMPRESSED: &[&str] = &[
     ".gz", ".gzip", ".tgz", ".taz", ".Z", ".taZ", ".bz2", ".tbz", ".tbz2", ".tz2", ".lz", ".lzma",
     ".tlz", ".lzo", ".xz", ".txz", ".zst", ".zstd", ".tzst", ".zip", ".7z",
 ];
-
-/// Characters the file container service refuses in a path (`checkArtifactFilePath`).
-pub(super) const FORBIDDEN_PATH_CHARS: &[char] = &['"', ':', '<', '>', '|', '*', '?', '\r', '\n'];
 
 /// One file of an artifact.
 #[derive(Debug, Clone)]

@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod actserver;
 pub mod commands;
 pub mod data;
 pub mod emulator;
