@@ -151,7 +151,20 @@ fn run_act_with(
     stand_in: &Path,
     env: &[(String, String)],
 ) -> (bool, String) {
+    run_act_args(dir, home, base, stand_in, env, &[])
+}
+
+/// [`run_act_with`] with more arguments for act.
+fn run_act_args(
+    dir: &Path,
+    home: &Path,
+    base: &str,
+    stand_in: &Path,
+    env: &[(String, String)],
+    args: &[String],
+) -> (bool, String) {
     let mut cmd = Command::new(act());
+    cmd.args(args);
     for (k, v) in env {
         cmd.arg("--env").arg(format!("{k}={v}"));
     }
@@ -440,19 +453,26 @@ jobs:
           (cd out && find . -type f -exec sha256sum {} + | sort) > want.sums
           (cd restored && find . -type f $docs -exec sha256sum {} + | sort) > got.sums
           diff want.sums got.sums
-          (cd out && find . -type f -printf '%m %p\n' | sort) > want.modes
-          (cd restored && find . -type f $docs -printf '%m %p\n' | sort) > got.modes
-          diff want.modes got.modes
-          grep -qx '755 ./bin/tool' got.modes
-          ./restored/bin/tool
+          if [ "${PROTOCOL:-v4}" = v4 ]; then
+            (cd out && find . -type f -printf '%m %p\n' | sort) > want.modes
+            (cd restored && find . -type f $docs -printf '%m %p\n' | sort) > got.modes
+            diff want.modes got.modes
+            grep -qx '755 ./bin/tool' got.modes
+            ./restored/bin/tool
+          else
+            # The v3 protocol stores plain files: modes do not survive it (README).
+            sh ./restored/bin/tool
+          fi
           echo "self-test: round trip identical"
 "#;
 
 /// github-script cannot be cloned offline: this stand-in does what the credentials step's
-/// script does (both action.yml files hold the same two `core.setOutput` lines, checked
-/// below), through the same file command, from a node action's environment.
+/// script does (both action.yml files hold the same three `core.setOutput` lines, checked
+/// below), through the same file command, from a node action's environment. With
+/// `STEVEDORE_TEST_NO_RESULTS` set it plays a runner that gives no results service, as
+/// GitHub Enterprise Server's (act gives every step one).
 fn github_script_hand_over(root: &Path) -> PathBuf {
-    let script = "core.setOutput('runtime-token', process.env.ACTIONS_RUNTIME_TOKEN || '')\n          core.setOutput('results-url', process.env.ACTIONS_RESULTS_URL || '')";
+    let script = "core.setOutput('runtime-token', process.env.ACTIONS_RUNTIME_TOKEN || '')\n          core.setOutput('results-url', process.env.ACTIONS_RESULTS_URL || '')\n          core.setOutput('runtime-url', process.env.ACTIONS_RUNTIME_URL || '')";
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
     for action in ["action.yml", "download/action.yml"] {
         let text = fs::read_to_string(src.join(action)).expect("action");
@@ -473,7 +493,8 @@ fn github_script_hand_over(root: &Path) -> PathBuf {
         "const fs = require('fs')\n\
          const out = (k, v) => fs.appendFileSync(process.env.GITHUB_OUTPUT, `${k}=${v}\\n`)\n\
          out('runtime-token', process.env.ACTIONS_RUNTIME_TOKEN || '')\n\
-         out('results-url', process.env.ACTIONS_RESULTS_URL || '')\n\
+         out('results-url', process.env.STEVEDORE_TEST_NO_RESULTS ? '' : process.env.ACTIONS_RESULTS_URL || '')\n\
+         out('runtime-url', process.env.ACTIONS_RUNTIME_URL || '')\n\
          console.log('self-test: credentials handed over')\n",
     )
     .expect("stand-in");
@@ -520,4 +541,61 @@ fn download_sub_action_restores_what_the_action_uploaded() {
         .map(|a| a["name"].as_str().expect("name").to_owned())
         .collect();
     assert_eq!(stored, ["round-trip"]);
+}
+
+/// The action and the download sub-action against act's own artifact server, once over
+/// v4 and once as on GitHub Enterprise Server (no results service: the v3 protocol), the
+/// same bytes back each time.
+#[test]
+fn action_and_download_round_trip_through_acts_own_artifact_server_v4_and_v3() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = fs::canonicalize(tmp.path()).expect("canonical");
+    let (_, sha, base) = serve_release_binary(&root);
+    let repo = root.join("repo");
+    action_repo_with(&repo, &sha, ROUND_TRIP_WORKFLOW);
+    for protocol in ["v4", "v3"] {
+        let home = root.join(format!("home-{protocol}"));
+        fs::create_dir_all(&home).expect("home");
+        let store = root.join(format!("artifacts-{protocol}"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let mut env = vec![("PROTOCOL".to_owned(), protocol.to_owned())];
+        if protocol == "v3" {
+            env.push(("STEVEDORE_TEST_NO_RESULTS".to_owned(), "1".to_owned()));
+        }
+        let args = [
+            "--artifact-server-path".to_owned(),
+            store.display().to_string(),
+            "--artifact-server-addr".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--artifact-server-port".to_owned(),
+            port.to_string(),
+        ];
+        let stand_in = github_script_hand_over(&home);
+        let (ok, log) = run_act_args(&repo, &home, &base, &stand_in, &env, &args);
+        assert!(ok, "act failed ({protocol}):\n{log}");
+        for expected in [
+            "self-test: the restored tool ran",
+            "self-test: round trip identical",
+        ] {
+            assert!(
+                log.contains(expected),
+                "{protocol}: missing {expected:?} in:\n{log}"
+            );
+        }
+        assert_eq!(log.contains("(v3 protocol)"), protocol == "v3", "{log}");
+        // act's store: one zip (v4), or the files themselves (v3).
+        let kept = crate::support::tree::read_tree(&store);
+        let zip = kept
+            .keys()
+            .any(|k| k.ends_with("round-trip/round-trip.zip"));
+        let plain = kept.keys().any(|k| k.ends_with("round-trip/a.txt"));
+        assert_eq!(
+            (zip, plain),
+            (protocol == "v4", protocol == "v3"),
+            "{kept:?}"
+        );
+    }
 }
