@@ -61,6 +61,12 @@ pub(crate) mod vars {
     pub(crate) const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
     /// The workflow run's id, for links.
     pub(crate) const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+    /// The run's number in its repository: Gitea's and Forgejo's pages name runs by it.
+    pub(crate) const GITHUB_RUN_NUMBER: &str = "GITHUB_RUN_NUMBER";
+    /// `true` on a Gitea runner (`act_runner`); Forgejo's runner sets it too.
+    pub(crate) const GITEA_ACTIONS: &str = "GITEA_ACTIONS";
+    /// `true` on a Forgejo runner.
+    pub(crate) const FORGEJO_ACTIONS: &str = "FORGEJO_ACTIONS";
     /// S3 access key id.
     pub(crate) const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
     /// S3 secret key.
@@ -120,6 +126,11 @@ pub struct RunnerEnv {
     pub(crate) repository: Option<String>,
     /// `$GITHUB_RUN_ID`.
     pub(crate) run_id: Option<String>,
+    /// `$GITHUB_RUN_NUMBER`.
+    pub(crate) run_number: Option<String>,
+    /// Running on Gitea or Forgejo (`GITEA_ACTIONS` or `FORGEJO_ACTIONS` is `true`), whose
+    /// web pages are shaped differently from GitHub's.
+    pub(crate) gitea: bool,
     /// `$AWS_ACCESS_KEY_ID`.
     pub(crate) aws_access_key_id: Option<String>,
     /// `$AWS_SECRET_ACCESS_KEY`.
@@ -281,6 +292,8 @@ impl RunnerEnv {
                 vars::GITHUB_API_URL => env.api_url = non_empty(),
                 vars::GITHUB_SHA => env.sha = non_empty(),
                 vars::GITHUB_RUN_ID => env.run_id = non_empty(),
+                vars::GITHUB_RUN_NUMBER => env.run_number = non_empty(),
+                vars::GITEA_ACTIONS | vars::FORGEJO_ACTIONS => env.gitea |= value == "true",
                 vars::AWS_ACCESS_KEY_ID => env.aws_access_key_id = non_empty(),
                 vars::AWS_SECRET_ACCESS_KEY => {
                     env.aws_secret_access_key = non_empty().map(Secret::new);

@@ -309,9 +309,9 @@ async fn upload_one(ctx: &Ctx<'_>, job: &Job) -> Result<ArtifactReport, Artifact
     let digest = hex::encode(sent.sha256);
     let artifact_id = finalize(ctx, name, &sent, &digest).await?;
     let url = plan
-        .link_base
+        .links
         .as_ref()
-        .map(|base| format!("{base}{artifact_id}"));
+        .map(|links| links.artifact(artifact_id, name));
     ctx.reporter.event(&Event::info(format!(
         "Artifact `{name}` finalized: ID {artifact_id}, {}{}",
         units::bytes(sent.size),

@@ -49,14 +49,12 @@ pub(crate) struct Plan {
     pub(super) service: Service,
     /// Where a v3 upload spools a large file's gzip stream (`RUNNER_TEMP`).
     pub(super) spool_dir: PathBuf,
-    /// The run's page: a v3 artifact's `artifact-url` (the protocol has no artifact page).
-    pub(super) run_page: Option<String>,
     pub(super) retention_days: Option<u32>,
     pub(super) overwrite: bool,
     pub(super) concurrency: usize,
     pub(super) stall: Duration,
     pub(super) idle: Duration,
-    pub(super) link_base: Option<String>,
+    pub(super) links: Option<Links>,
     pub(super) jobs: Vec<Job>,
     pub(super) warnings: Vec<String>,
 }
@@ -159,7 +157,6 @@ pub(crate) fn plan(
         token,
         service,
         spool_dir: env.temp_dir(),
-        run_page: run_page(env),
         retention_days,
         overwrite: config.overwrite,
         concurrency: config.upload_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
@@ -167,7 +164,7 @@ pub(crate) fn plan(
             .artifact_upload_timeout_ms
             .map_or(DEFAULT_STALL, Duration::from_millis),
         idle,
-        link_base: link_base(env),
+        links: links(env),
         jobs,
         warnings,
     })
@@ -283,24 +280,66 @@ fn document_entries(bundle: &Bundle<'_>) -> Result<[PackEntry; 2], ArtifactError
     ])
 }
 
-/// Where the run's artifacts are shown, as upload-artifact builds `artifact-url` (when the
-/// run is known).
-fn link_base(env: &RunnerEnv) -> Option<String> {
-    match (&env.repository, &env.run_id) {
-        (Some(repo), Some(run)) => Some(format!(
-            "{}/{repo}/actions/runs/{run}/artifacts/",
-            env.server_url
-                .as_deref()
-                .unwrap_or("https://github.com")
-                .trim_end_matches('/')
-        )),
-        _ => None,
+/// Where an artifact's page is: GitHub's by id, Gitea's and Forgejo's by name.
+#[derive(Debug, Clone)]
+pub(super) struct Links {
+    /// `<server>/<repo>/actions/runs/<run>`.
+    run_page: String,
+    /// Gitea's pages: runs by their number, artifacts by name.
+    gitea: bool,
+}
+
+impl Links {
+    /// An artifact's page, as upload-artifact builds `artifact-url` on GitHub
+    /// (`…/artifacts/<id>`), or as Gitea routes it (`…/artifacts/<name>`).
+    pub(super) fn artifact(&self, id: u64, name: &str) -> String {
+        if self.gitea {
+            let mut url = format!("{}/artifacts/", self.run_page);
+            url.extend(url_escape(name));
+            url
+        } else {
+            format!("{}/artifacts/{id}", self.run_page)
+        }
+    }
+
+    /// The run's page, where a v3 artifact is listed (the protocol has no page per artifact).
+    pub(super) fn run_page(&self) -> String {
+        self.run_page.clone()
     }
 }
 
-/// The run's page, where GitHub Enterprise Server lists a v3 artifact.
-fn run_page(env: &RunnerEnv) -> Option<String> {
-    link_base(env).map(|base| base.trim_end_matches("/artifacts/").to_owned())
+/// Percent-encodes a path segment (everything but unreserved characters).
+fn url_escape(segment: &str) -> impl Iterator<Item = String> + '_ {
+    segment.bytes().map(|b| {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            char::from(b).to_string()
+        } else {
+            format!("%{b:02X}")
+        }
+    })
+}
+
+/// The run's pages, when the run is known: `GITHUB_SERVER_URL` (github.com when unset),
+/// the repository and the run (Gitea's pages name a run by its number).
+fn links(env: &RunnerEnv) -> Option<Links> {
+    let run = if env.gitea {
+        env.run_number.as_ref().or(env.run_id.as_ref())
+    } else {
+        env.run_id.as_ref()
+    };
+    match (&env.repository, run) {
+        (Some(repo), Some(run)) => Some(Links {
+            run_page: format!(
+                "{}/{repo}/actions/runs/{run}",
+                env.server_url
+                    .as_deref()
+                    .unwrap_or("https://github.com")
+                    .trim_end_matches('/')
+            ),
+            gitea: env.gitea,
+        }),
+        _ => None,
+    }
 }
 
 /// What the v3 protocol cannot hold, found before anything is created: links (it stores
@@ -373,6 +412,45 @@ fn raw_jobs(bundle: &Bundle<'_>) -> Result<Vec<Job>, ArtifactError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn artifact_pages_have_the_shape_of_the_host() {
+        let env = |vars: &[(&str, &str)]| {
+            RunnerEnv::from_vars(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+        };
+        let github = links(&env(&[
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_RUN_ID", "99"),
+            ("GITHUB_RUN_NUMBER", "7"),
+            ("GITHUB_SERVER_URL", "https://ghes.example/"),
+        ]))
+        .expect("links");
+        assert_eq!(
+            github.artifact(5, "my art"),
+            "https://ghes.example/o/r/actions/runs/99/artifacts/5"
+        );
+        assert_eq!(
+            github.run_page(),
+            "https://ghes.example/o/r/actions/runs/99"
+        );
+        // Gitea routes `/{owner}/{repo}/actions/runs/{run}/artifacts/{artifact_name}`,
+        // a run by its number (routers/web/web.go, models/actions/run.go `Link`).
+        for flag in ["GITEA_ACTIONS", "FORGEJO_ACTIONS"] {
+            let gitea = links(&env(&[
+                ("GITHUB_REPOSITORY", "o/r"),
+                ("GITHUB_RUN_ID", "99"),
+                ("GITHUB_RUN_NUMBER", "7"),
+                ("GITHUB_SERVER_URL", "https://git.example"),
+                (flag, "true"),
+            ]))
+            .expect("links");
+            assert_eq!(
+                gitea.artifact(5, "my art/ü"),
+                "https://git.example/o/r/actions/runs/7/artifacts/my%20art%2F%C3%BC"
+            );
+        }
+        assert!(links(&env(&[("GITHUB_RUN_ID", "1")])).is_none());
+    }
 
     #[test]
     fn entry_names_are_written_as_upload_artifacts_archiver_writes_them() {

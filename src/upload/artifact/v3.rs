@@ -145,7 +145,7 @@ async fn upload_one(
     let raw: u64 = items.iter().map(|i| i.size).sum();
     pipelines.finalize(name, raw).await.map_err(service)?;
     let elapsed = started.elapsed();
-    let url = plan.run_page.clone();
+    let url = plan.links.as_ref().map(super::plan::Links::run_page);
     reporter.event(&Event::info(format!(
         "Artifact `{name}` finalized: {} in {} file(s), {} sent in {} ({}){}",
         units::bytes(raw),
