@@ -193,3 +193,25 @@ fn v4_on_acts_server_is_read_back_by_the_official_v4_client_and_stevedore() {
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(read_artifact_tree(&back), read_tree(&root));
 }
+
+#[test]
+fn v3_archive_false_makes_one_artifact_per_file() {
+    let server = ActServer::start();
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "alpha\n".repeat(100));
+    ctx.file("dist/sub/b.bin", random_bytes(70_000, 3));
+    let run = ctx.action_env(&[("path", "dist"), ("archive", "false")], &server.v3_env());
+    assert_eq!(run.code, 0, "{}", run.log());
+    for (name, rel) in [("a.txt", "dist/a.txt"), ("b.bin", "dist/sub/b.bin")] {
+        let out = ctx.ws.join(format!("got-{name}"));
+        v1_client(
+            &["download", name, out.to_str().expect("utf-8")],
+            &server.v3_env(),
+        );
+        assert_eq!(
+            fs::read(out.join(name)).expect("restored"),
+            fs::read(ctx.ws.join(rel)).expect("original"),
+            "{name}"
+        );
+    }
+}
