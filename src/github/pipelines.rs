@@ -265,13 +265,9 @@ impl Pipelines {
             detail: format!("the container URL does not parse ({e})"),
         })?;
         url.query_pairs_mut().append_pair("itemPath", item);
-        let end = range.start + range.body.len() as u64;
-        let content_range = format!(
-            "bytes {}-{}/{}",
-            range.start,
-            end.saturating_sub(1),
-            range.total
-        );
+        // Inclusive ends; an empty file is `bytes 0--1/0`, as the official client sends it.
+        let end = i128::from(range.start) + range.body.len() as i128 - 1;
+        let content_range = format!("bytes {}-{end}/{}", range.start, range.total);
         self.call("upload a file", || {
             let mut request = self
                 .request(reqwest::Method::PUT, &url)
@@ -474,6 +470,51 @@ mod tests {
         assert_eq!(
             p.artifacts.as_str(),
             "http://127.0.0.1:3000/_apis/pipelines/workflows/7/artifacts?api-version=6.0-preview"
+        );
+    }
+
+    #[tokio::test]
+    async fn ranges_are_named_as_the_official_client_names_them() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                let (mut socket, _) = listener.accept().await.expect("accept");
+                let mut buf = vec![0u8; 4096];
+                let n = socket.read(&mut buf).await.expect("read");
+                let head = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+                seen.push(
+                    head.lines()
+                        .find_map(|l| l.strip_prefix("content-range: ").map(str::to_owned))
+                        .unwrap_or_default(),
+                );
+                socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                    )
+                    .await
+                    .expect("write");
+            }
+            seen
+        });
+        let p = client(&format!("http://{addr}/"), "1").expect("client");
+        let container = format!("http://{addr}/upload/1");
+        for (body, start, total) in [(&b""[..], 0, 0), (&b"xyz"[..], 8, 11)] {
+            let range = Range {
+                body: Bytes::from_static(body),
+                start,
+                total,
+                original: None,
+            };
+            p.put(&container, "a/f", &range).await.expect("put");
+        }
+        assert_eq!(
+            server.await.expect("server"),
+            ["bytes 0--1/0", "bytes 8-10/11"]
         );
     }
 
