@@ -193,10 +193,42 @@ async fn fetch_file(
         })
 }
 
+/// A file that refuses to grow past the length the service lists for it: a gzip stream
+/// that decodes to more (a bomb an uploader made) stops there instead of filling the disk.
+struct Limited {
+    file: File,
+    written: u64,
+    limit: Option<u64>,
+}
+
+impl std::io::Write for Limited {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self
+            .limit
+            .is_some_and(|limit| self.written + bytes.len() as u64 > limit)
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!(
+                    "more bytes than the {} the service lists",
+                    self.limit.unwrap_or(0)
+                ),
+            ));
+        }
+        let n = self.file.write(bytes)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Where a file's decoded bytes go: the file itself, or a gzip decoder in front of it.
 enum Sink {
-    Plain(File),
-    Gzip(Box<flate2::write::GzDecoder<File>>),
+    Plain(Limited),
+    Gzip(Box<flate2::write::GzDecoder<Limited>>),
 }
 
 impl Sink {
@@ -207,11 +239,11 @@ impl Sink {
         }
     }
 
-    /// Ends the stream; returns the file.
-    fn finish(self) -> std::io::Result<File> {
+    /// Ends the stream; returns the bytes written.
+    fn finish(self) -> std::io::Result<u64> {
         match self {
-            Sink::Plain(f) => Ok(f),
-            Sink::Gzip(d) => d.finish(),
+            Sink::Plain(f) => Ok(f.written),
+            Sink::Gzip(d) => d.finish().map(|f| f.written),
         }
     }
 }
@@ -260,6 +292,11 @@ async fn attempt(
         .get("content-encoding")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     let announced = response.content_length();
+    let file = Limited {
+        file,
+        written: 0,
+        limit: planned.length,
+    };
     let mut sink = if gzip {
         Sink::Gzip(Box::new(flate2::write::GzDecoder::new(file)))
     } else {
@@ -279,7 +316,9 @@ async fn attempt(
             .bytes
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         sink.write(&chunk).map_err(|e| {
-            if gzip {
+            if e.kind() == std::io::ErrorKind::FileTooLarge {
+                fail(e.to_string())
+            } else if gzip {
                 again(format!("the gzip stream is damaged ({e})"))
             } else {
                 fail(format!("cannot write `{}`: {e}", path.display()))
@@ -293,13 +332,13 @@ async fn attempt(
             announced.unwrap_or(0)
         )));
     }
-    let file = sink
-        .finish()
-        .map_err(|e| again(format!("the gzip stream is damaged ({e})")))?;
-    let length = file
-        .metadata()
-        .map_err(|e| fail(format!("cannot read `{}`: {e}", path.display())))?
-        .len();
+    let length = sink.finish().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            fail(e.to_string())
+        } else {
+            again(format!("the gzip stream is damaged ({e})"))
+        }
+    })?;
     if planned.length.is_some_and(|want| want != length) {
         return Err(again(format!(
             "{length} bytes arrived where the service lists {}",
@@ -335,6 +374,55 @@ mod tests {
         assert_eq!(p[0].rel, "d/f.txt");
         // Items of another artifact are not this one's.
         assert!(plan("a", &[item("ab/x")], false).expect("plan").is_empty());
+    }
+
+    /// A gzip stream that decodes to more than the listed length stops at the length.
+    #[tokio::test]
+    async fn a_gzip_bomb_stops_at_the_listed_length() {
+        use std::io::Write as _;
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&vec![0u8; 4 << 20]).expect("gzip");
+        let bomb = encoder.finish().expect("gzip");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut buf = vec![0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                bomb.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&bomb).await;
+        });
+        let http = crate::net::Http::new(std::time::Duration::from_secs(5)).expect("http");
+        let pipelines = Pipelines::new(
+            http,
+            &format!("http://{addr}/"),
+            "1",
+            crate::secret::Secret::new("t".into()),
+        )
+        .expect("client");
+        let dir = tempfile::tempdir().expect("dir");
+        let planned = Planned {
+            rel: "f".into(),
+            url: reqwest::Url::parse(&format!("http://{addr}/f")).expect("url"),
+            length: Some(1000),
+        };
+        let progress = Progress::default();
+        let mut received = 0;
+        let path = dir.path().join("f");
+        let result = attempt(&pipelines, &planned, &path, true, &progress, &mut received).await;
+        let Err(Verdict::Fail(why)) = result else {
+            panic!("the bomb was not refused for good");
+        };
+        assert!(why.contains("more bytes than the 1000"), "{why}");
+        let written = std::fs::metadata(&path).expect("file").len();
+        assert!(written <= 1000, "{written} bytes written");
     }
 
     #[test]
