@@ -195,11 +195,61 @@ async fn fetch_file(
 
 /// Where a file's decoded bytes go: the file itself, or a gzip decoder in front of it.
 enum Sink {
-    Plain(File),
-    Gzip(Box<flate2::write::GzDecoder<File>>),
+    Plain(Bounded),
+    Gzip(Box<flate2::write::GzDecoder<Bounded>>),
+}
+
+/// The file, refusing to grow past the length the service lists: a gzip-encoded item
+/// (whose `x-tfs-filelength` any uploader chooses) must not inflate without bound.
+struct Bounded {
+    file: File,
+    written: u64,
+    limit: Option<u64>,
+}
+
+/// The error of a write past [`Bounded`]'s limit.
+#[derive(Debug, thiserror::Error)]
+#[error("longer than listed")]
+struct Overrun;
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self
+            .limit
+            .is_some_and(|limit| self.written + buf.len() as u64 > limit)
+        {
+            return Err(std::io::Error::other(Overrun));
+        }
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Whether `e` is a write past the listed length.
+fn overrun(e: &std::io::Error) -> bool {
+    matches!(e.get_ref(), Some(inner) if inner.is::<Overrun>())
 }
 
 impl Sink {
+    /// `file`, through a gzip decoder when `gzip`, taking at most `limit` decoded bytes.
+    fn new(file: File, gzip: bool, limit: Option<u64>) -> Self {
+        let file = Bounded {
+            file,
+            written: 0,
+            limit,
+        };
+        if gzip {
+            Sink::Gzip(Box::new(flate2::write::GzDecoder::new(file)))
+        } else {
+            Sink::Plain(file)
+        }
+    }
+
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
             Sink::Plain(f) => f.write_all(bytes),
@@ -210,8 +260,8 @@ impl Sink {
     /// Ends the stream; returns the file.
     fn finish(self) -> std::io::Result<File> {
         match self {
-            Sink::Plain(f) => Ok(f),
-            Sink::Gzip(d) => d.finish(),
+            Sink::Plain(f) => Ok(f.file),
+            Sink::Gzip(d) => d.finish().map(|b| b.file),
         }
     }
 }
@@ -260,10 +310,13 @@ async fn attempt(
         .get("content-encoding")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     let announced = response.content_length();
-    let mut sink = if gzip {
-        Sink::Gzip(Box::new(flate2::write::GzDecoder::new(file)))
-    } else {
-        Sink::Plain(file)
+    let mut sink = Sink::new(file, gzip, planned.length);
+    // Longer than listed is what the service sent, not a transfer fault: not retried.
+    let longer = || {
+        fail(format!(
+            "is longer than the {} bytes the service lists; nothing was placed",
+            planned.length.unwrap_or(0)
+        ))
     };
     let mut stream = response.bytes_stream();
     loop {
@@ -279,7 +332,9 @@ async fn attempt(
             .bytes
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         sink.write(&chunk).map_err(|e| {
-            if gzip {
+            if overrun(&e) {
+                longer()
+            } else if gzip {
                 again(format!("the gzip stream is damaged ({e})"))
             } else {
                 fail(format!("cannot write `{}`: {e}", path.display()))
@@ -293,9 +348,13 @@ async fn attempt(
             announced.unwrap_or(0)
         )));
     }
-    let file = sink
-        .finish()
-        .map_err(|e| again(format!("the gzip stream is damaged ({e})")))?;
+    let file = sink.finish().map_err(|e| {
+        if overrun(&e) {
+            longer()
+        } else {
+            again(format!("the gzip stream is damaged ({e})"))
+        }
+    })?;
     let length = file
         .metadata()
         .map_err(|e| fail(format!("cannot read `{}`: {e}", path.display())))?
