@@ -235,3 +235,45 @@ fn v3_download_stops_inflating_past_the_listed_length() {
     assert!(run.log().contains("small.txt"), "{}", run.log());
     assert!(!dest.exists(), "{}", run.log());
 }
+
+/// `upload-concurrency` is "requests in flight per destination". Over v3 the artifacts
+/// (`archive: false` makes one per file) and each artifact's files are both bounded by
+/// it; this holds only because an upload is either one artifact of many files or many
+/// of one file each (a guard should that change: the square would be read, gzipped in
+/// memory at 8 MiB each, and sent at once).
+#[test]
+fn v3_upload_keeps_upload_concurrency_across_artifacts() {
+    use std::sync::atomic::AtomicUsize;
+    let ctx = Ctx::new();
+    for i in 0..8 {
+        ctx.file(&format!("dist/f{i}.txt"), format!("file {i}\n"));
+    }
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (now, max) = (Arc::clone(&in_flight), Arc::clone(&most));
+    let server = Scripted::start("127.0.0.1", move |seen, base| {
+        if seen.method == "PUT" {
+            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+            max.fetch_max(n, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            now.fetch_sub(1, Ordering::SeqCst);
+        }
+        accept_upload(seen, base, None)
+    });
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("archive", "false"),
+            ("upload-concurrency", "2"),
+        ],
+        &v3_env(&server.url, &jwt()),
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let puts = server.seen().iter().filter(|s| s.method == "PUT").count();
+    assert_eq!(puts, 8);
+    assert!(
+        most.load(Ordering::SeqCst) <= 2,
+        "{} PUTs in flight with upload-concurrency 2",
+        most.load(Ordering::SeqCst)
+    );
+}
