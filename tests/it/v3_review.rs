@@ -277,3 +277,61 @@ fn v3_upload_keeps_upload_concurrency_across_artifacts() {
         most.load(Ordering::SeqCst)
     );
 }
+
+/// An empty item (`fileLength: 0`) is created without a request, as the official client
+/// (`emptyFilesToCreate`) and the runner's own `FileContainerServer` do: the service keeps
+/// no content for it, and its `contentLocation` need not answer.
+#[test]
+fn v3_download_creates_empty_items_without_fetching_them() {
+    let server = Scripted::start("127.0.0.1", move |seen, base| {
+        let items = serde_json::json!([
+            { "path": "art/full.txt", "itemType": "file", "fileLength": 5,
+              "contentLocation": format!("{base}/full") },
+            { "path": "art/empty.log", "itemType": "file", "fileLength": 0,
+              "contentLocation": format!("{base}/empty") },
+        ]);
+        if let Some(reply) = listing(seen, base, &items) {
+            return reply;
+        }
+        if seen.target == "/full" {
+            return Reply::bytes("full\n");
+        }
+        Reply::status(404)
+    });
+    let ctx = Ctx::new();
+    let dest = ctx.temp.join("dest");
+    let run = run_download_env(
+        &ctx,
+        &[("name", "art"), ("path", dest.to_str().expect("utf-8"))],
+        &v3_env(&server.url, &jwt()),
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(fs::read(dest.join("empty.log")).expect("empty"), b"");
+    assert_eq!(fs::read(dest.join("full.txt")).expect("full"), b"full\n");
+    assert!(
+        !server.seen().iter().any(|s| s.target == "/empty"),
+        "fetched the empty item"
+    );
+}
+
+/// A name already taken (HTTP 409 on create) cannot be fixed with `overwrite: true` over
+/// v3 (the protocol cannot delete an artifact; the plan warns so): the advice must not
+/// send the user there.
+#[test]
+fn v3_conflict_does_not_advise_overwrite() {
+    let server = Scripted::start("127.0.0.1", |seen, base| {
+        if seen.method == "POST" {
+            return Reply::status(409);
+        }
+        accept_upload(seen, base, None)
+    });
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "x\n");
+    let run = ctx.action_env(
+        &[("path", "dist"), ("name", "art")],
+        &v3_env(&server.url, &jwt()),
+    );
+    assert_ne!(run.code, 0, "{}", run.log());
+    assert!(run.log().contains("already exists"), "{}", run.log());
+    assert!(!run.log().contains("overwrite: true"), "{}", run.log());
+}
