@@ -167,6 +167,15 @@ async fn fetch_file(
     progress: &Progress,
 ) -> Result<(u64, u64), String> {
     let path = below(dir, &planned.rel);
+    // An empty item has no content to fetch: the official client and the runner create it.
+    if planned.length == Some(0) {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| format!("`{}`: cannot create `{}`: {e}", planned.rel, path.display()))?;
+        return Ok((0, 0));
+    }
     RETRY
         .run(|n| {
             let path = path.clone();

@@ -151,7 +151,7 @@ async fn upload_one(
         .create(name, plan.retention_days)
         .await
         .map_err(|e| match e.status() {
-            Some(409) => ArtifactError::Conflict {
+            Some(409) => ArtifactError::V3Conflict {
                 name: name.to_owned(),
             },
             _ => service(e),
