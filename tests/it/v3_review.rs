@@ -335,3 +335,38 @@ fn v3_conflict_does_not_advise_overwrite() {
     assert!(run.log().contains("already exists"), "{}", run.log());
     assert!(!run.log().contains("overwrite: true"), "{}", run.log());
 }
+
+/// One item refused (HTTP 403) after another arrived: `path` is left as it was (not
+/// created) and no staging directory is left beside it.
+#[test]
+fn v3_download_failing_half_way_leaves_path_as_it_was() {
+    let server = Scripted::start("127.0.0.1", move |seen, base| {
+        let items = serde_json::json!([
+            { "path": "art/ok.txt", "itemType": "file",
+              "contentLocation": format!("{base}/ok") },
+            { "path": "art/no.txt", "itemType": "file",
+              "contentLocation": format!("{base}/no") },
+        ]);
+        if let Some(reply) = listing(seen, base, &items) {
+            return reply;
+        }
+        if seen.target == "/ok" {
+            return Reply::bytes("ok\n");
+        }
+        Reply::status(403)
+    });
+    let ctx = Ctx::new();
+    let dest = ctx.temp.join("dest");
+    let run = run_download_env(
+        &ctx,
+        &[("name", "art"), ("path", dest.to_str().expect("utf-8"))],
+        &v3_env(&server.url, &jwt()),
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(run.log().contains("no.txt"), "{}", run.log());
+    assert!(!dest.exists());
+    assert_eq!(
+        crate::support::staging_left(&dest),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
