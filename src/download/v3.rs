@@ -167,6 +167,15 @@ async fn fetch_file(
     progress: &Progress,
 ) -> Result<(u64, u64), String> {
     let path = below(dir, &planned.rel);
+    // An empty item has no content to fetch: the official client and the runner create it.
+    if planned.length == Some(0) {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| format!("`{}`: cannot create `{}`: {e}", planned.rel, path.display()))?;
+        return Ok((0, 0));
+    }
     RETRY
         .run(|n| {
             let path = path.clone();
@@ -193,29 +202,34 @@ async fn fetch_file(
         })
 }
 
-/// A file that refuses to grow past the length the service lists for it: a gzip stream
-/// that decodes to more (a bomb an uploader made) stops there instead of filling the disk.
-struct Limited {
+/// Where a file's decoded bytes go: the file itself, or a gzip decoder in front of it.
+enum Sink {
+    Plain(Bounded),
+    Gzip(Box<flate2::write::GzDecoder<Bounded>>),
+}
+
+/// The file, refusing to grow past the length the service lists: a gzip-encoded item
+/// (whose `x-tfs-filelength` any uploader chooses) must not inflate without bound.
+struct Bounded {
     file: File,
     written: u64,
     limit: Option<u64>,
 }
 
-impl std::io::Write for Limited {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+/// The error of a write past [`Bounded`]'s limit.
+#[derive(Debug, thiserror::Error)]
+#[error("longer than listed")]
+struct Overrun;
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self
             .limit
-            .is_some_and(|limit| self.written + bytes.len() as u64 > limit)
+            .is_some_and(|limit| self.written + buf.len() as u64 > limit)
         {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::FileTooLarge,
-                format!(
-                    "more bytes than the {} the service lists",
-                    self.limit.unwrap_or(0)
-                ),
-            ));
+            return Err(std::io::Error::other(Overrun));
         }
-        let n = self.file.write(bytes)?;
+        let n = self.file.write(buf)?;
         self.written += n as u64;
         Ok(n)
     }
@@ -225,13 +239,26 @@ impl std::io::Write for Limited {
     }
 }
 
-/// Where a file's decoded bytes go: the file itself, or a gzip decoder in front of it.
-enum Sink {
-    Plain(Limited),
-    Gzip(Box<flate2::write::GzDecoder<Limited>>),
+/// Whether `e` is a write past the listed length.
+fn overrun(e: &std::io::Error) -> bool {
+    matches!(e.get_ref(), Some(inner) if inner.is::<Overrun>())
 }
 
 impl Sink {
+    /// `file`, through a gzip decoder when `gzip`, taking at most `limit` decoded bytes.
+    fn new(file: File, gzip: bool, limit: Option<u64>) -> Self {
+        let file = Bounded {
+            file,
+            written: 0,
+            limit,
+        };
+        if gzip {
+            Sink::Gzip(Box::new(flate2::write::GzDecoder::new(file)))
+        } else {
+            Sink::Plain(file)
+        }
+    }
+
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
             Sink::Plain(f) => f.write_all(bytes),
@@ -239,11 +266,11 @@ impl Sink {
         }
     }
 
-    /// Ends the stream; returns the bytes written.
-    fn finish(self) -> std::io::Result<u64> {
+    /// Ends the stream; returns the file.
+    fn finish(self) -> std::io::Result<File> {
         match self {
-            Sink::Plain(f) => Ok(f.written),
-            Sink::Gzip(d) => d.finish().map(|f| f.written),
+            Sink::Plain(f) => Ok(f.file),
+            Sink::Gzip(d) => d.finish().map(|b| b.file),
         }
     }
 }
@@ -292,15 +319,13 @@ async fn attempt(
         .get("content-encoding")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     let announced = response.content_length();
-    let file = Limited {
-        file,
-        written: 0,
-        limit: planned.length,
-    };
-    let mut sink = if gzip {
-        Sink::Gzip(Box::new(flate2::write::GzDecoder::new(file)))
-    } else {
-        Sink::Plain(file)
+    let mut sink = Sink::new(file, gzip, planned.length);
+    // Longer than listed is what the service sent, not a transfer fault: not retried.
+    let longer = || {
+        fail(format!(
+            "is longer than the {} bytes the service lists; nothing was placed",
+            planned.length.unwrap_or(0)
+        ))
     };
     let mut stream = response.bytes_stream();
     loop {
@@ -316,8 +341,8 @@ async fn attempt(
             .bytes
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         sink.write(&chunk).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::FileTooLarge {
-                fail(e.to_string())
+            if overrun(&e) {
+                longer()
             } else if gzip {
                 again(format!("the gzip stream is damaged ({e})"))
             } else {
@@ -332,13 +357,17 @@ async fn attempt(
             announced.unwrap_or(0)
         )));
     }
-    let length = sink.finish().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::FileTooLarge {
-            fail(e.to_string())
+    let file = sink.finish().map_err(|e| {
+        if overrun(&e) {
+            longer()
         } else {
             again(format!("the gzip stream is damaged ({e})"))
         }
     })?;
+    let length = file
+        .metadata()
+        .map_err(|e| fail(format!("cannot read `{}`: {e}", path.display())))?
+        .len();
     if planned.length.is_some_and(|want| want != length) {
         return Err(again(format!(
             "{length} bytes arrived where the service lists {}",
@@ -420,7 +449,7 @@ mod tests {
         let Err(Verdict::Fail(why)) = result else {
             panic!("the bomb was not refused for good");
         };
-        assert!(why.contains("more bytes than the 1000"), "{why}");
+        assert!(why.contains("longer than the 1000 bytes"), "{why}");
         let written = std::fs::metadata(&path).expect("file").len();
         assert!(written <= 1000, "{written} bytes written");
     }

@@ -84,4 +84,5 @@ mod secrets;
 mod support;
 mod symlinks;
 mod tcp_faults;
+mod v3_review;
 mod verify;

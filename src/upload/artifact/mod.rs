@@ -66,6 +66,12 @@ pub enum ArtifactError {
         "an artifact named `{name}` already exists in this workflow run: give each job's artifact a unique `name` (in a matrix, include the matrix values) and merge them later, or set `overwrite: true` to replace it"
     )]
     Conflict { name: String },
+    /// An artifact of that name exists in the run, over the v3 protocol (HTTP 409), which
+    /// cannot replace it.
+    #[error(
+        "an artifact named `{name}` already exists in this workflow run, and this runner's artifact service (the v3 protocol of GitHub Enterprise Server) cannot replace it: give each job's artifact a unique `name` (in a matrix, include the matrix values)"
+    )]
+    V3Conflict { name: String },
     /// The name is held by an artifact created in this run and never finalized (HTTP 409,
     /// and no listing shows it): `overwrite` only deletes listed, finalized artifacts.
     #[error(
@@ -171,6 +177,7 @@ impl ArtifactError {
             | ArtifactError::Token(_)
             | ArtifactError::ResultsUrl(_)
             | ArtifactError::Conflict { .. }
+            | ArtifactError::V3Conflict { .. }
             | ArtifactError::Unfinalized { .. }
             | ArtifactError::NameClash { .. }
             | ArtifactError::InvalidName { .. }

@@ -64,10 +64,14 @@ pub(crate) struct Plan {
 #[must_use]
 pub(crate) fn check_setup(env: &RunnerEnv) -> Vec<ArtifactError> {
     let mut errors = Vec::new();
+    // Only the results service needs the token's `Actions.Results` scope; the v3 protocol
+    // sends the token as it is (GitHub Enterprise Server's need not name a results run).
+    let v3 = env.results_url.is_none() && env.runtime_url.is_some();
     match &env.runtime_token {
         None => errors.push(ArtifactError::MissingEnv {
             var: "ACTIONS_RUNTIME_TOKEN",
         }),
+        Some(_) if v3 => {}
         Some(token) => errors.extend(token::backend_ids(token.expose()).err().map(Into::into)),
     }
     match (&env.results_url, &env.runtime_url) {

@@ -10,8 +10,8 @@
 //! says they are compressed already (the client's list). Up to 8 MiB is compressed in
 //! memory; a larger file into a spool file beside the other temporary files, removed
 //! afterwards. Every file's bytes are checked against the scan as they are read (its size,
-//! and its CRC-32 when the scan recorded one): a file changed since the scan fails the
-//! artifact before it is finalized.
+//! and its CRC-32 when the scan recorded one, or its SHA-256 for a file shipped as it is):
+//! a file changed since the scan fails the artifact before it is finalized.
 //!
 //! What does not survive the protocol: modes (downloads make every file `0644`), links
 //! (refused in the plan) and empty directories.
@@ -50,6 +50,41 @@ struct Item {
     stored: String,
     size: u64,
     crc32: Option<u32>,
+    /// The scan's SHA-256, for a file shipped as it is (`archive: false`), which the scan
+    /// records no CRC-32 for.
+    sha256: Option<[u8; 32]>,
+}
+
+/// What the bytes read are checked with: the scan's CRC-32 or SHA-256, when it has one.
+#[derive(Clone)]
+struct Hashes {
+    crc: crc32fast::Hasher,
+    sha: Option<sha2::Sha256>,
+}
+
+impl Hashes {
+    fn new(item: &Item) -> Self {
+        Hashes {
+            crc: crc32fast::Hasher::new(),
+            sha: item.sha256.map(|_| <sha2::Sha256 as sha2::Digest>::new()),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.crc.update(bytes);
+        if let Some(sha) = &mut self.sha {
+            sha2::Digest::update(sha, bytes);
+        }
+    }
+
+    /// True when the bytes are not the scan's.
+    fn differ(self, item: &Item) -> bool {
+        item.crc32.is_some_and(|want| want != self.crc.finalize())
+            || match (item.sha256, self.sha) {
+                (Some(want), Some(sha)) => want[..] != sha2::Digest::finalize(sha)[..],
+                _ => false,
+            }
+    }
 }
 
 /// A file's bytes as they will be sent.
@@ -116,7 +151,7 @@ async fn upload_one(
         .create(name, plan.retention_days)
         .await
         .map_err(|e| match e.status() {
-            Some(409) => ArtifactError::Conflict {
+            Some(409) => ArtifactError::V3Conflict {
                 name: name.to_owned(),
             },
             _ => service(e),
@@ -177,15 +212,17 @@ fn items(job: &Job) -> Vec<Item> {
                 stored: item(&e.name),
                 size: e.size,
                 crc32: e.crc32,
+                sha256: None,
             })
             .collect(),
-        Source::File { path, .. } => {
+        Source::File { path, sha256 } => {
             let size = std::fs::metadata(path).map_or(0, |m| m.len());
             vec![Item {
                 path: path.clone(),
                 stored: item(&job.name),
                 size,
                 crc32: None,
+                sha256: Some(*sha256),
             }]
         }
     }
@@ -274,7 +311,7 @@ where
     };
     let file = File::open(path).map_err(read_err)?;
     let file = std::sync::Arc::new(std::sync::Mutex::new(file));
-    let mut crc = crc32fast::Hasher::new();
+    let mut hashes = check.map(Hashes::new);
     let mut start = 0u64;
     while start < len {
         let want = usize::try_from((len - start).min(CHUNK as u64)).unwrap_or(CHUNK);
@@ -299,7 +336,9 @@ where
             }
             Err(e) => return Err(read_err(e)),
         };
-        crc.update(&chunk);
+        if let Some(hashes) = &mut hashes {
+            hashes.update(&chunk);
+        }
         put(Range {
             body: Bytes::from(chunk),
             start,
@@ -315,7 +354,7 @@ where
             .ok()
             .and_then(|mut f| f.read(&mut [0u8; 1]).ok())
             .is_some_and(|n| n > 0);
-        if longer || item.crc32.is_some_and(|want| want != crc.finalize()) {
+        if longer || hashes.is_some_and(|h| h.differ(item)) {
             return Err(changed(path));
         }
     }
@@ -339,7 +378,7 @@ fn prepare(item: &Item, level: u32, spool_dir: &Path) -> Result<Body, TransferEr
         return Ok(Body::File);
     }
     let mut file = File::open(&item.path).map_err(read_err)?;
-    let mut crc = crc32fast::Hasher::new();
+    let mut hashes = Hashes::new(item);
     let mut read = 0u64;
     if item.size <= CHUNK as u64 {
         let mut raw = Vec::with_capacity(usize::try_from(item.size).unwrap_or(0));
@@ -347,8 +386,8 @@ fn prepare(item: &Item, level: u32, spool_dir: &Path) -> Result<Body, TransferEr
             .take(item.size + 1)
             .read_to_end(&mut raw)
             .map_err(read_err)?;
-        crc.update(&raw);
-        check(item, raw.len() as u64, crc)?;
+        hashes.update(&raw);
+        check(item, raw.len() as u64, hashes)?;
         if gzip {
             let mut encoder = GzEncoder::new(Vec::new(), Compression::new(level));
             encoder.write_all(&raw).map_err(read_err)?;
@@ -379,11 +418,11 @@ fn prepare(item: &Item, level: u32, spool_dir: &Path) -> Result<Body, TransferEr
         if n == 0 {
             break;
         }
-        crc.update(&buf[..n]);
+        hashes.update(&buf[..n]);
         read += n as u64;
         encoder.write_all(&buf[..n]).map_err(spool_err)?;
     }
-    check(item, read, crc)?;
+    check(item, read, hashes)?;
     let mut out = encoder.finish().map_err(spool_err)?;
     out.flush().map_err(spool_err)?;
     let len = out.get_ref().metadata().map_err(spool_err)?.len();
@@ -399,8 +438,8 @@ fn prepare(item: &Item, level: u32, spool_dir: &Path) -> Result<Body, TransferEr
 }
 
 /// The bytes read must be the scan's.
-fn check(item: &Item, read: u64, crc: crc32fast::Hasher) -> Result<(), TransferError> {
-    if read != item.size || item.crc32.is_some_and(|want| want != crc.finalize()) {
+fn check(item: &Item, read: u64, hashes: Hashes) -> Result<(), TransferError> {
+    if read != item.size || hashes.differ(item) {
         return Err(TransferError::Changed {
             path: item.path.clone(),
         });

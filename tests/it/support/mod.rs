@@ -27,6 +27,7 @@ pub mod faultproxy;
 pub mod github;
 pub mod install;
 pub mod moto;
+pub mod pipelines;
 pub mod runner;
 pub mod s3server;
 pub mod servers;
