@@ -127,6 +127,9 @@ fn plan(name: &str, items: &[Item], case_insensitive: bool) -> Result<Vec<Planne
         }
         let url = reqwest::Url::parse(&item.content_location)
             .map_err(|e| refuse(format!("has no usable location ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(refuse("has a location that is not an http(s) URL".into()));
+        }
         planned.push(Planned {
             rel,
             url,
@@ -401,6 +404,11 @@ mod tests {
         // A Windows uploader's separators are separators.
         let p = plan("a", &[item("a\\d\\f.txt")], false).expect("plan");
         assert_eq!(p[0].rel, "d/f.txt");
+        // A location that is not http(s) is refused with the listing, not retried.
+        let mut odd = item("a/x");
+        odd.content_location = "file:///etc/passwd".into();
+        let e = plan("a", &[odd], false).err().expect("file: refused");
+        assert!(e.contains("not an http(s) URL"), "{e}");
         // Items of another artifact are not this one's.
         assert!(plan("a", &[item("ab/x")], false).expect("plan").is_empty());
     }
