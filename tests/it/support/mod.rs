@@ -13,8 +13,10 @@
 //! - `install`: the release binaries, the release assets and pinned installer of a
 //!   release commit, and the install step's environment.
 //! - the servers a test talks to: `emulator` (results service and Azurite), `github`
-//!   (REST), `s3server` (s3s-fs), `faultproxy` (network faults), `servers` (a static
-//!   release host, a peer that never answers); and the Node peers below.
+//!   (REST), `s3server` (s3s-fs, plain or behind TLS), `faultproxy` (network faults),
+//!   `servers` (a static release host, a peer that never answers), `tinyproxy` (a real
+//!   forward proxy and its log); and the Node peers below.
+//! - `testca`: a CA of the test's own and a server certificate it signed (`openssl`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,7 +31,9 @@ pub mod moto;
 pub mod runner;
 pub mod s3server;
 pub mod servers;
+pub mod testca;
 pub mod text;
+pub mod tinyproxy;
 pub mod tree;
 pub mod zips;
 

@@ -1,0 +1,334 @@
+//! Proxies and private CAs for every request: a real forward proxy (`tinyproxy`, whose log
+//! says what went through it) and a TLS server signed by a CA of the test's own (s3s-fs
+//! behind rustls, the results emulator and Azurite for the artifact destination). What is
+//! asked of stevedore is what self-hosted runners already set for the official actions:
+//! `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` in either case, and `SSL_CERT_FILE`,
+//! `SSL_CERT_DIR` or `NODE_EXTRA_CA_CERTS` for the CA.
+
+use crate::support::emulator::emulator;
+use crate::support::s3server::{S3Server, SECRET_KEY, upload};
+use crate::support::testca::TestCa;
+use crate::support::text::redact_known;
+use crate::support::tinyproxy::Tinyproxy;
+use crate::support::{Ctx, Run, read_tree};
+
+/// A small tree under `dist`.
+fn tree(ctx: &Ctx) {
+    ctx.file("dist/app.js", "console.log('through')\n".repeat(500));
+    ctx.file("dist/docs/readme.txt", "read me");
+}
+
+/// The run succeeded and `prefix` on `server` holds `dist`'s bytes.
+fn assert_stored(ctx: &Ctx, run: &Run, server: &S3Server, prefix: &str) {
+    assert_eq!(run.code, 0, "{}", run.log());
+    let stored = read_tree(&server.object_path(prefix));
+    for (rel, bytes) in read_tree(&ctx.ws.join("dist")) {
+        assert!(
+            stored.get(&rel) == Some(&bytes),
+            "{rel} differs or is missing"
+        );
+    }
+}
+
+/// The S3 requests the proxy forwarded to `server`, as `METHOD URL`, sorted.
+fn proxied_to(proxy: &Tinyproxy, server: &S3Server) -> Vec<String> {
+    let mut through: Vec<String> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains(&server.endpoint))
+        .collect();
+    through.sort();
+    through
+}
+
+/// Every request `server` answered, as the proxy logs it (`METHOD <endpoint><target>`), sorted.
+fn answered(server: &S3Server) -> Vec<String> {
+    let mut seen: Vec<String> = server
+        .seen()
+        .iter()
+        .map(|s| format!("{} {}{}", s.method, server.endpoint, s.target))
+        .collect();
+    seen.sort();
+    seen
+}
+
+#[test]
+fn a_private_ca_is_refused_with_a_certificate_error_naming_the_fix() {
+    let ca = TestCa::new();
+    let server = S3Server::start_tls(&ca);
+    let ctx = Ctx::new();
+    tree(&ctx);
+    let run = upload(&ctx, &server, "refused", SECRET_KEY, &[]);
+    assert_eq!(run.code, 4, "{}", run.log());
+    let log = run.log();
+    assert!(
+        log.contains("invalid peer certificate: UnknownIssuer (to trust a private CA, name its PEM file in NODE_EXTRA_CA_CERTS or SSL_CERT_FILE)"),
+        "{log}"
+    );
+    assert!(server.seen().is_empty(), "a request got past the handshake");
+}
+
+#[test]
+fn ssl_cert_file_naming_the_ca_is_trusted() {
+    let ca = TestCa::new();
+    let server = S3Server::start_tls(&ca);
+    let ctx = Ctx::new();
+    tree(&ctx);
+    let ca_file = ca.ca.to_str().expect("utf-8");
+    let run = upload(
+        &ctx,
+        &server,
+        "file",
+        SECRET_KEY,
+        &[("SSL_CERT_FILE", ca_file)],
+    );
+    assert_stored(&ctx, &run, &server, "file");
+}
+
+#[test]
+fn ssl_cert_dir_holding_the_ca_is_trusted() {
+    let ca = TestCa::new();
+    let server = S3Server::start_tls(&ca);
+    let ctx = Ctx::new();
+    tree(&ctx);
+    let dir = ctx.temp.join("certs");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(&ca.ca, dir.join("test-ca.pem")).expect("copy the CA");
+    // A path list, as OpenSSL reads it: an entry that holds nothing else is fine.
+    let dirs = format!("{}:{}", ctx.temp.display(), dir.display());
+    let run = upload(&ctx, &server, "dir", SECRET_KEY, &[("SSL_CERT_DIR", &dirs)]);
+    assert_stored(&ctx, &run, &server, "dir");
+}
+
+#[test]
+fn node_extra_ca_certs_naming_the_ca_is_trusted_beside_the_bundled_roots() {
+    let ca = TestCa::new();
+    let server = S3Server::start_tls(&ca);
+    let ctx = Ctx::new();
+    tree(&ctx);
+    // A bundle, as runners' files are: another certificate first (the server's own, which
+    // is no CA but parses), then the CA.
+    let bundle = ctx.temp.join("extra.pem");
+    let pem = [
+        std::fs::read_to_string(&ca.cert).expect("server cert"),
+        std::fs::read_to_string(&ca.ca).expect("CA"),
+    ]
+    .concat();
+    std::fs::write(&bundle, pem).expect("write the bundle");
+    let extra = bundle.to_str().expect("utf-8");
+    let run = upload(
+        &ctx,
+        &server,
+        "node",
+        SECRET_KEY,
+        &[("NODE_EXTRA_CA_CERTS", extra)],
+    );
+    assert_stored(&ctx, &run, &server, "node");
+}
+
+#[test]
+fn unusable_ca_variables_stop_the_run_naming_the_variable_and_the_file() {
+    let server = S3Server::start();
+    let ctx = Ctx::new();
+    tree(&ctx);
+    let empty = ctx.temp.join("empty.pem");
+    std::fs::write(&empty, "no certificate here\n").expect("write");
+    let missing = ctx.temp.join("missing.pem");
+    let (empty, missing) = (
+        empty.to_str().expect("utf-8"),
+        missing.to_str().expect("utf-8"),
+    );
+    let known = [(ctx.temp.to_str().expect("utf-8"), "$RUNNER_TEMP")];
+    let mut said = Vec::new();
+    for env in [
+        ("NODE_EXTRA_CA_CERTS", missing),
+        ("NODE_EXTRA_CA_CERTS", empty),
+        ("SSL_CERT_FILE", missing),
+        ("SSL_CERT_FILE", empty),
+        ("SSL_CERT_DIR", missing),
+    ] {
+        let run = upload(&ctx, &server, "never", SECRET_KEY, &[env]);
+        assert_eq!(run.code, 4, "{env:?}: {}", run.log());
+        let line = run
+            .stderr
+            .lines()
+            .chain(run.stdout.lines())
+            .find(|l| l.contains(env.0))
+            .unwrap_or_else(|| panic!("{env:?} not named: {}", run.log()))
+            .to_owned();
+        said.push(redact_known(&line, &known));
+    }
+    assert!(server.seen().is_empty(), "a request was sent");
+    insta::assert_snapshot!(said.join("\n"), @r"
+    s3://builds/never: failed: NODE_EXTRA_CA_CERTS names `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); point it at a PEM file of CA certificates, or unset it
+    s3://builds/never: failed: NODE_EXTRA_CA_CERTS names `$RUNNER_TEMP/empty.pem`, which holds no PEM certificate; point it at a PEM file of CA certificates (`-----BEGIN CERTIFICATE-----`), or unset it
+    s3://builds/never: failed: SSL_CERT_FILE is `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); it replaces the system's certificate store when set: point it at a PEM file of CA certificates, or unset it
+    s3://builds/never: failed: SSL_CERT_FILE is `$RUNNER_TEMP/empty.pem`, which holds no PEM certificate; it replaces the system's certificate store when set: point it at a PEM file of CA certificates, or unset it
+    s3://builds/never: failed: SSL_CERT_DIR is `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); it replaces the system's certificate store when set: point it at directories of PEM CA certificates, or unset it
+    ");
+}
+
+#[test]
+fn every_s3_request_goes_through_the_proxy_in_http_proxy() {
+    let proxy = Tinyproxy::start();
+    let server = S3Server::start();
+    let ctx = Ctx::new();
+    tree(&ctx);
+    let run = upload(
+        &ctx,
+        &server,
+        "upper",
+        SECRET_KEY,
+        &[("HTTP_PROXY", &proxy.url)],
+    );
+    assert_stored(&ctx, &run, &server, "upper");
+    let through = proxied_to(&proxy, &server);
+    // Objects and documents: at least one PUT per file, and every request the server saw.
+    assert!(through.len() >= 4, "{through:#?}");
+    assert_eq!(through, answered(&server));
+}
+
+#[test]
+fn lowercase_http_proxy_is_honoured_as_curl_honours_it() {
+    let proxy = Tinyproxy::start();
+    let server = S3Server::start();
+    let ctx = Ctx::new();
+    tree(&ctx);
+    let run = upload(
+        &ctx,
+        &server,
+        "lower",
+        SECRET_KEY,
+        &[("http_proxy", &proxy.url)],
+    );
+    assert_stored(&ctx, &run, &server, "lower");
+    let through = proxied_to(&proxy, &server);
+    assert!(!through.is_empty());
+    assert_eq!(through, answered(&server));
+}
+
+#[test]
+fn no_proxy_naming_the_host_or_its_network_bypasses_the_proxy() {
+    let proxy = Tinyproxy::start();
+    let server = S3Server::start();
+    let ctx = Ctx::new();
+    tree(&ctx);
+    for (n, no_proxy) in [
+        ("NO_PROXY", "example.com,127.0.0.1"),
+        ("no_proxy", "10.0.0.0/8, 127.0.0.0/8"),
+        ("NO_PROXY", "*"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let prefix = format!("direct{n}");
+        let run = upload(
+            &ctx,
+            &server,
+            &prefix,
+            SECRET_KEY,
+            &[("HTTP_PROXY", &proxy.url), no_proxy],
+        );
+        assert_stored(&ctx, &run, &server, &prefix);
+    }
+    assert!(server.seen().len() >= 12, "{:?}", server.seen());
+    assert_eq!(
+        proxy.requests(),
+        Vec::<String>::new(),
+        "went through the proxy"
+    );
+}
+
+#[test]
+fn https_goes_through_the_proxy_as_a_tunnel_and_the_ca_still_applies() {
+    let proxy = Tinyproxy::start();
+    let ca = TestCa::new();
+    let server = S3Server::start_tls(&ca);
+    let ctx = Ctx::new();
+    tree(&ctx);
+    let ca_file = ca.ca.to_str().expect("utf-8");
+    let run = upload(
+        &ctx,
+        &server,
+        "tunnel",
+        SECRET_KEY,
+        &[
+            ("https_proxy", &proxy.url),
+            ("NODE_EXTRA_CA_CERTS", ca_file),
+        ],
+    );
+    assert_stored(&ctx, &run, &server, "tunnel");
+    let authority = server.endpoint.trim_start_matches("https://");
+    let requests = proxy.requests();
+    assert!(!requests.is_empty(), "nothing went through the proxy");
+    // Every connection was a tunnel to the server (the requests inside it are encrypted).
+    for request in &requests {
+        assert_eq!(request, &format!("CONNECT {authority}"));
+    }
+    // HTTP_PROXY is for http:// URLs only: set alone, the https upload goes direct.
+    let before = proxy.requests().len();
+    let run = upload(
+        &ctx,
+        &server,
+        "direct",
+        SECRET_KEY,
+        &[("HTTP_PROXY", &proxy.url), ("SSL_CERT_FILE", ca_file)],
+    );
+    assert_stored(&ctx, &run, &server, "direct");
+    assert_eq!(proxy.requests().len(), before);
+}
+
+#[test]
+fn the_artifact_upload_reaches_the_results_service_and_blob_store_through_the_proxy() {
+    let proxy = Tinyproxy::start();
+    let emulator = emulator();
+    let job = emulator.job();
+    let ctx = Ctx::new();
+    tree(&ctx);
+    let mut env = emulator.env(&job);
+    env.push(("HTTP_PROXY".into(), proxy.url.clone()));
+    let run = ctx.action_env(&[("destination", "artifact"), ("path", "dist")], &env);
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(emulator.finalized(&job).len(), 1);
+    let requests = proxy.requests();
+    // The results service's calls, each through the proxy.
+    for call in ["CreateArtifact", "FinalizeArtifact"] {
+        let url = format!(
+            "POST {}twirp/github.actions.results.api.v1.ArtifactService/{call}",
+            emulator.url
+        );
+        assert!(requests.contains(&url), "{call} went direct: {requests:#?}");
+    }
+    // The blob store's: the zip's blocks and its block list, at the signed URL's host.
+    let blob = requests
+        .iter()
+        .filter(|r| r.starts_with("PUT ") && !r.contains(&emulator.url))
+        .count();
+    assert!(
+        blob >= 1,
+        "no blob upload went through the proxy: {requests:#?}"
+    );
+}
+
+#[test]
+fn a_proxy_password_is_never_printed() {
+    // A proxy that refuses every connection (a port nothing listens on).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let server = S3Server::start();
+    let ctx = Ctx::new();
+    tree(&ctx);
+    let proxy = format!("http://builder:pr0xy-pa55word@127.0.0.1:{port}");
+    let run = upload(
+        &ctx,
+        &server,
+        "never",
+        SECRET_KEY,
+        &[("HTTP_PROXY", &proxy), ("RUNNER_DEBUG", "1")],
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(server.seen().is_empty(), "went direct");
+    assert!(!run.log().contains("pr0xy-pa55word"), "{}", run.log());
+}
