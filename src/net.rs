@@ -176,12 +176,12 @@ pub(crate) fn trust() -> Result<&'static [reqwest::Certificate], TrustError> {
     static TRUST: OnceLock<Result<Vec<reqwest::Certificate>, TrustError>> = OnceLock::new();
     TRUST
         .get_or_init(|| {
-            let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
             check_cert_paths(
                 std::env::var_os("SSL_CERT_FILE").as_deref(),
                 std::env::var_os("SSL_CERT_DIR").as_deref(),
             )?;
-            match var("NODE_EXTRA_CA_CERTS") {
+            // Empty is unset, as Node reads it.
+            match std::env::var_os("NODE_EXTRA_CA_CERTS").filter(|v| !v.is_empty()) {
                 Some(path) => extra_roots(Path::new(&path)),
                 None => Ok(Vec::new()),
             }

@@ -10,7 +10,7 @@ use crate::support::s3server::{S3Server, SECRET_KEY, upload};
 use crate::support::testca::TestCa;
 use crate::support::text::redact_known;
 use crate::support::tinyproxy::Tinyproxy;
-use crate::support::{Ctx, Run, read_tree};
+use crate::support::{Ctx, Run, free_port, read_tree};
 
 /// A small tree under `dist`.
 fn tree(ctx: &Ctx) {
@@ -313,10 +313,7 @@ fn the_artifact_upload_reaches_the_results_service_and_blob_store_through_the_pr
 #[test]
 fn a_proxy_password_is_never_printed() {
     // A proxy that refuses every connection (a port nothing listens on).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
     let server = S3Server::start();
     let ctx = Ctx::new();
     tree(&ctx);

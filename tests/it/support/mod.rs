@@ -44,6 +44,15 @@ pub use runner::{
 };
 pub use tree::{read_artifact_tree, read_tree, snapshot, staging_left, tree, walk};
 
+/// A loopback port free now (bound, read, released), for a server that binds it itself
+/// right after, or for a peer that must refuse connections.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// Runs `job` on every item at once, as a matrix's jobs run, and returns what each gave,
 /// in the items' order.
 pub fn all_at_once<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {

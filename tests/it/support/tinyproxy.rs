@@ -25,11 +25,7 @@ impl Tinyproxy {
         );
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("tinyproxy.log");
-        // A free port: bound, read, released; tinyproxy binds it right after.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = crate::support::free_port();
         let config = dir.path().join("tinyproxy.conf");
         std::fs::write(
             &config,
