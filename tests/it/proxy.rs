@@ -6,11 +6,12 @@
 //! `SSL_CERT_DIR` or `NODE_EXTRA_CA_CERTS` for the CA.
 
 use crate::support::emulator::emulator;
+use crate::support::github::{asset, asset_bytes, github};
 use crate::support::s3server::{S3Server, SECRET_KEY, upload};
 use crate::support::testca::TestCa;
 use crate::support::text::redact_known;
 use crate::support::tinyproxy::Tinyproxy;
-use crate::support::{Ctx, Run, free_port, read_tree};
+use crate::support::{Ctx, Run, free_port, read_tree, run_download_env};
 
 /// A small tree under `dist`.
 fn tree(ctx: &Ctx) {
@@ -18,16 +19,22 @@ fn tree(ctx: &Ctx) {
     ctx.file("dist/docs/readme.txt", "read me");
 }
 
-/// The run succeeded and `prefix` on `server` holds `dist`'s bytes.
-fn assert_stored(ctx: &Ctx, run: &Run, server: &S3Server, prefix: &str) {
-    assert_eq!(run.code, 0, "{}", run.log());
-    let stored = read_tree(&server.object_path(prefix));
+/// `dir` holds every file of `dist` with its bytes (and may hold the checksums file and
+/// manifest beside them).
+fn assert_holds_dist(ctx: &Ctx, dir: &std::path::Path) {
+    let held = read_tree(dir);
     for (rel, bytes) in read_tree(&ctx.ws.join("dist")) {
         assert!(
-            stored.get(&rel) == Some(&bytes),
+            held.get(&rel) == Some(&bytes),
             "{rel} differs or is missing"
         );
     }
+}
+
+/// The run succeeded and `prefix` on `server` holds `dist`'s bytes.
+fn assert_stored(ctx: &Ctx, run: &Run, server: &S3Server, prefix: &str) {
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_holds_dist(ctx, &server.object_path(prefix));
 }
 
 /// The S3 requests the proxy forwarded to `server`, as `METHOD URL`, sorted.
@@ -279,7 +286,7 @@ fn https_goes_through_the_proxy_as_a_tunnel_and_the_ca_still_applies() {
 }
 
 #[test]
-fn the_artifact_upload_reaches_the_results_service_and_blob_store_through_the_proxy() {
+fn the_artifact_upload_and_download_reach_the_results_service_and_blob_store_through_the_proxy() {
     let proxy = Tinyproxy::start();
     let emulator = emulator();
     let job = emulator.job();
@@ -287,26 +294,97 @@ fn the_artifact_upload_reaches_the_results_service_and_blob_store_through_the_pr
     tree(&ctx);
     let mut env = emulator.env(&job);
     env.push(("HTTP_PROXY".into(), proxy.url.clone()));
-    let run = ctx.action_env(&[("destination", "artifact"), ("path", "dist")], &env);
+    let inputs = [
+        ("destination", "artifact"),
+        ("path", "dist"),
+        ("name", "proxied"),
+    ];
+    let run = ctx.action_env(&inputs, &env);
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(emulator.finalized(&job).len(), 1);
-    let requests = proxy.requests();
-    // The results service's calls, each through the proxy.
-    for call in ["CreateArtifact", "FinalizeArtifact"] {
-        let url = format!(
-            "POST {}twirp/github.actions.results.api.v1.ArtifactService/{call}",
+    // Each request as `METHOD service call` or `METHOD blob <comp>`: the results service's
+    // calls and the blob store's block and block list, every one through the proxy.
+    let kinds = |requests: Vec<String>| -> Vec<String> {
+        let twirp = format!(
+            "{}twirp/github.actions.results.api.v1.ArtifactService/",
             emulator.url
         );
-        assert!(requests.contains(&url), "{call} went direct: {requests:#?}");
-    }
-    // The blob store's: the zip's blocks and its block list, at the signed URL's host.
-    let blob = requests
-        .iter()
-        .filter(|r| r.starts_with("PUT ") && !r.contains(&emulator.url))
-        .count();
+        let blob = format!("{}/devstoreaccount1/", emulator.azurite);
+        requests
+            .iter()
+            .map(|r| {
+                let (method, url) = r.split_once(' ').expect("METHOD URL");
+                if let Some(call) = url.strip_prefix(&twirp) {
+                    format!("{method} service {call}")
+                } else if url.starts_with(&blob) {
+                    let comp = url.split("comp=").nth(1).unwrap_or("").split('&').next();
+                    format!("{method} blob {}", comp.unwrap_or_default())
+                } else {
+                    panic!("a request to an unexpected host: {r}")
+                }
+            })
+            .collect()
+    };
+    assert_eq!(
+        kinds(proxy.requests()),
+        [
+            "POST service CreateArtifact",
+            "PUT blob block",
+            "PUT blob blocklist",
+            "POST service FinalizeArtifact",
+        ]
+    );
+    // And back: listed, its URL signed, its zip fetched, all through the proxy.
+    let before = proxy.requests().len();
+    let into = ctx.temp.join("back");
+    let down = run_download_env(
+        &ctx,
+        &[("name", "proxied"), ("path", into.to_str().expect("utf-8"))],
+        &env,
+    );
+    assert_eq!(down.code, 0, "{}", down.log());
+    assert_holds_dist(&ctx, &into);
+    let back = kinds(proxy.requests().split_off(before));
     assert!(
-        blob >= 1,
-        "no blob upload went through the proxy: {requests:#?}"
+        back.iter()
+            .any(|k| k.starts_with("POST service ListArtifacts"))
+            && back.iter().any(|k| k.starts_with("GET blob")),
+        "{back:#?}"
+    );
+}
+
+#[test]
+fn the_release_api_and_its_uploads_go_through_the_proxy() {
+    let proxy = Tinyproxy::start();
+    let ctx = Ctx::new();
+    tree(&ctx);
+    let repo = github().repo();
+    let mut env = github().env(&repo, "refs/tags/v1.0.0");
+    env.push(("http_proxy".into(), proxy.url.clone()));
+    let inputs = [
+        ("path", "dist"),
+        ("destination", "release"),
+        ("token", "ghs_stevedoreTestToken000000000000000000"),
+    ];
+    let run = ctx.action_env(&inputs, &env);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let releases = github().releases(&repo);
+    assert_eq!(releases[0]["draft"], false, "published");
+    assert_eq!(
+        asset_bytes(asset(&releases[0], "readme.txt")),
+        b"read me",
+        "the asset's bytes"
+    );
+    let requests = proxy.requests();
+    for request in &requests {
+        assert!(request.contains(&github().url), "{request}");
+    }
+    // Every call the API recorded came through the proxy, uploads included.
+    assert_eq!(requests.len(), github().calls(&repo).len(), "{requests:#?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("POST ") && r.contains("/assets?name="))
     );
 }
 
