@@ -59,12 +59,18 @@ fn answered(server: &S3Server) -> Vec<String> {
     seen
 }
 
-#[test]
-fn a_private_ca_is_refused_with_a_certificate_error_naming_the_fix() {
+/// A TLS S3 server signed by a new test CA, and a workspace with [`tree`].
+fn tls() -> (TestCa, S3Server, Ctx) {
     let ca = TestCa::new();
     let server = S3Server::start_tls(&ca);
     let ctx = Ctx::new();
     tree(&ctx);
+    (ca, server, ctx)
+}
+
+#[test]
+fn a_private_ca_is_refused_with_a_certificate_error_naming_the_fix() {
+    let (_ca, server, ctx) = tls();
     let run = upload(&ctx, &server, "refused", SECRET_KEY, &[]);
     assert_eq!(run.code, 4, "{}", run.log());
     let log = run.log();
@@ -76,61 +82,26 @@ fn a_private_ca_is_refused_with_a_certificate_error_naming_the_fix() {
 }
 
 #[test]
-fn ssl_cert_file_naming_the_ca_is_trusted() {
-    let ca = TestCa::new();
-    let server = S3Server::start_tls(&ca);
-    let ctx = Ctx::new();
-    tree(&ctx);
-    let ca_file = ca.ca.to_str().expect("utf-8");
-    let run = upload(
-        &ctx,
-        &server,
-        "file",
-        SECRET_KEY,
-        &[("SSL_CERT_FILE", ca_file)],
-    );
-    assert_stored(&ctx, &run, &server, "file");
-}
-
-#[test]
-fn ssl_cert_dir_holding_the_ca_is_trusted() {
-    let ca = TestCa::new();
-    let server = S3Server::start_tls(&ca);
-    let ctx = Ctx::new();
-    tree(&ctx);
+fn the_ca_is_trusted_once_ssl_cert_file_ssl_cert_dir_or_node_extra_ca_certs_names_it() {
+    let (ca, server, ctx) = tls();
+    // SSL_CERT_DIR: a path list, as OpenSSL reads it; an entry with no certificate is fine.
     let dir = ctx.temp.join("certs");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::copy(&ca.ca, dir.join("test-ca.pem")).expect("copy the CA");
-    // A path list, as OpenSSL reads it: an entry that holds nothing else is fine.
     let dirs = format!("{}:{}", ctx.temp.display(), dir.display());
-    let run = upload(&ctx, &server, "dir", SECRET_KEY, &[("SSL_CERT_DIR", &dirs)]);
-    assert_stored(&ctx, &run, &server, "dir");
-}
-
-#[test]
-fn node_extra_ca_certs_naming_the_ca_is_trusted_beside_the_bundled_roots() {
-    let ca = TestCa::new();
-    let server = S3Server::start_tls(&ca);
-    let ctx = Ctx::new();
-    tree(&ctx);
-    // A bundle, as runners' files are: another certificate first (the server's own, which
-    // is no CA but parses), then the CA.
+    // NODE_EXTRA_CA_CERTS: a bundle, as runners' files are: another certificate first (the
+    // server's own, which is no CA but parses), then the CA.
     let bundle = ctx.temp.join("extra.pem");
-    let pem = [
-        std::fs::read_to_string(&ca.cert).expect("server cert"),
-        std::fs::read_to_string(&ca.ca).expect("CA"),
-    ]
-    .concat();
-    std::fs::write(&bundle, pem).expect("write the bundle");
-    let extra = bundle.to_str().expect("utf-8");
-    let run = upload(
-        &ctx,
-        &server,
-        "node",
-        SECRET_KEY,
-        &[("NODE_EXTRA_CA_CERTS", extra)],
-    );
-    assert_stored(&ctx, &run, &server, "node");
+    let pem = [&ca.cert, &ca.ca].map(|f| std::fs::read_to_string(f).expect("PEM"));
+    std::fs::write(&bundle, pem.concat()).expect("write the bundle");
+    for (var, value) in [
+        ("SSL_CERT_FILE", ca.ca.to_str().expect("utf-8")),
+        ("SSL_CERT_DIR", &dirs),
+        ("NODE_EXTRA_CA_CERTS", bundle.to_str().expect("utf-8")),
+    ] {
+        let run = upload(&ctx, &server, var, SECRET_KEY, &[(var, value)]);
+        assert_stored(&ctx, &run, &server, var);
+    }
 }
 
 #[test]
@@ -176,42 +147,20 @@ fn unusable_ca_variables_stop_the_run_naming_the_variable_and_the_file() {
 }
 
 #[test]
-fn every_s3_request_goes_through_the_proxy_in_http_proxy() {
-    let proxy = Tinyproxy::start();
-    let server = S3Server::start();
+fn every_s3_request_goes_through_the_proxy_in_http_proxy_in_either_case() {
     let ctx = Ctx::new();
     tree(&ctx);
-    let run = upload(
-        &ctx,
-        &server,
-        "upper",
-        SECRET_KEY,
-        &[("HTTP_PROXY", &proxy.url)],
-    );
-    assert_stored(&ctx, &run, &server, "upper");
-    let through = proxied_to(&proxy, &server);
-    // Objects and documents: at least one PUT per file, and every request the server saw.
-    assert!(through.len() >= 4, "{through:#?}");
-    assert_eq!(through, answered(&server));
-}
-
-#[test]
-fn lowercase_http_proxy_is_honoured_as_curl_honours_it() {
-    let proxy = Tinyproxy::start();
-    let server = S3Server::start();
-    let ctx = Ctx::new();
-    tree(&ctx);
-    let run = upload(
-        &ctx,
-        &server,
-        "lower",
-        SECRET_KEY,
-        &[("http_proxy", &proxy.url)],
-    );
-    assert_stored(&ctx, &run, &server, "lower");
-    let through = proxied_to(&proxy, &server);
-    assert!(!through.is_empty());
-    assert_eq!(through, answered(&server));
+    for var in ["HTTP_PROXY", "http_proxy"] {
+        let proxy = Tinyproxy::start();
+        let server = S3Server::start();
+        let run = upload(&ctx, &server, var, SECRET_KEY, &[(var, &proxy.url)]);
+        assert_stored(&ctx, &run, &server, var);
+        let through = proxied_to(&proxy, &server);
+        // Objects and documents: one PUT per file at least, and every request the server
+        // saw, each through the proxy.
+        assert!(through.len() >= 4, "{var}: {through:#?}");
+        assert_eq!(through, answered(&server), "{var}");
+    }
 }
 
 #[test]
@@ -249,10 +198,7 @@ fn no_proxy_naming_the_host_or_its_network_bypasses_the_proxy() {
 #[test]
 fn https_goes_through_the_proxy_as_a_tunnel_and_the_ca_still_applies() {
     let proxy = Tinyproxy::start();
-    let ca = TestCa::new();
-    let server = S3Server::start_tls(&ca);
-    let ctx = Ctx::new();
-    tree(&ctx);
+    let (ca, server, ctx) = tls();
     let ca_file = ca.ca.to_str().expect("utf-8");
     let run = upload(
         &ctx,
