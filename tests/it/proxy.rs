@@ -117,7 +117,18 @@ fn unusable_ca_variables_stop_the_run_naming_the_variable_and_the_file() {
         missing.to_str().expect("utf-8"),
     );
     let known = [(ctx.temp.to_str().expect("utf-8"), "$RUNNER_TEMP")];
+    // A configuration error (exit 2) whose annotation names `var`.
     let mut said = Vec::new();
+    let mut refused = |run: Run, var: &str| {
+        assert_eq!(run.code, 2, "{var}: {}", run.log());
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("::error") && l.contains(var))
+            .unwrap_or_else(|| panic!("{var} not named: {}", run.log()))
+            .to_owned();
+        said.push(redact_known(&line, &known));
+    };
     for env in [
         ("NODE_EXTRA_CA_CERTS", missing),
         ("NODE_EXTRA_CA_CERTS", empty),
@@ -125,24 +136,37 @@ fn unusable_ca_variables_stop_the_run_naming_the_variable_and_the_file() {
         ("SSL_CERT_FILE", empty),
         ("SSL_CERT_DIR", missing),
     ] {
-        let run = upload(&ctx, &server, "never", SECRET_KEY, &[env]);
-        assert_eq!(run.code, 4, "{env:?}: {}", run.log());
-        let line = run
-            .stderr
-            .lines()
-            .chain(run.stdout.lines())
-            .find(|l| l.contains(env.0))
-            .unwrap_or_else(|| panic!("{env:?} not named: {}", run.log()))
-            .to_owned();
-        said.push(redact_known(&line, &known));
+        refused(upload(&ctx, &server, "never", SECRET_KEY, &[env]), env.0);
     }
     assert!(server.seen().is_empty(), "a request was sent");
+    // Every destination that talks HTTP, and the download, refuse it the same way.
+    let bad = ("NODE_EXTRA_CA_CERTS".to_owned(), missing.to_owned());
+    let job = emulator().job();
+    let mut env = emulator().env(&job);
+    env.push(bad.clone());
+    let inputs = [("destination", "artifact"), ("path", "dist")];
+    refused(ctx.action_env(&inputs, &env), &bad.0);
+    refused(run_download_env(&ctx, &[("name", "x")], &env), &bad.0);
+    assert_eq!(emulator().calls(&job), [], "the results service was called");
+    let repo = github().repo();
+    let mut env = github().env(&repo, "refs/tags/v1");
+    env.push(bad.clone());
+    let inputs = [
+        ("destination", "release"),
+        ("path", "dist"),
+        ("token", "ghs_x"),
+    ];
+    refused(ctx.action_env(&inputs, &env), &bad.0);
+    assert!(github().calls(&repo).is_empty(), "the API was called");
     insta::assert_snapshot!(said.join("\n"), @r"
-    s3://builds/never: failed: NODE_EXTRA_CA_CERTS names `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); point it at a PEM file of CA certificates, or unset it
-    s3://builds/never: failed: NODE_EXTRA_CA_CERTS names `$RUNNER_TEMP/empty.pem`, which holds no PEM certificate; point it at a PEM file of CA certificates (`-----BEGIN CERTIFICATE-----`), or unset it
-    s3://builds/never: failed: SSL_CERT_FILE is `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); it replaces the system's certificate store when set: point it at a PEM file of CA certificates, or unset it
-    s3://builds/never: failed: SSL_CERT_FILE is `$RUNNER_TEMP/empty.pem`, which holds no PEM certificate; it replaces the system's certificate store when set: point it at a PEM file of CA certificates, or unset it
-    s3://builds/never: failed: SSL_CERT_DIR is `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); it replaces the system's certificate store when set: point it at directories of PEM CA certificates, or unset it
+    ::error title=stevedore::NODE_EXTRA_CA_CERTS names `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); point it at a PEM file of CA certificates, or unset it
+    ::error title=stevedore::NODE_EXTRA_CA_CERTS names `$RUNNER_TEMP/empty.pem`, which holds no PEM certificate; point it at a PEM file of CA certificates (`-----BEGIN CERTIFICATE-----`), or unset it
+    ::error title=stevedore::SSL_CERT_FILE is `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); it replaces the system's certificate store when set: point it at a PEM file of CA certificates, or unset it
+    ::error title=stevedore::SSL_CERT_FILE is `$RUNNER_TEMP/empty.pem`, which holds no PEM certificate; it replaces the system's certificate store when set: point it at a PEM file of CA certificates, or unset it
+    ::error title=stevedore::SSL_CERT_DIR is `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); it replaces the system's certificate store when set: point it at directories of PEM CA certificates, or unset it
+    ::error title=stevedore::NODE_EXTRA_CA_CERTS names `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); point it at a PEM file of CA certificates, or unset it
+    ::error title=stevedore download::NODE_EXTRA_CA_CERTS names `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); point it at a PEM file of CA certificates, or unset it
+    ::error title=stevedore::NODE_EXTRA_CA_CERTS names `$RUNNER_TEMP/missing.pem`, which cannot be read (No such file or directory (os error 2)); point it at a PEM file of CA certificates, or unset it
     ");
 }
 
