@@ -119,14 +119,65 @@ pub(crate) fn http_client() -> reqwest::ClientBuilder {
     let builder = reqwest::Client::builder()
         .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30));
+    log_proxies();
     // The variable hyper-util reads: the first of the two that is set (and Unicode).
-    let no_proxy = ["NO_PROXY", "no_proxy"]
-        .into_iter()
-        .find_map(|name| std::env::var(name).ok());
+    let no_proxy = first_named(["NO_PROXY", "no_proxy"]).map(|(_, value)| value);
     if bypasses_every_host(no_proxy.as_deref()) {
         builder.no_proxy()
     } else {
         builder
+    }
+}
+
+/// The first of `names` that is set (and Unicode), with its name: the order hyper-util
+/// reads a proxy variable's two cases in.
+fn first_named<const N: usize>(names: [&'static str; N]) -> Option<(&'static str, String)> {
+    names
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().map(|value| (name, value)))
+}
+
+/// On a debug re-run, says once which proxy each scheme uses and what bypasses it, the
+/// proxies' credentials hidden: a request that went (or did not go) through a proxy is
+/// then explained by the log. A value hyper-util cannot read is ignored by it silently:
+/// said too, without the value (it may hold a password).
+fn log_proxies() {
+    static LOGGED: OnceLock<()> = OnceLock::new();
+    LOGGED.get_or_init(|| {
+        for names in [
+            ["HTTPS_PROXY", "https_proxy"],
+            ["HTTP_PROXY", "http_proxy"],
+            ["ALL_PROXY", "all_proxy"],
+        ] {
+            if let Some((name, value)) = first_named(names) {
+                let shown = shown_proxy(&value);
+                tracing::debug!(variable = name, proxy = shown.as_str(), "proxy");
+            }
+        }
+        if let Some((name, value)) = first_named(["NO_PROXY", "no_proxy"]) {
+            tracing::debug!(variable = name, hosts = value.as_str(), "no proxy");
+        }
+    });
+}
+
+/// A proxy variable's value as the log may show it: its URL (`http://` when it names no
+/// scheme, as hyper-util reads it) with any user and password replaced by `***`.
+fn shown_proxy(value: &str) -> String {
+    let value = value.trim();
+    let with_scheme = if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("http://{value}")
+    };
+    match reqwest::Url::parse(&with_scheme) {
+        Ok(mut url) if url.has_host() => {
+            if !url.username().is_empty() || url.password().is_some() {
+                let _ = url.set_password(None);
+                let _ = url.set_username("***");
+            }
+            url.to_string()
+        }
+        _ => "(not a URL: ignored)".to_owned(),
     }
 }
 
@@ -824,6 +875,17 @@ mod tests {
             check_cert_paths(None, Some(std::ffi::OsStr::new(""))),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_proxy_is_shown_without_its_credentials() {
+        assert_eq!(
+            shown_proxy("http://builder:pa55@proxy.corp:3128"),
+            "http://***@proxy.corp:3128/"
+        );
+        assert_eq!(shown_proxy("proxy.corp:3128"), "http://proxy.corp:3128/");
+        assert_eq!(shown_proxy("user@proxy.corp"), "http://***@proxy.corp/");
+        assert_eq!(shown_proxy("http://"), "(not a URL: ignored)");
     }
 
     #[test]

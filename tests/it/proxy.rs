@@ -376,4 +376,7 @@ fn a_proxy_password_is_never_printed() {
     assert_eq!(run.code, 4, "{}", run.log());
     assert!(server.seen().is_empty(), "went direct");
     assert!(!run.log().contains("pr0xy-pa55word"), "{}", run.log());
+    // The debug log says which proxy was used, its credentials hidden.
+    let said = format!("::debug::proxy variable=HTTP_PROXY proxy=http://***@127.0.0.1:{port}/");
+    assert!(run.stdout.lines().any(|l| l == said), "{}", run.stdout);
 }
