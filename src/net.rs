@@ -242,76 +242,71 @@ pub(crate) fn trust() -> Result<&'static [reqwest::Certificate], TrustError> {
         .map_err(Clone::clone)
 }
 
-/// Refuses an `SSL_CERT_FILE` or an `SSL_CERT_DIR` directory (the platform's path list)
-/// that is set but cannot be read, or that yields no certificate at all: rustls-native-certs
-/// records such errors and reqwest drops them, leaving the client with the bundled roots
-/// only, the private CA the variable was set for silently missing. A directory entry that
-/// is not a certificate is fine (rehashed directories hold CRLs and links).
+/// Refuses an `SSL_CERT_FILE`, or a directory of `SSL_CERT_DIR` (the platform's path
+/// list), that is set but cannot be read, and the two when together they yield no
+/// certificate: rustls-native-certs records such errors and reqwest drops them, leaving
+/// the client with the bundled roots only, the private CA the variable was set for
+/// silently missing. A directory entry that is not a certificate is fine (rehashed
+/// directories hold CRLs and links), and so is an empty file or directory beside one that
+/// holds the certificates.
 fn check_cert_paths(
     file: Option<&std::ffi::OsStr>,
     dirs: Option<&std::ffi::OsStr>,
 ) -> Result<(), TrustError> {
-    let refuse = |var, value: &Path, problem: String, what| TrustError::SystemPath {
+    const A_FILE: &str = "a PEM file of CA certificates";
+    const DIRECTORIES: &str = "directories of PEM CA certificates";
+    let refuse = |var, value: &std::ffi::OsStr, problem: String, what| TrustError::SystemPath {
         var,
-        value: value.display().to_string(),
+        value: Path::new(value).display().to_string(),
         problem,
         what,
     };
+    let mut certs = 0;
     if let Some(file) = file {
-        let path = Path::new(file);
-        let loaded = rustls_native_certs::load_certs_from_paths(Some(path), None);
+        let loaded = rustls_native_certs::load_certs_from_paths(Some(Path::new(file)), None);
         if let Some(error) = loaded.errors.first() {
             // An I/O error's own text names the path again: say only the cause.
             let reason = match &error.kind {
                 rustls_native_certs::ErrorKind::Io { inner, .. } => inner.to_string(),
                 _ => error_chain(error),
             };
-            return Err(refuse(
-                "SSL_CERT_FILE",
-                path,
-                format!("cannot be read ({reason})"),
-                "a PEM file of CA certificates",
-            ));
+            let problem = format!("cannot be read ({reason})");
+            return Err(refuse("SSL_CERT_FILE", file, problem, A_FILE));
         }
-        if loaded.certs.is_empty() {
-            return Err(refuse(
-                "SSL_CERT_FILE",
-                path,
-                "holds no PEM certificate".to_owned(),
-                "a PEM file of CA certificates",
-            ));
-        }
+        certs += loaded.certs.len();
     }
     // An empty entry names nothing; a variable of empty entries only is as if unset (as
     // rustls-native-certs reads it).
-    let Some(value) = dirs else { return Ok(()) };
-    let dirs: Vec<_> = std::env::split_paths(value)
-        .filter(|d| !d.as_os_str().is_empty())
-        .collect();
-    let what = "directories of PEM CA certificates";
-    let mut certs = 0;
-    for dir in &dirs {
+    let listed: Vec<_> = dirs
+        .map(|value| {
+            std::env::split_paths(value)
+                .filter(|d| !d.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for dir in &listed {
         if let Err(e) = std::fs::read_dir(dir) {
-            let problem = if dirs.len() == 1 {
+            let problem = if listed.len() == 1 {
                 format!("cannot be read ({e})")
             } else {
                 format!("names `{}`, which cannot be read ({e})", dir.display())
             };
-            return Err(refuse("SSL_CERT_DIR", Path::new(value), problem, what));
+            let value = dirs.unwrap_or_default();
+            return Err(refuse("SSL_CERT_DIR", value, problem, DIRECTORIES));
         }
         certs += rustls_native_certs::load_certs_from_paths(None, Some(dir))
             .certs
             .len();
     }
-    if certs == 0 && !dirs.is_empty() {
-        return Err(refuse(
-            "SSL_CERT_DIR",
-            Path::new(value),
-            "holds no PEM certificate".to_owned(),
-            what,
-        ));
+    let problem = "holds no PEM certificate".to_owned();
+    match (file, dirs) {
+        _ if certs > 0 => Ok(()),
+        (Some(file), _) => Err(refuse("SSL_CERT_FILE", file, problem, A_FILE)),
+        (None, Some(value)) if !listed.is_empty() => {
+            Err(refuse("SSL_CERT_DIR", value, problem, DIRECTORIES))
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The CA certificates in the PEM file `NODE_EXTRA_CA_CERTS` names, each checked to be
@@ -825,6 +820,9 @@ mod tests {
             }
         };
         assert_eq!(problem("just text\n"), "holds no PEM certificate");
+        let file = dir.path().join("root.pem");
+        std::fs::write(&file, format!("a comment\n{ROOT}")).expect("write");
+        assert_eq!(extra_roots(&file).map(|roots| roots.len()), Ok(1));
         assert!(
             problem("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n")
                 .starts_with("is not a valid PEM bundle"),
@@ -835,6 +833,20 @@ mod tests {
                 .starts_with("holds a certificate that cannot be a root"),
         );
     }
+
+    /// A self-signed CA certificate, for what parses; never trusted by a client here.
+    const ROOT: &str = "-----BEGIN CERTIFICATE-----
+MIIBnTCCAUOgAwIBAgIUWdC6NjJ+piCESWsWmhlXFJE4OqwwCgYIKoZIzj0EAwIw
+IzEhMB8GA1UEAwwYc3RldmVkb3JlIHVuaXQtdGVzdCByb290MCAXDTI2MTIwNTE3
+NDE0MVoYDzIxMjYxMTExMTc0MTQxWjAjMSEwHwYDVQQDDBhzdGV2ZWRvcmUgdW5p
+dC10ZXN0IHJvb3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQZdUGWxr2QJM2x
+zkxSHRmW2UGBKX1w8E8/lmb1neyamEoN4/FH33an1uCGaY0/PLmwg0nA42st3fx/
+VC0B/wZfo1MwUTAdBgNVHQ4EFgQU3dHDTEpGiXVgunvlsjL+IfoXf4EwHwYDVR0j
+BBgwFoAU3dHDTEpGiXVgunvlsjL+IfoXf4EwDwYDVR0TAQH/BAUwAwEB/zAKBggq
+hkjOPQQDAgNIADBFAiAZLJD+HPIfTEcOUeVyiPVSZusGTPetViM2T1+r8GzXOwIh
+APHb+34OavgcTAQm9zyDrqqQWPWCRGx8rRiX3DgAHzeR
+-----END CERTIFICATE-----
+";
 
     #[test]
     fn ssl_cert_file_and_dir_that_name_nothing_usable_are_refused() {
@@ -868,6 +880,20 @@ mod tests {
                 "SSL_CERT_DIR: names `{}`, which",
                 missing.display()
             ))
+        );
+        // An empty file or directory beside one that holds a certificate is fine.
+        let root = dir.path().join("root.pem");
+        std::fs::write(&root, ROOT).expect("write");
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).expect("mkdir");
+        assert_eq!(
+            check_cert_paths(Some(root.as_os_str()), Some(certs.as_os_str())),
+            Ok(())
+        );
+        std::fs::copy(&root, certs.join("root.pem")).expect("copy");
+        assert_eq!(
+            check_cert_paths(Some(text.as_os_str()), Some(certs.as_os_str())),
+            Ok(())
         );
         // Unset, or empty entries only: the system store, as rustls-native-certs reads it.
         assert_eq!(check_cert_paths(None, None), Ok(()));
