@@ -102,16 +102,260 @@ impl<R: std::fmt::Debug> Retry<R> {
     }
 }
 
-/// An HTTP client builder with stevedore's user agent and connect timeout.
+/// An HTTP client builder with stevedore's user agent and connect timeout. Build it with
+/// [`Http::build`], which adds the CA certificates the environment names ([`trust`]).
+///
+/// Proxies are reqwest's "system" proxy, left on (nothing calls `no_proxy()` or `proxy()`,
+/// which would turn it off): `HTTPS_PROXY`/`https_proxy`, `HTTP_PROXY`/`http_proxy`,
+/// `ALL_PROXY`/`all_proxy` and `NO_PROXY`/`no_proxy` (hyper-util's matcher, curl's rules),
+/// read when the client is built. Trust is reqwest's too: the bundled Mozilla roots
+/// (webpki-roots) and the system store (rustls-native-certs, which reads `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` instead of the system store when either is set), plus [`trust`]'s.
+///
+/// One correction: hyper-util matches `NO_PROXY`'s `*` against host names only, so a URL
+/// whose host is an IP address (`http://127.0.0.1:9000`, a private S3) still went through
+/// the proxy; curl bypasses the proxy for every host, and so does stevedore.
 pub(crate) fn http_client() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(30));
+    log_proxies();
+    // The variable hyper-util reads: the first of the two that is set (and Unicode).
+    let no_proxy = first_named(["NO_PROXY", "no_proxy"]).map(|(_, value)| value);
+    if bypasses_every_host(no_proxy.as_deref()) {
+        builder.no_proxy()
+    } else {
+        builder
+    }
 }
 
-/// A reqwest error with its causes and without its URL.
+/// The first of `names` that is set (and Unicode), with its name: the order hyper-util
+/// reads a proxy variable's two cases in.
+fn first_named<const N: usize>(names: [&'static str; N]) -> Option<(&'static str, String)> {
+    names
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().map(|value| (name, value)))
+}
+
+/// On a debug re-run, says once which proxy each scheme uses and what bypasses it, the
+/// proxies' credentials hidden: a request that went (or did not go) through a proxy is
+/// then explained by the log. A value hyper-util cannot read is ignored by it silently:
+/// said too, without the value (it may hold a password).
+fn log_proxies() {
+    static LOGGED: OnceLock<()> = OnceLock::new();
+    LOGGED.get_or_init(|| {
+        for names in [
+            ["HTTPS_PROXY", "https_proxy"],
+            ["HTTP_PROXY", "http_proxy"],
+            ["ALL_PROXY", "all_proxy"],
+        ] {
+            if let Some((name, value)) = first_named(names) {
+                let shown = shown_proxy(&value);
+                tracing::debug!(variable = name, proxy = shown.as_str(), "proxy");
+            }
+        }
+        if let Some((name, value)) = first_named(["NO_PROXY", "no_proxy"]) {
+            tracing::debug!(variable = name, hosts = value.as_str(), "no proxy");
+        }
+    });
+}
+
+/// A proxy variable's value as the log may show it: its URL (`http://` when it names no
+/// scheme, as hyper-util reads it) with any user and password replaced by `***`.
+fn shown_proxy(value: &str) -> String {
+    let value = value.trim();
+    let with_scheme = if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("http://{value}")
+    };
+    match reqwest::Url::parse(&with_scheme) {
+        Ok(mut url) if url.has_host() => {
+            if !url.username().is_empty() || url.password().is_some() {
+                let _ = url.set_password(None);
+                let _ = url.set_username("***");
+            }
+            url.to_string()
+        }
+        _ => "(not a URL: ignored)".to_owned(),
+    }
+}
+
+/// Whether a `NO_PROXY` value has the entry `*` (entries are comma-separated, blanks
+/// around them ignored), which curl reads as "no proxy for any host".
+fn bypasses_every_host(no_proxy: Option<&str>) -> bool {
+    no_proxy.is_some_and(|list| list.split(',').any(|entry| entry.trim() == "*"))
+}
+
+/// The CA certificates the environment asks stevedore to trust cannot be used. Fatal for
+/// any HTTP destination: the variables are explicit configuration, and a run that needs
+/// them (a TLS-inspecting proxy, a private S3 or GitHub Enterprise host) would otherwise
+/// fail at its first request with an unknown-issuer error that names neither the variable
+/// nor the file. (Node warns and goes on; its warning is easy to miss in a long log.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TrustError {
+    /// `NODE_EXTRA_CA_CERTS` names a file that cannot be read.
+    #[error(
+        "NODE_EXTRA_CA_CERTS names `{path}`, which cannot be read ({reason}); point it at a PEM file of CA certificates, or unset it"
+    )]
+    ExtraUnreadable { path: String, reason: String },
+    /// `NODE_EXTRA_CA_CERTS` names a file with no usable certificate.
+    #[error(
+        "NODE_EXTRA_CA_CERTS names `{path}`, which {problem}; point it at a PEM file of CA certificates (`-----BEGIN CERTIFICATE-----`), or unset it"
+    )]
+    ExtraUnusable { path: String, problem: String },
+    /// `SSL_CERT_FILE` or `SSL_CERT_DIR` names something that cannot be read or holds no
+    /// certificate. They replace the system store when set, so a mistake there would
+    /// silently leave only the bundled roots.
+    #[error(
+        "{var} is `{value}`, which {problem}; it replaces the system's certificate store when set: point it at {what}, or unset it"
+    )]
+    SystemPath {
+        var: &'static str,
+        value: String,
+        problem: String,
+        what: &'static str,
+    },
+}
+
+/// The extra roots `NODE_EXTRA_CA_CERTS` names, after `SSL_CERT_FILE` and `SSL_CERT_DIR`
+/// were checked; read once per process (every client gets the same answer). Read here,
+/// not in `github::env`, because the proxy and `SSL_CERT_*` variables are read by the HTTP
+/// stack itself when a client is built: all of a client's network settings come from the
+/// process environment at the same place.
+pub(crate) fn trust() -> Result<&'static [reqwest::Certificate], TrustError> {
+    static TRUST: OnceLock<Result<Vec<reqwest::Certificate>, TrustError>> = OnceLock::new();
+    TRUST
+        .get_or_init(|| {
+            check_cert_paths(
+                std::env::var_os("SSL_CERT_FILE").as_deref(),
+                std::env::var_os("SSL_CERT_DIR").as_deref(),
+            )?;
+            // Empty is unset, as Node reads it.
+            match std::env::var_os("NODE_EXTRA_CA_CERTS").filter(|v| !v.is_empty()) {
+                Some(path) => extra_roots(Path::new(&path)),
+                None => Ok(Vec::new()),
+            }
+        })
+        .as_ref()
+        .map(Vec::as_slice)
+        .map_err(Clone::clone)
+}
+
+/// Refuses an `SSL_CERT_FILE`, or a directory of `SSL_CERT_DIR` (the platform's path
+/// list), that is set but cannot be read, and the two when together they yield no
+/// certificate: rustls-native-certs records such errors and reqwest drops them, leaving
+/// the client with the bundled roots only, the private CA the variable was set for
+/// silently missing. A directory entry that is not a certificate is fine (rehashed
+/// directories hold CRLs and links), and so is an empty file or directory beside one that
+/// holds the certificates.
+fn check_cert_paths(
+    file: Option<&std::ffi::OsStr>,
+    dirs: Option<&std::ffi::OsStr>,
+) -> Result<(), TrustError> {
+    const A_FILE: &str = "a PEM file of CA certificates";
+    const DIRECTORIES: &str = "directories of PEM CA certificates";
+    let refuse = |var, value: &std::ffi::OsStr, problem: String, what| TrustError::SystemPath {
+        var,
+        value: Path::new(value).display().to_string(),
+        problem,
+        what,
+    };
+    let mut certs = 0;
+    if let Some(file) = file {
+        let loaded = rustls_native_certs::load_certs_from_paths(Some(Path::new(file)), None);
+        if let Some(error) = loaded.errors.first() {
+            // An I/O error's own text names the path again: say only the cause.
+            let reason = match &error.kind {
+                rustls_native_certs::ErrorKind::Io { inner, .. } => inner.to_string(),
+                _ => error_chain(error),
+            };
+            let problem = format!("cannot be read ({reason})");
+            return Err(refuse("SSL_CERT_FILE", file, problem, A_FILE));
+        }
+        certs += loaded.certs.len();
+    }
+    // An empty entry names nothing; a variable of empty entries only is as if unset (as
+    // rustls-native-certs reads it).
+    let listed: Vec<_> = dirs
+        .map(|value| {
+            std::env::split_paths(value)
+                .filter(|d| !d.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for dir in &listed {
+        if let Err(e) = std::fs::read_dir(dir) {
+            let problem = if listed.len() == 1 {
+                format!("cannot be read ({e})")
+            } else {
+                format!("names `{}`, which cannot be read ({e})", dir.display())
+            };
+            let value = dirs.unwrap_or_default();
+            return Err(refuse("SSL_CERT_DIR", value, problem, DIRECTORIES));
+        }
+        certs += rustls_native_certs::load_certs_from_paths(None, Some(dir))
+            .certs
+            .len();
+    }
+    let problem = "holds no PEM certificate".to_owned();
+    match (file, dirs) {
+        _ if certs > 0 => Ok(()),
+        (Some(file), _) => Err(refuse("SSL_CERT_FILE", file, problem, A_FILE)),
+        (None, Some(value)) if !listed.is_empty() => {
+            Err(refuse("SSL_CERT_DIR", value, problem, DIRECTORIES))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The CA certificates in the PEM file `NODE_EXTRA_CA_CERTS` names, each checked to be
+/// usable as a root: trusted beside the bundled and system roots, as Node adds them to
+/// its own.
+fn extra_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, TrustError> {
+    let shown = path.display().to_string();
+    let unusable = |problem: String| TrustError::ExtraUnusable {
+        path: shown.clone(),
+        problem,
+    };
+    let pem = std::fs::read(path).map_err(|e| TrustError::ExtraUnreadable {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| unusable(format!("is not a valid PEM bundle ({})", error_chain(&e))))?;
+    if certs.is_empty() {
+        return Err(unusable("holds no PEM certificate".to_owned()));
+    }
+    // reqwest parses a root only when a client is built: build one with these roots
+    // alone, so a malformed certificate is named here rather than failing every client.
+    certs
+        .iter()
+        .fold(
+            reqwest::Client::builder().tls_built_in_root_certs(false),
+            |builder, cert| builder.add_root_certificate(cert.clone()),
+        )
+        .build()
+        .map_err(|e| {
+            unusable(format!(
+                "holds a certificate that cannot be a root ({})",
+                error_chain(&e)
+            ))
+        })?;
+    Ok(certs)
+}
+
+/// A reqwest error with its causes and without its URL; a certificate the client does
+/// not trust says how to trust a private CA (rustls's own text names only the reason).
 pub(crate) fn describe(e: reqwest::Error) -> String {
-    error_chain(&e.without_url())
+    let text = error_chain(&e.without_url());
+    if text.contains("invalid peer certificate") {
+        format!(
+            "{text} (to trust a private CA, name its PEM file in NODE_EXTRA_CA_CERTS or SSL_CERT_FILE)"
+        )
+    } else {
+        text
+    }
 }
 
 /// An error with its causes (reqwest's own message is only "error sending request"); a
@@ -159,7 +403,12 @@ impl Http {
 
     /// [`Http::new`] from a builder with settings of its own.
     pub(crate) fn build(builder: reqwest::ClientBuilder, idle: Duration) -> Result<Self, String> {
-        let client = builder
+        let roots = trust().map_err(|e| e.to_string())?;
+        let client = roots
+            .iter()
+            .fold(builder, |builder, root| {
+                builder.add_root_certificate(root.clone())
+            })
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Http { client, idle })
@@ -552,6 +801,126 @@ mod tests {
             block_on(policy.run(|n| async move { Err(Verdict::Retry(u64::from(n) * 10)) }));
         assert!(matches!(result, Err(Verdict::Retry(20))));
         assert_eq!(*ASKED.lock().expect("lock"), [(1, 0), (2, 10)]);
+    }
+
+    #[test]
+    fn node_extra_ca_certs_that_cannot_be_used_is_named_with_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing.pem");
+        assert!(matches!(
+            extra_roots(&missing),
+            Err(TrustError::ExtraUnreadable { path, .. }) if path == missing.display().to_string()
+        ));
+        let problem = |text: &str| {
+            let file = dir.path().join("bundle.pem");
+            std::fs::write(&file, text).expect("write");
+            match extra_roots(&file) {
+                Err(TrustError::ExtraUnusable { problem, .. }) => problem,
+                other => panic!("{text:?} gave {other:?}"),
+            }
+        };
+        assert_eq!(problem("just text\n"), "holds no PEM certificate");
+        let file = dir.path().join("root.pem");
+        std::fs::write(&file, format!("a comment\n{ROOT}")).expect("write");
+        assert_eq!(extra_roots(&file).map(|roots| roots.len()), Ok(1));
+        assert!(
+            problem("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n")
+                .starts_with("is not a valid PEM bundle"),
+        );
+        // Base64 of bytes that are no certificate: parsed only as a root.
+        assert!(
+            problem("-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n")
+                .starts_with("holds a certificate that cannot be a root"),
+        );
+    }
+
+    /// A self-signed CA certificate, for what parses; never trusted by a client here.
+    const ROOT: &str = "-----BEGIN CERTIFICATE-----
+MIIBnTCCAUOgAwIBAgIUWdC6NjJ+piCESWsWmhlXFJE4OqwwCgYIKoZIzj0EAwIw
+IzEhMB8GA1UEAwwYc3RldmVkb3JlIHVuaXQtdGVzdCByb290MCAXDTI2MTIwNTE3
+NDE0MVoYDzIxMjYxMTExMTc0MTQxWjAjMSEwHwYDVQQDDBhzdGV2ZWRvcmUgdW5p
+dC10ZXN0IHJvb3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQZdUGWxr2QJM2x
+zkxSHRmW2UGBKX1w8E8/lmb1neyamEoN4/FH33an1uCGaY0/PLmwg0nA42st3fx/
+VC0B/wZfo1MwUTAdBgNVHQ4EFgQU3dHDTEpGiXVgunvlsjL+IfoXf4EwHwYDVR0j
+BBgwFoAU3dHDTEpGiXVgunvlsjL+IfoXf4EwDwYDVR0TAQH/BAUwAwEB/zAKBggq
+hkjOPQQDAgNIADBFAiAZLJD+HPIfTEcOUeVyiPVSZusGTPetViM2T1+r8GzXOwIh
+APHb+34OavgcTAQm9zyDrqqQWPWCRGx8rRiX3DgAHzeR
+-----END CERTIFICATE-----
+";
+
+    #[test]
+    fn ssl_cert_file_and_dir_that_name_nothing_usable_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let var = |e: Result<(), TrustError>| match e {
+            Err(TrustError::SystemPath { var, problem, .. }) => format!("{var}: {problem}"),
+            other => panic!("{other:?}"),
+        };
+        let missing = dir.path().join("missing.pem");
+        assert!(
+            var(check_cert_paths(Some(missing.as_os_str()), None))
+                .starts_with("SSL_CERT_FILE: cannot be read (")
+        );
+        let text = dir.path().join("text.pem");
+        std::fs::write(&text, "no certificate\n").expect("write");
+        assert_eq!(
+            var(check_cert_paths(Some(text.as_os_str()), None)),
+            "SSL_CERT_FILE: holds no PEM certificate"
+        );
+        assert_eq!(
+            var(check_cert_paths(None, Some(dir.path().as_os_str()))),
+            "SSL_CERT_DIR: holds no PEM certificate"
+        );
+        assert!(
+            var(check_cert_paths(None, Some(missing.as_os_str())))
+                .starts_with("SSL_CERT_DIR: cannot be read (")
+        );
+        let two = std::env::join_paths([dir.path(), &missing]).expect("a path list");
+        assert!(
+            var(check_cert_paths(None, Some(&two))).starts_with(&format!(
+                "SSL_CERT_DIR: names `{}`, which",
+                missing.display()
+            ))
+        );
+        // An empty file or directory beside one that holds a certificate is fine.
+        let root = dir.path().join("root.pem");
+        std::fs::write(&root, ROOT).expect("write");
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).expect("mkdir");
+        assert_eq!(
+            check_cert_paths(Some(root.as_os_str()), Some(certs.as_os_str())),
+            Ok(())
+        );
+        std::fs::copy(&root, certs.join("root.pem")).expect("copy");
+        assert_eq!(
+            check_cert_paths(Some(text.as_os_str()), Some(certs.as_os_str())),
+            Ok(())
+        );
+        // Unset, or empty entries only: the system store, as rustls-native-certs reads it.
+        assert_eq!(check_cert_paths(None, None), Ok(()));
+        assert_eq!(
+            check_cert_paths(None, Some(std::ffi::OsStr::new(""))),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_proxy_is_shown_without_its_credentials() {
+        assert_eq!(
+            shown_proxy("http://builder:pa55@proxy.corp:3128"),
+            "http://***@proxy.corp:3128/"
+        );
+        assert_eq!(shown_proxy("proxy.corp:3128"), "http://proxy.corp:3128/");
+        assert_eq!(shown_proxy("user@proxy.corp"), "http://***@proxy.corp/");
+        assert_eq!(shown_proxy("http://"), "(not a URL: ignored)");
+    }
+
+    #[test]
+    fn a_no_proxy_star_entry_bypasses_every_host() {
+        assert!(bypasses_every_host(Some("*")));
+        assert!(bypasses_every_host(Some("example.com, * ,10.0.0.0/8")));
+        assert!(!bypasses_every_host(Some("*.example.com,127.0.0.1")));
+        assert!(!bypasses_every_host(Some("")));
+        assert!(!bypasses_every_host(None));
     }
 
     #[test]

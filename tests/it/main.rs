@@ -46,6 +46,9 @@
 //!   names and documents that must not be overlooked.
 //! - `runner_log`: the parser of workflow commands the topics check logs with
 //!   (`support::commands`), against both of the runner's syntaxes and its fences.
+//! - `proxy`: every destination's requests through a real proxy (`tinyproxy`) unless
+//!   `NO_PROXY` names the host, and TLS servers signed by a test CA (`testca`) trusted only
+//!   through `SSL_CERT_FILE`, `SSL_CERT_DIR` or `NODE_EXTRA_CA_CERTS`.
 //! - `debug_log`: a debug re-run (`RUNNER_DEBUG=1`) logs stage timings and request attempts.
 
 // The suite drives the binary as a Linux or macOS runner does (bash, file modes, signals,
@@ -75,6 +78,7 @@ mod inputs;
 mod install;
 mod matrix;
 mod pack;
+mod proxy;
 mod release;
 mod rest_artifacts;
 mod runner_log;

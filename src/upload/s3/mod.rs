@@ -82,7 +82,8 @@ pub enum S3Error {
         /// The file (relative path).
         path: String,
     },
-    /// The HTTP client could not be built.
+    /// The HTTP client could not be built: in practice a CA variable naming nothing usable
+    /// (`net::TrustError`), which is configuration, as for the other destinations.
     #[error("{0}")]
     Client(String),
 }
@@ -92,12 +93,11 @@ impl S3Error {
     #[must_use]
     pub(crate) fn exit_code(&self) -> ExitCode {
         match self {
-            S3Error::MissingCredentials | S3Error::Endpoint(_) | S3Error::Refused { .. } => {
-                ExitCode::BadInput
-            }
-            S3Error::Failed { .. } | S3Error::Changed { .. } | S3Error::Client(_) => {
-                ExitCode::UploadFailed
-            }
+            S3Error::MissingCredentials
+            | S3Error::Endpoint(_)
+            | S3Error::Refused { .. }
+            | S3Error::Client(_) => ExitCode::BadInput,
+            S3Error::Failed { .. } | S3Error::Changed { .. } => ExitCode::UploadFailed,
         }
     }
 }

@@ -13,8 +13,10 @@
 //! - `install`: the release binaries, the release assets and pinned installer of a
 //!   release commit, and the install step's environment.
 //! - the servers a test talks to: `emulator` (results service and Azurite), `github`
-//!   (REST), `s3server` (s3s-fs), `faultproxy` (network faults), `servers` (a static
-//!   release host, a peer that never answers); and the Node peers below.
+//!   (REST), `s3server` (s3s-fs, plain or behind TLS), `faultproxy` (network faults),
+//!   `servers` (a static release host, a peer that never answers), `tinyproxy` (a real
+//!   forward proxy and its log); and the Node peers below.
+//! - `testca`: a CA of the test's own and a server certificate it signed (`openssl`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,7 +33,9 @@ pub mod pipelines;
 pub mod runner;
 pub mod s3server;
 pub mod servers;
+pub mod testca;
 pub mod text;
+pub mod tinyproxy;
 pub mod tree;
 pub mod zips;
 
@@ -41,6 +45,15 @@ pub use runner::{
     run_download_env, run_download_into,
 };
 pub use tree::{read_artifact_tree, read_tree, snapshot, staging_left, tree, walk};
+
+/// A loopback port free now (bound, read, released), for a server that binds it itself
+/// right after, or for a peer that must refuse connections.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
 
 /// Runs `job` on every item at once, as a matrix's jobs run, and returns what each gave,
 /// in the items' order.

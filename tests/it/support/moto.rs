@@ -5,7 +5,6 @@
 //! signatures; s3s-fs (`s3server`) stays the server for those.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,10 +28,7 @@ pub struct Moto {
 impl Moto {
     /// Starts moto on a free loopback port and creates [`BUCKET`].
     pub fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::support::free_port();
         let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/moto_server");
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])

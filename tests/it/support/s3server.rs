@@ -18,6 +18,7 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::{S3Service, S3ServiceBuilder};
 
+use crate::support::testca::TestCa;
 use crate::support::{Ctx, Run, owned};
 
 /// The access key the server accepts.
@@ -170,6 +171,33 @@ impl Service<Request<Incoming>> for Faulty {
 impl S3Server {
     /// Starts a server with one bucket, [`BUCKET`].
     pub fn start() -> S3Server {
+        Self::start_with(None)
+    }
+
+    /// [`S3Server::start`] behind TLS: its endpoint is `https://127.0.0.1:<port>`, with the
+    /// server certificate `ca` signed (which no system trusts).
+    pub fn start_tls(ca: &TestCa) -> S3Server {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(&ca.cert)
+            .expect("server certificate")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("server certificate");
+        let key = PrivateKeyDer::from_pem_file(&ca.key).expect("server key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate and key");
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+
+    fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> S3Server {
+        let tls_on = tls.is_some();
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("s3");
         std::fs::create_dir_all(root.join(BUCKET)).expect("bucket");
@@ -202,16 +230,26 @@ impl S3Server {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
-                let conn = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
-                    .into_owned();
+                let (http, service, tls) = (http.clone(), service.clone(), tls.clone());
+                // The handshake runs on the connection's task, so a client that fails it
+                // (an unknown issuer) holds up no other.
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(socket), service).await;
+                        }
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(socket).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                    }
                 });
             }
         });
+        let scheme = if tls_on { "https" } else { "http" };
         S3Server {
-            endpoint: format!("http://{addr}"),
+            endpoint: format!("{scheme}://{addr}"),
             root,
             faults,
             seen,
