@@ -280,6 +280,15 @@ async fn upload_all(
     // number as their blocks; reports are kept in plan order.
     let results =
         super::bounded::run(&plan.jobs, plan.concurrency, |job| upload_one(&ctx, job)).await;
+    gather(results, landed)
+}
+
+/// Keeps the artifacts that landed, in plan order, and returns the first failure (either
+/// protocol's uploads end here).
+fn gather(
+    results: Vec<Option<Result<ArtifactReport, ArtifactError>>>,
+    landed: &mut Vec<ArtifactReport>,
+) -> Result<(), ArtifactError> {
     let mut failure = None;
     for result in results.into_iter().flatten() {
         match result {

@@ -121,16 +121,7 @@ pub(super) async fn upload_all(
         upload_one(plan, pipelines, reporter, job)
     })
     .await;
-    let mut failure = None;
-    for result in results.into_iter().flatten() {
-        match result {
-            Ok(report) => landed.push(report),
-            Err(e) => {
-                failure.get_or_insert(e);
-            }
-        }
-    }
-    failure.map_or(Ok(()), Err)
+    super::gather(results, landed)
 }
 
 /// One artifact: create its container, put every file, then finalize it.
