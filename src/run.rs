@@ -104,7 +104,7 @@ fn stages(
     }
 
     let total = selection.files.len() as u64;
-    reporter.stage(&format!("Scanning {} files", units::count(total)));
+    reporter.stage(&format!("Scanning {}", units::plural(total, "file")));
     let manifest = reached
         .manifest
         .insert(scan_stage(selection, config, reporter)?);

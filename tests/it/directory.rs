@@ -228,7 +228,7 @@ fn overwrite_replaces_what_stevedore_wrote_and_keeps_what_it_did_not() {
       a.txt
     ::[TOKEN]::
     ::endgroup::
-    ::group::Scanning 1 files
+    ::group::Scanning 1 file
     hashed 1 files, 4 B in [TIME] ([RATE])
     ::endgroup::
     ::group::Checking policies
