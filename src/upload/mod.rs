@@ -393,7 +393,7 @@ fn ship(
             let (landed, error) = release::upload(&plan, runtime, reporter);
             let error = error.map(UploadError::from);
             let location = landed.url.clone().unwrap_or_default();
-            let done = shipped(landed.assets.len(), 0, location, &error);
+            let done = shipped(landed.assets.len(), landed.bytes, location, &error);
             (DestinationReport::Release(done, landed), error)
         }
     }

@@ -142,7 +142,7 @@ fn a_new_release_is_created_as_a_draft_and_published_after_every_asset() {
 
     | Destination | Result | Files | Size | Time |
     |---|---|---:|---:|---:|
-    | `release` | ✅ `[GITHUB]/octo/[REPO]/releases/tag/v1.0.0` | 2 + `SHA256SUMS` | 0 B | [TIME] |
+    | `release` | ✅ `[GITHUB]/octo/[REPO]/releases/tag/v1.0.0` | 2 + `SHA256SUMS` | 293.1 KiB | [TIME] |
 
     ### Release [`v1.0.0`]([GITHUB]/octo/[REPO]/releases/tag/v1.0.0): published
 

@@ -142,6 +142,8 @@ pub struct ReleaseReport {
     pub waiting: Vec<String>,
     /// With `expect-assets`: every asset the release holds, by name, as last listed.
     pub present: Vec<String>,
+    /// Bytes this run uploaded (assets already there from an earlier run count nothing).
+    pub bytes: u64,
 }
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
@@ -306,6 +308,9 @@ async fn upload_all<'p>(
     let mut staged = Vec::new();
     let mut fresh = Vec::new();
     for ((asset, upload), result) in uploads.iter().zip(results) {
+        if let Some(Ok(landed)) = &result {
+            report.bytes += landed.size;
+        }
         match result {
             Some(Ok(landed)) if upload.name != asset.name => staged.push((*asset, landed)),
             Some(Ok(landed)) => fresh.push((*asset, landed)),
