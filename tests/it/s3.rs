@@ -111,7 +111,7 @@ fn a_wrong_secret_is_refused_and_named() {
     // The service's refusal, and the variable to look at.
     insta::assert_snapshot!(
         redact_known(&annotations(&run.stdout), &[(&server.endpoint, "[S3]")]),
-        @"::error title=stevedore::S3 refused the request for `x/a.txt`: 403 SignatureDoesNotMatch: ; check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (and `s3-region`) (0 object(s) uploaded before)"
+        @"::error title=stevedore::S3 refused the request for `x/a.txt`: 403 SignatureDoesNotMatch; check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (and `s3-region`) (0 object(s) uploaded before)"
     );
     assert_never_printed(&run, &[wrong]);
     assert!(server.objects().is_empty(), "{:?}", server.objects());

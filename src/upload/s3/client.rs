@@ -47,7 +47,7 @@ pub(crate) struct Reply {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RequestError {
     /// S3 answered with an error that retrying does not fix.
-    #[error("{status} {code}: {message}")]
+    #[error("{status} {code}{}", if message.is_empty() { String::new() } else { format!(": {message}") })]
     Refused {
         /// HTTP status.
         status: u16,
