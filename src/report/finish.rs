@@ -145,8 +145,8 @@ fn publish_check_run(
 fn console_summary(log: &LogReporter, outcome: &Outcome<'_>) {
     if let Some(m) = outcome.manifest() {
         log.line(&format!(
-            "stevedore: {} files, {}, {} duplicate(s), {} finding(s), scanned in {}, total {}",
-            units::count(m.records.len() as u64),
+            "stevedore: {}, {}, {} duplicate(s), {} finding(s), scanned in {}, total {}",
+            units::plural(m.records.len() as u64, "file"),
             units::bytes(m.total_bytes),
             units::count(m.duplicate_files() as u64),
             units::count(m.open_findings() as u64),

@@ -79,8 +79,8 @@ pub(crate) fn scan(selection: Selection, options: &ScanOptions<'_>) -> Result<Ma
         scan_files(selection, options, &progress)
     })?;
     options.reporter.event(&Event::info(format!(
-        "hashed {} files, {} in {} ({})",
-        units::count(manifest.records.len() as u64),
+        "hashed {}, {} in {} ({})",
+        units::plural(manifest.records.len() as u64, "file"),
         units::bytes(manifest.total_bytes),
         units::duration(manifest.elapsed),
         units::rate(units::throughput(manifest.total_bytes, manifest.elapsed))

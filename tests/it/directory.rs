@@ -229,7 +229,7 @@ fn overwrite_replaces_what_stevedore_wrote_and_keeps_what_it_did_not() {
     ::[TOKEN]::
     ::endgroup::
     ::group::Scanning 1 file
-    hashed 1 files, 4 B in [TIME] ([RATE])
+    hashed 1 file, 4 B in [TIME] ([RATE])
     ::endgroup::
     ::group::Checking policies
     ::endgroup::
@@ -239,7 +239,7 @@ fn overwrite_replaces_what_stevedore_wrote_and_keeps_what_it_did_not() {
     `[TMP]/ws/out`: kept 2 entr(ies) stevedore did not write (not in the checksums file): `NOTES`, `sub/mine.txt`
     copied 3 files to `[TMP]/ws/out`
     ::endgroup::
-    stevedore: 1 files, 4 B, 0 duplicate(s), 0 finding(s), scanned in [TIME], total [TIME]
+    stevedore: 1 file, 4 B, 0 duplicate(s), 0 finding(s), scanned in [TIME], total [TIME]
     manifest: [TMP]/runner-temp/stevedore-[RUN]/stevedore-manifest.json
     checksums: [TMP]/runner-temp/stevedore-[RUN]/SHA256SUMS
     ./out: done, 3 files -> [TMP]/ws/out
