@@ -242,15 +242,28 @@ pub(crate) fn download(
         });
     }
     let total: u64 = chosen.iter().map(|a| a.size).sum();
+    let size = if total == 0 && chosen.iter().any(|a| a.container.is_some()) {
+        String::new()
+    } else {
+        format!(" ({})", units::bytes(total))
+    };
     reporter.stage(&format!(
-        "Downloading {} ({})",
+        "Downloading {}{size}",
         units::plural(chosen.len() as u64, "artifact"),
-        units::bytes(total)
     ));
     reporter.listing(
         &chosen
             .iter()
             .map(|a| {
+                if a.container.is_some() {
+                    // The v3 protocol lists no digest, and act neither an id nor a size.
+                    let id = if a.id == 0 {
+                        String::new()
+                    } else {
+                        format!("id {}, ", a.id)
+                    };
+                    return format!("{} ({id}v3: files fetched one by one)", a.name);
+                }
                 format!(
                     "{} (id {}, {}, {})",
                     a.name,
