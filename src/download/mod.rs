@@ -251,29 +251,7 @@ pub(crate) fn download(
         "Downloading {}{size}",
         units::plural(chosen.len() as u64, "artifact"),
     ));
-    reporter.listing(
-        &chosen
-            .iter()
-            .map(|a| {
-                if a.container.is_some() {
-                    // The v3 protocol lists no digest, and act neither an id nor a size.
-                    let id = if a.id == 0 {
-                        String::new()
-                    } else {
-                        format!("id {}, ", a.id)
-                    };
-                    return format!("{} ({id}v3: files fetched one by one)", a.name);
-                }
-                format!(
-                    "{} (id {}, {}, {})",
-                    a.name,
-                    a.id,
-                    units::bytes(a.size),
-                    a.digest.as_deref().unwrap_or("no digest listed")
-                )
-            })
-            .collect::<Vec<_>>(),
-    );
+    reporter.listing(&chosen.iter().map(listed_line).collect::<Vec<_>>());
     let staging = Staging::create(&config.path)?;
     let http = Http::new(idle).map_err(DownloadError::Environment)?;
     let progress = Progress::default();
@@ -316,6 +294,26 @@ pub(crate) fn download(
     )?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// One chosen artifact as the log lists it.
+fn listed_line(a: &Listed) -> String {
+    if a.container.is_some() {
+        // The v3 protocol lists no digest, and act neither an id nor a size.
+        let id = if a.id == 0 {
+            String::new()
+        } else {
+            format!("id {}, ", a.id)
+        };
+        return format!("{} ({id}v3: files fetched one by one)", a.name);
+    }
+    format!(
+        "{} (id {}, {}, {})",
+        a.name,
+        a.id,
+        units::bytes(a.size),
+        a.digest.as_deref().unwrap_or("no digest listed")
+    )
 }
 
 /// Merges the parts (`merge-multiple`), then moves the verified tree into `path`.
