@@ -80,7 +80,13 @@ fn workspace_relative(root: Option<&Path>, rel: &str, workspace: Option<&Path>) 
     };
     let full = root.join(rel);
     match workspace.and_then(|w| full.strip_prefix(w).ok()) {
-        Some(inside) => inside.to_string_lossy().into_owned(),
+        // Joined with `/` on every platform: GitHub links `file=` to the repository's
+        // path (a Windows build gave `dist\dup/one`, the native root then the tree's name).
+        Some(inside) => inside
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
         None => full.to_string_lossy().into_owned(),
     }
 }
