@@ -46,11 +46,16 @@
 //!   names and documents that must not be overlooked.
 //! - `runner_log`: the parser of workflow commands the topics check logs with
 //!   (`support::commands`), against both of the runner's syntaxes and its fences.
+//! - `windows`: the `x86_64-pc-windows-gnu` release `.exe` run under wine 10 (a Debian
+//!   trixie chroot, `scripts/wine-chroot`) with a Windows runner's `D:\...` paths, and the
+//!   same bodies run natively: selection, documents, directory, S3, artifact round trips,
+//!   `download`'s Windows name rules, `verify`, exit codes (`support::wine`).
 //! - `debug_log`: a debug re-run (`RUNNER_DEBUG=1`) logs stage timings and request attempts.
 
-// The suite drives the binary as a Linux or macOS runner does (bash, file modes, signals,
-// act): on Windows it compiles to nothing, and what is checked there is the library's
-// clippy and a link of the binary (scripts/test, README).
+// The suite runs on a Linux (or macOS) host and drives the binary as a runner does (bash,
+// file modes, signals, act); the Windows build is driven from here too, under wine
+// (`windows`). Compiled for Windows it is nothing: there scripts/test checks the library's
+// clippy and links the binary.
 #![cfg(unix)]
 // Helpers are shared between the modules of one test binary; test data generators
 // truncate on purpose.
@@ -84,3 +89,4 @@ mod support;
 mod symlinks;
 mod tcp_faults;
 mod verify;
+mod windows;
