@@ -307,15 +307,19 @@ fn drive(path: &str) -> Option<&str> {
 /// root-relative form (`/a`) absolute on the working directory's drive, as Windows does;
 /// refuses a drive-relative one (`D:a`: relative to a per-drive directory no runner sets).
 fn windows_absolute(pattern: &str, cwd: &str) -> Result<String, String> {
-    match drive(pattern) {
-        Some(d) if !pattern[2..].starts_with('/') => Err(format!(
+    if let Some(d) = drive(pattern)
+        && !pattern[2..].starts_with('/')
+    {
+        return Err(format!(
             "`{pattern}`: a drive-relative path; write `{d}/{}` or a path relative to the workspace",
             &pattern[2..]
-        )),
-        Some(_) => Ok(pattern.to_owned()),
-        None if pattern.starts_with('/') => Ok(format!("{}{pattern}", drive(cwd).unwrap_or(""))),
-        None => Ok(pattern.to_owned()),
+        ));
     }
+    Ok(if drive(pattern).is_none() && pattern.starts_with('/') {
+        format!("{}{pattern}", drive(cwd).unwrap_or(""))
+    } else {
+        pattern.to_owned()
+    })
 }
 
 /// [`fixup_pattern`] on `/`-separated text. An absolute pattern starts with `/`, or on

@@ -301,7 +301,11 @@ fn an_artifact_comes_back_byte_for_byte_through_either_build(exe: Exe) {
             sums,
             fs::read(exe.host(&up.outputs["checksums"])).expect("checksums")
         );
-        assert!(got == read_tree(&ctx.ws.join("dist")), "{dest:?} differs");
+        assert!(
+            got == read_tree(&ctx.ws.join("dist")),
+            "{} differs",
+            dest.display()
+        );
         assert_eq!(run.outputs["download-path"], reader.name(&dest));
     }
 }

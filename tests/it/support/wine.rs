@@ -69,9 +69,6 @@ fn root() -> &'static Path {
 }
 
 impl Exe {
-    /// Both builds, the Linux one first.
-    pub const BOTH: [Exe; 2] = [Exe::Linux, Exe::Windows];
-
     /// A fresh runner context where this build sees it.
     pub fn ctx(self) -> Ctx {
         match self {
