@@ -87,7 +87,13 @@ fn workspace_relative(root: Option<&Path>, rel: &str, workspace: Option<&Path>) 
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/"),
-        None => full.to_string_lossy().into_owned(),
+        // Outside it, the whole path as the platform spells it: components rejoined, so a
+        // Windows root and a tree's `/` names do not mix (`D:\a\_temp\build\bin/x`).
+        None => full
+            .components()
+            .collect::<std::path::PathBuf>()
+            .to_string_lossy()
+            .into_owned(),
     }
 }
 

@@ -37,6 +37,7 @@ on_both!(
     case_collisions_are_named_and_reach_s3_but_a_windows_directory_refuses_them,
     an_artifact_comes_back_byte_for_byte_through_either_build,
     download_refuses_names_windows_cannot_hold_naming_the_entry,
+    download_refuses_a_case_pair_where_the_destination_folds_case,
     verify_reads_the_documents_and_names_a_changed_file,
     exit_codes_are_the_documented_ones,
     runner_paths_in_inputs_select_and_receive,
@@ -69,6 +70,27 @@ fn portable_tree(ctx: &Ctx) {
     ctx.file("dist/app.bin", random_bytes(300_000, 2));
 }
 
+/// Every Windows path in `log` (from a drive, `X:\`, to the closing backtick or the line's
+/// end) is spelled with `\` only: the Windows build wrote `D:\a\ws/dist` and
+/// `...\partial\case/Readme.md`, the native root joined with a tree's `/` names. Nothing to
+/// check in the Linux build's log.
+fn assert_native_paths(exe: Exe, log: &str) {
+    if exe == Exe::Linux {
+        return;
+    }
+    for line in log.lines() {
+        let mut rest = line;
+        while let Some(i) = rest.find(":\\") {
+            let path = rest[i.saturating_sub(1)..]
+                .split('`')
+                .next()
+                .unwrap_or_default();
+            assert!(!path.contains('/'), "a mixed separator in `{path}`:\n{log}");
+            rest = &rest[i + 2..];
+        }
+    }
+}
+
 /// Lines of `log` that are workflow commands: `::warning ...` and `::error ...`.
 fn annotations(log: &str) -> Vec<&str> {
     log.lines()
@@ -81,6 +103,7 @@ fn a_hostile_tree_ships_to_a_directory_byte_for_byte(exe: Exe) {
     let long = hostile_tree(&ctx);
     let run = exe.action(&ctx, &[("path", "dist"), ("destination", "./out")], &[]);
     assert_eq!(run.code, 0, "{}", run.log());
+    assert_native_paths(exe, &run.log());
 
     let out = ctx.ws.join("out");
     let mut copied = read_tree(&out);
@@ -152,6 +175,7 @@ fn ship_both_ways(exe: Exe) -> (Shipped, String) {
         &credentials(),
     );
     assert_eq!(run.code, 0, "{}", run.log());
+    assert_native_paths(exe, &run.log());
     let mut outputs = run.outputs.clone();
     let checksums = fs::read(exe.host(&outputs.remove("checksums").expect("checksums")))
         .expect("checksums file");
@@ -252,13 +276,20 @@ fn case_collisions_are_named_and_reach_s3_but_a_windows_directory_refuses_them(e
             assert_eq!(run.code, 0, "{}", run.log());
             assert_eq!(read_tree(&ctx.ws.join("out/case")).len(), 2);
         }
-        // Windows opens `Readme.md` when asked to create `README.md` beside it: the copy
+        // Windows finds `Readme.md` when asked to create `README.md` beside it: the copy
         // stops (exit 4) naming the file, rather than let one overwrite the other, and
         // leaves no `out` behind.
         Exe::Windows => {
             assert_eq!(run.code, 4, "{}", run.log());
+            assert_native_paths(exe, &run.log());
+            // The copies run in parallel: either of the pair may be the second.
             assert!(
-                run.stdout.contains(r"case\Readme.md`: File exists"),
+                [
+                    r"case\Readme.md`: File exists",
+                    r"case\README.md`: File exists"
+                ]
+                .iter()
+                .any(|m| run.stdout.contains(m)),
                 "{}",
                 run.stdout
             );
@@ -292,6 +323,7 @@ fn an_artifact_comes_back_byte_for_byte_through_either_build(exe: Exe) {
             &env,
         );
         assert_eq!(run.code, 0, "{}", run.log());
+        assert_native_paths(reader, &run.log());
         let mut got = read_tree(&dest);
         // The artifact carries the documents beside the tree.
         let sums = got.remove("SHA256SUMS").expect("checksums in the artifact");
@@ -342,6 +374,7 @@ fn download_refuses_names_windows_cannot_hold_naming_the_entry(exe: Exe) {
             // alternate stream, or lose its ending: refused before anything is written.
             Exe::Windows => {
                 assert_eq!(run.code, 4, "{bad}: {}", run.log());
+                assert_native_paths(exe, &run.log());
                 assert!(
                     run.stdout.contains(&format!("refused entry `{bad}`"))
                         && run.stdout.contains("is not a file name Windows can hold"),
@@ -350,6 +383,43 @@ fn download_refuses_names_windows_cannot_hold_naming_the_entry(exe: Exe) {
                 );
                 assert!(!dest.join("good.txt").exists(), "{bad}: nothing written");
             }
+        }
+    }
+}
+
+fn download_refuses_a_case_pair_where_the_destination_folds_case(exe: Exe) {
+    let ctx = exe.ctx();
+    let job = emulator().job();
+    let zip = build(&[
+        Raw::file("docs/a.txt", b"lower\n", 0o644),
+        Raw::file("docs/A.txt", b"upper\n", 0o644),
+    ]);
+    ship_zip(&ctx, &job, "pair.zip", &zip);
+    let dest = ctx.temp.join("got");
+    let run = exe.download(
+        &ctx,
+        &[("name", "pair.zip"), ("path", &exe.name(&dest))],
+        &emulator().env(&job),
+    );
+    match exe {
+        Exe::Linux => {
+            assert_eq!(run.code, 0, "{}", run.log());
+            assert_eq!(fs::read(dest.join("docs/A.txt")).expect("A"), b"upper\n");
+            assert_eq!(fs::read(dest.join("docs/a.txt")).expect("a"), b"lower\n");
+        }
+        // The `.exe` probes `path` and finds it folds case (wine does, as NTFS does): one
+        // entry would overwrite the other, so the download stops before writing either.
+        Exe::Windows => {
+            assert_eq!(run.code, 4, "{}", run.log());
+            assert_native_paths(exe, &run.log());
+            assert!(
+                run.stdout.contains(
+                    "refused entry `docs/A.txt`: it collides with `docs/a.txt` on a case-insensitive file system"
+                ),
+                "{}",
+                run.stdout
+            );
+            assert!(!dest.exists(), "{}", run.log());
         }
     }
 }
@@ -376,6 +446,7 @@ fn verify_reads_the_documents_and_names_a_changed_file(exe: Exe) {
     fs::remove_file(ctx.ws.join("out/empty")).expect("rm");
     let run = exe.cli(&ctx, &["verify", "out"]);
     assert_eq!(run.code, 3, "{}", run.log());
+    assert_native_paths(exe, &run.log());
     assert!(
         run.stdout.contains("changed: sub dir/café (1).txt")
             && run.stdout.contains("missing: empty")
@@ -466,6 +537,7 @@ fn runner_paths_in_inputs_select_and_receive(exe: Exe) {
     let build = ctx.temp.join("build");
     fs::create_dir_all(build.join("bin")).expect("mkdir");
     fs::write(build.join("bin/tool.exe"), random_bytes(70_000, 9)).expect("write");
+    fs::write(build.join("bin/copy.exe"), random_bytes(70_000, 9)).expect("write");
     fs::write(build.join("notes.txt"), "notes\n").expect("write");
     let path = format!("{}/**/*.exe", exe.name(&build));
     let out = ctx.temp.join("published");
@@ -475,12 +547,24 @@ fn runner_paths_in_inputs_select_and_receive(exe: Exe) {
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.log());
-    assert_eq!(run.outputs["files"], "1");
+    assert_eq!(run.outputs["files"], "2");
     let mut copied = read_tree(&out);
     copied.remove("SHA256SUMS");
     copied.remove("stevedore-manifest.json");
-    assert_eq!(copied.keys().collect::<Vec<_>>(), ["bin/tool.exe"]);
+    assert_eq!(
+        copied.keys().collect::<Vec<_>>(),
+        ["bin/copy.exe", "bin/tool.exe"]
+    );
     assert_eq!(copied["bin/tool.exe"], random_bytes(70_000, 9));
+    // Outside the workspace an annotation names the whole path, the platform's way (`:` is
+    // escaped in a property); the Windows build wrote `D:\...\build\bin/copy.exe`.
+    let file = exe.name(&build.join("bin/copy.exe")).replace(':', "%3A");
+    assert!(
+        run.stdout
+            .contains(&format!("::warning title=Duplicate files,file={file}::")),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout
             .contains(&format!("uploaded from `{}`", exe.name(&build))),
