@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use crate::support::commands::{assert_only_intended_commands, processed};
@@ -161,6 +162,8 @@ struct Shipped {
 fn ship_both_ways(exe: Exe) -> (Shipped, String) {
     let ctx = exe.ctx();
     portable_tree(&ctx);
+    let tool = ctx.file("dist/bin/run.sh", "#!/bin/sh\necho hi\n");
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).expect("chmod");
     let server = S3Server::start();
     let destination = format!("./out\ns3://{BUCKET}/ship");
     let run = exe.action(
@@ -227,10 +230,26 @@ fn the_windows_build_writes_what_the_linux_build_writes() {
         String::from_utf8_lossy(&linux.checksums),
         String::from_utf8_lossy(&windows.checksums)
     );
-    // Equal but for the root taken out above, and the modes: Windows has none to read,
-    // so every file is recorded as the default 0644 where Linux read 0644 too (the
-    // fixture sets no other mode: a 0755 file is where the two would differ).
-    assert_eq!(windows.manifest, linux.manifest, "{log}");
+    // Equal but for the root taken out above and one mode: Windows has no execute bit to
+    // read, so the 0755 script is recorded as 0644 (a writable file's mode there); every
+    // other file is 0644 on both.
+    let mode_of = |manifest: &serde_json::Value| {
+        manifest["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .find(|f| f["path"] == "bin/run.sh")
+            .map(|f| f["mode"].clone())
+    };
+    assert_eq!(mode_of(&linux.manifest), Some("0755".into()));
+    assert_eq!(mode_of(&windows.manifest), Some("0644".into()));
+    let mut windows_manifest = windows.manifest.clone();
+    for file in windows_manifest["files"].as_array_mut().expect("files") {
+        if file["path"] == "bin/run.sh" {
+            file["mode"] = "0755".into();
+        }
+    }
+    assert_eq!(windows_manifest, linux.manifest, "{log}");
     assert_eq!(windows.outputs, linux.outputs);
     assert_eq!(windows.annotations, linux.annotations);
     assert!(
