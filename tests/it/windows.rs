@@ -359,6 +359,27 @@ fn an_artifact_comes_back_byte_for_byte_through_either_build(exe: Exe) {
         );
         assert_eq!(run.outputs["download-path"], reader.name(&dest));
     }
+    // A relative `path` is the workspace's, `~` the home directory's, and `download-path`
+    // spells the result the platform's way whatever separator was typed. The home is
+    // `HOME` on Linux; on Windows `USERPROFILE` (wine hides `HOME`, a Unix variable, from
+    // Windows programs and sets `USERPROFILE` to its prefix's `C:\users\root`, as a
+    // Windows runner's is `C:\Users\runneradmin`).
+    let home = match exe {
+        Exe::Linux => ctx.home.join("dl"),
+        Exe::Windows => exe.host(r"C:\users\root\dl"),
+    };
+    // Not a test's own directory under wine: cleared from an earlier run.
+    let _ = fs::remove_dir_all(&home);
+    for (typed, lands) in [("got/nested", ctx.ws.join("got/nested")), ("~/dl", home)] {
+        let run = exe.download(&ctx, &[("name", "build"), ("path", typed)], &env);
+        assert_eq!(run.code, 0, "{}", run.log());
+        assert_native_paths(exe, &run.log());
+        assert_eq!(exe.host(&run.outputs["download-path"]), lands);
+        assert_eq!(
+            fs::read(lands.join("app.bin")).expect("downloaded"),
+            random_bytes(300_000, 2)
+        );
+    }
 }
 
 fn download_refuses_names_windows_cannot_hold_naming_the_entry(exe: Exe) {

@@ -103,7 +103,8 @@ impl Exe {
     }
 
     /// A path this build wrote (an output, a message), back on the host: [`Exe::name`]'s
-    /// inverse, accepting either separator after a drive letter.
+    /// inverse, accepting either separator after a drive letter; `C:` is the prefix's
+    /// `drive_c` (the user profile is there).
     pub fn host(self, name: &str) -> PathBuf {
         match self {
             Exe::Linux => PathBuf::from(name),
@@ -118,8 +119,10 @@ impl Exe {
                     root.join("w").join(rel)
                 } else if let Some(rel) = rest("Z:") {
                     root.join(rel)
+                } else if let Some(rel) = rest("C:") {
+                    root.join("wine/drive_c").join(rel)
                 } else {
-                    panic!("{name:?} is not a path under D: or Z:")
+                    panic!("{name:?} is not a path under C:, D: or Z:")
                 }
             }
         }
