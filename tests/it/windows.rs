@@ -382,6 +382,20 @@ fn an_artifact_comes_back_byte_for_byte_through_either_build(exe: Exe) {
     }
 }
 
+/// A zip of `entries` shipped as a raw artifact of a fresh job, then downloaded by `exe`
+/// into `RUNNER_TEMP/got`: the run and that path.
+fn download_zip(exe: Exe, ctx: &Ctx, entries: &[Raw]) -> (Run, std::path::PathBuf) {
+    let job = emulator().job();
+    ship_zip(ctx, &job, "entries.zip", &build(entries));
+    let dest = ctx.temp.join("got");
+    let run = exe.download(
+        ctx,
+        &[("name", "entries.zip"), ("path", &exe.name(&dest))],
+        &emulator().env(&job),
+    );
+    (run, dest)
+}
+
 fn download_refuses_names_windows_cannot_hold_naming_the_entry(exe: Exe) {
     for bad in [
         "CON",
@@ -392,17 +406,13 @@ fn download_refuses_names_windows_cannot_hold_naming_the_entry(exe: Exe) {
         "trailing ",
     ] {
         let ctx = exe.ctx();
-        let job = emulator().job();
-        let zip = build(&[
-            Raw::file("good.txt", b"good\n", 0o644),
-            Raw::file(bad, b"bad\n", 0o644),
-        ]);
-        ship_zip(&ctx, &job, "names.zip", &zip);
-        let dest = ctx.temp.join("got");
-        let run = exe.download(
+        let (run, dest) = download_zip(
+            exe,
             &ctx,
-            &[("name", "names.zip"), ("path", &exe.name(&dest))],
-            &emulator().env(&job),
+            &[
+                Raw::file("good.txt", b"good\n", 0o644),
+                Raw::file(bad, b"bad\n", 0o644),
+            ],
         );
         match exe {
             // Legal names on Linux: the entry arrives as written.
@@ -429,17 +439,13 @@ fn download_refuses_names_windows_cannot_hold_naming_the_entry(exe: Exe) {
 
 fn download_refuses_a_case_pair_where_the_destination_folds_case(exe: Exe) {
     let ctx = exe.ctx();
-    let job = emulator().job();
-    let zip = build(&[
-        Raw::file("docs/a.txt", b"lower\n", 0o644),
-        Raw::file("docs/A.txt", b"upper\n", 0o644),
-    ]);
-    ship_zip(&ctx, &job, "pair.zip", &zip);
-    let dest = ctx.temp.join("got");
-    let run = exe.download(
+    let (run, dest) = download_zip(
+        exe,
         &ctx,
-        &[("name", "pair.zip"), ("path", &exe.name(&dest))],
-        &emulator().env(&job),
+        &[
+            Raw::file("docs/a.txt", b"lower\n", 0o644),
+            Raw::file("docs/A.txt", b"upper\n", 0o644),
+        ],
     );
     match exe {
         Exe::Linux => {
