@@ -80,8 +80,20 @@ fn workspace_relative(root: Option<&Path>, rel: &str, workspace: Option<&Path>) 
     };
     let full = root.join(rel);
     match workspace.and_then(|w| full.strip_prefix(w).ok()) {
-        Some(inside) => inside.to_string_lossy().into_owned(),
-        None => full.to_string_lossy().into_owned(),
+        // Joined with `/` on every platform: GitHub links `file=` to the repository's
+        // path (a Windows build gave `dist\dup/one`, the native root then the tree's name).
+        Some(inside) => inside
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        // Outside it, the whole path as the platform spells it: components rejoined, so a
+        // Windows root and a tree's `/` names do not mix (`D:\a\_temp\build\bin/x`).
+        None => full
+            .components()
+            .collect::<std::path::PathBuf>()
+            .to_string_lossy()
+            .into_owned(),
     }
 }
 

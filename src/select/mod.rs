@@ -190,7 +190,7 @@ pub(crate) fn select_links(
         all.extend(p.implicit_descendants());
     }
     for sp in &search_paths {
-        reporter.event(&Event::debug(format!("search path `{sp}`")));
+        reporter.event(&Event::debug(format!("search path `{}`", native(sp))));
     }
     // The implicit `<pattern>/**` companions keep their pattern's literal prefix, so the
     // search paths of `all` are those of `patterns`: computed once, used for both the walk
@@ -257,8 +257,11 @@ pub(crate) fn select_links(
     }
     report_case_collisions(&files, reporter);
     let selection = Selection {
-        root: PathBuf::from(root),
-        search_paths: search_paths.into_iter().map(PathBuf::from).collect(),
+        root: PathBuf::from(native(&root).as_ref()),
+        search_paths: search_paths
+            .iter()
+            .map(|p| PathBuf::from(native(p).as_ref()))
+            .collect(),
         files,
         unmatched,
     };
@@ -366,6 +369,17 @@ fn report_case_collisions(files: &[SelectedFile], reporter: &dyn Reporter) {
     }
 }
 
+/// A path as this module holds it (`/`-separated, `D:/a/dist` on Windows: see
+/// [`pattern::to_slashes`]) in the platform's own spelling, for what people read (the log,
+/// the summary, the manifest's `root`): `D:\a\dist` on Windows, not `D:\a/dist`.
+pub(crate) fn native(path: &str) -> std::borrow::Cow<'_, str> {
+    if cfg!(windows) {
+        path.replace('/', "\\").into()
+    } else {
+        path.into()
+    }
+}
+
 /// upload-artifact's root directory: the common ancestor of several search paths; the
 /// parent of a single literal file; else the one search path.
 fn root_directory(search_paths: &[String], files: &[String]) -> Option<String> {
@@ -379,13 +393,14 @@ fn root_directory(search_paths: &[String], files: &[String]) -> Option<String> {
             let common = (0..shortest)
                 .take_while(|&i| split.iter().all(|s| s[i] == split[0][i]))
                 .count();
-            let joined = split[0][..common]
-                .iter()
-                .filter(|s| !s.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join("/");
-            Some(format!("/{joined}"))
+            // `/w/a` and `/x` share `[""]`, the root; on Windows `D:/a/x` and `D:/a/y`
+            // share `D:/a` (no leading `/`).
+            let joined = split[0][..common].join("/");
+            Some(if joined.is_empty() {
+                "/".to_owned()
+            } else {
+                joined
+            })
         }
     }
 }
@@ -492,6 +507,11 @@ mod tests {
             Some("/w/a".into())
         );
         assert_eq!(root_directory(&s(&["/w/a", "/x"]), &[]), Some("/".into()));
+        // Windows search paths start with their drive, not `/`.
+        assert_eq!(
+            root_directory(&s(&["D:/a/x", "D:/a/y/z"]), &[]),
+            Some("D:/a".into())
+        );
         assert_eq!(
             root_directory(&s(&["/w/f.txt"]), &s(&["/w/f.txt"])),
             Some("/w".into())

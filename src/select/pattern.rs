@@ -265,6 +265,71 @@ impl<'a> ItemPath<'a> {
 
 /// `Pattern.fixupPattern`: validates and makes the pattern absolute.
 fn fixup_pattern(pattern: &str, cwd: &Path, home: Option<&Path>) -> Result<String, String> {
+    let home = home.map(Path::to_string_lossy);
+    fixup_on(
+        pattern,
+        &cwd.to_string_lossy(),
+        home.as_deref(),
+        cfg!(windows),
+    )
+}
+
+/// [`fixup_pattern`] for Windows (`windows`) or a Unix, whatever this build's platform, so
+/// the unit tests hold both. On Windows the paths are first put in the form the matching
+/// takes ([`to_slashes`], [`windows_absolute`]).
+fn fixup_on(pattern: &str, cwd: &str, home: Option<&str>, windows: bool) -> Result<String, String> {
+    if windows {
+        let cwd = to_slashes(cwd);
+        let home = home.map(to_slashes);
+        let pattern = windows_absolute(&to_slashes(pattern), &cwd)?;
+        fixup_slashed(&pattern, &cwd, home.as_deref(), true)
+    } else {
+        fixup_slashed(pattern, cwd, home, false)
+    }
+}
+
+/// A Windows path or pattern in the form this module matches: `\` is a separator there
+/// (`@actions/glob` on Windows; wildcards are escaped with `[*]`, never `\`), so every one
+/// becomes `/`: `D:\a\_temp/dist` (a `${{ runner.temp }}/dist` input) is `D:/a/_temp/dist`.
+/// The standard library opens such paths as they are, so the walk and the scan need no
+/// other form; [`super::native`] spells them back for messages.
+pub(crate) fn to_slashes(path: &str) -> String {
+    path.replace('\\', "/")
+}
+
+/// A drive-letter prefix, `D:`.
+fn drive(path: &str) -> Option<&str> {
+    let bytes = path.as_bytes();
+    (bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':').then(|| &path[..2])
+}
+
+/// On Windows, where an absolute path starts with a drive (`D:/a`), makes the
+/// root-relative form (`/a`) absolute on the working directory's drive, as Windows does;
+/// refuses a drive-relative one (`D:a`: relative to a per-drive directory no runner sets).
+fn windows_absolute(pattern: &str, cwd: &str) -> Result<String, String> {
+    if let Some(d) = drive(pattern)
+        && !pattern[2..].starts_with('/')
+    {
+        return Err(format!(
+            "`{pattern}`: a drive-relative path; write `{d}/{}` or a path relative to the workspace",
+            &pattern[2..]
+        ));
+    }
+    Ok(if drive(pattern).is_none() && pattern.starts_with('/') {
+        format!("{}{pattern}", drive(cwd).unwrap_or(""))
+    } else {
+        pattern.to_owned()
+    })
+}
+
+/// [`fixup_pattern`] on `/`-separated text. An absolute pattern starts with `/`, or on
+/// Windows with a drive (`D:/`).
+fn fixup_slashed(
+    pattern: &str,
+    cwd: &str,
+    home: Option<&str>,
+    windows: bool,
+) -> Result<String, String> {
     if pattern.is_empty() {
         return Err("a pattern is empty (a line with only `!`)".to_owned());
     }
@@ -279,20 +344,22 @@ fn fixup_pattern(pattern: &str, cwd: &Path, home: Option<&Path>) -> Result<Strin
         ));
     }
     let pattern = normalize_separators(pattern);
-    let cwd = glob_escape(&cwd.to_string_lossy());
+    let absolute = |p: &str| {
+        p.starts_with('/') || (windows && drive(p).is_some_and(|_| p[2..].starts_with('/')))
+    };
+    let cwd = glob_escape(cwd);
     let fixed = if pattern == "." || pattern.starts_with("./") {
         format!("{cwd}{}", &pattern[1..])
     } else if pattern == "~" || pattern.starts_with("~/") {
         let home =
             home.ok_or_else(|| format!("`{pattern}`: cannot expand `~`: HOME is not set"))?;
-        if !home.is_absolute() {
+        if !absolute(home) {
             return Err(format!(
-                "`{pattern}`: HOME must be an absolute path, got `{}`",
-                home.display()
+                "`{pattern}`: HOME must be an absolute path, got `{home}`"
             ));
         }
-        format!("{}{}", glob_escape(&home.to_string_lossy()), &pattern[1..])
-    } else if pattern.starts_with('/') {
+        format!("{}{}", glob_escape(home), &pattern[1..])
+    } else if absolute(&pattern) {
         pattern
     } else if cwd.ends_with('/') {
         format!("{cwd}{pattern}")
@@ -429,6 +496,38 @@ mod tests {
 
     fn pat(p: &str) -> Pattern {
         Pattern::parse(p, Path::new("/w"), Some(Path::new("/home/u"))).expect("valid pattern")
+    }
+
+    #[test]
+    fn windows_paths_take_either_slash_and_a_drive_makes_them_absolute() {
+        let fix = |p: &str| fixup_on(p, r"D:\a\repo", Some(r"C:\Users\u"), true);
+        assert_eq!(fix("dist").as_deref(), Ok("D:/a/repo/dist"));
+        assert_eq!(
+            fix(r"dist\sub\*.txt").as_deref(),
+            Ok("D:/a/repo/dist/sub/*.txt")
+        );
+        // `${{ runner.temp }}/out` on a Windows runner.
+        assert_eq!(fix(r"D:\a\_temp/out").as_deref(), Ok("D:/a/_temp/out"));
+        assert_eq!(fix("E:/x/**").as_deref(), Ok("E:/x/**"));
+        assert_eq!(fix(r"\top").as_deref(), Ok("D:/top"));
+        assert_eq!(fix("~/x").as_deref(), Ok("C:/Users/u/x"));
+        assert_eq!(fix(r".\x").as_deref(), Ok("D:/a/repo/x"));
+        assert!(fix("D:dist").is_err(), "drive-relative");
+        assert!(fix(r"dist\..\x").is_err(), "`..` through a backslash");
+        // The patterns made so select as on Unix: the search path is the literal prefix.
+        let p = Pattern::from_absolute(false, false, &fix(r"D:\a\repo\dist\*.txt").expect("ok"));
+        assert_eq!(p.search_path, "D:/a/repo/dist");
+        assert_eq!(p.match_kind("D:/a/repo/dist/x.txt"), MATCH_ALL);
+        assert_eq!(p.match_kind("D:/a/repo/x.txt"), MATCH_NONE);
+        // On Unix a drive is a name like any other, and `\` part of a name.
+        assert_eq!(
+            fixup_on("D:/x", "/w", None, false).as_deref(),
+            Ok("/w/D:/x")
+        );
+        assert_eq!(
+            fixup_on(r"a\b", "/w", None, false).as_deref(),
+            Ok(r"/w/a\b")
+        );
     }
 
     #[test]

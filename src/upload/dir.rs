@@ -522,7 +522,9 @@ fn safe_relative(rel: &str) -> Option<PathBuf> {
     let path = Path::new(rel);
     path.components()
         .all(|c| matches!(c, Component::Normal(_)))
-        .then(|| path.to_path_buf())
+        // Rebuilt component by component, so a Windows path says `out\sub\f`, not
+        // `out\sub/f`, when an error names it.
+        .then(|| path.components().collect())
 }
 
 /// Copies while hashing what is written; returns size and SHA-256 of the copy.

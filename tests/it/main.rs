@@ -49,11 +49,16 @@
 //! - `proxy`: every destination's requests through a real proxy (`tinyproxy`) unless
 //!   `NO_PROXY` names the host, and TLS servers signed by a test CA (`testca`) trusted only
 //!   through `SSL_CERT_FILE`, `SSL_CERT_DIR` or `NODE_EXTRA_CA_CERTS`.
+//! - `windows`: the `x86_64-pc-windows-gnu` release `.exe` run under wine 10 (a Debian
+//!   trixie chroot, `scripts/wine-chroot`) with a Windows runner's `D:\...` paths, and the
+//!   same bodies run natively: selection, documents, directory, S3, artifact round trips,
+//!   `download`'s Windows name rules, `verify`, exit codes (`support::wine`).
 //! - `debug_log`: a debug re-run (`RUNNER_DEBUG=1`) logs stage timings and request attempts.
 
-// The suite drives the binary as a Linux or macOS runner does (bash, file modes, signals,
-// act): on Windows it compiles to nothing, and what is checked there is the library's
-// clippy and a link of the binary (scripts/test, README).
+// The suite runs on a Linux (or macOS) host and drives the binary as a runner does (bash,
+// file modes, signals, act); the Windows build is driven from here too, under wine
+// (`windows`). Compiled for Windows it is nothing: there scripts/test checks the library's
+// clippy and links the binary.
 #![cfg(unix)]
 // Helpers are shared between the modules of one test binary; test data generators
 // truncate on purpose.
@@ -90,3 +95,4 @@ mod symlinks;
 mod tcp_faults;
 mod v3_review;
 mod verify;
+mod windows;

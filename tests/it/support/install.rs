@@ -60,7 +60,12 @@ pub fn release_binary(target: &str) -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .expect("the binary is in <target dir>/<profile>/");
-    let bin = target_dir.join(target).join("release/stevedore");
+    let name = if target.contains("windows") {
+        "stevedore.exe"
+    } else {
+        "stevedore"
+    };
+    let bin = target_dir.join(target).join("release").join(name);
     let built = fs::metadata(&bin)
         .and_then(|m| m.modified())
         .unwrap_or_else(|e| {

@@ -12,6 +12,8 @@
 //! - `zips`: zips written byte by byte, hostile or honest, and `download::extract` of one.
 //! - `install`: the release binaries, the release assets and pinned installer of a
 //!   release commit, and the install step's environment.
+//! - `wine`: the build under test, natively ([`wine::Exe::Linux`]) or the Windows `.exe`
+//!   under wine in a trixie chroot ([`wine::Exe::Windows`]), and paths as each spells them.
 //! - the servers a test talks to: `emulator` (results service and Azurite), `github`
 //!   (REST), `s3server` (s3s-fs, plain or behind TLS), `faultproxy` (network faults),
 //!   `servers` (a static release host, a peer that never answers), `tinyproxy` (a real
@@ -37,6 +39,7 @@ pub mod testca;
 pub mod text;
 pub mod tinyproxy;
 pub mod tree;
+pub mod wine;
 pub mod zips;
 
 pub use data::{alnum, build_tree, random_bytes};

@@ -74,7 +74,16 @@ pub fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 impl Ctx {
     pub fn new() -> Ctx {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Ctx::in_dir(tempfile::tempdir().expect("tempdir"))
+    }
+
+    /// A context whose files live under `parent` (the wine chroot's `/w`, where the Windows
+    /// binary sees them: `support::wine`).
+    pub fn new_in(parent: &Path) -> Ctx {
+        Ctx::in_dir(tempfile::tempdir_in(parent).expect("tempdir"))
+    }
+
+    fn in_dir(dir: tempfile::TempDir) -> Ctx {
         let root = fs::canonicalize(dir.path()).expect("canonical tempdir");
         let ws = root.join("ws");
         let temp = root.join("runner-temp");
@@ -111,13 +120,25 @@ impl Ctx {
         let mut cmd = Command::new(program);
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("RUNNER_TEMP", &self.temp)
-            .env("GITHUB_WORKSPACE", &self.ws)
-            .env("GITHUB_OUTPUT", &self.output)
-            .env("GITHUB_STEP_SUMMARY", &self.summary)
+            .envs(self.runner_env(|path| path.as_os_str().to_owned()))
             .current_dir(&self.ws);
         cmd
+    }
+
+    /// The runner's files as a step's environment names them, each path as `name` spells
+    /// it for the binary (itself natively; a `D:\...` path under wine): `HOME`,
+    /// `RUNNER_TEMP`, `GITHUB_WORKSPACE`, `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`.
+    pub fn runner_env(
+        &self,
+        name: impl Fn(&Path) -> std::ffi::OsString,
+    ) -> Vec<(&'static str, std::ffi::OsString)> {
+        vec![
+            ("HOME", name(&self.home)),
+            ("RUNNER_TEMP", name(&self.temp)),
+            ("GITHUB_WORKSPACE", name(&self.ws)),
+            ("GITHUB_OUTPUT", name(&self.output)),
+            ("GITHUB_STEP_SUMMARY", name(&self.summary)),
+        ]
     }
 
     /// [`Ctx::runner_command`] as a step of an action: `env` (the step's `env:`), then
@@ -128,7 +149,12 @@ impl Ctx {
         inputs: &[(&str, &str)],
         env: &[(String, String)],
     ) -> Command {
-        let mut cmd = self.runner_command(program);
+        Ctx::as_step(self.runner_command(program), inputs, env)
+    }
+
+    /// `cmd` (a runner's command, [`Ctx::runner_command`] or the wine one of
+    /// `support::wine`) as a step of an action: `env`, `GITHUB_ACTIONS=true`, `INPUT_*`.
+    pub fn as_step(mut cmd: Command, inputs: &[(&str, &str)], env: &[(String, String)]) -> Command {
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.env("GITHUB_ACTIONS", "true");
         for (name, value) in inputs {
