@@ -87,6 +87,9 @@ pub(crate) struct Asset {
     /// the web page, empty when an upload set none. Marks stevedore's staged assets.
     #[serde(default)]
     pub label: Option<String>,
+    /// When it last changed (RFC 3339): how long a staged asset has waited to be renamed.
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 /// Why a call failed: the one reading of GitHub's error body.

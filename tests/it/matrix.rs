@@ -781,3 +781,150 @@ fn a_failed_checksums_swap_puts_the_old_document_back() {
     let sums = verify_downloads(&the_release(&repo));
     assert_eq!(sums.lines().count(), 2, "{sums}");
 }
+
+/// What the slow-job matrix builds for `name`: text, so a test can seed a release with the
+/// very bytes a job ships (a re-run finds them done).
+fn built(name: &str) -> String {
+    format!("{name} built from {SHA}\n").repeat(2_000)
+}
+
+/// A job of the slow-job matrix: `a1.bin` and `a2.bin` (the second slow to upload where a
+/// test says so), or `b1.bin` alone; `expect-assets` has one glob line per job.
+fn ship_files(repo: &str, tag: &str, files: &[&str]) -> Run {
+    let ctx = Ctx::new();
+    for name in files {
+        ctx.file(&format!("dist/{name}"), built(name));
+    }
+    ship(&ctx, repo, tag, "a*\nb*")
+}
+
+/// Issue 21, item 1: job A ships `a1.bin` and `a2.bin` (the second upload slow), job B
+/// `b1.bin`; B finishes first. Before, B found `a1.bin` matching `a*` and published without
+/// `a2.bin`. A job's assets now count only once the whole job's set is in: published once,
+/// by A, with all three.
+#[test]
+fn a_job_still_uploading_does_not_let_another_job_publish() {
+    let repo = github().repo();
+    let tag = "v40.0.0";
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "upload", "kind": "slow", "ms": 4000, "asset": "a2.bin"},
+        ]}),
+    );
+    let r = repo.as_str();
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(move || ship_files(r, tag, &["a1.bin", "a2.bin"]));
+        // B starts once A's fast upload has landed (a second is plenty on loopback).
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let b = scope.spawn(move || ship_files(r, tag, &["b1.bin"]));
+        (a.join().expect("job a"), b.join().expect("job b"))
+    });
+    assert_eq!(a.code, 0, "{}", a.log());
+    assert_eq!(b.code, 0, "{}", b.log());
+    assert_eq!(b.outputs["release-published"], "false", "{}", b.stdout);
+    assert!(
+        b.stdout.contains("still staged (`a1.bin`, `a2.bin`)")
+            || b.stdout.contains("still wait (`a*`)"),
+        "{}",
+        b.stdout
+    );
+    assert_eq!(a.outputs["release-published"], "true", "{}", a.stdout);
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        names(&all[0]["assets"]),
+        ["SHA256SUMS", "a1.bin", "a2.bin", "b1.bin"]
+    );
+    let rel = the_release(&repo);
+    let sums = verify_downloads(&rel);
+    assert_eq!(sums.lines().count(), 3, "{sums}");
+    // Staged copies were renamed into place, not copied: nothing is left under a
+    // temporary name, and no asset carries the staged label.
+    assert!(
+        rel["assets"]
+            .as_array()
+            .expect("assets")
+            .iter()
+            .all(|a| a["label"] != STAGED_LABEL),
+        "{rel}"
+    );
+}
+
+/// Issue 21, item 1: a job killed after its uploads and before its renames leaves staged
+/// copies; while they are young they hold the set back (the job may still be renaming),
+/// its re-run removes them and completes the set.
+#[test]
+fn a_killed_jobs_staged_leftovers_hold_the_set_until_its_rerun_removes_them() {
+    let repo = github().repo();
+    let tag = "v41.0.0";
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+            {"name": "a1.bin", "content": built("a1.bin")},
+            {"name": "stevedore-0123abcd-a2.bin", "content": "staged", "label": STAGED_LABEL},
+        ]}),
+    );
+    let b = ship_files(&repo, tag, &["b1.bin"]);
+    assert_eq!(b.code, 0, "{}", b.log());
+    assert_eq!(b.outputs["release-published"], "false", "{}", b.stdout);
+    assert!(b.stdout.contains("still staged (`a2.bin`)"), "{}", b.stdout);
+    assert!(transitions(&repo).is_empty());
+
+    // The re-run: `a1.bin` is there with its bytes (done), the staged `a2.bin` is removed
+    // and uploaded again, and the set completes.
+    let rerun = ship_files(&repo, tag, &["a1.bin", "a2.bin"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.log());
+    assert_eq!(
+        rerun.outputs["release-published"], "true",
+        "{}",
+        rerun.stdout
+    );
+    let rel = the_release(&repo);
+    assert_eq!(
+        names(&rel["assets"]),
+        ["SHA256SUMS", "a1.bin", "a2.bin", "b1.bin"]
+    );
+    let sums = verify_downloads(&rel);
+    assert!(sums.contains("  a2.bin\n"), "{sums}");
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        names(&all[0]["assets"]),
+        ["SHA256SUMS", "a1.bin", "a2.bin", "b1.bin"]
+    );
+}
+
+/// Issue 21, item 1: a staged copy nobody renamed for more than 6 hours is a killed job's
+/// and ages out: it no longer holds the set back, and the job completing the set removes
+/// it; a young one still holds it.
+#[test]
+fn staged_leftovers_older_than_six_hours_age_out() {
+    let repo = github().repo();
+    let tag = "v42.0.0";
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+            {"name": "a1.bin", "content": built("a1.bin")},
+            {"name": "stevedore-89abcdef-a9.bin", "content": "left by a killed job",
+             "label": STAGED_LABEL, "updated_at": "2026-01-01T00:00:00Z"},
+        ]}),
+    );
+    let b = ship_files(&repo, tag, &["b1.bin"]);
+    assert_eq!(b.code, 0, "{}", b.log());
+    assert_eq!(b.outputs["release-published"], "true", "{}", b.stdout);
+    assert!(
+        b.stdout.contains("Removed `stevedore-89abcdef-a9.bin`"),
+        "{}",
+        b.stdout
+    );
+    let rel = the_release(&repo);
+    assert_eq!(names(&rel["assets"]), ["SHA256SUMS", "a1.bin", "b1.bin"]);
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        names(&all[0]["assets"]),
+        ["SHA256SUMS", "a1.bin", "b1.bin"],
+        "the leftover was gone before publication"
+    );
+}

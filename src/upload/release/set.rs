@@ -1,6 +1,8 @@
 //! A release shared by matrix jobs (`expect-assets`): each job uploads its files to the one
-//! draft, then lists the release. While a line of `expect-assets` matches no asset, the
-//! draft stays as it is for the jobs still to come. The job that finds every line matched
+//! draft under temporary names, renames them into place together once all landed
+//! (`staging`), then lists the release. While a line of `expect-assets` matches no asset,
+//! or another job's staged assets are there (it is still uploading or renaming: a line may
+//! already match part of its set), the draft stays as it is for the jobs still to come. The job that finds every line matched
 //! writes the release's single checksums asset, covering every asset (from GitHub's
 //! `digest`, or the bytes streamed down and hashed where there is none), and publishes.
 //!
@@ -17,12 +19,15 @@
 //! no API call closes; a job whose asset lands in it rewrites the document itself.
 
 use std::fmt::Write as _;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
 use super::asset::upload_asset;
 use super::plan::{Plan, Planned};
-use super::staging::{checksums_failed, replace_checksums, staged_for};
+use super::staging::{
+    STALE_AFTER, checksums_failed, in_flight, is_stale, replace_checksums, staged_for,
+};
 use super::{ReleaseError, ReleaseReport, api_err, publish};
 use crate::events::{Event, Reporter};
 use crate::github::api::{Api, Asset, AssetBody, Release};
@@ -55,6 +60,13 @@ pub(super) async fn complete(
             .filter(|e| !members.iter().any(|a| e.matcher.is_match(&a.name)))
             .map(|e| e.line.clone())
             .collect();
+        let clock = SystemTime::now();
+        let busy = in_flight(&listed, clock);
+        if report.waiting.is_empty() && !busy.is_empty() && draft {
+            report.release_published = Some(false);
+            wait_for_staged(tag, &busy, reporter);
+            return Ok(());
+        }
         if !report.waiting.is_empty() && draft {
             report.release_published = Some(false);
             reporter.event(&Event::info(format!(
@@ -66,6 +78,7 @@ pub(super) async fn complete(
             )));
             return Ok(());
         }
+        remove_stale(api, &listed, clock, reporter).await;
         let (sums, covered) = checksums(api, &members).await?;
         let document = format!(
             "sha256:{}",
@@ -127,6 +140,42 @@ pub(super) async fn complete(
         }
     )));
     Ok(())
+}
+
+/// Another job's assets are staged (`busy`): it is uploading, or renaming its set into
+/// place, and completes the set itself once they are in.
+fn wait_for_staged(tag: &str, busy: &[&Asset], reporter: &dyn Reporter) {
+    let names: Vec<String> = busy
+        .iter()
+        .filter_map(|a| staged_for(a).map(str::to_owned))
+        .collect();
+    reporter.event(&Event::info(format!(
+        "Release `{tag}`: every `expect-assets` line matches, but {} asset(s) of another job are still staged ({}); the draft waits for that job, which completes the set once its assets are in place",
+        busy.len(),
+        quoted(&names)
+    )));
+}
+
+/// Removes what killed jobs staged and never renamed ([`is_stale`]), so it does not stay in
+/// view on the published release; a failure leaves it for the next completing job.
+async fn remove_stale(api: &Api, listed: &[Asset], now: SystemTime, reporter: &dyn Reporter) {
+    for stale in listed
+        .iter()
+        .filter(|a| staged_for(a).is_some() && is_stale(a, now))
+    {
+        match api.delete_asset(stale.id).await {
+            Ok(()) => reporter.event(&Event::info(format!(
+                "Removed `{}`, staged more than {} hours ago by a job that never put it in place",
+                stale.name,
+                STALE_AFTER.as_secs() / 3600
+            ))),
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => reporter.event(&Event::warning(format!(
+                "could not remove the stale staged asset `{}`: {e}",
+                stale.name
+            ))),
+        }
+    }
 }
 
 /// The assets the set is made of: uploaded ones, not the checksums asset, not an asset

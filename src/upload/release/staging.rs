@@ -6,7 +6,11 @@
 //!
 //! Staged assets: a replacement (an `overwrite` clash, or a release set's checksums asset
 //! being rewritten) is uploaded under a temporary name and swapped in only once it is
-//! there, so a failed run never leaves a release without an asset it had.
+//! there, so a failed run never leaves a release without an asset it had. In a release set
+//! (`expect-assets`) **every** upload of a job is staged, and the job's assets are renamed
+//! into place together once all of them landed (issue 21): a job counts toward the set
+//! whole or not at all, and while any job's staged assets are present no job completes
+//! the set ([`in_flight`]), which covers the few requests the renames take.
 //!
 //! A staged asset is named `stevedore-<8 hex>-<name>` **and** carries the label
 //! [`STAGED_LABEL`]. The name alone is one anyone may give a file (review finding 11, issue
@@ -20,6 +24,8 @@
 //! stevedore. Anyone who can set labels can also upload and delete assets, so the mark
 //! guards against accidents (a file's name), not against people with write access.
 
+use std::time::{Duration, SystemTime};
+
 use super::asset::{AssetError, upload_asset};
 use super::plan::{Plan, Planned};
 use super::{ReleaseError, ReleaseReport, api_err};
@@ -28,6 +34,13 @@ use crate::github::api::{Api, ApiError, Asset, Release};
 
 /// The label of every asset stevedore stages; see the module documentation.
 pub(super) const STAGED_LABEL: &str = "stevedore: staged copy, not yet in place";
+
+/// How long a staged asset may wait to be renamed into place before it is taken for the
+/// leftover of a killed job: GitHub-hosted jobs stop at 6 hours, and a job renames its
+/// staged assets as soon as its last upload landed. Younger ones hold a set back
+/// ([`in_flight`]); older ones are ignored, and removed by the job that completes the set.
+/// A killed job's re-run removes its own leftovers at once ([`remove_leftovers`]).
+pub(super) const STALE_AFTER: Duration = Duration::from_hours(6);
 
 /// A fresh temporary name for an asset that will become (or was) `name`.
 pub(super) fn staged_name(name: &str) -> String {
@@ -47,6 +60,29 @@ pub(super) fn staged_for(asset: &Asset) -> Option<&str> {
         .bytes()
         .all(|b| b.is_ascii_hexdigit())
         .then_some(original)
+}
+
+/// Whether a staged asset is older than [`STALE_AFTER`] by its `updated_at`. An asset
+/// without a readable time is young: waiting for a job is safer than completing a set
+/// without it.
+pub(super) fn is_stale(asset: &Asset, now: SystemTime) -> bool {
+    let Some(updated) = asset.updated_at.as_deref().and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    }) else {
+        return false;
+    };
+    let age = time::OffsetDateTime::from(now) - updated;
+    age > STALE_AFTER
+}
+
+/// The staged assets of jobs still at work: uploading under temporary names, or renaming
+/// their landed set into place. A set is not complete while there are any (see the
+/// module documentation); [`is_stale`] ones are a killed job's and do not count.
+pub(super) fn in_flight(listed: &[Asset], now: SystemTime) -> Vec<&Asset> {
+    listed
+        .iter()
+        .filter(|a| staged_for(a).is_some() && !is_stale(a, now))
+        .collect()
 }
 
 /// The step of [`swap_in`] that failed. In every case `staged` is gone and the old asset
@@ -183,7 +219,8 @@ pub(super) async fn remove_leftovers(
 
 /// The uploads to make, each with the asset it stands for: every planned asset the release
 /// does not already have, a replacement (a clash, under `overwrite`) staged under a
-/// temporary name and marked (`staged`) until [`settle`] swaps it in.
+/// temporary name and marked (`staged`) until [`settle`] swaps it in; in a release set,
+/// every upload staged, so the job's assets take their names together.
 pub(super) fn stage<'p>(
     plan: &'p Plan,
     done: &[&Asset],
@@ -194,7 +231,7 @@ pub(super) fn stage<'p>(
         .filter(|p| !done.iter().any(|a| a.name == p.name))
         .map(|p| {
             let mut upload = p.clone();
-            if clashes.iter().any(|c| c.name == p.name) {
+            if !plan.expect.is_empty() || clashes.iter().any(|c| c.name == p.name) {
                 upload.name = staged_name(&p.name);
                 upload.label = Some(STAGED_LABEL.to_owned());
             }
@@ -225,6 +262,7 @@ pub(super) async fn settle(
         // The replacements that did land are removed; the assets they replace stay. On a
         // published release the new assets of this run go too, so what people see is the
         // release as it was (a draft keeps them: nobody sees it, and a re-run skips them).
+        // A release set's new assets are all staged, so none of them is left to count.
         let rollback = landed
             .staged
             .iter()
@@ -255,16 +293,34 @@ pub(super) async fn settle(
                 .assets
                 .push((asset_landed.name, asset_landed.browser_download_url));
         }
-        // Every replacement landed: swap each in ([`swap_in`]: the old asset moved
-        // aside, the new one renamed into place by the next request, the old deleted).
-        for (asset, staged) in &landed.staged {
+        // Every upload landed: swap each replacement in ([`swap_in`]: the old asset moved
+        // aside, the new one renamed into place by the next request, the old deleted);
+        // a release set's staged new assets are renamed into place.
+        let mut placed_new = Vec::new();
+        for (i, (asset, staged)) in landed.staged.iter().enumerate() {
             let old = clashes.iter().find(|c| c.name == asset.name).copied();
-            let placed = swap_in(api, old, staged, &asset.name, reporter)
-                .await
-                .map_err(|e| e.into_error(&asset.name))?;
-            report
-                .assets
-                .push((placed.name, placed.browser_download_url));
+            match swap_in(api, old, staged, &asset.name, reporter).await {
+                Ok(placed) => {
+                    if old.is_none() {
+                        placed_new.push(placed.clone());
+                    }
+                    report
+                        .assets
+                        .push((placed.name, placed.browser_download_url));
+                }
+                Err(e) => {
+                    // Half a job's set must not count: its new assets already in place
+                    // and its staged ones not yet renamed go (the replaced ones stay).
+                    let rest = landed.staged[i + 1..].iter().map(|(_, s)| s);
+                    for gone in placed_new.iter().chain(rest) {
+                        discard(api, gone).await;
+                    }
+                    report
+                        .assets
+                        .retain(|(name, _)| !placed_new.iter().any(|p| p.name == *name));
+                    return Err(e.into_error(&asset.name));
+                }
+            }
         }
     }
     Ok(())
@@ -372,6 +428,7 @@ mod tests {
             digest: None,
             browser_download_url: String::new(),
             label: label.map(str::to_owned),
+            updated_at: None,
         }
     }
 

@@ -17,6 +17,7 @@
 //        a rename-asset fault's "asset" is the name the PATCH asks for),
 //        "kind": "secondary" | "starter502" | "status" | "race" | "drop-after-store" | "exists422" | "slow",
 //        "status": 502, "retryAfter": 1, "ms": 200, "times": 1, "asset": "only-this-name"}]}
+//        ("asset" also applies to a staged copy of that name, `stevedore-<8 hex>-<name>`)
 //        "slow": the request waits `ms` and is then served normally; an upload waits after its
 //        asset record exists (state `starter`) and before it reads the body, as a slow upstream.
 //   POST /_emulator/immutable {"repo": "o/r"}  -> published releases of the repo refuse uploads
@@ -26,7 +27,9 @@
 //        "transitions": [{"release", "tag", "at", "assets": [names uploaded at that moment],
 //        "digests": {name: digest at that moment}}]} (every draft -> published transition, in order)
 //   POST /_emulator/release {"repo": "o/r", "tag": "v1", "draft": true, "target_commitish": "<sha>",
-//        "assets": [{"name", "content", "label", "state"}]} -> seeds a release as an earlier run left it
+//        "assets": [{"name", "content", "label", "state", "updated_at"}]} -> seeds a release as an
+//        earlier run left it (`updated_at`: an RFC 3339 time, default now; assets carry
+//        `created_at`/`updated_at` as GitHub's do, set on creation, upload and PATCH)
 //   POST /_emulator/workflow-run {"repo": "o/r", "run_id": 42, "results": "<ACTIONS_RESULTS_URL>",
 //        "backend_run": "<run backend id>", "token": "<token with actions: read>", "public": false,
 //        "head_sha": "<sha>"}
@@ -129,10 +132,22 @@ function repo(name) {
   return repos.get(name)
 }
 
+// GitHub's times have whole seconds (`2013-02-27T19:35:32Z` in the REST docs' examples).
+function stamp() {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+// A fault may name the one asset it applies to; it applies to that asset's staged copies
+// too (`stevedore-<8 hex>-<name>`, uploaded under a temporary name and renamed into place),
+// so a test names what the job ships rather than a name it cannot know.
+function faultFor(f, asset) {
+  if (!f.asset || f.asset === asset) return true
+  return typeof asset === 'string' && /^stevedore-[0-9a-f]{8}-/.test(asset) && asset.slice(18) === f.asset
+}
+
 function take(name, route, asset) {
   const list = faults.get(name) ?? []
-  // A fault may name the one asset it applies to.
-  const i = list.findIndex((f) => f.route === route && (!f.asset || f.asset === asset))
+  const i = list.findIndex((f) => f.route === route && faultFor(f, asset))
   if (i < 0) return null
   const f = list[i]
   f.times = (f.times ?? 1) - 1
@@ -190,6 +205,8 @@ function assetJson(name, a) {
     name: a.name,
     label: a.label,
     state: a.state,
+    created_at: a.created_at,
+    updated_at: a.updated_at,
     content_type: a.content_type,
     size: a.size,
     digest: repo(name).nodigest ? null : a.digest,
@@ -286,7 +303,7 @@ async function handle(req, res, url) {
       log('upload', 422)
       return send(res, 422, validationFailed('ReleaseAsset', 'name'))
     }
-    const asset = { id: nextId++, tag: rel.tag_name, name: assetName, label: url.searchParams.get('label') ?? '', state: 'starter', content_type: req.headers['content-type'], size: 0, digest: null, data: null }
+    const asset = { id: nextId++, tag: rel.tag_name, name: assetName, label: url.searchParams.get('label') ?? '', state: 'starter', content_type: req.headers['content-type'], size: 0, digest: null, data: null, created_at: stamp(), updated_at: stamp() }
     rel.assets.push(asset)
     if (f && f.kind === 'slow') await sleep(f.ms ?? 200)
     const data = await readBody(req)
@@ -298,7 +315,7 @@ async function handle(req, res, url) {
     if (f && (f.kind === 'drop-after-store' || f.kind === 'exists422')) {
       // The asset landed, but the client never hears so: a dropped connection, or the 422
       // a duplicate attempt gets.
-      Object.assign(asset, { state: 'uploaded', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex') })
+      Object.assign(asset, { state: 'uploaded', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex'), updated_at: stamp() })
       if (f.kind === 'drop-after-store') {
         log('upload', 0)
         return req.socket.destroy()
@@ -310,7 +327,7 @@ async function handle(req, res, url) {
       rel.assets.splice(rel.assets.indexOf(asset), 1)
       return send(res, 400, { message: 'Body shorter than Content-Length' })
     }
-    Object.assign(asset, { state: 'uploaded', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex') })
+    Object.assign(asset, { state: 'uploaded', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex'), updated_at: stamp() })
     log('upload', 201)
     return send(res, 201, assetJson(name, asset))
   }
@@ -370,6 +387,7 @@ async function handle(req, res, url) {
       }
       if (body.name) a.name = body.name
       if ('label' in body) a.label = body.label
+      a.updated_at = stamp()
       log('rename-asset', 200)
       return send(res, 200, assetJson(name, a))
     }
@@ -650,7 +668,7 @@ const server = http.createServer(async (req, res) => {
       const rel = { id: nextId++, tag_name: tag, name: tag, target_commitish: target, draft: Boolean(draft), prerelease: false, assets: [], created_at: now, published_at: draft ? null : now }
       for (const a of assets) {
         const data = Buffer.from(a.content ?? '')
-        rel.assets.push({ id: nextId++, tag, name: a.name, label: a.label ?? '', state: a.state ?? 'uploaded', content_type: 'application/octet-stream', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex') })
+        rel.assets.push({ id: nextId++, tag, name: a.name, label: a.label ?? '', state: a.state ?? 'uploaded', content_type: 'application/octet-stream', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex'), created_at: a.updated_at ?? stamp(), updated_at: a.updated_at ?? stamp() })
       }
       repo(name).releases.push(rel)
       return send(res, 200, releaseJson(name, rel))
