@@ -15,6 +15,7 @@ pub(crate) mod format;
 pub mod log;
 pub(crate) mod outputs;
 pub(crate) mod redact;
+pub(crate) mod subjects;
 pub(crate) mod summary;
 pub(crate) mod words;
 

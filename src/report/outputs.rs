@@ -6,8 +6,8 @@ use std::fs::{self, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::Reached;
 use super::log::LogReporter;
+use super::{Reached, subjects};
 use crate::events::{Event, Reporter as _};
 use crate::scan::checksums;
 use crate::secret::random_hex;
@@ -101,7 +101,36 @@ pub(crate) fn step_outputs(state: &Reached, log: &LogReporter) -> Vec<(&'static 
             Err(e) => log.line(&format!("warning: cannot read `{}`: {e}", path.display())),
         }
     }
+    subject_output(state, log, &mut out);
     out
+}
+
+/// `subject-checksums`: the path of the list `actions/attest` reads ([`subjects`]).
+fn subject_output(state: &Reached, log: &LogReporter, out: &mut Vec<(&'static str, String)>) {
+    let (Some(docs), Some(found)) = (&state.documents, subjects::collect(state)) else {
+        return;
+    };
+    for name in &found.left_out {
+        log.event(&Event::warning(format!(
+            "{name:?} is not in the `subject-checksums` list: a name holding a line break cannot be an attestation subject (attest reads one subject per line); rename the file to attest it"
+        )));
+    }
+    let text = found.render();
+    if text.len() > subjects::ATTEST_MAX_BYTES {
+        log.event(&Event::warning(format!(
+            "the `subject-checksums` list is {} ({} subjects); actions/attest refuses a list over {}: attest fewer files (a narrower `path`), or an archive of them",
+            units::bytes(text.len() as u64),
+            found.lines.len(),
+            units::bytes(subjects::ATTEST_MAX_BYTES as u64)
+        )));
+    }
+    match subjects::write(&text, &docs.checksums) {
+        Ok(path) => out.push(("subject-checksums", path.display().to_string())),
+        Err(e) => log.event(&Event::warning(format!(
+            "the `subject-checksums` output is left empty: cannot write `{}`: {e}",
+            docs.checksums.with_file_name(subjects::FILE_NAME).display()
+        ))),
+    }
 }
 
 fn carries_credential(bytes: &[u8]) -> bool {

@@ -551,7 +551,8 @@ fn a_hostile_tree_sends_no_command_the_run_did_not_mean() {
                     "findings",
                     "manifest",
                     "checksums",
-                    "hashes"
+                    "hashes",
+                    "subject-checksums"
                 ]
                 .contains(&name.as_str()),
                 "unexpected output {name}"

@@ -28,7 +28,10 @@
 //! - `release`: the release destination against the GitHub REST emulator (`github`).
 //! - `rest_artifacts`: the GitHub emulator's workflow-run artifact list and zip redirect,
 //!   over the results emulator, proved with the official client's `findBy` (REST) path.
-//! - `matrix`: matrix jobs sharing one release (`expect-assets`), published once, complete.
+//! - `matrix`: matrix jobs sharing one release (`expect-assets`), published once, complete;
+//!   a job's assets count whole (staged, renamed together), killed jobs' leftovers age out.
+//! - `attest`: the `subject-checksums` output read by actions/attest's own parsing rules,
+//!   for directory, release and artifact destinations, hostile names included.
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
 //! - `tcp_faults`: every network destination through a fault-injecting TCP proxy
 //!   (`faultproxy`: latency, bandwidth cap, resets and stalls mid-body); one `Route` per
@@ -69,6 +72,7 @@ mod act_artifacts;
 mod action;
 mod arm64;
 mod artifact;
+mod attest;
 mod cli;
 mod crash;
 mod debug_log;

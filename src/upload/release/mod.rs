@@ -144,6 +144,9 @@ pub struct ReleaseReport {
     pub present: Vec<String>,
     /// Bytes this run uploaded (assets already there from an earlier run count nothing).
     pub bytes: u64,
+    /// This job's files as the release holds them: stored name and hex SHA-256 (the
+    /// checksums asset is not one of them); what an attestation names.
+    pub subjects: Vec<(String, String)>,
 }
 
 /// Uploads the plan. Returns what landed, and the failure that stopped it, if any.
@@ -154,6 +157,15 @@ pub(crate) fn upload(
 ) -> (ReleaseReport, Option<ReleaseError>) {
     let mut report = ReleaseReport::default();
     let error = runtime.block_on(run(plan, reporter, &mut report)).err();
+    report.subjects = report
+        .assets
+        .iter()
+        .filter(|(name, _)| *name != plan.checksums_name)
+        .filter_map(|(name, _)| {
+            let planned = plan.assets.iter().find(|p| p.name == *name)?;
+            Some((name.clone(), planned.sha256.clone()))
+        })
+        .collect();
     (report, error)
 }
 
