@@ -167,6 +167,26 @@ pub const INPUTS: &[InputSpec] = &[
         "Globs over release asset names, one per line: publish only once each matches an asset (matrix jobs)",
     ),
     input(
+        "asset-label",
+        "",
+        "Label of each release asset, shown on the release page in place of its name (GitHub keeps labels verbatim); `{name}` is the file's name as selected",
+    ),
+    input(
+        "discussion-category",
+        "",
+        "Create a discussion in this existing category with the release when it is published",
+    ),
+    input(
+        "previous-tag",
+        "",
+        "The tag generated release notes start from (`generate-release-notes`); empty lets GitHub choose",
+    ),
+    switch(
+        "checksums-in-body",
+        "false",
+        "Append a table of every asset's SHA-256 to the release notes",
+    ),
+    input(
         "job-key",
         "",
         "This job's key when several jobs ship to one s3:// prefix (e.g. the matrix target): its checksums file and manifest are named after it",

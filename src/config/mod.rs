@@ -117,6 +117,15 @@ pub(crate) struct ReleaseOptions {
     /// `expect-assets`: globs over asset names as GitHub stores them. Non-empty, the
     /// release is a set shared by matrix jobs, published once every line matches.
     pub(crate) expect_assets: Vec<ExpectedAsset>,
+    /// `asset-label`: the label template; `{name}` is the file's name as selected.
+    pub(crate) asset_label: Option<String>,
+    /// `discussion-category`: the discussion category a published release opens a
+    /// discussion in.
+    pub(crate) discussion_category: Option<String>,
+    /// `previous-tag`: where generated notes start.
+    pub(crate) previous_tag: Option<String>,
+    /// `checksums-in-body`: the checksums as a table at the end of the notes.
+    pub(crate) checksums_in_body: bool,
 }
 
 /// One `expect-assets` line, compiled once here (as `secrets-allow` is) so the release
@@ -574,7 +583,17 @@ fn release_options(r: &mut Reader<'_>) -> ReleaseOptions {
         body_path: r.text("body-path"),
         generate_notes: r.bool("generate-release-notes", false),
         target_commitish: r.text("target-commitish"),
+        asset_label: r.opt("asset-label", parse_label_template),
+        discussion_category: r.text("discussion-category"),
+        previous_tag: r.text("previous-tag"),
+        checksums_in_body: r.bool("checksums-in-body", false),
     };
+    if release.previous_tag.is_some() && !release.generate_notes {
+        r.fail(
+            "previous-tag",
+            "only applies to generated notes: set `generate-release-notes: true`, or remove `previous-tag`".into(),
+        );
+    }
     if release.tag.is_some() && release.release_id.is_some() {
         r.fail(
             "release-id",
@@ -796,6 +815,21 @@ fn parse_repository(v: &str) -> Result<String, String> {
     }
 }
 
+/// `asset-label`: text with `{name}` placeholders (the only one), no line break (GitHub
+/// shows a label on one line).
+fn parse_label_template(value: &str) -> Result<String, String> {
+    if value.contains(['\n', '\r']) {
+        return Err("a label is one line: remove the line break".into());
+    }
+    let rest = value.replace("{name}", "");
+    if rest.contains(['{', '}']) {
+        return Err(format!(
+            "`{value}` has a placeholder other than `{{name}}` (the file's name as selected), the only one there is"
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 /// `job-key`: one segment of a file name (letters, digits, `.`, `_`, `-`), as it becomes
 /// part of two object names beside the job's files.
 fn parse_job_key(v: &str) -> Result<String, String> {
@@ -856,6 +890,10 @@ fn ignored_inputs(config: &Config) -> Vec<String> {
                 ("generate-release-notes", r.generate_notes),
                 ("target-commitish", r.target_commitish.is_some()),
                 ("expect-assets", !r.expect_assets.is_empty()),
+                ("asset-label", r.asset_label.is_some()),
+                ("discussion-category", r.discussion_category.is_some()),
+                ("previous-tag", r.previous_tag.is_some()),
+                ("checksums-in-body", r.checksums_in_body),
             ],
         ),
         (

@@ -48,6 +48,9 @@ pub(crate) struct Release {
     /// when the release was made; a release set records the commit it was built from.
     #[serde(default)]
     pub target_commitish: Option<String>,
+    /// Its notes.
+    #[serde(default)]
+    pub body: Option<String>,
 }
 
 /// What a new draft release is created with.
@@ -63,6 +66,21 @@ pub(crate) struct Draft<'a> {
     pub target_commitish: Option<&'a str>,
     /// Mark as a prerelease.
     pub prerelease: bool,
+    /// The discussion category its publication opens a discussion in.
+    pub discussion_category: Option<&'a str>,
+}
+
+/// What a release is changed with ([`Api::update_release`]); `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReleaseUpdate<'a> {
+    /// `Some(false)` publishes a draft.
+    pub draft: Option<bool>,
+    /// `make_latest`: `true`, `false` or `legacy`.
+    pub make_latest: Option<&'a str>,
+    /// New notes.
+    pub body: Option<&'a str>,
+    /// The discussion category publication opens a discussion in.
+    pub discussion_category: Option<&'a str>,
 }
 
 /// An asset.
@@ -490,6 +508,9 @@ impl Api {
         if let Some(target) = draft.target_commitish {
             body["target_commitish"] = target.into();
         }
+        if let Some(category) = draft.discussion_category {
+            body["discussion_category_name"] = category.into();
+        }
         self.json(Method::POST, &self.route(""), &[], Some(&body))
             .await
     }
@@ -500,10 +521,14 @@ impl Api {
         &self,
         tag: &str,
         target_commitish: Option<&str>,
+        previous_tag: Option<&str>,
     ) -> Result<String, ApiError> {
         let mut body = serde_json::json!({ "tag_name": tag });
         if let Some(target) = target_commitish {
             body["target_commitish"] = target.into();
+        }
+        if let Some(previous) = previous_tag {
+            body["previous_tag_name"] = previous.into();
         }
         let url = self.route("/generate-notes");
         let notes: serde_json::Value = self.json(Method::POST, &url, &[], Some(&body)).await?;
@@ -513,15 +538,24 @@ impl Api {
             .ok_or_else(|| ApiError::Decode("generated notes without a body".into()))
     }
 
-    /// Publishes a draft.
-    pub(crate) async fn publish(
+    /// Changes a release: publishes a draft (`draft: Some(false)`), rewrites its notes.
+    pub(crate) async fn update_release(
         &self,
         id: u64,
-        make_latest: Option<&str>,
+        update: &ReleaseUpdate<'_>,
     ) -> Result<Release, ApiError> {
-        let mut body = serde_json::json!({ "draft": false });
-        if let Some(latest) = make_latest {
+        let mut body = serde_json::json!({});
+        if let Some(draft) = update.draft {
+            body["draft"] = draft.into();
+        }
+        if let Some(latest) = update.make_latest {
             body["make_latest"] = latest.into();
+        }
+        if let Some(notes) = update.body {
+            body["body"] = notes.into();
+        }
+        if let Some(category) = update.discussion_category {
+            body["discussion_category_name"] = category.into();
         }
         let url = self.route(&format!("/{id}"));
         self.json(Method::PATCH, &url, &[], Some(&body)).await

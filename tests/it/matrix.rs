@@ -928,3 +928,51 @@ fn staged_leftovers_older_than_six_hours_age_out() {
         "the leftover was gone before publication"
     );
 }
+
+/// Issue 21, item 3: `checksums-in-body` in a release set: the job that completes the set
+/// writes the table of every asset into the notes as it publishes; a late job's assets
+/// rewrite the table (one table, every asset).
+#[test]
+fn a_sets_checksums_table_covers_every_asset_and_is_rewritten_by_a_late_job() {
+    let repo = github().repo();
+    let tag = "v43.0.0";
+    let with_table = |files: &[&str]| {
+        let ctx = Ctx::new();
+        for name in files {
+            ctx.file(&format!("dist/{name}"), built(name));
+        }
+        ctx.action_env(
+            &[
+                ("path", "dist"),
+                ("destination", "release"),
+                ("token", TOKEN),
+                ("expect-assets", "a*\nb*"),
+                ("checksums-in-body", "true"),
+                ("body", "Notes."),
+            ],
+            &env_at(&repo, tag, SHA),
+        )
+    };
+    let rows = |rel: &serde_json::Value| -> Vec<String> {
+        let body = rel["body"].as_str().expect("body");
+        assert_eq!(body.matches("<!-- stevedore:checksums -->").count(), 1, "{body}");
+        assert!(body.starts_with("Notes.\n\n"), "{body}");
+        let sums = verify_downloads(rel);
+        sums.lines()
+            .map(|l| {
+                let (hex, name) = l.split_once("  ").expect("line");
+                assert!(body.contains(&format!("| `{name}` | `{hex}` |")), "{body}");
+                name.to_owned()
+            })
+            .collect()
+    };
+    let a = with_table(&["a1.bin"]);
+    assert_eq!(a.code, 0, "{}", a.log());
+    let b = with_table(&["b1.bin"]);
+    assert_eq!(b.code, 0, "{}", b.log());
+    assert_eq!(b.outputs["release-published"], "true");
+    assert_eq!(rows(&the_release(&repo)), ["a1.bin", "b1.bin"]);
+    let late = with_table(&["a2.bin"]);
+    assert_eq!(late.code, 0, "{}", late.log());
+    assert_eq!(rows(&the_release(&repo)), ["a1.bin", "a2.bin", "b1.bin"]);
+}

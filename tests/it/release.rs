@@ -724,3 +724,133 @@ fn an_overwrite_keeps_a_user_asset_named_like_a_staged_copy() {
         .expect("kept");
     assert_eq!(asset_bytes(kept), b"a user's file");
 }
+
+/// Issue 21, item 3: `asset-label` labels each file's asset verbatim (`{name}` is the name
+/// as selected, which GitHub's renaming does not touch); the checksums asset has none. In a
+/// release set the label replaces the staged marker when the job's assets are renamed into
+/// place.
+#[test]
+fn asset_labels_are_kept_verbatim_in_a_single_job_and_in_a_set() {
+    let ctx = Ctx::new();
+    ctx.file("dist/My App (x64).zip", "app");
+    ctx.file("dist/b.txt", "b");
+    for (repo, extra) in [
+        (github().repo(), None),
+        (github().repo(), Some(("expect-assets", "My.App*\nb.txt"))),
+    ] {
+        let mut inputs = vec![("asset-label", "Download {name} — v1")];
+        let mut env_sha = None;
+        if let Some(line) = extra {
+            inputs.push(line);
+            env_sha = Some("5f0c6e1d9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e");
+        }
+        let mut all = vec![
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+        ];
+        all.extend_from_slice(&inputs);
+        let mut env = github().env(&repo, "refs/tags/v1.0.0");
+        if let Some(sha) = env_sha {
+            env.push(("GITHUB_SHA".into(), sha.into()));
+        }
+        let run = ctx.action_env(&all, &env);
+        assert_eq!(run.code, 0, "{}", run.log());
+        assert_eq!(run.outputs["release-published"], "true", "{}", run.stdout);
+        let rel = &github().releases(&repo)[0];
+        let labels: std::collections::BTreeMap<&str, &str> = rel["assets"]
+            .as_array()
+            .expect("assets")
+            .iter()
+            .map(|a| {
+                (
+                    a["name"].as_str().expect("name"),
+                    a["label"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            labels,
+            std::collections::BTreeMap::from([
+                ("My.App..x64..zip", "Download My App (x64).zip — v1"),
+                ("SHA256SUMS", ""),
+                ("b.txt", "Download b.txt — v1"),
+            ]),
+            "{extra:?}"
+        );
+    }
+}
+
+/// Issue 21, item 3: `previous-tag` is the start of the generated notes' range,
+/// `discussion-category` opens a discussion on publication, and `checksums-in-body` ends
+/// the notes with a table of every asset's SHA-256 (the checksums asset's lines).
+#[test]
+fn previous_tag_discussion_and_checksums_table_reach_the_release() {
+    let ctx = Ctx::new();
+    ctx.file("dist/app.tar.gz", "app".repeat(100));
+    ctx.file("dist/tool.zip", "tool".repeat(100));
+    let repo = github().repo();
+    let run = release(
+        &ctx,
+        &repo,
+        "refs/tags/v2.0.0",
+        &[
+            ("body", "Hand-written notes."),
+            ("generate-release-notes", "true"),
+            ("previous-tag", "v1.4.0"),
+            ("discussion-category", "Announcements"),
+            ("checksums-in-body", "true"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let rel = &github().releases(&repo)[0];
+    assert_eq!(rel["draft"], false);
+    let body = rel["body"].as_str().expect("body");
+    assert!(body.starts_with("Hand-written notes.\n\n"), "{body}");
+    assert!(body.contains("/compare/v1.4.0...v2.0.0"), "{body}");
+    let sums = String::from_utf8(asset_bytes(asset(rel, "SHA256SUMS"))).expect("utf-8");
+    let mut rows = 0;
+    for line in sums.lines() {
+        let (hex, name) = line.split_once("  ").expect("line");
+        assert!(body.contains(&format!("| `{name}` | `{hex}` |")), "{body}");
+        rows += 1;
+    }
+    assert_eq!(rows, 2);
+    assert_eq!(body.matches("| `").count(), 2, "{body}");
+    assert_eq!(rel["discussion_category_name"], "Announcements");
+    assert!(
+        rel["discussion_url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/discussions/")),
+        "{rel}"
+    );
+}
+
+#[test]
+fn release_options_that_cannot_apply_are_refused_before_anything_is_uploaded() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a");
+    let repo = github().repo();
+    for (inputs, input, says) in [
+        (
+            vec![("previous-tag", "v1.0.0")],
+            "previous-tag",
+            "generate-release-notes: true",
+        ),
+        (
+            vec![("asset-label", "{name} for {os}")],
+            "asset-label",
+            "`{name}`",
+        ),
+    ] {
+        let run = release(&ctx, &repo, "refs/tags/v1.0.0", &inputs);
+        assert_eq!(run.code, 2, "{}", run.log());
+        let error = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("::error"))
+            .unwrap_or_else(|| panic!("{}", run.stdout));
+        assert!(error.contains(input) && error.contains(says), "{error}");
+    }
+    assert!(github().releases(&repo).is_empty());
+}

@@ -48,6 +48,7 @@ pub(super) async fn find_or_create(
         body: body.as_deref(),
         target_commitish: target(plan),
         prerelease: plan.prerelease,
+        discussion_category: plan.discussion_category.as_deref(),
     };
     match api.create_draft(&draft).await {
         Ok(created) => {
@@ -67,7 +68,7 @@ async fn notes(plan: &Plan, api: &Api, tag: &str) -> Result<Option<String>, Rele
         return Ok(plan.body.clone());
     }
     let generated = api
-        .generate_notes(tag, target(plan))
+        .generate_notes(tag, target(plan), plan.previous_tag.as_deref())
         .await
         .map_err(api_err(format!("generating release notes for `{tag}`")))?;
     Ok(Some(match plan.body.as_deref() {

@@ -18,6 +18,7 @@
 
 mod asset;
 mod find;
+mod notes;
 mod plan;
 mod set;
 mod staging;
@@ -32,7 +33,7 @@ use self::plan::Planned;
 use self::staging::{Landed, inventory, remove_leftovers, settle, stage};
 use crate::events::{Event, Reporter};
 use crate::exit_code::ExitCode;
-use crate::github::api::{Api, ApiError, Asset, Release};
+use crate::github::api::{Api, ApiError, Asset, Release, ReleaseUpdate};
 
 /// Uploads in flight when `upload-concurrency` is not set (GitHub asks for serial
 /// mutative requests; a few in flight stays clear of the secondary limits).
@@ -253,9 +254,14 @@ async fn run(
     if !plan.expect.is_empty() {
         return set::complete(&api, plan, &release, reporter, report).await;
     }
-    if release.draft && !plan.keep_draft {
-        publish(&api, plan, &release, report).await?;
-    }
+    let rows: Vec<(String, String)> = plan
+        .assets
+        .iter()
+        .filter(|a| a.name != plan.checksums_name)
+        .map(|a| (a.name.clone(), a.sha256.clone()))
+        .collect();
+    let publish = release.draft && !plan.keep_draft;
+    finalize(&api, plan, &release, report, publish, &rows).await?;
     reporter.event(&Event::info(format!(
         "Release `{}`: {} asset(s) uploaded{}",
         release.tag_name,
@@ -344,21 +350,43 @@ async fn upload_all<'p>(
     (landed, failures)
 }
 
-/// Publishes the draft once every asset landed.
-async fn publish(
+/// The last request: publishes the draft once every asset landed (`publish`), with the
+/// discussion `discussion-category` asks for; with `checksums-in-body`, the notes get the
+/// table of `rows` (asset name, hex SHA-256) in the same request, or alone when the
+/// release stays a draft or was published already.
+async fn finalize(
     api: &Api,
     plan: &Plan,
     release: &Release,
     report: &mut ReleaseReport,
+    publish: bool,
+    rows: &[(String, String)],
 ) -> Result<(), ReleaseError> {
-    let published = api
-        .publish(release.id, plan.make_latest)
+    let body = plan
+        .checksums_in_body
+        .then(|| notes::with_table(release.body.as_deref(), rows));
+    if !publish && body.is_none() {
+        return Ok(());
+    }
+    let update = ReleaseUpdate {
+        draft: publish.then_some(false),
+        make_latest: plan.make_latest.filter(|_| publish),
+        body: body.as_deref(),
+        discussion_category: plan.discussion_category.as_deref().filter(|_| publish),
+    };
+    let what = if publish {
+        "publishing the release (it stays a draft with every asset)"
+    } else {
+        "writing the checksums table into the release notes"
+    };
+    let updated = api
+        .update_release(release.id, &update)
         .await
-        .map_err(api_err(
-            "publishing the release (it stays a draft with every asset)",
-        ))?;
-    report.url = Some(published.html_url);
-    report.published = true;
-    report.release_published = Some(true);
+        .map_err(api_err(what))?;
+    if publish {
+        report.url = Some(updated.html_url);
+        report.published = true;
+        report.release_published = Some(true);
+    }
     Ok(())
 }

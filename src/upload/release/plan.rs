@@ -30,7 +30,8 @@ pub(super) struct Planned {
     pub(super) name: String,
     /// The file's name as selected, when GitHub will store it under another.
     pub(super) renamed_from: Option<String>,
-    /// The label the upload sets: [`super::staging::STAGED_LABEL`] on a staged upload, else none.
+    /// The label it carries in place (`asset-label`); a staged upload carries
+    /// [`super::staging::STAGED_LABEL`] instead until it is renamed into place.
     pub(super) label: Option<String>,
     pub(super) body: AssetBody,
     pub(super) size: u64,
@@ -66,6 +67,12 @@ pub(crate) struct Plan {
     pub(super) expect: Vec<crate::config::ExpectedAsset>,
     /// The checksums asset's name.
     pub(super) checksums_name: String,
+    /// `discussion-category`.
+    pub(super) discussion_category: Option<String>,
+    /// `previous-tag`.
+    pub(super) previous_tag: Option<String>,
+    /// `checksums-in-body`.
+    pub(super) checksums_in_body: bool,
 }
 
 /// What needs no file to be checked (issue 26 item 8): token, repository, tag, the set's
@@ -120,7 +127,11 @@ pub(crate) fn plan(
         })?;
     let target = target(config, env)?;
     let expect = config.release.expect_assets.clone();
-    let assets = planned_assets(bundle, expect.is_empty())?;
+    let assets = planned_assets(
+        bundle,
+        expect.is_empty(),
+        config.release.asset_label.as_deref(),
+    )?;
     let commit = if expect.is_empty() {
         None
     } else {
@@ -149,6 +160,9 @@ pub(crate) fn plan(
         assets,
         expect,
         checksums_name: bundle.checksums_name.to_owned(),
+        discussion_category: config.release.discussion_category.clone(),
+        previous_tag: config.release.previous_tag.clone(),
+        checksums_in_body: config.release.checksums_in_body,
     })
 }
 
@@ -209,7 +223,11 @@ fn target(config: &Config, env: &RunnerEnv) -> Result<Target, ReleaseError> {
 /// Every selected file as a flat asset (names must stay unique and valid), then (for a
 /// single job's release, `with_checksums`) the checksums file naming them; a release set
 /// gets one checksums asset for the whole release instead (`set`).
-fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Planned>, ReleaseError> {
+fn planned_assets(
+    bundle: &Bundle<'_>,
+    with_checksums: bool,
+    label: Option<&str>,
+) -> Result<Vec<Planned>, ReleaseError> {
     let mut assets = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut sums = String::new();
@@ -233,7 +251,7 @@ fn planned_assets(bundle: &Bundle<'_>, with_checksums: bool) -> Result<Vec<Plann
         assets.push(Planned {
             content_type: crate::net::mime_type(&name),
             renamed_from: (name != local).then(|| local.to_owned()),
-            label: None,
+            label: label.map(|template| template.replace("{name}", local)),
             name,
             body: AssetBody::File {
                 path: file.path().to_path_buf(),

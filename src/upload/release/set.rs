@@ -28,7 +28,7 @@ use super::plan::{Plan, Planned};
 use super::staging::{
     STALE_AFTER, checksums_failed, in_flight, is_stale, replace_checksums, staged_for,
 };
-use super::{ReleaseError, ReleaseReport, api_err, publish};
+use super::{ReleaseError, ReleaseReport, api_err, finalize};
 use crate::events::{Event, Reporter};
 use crate::github::api::{Api, Asset, AssetBody, Release};
 
@@ -85,6 +85,7 @@ pub(super) async fn complete(
             hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sums.as_bytes()))
         );
         let current = listed.iter().find(|a| a.name == plan.checksums_name);
+        let rows = rows_of(&sums);
         let written = write_checksums(api, plan, release, current, sums, reporter).await?;
         report
             .assets
@@ -109,8 +110,9 @@ pub(super) async fn complete(
             a.id == written.id && a.digest.as_deref().is_none_or(|d| d == document)
         });
         if now == covered && in_place {
-            if draft && !plan.keep_draft {
-                publish(api, plan, release, report).await?;
+            let publish = draft && !plan.keep_draft;
+            finalize(api, plan, release, report, publish, &rows).await?;
+            if publish {
                 draft = false;
             }
             report.release_published = Some(!draft);
@@ -324,6 +326,14 @@ async fn first_upload(
         Err(e) if e.code() == Some("already_exists") => Ok(None),
         _ => Err(()),
     }
+}
+
+/// The checksums document's lines as (name, hex), for `checksums-in-body`.
+fn rows_of(sums: &str) -> Vec<(String, String)> {
+    sums.lines()
+        .filter_map(|l| l.split_once("  "))
+        .map(|(hex, name)| (name.to_owned(), hex.to_owned()))
+        .collect()
 }
 
 /// Lines quoted for a message.

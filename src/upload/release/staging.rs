@@ -121,7 +121,7 @@ pub(super) async fn swap_in(
     api: &Api,
     old: Option<&Asset>,
     staged: &Asset,
-    name: &str,
+    (name, label): (&str, &str),
     reporter: &dyn Reporter,
 ) -> Result<Asset, SwapFailed> {
     let mut retired = None;
@@ -139,7 +139,7 @@ pub(super) async fn swap_in(
             }
         }
     }
-    let placed = match api.update_asset(staged.id, name, "").await {
+    let placed = match api.update_asset(staged.id, name, label).await {
         Ok(placed) => placed,
         Err(e) => {
             if let Some((old, aside)) = &retired {
@@ -299,7 +299,8 @@ pub(super) async fn settle(
         let mut placed_new = Vec::new();
         for (i, (asset, staged)) in landed.staged.iter().enumerate() {
             let old = clashes.iter().find(|c| c.name == asset.name).copied();
-            match swap_in(api, old, staged, &asset.name, reporter).await {
+            let label = asset.label.as_deref().unwrap_or_default();
+            match swap_in(api, old, staged, (&asset.name, label), reporter).await {
                 Ok(placed) => {
                     if old.is_none() {
                         placed_new.push(placed.clone());
@@ -380,7 +381,7 @@ pub(super) async fn replace_checksums(
     let staged = upload_asset(api, release, &staged)
         .await
         .map_err(|e| checksums_failed(plan, e))?;
-    match swap_in(api, Some(current), &staged, name, reporter).await {
+    match swap_in(api, Some(current), &staged, (name, ""), reporter).await {
         Ok(placed) => Ok(placed),
         // Another job's replacement took the name (422), or another job removed our staged
         // copy as a leftover (404): ours is gone; the document there, else a fresh upload,

@@ -186,7 +186,17 @@ function releaseJson(name, r, origin = base) {
     immutable: !r.draft && repo(name).immutable,
     created_at: r.created_at,
     published_at: r.draft ? null : r.published_at,
+    discussion_url: r.discussion_url,
     assets: r.assets.map((a) => assetJson(name, a)),
+  }
+}
+
+// A release published with a discussion category opens a discussion (REST docs, "Create a
+// release": "a discussion of the specified category is created and linked to the
+// release"); the release then carries its `discussion_url`.
+function openDiscussion(name, rel) {
+  if (rel.discussion_category_name && !rel.discussion_url) {
+    rel.discussion_url = `${base}/${name}/discussions/${nextId++}`
   }
 }
 
@@ -352,7 +362,8 @@ async function handle(req, res, url) {
       return send(res, 422, validationFailed('Release', 'tag_name'))
     }
     const now = new Date().toISOString()
-    const rel = { id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, body: body.body ?? null, target_commitish: body.target_commitish ?? 'main', draft: Boolean(body.draft), prerelease: Boolean(body.prerelease), assets: [], created_at: now, published_at: body.draft ? null : now }
+    const rel = { id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, body: body.body ?? null, target_commitish: body.target_commitish ?? 'main', draft: Boolean(body.draft), prerelease: Boolean(body.prerelease), assets: [], created_at: now, published_at: body.draft ? null : now, discussion_category_name: body.discussion_category_name ?? null }
+    if (!rel.draft) openDiscussion(name, rel)
     r.releases.push(rel)
     if (!rel.draft) recordTransition(name, rel)
     log('create', 201)
@@ -362,7 +373,10 @@ async function handle(req, res, url) {
     const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
     if (!body.tag_name) return send(res, 422, { message: 'Validation Failed', documentation_url: 'https://docs.github.com/rest/releases/releases#generate-release-notes-content-for-a-release' })
     log('generate-notes', 200)
-    return send(res, 200, { ...NOTES, name: NOTES.name.replaceAll('v1.0.0', body.tag_name), body: NOTES.body.replaceAll('v1.0.0', body.tag_name) })
+    // GitHub's generated notes end with the compare link of the range they cover
+    // (`previous_tag_name`: "the starting point for the release notes", REST docs).
+    const range = body.previous_tag_name ? `\n\n**Full Changelog**: ${base}/${name}/compare/${body.previous_tag_name}...${body.tag_name}` : ''
+    return send(res, 200, { ...NOTES, name: NOTES.name.replaceAll('v1.0.0', body.tag_name), body: NOTES.body.replaceAll('v1.0.0', body.tag_name) + range })
   }
   const tm = rest.match(/^tags\/(.+)$/)
   if (tm && req.method === 'GET') {
@@ -453,9 +467,11 @@ async function handle(req, res, url) {
         }
         rel.draft = false
         rel.published_at = new Date().toISOString()
+        if ('discussion_category_name' in body) rel.discussion_category_name = body.discussion_category_name
+        openDiscussion(name, rel)
         recordTransition(name, rel)
       }
-      for (const k of ['name', 'prerelease']) if (k in body) rel[k] = body[k]
+      for (const k of ['name', 'prerelease', 'body', 'discussion_category_name']) if (k in body) rel[k] = body[k]
       log('update', 200)
       return send(res, 200, releaseJson(name, rel, originOf(req)))
     }
@@ -677,7 +693,7 @@ const server = http.createServer(async (req, res) => {
       const name = url.searchParams.get('repo')
       const r = repo(name)
       return send(res, 200, {
-        releases: r.releases.map((x) => ({ ...releaseJson(name, x), assets: x.assets.map((a) => ({ ...assetJson(name, a), content_base64: a.data ? a.data.toString('base64') : null })) })),
+        releases: r.releases.map((x) => ({ ...releaseJson(name, x), discussion_category_name: x.discussion_category_name ?? null, assets: x.assets.map((a) => ({ ...assetJson(name, a), content_base64: a.data ? a.data.toString('base64') : null })) })),
         calls: calls.get(name) ?? [],
         transitions: r.transitions,
         checkRuns: (checkRuns.get(name) ?? []).map((c) => ({ ...checkRunJson(name, c), annotations: c.annotations })),
