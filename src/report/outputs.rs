@@ -110,10 +110,18 @@ fn subject_output(state: &Reached, log: &LogReporter, out: &mut Vec<(&'static st
     let (Some(docs), Some(found)) = (&state.documents, subjects::collect(state)) else {
         return;
     };
-    for name in &found.left_out {
+    if !found.left_out.is_empty() {
+        // The names are untrusted: listed inside a fence, never in the annotation.
         log.event(&Event::warning(format!(
-            "{name:?} is not in the `subject-checksums` list: a name holding a line break cannot be an attestation subject (attest reads one subject per line); rename the file to attest it"
+            "{} left out of the `subject-checksums` list (listed in the log): a name holding a line break cannot be an attestation subject (attest reads one subject per line); rename such files to attest them",
+            units::plural(found.left_out.len() as u64, "file")
         )));
+        let names: Vec<String> = found
+            .left_out
+            .iter()
+            .map(|n| format!("  not attested: {}", n.escape_debug()))
+            .collect();
+        log.listing(&names);
     }
     let text = found.render();
     if text.len() > subjects::ATTEST_MAX_BYTES {

@@ -79,13 +79,20 @@ fn attest_reads_every_shipped_file_where_it_fails_on_the_checksums_file() {
 
     let subjects = Path::new(&run.outputs["subject-checksums"]);
     assert_eq!(attest_reads(subjects), Ok(want));
-    // The one name no line can carry is named in a warning (escaped, never raw).
+    // The one name no line can carry: a warning counts it, the log names it (escaped,
+    // inside a stop-commands fence, as every listing of names is).
     let warning = run
         .stdout
         .lines()
         .find(|l| l.starts_with("::warning") && l.contains("subject-checksums"))
         .unwrap_or_else(|| panic!("{}", run.stdout));
-    assert!(warning.contains("line\\\\nfeed.bin"), "{warning}");
+    assert!(warning.contains("1 file left out"), "{warning}");
+    assert!(
+        run.stdout.contains("  not attested: line\\nfeed.bin\n"),
+        "{}",
+        run.stdout
+    );
+    crate::support::commands::assert_only_intended_commands(&run.stdout);
 
     // The checksums file escapes `\` and the line feed for `sha256sum -c`; attest fails on
     // the first escaped line, which is why the second list exists.

@@ -315,6 +315,14 @@ fn a_usage_error_names_the_flag_and_help_lists_every_input_and_exit_code() {
               Commit or branch a tag this run creates points at; empty uses the default branch
           --expect-assets <VALUE>
               Globs over release asset names, one per line: publish only once each matches an asset (matrix jobs)
+          --asset-label <VALUE>
+              Label of each release asset, shown on the release page in place of its name (GitHub keeps labels verbatim); `{name}` is the file's name as selected
+          --discussion-category <VALUE>
+              Create a discussion in this existing category with the release when it is published
+          --previous-tag <VALUE>
+              The tag generated release notes start from (`generate-release-notes`); empty lets GitHub choose
+          --checksums-in-body[=<BOOL>]
+              Append a table of every asset's SHA-256 to the release notes [default: false]
           --job-key <VALUE>
               This job's key when several jobs ship to one s3:// prefix (e.g. the matrix target): its checksums file and manifest are named after it
           --s3-endpoint <VALUE>

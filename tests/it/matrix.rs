@@ -955,7 +955,11 @@ fn a_sets_checksums_table_covers_every_asset_and_is_rewritten_by_a_late_job() {
     };
     let rows = |rel: &serde_json::Value| -> Vec<String> {
         let body = rel["body"].as_str().expect("body");
-        assert_eq!(body.matches("<!-- stevedore:checksums -->").count(), 1, "{body}");
+        assert_eq!(
+            body.matches("<!-- stevedore:checksums -->").count(),
+            1,
+            "{body}"
+        );
         assert!(body.starts_with("Notes.\n\n"), "{body}");
         let sums = verify_downloads(rel);
         sums.lines()

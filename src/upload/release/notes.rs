@@ -57,7 +57,10 @@ mod tests {
         ];
         let second = with_table(Some(&first), &two);
         assert_eq!(second.matches("stevedore:checksums -->").count(), 1);
-        assert!(second.starts_with("Notes.\n\nMore notes.\n\n<!--"), "{second}");
+        assert!(
+            second.starts_with("Notes.\n\nMore notes.\n\n<!--"),
+            "{second}"
+        );
         assert!(second.contains("| `b.zip` |"), "{second}");
         assert_eq!(
             with_table(None, &one),

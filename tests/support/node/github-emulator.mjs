@@ -142,7 +142,7 @@ function stamp() {
 // so a test names what the job ships rather than a name it cannot know.
 function faultFor(f, asset) {
   if (!f.asset || f.asset === asset) return true
-  return typeof asset === 'string' && /^stevedore-[0-9a-f]{8}-/.test(asset) && asset.slice(18) === f.asset
+  return typeof asset === 'string' && /^stevedore-[0-9a-f]{8}-/.test(asset) && asset.slice(19) === f.asset
 }
 
 function take(name, route, asset) {
