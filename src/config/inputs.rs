@@ -166,6 +166,11 @@ pub const INPUTS: &[InputSpec] = &[
         "",
         "Globs over release asset names, one per line: publish only once each matches an asset (matrix jobs)",
     ),
+    switch(
+        "rolling",
+        "false",
+        "Keep one release for `tag` that always holds this run's build: the tag moves to this commit, the assets and notes are replaced, the previous release stays as it was until the new one is complete",
+    ),
     input(
         "asset-label",
         "",

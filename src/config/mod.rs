@@ -126,6 +126,8 @@ pub(crate) struct ReleaseOptions {
     pub(crate) previous_tag: Option<String>,
     /// `checksums-in-body`: the checksums as a table at the end of the notes.
     pub(crate) checksums_in_body: bool,
+    /// `rolling`: the release of `tag` is replaced by this commit's.
+    pub(crate) rolling: bool,
 }
 
 /// One `expect-assets` line, compiled once here (as `secrets-allow` is) so the release
@@ -587,7 +589,14 @@ fn release_options(r: &mut Reader<'_>) -> ReleaseOptions {
         discussion_category: r.text("discussion-category"),
         previous_tag: r.text("previous-tag"),
         checksums_in_body: r.bool("checksums-in-body", false),
+        rolling: r.bool("rolling", false),
     };
+    if release.rolling && release.release_id.is_some() {
+        r.fail(
+            "rolling",
+            "conflicts with `release-id`: a rolling release is found by `tag` and replaced by a new one; give `tag`".into(),
+        );
+    }
     if release.previous_tag.is_some() && !release.generate_notes {
         r.fail(
             "previous-tag",
@@ -894,6 +903,7 @@ fn ignored_inputs(config: &Config) -> Vec<String> {
                 ("discussion-category", r.discussion_category.is_some()),
                 ("previous-tag", r.previous_tag.is_some()),
                 ("checksums-in-body", r.checksums_in_body),
+                ("rolling", r.rolling),
             ],
         ),
         (

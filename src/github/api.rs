@@ -81,6 +81,8 @@ pub(crate) struct ReleaseUpdate<'a> {
     pub body: Option<&'a str>,
     /// The discussion category publication opens a discussion in.
     pub discussion_category: Option<&'a str>,
+    /// A new tag name (a rolling release's draft takes the rolling tag as it goes out).
+    pub tag_name: Option<&'a str>,
 }
 
 /// An asset.
@@ -557,6 +559,9 @@ impl Api {
         if let Some(category) = update.discussion_category {
             body["discussion_category_name"] = category.into();
         }
+        if let Some(tag) = update.tag_name {
+            body["tag_name"] = tag.into();
+        }
         let url = self.route(&format!("/{id}"));
         self.json(Method::PATCH, &url, &[], Some(&body)).await
     }
@@ -633,6 +638,40 @@ impl Api {
             .collect();
         found.sort_by_key(|r| r.id);
         Ok(found)
+    }
+
+    /// Where tag `tag` points (`GET git/ref/tags/{tag}`), or `None` when there is no such
+    /// tag.
+    pub(crate) async fn tag_commit(&self, tag: &str) -> Result<Option<String>, ApiError> {
+        let url = self.repo_url(&format!(
+            "/git/ref/tags/{}",
+            crate::net::percent_encode(tag)
+        ));
+        match self
+            .json::<serde_json::Value>(Method::GET, &url, &[], None)
+            .await
+        {
+            Ok(found) => Ok(found["object"]["sha"].as_str().map(str::to_owned)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Points tag `tag` at `sha`: created when missing, moved (`force`) otherwise.
+    pub(crate) async fn set_tag(&self, tag: &str, sha: &str, exists: bool) -> Result<(), ApiError> {
+        if exists {
+            let url = self.repo_url(&format!(
+                "/git/refs/tags/{}",
+                crate::net::percent_encode(tag)
+            ));
+            let body = serde_json::json!({ "sha": sha, "force": true });
+            self.call(Method::PATCH, &url, &[], Some(&body)).await?;
+        } else {
+            let url = self.repo_url("/git/refs");
+            let body = serde_json::json!({ "ref": format!("refs/tags/{tag}"), "sha": sha });
+            self.call(Method::POST, &url, &[], Some(&body)).await?;
+        }
+        Ok(())
     }
 
     /// Deletes a release (a duplicate draft this run created).

@@ -315,6 +315,8 @@ fn a_usage_error_names_the_flag_and_help_lists_every_input_and_exit_code() {
               Commit or branch a tag this run creates points at; empty uses the default branch
           --expect-assets <VALUE>
               Globs over release asset names, one per line: publish only once each matches an asset (matrix jobs)
+          --rolling[=<BOOL>]
+              Keep one release for `tag` that always holds this run's build: the tag moves to this commit, the assets and notes are replaced, the previous release stays as it was until the new one is complete [default: false]
           --asset-label <VALUE>
               Label of each release asset, shown on the release page in place of its name (GitHub keeps labels verbatim); `{name}` is the file's name as selected
           --discussion-category <VALUE>

@@ -30,6 +30,8 @@
 //!   over the results emulator, proved with the official client's `findBy` (REST) path.
 //! - `matrix`: matrix jobs sharing one release (`expect-assets`), published once, complete;
 //!   a job's assets count whole (staged, renamed together), killed jobs' leftovers age out.
+//! - `rolling`: `rolling: true` against the GitHub emulator's git references: the tag and
+//!   the release follow each new commit, failures leave the previous release as it was.
 //! - `attest`: the `subject-checksums` output read by actions/attest's own parsing rules,
 //!   for directory, release and artifact destinations, hostile names included.
 //! - `s3`: the S3 destination against s3s-fs (`s3server`), a real S3 server in-process.
@@ -90,6 +92,7 @@ mod pack;
 mod proxy;
 mod release;
 mod rest_artifacts;
+mod rolling;
 mod runner_log;
 mod s3;
 mod s3_providers;

@@ -37,13 +37,25 @@ pub(super) async fn find_or_create(
         }
         Target::Tag(tag) => tag,
     };
-    if let Some(found) = find_existing(api, tag, plan.commit.as_deref(), reporter).await? {
+    // A rolling release is built as a draft under a stand-in tag name (`roll`), unless
+    // this commit's release is already out (a re-run), which is used as it is.
+    let stand_in;
+    let lookup = if plan.rolling {
+        if let Some(out) = rolled_out(plan, api, tag).await? {
+            return Ok(out);
+        }
+        stand_in = super::roll::draft_tag(tag);
+        stand_in.as_str()
+    } else {
+        tag.as_str()
+    };
+    if let Some(found) = find_existing(api, lookup, plan.commit.as_deref(), reporter).await? {
         return Ok(found);
     }
     let name = plan.name.as_deref().unwrap_or(tag);
     let body = notes(plan, api, tag).await?;
     let draft = Draft {
-        tag,
+        tag: lookup,
         name,
         body: body.as_deref(),
         target_commitish: target(plan),
@@ -52,13 +64,27 @@ pub(super) async fn find_or_create(
     };
     match api.create_draft(&draft).await {
         Ok(created) => {
-            converge_on_oldest_draft(api, tag, plan.commit.as_deref(), created, reporter).await
+            converge_on_oldest_draft(api, lookup, plan.commit.as_deref(), created, reporter).await
         }
         Err(e) if e.code() == Some("already_exists") => {
-            created_elsewhere(api, tag, e, reporter).await
+            created_elsewhere(api, lookup, e, reporter).await
         }
         Err(e) => Err(api_err(format!("creating release `{tag}`"))(e)),
     }
+}
+
+/// For `rolling`: the published release of `tag` when it was made for this commit (an
+/// earlier run of the commit rolled it out already).
+async fn rolled_out(plan: &Plan, api: &Api, tag: &str) -> Result<Option<Release>, ReleaseError> {
+    let current = api
+        .release_by_tag(tag)
+        .await
+        .map_err(api_err(format!("looking up release `{tag}`")))?;
+    Ok(current.filter(|r| {
+        plan.commit
+            .as_deref()
+            .is_some_and(|c| recorded_commit(r).is_some_and(|rc| rc.eq_ignore_ascii_case(c)))
+    }))
 }
 
 /// The body of the release about to be created: `body` (or `body-path`), then, with

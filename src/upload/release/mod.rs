@@ -20,6 +20,7 @@ mod asset;
 mod find;
 mod notes;
 mod plan;
+mod roll;
 mod set;
 mod staging;
 
@@ -65,6 +66,11 @@ pub enum ReleaseError {
         "release `{tag}` is published and immutable: GitHub refuses new assets; publish a new tag, or let stevedore create the release (it uploads to a draft and publishes last)"
     )]
     Immutable { tag: String },
+    /// The release `rolling` would replace is immutable.
+    #[error(
+        "release `{tag}` is immutable, so it cannot roll: its assets and tag are fixed once published; turn off immutable releases for the repository (Settings > General > Releases), or ship each build under its own tag instead of `rolling`"
+    )]
+    RollingImmutable { tag: String },
     /// A call failed.
     #[error("{what}: {source}")]
     Api {
@@ -112,7 +118,8 @@ impl ReleaseError {
         match self {
             ReleaseError::Config(_)
             | ReleaseError::AssetsExist { .. }
-            | ReleaseError::Immutable { .. } => ExitCode::BadInput,
+            | ReleaseError::Immutable { .. }
+            | ReleaseError::RollingImmutable { .. } => ExitCode::BadInput,
             ReleaseError::Api { .. }
             | ReleaseError::Incomplete { .. }
             | ReleaseError::Mismatch { .. }
@@ -261,6 +268,9 @@ async fn run(
         .map(|a| (a.name.clone(), a.sha256.clone()))
         .collect();
     let publish = release.draft && !plan.keep_draft;
+    if plan.rolling && release.draft {
+        return roll::roll_out(&api, plan, &release, report, publish, &rows, reporter).await;
+    }
     finalize(&api, plan, &release, report, publish, &rows).await?;
     reporter.event(&Event::info(format!(
         "Release `{}`: {} asset(s) uploaded{}",
@@ -280,6 +290,9 @@ async fn open_release(
     reporter: &dyn Reporter,
     report: &mut ReleaseReport,
 ) -> Result<Release, ReleaseError> {
+    if plan.rolling {
+        roll::check_replaceable(api, plan).await?;
+    }
     let release = find_or_create(plan, api, reporter).await?;
     // Drafts found by tag were made for this commit (`find`); this catches a published
     // release (a draft of another commit is never joined, but a published release is the
@@ -373,6 +386,7 @@ async fn finalize(
         make_latest: plan.make_latest.filter(|_| publish),
         body: body.as_deref(),
         discussion_category: plan.discussion_category.as_deref().filter(|_| publish),
+        tag_name: None,
     };
     let what = if publish {
         "publishing the release (it stays a draft with every asset)"

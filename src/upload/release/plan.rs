@@ -73,6 +73,8 @@ pub(crate) struct Plan {
     pub(super) previous_tag: Option<String>,
     /// `checksums-in-body`.
     pub(super) checksums_in_body: bool,
+    /// `rolling`: this commit's release replaces the one of `tag` (`roll`).
+    pub(super) rolling: bool,
 }
 
 /// What needs no file to be checked (issue 26 item 8): token, repository, tag, the set's
@@ -95,7 +97,7 @@ pub(crate) fn check_setup(
         ));
     }
     errors.extend(target(config, env).err());
-    if !config.release.expect_assets.is_empty() {
+    if !config.release.expect_assets.is_empty() || config.release.rolling {
         errors.extend(set_commit(config, env).err());
     }
     errors.extend(body(config, cwd).err());
@@ -132,7 +134,7 @@ pub(crate) fn plan(
         expect.is_empty(),
         config.release.asset_label.as_deref(),
     )?;
-    let commit = if expect.is_empty() {
+    let commit = if expect.is_empty() && !config.release.rolling {
         None
     } else {
         Some(set_commit(config, env)?)
@@ -163,6 +165,7 @@ pub(crate) fn plan(
         discussion_category: config.release.discussion_category.clone(),
         previous_tag: config.release.previous_tag.clone(),
         checksums_in_body: config.release.checksums_in_body,
+        rolling: config.release.rolling,
     })
 }
 

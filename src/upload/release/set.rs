@@ -25,6 +25,7 @@ use bytes::Bytes;
 
 use super::asset::upload_asset;
 use super::plan::{Plan, Planned};
+use super::roll::roll_out;
 use super::staging::{
     STALE_AFTER, checksums_failed, in_flight, is_stale, replace_checksums, staged_for,
 };
@@ -111,7 +112,11 @@ pub(super) async fn complete(
         });
         if now == covered && in_place {
             let publish = draft && !plan.keep_draft;
-            finalize(api, plan, release, report, publish, &rows).await?;
+            if plan.rolling && draft {
+                roll_out(api, plan, release, report, publish, &rows, reporter).await?;
+            } else {
+                finalize(api, plan, release, report, publish, &rows).await?;
+            }
             if publish {
                 draft = false;
             }

@@ -13,10 +13,12 @@
 //
 // Test controls:
 //   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets"
-//        |"rename-asset"|"list-artifacts"|"download-artifact" (these three: kind "status" only;
+//        |"rename-asset"|"list-artifacts"|"download-artifact"|"get-ref"|"create-ref"|"update-ref"|"delete-ref"
+//        (these: kind "status" only;
 //        a rename-asset fault's "asset" is the name the PATCH asks for),
 //        "kind": "secondary" | "starter502" | "status" | "race" | "drop-after-store" | "exists422" | "slow",
-//        "status": 502, "retryAfter": 1, "ms": 200, "times": 1, "asset": "only-this-name"}]}
+//        "status": 502, "retryAfter": 1, "ms": 200, "times": 1, "asset": "only-this-name"}], "replace": false}
+//        (faults are added to those pending; "replace": true drops those first)
 //        ("asset" also applies to a staged copy of that name, `stevedore-<8 hex>-<name>`)
 //        "slow": the request waits `ms` and is then served normally; an upload waits after its
 //        asset record exists (state `starter`) and before it reads the body, as a slow upstream.
@@ -24,6 +26,7 @@
 //   POST /_emulator/nodigest {"repo": "o/r"}   -> assets carry no `digest` (older GHES); clients
 //        hash them by downloading (GET .../releases/assets/<id>, accept application/octet-stream)
 //   GET  /_emulator/state?repo=o/r -> {"releases": [...with assets], "calls": [{"method","route","status"}],
+//        "refs": {"refs/tags/<tag>": "<sha>"} (git references, see gitRefRoute),
 //        "transitions": [{"release", "tag", "at", "assets": [names uploaded at that moment],
 //        "digests": {name: digest at that moment}}]} (every draft -> published transition, in order)
 //   POST /_emulator/release {"repo": "o/r", "tag": "v1", "draft": true, "target_commitish": "<sha>",
@@ -127,7 +130,7 @@ let nextId = 5000
 
 function repo(name) {
   if (!repos.has(name)) {
-    repos.set(name, { releases: [], immutable: false, nodigest: false, transitions: [], runs: new Map(), readers: new Set(), public: false, expired: new Set(), id: nextId++ })
+    repos.set(name, { refs: new Map(), releases: [], immutable: false, nodigest: false, transitions: [], runs: new Map(), readers: new Set(), public: false, expired: new Set(), id: nextId++ })
   }
   return repos.get(name)
 }
@@ -260,9 +263,94 @@ function paginate(req, res, url, items) {
   send(res, 200, slice, headers)
 }
 
+// Git references (REST "Git references": get `git/ref/{ref}`, create `git/refs`, update
+// `git/refs/{ref}` with `force`, delete), for tags only; bodies shaped as the OpenAPI
+// description's `git-ref` example. A tag is also created when a release is published and
+// its tag does not exist yet, at the release's `target_commitish` ("Create a release": the
+// tag is created from `target_commitish` when it does not exist; drafts create none).
+// Ancestry is unknown here, so an update without `force` is refused unless it leaves the
+// reference where it is.
+const GIT_REF = openapi.components.examples['git-ref'].value
+// The commit a branch name stands for when a release targets a branch (`main`).
+const BRANCH_HEAD = 'aa218f56b14c9653891f9e74264a383fa43fefbd'
+
+function refJson(name, ref, sha) {
+  return {
+    ...GIT_REF,
+    ref,
+    url: `${base}/repos/${name}/git/${ref}`,
+    object: { ...GIT_REF.object, sha, url: `${base}/repos/${name}/git/commits/${sha}` },
+  }
+}
+
+function createTagAt(name, tag, target) {
+  const refs = repo(name).refs
+  if (!refs.has(`refs/tags/${tag}`)) {
+    refs.set(`refs/tags/${tag}`, /^[0-9a-f]{40}$/i.test(target ?? '') ? target.toLowerCase() : BRANCH_HEAD)
+  }
+}
+
+async function gitRefRoute(req, res, name, kind, ref) {
+  const r = repo(name)
+  const log = (route, status) => {
+    if (!calls.has(name)) calls.set(name, [])
+    calls.get(name).push({ method: req.method, route, status })
+  }
+  const full = ref ? `refs/${decodeURIComponent(ref)}` : null
+  const route = kind === 'ref' ? 'get-ref' : req.method === 'POST' ? 'create-ref' : req.method === 'PATCH' ? 'update-ref' : 'delete-ref'
+  const f = take(name, route, null)
+  if (f && f.kind === 'status') {
+    log(route, f.status ?? 502)
+    return send(res, f.status ?? 502, { message: 'Server Error' })
+  }
+  if (kind === 'ref' && req.method === 'GET') {
+    const sha = r.refs.get(full)
+    log('get-ref', sha ? 200 : 404)
+    return sha ? send(res, 200, refJson(name, full, sha)) : send(res, 404, NOT_FOUND)
+  }
+  if (kind === 'refs' && !ref && req.method === 'POST') {
+    const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+    if (!/^refs\/[^/]/.test(body.ref ?? '') || !/^[0-9a-f]{40}$/i.test(body.sha ?? '')) {
+      log('create-ref', 422)
+      return send(res, 422, { message: 'Invalid request.', documentation_url: 'https://docs.github.com/rest/git/refs#create-a-reference' })
+    }
+    if (r.refs.has(body.ref)) {
+      log('create-ref', 422)
+      return send(res, 422, { message: 'Reference already exists', documentation_url: 'https://docs.github.com/rest/git/refs#create-a-reference' })
+    }
+    r.refs.set(body.ref, body.sha.toLowerCase())
+    log('create-ref', 201)
+    return send(res, 201, refJson(name, body.ref, body.sha.toLowerCase()))
+  }
+  if (kind === 'refs' && ref && req.method === 'PATCH') {
+    const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+    if (!r.refs.has(full)) {
+      log('update-ref', 422)
+      return send(res, 422, { message: 'Reference does not exist', documentation_url: 'https://docs.github.com/rest/git/refs#update-a-reference' })
+    }
+    if (!body.force && r.refs.get(full) !== String(body.sha).toLowerCase()) {
+      log('update-ref', 422)
+      return send(res, 422, { message: 'Update is not a fast forward', documentation_url: 'https://docs.github.com/rest/git/refs#update-a-reference' })
+    }
+    r.refs.set(full, String(body.sha).toLowerCase())
+    log('update-ref', 200)
+    return send(res, 200, refJson(name, full, r.refs.get(full)))
+  }
+  if (kind === 'refs' && ref && req.method === 'DELETE') {
+    const had = r.refs.delete(full)
+    log('delete-ref', had ? 204 : 422)
+    if (!had) return send(res, 422, { message: 'Reference does not exist', documentation_url: 'https://docs.github.com/rest/git/refs#delete-a-reference' })
+    res.writeHead(204)
+    return res.end()
+  }
+  return send(res, 404, NOT_FOUND)
+}
+
 async function handle(req, res, url) {
   const cm = url.pathname.match(/^\/repos\/([^/]+\/[^/]+)\/check-runs(?:\/(\d+))?$/)
   if (cm && (req.method === 'POST' || req.method === 'PATCH')) return checkRunRoute(req, res, cm[1], cm[2])
+  const gm = url.pathname.match(/^\/repos\/([^/]+\/[^/]+)\/git\/(ref|refs)(?:\/(.+))?$/)
+  if (gm) return gitRefRoute(req, res, gm[1], gm[2], gm[3])
   const m = url.pathname.match(/^\/(uploads\/)?repos\/([^/]+\/[^/]+)\/releases(?:\/(.*))?$/)
   if (!m) return send(res, 404, NOT_FOUND)
   const [, upload, name, rest = ''] = m
@@ -365,7 +453,10 @@ async function handle(req, res, url) {
     const rel = { id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, body: body.body ?? null, target_commitish: body.target_commitish ?? 'main', draft: Boolean(body.draft), prerelease: Boolean(body.prerelease), assets: [], created_at: now, published_at: body.draft ? null : now, discussion_category_name: body.discussion_category_name ?? null }
     if (!rel.draft) openDiscussion(name, rel)
     r.releases.push(rel)
-    if (!rel.draft) recordTransition(name, rel)
+    if (!rel.draft) {
+      createTagAt(name, rel.tag_name, rel.target_commitish)
+      recordTransition(name, rel)
+    }
     log('create', 201)
     return send(res, 201, releaseJson(name, rel, originOf(req)))
   }
@@ -460,18 +551,26 @@ async function handle(req, res, url) {
       const f = await fault('publish')
       if (f === true) return
       const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+      const tag = body.tag_name ?? rel.tag_name
+      const published = !(body.draft ?? rel.draft)
+      if (published && r.releases.some((x) => x !== rel && !x.draft && x.tag_name === tag)) {
+        log(rel.draft ? 'publish' : 'update', 422)
+        return send(res, 422, validationFailed('Release', 'tag_name'))
+      }
+      for (const k of ['name', 'prerelease', 'body', 'discussion_category_name', 'tag_name', 'target_commitish']) if (k in body) rel[k] = body[k]
       if (body.draft === false && rel.draft) {
-        if (r.releases.some((x) => x !== rel && !x.draft && x.tag_name === rel.tag_name)) {
-          log('publish', 422)
-          return send(res, 422, validationFailed('Release', 'tag_name'))
-        }
         rel.draft = false
         rel.published_at = new Date().toISOString()
-        if ('discussion_category_name' in body) rel.discussion_category_name = body.discussion_category_name
+        createTagAt(name, rel.tag_name, rel.target_commitish)
         openDiscussion(name, rel)
         recordTransition(name, rel)
+      } else if (body.draft === true && !rel.draft) {
+        // Back to a draft ("`true` makes the release a draft", Update a release); its tag
+        // stays. What people saw leave is recorded too.
+        rel.draft = true
+        rel.published_at = null
+        repo(name).transitions.push({ release: rel.id, tag: rel.tag_name, at: new Date().toISOString(), unpublished: true })
       }
-      for (const k of ['name', 'prerelease', 'body', 'discussion_category_name']) if (k in body) rel[k] = body[k]
       log('update', 200)
       return send(res, 200, releaseJson(name, rel, originOf(req)))
     }
@@ -663,8 +762,8 @@ const server = http.createServer(async (req, res) => {
   try {
     const url = new URL(req.url, 'http://127.0.0.1')
     if (url.pathname === '/_emulator/faults' && req.method === 'POST') {
-      const { repo: name, faults: list } = JSON.parse((await readBody(req)).toString('utf8'))
-      faults.set(name, [...(faults.get(name) ?? []), ...list])
+      const { repo: name, faults: list, replace } = JSON.parse((await readBody(req)).toString('utf8'))
+      faults.set(name, replace ? list : [...(faults.get(name) ?? []), ...list])
       return send(res, 200, { ok: true })
     }
     if (url.pathname === '/_emulator/immutable' && req.method === 'POST') {
@@ -687,6 +786,7 @@ const server = http.createServer(async (req, res) => {
         rel.assets.push({ id: nextId++, tag, name: a.name, label: a.label ?? '', state: a.state ?? 'uploaded', content_type: 'application/octet-stream', size: data.length, data, digest: 'sha256:' + createHash('sha256').update(data).digest('hex'), created_at: a.updated_at ?? stamp(), updated_at: a.updated_at ?? stamp() })
       }
       repo(name).releases.push(rel)
+      if (!rel.draft) createTagAt(name, tag, target)
       return send(res, 200, releaseJson(name, rel))
     }
     if (url.pathname === '/_emulator/state') {
@@ -696,6 +796,7 @@ const server = http.createServer(async (req, res) => {
         releases: r.releases.map((x) => ({ ...releaseJson(name, x), discussion_category_name: x.discussion_category_name ?? null, assets: x.assets.map((a) => ({ ...assetJson(name, a), content_base64: a.data ? a.data.toString('base64') : null })) })),
         calls: calls.get(name) ?? [],
         transitions: r.transitions,
+        refs: Object.fromEntries(r.refs),
         checkRuns: (checkRuns.get(name) ?? []).map((c) => ({ ...checkRunJson(name, c), annotations: c.annotations })),
         pendingFaults: faults.get(name) ?? [],
       })
