@@ -3,7 +3,9 @@
 emulator (tests/support/node), the whole matrix timed from the first job's start to the last
 job's end. Compares the `expect-assets` recipe (one shared draft, the job completing the set
 writes the single SHA256SUMS and publishes) with the README's previous recipe (per-job
-`SHA256SUMS-<job>`, the first job to finish publishes). Prints median wall time, total API
+`SHA256SUMS-<job>`, the first job to finish publishes), and a rolling release (`rolling`
+with `expect-assets`: a first commit's matrix makes the release of `nightly`, the timed
+second commit's matrix replaces it; its calls are the second matrix's). Prints median wall time, total API
 calls of the matrix (from the emulator's log), how many draft -> published transitions
 happened and how many assets the release had when it was published.
 
@@ -15,6 +17,7 @@ import os
 import random
 import statistics
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -45,15 +48,18 @@ def run_matrix(binary, data, env, tag, recipe):
     for j in range(JOBS):
         cmd = [binary, "--path", os.path.join(data, f"job{j}"), "--destination", "release",
                "--tag", tag, "--token", env["GITHUB_TOKEN"], "--summary", "false"]
-        if recipe == "expect-assets":
-            # One line per asset: a line is satisfied by the first asset it matches, so
-            # `job<k>-asset-*` would let the set complete while job k is still uploading.
+        if recipe in ("expect-assets", "rolling"):
+            # One line per job: a job's assets count only once all of them are in.
             for k in range(JOBS):
-                for i in range(ASSETS):
-                    cmd += ["--expect-assets", f"job{k}-asset-{i}.bin"]
+                cmd += ["--expect-assets", f"job{k}-asset-*"]
+            if recipe == "rolling":
+                cmd += ["--rolling"]
         else:
             cmd += ["--checksums", f"SHA256SUMS-job{j}"]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        # Each job its own RUNNER_TEMP, as each runner has (the command line's default,
+        # ~/.cache/stevedore/last-run, is one per machine).
+        job_env = dict(env, RUNNER_TEMP=tempfile.mkdtemp(prefix=f"matrix-job{j}-"))
+        procs.append(subprocess.Popen(cmd, env=job_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
     for p in procs:
         _, err = p.communicate()
         if p.returncode != 0:
@@ -77,6 +83,7 @@ def main():
     recipes = {
         "expect-assets (one SHA256SUMS, publish when complete)": "expect-assets",
         "previous recipe (SHA256SUMS-<job>, first finisher publishes)": "previous",
+        "rolling (expect-assets; a second commit replaces the first's release)": "rolling",
     }
     times = {k: [] for k in recipes}
     facts = {}
@@ -84,11 +91,22 @@ def main():
         for r in range(a.repeats + 1):
             for i, (name, recipe) in enumerate(recipes.items()):
                 repo = f"octo/matrix-{r}-{i}"
-                t = run_matrix(a.binary, data, dict(env, GITHUB_REPOSITORY=repo), f"v{r}.{i}", recipe)
+                job_env = dict(env, GITHUB_REPOSITORY=repo)
+                tag = f"v{r}.{i}"
+                before_calls, before_transitions = 0, 0
+                if recipe == "rolling":
+                    # The first commit's release, then the timed roll to the next commit.
+                    tag = "nightly"
+                    run_matrix(a.binary, data, dict(job_env, GITHUB_SHA="0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"), tag, recipe)
+                    first = json.load(urllib.request.urlopen(f"{api}/_emulator/state?repo={repo}"))
+                    before_calls, before_transitions = len(first["calls"]), len(first["transitions"])
+                t = run_matrix(a.binary, data, job_env, tag, recipe)
                 state = json.load(urllib.request.urlopen(f"{api}/_emulator/state?repo={repo}"))
                 assert len(state["releases"]) == 1, (name, len(state["releases"]))
-                transitions = state["transitions"]
-                facts[name] = (len(state["calls"]), len(transitions),
+                if recipe == "rolling":
+                    assert state["refs"]["refs/tags/nightly"] == env["GITHUB_SHA"], state["refs"]
+                transitions = [t for t in state["transitions"][before_transitions:] if not t.get("unpublished")]
+                facts[name] = (len(state["calls"]) - before_calls, len(transitions),
                                len(transitions[0]["assets"]) if transitions else 0,
                                len(state["releases"][0]["assets"]))
                 if r > 0:

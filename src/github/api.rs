@@ -657,21 +657,40 @@ impl Api {
         }
     }
 
-    /// Points tag `tag` at `sha`: created when missing, moved (`force`) otherwise.
+    /// Points tag `tag` at `sha`: moved (`force`) when `exists`, created otherwise. Another
+    /// job may create or delete the tag in between (jobs completing a rolling set at
+    /// once): a create refused with 422 (it exists now) moves it, a move refused with 422
+    /// (it is gone) creates it.
     pub(crate) async fn set_tag(&self, tag: &str, sha: &str, exists: bool) -> Result<(), ApiError> {
-        if exists {
-            let url = self.repo_url(&format!(
-                "/git/refs/tags/{}",
-                crate::net::percent_encode(tag)
-            ));
-            let body = serde_json::json!({ "sha": sha, "force": true });
-            self.call(Method::PATCH, &url, &[], Some(&body)).await?;
+        let first = if exists {
+            self.move_tag(tag, sha).await
         } else {
-            let url = self.repo_url("/git/refs");
-            let body = serde_json::json!({ "ref": format!("refs/tags/{tag}"), "sha": sha });
-            self.call(Method::POST, &url, &[], Some(&body)).await?;
+            self.create_tag(tag, sha).await
+        };
+        match first {
+            Err(e) if e.status() == Some(422) && exists => self.create_tag(tag, sha).await,
+            Err(e) if e.status() == Some(422) => self.move_tag(tag, sha).await,
+            other => other,
         }
-        Ok(())
+    }
+
+    async fn move_tag(&self, tag: &str, sha: &str) -> Result<(), ApiError> {
+        let url = self.repo_url(&format!(
+            "/git/refs/tags/{}",
+            crate::net::percent_encode(tag)
+        ));
+        let body = serde_json::json!({ "sha": sha, "force": true });
+        self.call(Method::PATCH, &url, &[], Some(&body))
+            .await
+            .map(drop)
+    }
+
+    async fn create_tag(&self, tag: &str, sha: &str) -> Result<(), ApiError> {
+        let url = self.repo_url("/git/refs");
+        let body = serde_json::json!({ "ref": format!("refs/tags/{tag}"), "sha": sha });
+        self.call(Method::POST, &url, &[], Some(&body))
+            .await
+            .map(drop)
     }
 
     /// Deletes a release (a duplicate draft this run created).

@@ -294,3 +294,27 @@ fn rolling_without_a_commit_or_with_a_release_id_is_refused() {
     assert_eq!(run.code, 2, "{}", run.log());
     assert!(run.stdout.contains("`release-id`"), "{}", run.stdout);
 }
+
+/// Found by `bench/matrix`: two jobs completing a rolling set at the same moment both read
+/// the tag as missing and both create it; the second create is refused (422 "Reference
+/// already exists") and must move the tag instead of failing the job. Reproduced here by
+/// a lookup that answers 404 for a tag that exists.
+#[test]
+fn a_tag_created_by_another_job_meanwhile_is_moved_not_a_failure() {
+    let repo = github().repo();
+    let old = roll(&repo, OLD, &[("a.bin", "a old")], &[]);
+    assert_eq!(old.code, 0, "{}", old.log());
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "get-ref", "kind": "status", "status": 404, "times": 1},
+        ]}),
+    );
+    let new = roll(&repo, NEW, &[("a.bin", "a new")], &[]);
+    assert_eq!(new.code, 0, "{}", new.log());
+    let calls = github().calls(&repo);
+    assert!(calls.contains(&"create-ref 422".to_owned()), "{calls:?}");
+    let (releases, tag) = state(&repo);
+    assert_eq!(tag.as_deref(), Some(NEW));
+    assert_eq!(assets(published(&releases))["a.bin"], b"a new");
+}

@@ -122,8 +122,10 @@ pub(super) async fn roll_out(
             ))(e));
         }
     };
+    // Another job completing the same set at the same moment may have deleted it (404).
     if let Some(old) = &old
         && let Err(e) = api.delete_release(old.id).await
+        && e.status() != Some(404)
     {
         reporter.event(&Event::warning(format!(
             "the previous release of `{tag}` (id {}) is a draft now and could not be deleted: {e}; delete it by hand",
