@@ -116,6 +116,16 @@ fn a_rolling_release_moves_to_each_new_commit_with_exactly_its_files() {
         new.outputs["release-url"],
         rel["html_url"].as_str().expect("url")
     );
+    // The `assets` output gives the addresses people download from, under the tag.
+    let urls: BTreeMap<String, String> =
+        serde_json::from_str(&new.outputs["assets"]).expect("assets output");
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    for (name, url) in &urls {
+        assert!(
+            url.ends_with(&format!("/releases/download/nightly/{name}")),
+            "{url}"
+        );
+    }
 
     // What people saw: the old release went out once and came back never; the new one
     // went out once, complete.

@@ -132,6 +132,19 @@ pub(super) async fn roll_out(
             old.id
         )));
     }
+    // Download URLs carry the tag: the ones the uploads answered name the stand-in.
+    match api.assets(draft.id).await {
+        Ok(listed) => {
+            for (name, url) in &mut report.assets {
+                if let Some(a) = listed.iter().find(|a| a.name == *name) {
+                    url.clone_from(&a.browser_download_url);
+                }
+            }
+        }
+        Err(e) => reporter.event(&Event::warning(format!(
+            "could not list the assets of `{tag}` after it rolled out: {e}; the `assets` output names the draft's addresses"
+        ))),
+    }
     report.tag = Some(tag.to_owned());
     report.url = Some(rolled.html_url.clone());
     report.published = publish;

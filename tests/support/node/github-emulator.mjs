@@ -558,6 +558,8 @@ async function handle(req, res, url) {
         return send(res, 422, validationFailed('Release', 'tag_name'))
       }
       for (const k of ['name', 'prerelease', 'body', 'discussion_category_name', 'tag_name', 'target_commitish']) if (k in body) rel[k] = body[k]
+      // Download addresses name the release's tag: a renamed tag moves them.
+      for (const a of rel.assets) a.tag = rel.tag_name
       if (body.draft === false && rel.draft) {
         rel.draft = false
         rel.published_at = new Date().toISOString()
