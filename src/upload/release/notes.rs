@@ -56,7 +56,7 @@ mod tests {
             ("b.zip".to_owned(), "cd".repeat(32)),
         ];
         let second = with_table(Some(&first), &two);
-        assert_eq!(second.matches("stevedore:checksums -->").count(), 1);
+        assert_eq!(second.matches("<!-- stevedore:checksums -->").count(), 1);
         assert!(
             second.starts_with("Notes.\n\nMore notes.\n\n<!--"),
             "{second}"
