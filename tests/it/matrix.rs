@@ -980,3 +980,85 @@ fn a_sets_checksums_table_covers_every_asset_and_is_rewritten_by_a_late_job() {
     assert_eq!(late.code, 0, "{}", late.log());
     assert_eq!(rows(&the_release(&repo)), ["a1.bin", "a2.bin", "b1.bin"]);
 }
+
+/// Review 21: two jobs of a set shipping the same file (same name, same bytes: a shared
+/// `LICENSE` or install script) both succeed and the set is published with it, as before
+/// every upload of a set job was staged. Job A's `a1.bin` is slow; job B starts while A's
+/// staged `LICENSE` waits for its rename, takes it for a leftover of its own, and puts its
+/// identical copy in place first.
+#[test]
+fn jobs_shipping_an_identical_shared_file_both_succeed() {
+    let repo = github().repo();
+    let tag = "v60.0.0";
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "upload", "kind": "slow", "ms": 4000, "asset": "a1.bin"},
+        ]}),
+    );
+    let r = repo.as_str();
+    let with_license = move |files: &[&str]| {
+        let ctx = Ctx::new();
+        for name in files {
+            ctx.file(&format!("dist/{name}"), built(name));
+        }
+        ctx.file("dist/LICENSE", built("LICENSE"));
+        ship(&ctx, r, tag, "a*\nb*")
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(move || with_license(&["a1.bin"]));
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let b = scope.spawn(move || with_license(&["b1.bin"]));
+        (a.join().expect("job a"), b.join().expect("job b"))
+    });
+    assert_eq!(b.code, 0, "{}", b.log());
+    assert_eq!(a.code, 0, "{}", a.log());
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        names(&all[0]["assets"]),
+        ["LICENSE", "SHA256SUMS", "a1.bin", "b1.bin"]
+    );
+    verify_downloads(&the_release(&repo));
+}
+
+/// Review 21: no job publishes a set while another job's staged assets are there, and that
+/// holds for the listing after the checksums asset was written too. Job B completes the set
+/// (its checksums upload slow); job C stages `a2.bin` while B writes; B's listing after the
+/// write shows C's staged copy, and B must leave the publication to C.
+#[test]
+fn a_job_staging_while_the_checksums_are_written_holds_publication() {
+    let repo = github().repo();
+    let tag = "v61.0.0";
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+            {"name": "a1.bin", "content": built("a1.bin")},
+        ]}),
+    );
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "upload", "kind": "slow", "ms": 3000, "asset": "SHA256SUMS"},
+            {"route": "upload", "kind": "slow", "ms": 5000, "asset": "a2.bin"},
+        ]}),
+    );
+    let r = repo.as_str();
+    let (b, c) = std::thread::scope(|scope| {
+        let b = scope.spawn(move || ship_files(r, tag, &["b1.bin"]));
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        let c = scope.spawn(move || ship_files(r, tag, &["a2.bin"]));
+        (b.join().expect("job b"), c.join().expect("job c"))
+    });
+    assert_eq!(b.code, 0, "{}", b.log());
+    assert_eq!(c.code, 0, "{}", c.log());
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        names(&all[0]["assets"]),
+        ["SHA256SUMS", "a1.bin", "a2.bin", "b1.bin"],
+        "published while `a2.bin` was still staged"
+    );
+    let sums = verify_downloads(&the_release(&repo));
+    assert_eq!(sums.lines().count(), 3, "{sums}");
+}
