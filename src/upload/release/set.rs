@@ -109,6 +109,18 @@ pub(super) async fn complete(
         let in_place = sums_now.is_some_and(|a| {
             a.id == written.id && a.digest.as_deref().is_none_or(|d| d == document)
         });
+        // Another job staged assets while the document was written: it renames them into
+        // place and completes the set itself (a completing job's staged checksums copy is
+        // no set member, and jobs completing at once must not wait for each other).
+        let staging: Vec<&Asset> = in_flight(&after, SystemTime::now())
+            .into_iter()
+            .filter(|a| staged_for(a) != Some(plan.checksums_name.as_str()))
+            .collect();
+        if !staging.is_empty() && draft {
+            report.release_published = Some(false);
+            wait_for_staged(tag, &staging, reporter);
+            return Ok(());
+        }
         if now == covered && in_place {
             let publish = draft && !plan.keep_draft;
             finalize(api, plan, release, report, publish, &rows).await?;

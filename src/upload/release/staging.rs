@@ -300,7 +300,20 @@ pub(super) async fn settle(
         for (i, (asset, staged)) in landed.staged.iter().enumerate() {
             let old = clashes.iter().find(|c| c.name == asset.name).copied();
             let label = asset.label.as_deref().unwrap_or_default();
-            match swap_in(api, old, staged, (&asset.name, label), reporter).await {
+            let swapped = match swap_in(api, old, staged, (&asset.name, label), reporter).await {
+                // A new asset of a set whose name another job of the matrix took first (422),
+                // or whose staged copy that job removed as a leftover of its own (404): the
+                // same file shipped by both (a shared `LICENSE`) is in place all the same.
+                Err(SwapFailed::PutInPlace(e))
+                    if old.is_none() && matches!(e.status(), Some(404 | 422)) =>
+                {
+                    identical_in_place(api, release, asset)
+                        .await
+                        .ok_or(SwapFailed::PutInPlace(e))
+                }
+                other => other,
+            };
+            match swapped {
                 Ok(placed) => {
                     if old.is_none() {
                         placed_new.push(placed.clone());
@@ -325,6 +338,18 @@ pub(super) async fn settle(
         }
     }
     Ok(())
+}
+
+/// The asset in place under `asset`'s name when it holds the planned bytes (put there by
+/// another job shipping the same file).
+async fn identical_in_place(api: &Api, release: &Release, asset: &Planned) -> Option<Asset> {
+    let expected = format!("sha256:{}", asset.sha256);
+    api.assets(release.id).await.ok()?.into_iter().find(|a| {
+        a.name == asset.name
+            && a.state == "uploaded"
+            && a.size == asset.size
+            && a.digest.as_deref() == Some(expected.as_str())
+    })
 }
 
 /// Sorts the release's existing assets against the plan: the same name with the same bytes
