@@ -109,16 +109,8 @@ pub(super) async fn complete(
         let in_place = sums_now.is_some_and(|a| {
             a.id == written.id && a.digest.as_deref().is_none_or(|d| d == document)
         });
-        // Another job staged assets while the document was written: it renames them into
-        // place and completes the set itself (a completing job's staged checksums copy is
-        // no set member, and jobs completing at once must not wait for each other).
-        let staging: Vec<&Asset> = in_flight(&after, SystemTime::now())
-            .into_iter()
-            .filter(|a| staged_for(a) != Some(plan.checksums_name.as_str()))
-            .collect();
-        if !staging.is_empty() && draft {
+        if draft && held_by_staging(plan, &after, tag, reporter) {
             report.release_published = Some(false);
-            wait_for_staged(tag, &staging, reporter);
             return Ok(());
         }
         if now == covered && in_place {
@@ -154,6 +146,21 @@ pub(super) async fn complete(
         }
     )));
     Ok(())
+}
+
+/// Whether `listed` (after the checksums asset was written) shows set members another job
+/// staged meanwhile: that job renames them into place and completes the set itself, so
+/// this one leaves the draft to it (said so). A completing job's staged checksums copy is
+/// no member (jobs completing at once must not wait for each other).
+fn held_by_staging(plan: &Plan, listed: &[Asset], tag: &str, reporter: &dyn Reporter) -> bool {
+    let staging: Vec<&Asset> = in_flight(listed, SystemTime::now())
+        .into_iter()
+        .filter(|a| staged_for(a) != Some(plan.checksums_name.as_str()))
+        .collect();
+    if !staging.is_empty() {
+        wait_for_staged(tag, &staging, reporter);
+    }
+    !staging.is_empty()
 }
 
 /// Another job's assets are staged (`busy`): it is uploading, or renaming its set into
