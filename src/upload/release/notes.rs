@@ -67,4 +67,17 @@ mod tests {
             first.trim_start_matches("Notes.\n\nMore notes.\n\n")
         );
     }
+    /// Review 21: notes that mention the opening marker (a changelog describing
+    /// `checksums-in-body`, a template) lose nothing when a later job replaces the table:
+    /// only the table stevedore appended is replaced.
+    #[test]
+    fn notes_mentioning_the_marker_keep_their_text_when_the_table_is_replaced() {
+        let notes = "Checksums now land between `<!-- stevedore:checksums -->` markers.\n\nKeep this line.\n";
+        let one = vec![("a.tar.gz".to_owned(), "ab".repeat(32))];
+        let first = with_table(Some(notes), &one);
+        assert!(first.contains("Keep this line."), "{first}");
+        let second = with_table(Some(&first), &one);
+        assert!(second.contains("Keep this line."), "{second}");
+        assert_eq!(second, first);
+    }
 }
