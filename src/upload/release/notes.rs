@@ -6,12 +6,20 @@ use std::fmt::Write as _;
 
 const BEGIN: &str = "<!-- stevedore:checksums -->";
 const END: &str = "<!-- /stevedore:checksums -->";
+/// The table's head, right after [`BEGIN`].
+const HEADER: &str = "\n| Asset | SHA-256 |\n|---|---|\n";
 
 /// `body` with its table (if any) replaced by one of `rows` (asset name, hex SHA-256).
 pub(super) fn with_table(body: Option<&str>, rows: &[(String, String)]) -> String {
     let body = body.unwrap_or_default();
-    let before = match (body.find(BEGIN), body.find(END)) {
-        (Some(start), Some(end)) if end > start => {
+    // The table stevedore wrote (its marker, then its header), the last one: notes that
+    // merely mention a marker keep their text.
+    let table = body.rfind(&format!("{BEGIN}{HEADER}")).and_then(|start| {
+        let end = start + body[start..].find(END)?;
+        Some((start, end))
+    });
+    let before = match table {
+        Some((start, end)) => {
             let after = body[end + END.len()..].trim();
             if after.is_empty() {
                 body[..start].trim_end().to_owned()
@@ -26,7 +34,7 @@ pub(super) fn with_table(body: Option<&str>, rows: &[(String, String)]) -> Strin
         out.push_str("\n\n");
     }
     out.push_str(BEGIN);
-    out.push_str("\n| Asset | SHA-256 |\n|---|---|\n");
+    out.push_str(HEADER);
     for (name, hex) in rows {
         // Stored asset names hold only letters, digits and `-_.+`: nothing Markdown reads.
         let _ = writeln!(out, "| `{name}` | `{hex}` |");
@@ -56,7 +64,7 @@ mod tests {
             ("b.zip".to_owned(), "cd".repeat(32)),
         ];
         let second = with_table(Some(&first), &two);
-        assert_eq!(second.matches("stevedore:checksums -->").count(), 1);
+        assert_eq!(second.matches("<!-- stevedore:checksums -->").count(), 1);
         assert!(
             second.starts_with("Notes.\n\nMore notes.\n\n<!--"),
             "{second}"
