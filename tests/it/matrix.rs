@@ -1062,3 +1062,29 @@ fn a_job_staging_while_the_checksums_are_written_holds_publication() {
     let sums = verify_downloads(&the_release(&repo));
     assert_eq!(sums.lines().count(), 3, "{sums}");
 }
+
+/// Review 21: a killed job's staged copies are removed by its re-run only when the re-run
+/// builds the same names. A job whose file names change between attempts (a build time or
+/// attempt number in the name) leaves young staged copies its re-run does not recognise:
+/// they hold the complete set back for 6 hours, after every job has finished, and the log
+/// says the draft waits for a job that is gone.
+#[test]
+fn a_rerun_building_other_names_than_its_killed_attempt_still_completes_the_set() {
+    let repo = github().repo();
+    let tag = "v62.0.0";
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+            {"name": "b1.bin", "content": built("b1.bin")},
+            {"name": "stevedore-0123abcd-a-attempt1.bin", "content": "killed after upload",
+             "label": STAGED_LABEL},
+        ]}),
+    );
+    let rerun = ship_files(&repo, tag, &["a-attempt2.bin"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.log());
+    assert_eq!(
+        rerun.outputs["release-published"], "true",
+        "every job has finished, yet the set waits: {}",
+        rerun.stdout
+    );
+}
