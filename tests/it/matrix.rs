@@ -1088,3 +1088,52 @@ fn a_rerun_building_other_names_than_its_killed_attempt_still_completes_the_set(
         rerun.stdout
     );
 }
+
+/// Review 21: a set job's failed rename takes its new assets back out, but a replacement it
+/// already swapped in (`overwrite: true`) stays, and the job stops before the checksums
+/// asset is rewritten: the published release serves `a1.bin` with bytes its `SHA256SUMS`
+/// does not vouch for. Before every upload was staged, no step could fail after a swap.
+#[test]
+fn a_failed_rename_after_a_replacement_leaves_the_checksums_vouching_for_the_release() {
+    let repo = github().repo();
+    let tag = "v63.0.0";
+    let old_a1 = "a1.bin as first shipped\n";
+    let hex = |s: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes()));
+    let sums = format!(
+        "{}  a1.bin\n{}  b1.bin\n",
+        hex(old_a1),
+        hex(&built("b1.bin"))
+    );
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "target_commitish": SHA, "assets": [
+            {"name": "a1.bin", "content": old_a1},
+            {"name": "b1.bin", "content": built("b1.bin")},
+            {"name": "SHA256SUMS", "content": sums},
+        ]}),
+    );
+    verify_downloads(&the_release(&repo));
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "rename-asset", "kind": "status", "status": 422, "asset": "a3.bin"},
+        ]}),
+    );
+    let ctx = Ctx::new();
+    for name in ["a1.bin", "a3.bin"] {
+        ctx.file(&format!("dist/{name}"), built(name));
+    }
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", "a*\nb*"),
+            ("overwrite", "true"),
+        ],
+        &env_at(&repo, tag, SHA),
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    // Whatever failed, the published release's checksums asset verifies what it serves.
+    verify_downloads(&the_release(&repo));
+}
