@@ -295,9 +295,13 @@ pub(super) async fn settle(
         }
         // Every upload landed: swap each replacement in ([`swap_in`]: the old asset moved
         // aside, the new one renamed into place by the next request, the old deleted);
-        // a release set's staged new assets are renamed into place.
+        // a release set's staged new assets are renamed into place. New assets go first: a
+        // rename that fails then finds no replacement swapped in, which could not be taken
+        // back and would leave the set's checksums asset vouching for the replaced bytes.
+        let mut order = landed.staged;
+        order.sort_by_key(|(asset, _)| clashes.iter().any(|c| c.name == asset.name));
         let mut placed_new = Vec::new();
-        for (i, (asset, staged)) in landed.staged.iter().enumerate() {
+        for (i, (asset, staged)) in order.iter().enumerate() {
             let old = clashes.iter().find(|c| c.name == asset.name).copied();
             let label = asset.label.as_deref().unwrap_or_default();
             let swapped = match swap_in(api, old, staged, (&asset.name, label), reporter).await {
@@ -325,7 +329,7 @@ pub(super) async fn settle(
                 Err(e) => {
                     // Half a job's set must not count: its new assets already in place
                     // and its staged ones not yet renamed go (the replaced ones stay).
-                    let rest = landed.staged[i + 1..].iter().map(|(_, s)| s);
+                    let rest = order[i + 1..].iter().map(|(_, s)| s);
                     for gone in placed_new.iter().chain(rest) {
                         discard(api, gone).await;
                     }
