@@ -1137,3 +1137,58 @@ fn a_failed_rename_after_a_replacement_leaves_the_checksums_vouching_for_the_rel
     // Whatever failed, the published release's checksums asset verifies what it serves.
     verify_downloads(&the_release(&repo));
 }
+
+/// Review 21: a job that opened the release as a draft, and finds it published by another
+/// job by the time its own assets are in place, is a late job: while a third job's assets
+/// are staged it must not say the release is unpublished (`release-published`), nor leave
+/// its own asset outside the published release's checksums asset on the strength of a
+/// draft that is gone. Job B opens the draft (its asset listing slow); job P completes and
+/// publishes the set; job C starts a slow upload; B's `a2.bin` lands on the published
+/// release while C's copy is staged.
+#[test]
+fn a_job_that_opened_a_draft_published_meanwhile_reports_it_published() {
+    let repo = github().repo();
+    let tag = "v64.0.0";
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+            {"name": "a1.bin", "content": built("a1.bin")},
+        ]}),
+    );
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "list-assets", "kind": "slow", "ms": 2500},
+            {"route": "upload", "kind": "slow", "ms": 5000, "asset": "a4.bin"},
+        ]}),
+    );
+    let r = repo.as_str();
+    let one = move |name: &'static str| {
+        let ctx = Ctx::new();
+        ctx.file(&format!("dist/{name}"), built(name));
+        ship(&ctx, r, tag, "a*")
+    };
+    let (b, p, c) = std::thread::scope(|scope| {
+        let b = scope.spawn(move || one("a2.bin"));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let p = scope.spawn(move || one("a3.bin"));
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let c = scope.spawn(move || one("a4.bin"));
+        (
+            b.join().expect("job b"),
+            p.join().expect("job p"),
+            c.join().expect("job c"),
+        )
+    });
+    assert_eq!(p.code, 0, "{}", p.log());
+    assert_eq!(p.outputs["release-published"], "true", "{}", p.stdout);
+    assert_eq!(c.code, 0, "{}", c.log());
+    assert_eq!(b.code, 0, "{}", b.log());
+    assert_eq!(
+        b.outputs["release-published"], "true",
+        "the release was published before B finished: {}",
+        b.stdout
+    );
+    let sums = verify_downloads(&the_release(&repo));
+    assert_eq!(sums.lines().count(), 4, "{sums}");
+}
