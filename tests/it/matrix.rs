@@ -1172,7 +1172,7 @@ fn a_job_that_opened_a_draft_published_meanwhile_reports_it_published() {
         let b = scope.spawn(move || one("a2.bin"));
         std::thread::sleep(std::time::Duration::from_millis(500));
         let p = scope.spawn(move || one("a3.bin"));
-        std::thread::sleep(std::time::Duration::from_millis(1000));
+        std::thread::sleep(std::time::Duration::from_secs(1));
         let c = scope.spawn(move || one("a4.bin"));
         (
             b.join().expect("job b"),

@@ -62,6 +62,11 @@ pub(super) async fn complete(
             .collect();
         let clock = SystemTime::now();
         let busy = in_flight(&listed, clock);
+        if draft && !(busy.is_empty() && report.waiting.is_empty()) {
+            // Another job may have published the set since this one opened the draft: this
+            // job is then a late one, and completes the published release itself.
+            draft = still_draft(api, release).await;
+        }
         if report.waiting.is_empty() && !busy.is_empty() && draft {
             report.release_published = Some(false);
             wait_for_staged(tag, &busy, reporter);
@@ -69,13 +74,7 @@ pub(super) async fn complete(
         }
         if !report.waiting.is_empty() && draft {
             report.release_published = Some(false);
-            reporter.event(&Event::info(format!(
-                "Release `{tag}`: {} of {} `expect-assets` line(s) still wait ({}); {} asset(s) are there; the draft waits for the jobs still to come",
-                report.waiting.len(),
-                plan.expect.len(),
-                quoted(&report.waiting),
-                members.len()
-            )));
+            wait_for_lines(plan, tag, &report.waiting, members.len(), reporter);
             return Ok(());
         }
         remove_stale(api, &listed, clock, reporter).await;
@@ -161,6 +160,29 @@ fn held_by_staging(plan: &Plan, listed: &[Asset], tag: &str, reporter: &dyn Repo
         wait_for_staged(tag, &staging, reporter);
     }
     !staging.is_empty()
+}
+
+/// Whether the release is still a draft, as GitHub has it now (a failed look says yes: the
+/// draft's rules are the careful ones).
+async fn still_draft(api: &Api, release: &Release) -> bool {
+    api.release(release.id).await.map_or(true, |r| r.draft)
+}
+
+/// Lines of `expect-assets` match no asset yet (`waiting`): the draft waits for the jobs
+/// still to come.
+fn wait_for_lines(
+    plan: &Plan,
+    tag: &str,
+    waiting: &[String],
+    present: usize,
+    reporter: &dyn Reporter,
+) {
+    reporter.event(&Event::info(format!(
+        "Release `{tag}`: {} of {} `expect-assets` line(s) still wait ({}); {present} asset(s) are there; the draft waits for the jobs still to come",
+        waiting.len(),
+        plan.expect.len(),
+        quoted(waiting),
+    )));
 }
 
 /// Another job's assets are staged (`busy`): it is uploading, or renaming its set into
