@@ -243,6 +243,15 @@ function githubName(name) {
   return out
 }
 
+// GitHub refuses release notes over 125000 characters on create and update (422, field
+// `body`, "body is too long (maximum is 125000 characters)"); undocumented, widely reported.
+const MAX_BODY = 125000
+function bodyTooLong(body) {
+  return typeof body.body === 'string' && body.body.length > MAX_BODY
+    ? { message: 'Validation Failed', errors: [{ resource: 'Release', code: 'custom', field: 'body', message: `body is too long (maximum is ${MAX_BODY} characters)` }], documentation_url: 'https://docs.github.com/rest/releases/releases#update-a-release', status: '422' }
+    : null
+}
+
 function validationFailed(resource, field) {
   return { ...ASSET_EXISTS, errors: [{ ...ASSET_EXISTS.errors[0], resource, field }] }
 }
@@ -352,6 +361,10 @@ async function handle(req, res, url) {
     if (f === true) return
     const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
     const published = () => r.releases.find((x) => !x.draft && x.tag_name === body.tag_name)
+    if (bodyTooLong(body)) {
+      log('create', 422)
+      return send(res, 422, bodyTooLong(body))
+    }
     if (f && f.kind === 'race') {
       // Another job created and published the release an instant earlier.
       r.releases.push({ id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, draft: false, prerelease: false, assets: [], created_at: new Date().toISOString(), published_at: new Date().toISOString() })
@@ -460,6 +473,10 @@ async function handle(req, res, url) {
       const f = await fault('publish')
       if (f === true) return
       const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+      if (bodyTooLong(body)) {
+        log('update', 422)
+        return send(res, 422, bodyTooLong(body))
+      }
       if (body.draft === false && rel.draft) {
         if (r.releases.some((x) => x !== rel && !x.draft && x.tag_name === rel.tag_name)) {
           log('publish', 422)
