@@ -879,4 +879,11 @@ fn a_checksums_table_that_does_not_fit_the_notes_does_not_stop_publication() {
     assert_eq!(run.code, 0, "{}", run.log());
     let rel = &github().releases(&repo)[0];
     assert_eq!(rel["draft"], false, "{}", run.log());
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("::warning") && l.contains("checksums-in-body")),
+        "the table left out is said: {}",
+        run.stdout
+    );
 }

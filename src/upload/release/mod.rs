@@ -261,7 +261,7 @@ async fn run(
         .map(|a| (a.name.clone(), a.sha256.clone()))
         .collect();
     let publish = release.draft && !plan.keep_draft;
-    finalize(&api, plan, &release, report, publish, &rows).await?;
+    finalize(&api, plan, &release, (report, reporter), publish, &rows).await?;
     reporter.event(&Event::info(format!(
         "Release `{}`: {} asset(s) uploaded{}",
         release.tag_name,
@@ -358,13 +358,26 @@ async fn finalize(
     api: &Api,
     plan: &Plan,
     release: &Release,
-    report: &mut ReleaseReport,
+    (report, reporter): (&mut ReleaseReport, &dyn Reporter),
     publish: bool,
     rows: &[(String, String)],
 ) -> Result<(), ReleaseError> {
     let body = plan
         .checksums_in_body
-        .then(|| notes::with_table(release.body.as_deref(), rows));
+        .then(|| notes::with_table(release.body.as_deref(), rows))
+        .filter(|body| {
+            // GitHub refuses notes over its limit, and with them the publication in the same
+            // request: the table is left out rather than the release unpublished.
+            let fits = body.chars().count() <= notes::MAX_BODY_CHARS;
+            if !fits {
+                reporter.event(&Event::warning(format!(
+                    "`checksums-in-body`: the release notes with the checksums table would exceed GitHub's limit of {} characters; the table is left out (the `{}` asset has the checksums)",
+                    notes::MAX_BODY_CHARS,
+                    plan.checksums_name
+                )));
+            }
+            fits
+        });
     if !publish && body.is_none() {
         return Ok(());
     }

@@ -4,6 +4,10 @@
 
 use std::fmt::Write as _;
 
+/// The longest notes GitHub takes (characters): longer ones get 422 "body is too long
+/// (maximum is 125000 characters)", on create and on update alike.
+pub(super) const MAX_BODY_CHARS: usize = 125_000;
+
 const BEGIN: &str = "<!-- stevedore:checksums -->";
 const END: &str = "<!-- /stevedore:checksums -->";
 /// The table's head, right after [`BEGIN`].

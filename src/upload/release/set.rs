@@ -114,7 +114,7 @@ pub(super) async fn complete(
         }
         if now == covered && in_place {
             let publish = draft && !plan.keep_draft;
-            finalize(api, plan, release, report, publish, &rows).await?;
+            finalize(api, plan, release, (report, reporter), publish, &rows).await?;
             if publish {
                 draft = false;
             }
