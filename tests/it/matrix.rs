@@ -1192,3 +1192,33 @@ fn a_job_that_opened_a_draft_published_meanwhile_reports_it_published() {
     let sums = verify_downloads(&the_release(&repo));
     assert_eq!(sums.lines().count(), 4, "{sums}");
 }
+
+/// Review 21: a set job's new asset that cannot be renamed into place is no replacement:
+/// the error says what failed (putting the new `a3.bin` in place), not that a replacement
+/// of an asset the release never had failed.
+#[test]
+fn a_failed_rename_of_a_new_asset_is_not_called_a_replacement() {
+    let repo = github().repo();
+    let tag = "v65.0.0";
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "rename-asset", "kind": "status", "status": 422, "asset": "a3.bin"},
+        ]}),
+    );
+    let run = ship_files(&repo, tag, &["a1.bin", "a3.bin"]);
+    assert_eq!(run.code, 4, "{}", run.log());
+    let error = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(error.contains("`a3.bin`"), "{error}");
+    assert!(!error.contains("replacement"), "{error}");
+    // The job's half is taken back out: nothing of it counts toward the set.
+    let rel = the_release(&repo);
+    assert!(
+        rel["assets"].as_array().expect("assets").is_empty(),
+        "{rel}"
+    );
+}
