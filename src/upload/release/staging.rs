@@ -336,7 +336,14 @@ pub(super) async fn settle(
                     report
                         .assets
                         .retain(|(name, _)| !placed_new.iter().any(|p| p.name == *name));
-                    return Err(e.into_error(&asset.name));
+                    return Err(match (e, old) {
+                        // A set's new asset replaces nothing: its staged copy did not take
+                        // the name.
+                        (SwapFailed::PutInPlace(e), None) => {
+                            api_err(format!("renaming the staged `{}` into place", asset.name))(e)
+                        }
+                        (e, _) => e.into_error(&asset.name),
+                    });
                 }
             }
         }
