@@ -1222,3 +1222,51 @@ fn a_failed_rename_of_a_new_asset_is_not_called_a_replacement() {
         "{rel}"
     );
 }
+
+/// Review 21: with `overwrite: true` a set job moves the asset it replaces aside under a
+/// staged name and deletes it once the new one is in place; when that delete fails (the
+/// job says the next run removes it), the job's own leftover must not hold the set it
+/// completes: every line matches, no other job is at work, yet the draft waits for "another
+/// job" that is this one.
+#[test]
+fn a_set_jobs_own_leftover_from_a_replacement_does_not_hold_its_set() {
+    let repo = github().repo();
+    let tag = "v66.0.0";
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+            {"name": "a1.bin", "content": "a1.bin from a build since replaced\n"},
+            {"name": "b1.bin", "content": built("b1.bin")},
+        ]}),
+    );
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "delete-asset", "kind": "status", "status": 403, "asset": "a1.bin"},
+        ]}),
+    );
+    let ctx = Ctx::new();
+    ctx.file("dist/a1.bin", built("a1.bin"));
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", "a*\nb*"),
+            ("overwrite", "true"),
+        ],
+        &env_at(&repo, tag, SHA),
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        run.stdout
+            .contains("could not remove the replaced `a1.bin`"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.outputs["release-published"], "true",
+        "the job waits for itself: {}",
+        run.stdout
+    );
+}

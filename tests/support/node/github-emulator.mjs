@@ -13,8 +13,9 @@
 //
 // Test controls:
 //   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets"
-//        |"rename-asset"|"list-artifacts"|"download-artifact" (these three: kind "status" only;
-//        a rename-asset fault's "asset" is the name the PATCH asks for),
+//        |"rename-asset"|"delete-asset"|"list-artifacts"|"download-artifact" (these four: kind
+//        "status" only; a rename-asset fault's "asset" is the name the PATCH asks for, a
+//        delete-asset fault's the name of the asset deleted),
 //        "kind": "secondary" | "starter502" | "status" | "race" | "drop-after-store" | "exists422" | "slow",
 //        "status": 502, "retryAfter": 1, "ms": 200, "times": 1, "asset": "only-this-name"}]}
 //        ("asset" also applies to a staged copy of that name, `stevedore-<8 hex>-<name>`)
@@ -439,6 +440,11 @@ async function handle(req, res, url) {
     for (const rel of r.releases) {
       const i = rel.assets.findIndex((a) => a.id === Number(am[1]))
       if (i >= 0) {
+        const f = take(name, 'delete-asset', rel.assets[i].name)
+        if (f && f.kind === 'status') {
+          log('delete-asset', f.status ?? 502)
+          return send(res, f.status ?? 502, { message: 'Server Error' })
+        }
         rel.assets.splice(i, 1)
         log('delete-asset', 204)
         res.writeHead(204)
