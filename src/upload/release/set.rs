@@ -61,7 +61,7 @@ pub(super) async fn complete(
             .map(|e| e.line.clone())
             .collect();
         let clock = SystemTime::now();
-        let busy = in_flight(&listed, clock);
+        let busy = others_in_flight(plan, &listed, clock);
         if draft && !(busy.is_empty() && report.waiting.is_empty()) {
             // Another job may have published the set since this one opened the draft: this
             // job is then a late one, and completes the published release itself.
@@ -152,7 +152,7 @@ pub(super) async fn complete(
 /// this one leaves the draft to it (said so). A completing job's staged checksums copy is
 /// no member (jobs completing at once must not wait for each other).
 fn held_by_staging(plan: &Plan, listed: &[Asset], tag: &str, reporter: &dyn Reporter) -> bool {
-    let staging: Vec<&Asset> = in_flight(listed, SystemTime::now())
+    let staging: Vec<&Asset> = others_in_flight(plan, listed, SystemTime::now())
         .into_iter()
         .filter(|a| staged_for(a) != Some(plan.checksums_name.as_str()))
         .collect();
@@ -160,6 +160,17 @@ fn held_by_staging(plan: &Plan, listed: &[Asset], tag: &str, reporter: &dyn Repo
         wait_for_staged(tag, &staging, reporter);
     }
     !staging.is_empty()
+}
+
+/// [`in_flight`] but for copies standing for this job's own assets: all of the job's
+/// uploads are in place by now, and such a copy is its own leftover (an asset it replaced
+/// and could not delete) or an identical file's copy from another job; waiting for it
+/// would be waiting for this job.
+fn others_in_flight<'a>(plan: &Plan, listed: &'a [Asset], now: SystemTime) -> Vec<&'a Asset> {
+    in_flight(listed, now)
+        .into_iter()
+        .filter(|a| staged_for(a).is_none_or(|n| !plan.assets.iter().any(|p| p.name == n)))
+        .collect()
 }
 
 /// Whether the release is still a draft, as GitHub has it now (a failed look says yes: the
