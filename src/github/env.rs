@@ -61,6 +61,8 @@ pub(crate) mod vars {
     pub(crate) const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
     /// The workflow run's id, for links.
     pub(crate) const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+    /// Which attempt of the run this is (1, then 2 on a re-run).
+    pub(crate) const GITHUB_RUN_ATTEMPT: &str = "GITHUB_RUN_ATTEMPT";
     /// The run's number in its repository: Gitea's and Forgejo's pages name runs by it.
     pub(crate) const GITHUB_RUN_NUMBER: &str = "GITHUB_RUN_NUMBER";
     /// `true` on a Gitea runner (`act_runner`); Forgejo's runner sets it too.
@@ -126,6 +128,8 @@ pub struct RunnerEnv {
     pub(crate) repository: Option<String>,
     /// `$GITHUB_RUN_ID`.
     pub(crate) run_id: Option<String>,
+    /// `$GITHUB_RUN_ATTEMPT`.
+    pub(crate) run_attempt: Option<u32>,
     /// `$GITHUB_RUN_NUMBER`.
     pub(crate) run_number: Option<String>,
     /// Running on Gitea or Forgejo (`GITEA_ACTIONS` or `FORGEJO_ACTIONS` is `true`), whose
@@ -292,6 +296,7 @@ impl RunnerEnv {
                 vars::GITHUB_API_URL => env.api_url = non_empty(),
                 vars::GITHUB_SHA => env.sha = non_empty(),
                 vars::GITHUB_RUN_ID => env.run_id = non_empty(),
+                vars::GITHUB_RUN_ATTEMPT => env.run_attempt = value.trim().parse().ok(),
                 vars::GITHUB_RUN_NUMBER => env.run_number = non_empty(),
                 vars::GITEA_ACTIONS | vars::FORGEJO_ACTIONS => env.gitea |= value == "true",
                 vars::AWS_ACCESS_KEY_ID => env.aws_access_key_id = non_empty(),

@@ -75,7 +75,13 @@ pub(crate) fn collect(state: &Reached) -> Option<Subjects> {
             }
         }
     };
-    if state.destinations.is_empty() {
+    // No destination (a dry run): the files. Destinations configured but none reached (the
+    // run stopped before shipping, e.g. on a credential finding): nothing shipped.
+    if state
+        .config
+        .as_ref()
+        .is_some_and(|c| c.destinations.is_empty())
+    {
         files(&mut subjects);
     }
     let archive = state.config.as_ref().is_none_or(|c| c.artifact.archive);

@@ -190,3 +190,31 @@ fn artifact_subjects_are_the_archives_by_digest() {
         ])
     );
 }
+
+/// Review 21: a run stopped before shipping (a credential finding under `secrets: error`)
+/// shipped nothing: its `subject-checksums` list names no file, so an attest step that runs
+/// anyway (`if: always()`) cannot vouch for files no destination received.
+#[test]
+fn a_run_that_shipped_nothing_lists_no_subject() {
+    let ctx = Ctx::new();
+    ctx.file("dist/app.tar.gz", "app".repeat(300));
+    ctx.file(
+        "dist/config.env",
+        format!("token=ghp_{}\n", "Zq7".repeat(12)),
+    );
+    let out = ctx.temp.join("shipped");
+    let run = ctx.action(&[
+        ("path", "dist"),
+        ("destination", out.to_str().expect("utf-8")),
+    ]);
+    assert_ne!(run.code, 0, "{}", run.log());
+    assert!(!out.join("app.tar.gz").exists(), "nothing shipped");
+    if let Some(file) = run.outputs.get("subject-checksums") {
+        assert_eq!(
+            attest_reads(Path::new(file)),
+            Ok(BTreeMap::new()),
+            "subjects of a run that shipped nothing: {}",
+            run.stdout
+        );
+    }
+}

@@ -980,3 +980,352 @@ fn a_sets_checksums_table_covers_every_asset_and_is_rewritten_by_a_late_job() {
     assert_eq!(late.code, 0, "{}", late.log());
     assert_eq!(rows(&the_release(&repo)), ["a1.bin", "a2.bin", "b1.bin"]);
 }
+
+/// Review 21: two jobs of a set shipping the same file (same name, same bytes: a shared
+/// `LICENSE` or install script) both succeed and the set is published with it, as before
+/// every upload of a set job was staged. Job A's `a1.bin` is slow; job B starts while A's
+/// staged `LICENSE` waits for its rename, takes it for a leftover of its own, and puts its
+/// identical copy in place first.
+#[test]
+fn jobs_shipping_an_identical_shared_file_both_succeed() {
+    let repo = github().repo();
+    let tag = "v60.0.0";
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "upload", "kind": "slow", "ms": 4000, "asset": "a1.bin"},
+        ]}),
+    );
+    let r = repo.as_str();
+    let with_license = move |files: &[&str]| {
+        let ctx = Ctx::new();
+        for name in files {
+            ctx.file(&format!("dist/{name}"), built(name));
+        }
+        ctx.file("dist/LICENSE", built("LICENSE"));
+        ship(&ctx, r, tag, "a*\nb*")
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(move || with_license(&["a1.bin"]));
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let b = scope.spawn(move || with_license(&["b1.bin"]));
+        (a.join().expect("job a"), b.join().expect("job b"))
+    });
+    assert_eq!(b.code, 0, "{}", b.log());
+    assert_eq!(a.code, 0, "{}", a.log());
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        names(&all[0]["assets"]),
+        ["LICENSE", "SHA256SUMS", "a1.bin", "b1.bin"]
+    );
+    verify_downloads(&the_release(&repo));
+}
+
+/// Review 21: no job publishes a set while another job's staged assets are there, and that
+/// holds for the listing after the checksums asset was written too. Job B completes the set
+/// (its checksums upload slow); job C stages `a2.bin` while B writes; B's listing after the
+/// write shows C's staged copy, and B must leave the publication to C.
+#[test]
+fn a_job_staging_while_the_checksums_are_written_holds_publication() {
+    let repo = github().repo();
+    let tag = "v61.0.0";
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+            {"name": "a1.bin", "content": built("a1.bin")},
+        ]}),
+    );
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "upload", "kind": "slow", "ms": 3000, "asset": "SHA256SUMS"},
+            {"route": "upload", "kind": "slow", "ms": 5000, "asset": "a2.bin"},
+        ]}),
+    );
+    let r = repo.as_str();
+    let (b, c) = std::thread::scope(|scope| {
+        let b = scope.spawn(move || ship_files(r, tag, &["b1.bin"]));
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        let c = scope.spawn(move || ship_files(r, tag, &["a2.bin"]));
+        (b.join().expect("job b"), c.join().expect("job c"))
+    });
+    assert_eq!(b.code, 0, "{}", b.log());
+    assert_eq!(c.code, 0, "{}", c.log());
+    let all = transitions(&repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        names(&all[0]["assets"]),
+        ["SHA256SUMS", "a1.bin", "a2.bin", "b1.bin"],
+        "published while `a2.bin` was still staged"
+    );
+    let sums = verify_downloads(&the_release(&repo));
+    assert_eq!(sums.lines().count(), 3, "{sums}");
+}
+
+/// Review 21: a killed job's staged copies are removed by its re-run only when the re-run
+/// builds the same names. A job whose file names change between attempts (a build time or
+/// attempt number in the name) left young staged copies its re-run did not recognise:
+/// they held the complete set back for 6 hours, after every job had finished. A staged
+/// copy's label now names its run and attempt, and a later attempt of the same run knows
+/// the earlier attempt's copies are a finished job's.
+#[test]
+fn a_rerun_building_other_names_than_its_killed_attempt_still_completes_the_set() {
+    let repo = github().repo();
+    let tag = "v62.0.0";
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+            {"name": "b1.bin", "content": built("b1.bin")},
+            {"name": "stevedore-0123abcd-a-attempt1.bin", "content": "killed after upload",
+             "label": format!("{STAGED_LABEL} (run 8800, attempt 1)")},
+            // Another run of the same commit (a second workflow) may still be at work: held.
+            {"name": "stevedore-4567cdef-c1.bin", "content": "another run's upload",
+             "label": format!("{STAGED_LABEL} (run 9900, attempt 1)")},
+        ]}),
+    );
+    let ctx = Ctx::new();
+    ctx.file("dist/a-attempt2.bin", built("a-attempt2.bin"));
+    let mut env = env_at(&repo, tag, SHA);
+    env.push(("GITHUB_RUN_ID".into(), "8800".into()));
+    env.push(("GITHUB_RUN_ATTEMPT".into(), "2".into()));
+    let inputs = [
+        ("path", "dist"),
+        ("destination", "release"),
+        ("token", TOKEN),
+        ("expect-assets", "a*\nb*"),
+    ];
+    let held = ctx.action_env(&inputs, &env);
+    assert_eq!(held.code, 0, "{}", held.log());
+    assert_eq!(
+        held.outputs["release-published"], "false",
+        "{}",
+        held.stdout
+    );
+    assert!(
+        held.stdout.contains("still staged (`c1.bin`)"),
+        "{}",
+        held.stdout
+    );
+
+    // Once the other run's copy is gone (it was renamed, or removed), the set completes,
+    // and the earlier attempt's copy is removed.
+    let rel = the_release(&repo);
+    let other = rel["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .find(|a| a["name"] == "stevedore-4567cdef-c1.bin")
+        .expect("the other run's copy")["id"]
+        .as_u64()
+        .expect("id");
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--fail", "-X", "DELETE"])
+        .arg(format!(
+            "{}/repos/{repo}/releases/assets/{other}",
+            github().url
+        ))
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "{out:?}");
+    let rerun = ctx.action_env(&inputs, &env);
+    assert_eq!(rerun.code, 0, "{}", rerun.log());
+    assert_eq!(
+        rerun.outputs["release-published"], "true",
+        "every job has finished, yet the set waits: {}",
+        rerun.stdout
+    );
+    assert!(
+        rerun
+            .stdout
+            .contains("Removed `stevedore-0123abcd-a-attempt1.bin`"),
+        "{}",
+        rerun.stdout
+    );
+    assert_eq!(
+        names(&the_release(&repo)["assets"]),
+        ["SHA256SUMS", "a-attempt2.bin", "b1.bin"]
+    );
+}
+
+/// Review 21: a set job's failed rename takes its new assets back out, but a replacement it
+/// already swapped in (`overwrite: true`) stays, and the job stops before the checksums
+/// asset is rewritten: the published release serves `a1.bin` with bytes its `SHA256SUMS`
+/// does not vouch for. Before every upload was staged, no step could fail after a swap.
+#[test]
+fn a_failed_rename_after_a_replacement_leaves_the_checksums_vouching_for_the_release() {
+    let repo = github().repo();
+    let tag = "v63.0.0";
+    let old_a1 = "a1.bin as first shipped\n";
+    let hex = |s: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes()));
+    let sums = format!(
+        "{}  a1.bin\n{}  b1.bin\n",
+        hex(old_a1),
+        hex(&built("b1.bin"))
+    );
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "target_commitish": SHA, "assets": [
+            {"name": "a1.bin", "content": old_a1},
+            {"name": "b1.bin", "content": built("b1.bin")},
+            {"name": "SHA256SUMS", "content": sums},
+        ]}),
+    );
+    verify_downloads(&the_release(&repo));
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "rename-asset", "kind": "status", "status": 422, "asset": "a3.bin"},
+        ]}),
+    );
+    let ctx = Ctx::new();
+    for name in ["a1.bin", "a3.bin"] {
+        ctx.file(&format!("dist/{name}"), built(name));
+    }
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", "a*\nb*"),
+            ("overwrite", "true"),
+        ],
+        &env_at(&repo, tag, SHA),
+    );
+    assert_eq!(run.code, 4, "{}", run.log());
+    // Whatever failed, the published release's checksums asset verifies what it serves.
+    verify_downloads(&the_release(&repo));
+}
+
+/// Review 21: a job that opened the release as a draft, and finds it published by another
+/// job by the time its own assets are in place, is a late job: while a third job's assets
+/// are staged it must not say the release is unpublished (`release-published`), nor leave
+/// its own asset outside the published release's checksums asset on the strength of a
+/// draft that is gone. Job B opens the draft (its asset listing slow); job P completes and
+/// publishes the set; job C starts a slow upload; B's `a2.bin` lands on the published
+/// release while C's copy is staged.
+#[test]
+fn a_job_that_opened_a_draft_published_meanwhile_reports_it_published() {
+    let repo = github().repo();
+    let tag = "v64.0.0";
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+            {"name": "a1.bin", "content": built("a1.bin")},
+        ]}),
+    );
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "list-assets", "kind": "slow", "ms": 2500},
+            {"route": "upload", "kind": "slow", "ms": 5000, "asset": "a4.bin"},
+        ]}),
+    );
+    let r = repo.as_str();
+    let one = move |name: &'static str| {
+        let ctx = Ctx::new();
+        ctx.file(&format!("dist/{name}"), built(name));
+        ship(&ctx, r, tag, "a*")
+    };
+    let (b, p, c) = std::thread::scope(|scope| {
+        let b = scope.spawn(move || one("a2.bin"));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let p = scope.spawn(move || one("a3.bin"));
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let c = scope.spawn(move || one("a4.bin"));
+        (
+            b.join().expect("job b"),
+            p.join().expect("job p"),
+            c.join().expect("job c"),
+        )
+    });
+    assert_eq!(p.code, 0, "{}", p.log());
+    assert_eq!(p.outputs["release-published"], "true", "{}", p.stdout);
+    assert_eq!(c.code, 0, "{}", c.log());
+    assert_eq!(b.code, 0, "{}", b.log());
+    assert_eq!(
+        b.outputs["release-published"], "true",
+        "the release was published before B finished: {}",
+        b.stdout
+    );
+    let sums = verify_downloads(&the_release(&repo));
+    assert_eq!(sums.lines().count(), 4, "{sums}");
+}
+
+/// Review 21: a set job's new asset that cannot be renamed into place is no replacement:
+/// the error says what failed (putting the new `a3.bin` in place), not that a replacement
+/// of an asset the release never had failed.
+#[test]
+fn a_failed_rename_of_a_new_asset_is_not_called_a_replacement() {
+    let repo = github().repo();
+    let tag = "v65.0.0";
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "rename-asset", "kind": "status", "status": 422, "asset": "a3.bin"},
+        ]}),
+    );
+    let run = ship_files(&repo, tag, &["a1.bin", "a3.bin"]);
+    assert_eq!(run.code, 4, "{}", run.log());
+    let error = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(error.contains("`a3.bin`"), "{error}");
+    assert!(!error.contains("replacement"), "{error}");
+    // The job's half is taken back out: nothing of it counts toward the set.
+    let rel = the_release(&repo);
+    assert!(
+        rel["assets"].as_array().expect("assets").is_empty(),
+        "{rel}"
+    );
+}
+
+/// Review 21: with `overwrite: true` a set job moves the asset it replaces aside under a
+/// staged name and deletes it once the new one is in place; when that delete fails (the
+/// job says the next run removes it), the job's own leftover must not hold the set it
+/// completes: every line matches, no other job is at work, yet the draft waits for "another
+/// job" that is this one.
+#[test]
+fn a_set_jobs_own_leftover_from_a_replacement_does_not_hold_its_set() {
+    let repo = github().repo();
+    let tag = "v66.0.0";
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+            {"name": "a1.bin", "content": "a1.bin from a build since replaced\n"},
+            {"name": "b1.bin", "content": built("b1.bin")},
+        ]}),
+    );
+    github().control(
+        "faults",
+        &json!({"repo": repo, "faults": [
+            {"route": "delete-asset", "kind": "status", "status": 403, "asset": "a1.bin"},
+        ]}),
+    );
+    let ctx = Ctx::new();
+    ctx.file("dist/a1.bin", built("a1.bin"));
+    let run = ctx.action_env(
+        &[
+            ("path", "dist"),
+            ("destination", "release"),
+            ("token", TOKEN),
+            ("expect-assets", "a*\nb*"),
+            ("overwrite", "true"),
+        ],
+        &env_at(&repo, tag, SHA),
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert!(
+        run.stdout
+            .contains("could not remove the replaced `a1.bin`"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.outputs["release-published"], "true",
+        "the job waits for itself: {}",
+        run.stdout
+    );
+}

@@ -858,3 +858,32 @@ fn release_options_that_cannot_apply_are_refused_before_anything_is_uploaded() {
     }
     assert!(github().releases(&repo).is_empty());
 }
+
+/// Review 21: `checksums-in-body` rides on the publishing request, so notes that fit
+/// GitHub's limit (125000 characters) on their own but not with the table make GitHub
+/// refuse the publication itself: every asset landed, the release stays a draft, exit 4.
+/// The table is an extra; it must not cost the release.
+#[test]
+fn a_checksums_table_that_does_not_fit_the_notes_does_not_stop_publication() {
+    let ctx = Ctx::new();
+    ctx.file("dist/app.tar.gz", "app".repeat(100));
+    let repo = github().repo();
+    let notes = "Long generated changelog line.\n".repeat(4_030);
+    assert!(notes.len() < 125_000 && notes.len() > 124_000);
+    let run = release(
+        &ctx,
+        &repo,
+        "refs/tags/v2.0.0",
+        &[("body", notes.as_str()), ("checksums-in-body", "true")],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let rel = &github().releases(&repo)[0];
+    assert_eq!(rel["draft"], false, "{}", run.log());
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("::warning") && l.contains("checksums-in-body")),
+        "the table left out is said: {}",
+        run.stdout
+    );
+}

@@ -271,7 +271,7 @@ async fn run(
     if plan.rolling && release.draft {
         return roll::roll_out(&api, plan, &release, report, publish, &rows, reporter).await;
     }
-    finalize(&api, plan, &release, report, publish, &rows).await?;
+    finalize(&api, plan, &release, (report, reporter), publish, &rows).await?;
     reporter.event(&Event::info(format!(
         "Release `{}`: {} asset(s) uploaded{}",
         release.tag_name,
@@ -363,6 +363,31 @@ async fn upload_all<'p>(
     (landed, failures)
 }
 
+/// With `checksums-in-body`, `release`'s notes with the table of `rows`; `None` without it,
+/// or when the table would not fit: GitHub refuses notes over its limit, and with them the
+/// publication in the same request, so the table is left out (with a warning) rather than
+/// the release unpublished.
+pub(super) fn notes_with_table(
+    plan: &Plan,
+    release: &Release,
+    rows: &[(String, String)],
+    reporter: &dyn Reporter,
+) -> Option<String> {
+    plan.checksums_in_body
+        .then(|| notes::with_table(release.body.as_deref(), rows))
+        .filter(|body| {
+            let fits = body.chars().count() <= notes::MAX_BODY_CHARS;
+            if !fits {
+                reporter.event(&Event::warning(format!(
+                    "`checksums-in-body`: the release notes with the checksums table would exceed GitHub's limit of {} characters; the table is left out (the `{}` asset has the checksums)",
+                    notes::MAX_BODY_CHARS,
+                    plan.checksums_name
+                )));
+            }
+            fits
+        })
+}
+
 /// The last request: publishes the draft once every asset landed (`publish`), with the
 /// discussion `discussion-category` asks for; with `checksums-in-body`, the notes get the
 /// table of `rows` (asset name, hex SHA-256) in the same request, or alone when the
@@ -371,13 +396,11 @@ async fn finalize(
     api: &Api,
     plan: &Plan,
     release: &Release,
-    report: &mut ReleaseReport,
+    (report, reporter): (&mut ReleaseReport, &dyn Reporter),
     publish: bool,
     rows: &[(String, String)],
 ) -> Result<(), ReleaseError> {
-    let body = plan
-        .checksums_in_body
-        .then(|| notes::with_table(release.body.as_deref(), rows));
+    let body = notes_with_table(plan, release, rows, reporter);
     if !publish && body.is_none() {
         return Ok(());
     }

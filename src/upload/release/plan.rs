@@ -75,6 +75,8 @@ pub(crate) struct Plan {
     pub(super) checksums_in_body: bool,
     /// `rolling`: this commit's release replaces the one of `tag` (`roll`).
     pub(super) rolling: bool,
+    /// This job's workflow run and attempt, marked on what it stages.
+    pub(super) attempt: Option<super::staging::Attempt>,
 }
 
 /// What needs no file to be checked (issue 26 item 8): token, repository, tag, the set's
@@ -166,6 +168,12 @@ pub(crate) fn plan(
         previous_tag: config.release.previous_tag.clone(),
         checksums_in_body: config.release.checksums_in_body,
         rolling: config.release.rolling,
+        attempt: env
+            .run_id
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+            .zip(env.run_attempt)
+            .map(|(run, attempt)| super::staging::Attempt { run, attempt }),
     })
 }
 

@@ -22,7 +22,7 @@
 //! puts the tag and the old release back.
 
 use super::plan::{Plan, Target};
-use super::{ReleaseError, ReleaseReport, api_err, notes};
+use super::{ReleaseError, ReleaseReport, api_err, notes_with_table};
 use crate::events::{Event, Reporter};
 use crate::github::api::{Api, Release, ReleaseUpdate};
 
@@ -103,9 +103,7 @@ pub(super) async fn roll_out(
             "moving tag `{tag}` to {commit} (the previous release is back as it was)"
         ))(e));
     }
-    let body = plan
-        .checksums_in_body
-        .then(|| notes::with_table(draft.body.as_deref(), rows));
+    let body = notes_with_table(plan, draft, rows, reporter);
     let update = ReleaseUpdate {
         draft: publish.then_some(false),
         make_latest: plan.make_latest.filter(|_| publish),

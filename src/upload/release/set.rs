@@ -62,7 +62,12 @@ pub(super) async fn complete(
             .map(|e| e.line.clone())
             .collect();
         let clock = SystemTime::now();
-        let busy = in_flight(&listed, clock);
+        let busy = others_in_flight(plan, &listed, clock);
+        if draft && !(busy.is_empty() && report.waiting.is_empty()) {
+            // Another job may have published the set since this one opened the draft: this
+            // job is then a late one, and completes the published release itself.
+            draft = still_draft(api, release).await;
+        }
         if report.waiting.is_empty() && !busy.is_empty() && draft {
             report.release_published = Some(false);
             wait_for_staged(tag, &busy, reporter);
@@ -70,16 +75,10 @@ pub(super) async fn complete(
         }
         if !report.waiting.is_empty() && draft {
             report.release_published = Some(false);
-            reporter.event(&Event::info(format!(
-                "Release `{tag}`: {} of {} `expect-assets` line(s) still wait ({}); {} asset(s) are there; the draft waits for the jobs still to come",
-                report.waiting.len(),
-                plan.expect.len(),
-                quoted(&report.waiting),
-                members.len()
-            )));
+            wait_for_lines(plan, tag, &report.waiting, members.len(), reporter);
             return Ok(());
         }
-        remove_stale(api, &listed, clock, reporter).await;
+        remove_stale(api, plan, &listed, clock, reporter).await;
         let (sums, covered) = checksums(api, &members).await?;
         let document = format!(
             "sha256:{}",
@@ -110,30 +109,12 @@ pub(super) async fn complete(
         let in_place = sums_now.is_some_and(|a| {
             a.id == written.id && a.digest.as_deref().is_none_or(|d| d == document)
         });
-        if now == covered && in_place {
-            let publish = draft && !plan.keep_draft;
-            if plan.rolling && draft {
-                roll_out(api, plan, release, report, publish, &rows, reporter).await?;
-            } else {
-                finalize(api, plan, release, report, publish, &rows).await?;
-            }
-            if publish {
-                draft = false;
-            }
-            report.release_published = Some(!draft);
-            reporter.event(&Event::info(format!(
-                "Release `{tag}`: the set is complete ({} asset(s)); `{}` covers every asset{}",
-                covered.len(),
-                plan.checksums_name,
-                if report.published {
-                    "; published"
-                } else if draft {
-                    "; left a draft (`draft: true`)"
-                } else {
-                    "; the release was already published"
-                }
-            )));
+        if draft && held_by_staging(plan, &after, tag, reporter) {
+            report.release_published = Some(false);
             return Ok(());
+        }
+        if now == covered && in_place {
+            return go_out(api, plan, (release, draft), (report, reporter), &rows).await;
         }
     }
     report.release_published = Some(!draft);
@@ -147,6 +128,91 @@ pub(super) async fn complete(
         }
     )));
     Ok(())
+}
+
+/// The complete set's last step: a rolling draft is exchanged for the tag's release
+/// (`roll`); any other draft is published (unless `draft: true`), and with
+/// `checksums-in-body` the notes get the table (`finalize`).
+async fn go_out(
+    api: &Api,
+    plan: &Plan,
+    (release, mut draft): (&Release, bool),
+    (report, reporter): (&mut ReleaseReport, &dyn Reporter),
+    rows: &[(String, String)],
+) -> Result<(), ReleaseError> {
+    let publish = draft && !plan.keep_draft;
+    if plan.rolling && draft {
+        roll_out(api, plan, release, report, publish, rows, reporter).await?;
+    } else {
+        finalize(api, plan, release, (report, reporter), publish, rows).await?;
+    }
+    if publish {
+        draft = false;
+    }
+    report.release_published = Some(!draft);
+    reporter.event(&Event::info(format!(
+        "Release `{}`: the set is complete ({} asset(s)); `{}` covers every asset{}",
+        report.tag.as_deref().unwrap_or(&release.tag_name),
+        rows.len(),
+        plan.checksums_name,
+        if report.published {
+            "; published"
+        } else if draft {
+            "; left a draft (`draft: true`)"
+        } else {
+            "; the release was already published"
+        }
+    )));
+    Ok(())
+}
+
+/// Whether `listed` (after the checksums asset was written) shows set members another job
+/// staged meanwhile: that job renames them into place and completes the set itself, so
+/// this one leaves the draft to it (said so). A completing job's staged checksums copy is
+/// no member (jobs completing at once must not wait for each other).
+fn held_by_staging(plan: &Plan, listed: &[Asset], tag: &str, reporter: &dyn Reporter) -> bool {
+    let staging: Vec<&Asset> = others_in_flight(plan, listed, SystemTime::now())
+        .into_iter()
+        .filter(|a| staged_for(a) != Some(plan.checksums_name.as_str()))
+        .collect();
+    if !staging.is_empty() {
+        wait_for_staged(tag, &staging, reporter);
+    }
+    !staging.is_empty()
+}
+
+/// [`in_flight`] but for copies standing for this job's own assets: all of the job's
+/// uploads are in place by now, and such a copy is its own leftover (an asset it replaced
+/// and could not delete) or an identical file's copy from another job; waiting for it
+/// would be waiting for this job.
+fn others_in_flight<'a>(plan: &Plan, listed: &'a [Asset], now: SystemTime) -> Vec<&'a Asset> {
+    in_flight(listed, now, plan.attempt)
+        .into_iter()
+        .filter(|a| staged_for(a).is_none_or(|n| !plan.assets.iter().any(|p| p.name == n)))
+        .collect()
+}
+
+/// Whether the release is still a draft, as GitHub has it now (a failed look says yes: the
+/// draft's rules are the careful ones).
+async fn still_draft(api: &Api, release: &Release) -> bool {
+    api.release(release.id).await.map_or(true, |r| r.draft)
+}
+
+/// Lines of `expect-assets` match no asset yet (`waiting`): the draft waits for the jobs
+/// still to come.
+fn wait_for_lines(
+    plan: &Plan,
+    tag: &str,
+    waiting: &[String],
+    present: usize,
+    reporter: &dyn Reporter,
+) {
+    reporter.event(&Event::info(format!(
+        "Release `{tag}`: {} of {} `expect-assets` line(s) still wait ({}); {present} asset(s) are there; the draft waits for the jobs still to come",
+        waiting.len(),
+        plan.expect.len(),
+        quoted(waiting),
+    )));
 }
 
 /// Another job's assets are staged (`busy`): it is uploading, or renaming its set into
@@ -165,14 +231,20 @@ fn wait_for_staged(tag: &str, busy: &[&Asset], reporter: &dyn Reporter) {
 
 /// Removes what killed jobs staged and never renamed ([`is_stale`]), so it does not stay in
 /// view on the published release; a failure leaves it for the next completing job.
-async fn remove_stale(api: &Api, listed: &[Asset], now: SystemTime, reporter: &dyn Reporter) {
+async fn remove_stale(
+    api: &Api,
+    plan: &Plan,
+    listed: &[Asset],
+    now: SystemTime,
+    reporter: &dyn Reporter,
+) {
     for stale in listed
         .iter()
-        .filter(|a| staged_for(a).is_some() && is_stale(a, now))
+        .filter(|a| staged_for(a).is_some() && is_stale(a, now, plan.attempt))
     {
         match api.delete_asset(stale.id).await {
             Ok(()) => reporter.event(&Event::info(format!(
-                "Removed `{}`, staged more than {} hours ago by a job that never put it in place",
+                "Removed `{}`, staged by a job that is over (an earlier attempt of this run, or more than {} hours ago) and never put in place",
                 stale.name,
                 STALE_AFTER.as_secs() / 3600
             ))),

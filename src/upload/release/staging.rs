@@ -51,7 +51,8 @@ pub(super) fn staged_name(name: &str) -> String {
 /// [`staged_name`] makes it, and [`STAGED_LABEL`]); a user's asset of such a name is an
 /// asset like any other.
 pub(super) fn staged_for(asset: &Asset) -> Option<&str> {
-    if asset.label.as_deref() != Some(STAGED_LABEL) {
+    let label = asset.label.as_deref()?;
+    if label != STAGED_LABEL && labelled_attempt(asset).is_none() {
         return None;
     }
     let (token, rest) = asset.name.strip_prefix("stevedore-")?.split_at_checked(8)?;
@@ -62,10 +63,52 @@ pub(super) fn staged_for(asset: &Asset) -> Option<&str> {
         .then_some(original)
 }
 
-/// Whether a staged asset is older than [`STALE_AFTER`] by its `updated_at`. An asset
+/// The workflow run and attempt a job belongs to (`GITHUB_RUN_ID`, `GITHUB_RUN_ATTEMPT`),
+/// written into the label of what it stages: a later attempt of the same run knows that
+/// copies an earlier attempt staged belong to a job that is over, whatever their names (a
+/// re-run may build other file names, so it cannot recognise its killed attempt's copies
+/// by name; review 21, finding 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Attempt {
+    pub(crate) run: u64,
+    pub(crate) attempt: u32,
+}
+
+/// The label of a copy this job stages: [`STAGED_LABEL`], with the run and attempt where
+/// the runner gives them.
+pub(super) fn staged_label(attempt: Option<Attempt>) -> String {
+    match attempt {
+        Some(a) => format!("{STAGED_LABEL} (run {}, attempt {})", a.run, a.attempt),
+        None => STAGED_LABEL.to_owned(),
+    }
+}
+
+/// The run and attempt a staged copy's label names, if any.
+fn labelled_attempt(asset: &Asset) -> Option<Attempt> {
+    let rest = asset
+        .label
+        .as_deref()?
+        .strip_prefix(STAGED_LABEL)?
+        .strip_prefix(" (run ")?
+        .strip_suffix(')')?;
+    let (run, attempt) = rest.split_once(", attempt ")?;
+    Some(Attempt {
+        run: run.parse().ok()?,
+        attempt: attempt.parse().ok()?,
+    })
+}
+
+/// Whether a staged asset is a finished job's leftover: staged by an earlier attempt of
+/// this job's run (`current`), or older than [`STALE_AFTER`] by its `updated_at`. An asset
 /// without a readable time is young: waiting for a job is safer than completing a set
 /// without it.
-pub(super) fn is_stale(asset: &Asset, now: SystemTime) -> bool {
+pub(super) fn is_stale(asset: &Asset, now: SystemTime, current: Option<Attempt>) -> bool {
+    if let (Some(current), Some(theirs)) = (current, labelled_attempt(asset))
+        && theirs.run == current.run
+        && theirs.attempt < current.attempt
+    {
+        return true;
+    }
     let Some(updated) = asset.updated_at.as_deref().and_then(|t| {
         time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
     }) else {
@@ -78,10 +121,14 @@ pub(super) fn is_stale(asset: &Asset, now: SystemTime) -> bool {
 /// The staged assets of jobs still at work: uploading under temporary names, or renaming
 /// their landed set into place. A set is not complete while there are any (see the
 /// module documentation); [`is_stale`] ones are a killed job's and do not count.
-pub(super) fn in_flight(listed: &[Asset], now: SystemTime) -> Vec<&Asset> {
+pub(super) fn in_flight(
+    listed: &[Asset],
+    now: SystemTime,
+    current: Option<Attempt>,
+) -> Vec<&Asset> {
     listed
         .iter()
-        .filter(|a| staged_for(a).is_some() && !is_stale(a, now))
+        .filter(|a| staged_for(a).is_some() && !is_stale(a, now, current))
         .collect()
 }
 
@@ -233,7 +280,7 @@ pub(super) fn stage<'p>(
             let mut upload = p.clone();
             if !plan.expect.is_empty() || clashes.iter().any(|c| c.name == p.name) {
                 upload.name = staged_name(&p.name);
-                upload.label = Some(STAGED_LABEL.to_owned());
+                upload.label = Some(staged_label(plan.attempt));
             }
             (p, upload)
         })
@@ -295,12 +342,29 @@ pub(super) async fn settle(
         }
         // Every upload landed: swap each replacement in ([`swap_in`]: the old asset moved
         // aside, the new one renamed into place by the next request, the old deleted);
-        // a release set's staged new assets are renamed into place.
+        // a release set's staged new assets are renamed into place. New assets go first: a
+        // rename that fails then finds no replacement swapped in, which could not be taken
+        // back and would leave the set's checksums asset vouching for the replaced bytes.
+        let mut order = landed.staged;
+        order.sort_by_key(|(asset, _)| clashes.iter().any(|c| c.name == asset.name));
         let mut placed_new = Vec::new();
-        for (i, (asset, staged)) in landed.staged.iter().enumerate() {
+        for (i, (asset, staged)) in order.iter().enumerate() {
             let old = clashes.iter().find(|c| c.name == asset.name).copied();
             let label = asset.label.as_deref().unwrap_or_default();
-            match swap_in(api, old, staged, (&asset.name, label), reporter).await {
+            let swapped = match swap_in(api, old, staged, (&asset.name, label), reporter).await {
+                // A new asset of a set whose name another job of the matrix took first (422),
+                // or whose staged copy that job removed as a leftover of its own (404): the
+                // same file shipped by both (a shared `LICENSE`) is in place all the same.
+                Err(SwapFailed::PutInPlace(e))
+                    if old.is_none() && matches!(e.status(), Some(404 | 422)) =>
+                {
+                    identical_in_place(api, release, asset)
+                        .await
+                        .ok_or(SwapFailed::PutInPlace(e))
+                }
+                other => other,
+            };
+            match swapped {
                 Ok(placed) => {
                     if old.is_none() {
                         placed_new.push(placed.clone());
@@ -312,19 +376,38 @@ pub(super) async fn settle(
                 Err(e) => {
                     // Half a job's set must not count: its new assets already in place
                     // and its staged ones not yet renamed go (the replaced ones stay).
-                    let rest = landed.staged[i + 1..].iter().map(|(_, s)| s);
+                    let rest = order[i + 1..].iter().map(|(_, s)| s);
                     for gone in placed_new.iter().chain(rest) {
                         discard(api, gone).await;
                     }
                     report
                         .assets
                         .retain(|(name, _)| !placed_new.iter().any(|p| p.name == *name));
-                    return Err(e.into_error(&asset.name));
+                    return Err(match (e, old) {
+                        // A set's new asset replaces nothing: its staged copy did not take
+                        // the name.
+                        (SwapFailed::PutInPlace(e), None) => {
+                            api_err(format!("renaming the staged `{}` into place", asset.name))(e)
+                        }
+                        (e, _) => e.into_error(&asset.name),
+                    });
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The asset in place under `asset`'s name when it holds the planned bytes (put there by
+/// another job shipping the same file).
+async fn identical_in_place(api: &Api, release: &Release, asset: &Planned) -> Option<Asset> {
+    let expected = format!("sha256:{}", asset.sha256);
+    api.assets(release.id).await.ok()?.into_iter().find(|a| {
+        a.name == asset.name
+            && a.state == "uploaded"
+            && a.size == asset.size
+            && a.digest.as_deref() == Some(expected.as_str())
+    })
 }
 
 /// Sorts the release's existing assets against the plan: the same name with the same bytes
@@ -377,7 +460,7 @@ pub(super) async fn replace_checksums(
     let name = plan.checksums_name.as_str();
     let mut staged = planned.clone();
     staged.name = staged_name(name);
-    staged.label = Some(STAGED_LABEL.to_owned());
+    staged.label = Some(staged_label(plan.attempt));
     let staged = upload_asset(api, release, &staged)
         .await
         .map_err(|e| checksums_failed(plan, e))?;
@@ -431,6 +514,28 @@ mod tests {
             label: label.map(str::to_owned),
             updated_at: None,
         }
+    }
+
+    #[test]
+    fn an_earlier_attempt_of_this_run_is_over_another_run_is_not() {
+        use super::{Attempt, is_stale, staged_label};
+        let now = std::time::SystemTime::now();
+        let current = Some(Attempt {
+            run: 88,
+            attempt: 2,
+        });
+        let by = |run, attempt| {
+            let label = staged_label(Some(Attempt { run, attempt }));
+            asset(&staged_name("a.bin"), Some(&label))
+        };
+        assert_eq!(staged_for(&by(88, 1)), Some("a.bin"));
+        assert!(is_stale(&by(88, 1), now, current));
+        assert!(!is_stale(&by(88, 2), now, current));
+        assert!(!is_stale(&by(99, 1), now, current));
+        assert!(!is_stale(&by(88, 1), now, None));
+        // A label that only starts like one is no staged copy.
+        let forged = asset(&staged_name("a.bin"), Some(&format!("{STAGED_LABEL} (x)")));
+        assert_eq!(staged_for(&forged), None);
     }
 
     #[test]

@@ -13,9 +13,9 @@
 //
 // Test controls:
 //   POST /_emulator/faults {"repo": "o/r", "faults": [{"route": "upload"|"create"|"publish"|"list-assets"
-//        |"rename-asset"|"list-artifacts"|"download-artifact"|"get-ref"|"create-ref"|"update-ref"|"delete-ref"
-//        (these: kind "status" only;
-//        a rename-asset fault's "asset" is the name the PATCH asks for),
+//        |"rename-asset"|"delete-asset"|"list-artifacts"|"download-artifact"|"get-ref"|"create-ref"
+//        |"update-ref"|"delete-ref" (these: kind "status" only; a rename-asset fault's "asset"
+//        is the name the PATCH asks for, a delete-asset fault's the name of the asset deleted),
 //        "kind": "secondary" | "starter502" | "status" | "race" | "drop-after-store" | "exists422" | "slow",
 //        "status": 502, "retryAfter": 1, "ms": 200, "times": 1, "asset": "only-this-name"}], "replace": false}
 //        (faults are added to those pending; "replace": true drops those first)
@@ -246,6 +246,15 @@ function githubName(name) {
   return out
 }
 
+// GitHub refuses release notes over 125000 characters on create and update (422, field
+// `body`, "body is too long (maximum is 125000 characters)"); undocumented, widely reported.
+const MAX_BODY = 125000
+function bodyTooLong(body) {
+  return typeof body.body === 'string' && body.body.length > MAX_BODY
+    ? { message: 'Validation Failed', errors: [{ resource: 'Release', code: 'custom', field: 'body', message: `body is too long (maximum is ${MAX_BODY} characters)` }], documentation_url: 'https://docs.github.com/rest/releases/releases#update-a-release', status: '422' }
+    : null
+}
+
 function validationFailed(resource, field) {
   return { ...ASSET_EXISTS, errors: [{ ...ASSET_EXISTS.errors[0], resource, field }] }
 }
@@ -440,6 +449,10 @@ async function handle(req, res, url) {
     if (f === true) return
     const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
     const published = () => r.releases.find((x) => !x.draft && x.tag_name === body.tag_name)
+    if (bodyTooLong(body)) {
+      log('create', 422)
+      return send(res, 422, bodyTooLong(body))
+    }
     if (f && f.kind === 'race') {
       // Another job created and published the release an instant earlier.
       r.releases.push({ id: nextId++, tag_name: body.tag_name, name: body.name ?? body.tag_name, draft: false, prerelease: false, assets: [], created_at: new Date().toISOString(), published_at: new Date().toISOString() })
@@ -517,6 +530,11 @@ async function handle(req, res, url) {
     for (const rel of r.releases) {
       const i = rel.assets.findIndex((a) => a.id === Number(am[1]))
       if (i >= 0) {
+        const f = take(name, 'delete-asset', rel.assets[i].name)
+        if (f && f.kind === 'status') {
+          log('delete-asset', f.status ?? 502)
+          return send(res, f.status ?? 502, { message: 'Server Error' })
+        }
         rel.assets.splice(i, 1)
         log('delete-asset', 204)
         res.writeHead(204)
@@ -551,6 +569,10 @@ async function handle(req, res, url) {
       const f = await fault('publish')
       if (f === true) return
       const body = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+      if (bodyTooLong(body)) {
+        log('update', 422)
+        return send(res, 422, bodyTooLong(body))
+      }
       const tag = body.tag_name ?? rel.tag_name
       const published = !(body.draft ?? rel.draft)
       if (published && r.releases.some((x) => x !== rel && !x.draft && x.tag_name === tag)) {
