@@ -75,12 +75,18 @@ pub(crate) fn collect(state: &Reached) -> Option<Subjects> {
             }
         }
     };
-    // No destination (a dry run): the files. Destinations configured but none reached (the
-    // run stopped before shipping, e.g. on a credential finding): nothing shipped.
-    if state
-        .config
+    // No destination (a dry run): the files, once the policies passed. Destinations
+    // configured but none reached (the run stopped before shipping, e.g. on a credential
+    // finding): nothing shipped.
+    let passed = state
+        .gate
         .as_ref()
-        .is_some_and(|c| c.destinations.is_empty())
+        .is_some_and(crate::gate::GateOutcome::passed);
+    if passed
+        && state
+            .config
+            .as_ref()
+            .is_some_and(|c| c.destinations.is_empty())
     {
         files(&mut subjects);
     }

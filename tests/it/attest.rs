@@ -203,18 +203,18 @@ fn a_run_that_shipped_nothing_lists_no_subject() {
         format!("token=ghp_{}\n", "Zq7".repeat(12)),
     );
     let out = ctx.temp.join("shipped");
-    let run = ctx.action(&[
-        ("path", "dist"),
-        ("destination", out.to_str().expect("utf-8")),
-    ]);
-    assert_ne!(run.code, 0, "{}", run.log());
-    assert!(!out.join("app.tar.gz").exists(), "nothing shipped");
-    if let Some(file) = run.outputs.get("subject-checksums") {
-        assert_eq!(
-            attest_reads(Path::new(file)),
-            Ok(BTreeMap::new()),
-            "subjects of a run that shipped nothing: {}",
-            run.stdout
-        );
+    // A destination stopped by the policy, and a dry run (`none`) whose policy failed.
+    for destination in [out.to_str().expect("utf-8"), "none"] {
+        let run = ctx.action(&[("path", "dist"), ("destination", destination)]);
+        assert_ne!(run.code, 0, "{}", run.log());
+        assert!(!out.join("app.tar.gz").exists(), "nothing shipped");
+        if let Some(file) = run.outputs.get("subject-checksums") {
+            assert_eq!(
+                attest_reads(Path::new(file)),
+                Ok(BTreeMap::new()),
+                "subjects of a run that shipped nothing: {}",
+                run.stdout
+            );
+        }
     }
 }
