@@ -4,8 +4,8 @@
 //! verifies it against the manifest; the installed copy then ships a hostile tree to a
 //! directory and to S3 (s3s-fs) in one run, and everything it writes equals what the `x86_64`
 //! host build writes for the same inputs, byte for byte: the checksums file, the manifest,
-//! the directory and the bucket, the step outputs (but the two that name this run's scratch
-//! files) and the annotations. Both runs use one workspace, so even the manifest's `root`
+//! the directory and the bucket, the step outputs (but the three that name this run's
+//! scratch files, whose contents are compared instead) and the annotations. Both runs use one workspace, so even the manifest's `root`
 //! is the same.
 
 use std::collections::BTreeMap;
@@ -118,9 +118,10 @@ fn ship(ctx: &Ctx, program: &[OsString], dir: &str, server: &S3Server) -> Run {
 /// What one run wrote, in the form the two runs are compared in.
 #[derive(Debug, PartialEq, Eq)]
 struct Shipped {
-    /// The files at the `checksums` and `manifest` outputs.
+    /// The files at the `checksums`, `manifest` and `subject-checksums` outputs.
     checksums: Vec<u8>,
     manifest: Vec<u8>,
+    subjects: Vec<u8>,
     /// Every other output, as written.
     outputs: BTreeMap<String, String>,
     /// The workflow commands that annotate the run (`::warning`, `::error`).
@@ -134,9 +135,13 @@ fn shipped(ctx: &Ctx, run: &Run, dir: &str, server: &S3Server) -> Shipped {
     let mut outputs = run.outputs.clone();
     let checksums = outputs.remove("checksums").expect("checksums output");
     let manifest = outputs.remove("manifest").expect("manifest output");
+    let subjects = outputs
+        .remove("subject-checksums")
+        .expect("subject-checksums output");
     Shipped {
         checksums: fs::read(checksums).expect("checksums file"),
         manifest: fs::read(manifest).expect("manifest file"),
+        subjects: fs::read(subjects).expect("subject-checksums file"),
         outputs,
         annotations: run
             .stdout
@@ -207,6 +212,7 @@ fn the_aarch64_release_binary_installs_and_ships_as_x86_64_does() {
         String::from_utf8_lossy(&host.manifest),
         String::from_utf8_lossy(&arm.manifest)
     );
+    assert_eq!(arm.subjects, host.subjects);
     assert_eq!(arm.outputs, host.outputs);
     assert_eq!(arm.annotations, host.annotations);
     assert_eq!(

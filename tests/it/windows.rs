@@ -151,7 +151,9 @@ struct Shipped {
     checksums: Vec<u8>,
     /// The manifest with the root (an absolute path, spelled per platform) taken out.
     manifest: serde_json::Value,
-    /// Every output but the two documents' paths.
+    /// The file at the `subject-checksums` output.
+    subjects: Vec<u8>,
+    /// Every output but the three documents' paths.
     outputs: BTreeMap<String, String>,
     annotations: Vec<String>,
     directory: BTreeMap<String, Vec<u8>>,
@@ -184,6 +186,14 @@ fn ship_both_ways(exe: Exe) -> (Shipped, String) {
         .expect("checksums file");
     let written =
         fs::read(exe.host(&outputs.remove("manifest").expect("manifest"))).expect("manifest file");
+    let subjects = fs::read(
+        exe.host(
+            &outputs
+                .remove("subject-checksums")
+                .expect("subject-checksums"),
+        ),
+    )
+    .expect("subject-checksums file");
     let mut manifest: serde_json::Value = serde_json::from_slice(&written).expect("json");
     let root = manifest["root"].take();
     assert_eq!(root.as_str(), Some(exe.name(&ctx.ws.join("dist")).as_str()));
@@ -209,6 +219,7 @@ fn ship_both_ways(exe: Exe) -> (Shipped, String) {
     let shipped = Shipped {
         checksums,
         manifest,
+        subjects,
         outputs,
         annotations: annotations(&run.stdout)
             .into_iter()
@@ -250,6 +261,7 @@ fn the_windows_build_writes_what_the_linux_build_writes() {
         }
     }
     assert_eq!(windows_manifest, linux.manifest, "{log}");
+    assert_eq!(windows.subjects, linux.subjects);
     assert_eq!(windows.outputs, linux.outputs);
     assert_eq!(windows.annotations, linux.annotations);
     assert!(
