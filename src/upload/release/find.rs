@@ -74,12 +74,18 @@ pub(super) async fn find_or_create(
 }
 
 /// For `rolling`: the published release of `tag` when it was made for this commit (an
-/// earlier run of the commit rolled it out already).
+/// earlier run of the commit rolled it out already). An immutable one cannot roll: refused
+/// here, before anything is uploaded.
 async fn rolled_out(plan: &Plan, api: &Api, tag: &str) -> Result<Option<Release>, ReleaseError> {
     let current = api
         .release_by_tag(tag)
         .await
         .map_err(api_err(format!("looking up release `{tag}`")))?;
+    if current.as_ref().is_some_and(|r| r.immutable) {
+        return Err(ReleaseError::RollingImmutable {
+            tag: tag.to_owned(),
+        });
+    }
     Ok(current.filter(|r| {
         plan.commit
             .as_deref()

@@ -290,9 +290,6 @@ async fn open_release(
     reporter: &dyn Reporter,
     report: &mut ReleaseReport,
 ) -> Result<Release, ReleaseError> {
-    if plan.rolling {
-        roll::check_replaceable(api, plan).await?;
-    }
     let release = find_or_create(plan, api, reporter).await?;
     // Drafts found by tag were made for this commit (`find`); this catches a published
     // release (a draft of another commit is never joined, but a published release is the
@@ -363,6 +360,22 @@ async fn upload_all<'p>(
     (landed, failures)
 }
 
+/// The release's last update: published (with `make-latest` and the discussion) when
+/// `publish`, else left a draft; `body` as the new notes when there are any.
+pub(super) fn going_out<'p>(
+    plan: &'p Plan,
+    publish: bool,
+    body: Option<&'p str>,
+) -> ReleaseUpdate<'p> {
+    ReleaseUpdate {
+        draft: publish.then_some(false),
+        make_latest: plan.make_latest.filter(|_| publish),
+        body,
+        discussion_category: plan.discussion_category.as_deref().filter(|_| publish),
+        tag_name: None,
+    }
+}
+
 /// With `checksums-in-body`, `release`'s notes with the table of `rows`; `None` without it,
 /// or when the table would not fit: GitHub refuses notes over its limit, and with them the
 /// publication in the same request, so the table is left out (with a warning) rather than
@@ -404,13 +417,7 @@ async fn finalize(
     if !publish && body.is_none() {
         return Ok(());
     }
-    let update = ReleaseUpdate {
-        draft: publish.then_some(false),
-        make_latest: plan.make_latest.filter(|_| publish),
-        body: body.as_deref(),
-        discussion_category: plan.discussion_category.as_deref().filter(|_| publish),
-        tag_name: None,
-    };
+    let update = going_out(plan, publish, body.as_deref());
     let what = if publish {
         "publishing the release (it stays a draft with every asset)"
     } else {

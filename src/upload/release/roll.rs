@@ -22,7 +22,7 @@
 //! puts the tag and the old release back.
 
 use super::plan::{Plan, Target};
-use super::{ReleaseError, ReleaseReport, api_err, notes_with_table};
+use super::{ReleaseError, ReleaseReport, api_err, going_out, notes_with_table};
 use crate::events::{Event, Reporter};
 use crate::github::api::{Api, Release, ReleaseUpdate};
 
@@ -38,21 +38,6 @@ fn tag_and_commit(plan: &Plan) -> Result<(&str, &str), ReleaseError> {
         _ => Err(ReleaseError::Config(
             "`rolling` needs `tag` and the commit (GITHUB_SHA)".into(),
         )),
-    }
-}
-
-/// Refuses to start when the release to be replaced is immutable (before any upload).
-pub(super) async fn check_replaceable(api: &Api, plan: &Plan) -> Result<(), ReleaseError> {
-    let (tag, _) = tag_and_commit(plan)?;
-    let current = api
-        .release_by_tag(tag)
-        .await
-        .map_err(api_err(format!("looking up release `{tag}`")))?;
-    match current {
-        Some(current) if current.immutable => Err(ReleaseError::RollingImmutable {
-            tag: tag.to_owned(),
-        }),
-        _ => Ok(()),
     }
 }
 
@@ -105,11 +90,8 @@ pub(super) async fn roll_out(
     }
     let body = notes_with_table(plan, draft, rows, reporter);
     let update = ReleaseUpdate {
-        draft: publish.then_some(false),
-        make_latest: plan.make_latest.filter(|_| publish),
-        body: body.as_deref(),
-        discussion_category: plan.discussion_category.as_deref().filter(|_| publish),
         tag_name: Some(tag),
+        ..going_out(plan, publish, body.as_deref())
     };
     let rolled = match api.update_release(draft.id, &update).await {
         Ok(rolled) => rolled,

@@ -79,13 +79,12 @@ pub(super) async fn complete(
             return Ok(());
         }
         remove_stale(api, plan, &listed, clock, reporter).await;
-        let (sums, covered) = checksums(api, &members).await?;
+        let (sums, rows, covered) = checksums(api, &members).await?;
         let document = format!(
             "sha256:{}",
             hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sums.as_bytes()))
         );
         let current = listed.iter().find(|a| a.name == plan.checksums_name);
-        let rows = rows_of(&sums);
         let written = write_checksums(api, plan, release, current, sums, reporter).await?;
         report
             .assets
@@ -296,8 +295,9 @@ fn check_own(plan: &Plan, members: &[&Asset]) -> Result<(), ReleaseError> {
 async fn checksums(
     api: &Api,
     members: &[&Asset],
-) -> Result<(String, Vec<(String, Option<String>)>), ReleaseError> {
+) -> Result<(String, Rows, Vec<(String, Option<String>)>), ReleaseError> {
     let mut sums = String::new();
+    let mut rows = Vec::with_capacity(members.len());
     let mut covered = Vec::with_capacity(members.len());
     for a in members {
         let hex = match a.digest.as_deref().and_then(|d| d.strip_prefix("sha256:")) {
@@ -308,10 +308,14 @@ async fn checksums(
             )))?),
         };
         let _ = writeln!(sums, "{hex}  {}", a.name);
+        rows.push((a.name.clone(), hex));
         covered.push((a.name.clone(), a.digest.clone()));
     }
-    Ok((sums, covered))
+    Ok((sums, rows, covered))
 }
+
+/// (asset name, hex SHA-256) per line of the checksums document, for `checksums-in-body`.
+type Rows = Vec<(String, String)>;
 
 /// The release's checksums asset with `sums` as content: kept when identical, uploaded
 /// when missing (a concurrent identical upload is accepted), else the new one is staged
@@ -403,14 +407,6 @@ async fn first_upload(
         Err(e) if e.code() == Some("already_exists") => Ok(None),
         _ => Err(()),
     }
-}
-
-/// The checksums document's lines as (name, hex), for `checksums-in-body`.
-fn rows_of(sums: &str) -> Vec<(String, String)> {
-    sums.lines()
-        .filter_map(|l| l.split_once("  "))
-        .map(|(hex, name)| (name.to_owned(), hex.to_owned()))
-        .collect()
 }
 
 /// Lines quoted for a message.
