@@ -9,8 +9,9 @@
 //! attest step with it (`actions/attest` `src/subject.ts`, `getSubjectFromChecksumsString`).
 //! Here names are written as they are: a `\` is an ordinary character to attest. A name
 //! holding a line feed or carriage return cannot be one line in any reading, and attest
-//! refuses a name with either; such a file is left out with a warning naming it, so the
-//! attest step covers every other file rather than failing.
+//! refuses a name with either; such a file is left out (a warning counts them, the log
+//! lists them inside a stop-commands fence), so the attest step covers every other file
+//! rather than failing.
 //!
 //! What a subject is, per destination:
 //! - release: each of this job's assets under the name GitHub stores it under;
@@ -18,7 +19,7 @@
 //!   an archive, the file's name with `archive: false`; the v3 protocol stores no single
 //!   blob and gives no digest, so its artifacts are not subjects;
 //! - directory, S3, or no destination: each selected file under its path in the checksums
-//!   file.
+//!   file, once a destination shipped it (a dry run: once the policies passed).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -68,35 +69,24 @@ impl Subjects {
 pub(crate) fn collect(state: &Reached) -> Option<Subjects> {
     let manifest = state.manifest.as_ref()?;
     let mut subjects = Subjects::default();
-    let files = |subjects: &mut Subjects| {
-        for (file, record) in manifest.selection.files.iter().zip(&manifest.records) {
-            if file.link().is_none() {
-                subjects.add(file.rel(), &hex::encode(record.sha256));
-            }
-        }
-    };
-    // No destination (a dry run): the files, once the policies passed. Destinations
-    // configured but none reached (the run stopped before shipping, e.g. on a credential
-    // finding): nothing shipped.
+    // The selected files are subjects once, however many destinations hold them: with no
+    // destination (a dry run) once the policies passed, else where a directory or S3
+    // destination shipped them. Destinations configured but none reached (the run stopped
+    // before shipping, e.g. on a credential finding): nothing shipped.
+    let dry_run = state
+        .config
+        .as_ref()
+        .is_some_and(|c| c.destinations.is_empty());
     let passed = state
         .gate
         .as_ref()
         .is_some_and(crate::gate::GateOutcome::passed);
-    if passed
-        && state
-            .config
-            .as_ref()
-            .is_some_and(|c| c.destinations.is_empty())
-    {
-        files(&mut subjects);
-    }
+    let mut files_shipped = dry_run && passed;
     let archive = state.config.as_ref().is_none_or(|c| c.artifact.archive);
     for destination in &state.destinations {
         match destination {
             DestinationReport::Directory(shipped) | DestinationReport::S3(shipped, _) => {
-                if shipped.result.is_ok() {
-                    files(&mut subjects);
-                }
+                files_shipped |= shipped.result.is_ok();
             }
             DestinationReport::Artifact(_, landed) => {
                 for artifact in landed {
@@ -114,6 +104,13 @@ pub(crate) fn collect(state: &Reached) -> Option<Subjects> {
                 for (name, hex) in &report.subjects {
                     subjects.add(name, hex);
                 }
+            }
+        }
+    }
+    if files_shipped {
+        for (file, record) in manifest.selection.files.iter().zip(&manifest.records) {
+            if file.link().is_none() {
+                subjects.add(file.rel(), &hex::encode(record.sha256));
             }
         }
     }
