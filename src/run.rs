@@ -3,6 +3,7 @@
 //! stages' events and from `report::finish`, which renders whatever stage the run reached.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{Config, RawInputs, SecretsMode, Symlinks};
@@ -105,9 +106,15 @@ fn stages(
 
     let total = selection.files.len() as u64;
     reporter.stage(&format!("Scanning {}", units::plural(total, "file")));
-    let manifest = reached
-        .manifest
-        .insert(scan_stage(selection, config, reporter)?);
+    // The artifact's zip is compressed from the scan's reads; it stays on this machine
+    // (memory, then an unnamed spool file) until the policies pass.
+    let prepack = upload::artifact::prepack(config, &inv.env, selection.files.len()).map(Arc::new);
+    let manifest = reached.manifest.insert(scan_stage(
+        selection,
+        config,
+        reporter,
+        prepack.as_deref(),
+    )?);
     let manifest = &*manifest;
     // The policies only read the manifest: they are checked while the documents are
     // written (the two documents take two threads, the checks fill the gap).
@@ -135,6 +142,13 @@ fn stages(
     if config.destinations.is_empty() {
         return Ok(());
     }
+    if let Some(prepack) = &prepack {
+        let files = manifest.records.len();
+        rayon::join(
+            || prepack.add_file(files, &docs.checksums),
+            || prepack.add_file(files + 1, &docs.manifest),
+        );
+    }
 
     reporter.stage("Uploading");
     let _span = stage_span("upload");
@@ -143,6 +157,7 @@ fn stages(
         checksums_name: &config.checksums_name,
         checksums: &docs.checksums,
         manifest_json: &docs.manifest,
+        prepack: prepack.as_ref(),
     };
     let (reports, error) = upload::upload(&bundle, config, &ctx, reporter);
     reached.destinations = reports;
@@ -183,6 +198,7 @@ fn scan_stage(
     selection: Selection,
     config: &Config,
     reporter: &dyn Reporter,
+    prepack: Option<&crate::pack::prepack::Prepack>,
 ) -> Result<Manifest, Error> {
     let _span = stage_span("scan");
     let scanner = (config.secrets != SecretsMode::Off).then(SecretScanner::new);
@@ -194,6 +210,7 @@ fn scan_stage(
             crc32: config.needs_crc32(),
             crc32c: config.needs_crc32c(),
         },
+        prepack,
     };
     Ok(scan(selection, &options)?)
 }

@@ -13,6 +13,7 @@
 //! and a blocked rayon worker would take a core away from compression.
 
 pub(crate) mod layout;
+pub mod prepack;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -110,6 +111,14 @@ pub enum PackError {
     /// The destination refused the bytes.
     #[error("cannot write the archive: {0}")]
     Sink(#[source] io::Error),
+    /// The compressed archive could not be held until the policies passed.
+    #[error("cannot hold the compressed archive in `{}` until the policies pass: {source}; nothing was uploaded: free space there (the runner's `RUNNER_TEMP`), or lower the archive's size", dir.display())]
+    Spool {
+        /// Where the spool file is (`RUNNER_TEMP`).
+        dir: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
 }
 
 /// A piece of one entry.
@@ -425,10 +434,12 @@ fn probe_incompressible(entry: &PackEntry) -> bool {
     }
     let mut head = vec![0u8; len];
     let read = File::open(&entry.path).and_then(|mut f| f.read_exact(&mut head));
-    if read.is_err() {
-        return false;
-    }
-    deflate(&head, 1, true).is_ok_and(|out| out.len() * 100 >= len * 98)
+    read.is_ok() && incompressible(&head)
+}
+
+/// The probe's verdict on a file's first [`PROBE`] bytes (all of them when it is shorter).
+fn incompressible(head: &[u8]) -> bool {
+    head.len() >= 512 && deflate(head, 1, true).is_ok_and(|out| out.len() * 100 >= head.len() * 98)
 }
 
 /// Whether the entry is a symbolic link stored as a link.

@@ -54,6 +54,8 @@ pub(crate) struct ScanOptions<'a> {
     pub(crate) reporter: &'a dyn Reporter,
     /// Also record each file's CRC-32 and CRC-32C, where a destination uses them.
     pub(crate) crcs: read::Crcs,
+    /// The artifact's zip, compressed from the same reads (slot = the file's index).
+    pub(crate) prepack: Option<&'a crate::pack::prepack::Prepack>,
 }
 
 /// Why the scan failed.
@@ -136,9 +138,10 @@ fn scan_files(
                 return UNREAD;
             }
             let secrets = options.secrets.map(|s| (s, classify(file.rel())));
+            let prepack = options.prepack.map(|p| (p, index));
             let read = match file.link() {
-                Some(target) => link_facts(file.path(), target, options.crcs),
-                None => read::read_file(file.path(), secrets, options.crcs),
+                Some(target) => link_facts(file.path(), target, options.crcs, prepack),
+                None => read::read_file(file.path(), secrets, options.crcs, prepack),
             };
             let facts = match read {
                 Ok(facts) => facts,
@@ -200,9 +203,16 @@ fn link_facts(
     path: &std::path::Path,
     target: &str,
     crcs: read::Crcs,
+    prepack: Option<(&crate::pack::prepack::Prepack, usize)>,
 ) -> std::io::Result<read::FileFacts> {
     use sha2::Digest as _;
     let meta = std::fs::symlink_metadata(path)?;
+    if let Some((prepack, slot)) = prepack {
+        let stamp = crate::pack::prepack::Stamp::of(&meta);
+        let mut tap = prepack.file(slot, true, Some(stamp));
+        tap.write(target.as_bytes());
+        tap.finish();
+    }
     let mtime = meta
         .modified()
         .ok()
@@ -301,6 +311,7 @@ mod tests {
             secrets_allow: &allow,
             reporter: &reporter,
             crcs: read::Crcs::default(),
+            prepack: None,
         };
         scan(selection, &options)
     }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest, Sha256};
 
 use super::secrets::{FileKind, LOOKAHEAD, RawFinding, SecretScanner};
+use crate::pack::prepack::{Prepack, Stamp};
 
 /// Bytes hashed per read. Large enough that small files take one `read`, small enough to
 /// stay in L2 while SHA-256 and the anchor search both pass over it.
@@ -99,13 +100,15 @@ pub(crate) struct Crcs {
     pub(crate) crc32c: bool,
 }
 
-/// Hashes (and optionally scans) the file at `path`.
+/// Hashes (and optionally scans) the file at `path`; with `prepack`, its bytes are
+/// compressed into that slot of the archive from the same read.
 pub(crate) fn read_file(
     path: &Path,
     secrets: Option<(&SecretScanner, FileKind)>,
     crcs: Crcs,
+    prepack: Option<(&Prepack, usize)>,
 ) -> io::Result<FileFacts> {
-    read_opened(open(path)?, secrets, crcs)
+    read_opened(open(path)?, secrets, crcs, prepack)
 }
 
 /// [`read_file`] on a file already open (`verify` opens it without following links).
@@ -114,11 +117,13 @@ pub(crate) fn read_opened(
     mut file: File,
     secrets: Option<(&SecretScanner, FileKind)>,
     crcs: Crcs,
+    prepack: Option<(&Prepack, usize)>,
 ) -> io::Result<FileFacts> {
     let meta = file.metadata()?;
     let expected = meta.len();
     let mode = file_mode(&meta);
     let mtime = meta.modified().map_or(0, unix_seconds);
+    let mut tap = prepack.map(|(p, slot)| p.file(slot, false, Some(Stamp::of(&meta))));
     BUFFER.with_borrow_mut(|buf| {
         let mut hasher = Sha256::new();
         let mut crc = crcs.crc32.then(crc32fast::Hasher::new);
@@ -132,6 +137,9 @@ pub(crate) fn read_opened(
         loop {
             let (filled, eof) = fill(&mut file, buf, kept, &mut total, expected)?;
             hasher.update(&buf[kept..filled]);
+            if let Some(tap) = &mut tap {
+                tap.write(&buf[kept..filled]);
+            }
             if let Some(crc) = &mut crc {
                 crc.update(&buf[kept..filled]);
             }
@@ -162,6 +170,9 @@ pub(crate) fn read_opened(
             if eof {
                 break;
             }
+        }
+        if let Some(tap) = tap {
+            tap.finish();
         }
         Ok(FileFacts {
             size: total,

@@ -31,6 +31,9 @@ pub(crate) struct Bundle<'a> {
     /// The checksums file, as written by the scan stage.
     pub(crate) checksums: &'a Path,
     pub(crate) manifest_json: &'a Path,
+    /// The artifact's zip, compressed while the scan read the files (slots: the files in
+    /// order, then the checksums file and the manifest).
+    pub(crate) prepack: Option<&'a std::sync::Arc<crate::pack::prepack::Prepack>>,
 }
 
 /// Where relative destination paths start.

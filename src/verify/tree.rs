@@ -237,7 +237,7 @@ struct Verdict {
 /// and the bytes read.
 fn check(root: &Path, expected: &Expected, modes: bool) -> (Option<Verdict>, u64) {
     let facts = match open_beneath(root, &expected.path)
-        .and_then(|f| read_opened(f, None, crate::scan::read::Crcs::default()))
+        .and_then(|f| read_opened(f, None, crate::scan::read::Crcs::default(), None))
     {
         Ok(facts) => facts,
         Err(e) => {

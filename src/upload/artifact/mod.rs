@@ -15,7 +15,7 @@ pub(crate) mod transfer;
 mod v3;
 
 use self::plan::Service;
-pub(crate) use self::plan::{Plan, check_setup, plan};
+pub(crate) use self::plan::{Plan, check_setup, plan, prepack};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -16,6 +16,7 @@ use crate::github::RunnerEnv;
 use crate::github::results::token::{self, BackendIds};
 use crate::github::results::twirp;
 use crate::pack::PackEntry;
+use crate::pack::prepack::{self, Prepack};
 use crate::secret::Secret;
 use crate::upload::Bundle;
 
@@ -111,6 +112,22 @@ fn service(env: &RunnerEnv, token: &Secret) -> Result<Service, ArtifactError> {
             var: "ACTIONS_RESULTS_URL",
         }),
     }
+}
+
+/// The artifact's zip compressed from the scan's own reads (one read per byte), where the
+/// artifact is one zip over the results service. The v3 protocol puts files one by one and
+/// `archive: false` ships them raw: those read the files again. `slots`: the files, then
+/// the checksums file and the manifest.
+pub(crate) fn prepack(config: &Config, env: &RunnerEnv, files: usize) -> Option<Prepack> {
+    let zip = config.ships_artifacts() && config.artifact.archive && files > 0;
+    (zip && env.results_url.is_some()).then(|| {
+        Prepack::new(
+            config.artifact.compression_level,
+            env.temp_dir(),
+            env.spool_memory.unwrap_or(prepack::DEFAULT_MEMORY),
+            files + 2,
+        )
+    })
 }
 
 /// Checks the environment and the names, and lays out the artifacts.
@@ -251,6 +268,7 @@ fn zip_job(
         source: Source::Zip {
             entries,
             level: config.artifact.compression_level,
+            prepacked: bundle.prepack.cloned(),
         },
     }])
 }

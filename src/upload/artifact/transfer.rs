@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::blob::{BLOCK_SIZE, BlobError, BlobTarget, block_id, uuid_v4};
+use crate::pack::prepack::Prepack;
 use crate::pack::{PackEntry, PackError, PackOptions, write_zip};
 
 /// What to upload.
@@ -28,6 +29,9 @@ pub(crate) enum Source {
         entries: Vec<PackEntry>,
         /// `compression-level`.
         level: u32,
+        /// The entries already compressed by the scan's reads (entry `i` in slot `i`):
+        /// the zip is streamed from there instead of reading the files again.
+        prepacked: Option<Arc<Prepack>>,
     },
     /// One file as it is; its bytes must hash to the scan's SHA-256.
     File {
@@ -119,7 +123,19 @@ fn produce(source: Source, tx: mpsc::Sender<Bytes>) -> Result<(u64, [u8; 32]), T
         size: 0,
     };
     match source {
-        Source::Zip { entries, level } => {
+        Source::Zip {
+            entries,
+            prepacked: Some(prepack),
+            ..
+        } => {
+            prepack.write_zip(&entries, &mut |b| blocks.push(b))?;
+            blocks.finish().map_err(|e| PackError::Sink(e).into())
+        }
+        Source::Zip {
+            entries,
+            level,
+            prepacked: None,
+        } => {
             write_zip(&entries, &PackOptions::new(level), &mut |b| blocks.push(b))?;
             blocks.finish().map_err(|e| PackError::Sink(e).into())
         }
