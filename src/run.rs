@@ -109,12 +109,10 @@ fn stages(
     // The artifact's zip is compressed from the scan's reads; it stays on this machine
     // (memory, then an unnamed spool file) until the policies pass.
     let prepack = upload::artifact::prepack(config, &inv.env, selection.files.len()).map(Arc::new);
-    let manifest = reached.manifest.insert(scan_stage(
-        selection,
-        config,
-        reporter,
-        prepack.as_deref(),
-    )?);
+    let manifest =
+        reached
+            .manifest
+            .insert(scan_stage(selection, config, reporter, prepack.as_deref())?);
     let manifest = &*manifest;
     // The policies only read the manifest: they are checked while the documents are
     // written (the two documents take two threads, the checks fill the gap).

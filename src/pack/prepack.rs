@@ -12,7 +12,8 @@
 //! methods, so it is byte for byte the same zip (a test compares them).
 //!
 //! A file rewritten between its read and the upload is refused (exit 4, as with two
-//! reads): its metadata is compared with what `fstat` said when it was read.
+//! reads): before the first request, its metadata is compared with what `fstat` said
+//! when it was read ([`Prepack::verify`]).
 
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -114,12 +115,7 @@ impl Spool {
     }
 
     /// Passes the piece at `span` to `out`; `buf` is reused between calls.
-    fn read(
-        &self,
-        span: Span,
-        buf: &mut Vec<u8>,
-        out: &mut Counted<'_>,
-    ) -> Result<(), PackError> {
+    fn read(&self, span: Span, buf: &mut Vec<u8>, out: &mut Counted<'_>) -> Result<(), PackError> {
         let mut inner = lock(&self.inner);
         match span {
             Span::Held(i) => out.write(&inner.held[i]),
@@ -240,23 +236,32 @@ impl Prepack {
         }
     }
 
+    /// Keeps the first failure and gives back what the spool holds at once: on a full
+    /// disk the run still writes its documents and reports, and says why it stopped.
     fn fail(&self, e: PackError) {
         let mut slot = lock(&self.failure);
         if slot.is_none() {
             *slot = Some(e);
         }
         self.failed.store(true, Ordering::Relaxed);
+        drop(slot);
+        *lock(&self.spool.inner) = SpoolInner::default();
     }
 
-    /// Writes the zip of `entries` (entry `i` from slot `i`) from the spool to `sink`,
-    /// once every file is checked against the stamp of its read.
-    pub fn write_zip(
-        &self,
-        entries: &[PackEntry],
-        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-    ) -> Result<Packed, PackError> {
+    /// Before the first request: every entry was compressed (none failed, the spool held
+    /// them) and every file still has the metadata its read saw, so a file rewritten since
+    /// is refused before anything is created or replaced (entry `i` is slot `i`).
+    pub fn verify(&self, entries: &[PackEntry]) -> Result<(), PackError> {
         self.check()?;
-        let records: Vec<&Record> = entries
+        let records = self.records_of(entries)?;
+        entries
+            .par_iter()
+            .zip(&records)
+            .try_for_each(|(entry, record)| unchanged(entry, record))
+    }
+
+    fn records_of(&self, entries: &[PackEntry]) -> Result<Vec<&Record>, PackError> {
+        entries
             .iter()
             .enumerate()
             .map(|(slot, entry)| {
@@ -268,12 +273,18 @@ impl Prepack {
                         path: entry.path.clone(),
                     })
             })
-            .collect::<Result<_, _>>()?;
-        entries
-            .par_iter()
-            .zip(&records)
-            .try_for_each(|(entry, record)| unchanged(entry, record))?;
+            .collect()
+    }
 
+    /// Writes the zip of `entries` (entry `i` from slot `i`) from the spool to `sink`: the
+    /// bytes the scan read, hashed and checked, whatever happened to the files since.
+    pub fn write_zip(
+        &self,
+        entries: &[PackEntry],
+        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> Result<Packed, PackError> {
+        self.check()?;
+        let records = self.records_of(entries)?;
         let mut out = Counted { sink, offset: 0 };
         let mut central = Vec::with_capacity(entries.len());
         let mut buf = Vec::with_capacity(256);

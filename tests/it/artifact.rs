@@ -632,3 +632,162 @@ fn the_artifact_carries_its_checksums_and_manifest_and_verifies_after_download()
         run.log()
     );
 }
+
+/// Issue 25: the zip is compressed from the scan's reads and held on this machine until
+/// the policies pass. A leaked credential stops the run with nothing sent: no artifact is
+/// created, and the spool (here every compressed byte: `STEVEDORE_SPOOL_MEMORY=0`) leaves
+/// nothing under `RUNNER_TEMP` but the documents.
+#[test]
+fn a_failed_gate_sends_nothing_and_leaves_no_spool() {
+    let ctx = Ctx::new();
+    ctx.file("dist/readme.txt", "hello artifact\n".repeat(5000));
+    ctx.file("dist/blob.bin", random_bytes(3 << 20, 7));
+    let leaked = format!(
+        "token = {}{}\n",
+        "ghp_", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5"
+    );
+    ctx.file("dist/config.env", leaked);
+    let job = emulator().job();
+    let run = upload(
+        &ctx,
+        &job,
+        &[("name", "gated")],
+        &[("STEVEDORE_SPOOL_MEMORY", "0")],
+    );
+    assert_eq!(run.code, 3, "{}", run.log());
+    assert!(
+        emulator().calls(&job).is_empty(),
+        "{:?}",
+        emulator().calls(&job)
+    );
+    assert!(emulator().finalized(&job).is_empty());
+    // What RUNNER_TEMP holds: the run's documents and reports, nothing else.
+    for path in walk(&ctx.temp) {
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            path.is_dir() && name.starts_with("stevedore-")
+                || REPORT_FILES.contains(&name.as_str()),
+            "RUNNER_TEMP holds more than the documents: {}",
+            path.display()
+        );
+    }
+}
+
+/// What a run writes under `RUNNER_TEMP`, in its own directory.
+const REPORT_FILES: [&str; 3] = [
+    "SHA256SUMS",
+    "stevedore-manifest.json",
+    "subject-checksums.txt",
+];
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).expect("ls") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        }
+        out.push(path);
+    }
+    out
+}
+
+/// A file rewritten after the scan read it (same length, new bytes) is refused before
+/// the first request, as it was when the upload read the files again: exit 4, no
+/// artifact created.
+#[test]
+fn a_file_rewritten_after_its_read_is_refused_before_anything_is_created() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "scanned bytes\n".repeat(100));
+    ctx.file("dist/b.bin", random_bytes(2 << 20, 3));
+    let job = emulator().job();
+    let env = stevedore::github::RunnerEnv::from_vars(
+        emulator()
+            .env(&job)
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let (reports, error) = crate::support::runner::upload_after_rewrite(
+        &ctx,
+        &[
+            ("path", "dist"),
+            ("destination", "artifact"),
+            ("name", "rewritten"),
+        ],
+        &env,
+        ("dist/a.txt", &"SCANNED BYTES\n".repeat(100)),
+    );
+    let error = error.expect("the rewrite is refused");
+    assert_eq!(error.exit_code() as i32, 4, "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("a.txt") && message.contains("changed after it was scanned"),
+        "{message}"
+    );
+    assert!(reports.is_empty(), "{reports:?}");
+    assert!(
+        emulator().calls(&job).is_empty(),
+        "{:?}",
+        emulator().calls(&job)
+    );
+}
+
+/// The spool on a full disk: `RUNNER_TEMP` is a 1 MiB tmpfs (mounted in a private mount
+/// namespace) and the compressed archive does not fit. The run says where and why, exits
+/// 4 with nothing created, and the file system is empty again afterwards.
+#[test]
+fn a_spool_on_a_full_disk_fails_cleanly_before_anything_is_sent() {
+    let ctx = Ctx::new();
+    ctx.file("dist/readme.txt", "hello artifact\n".repeat(5000));
+    // Incompressible: stored as it is, 4 MiB in the spool.
+    ctx.file("dist/blob.bin", random_bytes(4 << 20, 11));
+    let job = emulator().job();
+    let small = ctx.home.join("small-temp");
+    fs::create_dir_all(&small).expect("mkdir");
+    let left = ctx.home.join("left.txt");
+    let mut env = emulator().env(&job);
+    env.push(("RUNNER_TEMP".into(), small.display().to_string()));
+    env.push(("STEVEDORE_SPOOL_MEMORY".into(), "0".into()));
+    let mut cmd = ctx.step_command(
+        "unshare",
+        &[
+            ("destination", "artifact"),
+            ("path", "dist"),
+            ("name", "full"),
+        ],
+        &env,
+    );
+    // The tmpfs lives as long as the namespace: list it before leaving.
+    cmd.args(["--mount", "sh", "-c"]).arg(
+        r#"mount -t tmpfs -o size=1m tmpfs "$RUNNER_TEMP" || exit 99
+"$0"; code=$?
+find "$RUNNER_TEMP" -type f > "$1"
+exit $code"#,
+    );
+    cmd.arg(crate::support::runner::STEVEDORE).arg(&left);
+    let run = ctx.finish(cmd);
+    assert_eq!(run.code, 4, "{}", run.log());
+    assert!(
+        run.stdout.contains("::error")
+            && run.stdout.contains("cannot hold the compressed archive in")
+            && run.stdout.contains("No space left on device"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        emulator().calls(&job).is_empty(),
+        "{:?}",
+        emulator().calls(&job)
+    );
+    let files = fs::read_to_string(&left).expect("listing");
+    assert!(
+        files
+            .lines()
+            .all(|f| REPORT_FILES.iter().any(|r| f.ends_with(&format!("/{r}")))),
+        "left on the full file system: {files}"
+    );
+}

@@ -163,6 +163,13 @@ pub enum ArtifactError {
     /// Moving the bytes failed; nothing was finalized.
     #[error("artifact `{name}`: {source}; the artifact was not finalized")]
     Transfer { name: String, source: TransferError },
+    /// The zip compressed during the scan cannot be shipped (a file changed since its
+    /// read, or the spool failed); checked before the first request.
+    #[error("artifact `{name}`: {source}")]
+    Prepacked {
+        name: String,
+        source: crate::pack::PackError,
+    },
     /// Committing the blocks failed; nothing was finalized.
     #[error("artifact `{name}`: {source}; the artifact was not finalized")]
     Commit { name: String, source: BlobError },
@@ -189,6 +196,7 @@ impl ArtifactError {
             | ArtifactError::Document { .. }
             | ArtifactError::UploadUrl { .. }
             | ArtifactError::Transfer { .. }
+            | ArtifactError::Prepacked { .. }
             | ArtifactError::Commit { .. }
             | ArtifactError::Pipelines { .. }
             | ArtifactError::V3File { .. } => ExitCode::UploadFailed,

@@ -260,6 +260,14 @@ fn zip_job(
     if documents {
         entries.extend(document_entries(bundle)?);
     }
+    if let Some(prepack) = bundle.prepack {
+        prepack
+            .verify(&entries)
+            .map_err(|source| ArtifactError::Prepacked {
+                name: config.artifact.name.clone(),
+                source,
+            })?;
+    }
     Ok(vec![Job {
         name: config.artifact.name.clone(),
         version: VERSION_ZIP,
