@@ -3,8 +3,11 @@
 //! beside stevedore on the same warm corpus and prints stevedore / floor: what stevedore
 //! spends beyond reading and hashing is the ratio above 1.
 //!
-//! `cargo build --release --example floor && target/release/examples/floor DIR [THREADS]`
-//! prints the file count, the bytes and an XOR of every digest (so nothing is skipped).
+//! `cargo build --release --example floor && target/release/examples/floor DIR [THREADS]
+//! [--levels]` prints the file count, the bytes and an XOR of every digest (so nothing is
+//! skipped). `--levels` walks level by level instead (issue 25's floor): every directory
+//! of one depth listed with `read_dir` on the pool, then that level's files read and hashed
+//! on the pool, then the next depth.
 //! Same `sha2` as stevedore (runtime SHA-NI detection), same rayon pool size by default.
 
 use std::cell::RefCell;
@@ -102,14 +105,73 @@ fn walk<'s>(
     }
 }
 
+/// Level by level: the directories of one depth listed in parallel, then their files
+/// hashed in parallel (one file per task), then the next depth.
+fn walk_levels(root: &Path, totals: &Mutex<Totals>, errors: &Mutex<Vec<String>>) {
+    use rayon::prelude::*;
+    let mut level = vec![root.to_path_buf()];
+    while !level.is_empty() {
+        let listed: Vec<(Vec<PathBuf>, Vec<PathBuf>)> = level
+            .par_iter()
+            .map(|dir| {
+                let (mut dirs, mut files) = (Vec::new(), Vec::new());
+                match fs::read_dir(dir) {
+                    Ok(entries) => {
+                        for entry in entries {
+                            match entry.and_then(|e| Ok((e.path(), e.file_type()?))) {
+                                Ok((path, kind)) if kind.is_dir() => dirs.push(path),
+                                Ok((path, kind)) if kind.is_file() => files.push(path),
+                                Ok(_) => {}
+                                Err(e) => lock(errors).push(format!("{}: {e}", dir.display())),
+                            }
+                        }
+                    }
+                    Err(e) => lock(errors).push(format!("{}: {e}", dir.display())),
+                }
+                (dirs, files)
+            })
+            .collect();
+        let files: Vec<&PathBuf> = listed.iter().flat_map(|(_, f)| f).collect();
+        let local = files
+            .par_iter()
+            .with_max_len(1)
+            .fold(Totals::default, |mut t, path| {
+                match hash(path) {
+                    Ok((size, digest)) => {
+                        t.files += 1;
+                        t.bytes += size;
+                        t.xor.iter_mut().zip(digest).for_each(|(a, b)| *a ^= b);
+                    }
+                    Err(e) => lock(errors).push(format!("{}: {e}", path.display())),
+                }
+                t
+            })
+            .reduce(Totals::default, |mut a, b| {
+                a.files += b.files;
+                a.bytes += b.bytes;
+                a.xor.iter_mut().zip(b.xor).for_each(|(x, y)| *x ^= y);
+                a
+            });
+        let mut t = lock(totals);
+        t.files += local.files;
+        t.bytes += local.bytes;
+        t.xor.iter_mut().zip(local.xor).for_each(|(a, b)| *a ^= b);
+        drop(t);
+        level = listed.into_iter().flat_map(|(d, _)| d).collect();
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn main() -> std::process::ExitCode {
-    let mut args = std::env::args_os().skip(1);
+    let mut args: Vec<_> = std::env::args_os().skip(1).collect();
+    let levels = args.iter().any(|a| a == "--levels");
+    args.retain(|a| a != "--levels");
+    let mut args = args.into_iter();
     let Some(root) = args.next().map(PathBuf::from) else {
-        let _ = writeln!(io::stderr(), "usage: floor DIR [THREADS]");
+        let _ = writeln!(io::stderr(), "usage: floor DIR [THREADS] [--levels]");
         return std::process::ExitCode::from(2);
     };
     if let Some(threads) = args.next().and_then(|t| t.to_str()?.parse::<usize>().ok()) {
@@ -119,7 +181,11 @@ fn main() -> std::process::ExitCode {
     }
     let totals = Mutex::new(Totals::default());
     let errors = Mutex::new(Vec::new());
-    rayon::scope(|s| walk(s, &root, &totals, &errors));
+    if levels {
+        walk_levels(&root, &totals, &errors);
+    } else {
+        rayon::scope(|s| walk(s, &root, &totals, &errors));
+    }
     let errors = errors.into_inner().unwrap_or_default();
     for e in &errors {
         let _ = writeln!(io::stderr(), "floor: {e}");

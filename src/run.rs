@@ -109,10 +109,20 @@ fn stages(
     // The artifact's zip is compressed from the scan's reads; it stays on this machine
     // (memory, then an unnamed spool file) until the policies pass.
     let prepack = upload::artifact::prepack(config, &inv.env, selection.files.len()).map(Arc::new);
-    let manifest =
-        reached
-            .manifest
-            .insert(scan_stage(selection, config, reporter, prepack.as_deref())?);
+    // Directory destinations are filled from the same reads, in staging directories that
+    // are published only after the gate (dropped, they are removed).
+    let prestaged = upload::prestage(config, &ctx, &selection, reporter);
+    let copiers: Vec<&dyn crate::scan::Copier> = prestaged
+        .iter()
+        .map(|p| p as &dyn crate::scan::Copier)
+        .collect();
+    let manifest = reached.manifest.insert(scan_stage(
+        selection,
+        config,
+        reporter,
+        prepack.as_deref(),
+        &copiers,
+    )?);
     let manifest = &*manifest;
     // The policies only read the manifest: they are checked while the documents are
     // written (the two documents take two threads, the checks fill the gap).
@@ -156,6 +166,7 @@ fn stages(
         checksums: &docs.checksums,
         manifest_json: &docs.manifest,
         prepack: prepack.as_ref(),
+        prestaged: &prestaged,
     };
     let (reports, error) = upload::upload(&bundle, config, &ctx, reporter);
     reached.destinations = reports;
@@ -197,6 +208,7 @@ fn scan_stage(
     config: &Config,
     reporter: &dyn Reporter,
     prepack: Option<&crate::pack::prepack::Prepack>,
+    copies: &[&dyn crate::scan::Copier],
 ) -> Result<Manifest, Error> {
     let _span = stage_span("scan");
     let scanner = (config.secrets != SecretsMode::Off).then(SecretScanner::new);
@@ -209,6 +221,7 @@ fn scan_stage(
             crc32c: config.needs_crc32c(),
         },
         prepack,
+        copies,
     };
     Ok(scan(selection, &options)?)
 }

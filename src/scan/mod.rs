@@ -56,6 +56,32 @@ pub(crate) struct ScanOptions<'a> {
     pub(crate) crcs: read::Crcs,
     /// The artifact's zip, compressed from the same reads (slot = the file's index).
     pub(crate) prepack: Option<&'a crate::pack::prepack::Prepack>,
+    /// Copies written from the same reads (directory destinations).
+    pub(crate) copies: &'a [&'a dyn Copier],
+}
+
+/// A copy of the selection made from the scan's own reads, so the tree is read once
+/// (issue 25): a directory destination stages its files while they are hashed. What is
+/// written stays unpublished until the policies pass.
+pub(crate) trait Copier: Sync {
+    /// The copy of file `index` (a regular file), or `None` when this copier has failed
+    /// and copies nothing more.
+    fn file(
+        &self,
+        index: usize,
+        file: &crate::select::SelectedFile,
+    ) -> Option<Box<dyn CopyFile + '_>>;
+    /// File `index` is a preserved link to `target`.
+    fn link(&self, index: usize, file: &crate::select::SelectedFile, target: &str);
+}
+
+/// One file on its way into a copy.
+pub(crate) trait CopyFile {
+    /// The file's next bytes.
+    fn write(&mut self, bytes: &[u8]);
+    /// The file ended; `size` bytes were read, `meta` is what `fstat` said when the read
+    /// began.
+    fn finish(self: Box<Self>, size: u64, meta: &std::fs::Metadata);
 }
 
 /// Why the scan failed.
@@ -139,9 +165,18 @@ fn scan_files(
             }
             let secrets = options.secrets.map(|s| (s, classify(file.rel())));
             let prepack = options.prepack.map(|p| (p, index));
-            let read = match file.link() {
-                Some(target) => link_facts(file.path(), target, options.crcs, prepack),
-                None => read::read_file(file.path(), secrets, options.crcs, prepack),
+            let read = if let Some(target) = file.link() {
+                for copier in options.copies {
+                    copier.link(index, file, target);
+                }
+                link_facts(file.path(), target, options.crcs, prepack)
+            } else {
+                let mut copies: Vec<Box<dyn CopyFile + '_>> = options
+                    .copies
+                    .iter()
+                    .filter_map(|c| c.file(index, file))
+                    .collect();
+                read::read_file(file.path(), secrets, options.crcs, prepack, &mut copies)
             };
             let facts = match read {
                 Ok(facts) => facts,
@@ -312,6 +347,7 @@ mod tests {
             reporter: &reporter,
             crcs: read::Crcs::default(),
             prepack: None,
+            copies: &[],
         };
         scan(selection, &options)
     }

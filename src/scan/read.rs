@@ -101,14 +101,15 @@ pub(crate) struct Crcs {
 }
 
 /// Hashes (and optionally scans) the file at `path`; with `prepack`, its bytes are
-/// compressed into that slot of the archive from the same read.
+/// compressed into that slot of the archive from the same read, and written to `copies`.
 pub(crate) fn read_file(
     path: &Path,
     secrets: Option<(&SecretScanner, FileKind)>,
     crcs: Crcs,
     prepack: Option<(&Prepack, usize)>,
+    copies: &mut Vec<Box<dyn super::CopyFile + '_>>,
 ) -> io::Result<FileFacts> {
-    read_opened(open(path)?, secrets, crcs, prepack)
+    read_opened(open(path)?, secrets, crcs, prepack, copies)
 }
 
 /// [`read_file`] on a file already open (`verify` opens it without following links).
@@ -118,6 +119,7 @@ pub(crate) fn read_opened(
     secrets: Option<(&SecretScanner, FileKind)>,
     crcs: Crcs,
     prepack: Option<(&Prepack, usize)>,
+    copies: &mut Vec<Box<dyn super::CopyFile + '_>>,
 ) -> io::Result<FileFacts> {
     let meta = file.metadata()?;
     let expected = meta.len();
@@ -139,6 +141,9 @@ pub(crate) fn read_opened(
             hasher.update(&buf[kept..filled]);
             if let Some(tap) = &mut tap {
                 tap.write(&buf[kept..filled]);
+            }
+            for copy in copies.iter_mut() {
+                copy.write(&buf[kept..filled]);
             }
             if let Some(crc) = &mut crc {
                 crc.update(&buf[kept..filled]);
@@ -173,6 +178,9 @@ pub(crate) fn read_opened(
         }
         if let Some(tap) = tap {
             tap.finish();
+        }
+        for copy in copies.drain(..) {
+            copy.finish(total, &meta);
         }
         Ok(FileFacts {
             size: total,
@@ -224,13 +232,13 @@ fn unix_seconds(t: std::time::SystemTime) -> i64 {
 }
 
 #[cfg(unix)]
-fn file_mode(meta: &std::fs::Metadata) -> u32 {
+pub(crate) fn file_mode(meta: &std::fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     meta.permissions().mode() & 0o7777
 }
 
 #[cfg(not(unix))]
-fn file_mode(meta: &std::fs::Metadata) -> u32 {
+pub(crate) fn file_mode(meta: &std::fs::Metadata) -> u32 {
     if meta.permissions().readonly() {
         0o444
     } else {

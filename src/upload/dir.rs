@@ -27,6 +27,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Bundle, Context, MANIFEST_NAME, UploadError};
 use crate::events::{Event, Reporter};
+use crate::pack::prepack::Stamp;
+use crate::scan::{Copier, CopyFile};
+use crate::select::SelectedFile;
 
 thread_local! {
     static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; 256 * 1024]);
@@ -148,51 +151,43 @@ pub(crate) fn preflight(
     }
 }
 
-/// Copies the bundle to `target` and publishes it with a rename.
+/// Copies the bundle to `target` and publishes it with a rename. With `prestaged`, the
+/// scan already wrote the files into its staging directory: only what it could not copy
+/// is copied here.
 pub(crate) fn copy(
     target: &Path,
     bundle: &Bundle<'_>,
     overwrite: bool,
     protected: &[(PathBuf, &'static str)],
+    prestaged: Option<&Prestaged>,
     reporter: &dyn Reporter,
 ) -> Result<(), UploadError> {
     let name = target
         .file_name()
         .map_or_else(|| "out".to_owned(), |n| n.to_string_lossy().into_owned());
     let parent = target.parent().unwrap_or(Path::new("/"));
-    fs::create_dir_all(parent).map_err(|source| UploadError::Write {
-        path: parent.to_path_buf(),
-        source,
-    })?;
-    // Held until the copy is published: see `lock_parent`.
-    let lock = lock_parent(parent);
-    if lock.is_some() {
-        recover(parent, &name, target, reporter);
-    }
-    // Checked (again) now that a target moved aside by a killed run is back in place.
-    preflight(
-        target,
-        &bundle.manifest.selection.root,
-        overwrite,
-        protected,
-    )?;
-    let token = &crate::secret::random_hex()[..12];
-    let staging = parent.join(format!(".{name}.stevedore-partial-{token}"));
-    fs::create_dir(&staging).map_err(|source| UploadError::Write {
-        path: staging.clone(),
-        source,
-    })?;
+    let root = &bundle.manifest.selection.root;
+    let fresh;
+    let staged = if let Some(staged) = prestaged {
+        // Checked again: the target may have changed while the scan ran.
+        preflight(target, root, overwrite, protected)?;
+        staged
+    } else {
+        fresh = Prestaged::new(target, root, overwrite, protected, 0, reporter)?;
+        &fresh
+    };
+    let (staging, token) = (&staged.staging, staged.token.as_str());
 
-    let result = fill(&staging, bundle)
-        .and_then(|()| carry_over(target, &staging, bundle.checksums_name))
+    let result = fill(staging, bundle, staged)
+        .and_then(|()| carry_over(target, staging, bundle.checksums_name))
         .and_then(|kept| {
-            publish(&staging, target, parent, &name, token)?;
+            publish(staging, target, parent, &name, token)?;
             Ok(kept)
         })
         .map(|sorted| sorted.report(target, reporter));
     if result.is_err() {
         // Best effort: the error being returned matters more than a failed clean-up.
-        let _ = fs::remove_dir_all(&staging);
+        let _ = fs::remove_dir_all(staging);
     } else {
         reporter.event(&Event::info(format!(
             "copied {} files to `{}`",
@@ -200,8 +195,155 @@ pub(crate) fn copy(
             target.display()
         )));
     }
-    drop(lock);
     result
+}
+
+/// A directory destination's staging directory, made (under the parent's lock, after
+/// what a killed run left is recovered) before anything is written into it: before the
+/// scan, whose reads fill it (issue 25: one read per byte), or by [`copy`]. It stays
+/// hidden beside the target until published, and is removed when dropped unpublished
+/// (a failed policy, a failed upload): nothing of it shows as the target.
+pub(crate) struct Prestaged {
+    target: PathBuf,
+    staging: PathBuf,
+    token: String,
+    /// Held until the process is done with the directory: see `lock_parent`.
+    _lock: Option<File>,
+    /// Per selected file: copied whole from the scan's read, with the metadata that read
+    /// began from (a later `stat` that differs means the file changed since).
+    copied: Vec<std::sync::OnceLock<Stamp>>,
+}
+
+impl Prestaged {
+    /// Locks the parent, recovers what a killed run left, checks the target and creates
+    /// the staging directory, with room for `files` copies from the scan.
+    pub(crate) fn new(
+        target: &Path,
+        root: &Path,
+        overwrite: bool,
+        protected: &[(PathBuf, &'static str)],
+        files: usize,
+        reporter: &dyn Reporter,
+    ) -> Result<Self, UploadError> {
+        let name = target
+            .file_name()
+            .map_or_else(|| "out".to_owned(), |n| n.to_string_lossy().into_owned());
+        let parent = target.parent().unwrap_or(Path::new("/"));
+        fs::create_dir_all(parent).map_err(|source| UploadError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+        let lock = lock_parent(parent);
+        if lock.is_some() {
+            recover(parent, &name, target, reporter);
+        }
+        // Checked (again) now that a target moved aside by a killed run is back in place.
+        preflight(target, root, overwrite, protected)?;
+        let token = crate::secret::random_hex()[..12].to_owned();
+        let staging = parent.join(format!(".{name}.stevedore-partial-{token}"));
+        fs::create_dir(&staging).map_err(|source| UploadError::Write {
+            path: staging.clone(),
+            source,
+        })?;
+        Ok(Prestaged {
+            target: target.to_path_buf(),
+            staging,
+            token,
+            _lock: lock,
+            copied: (0..files).map(|_| std::sync::OnceLock::new()).collect(),
+        })
+    }
+
+    /// The target it stages.
+    pub(crate) fn target(&self) -> &Path {
+        &self.target
+    }
+
+    fn dest(&self, file: &SelectedFile) -> Option<PathBuf> {
+        let dest = self.staging.join(safe_relative(file.rel())?);
+        fs::create_dir_all(dest.parent()?).ok()?;
+        Some(dest)
+    }
+}
+
+impl std::fmt::Debug for Prestaged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prestaged")
+            .field("target", &self.target)
+            .field("staging", &self.staging)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Prestaged {
+    fn drop(&mut self) {
+        // Gone already once published (renamed into place).
+        let _ = fs::remove_dir_all(&self.staging);
+    }
+}
+
+/// The scan's reads written into the staging directory. A file that cannot be copied
+/// here is left out (and its partial copy removed): `fill` copies it the usual way and
+/// reports what goes wrong there.
+impl Copier for Prestaged {
+    fn file(&self, index: usize, file: &SelectedFile) -> Option<Box<dyn CopyFile + '_>> {
+        self.copied.get(index)?;
+        let dest = self.dest(file)?;
+        let output = create_private(&dest).ok()?;
+        Some(Box::new(StagedFile {
+            staged: self,
+            index,
+            dest,
+            output: Some(output),
+            written: 0,
+        }))
+    }
+
+    fn link(&self, index: usize, file: &SelectedFile, target: &str) {
+        let Some(slot) = self.copied.get(index) else {
+            return;
+        };
+        let Ok(meta) = fs::symlink_metadata(file.path()) else {
+            return;
+        };
+        if let Some(dest) = self.dest(file)
+            && make_link(Path::new(target), &dest).is_ok()
+        {
+            let _ = slot.set(Stamp::of(&meta));
+        }
+    }
+}
+
+/// One file on its way from the scan into the staging directory.
+struct StagedFile<'s> {
+    staged: &'s Prestaged,
+    index: usize,
+    dest: PathBuf,
+    output: Option<File>,
+    written: u64,
+}
+
+impl CopyFile for StagedFile<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(output) = &mut self.output {
+            if output.write_all(bytes).is_ok() {
+                self.written += bytes.len() as u64;
+            } else {
+                self.output = None;
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, size: u64, meta: &fs::Metadata) {
+        let done = self.output.as_ref().is_some_and(|output| {
+            self.written == size && set_mode(output, crate::scan::read::file_mode(meta)).is_ok()
+        });
+        if done {
+            let _ = self.staged.copied[self.index].set(Stamp::of(meta));
+        } else {
+            let _ = fs::remove_file(&self.dest);
+        }
+    }
 }
 
 /// Locks the directory that holds the target (an advisory lock, `flock`, which the kernel
@@ -480,9 +622,23 @@ fn keep(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn fill(staging: &Path, bundle: &Bundle<'_>) -> Result<(), UploadError> {
-    let files: Vec<_> = bundle.manifest.files().collect();
-    files.par_iter().try_for_each(|(file, record)| {
+fn fill(staging: &Path, bundle: &Bundle<'_>, staged: &Prestaged) -> Result<(), UploadError> {
+    let files: Vec<_> = bundle.manifest.files().enumerate().collect();
+    files.par_iter().try_for_each(|(index, (file, record))| {
+        if let Some(stamp) = staged.copied.get(*index).and_then(std::sync::OnceLock::get) {
+            // Copied from the scan's own read: the bytes are the ones hashed, if the
+            // file is still the one read.
+            let now = match file.link() {
+                Some(_) => fs::symlink_metadata(file.path()),
+                None => fs::metadata(file.path()),
+            };
+            return match now {
+                Ok(meta) if Stamp::of(&meta) == *stamp => Ok(()),
+                _ => Err(UploadError::Changed {
+                    path: file.path().to_path_buf(),
+                }),
+            };
+        }
         let dest = staging.join(safe_relative(file.rel()).ok_or_else(|| UploadError::Write {
             path: staging.join(file.rel()),
             source: io::Error::new(
@@ -538,13 +694,7 @@ fn copy_file(src: &Path, dest: &Path, mode: u32) -> Result<(u64, [u8; 32]), Uplo
         source,
     };
     let mut input = File::open(src).map_err(read_err)?;
-    // Private until its own mode is set at the end (issue 19 item 10): no other user opens
-    // a half-written copy.
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut output = options.open(dest).map_err(write_err)?;
+    let mut output = create_private(dest).map_err(write_err)?;
     BUFFER.with_borrow_mut(|buf| {
         let mut hasher = Sha256::new();
         let mut total = 0u64;
@@ -562,6 +712,16 @@ fn copy_file(src: &Path, dest: &Path, mode: u32) -> Result<(u64, [u8; 32]), Uplo
         set_mode(&output, mode).map_err(write_err)?;
         Ok((total, hasher.finalize().into()))
     })
+}
+
+/// A new file, private until its own mode is set at the end (issue 19 item 10): no other
+/// user opens a half-written copy.
+fn create_private(dest: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(dest)
 }
 
 /// Recreates a preserved link (`symlinks: preserve`) with the target it has now; returns

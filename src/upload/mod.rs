@@ -34,6 +34,47 @@ pub(crate) struct Bundle<'a> {
     /// The artifact's zip, compressed while the scan read the files (slots: the files in
     /// order, then the checksums file and the manifest).
     pub(crate) prepack: Option<&'a std::sync::Arc<crate::pack::prepack::Prepack>>,
+    /// Directory destinations whose staging directories the scan filled.
+    pub(crate) prestaged: &'a [dir::Prestaged],
+}
+
+/// The staging directories of the directory destinations, made before the scan so its
+/// reads fill them (one read per byte). A destination whose checks fail here is left to
+/// [`upload`], which reports it after the scan as before; so are two destinations that
+/// name one directory.
+pub(crate) fn prestage(
+    config: &Config,
+    ctx: &Context<'_>,
+    selection: &crate::select::Selection,
+    reporter: &dyn Reporter,
+) -> Vec<dir::Prestaged> {
+    let targets: Vec<PathBuf> = config
+        .destinations
+        .iter()
+        .filter_map(|d| match d {
+            Destination::Directory(path) => Some(dir::resolve(path, ctx)),
+            _ => None,
+        })
+        .collect();
+    let canonical: Vec<PathBuf> = targets.iter().map(|t| dir::canonical_lenient(t)).collect();
+    if (1..canonical.len()).any(|i| canonical[..i].contains(&canonical[i])) {
+        return Vec::new();
+    }
+    let protected = dir::protected(ctx);
+    targets
+        .iter()
+        .filter_map(|target| {
+            dir::Prestaged::new(
+                target,
+                &selection.root,
+                config.overwrite,
+                &protected,
+                selection.files.len(),
+                reporter,
+            )
+            .ok()
+        })
+        .collect()
 }
 
 /// Where relative destination paths start.
@@ -365,7 +406,16 @@ fn ship(
     };
     match prepared {
         Prepared::Directory(target, protected) => {
-            let error = dir::copy(&target, bundle, config.overwrite, &protected, reporter).err();
+            let prestaged = bundle.prestaged.iter().find(|p| p.target() == target);
+            let error = dir::copy(
+                &target,
+                bundle,
+                config.overwrite,
+                &protected,
+                prestaged,
+                reporter,
+            )
+            .err();
             let bytes = bundle.manifest.total_bytes
                 + file_len(bundle.checksums)
                 + file_len(bundle.manifest_json);

@@ -88,6 +88,7 @@ mod hostile_zip;
 mod inputs;
 mod install;
 mod matrix;
+mod one_read;
 mod pack;
 mod proxy;
 mod release;

@@ -1,0 +1,94 @@
+//! Issue 25: every shipped byte is read from the tree once. The artifact's zip and a
+//! directory destination's copy are made from the scan's own reads, so each selected file
+//! is opened once in the whole run (`strace -y` shows which file each `openat` opened);
+//! before, the upload opened every file again (the zip writer more than once). What the
+//! scan wrote stays on this machine, unpublished, until the policies pass.
+
+use std::fs;
+
+use crate::support::emulator::emulator;
+use crate::support::{Ctx, Run, random_bytes, read_artifact_tree, read_tree};
+
+/// Opens of `name` (a file below `dist/`) for reading in an `strace -y -f` log.
+fn opens(log: &str, name: &str) -> usize {
+    let whole = format!("/dist/{name}\"");
+    let (dir, leaf) = match name.rsplit_once('/') {
+        Some((dir, leaf)) => (format!("/dist/{dir}>"), leaf),
+        None => ("/dist>".to_owned(), name),
+    };
+    let relative = format!("{dir}, \"{leaf}\"");
+    log.lines()
+        .filter(|l| l.contains("openat(") && !l.contains("O_CREAT") && !l.contains("O_DIRECTORY"))
+        .filter(|l| l.contains(&whole) || l.contains(&relative))
+        .count()
+}
+
+fn traced(ctx: &Ctx, inputs: &[(&str, &str)], env: &[(String, String)]) -> (Run, String) {
+    let trace = ctx.home.join("strace.log");
+    let mut cmd = ctx.step_command("strace", inputs, env);
+    cmd.args(["-f", "-y", "-e", "trace=openat", "-o"])
+        .arg(&trace)
+        .arg(crate::support::runner::STEVEDORE);
+    let run = ctx.finish(cmd);
+    let log = fs::read_to_string(&trace).expect("strace log");
+    (run, log)
+}
+
+#[test]
+fn a_directory_and_an_artifact_are_shipped_from_one_read_of_each_file() {
+    let ctx = Ctx::new();
+    let files = ["readme.txt", "bin/tool.bin", "nested/deep/empty.log"];
+    ctx.file("dist/readme.txt", "hello, one read\n".repeat(4000));
+    // Three units of the zip writer, incompressible: stored.
+    ctx.file("dist/bin/tool.bin", random_bytes(3 << 20, 5));
+    ctx.file("dist/nested/deep/empty.log", "");
+    let job = emulator().job();
+    let mut env = emulator().env(&job);
+    // Part of the archive spooled to a file, part held in memory.
+    env.push(("STEVEDORE_SPOOL_MEMORY".into(), "1000000".into()));
+    let (run, log) = traced(
+        &ctx,
+        &[
+            ("path", "dist"),
+            ("destination", "artifact\n./published"),
+            ("name", "once"),
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    for name in files {
+        assert_eq!(opens(&log, name), 1, "`{name}` opened once:\n{log}");
+    }
+    // What was shipped from those reads is the tree, byte for byte, both ways.
+    let source = read_tree(&ctx.ws.join("dist"));
+    let mut copied = read_tree(&ctx.ws.join("published"));
+    copied.remove("SHA256SUMS").expect("checksums file");
+    copied.remove("stevedore-manifest.json").expect("manifest");
+    assert_eq!(copied, source);
+    let into = ctx.home.join("downloaded");
+    let id = &run.outputs["artifact-id"];
+    emulator().official(&job, &["download", id, into.to_str().expect("utf-8")]);
+    // Without its documents, after `sha256sum -c` passed on it.
+    assert_eq!(read_artifact_tree(&into), source);
+}
+
+/// The staged copy the scan wrote is removed when the policies fail: nothing is
+/// published and nothing is left beside the target.
+#[test]
+fn a_failed_gate_removes_the_copy_the_scan_staged() {
+    let ctx = Ctx::new();
+    ctx.file("dist/readme.txt", "hello\n".repeat(1000));
+    let leaked = format!(
+        "token = {}{}\n",
+        "ghp_", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5"
+    );
+    ctx.file("dist/config.env", leaked);
+    let run = ctx.action(&[("path", "dist"), ("destination", "./out/site")]);
+    assert_eq!(run.code, 3, "{}", run.log());
+    assert!(!ctx.ws.join("out/site").exists(), "nothing published");
+    let left: Vec<String> = fs::read_dir(ctx.ws.join("out"))
+        .expect("the parent was created")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "left beside the target: {left:?}");
+}
