@@ -85,6 +85,9 @@ def main():
     work = tempfile.mkdtemp(prefix="reads-bench-")
     base_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "RUNNER_TEMP": work,
                 "TMPDIR": work}
+    # How much of the compressed artifact stevedore holds in memory (its default: 64 MiB).
+    if "STEVEDORE_SPOOL_MEMORY" in os.environ:
+        base_env["STEVEDORE_SPOOL_MEMORY"] = os.environ["STEVEDORE_SPOOL_MEMORY"]
     common = [a.binary, "--path", data, "--duplicates", "ignore", "--summary", "false"]
     rows = []
     try:

@@ -84,7 +84,7 @@ pub(crate) mod vars {
     /// Idle deadline of every HTTP request, in seconds (default 300).
     pub(crate) const STEVEDORE_HTTP_TIMEOUT: &str = "STEVEDORE_HTTP_TIMEOUT";
     /// Bytes of the compressed artifact held in memory before its spool file under
-    /// `RUNNER_TEMP` is used (default 32 MiB; `0` spools everything).
+    /// `RUNNER_TEMP` is used (default 64 MiB; `0` spools everything).
     pub(crate) const STEVEDORE_SPOOL_MEMORY: &str = "STEVEDORE_SPOOL_MEMORY";
     /// Prefix of every action input variable.
     pub(crate) const INPUT_PREFIX: &str = "INPUT_";

@@ -517,7 +517,33 @@ fn process(entry: &PackEntry, unit: Unit, level: u32, store: bool) -> Result<Pie
 /// Raw deflate of `input`; a non-final piece ends with a sync flush (byte-aligned, no
 /// final block) so the next piece's stream can follow it.
 fn deflate(input: &[u8], level: u32, last: bool) -> Result<Vec<u8>, flate2::CompressError> {
-    let mut z = Compress::new(Compression::new(level), false);
+    thread_local! {
+        /// The compressor's state (a few hundred KiB), reset between units rather than
+        /// allocated and zeroed for each file.
+        static COMPRESSOR: std::cell::RefCell<Option<(u32, Compress)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    COMPRESSOR.with_borrow_mut(|slot| {
+        let z = match slot {
+            Some((l, z)) if *l == level => {
+                z.reset();
+                z
+            }
+            _ => {
+                &mut slot
+                    .insert((level, Compress::new(Compression::new(level), false)))
+                    .1
+            }
+        };
+        deflate_with(z, input, last)
+    })
+}
+
+fn deflate_with(
+    z: &mut Compress,
+    input: &[u8],
+    last: bool,
+) -> Result<Vec<u8>, flate2::CompressError> {
     let mut out = Vec::with_capacity(input.len() + input.len() / 1000 + 64);
     let flush = if last {
         FlushCompress::Finish

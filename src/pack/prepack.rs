@@ -27,7 +27,7 @@ use super::layout::{self, CentralEntry, DosTime};
 use super::{Counted, Method, PackEntry, PackError, Packed, deflate, incompressible};
 
 /// Compressed bytes held in memory before the spool file is used.
-pub const DEFAULT_MEMORY: u64 = 32 << 20;
+pub const DEFAULT_MEMORY: u64 = 64 << 20;
 
 /// What the read of a file saw of its metadata: a later `stat` that differs means the file
 /// was rewritten (or replaced) after it was read.
@@ -69,10 +69,10 @@ struct Record {
     stamp: Option<Stamp>,
 }
 
-/// Where a piece is.
+/// Where a piece is: in the held buffer or in the spool file, at `at`.
 #[derive(Debug, Clone, Copy)]
 enum Span {
-    Held(usize),
+    Held { at: usize, len: usize },
     File { at: u64, len: usize },
 }
 
@@ -83,22 +83,29 @@ struct Spool {
     inner: Mutex<SpoolInner>,
 }
 
+/// One buffer for what is held, not one allocation per piece: a piece's vector has room
+/// for the whole input, and thousands of small ones kept alive between the compressor's
+/// large allocations held the heap many times the bound (measured: 2.6 GiB for 40 MB).
 #[derive(Default)]
 struct SpoolInner {
-    held_bytes: u64,
-    held: Vec<Vec<u8>>,
+    held: Vec<u8>,
     file: Option<File>,
     end: u64,
 }
 
 impl Spool {
-    fn put(&self, data: Vec<u8>) -> Result<Span, PackError> {
-        let mut inner = lock(&self.inner);
+    fn put(&self, data: &[u8]) -> Result<Span, PackError> {
         let len = data.len();
-        if inner.held_bytes + len as u64 <= self.memory {
-            inner.held_bytes += len as u64;
-            inner.held.push(data);
-            return Ok(Span::Held(inner.held.len() - 1));
+        let mut inner = lock(&self.inner);
+        let at = inner.held.len();
+        if (at + len) as u64 <= self.memory {
+            if inner.held.capacity() < at + len {
+                let bound = usize::try_from(self.memory).unwrap_or(usize::MAX);
+                let grown = (inner.held.capacity() * 2).max(at + len).max(1 << 20);
+                inner.held.reserve_exact(grown.min(bound) - at);
+            }
+            inner.held.extend_from_slice(data);
+            return Ok(Span::Held { at, len });
         }
         let spool_err = |source| PackError::Spool {
             dir: self.dir.clone(),
@@ -109,7 +116,7 @@ impl Spool {
             Some(file) => file,
             slot => slot.insert(tempfile::tempfile_in(&self.dir).map_err(spool_err)?),
         };
-        file.write_all(&data).map_err(spool_err)?;
+        file.write_all(data).map_err(spool_err)?;
         inner.end += len as u64;
         Ok(Span::File { at, len })
     }
@@ -118,7 +125,7 @@ impl Spool {
     fn read(&self, span: Span, buf: &mut Vec<u8>, out: &mut Counted<'_>) -> Result<(), PackError> {
         let mut inner = lock(&self.inner);
         match span {
-            Span::Held(i) => out.write(&inner.held[i]),
+            Span::Held { at, len } => out.write(&inner.held[at..at + len]),
             Span::File { at, len } => {
                 let spool_err = |source| PackError::Spool {
                     dir: self.dir.clone(),
@@ -431,7 +438,7 @@ impl FileWriter<'_> {
         }
         self.started = true;
         self.compressed += data.len() as u64;
-        match self.prepack.spool.put(data) {
+        match self.prepack.spool.put(&data) {
             Ok(span) => self.pieces.push(span),
             Err(e) => self.prepack.fail(e),
         }
