@@ -32,6 +32,25 @@ struct Totals {
     xor: [u8; 32],
 }
 
+impl Totals {
+    fn add(&mut self, other: &Totals) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.xor
+            .iter_mut()
+            .zip(other.xor)
+            .for_each(|(a, b)| *a ^= b);
+    }
+
+    fn hashed(&mut self, size: u64, digest: [u8; 32]) {
+        self.add(&Totals {
+            files: 1,
+            bytes: size,
+            xor: digest,
+        });
+    }
+}
+
 fn hash(path: &Path) -> io::Result<(u64, [u8; 32])> {
     let mut file = File::open(path)?;
     BUFFER.with_borrow_mut(|buf| {
@@ -89,18 +108,11 @@ fn walk<'s>(
             let mut local = Totals::default();
             for path in batch {
                 match hash(&path) {
-                    Ok((size, digest)) => {
-                        local.files += 1;
-                        local.bytes += size;
-                        local.xor.iter_mut().zip(digest).for_each(|(a, b)| *a ^= b);
-                    }
+                    Ok((size, digest)) => local.hashed(size, digest),
                     Err(e) => lock(errors).push(format!("{}: {e}", path.display())),
                 }
             }
-            let mut t = lock(totals);
-            t.files += local.files;
-            t.bytes += local.bytes;
-            t.xor.iter_mut().zip(local.xor).for_each(|(a, b)| *a ^= b);
+            lock(totals).add(&local);
         });
     }
 }
@@ -137,26 +149,16 @@ fn walk_levels(root: &Path, totals: &Mutex<Totals>, errors: &Mutex<Vec<String>>)
             .with_max_len(1)
             .fold(Totals::default, |mut t, path| {
                 match hash(path) {
-                    Ok((size, digest)) => {
-                        t.files += 1;
-                        t.bytes += size;
-                        t.xor.iter_mut().zip(digest).for_each(|(a, b)| *a ^= b);
-                    }
+                    Ok((size, digest)) => t.hashed(size, digest),
                     Err(e) => lock(errors).push(format!("{}: {e}", path.display())),
                 }
                 t
             })
             .reduce(Totals::default, |mut a, b| {
-                a.files += b.files;
-                a.bytes += b.bytes;
-                a.xor.iter_mut().zip(b.xor).for_each(|(x, y)| *x ^= y);
+                a.add(&b);
                 a
             });
-        let mut t = lock(totals);
-        t.files += local.files;
-        t.bytes += local.bytes;
-        t.xor.iter_mut().zip(local.xor).for_each(|(a, b)| *a ^= b);
-        drop(t);
+        lock(totals).add(&local);
         level = listed.into_iter().flat_map(|(d, _)| d).collect();
     }
 }

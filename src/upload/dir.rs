@@ -21,6 +21,7 @@ use std::cell::RefCell;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -208,7 +209,7 @@ pub(crate) struct Prestaged {
     staging: PathBuf,
     token: String,
     /// Held until the process is done with the directory: see `lock_parent`.
-    _lock: Option<File>,
+    _lock: Option<Arc<File>>,
     /// Per selected file: copied whole from the scan's read, with the metadata that read
     /// began from (a later `stat` that differs means the file changed since).
     copied: Vec<std::sync::OnceLock<Stamp>>,
@@ -352,9 +353,26 @@ impl CopyFile for StagedFile<'_> {
 /// there belongs to a run that was killed. `None` where the lock cannot be taken (a
 /// directory cannot be opened as a file on Windows, some network file systems): the
 /// leftovers of a killed run then stay, rather than risk removing a live run's staging.
-fn lock_parent(parent: &Path) -> Option<File> {
+///
+/// Within the process the lock is shared: the directory destinations are all staged before
+/// the scan, and a second `flock` on another descriptor of a parent two of them share
+/// would wait for the first forever.
+fn lock_parent(parent: &Path) -> Option<Arc<File>> {
+    static HELD: Mutex<Vec<(PathBuf, Weak<File>)>> = Mutex::new(Vec::new());
+    let key = canonical_lenient(parent);
+    let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+    held.retain(|(_, lock)| lock.strong_count() > 0);
+    if let Some(lock) = held
+        .iter()
+        .find(|(dir, _)| *dir == key)
+        .and_then(|(_, lock)| lock.upgrade())
+    {
+        return Some(lock);
+    }
     let dir = File::open(parent).ok()?;
     dir.lock().ok()?;
+    let dir = Arc::new(dir);
+    held.push((key, Arc::downgrade(&dir)));
     Some(dir)
 }
 

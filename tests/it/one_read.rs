@@ -92,3 +92,35 @@ fn a_failed_gate_removes_the_copy_the_scan_staged() {
         .collect();
     assert!(left.is_empty(), "left beside the target: {left:?}");
 }
+
+/// Two directory destinations in one parent are staged together before the scan, under
+/// the one lock the process holds on that parent (a second `flock` of the same directory
+/// from the same process would wait forever): both land, byte for byte.
+#[test]
+fn two_directories_in_one_parent_are_staged_together() {
+    let ctx = Ctx::new();
+    ctx.file("dist/a.txt", "a\n".repeat(100));
+    ctx.file("dist/sub/b.bin", random_bytes(100_000, 9));
+    let run = ctx.action_env_within(
+        &[
+            ("path", "dist"),
+            ("destination", "./out/first\n./out/second"),
+        ],
+        &[],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    let source = read_tree(&ctx.ws.join("dist"));
+    for copy in ["first", "second"] {
+        let mut tree = read_tree(&ctx.ws.join("out").join(copy));
+        tree.remove("SHA256SUMS").expect("checksums file");
+        tree.remove("stevedore-manifest.json").expect("manifest");
+        assert_eq!(tree, source, "{copy}");
+    }
+    let left: Vec<String> = fs::read_dir(ctx.ws.join("out"))
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
