@@ -107,7 +107,7 @@ fn two_directories_in_one_parent_are_staged_together() {
             ("destination", "./out/first\n./out/second"),
         ],
         &[],
-        std::time::Duration::from_secs(60),
+        std::time::Duration::from_mins(1),
     );
     assert_eq!(run.code, 0, "{}", run.log());
     let source = read_tree(&ctx.ws.join("dist"));
