@@ -150,7 +150,9 @@ fn stages(
     if config.destinations.is_empty() {
         return Ok(());
     }
-    if let Some(prepack) = &prepack {
+    // The documents go into the zip at its top, after the files (unless
+    // `artifact-documents: false`).
+    if let Some(prepack) = prepack.as_ref().filter(|_| config.artifact.documents) {
         let files = manifest.records.len();
         rayon::join(
             || prepack.add_file(files, &docs.checksums),

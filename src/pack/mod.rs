@@ -428,11 +428,15 @@ fn probe_incompressible(entry: &PackEntry) -> bool {
     if is_link(entry) {
         return false;
     }
-    let len = usize::try_from(entry.size).unwrap_or(usize::MAX).min(PROBE);
-    if len < 512 {
+    // A file of one probe or less is deflated whole and stored if that is not smaller: a
+    // probe would compress it twice.
+    let Ok(len) = usize::try_from(entry.size) else {
+        return false;
+    };
+    if len <= PROBE {
         return false;
     }
-    let mut head = vec![0u8; len];
+    let mut head = vec![0u8; PROBE];
     let read = File::open(&entry.path).and_then(|mut f| f.read_exact(&mut head));
     read.is_ok() && incompressible(&head)
 }
@@ -493,10 +497,11 @@ fn process(entry: &PackEntry, unit: Unit, level: u32, store: bool) -> Result<Pie
             method: Method::Stored,
         });
     }
-    let data = deflate(&raw, level, unit.last).map_err(|e| PackError::Compress {
-        path: entry.path.clone(),
-        message: e.to_string(),
-    })?;
+    let data =
+        compress_unit(&raw, level, whole, unit.last).map_err(|message| PackError::Compress {
+            path: entry.path.clone(),
+            message,
+        })?;
     if whole && data.len() >= raw.len() {
         // Not smaller: store it, as archiver would have to for the same bytes.
         return Ok(Piece {
@@ -511,6 +516,44 @@ fn process(entry: &PackEntry, unit: Unit, level: u32, store: bool) -> Result<Pie
         crc,
         raw_len,
         method: Method::Deflated,
+    })
+}
+
+/// A unit compressed: a whole file with libdeflate, which takes about three quarters of
+/// zlib-rs's CPU for the same level and size (bench/deflate, bench/README.md); a piece of a
+/// larger file with zlib-rs, because libdeflate ends every output with a final block and
+/// the pieces must end with a sync flush to concatenate.
+fn compress_unit(input: &[u8], level: u32, whole: bool, last: bool) -> Result<Vec<u8>, String> {
+    if whole {
+        deflate_whole(input, level)
+    } else {
+        deflate(input, level, last).map_err(|e| e.to_string())
+    }
+}
+
+/// Raw deflate of a whole file with libdeflate (one compressor per thread and level).
+fn deflate_whole(input: &[u8], level: u32) -> Result<Vec<u8>, String> {
+    thread_local! {
+        static LIBDEFLATE: std::cell::RefCell<Option<(u32, libdeflater::Compressor)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LIBDEFLATE.with_borrow_mut(|slot| {
+        let compressor = match slot {
+            Some((l, c)) if *l == level => c,
+            _ => {
+                let lvl = i32::try_from(level)
+                    .ok()
+                    .and_then(|l| libdeflater::CompressionLvl::new(l).ok())
+                    .ok_or_else(|| format!("no deflate level {level}"))?;
+                &mut slot.insert((level, libdeflater::Compressor::new(lvl))).1
+            }
+        };
+        let mut out = vec![0u8; compressor.deflate_compress_bound(input.len())];
+        let n = compressor
+            .deflate_compress(input, &mut out)
+            .map_err(|e| e.to_string())?;
+        out.truncate(n);
+        Ok(out)
     })
 }
 

@@ -5,7 +5,9 @@
 //! again whenever the tree was larger than the page cache the job had).
 //!
 //! Nothing leaves the machine before the gate: the compressed bytes are held in memory up
-//! to a bound, then in an unnamed file under `RUNNER_TEMP` (`O_TMPFILE` where the file
+//! to a bound (an entry stored as it is, incompressible or at level 0, is read again from
+//! its file instead: holding it would cost a copy of the whole file and a second read of
+//! that copy), then in an unnamed file under `RUNNER_TEMP` (`O_TMPFILE` where the file
 //! system has it, else created and unlinked at once), which the kernel frees when the run
 //! drops it, fails or is killed. The archive is the one [`super::write_zip`] writes from
 //! the same bytes: the same units, the same probe for incompressible files, the same
@@ -24,7 +26,7 @@ use std::sync::{Mutex, OnceLock};
 use rayon::prelude::*;
 
 use super::layout::{self, CentralEntry, DosTime};
-use super::{Counted, Method, PackEntry, PackError, Packed, deflate, incompressible};
+use super::{Counted, Method, PackEntry, PackError, Packed, compress_unit, incompressible};
 
 /// Compressed bytes held in memory before the spool file is used.
 pub const DEFAULT_MEMORY: u64 = 64 << 20;
@@ -69,10 +71,14 @@ struct Record {
     stamp: Option<Stamp>,
 }
 
-/// Where a piece is: in the held buffer or in the spool file, at `at`.
+/// Where a piece is: in the held buffer or in the spool file, at `at`; or, for an entry
+/// stored as it is (incompressible, or level 0), in the file itself, read again when the
+/// zip is streamed: spooling it would write the whole file once more and read that copy
+/// back, the same read plus a write.
 #[derive(Debug, Clone, Copy)]
 enum Span {
     Held { at: usize, len: usize },
+    Source { at: u64, len: usize },
     File { at: u64, len: usize },
 }
 
@@ -126,6 +132,9 @@ impl Spool {
         let mut inner = lock(&self.inner);
         match span {
             Span::Held { at, len } => out.write(&inner.held[at..at + len]),
+            Span::Source { .. } => Err(PackError::Sink(io::Error::other(
+                "a piece of the file itself is read by the writer",
+            ))),
             Span::File { at, len } => {
                 let spool_err = |source| PackError::Spool {
                     dir: self.dir.clone(),
@@ -197,6 +206,8 @@ impl Prepack {
             unit: Vec::new(),
             started: false,
             store: (self.level == 0).then_some(true).or(link.then_some(false)),
+            link,
+            flushed: 0,
             method: Method::Stored,
             pieces: Vec::new(),
             crc: crc32fast::Hasher::new(),
@@ -302,8 +313,27 @@ impl Prepack {
             buf.clear();
             layout::local_header(&mut buf, &entry.name, record.method, time);
             out.write(&buf)?;
+            let mut source: Option<(File, crc32fast::Hasher)> = None;
             for span in &record.pieces {
-                self.spool.read(*span, &mut piece, &mut out)?;
+                match *span {
+                    Span::Source { at, len } => {
+                        let (file, crc) = match &mut source {
+                            Some(open) => open,
+                            None => source.insert((open_source(entry)?, crc32fast::Hasher::new())),
+                        };
+                        read_source(entry, file, at, len, &mut piece)?;
+                        crc.update(&piece);
+                        out.write(&piece)?;
+                    }
+                    span => self.spool.read(span, &mut piece, &mut out)?,
+                }
+            }
+            if let Some((_, crc)) = source
+                && crc.finalize() != record.crc
+            {
+                return Err(PackError::Changed {
+                    path: entry.path.clone(),
+                });
             }
             buf.clear();
             layout::data_descriptor(&mut buf, record.crc, record.compressed, record.size);
@@ -325,6 +355,36 @@ impl Prepack {
             methods: central.iter().map(|e| e.method).collect(),
         })
     }
+}
+
+/// An entry stored as it is, opened again to stream it.
+fn open_source(entry: &PackEntry) -> Result<File, PackError> {
+    File::open(&entry.path).map_err(|source| PackError::Read {
+        path: entry.path.clone(),
+        source,
+    })
+}
+
+/// Bytes `at..at + len` of a stored entry's file into `buf`; a file now shorter changed.
+fn read_source(
+    entry: &PackEntry,
+    file: &mut File,
+    at: u64,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> Result<(), PackError> {
+    buf.resize(len, 0);
+    file.seek(SeekFrom::Start(at))
+        .and_then(|_| file.read_exact(buf))
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => PackError::Changed {
+                path: entry.path.clone(),
+            },
+            _ => PackError::Read {
+                path: entry.path.clone(),
+                source: e,
+            },
+        })
 }
 
 /// The file still has the metadata its read saw.
@@ -355,6 +415,9 @@ pub struct FileWriter<'p> {
     started: bool,
     /// Decided on the first unit (the probe), as the two-read writer decides per entry.
     store: Option<bool>,
+    link: bool,
+    /// Bytes of the file already cut into units.
+    flushed: u64,
     method: Method,
     pieces: Vec<Span>,
     crc: crc32fast::Hasher,
@@ -408,15 +471,28 @@ impl FileWriter<'_> {
 
     fn flush(&mut self, last: bool) {
         let level = self.prepack.level;
-        let store = *self
-            .store
-            .get_or_insert_with(|| incompressible(&self.unit[..self.unit.len().min(super::PROBE)]));
         let whole = !self.started && last;
+        // As `probe_incompressible` decides: no probe for a file of one probe or less.
+        let small = whole && self.unit.len() <= super::PROBE;
+        let store = *self.store.get_or_insert_with(|| {
+            !small && incompressible(&self.unit[..self.unit.len().min(super::PROBE)])
+        });
         let raw = std::mem::take(&mut self.unit);
+        let at = self.flushed;
+        self.flushed += raw.len() as u64;
+        if store && !self.link && !raw.is_empty() {
+            self.method = Method::Stored;
+            self.started = true;
+            self.compressed += raw.len() as u64;
+            self.pieces.push(Span::Source { at, len: raw.len() });
+            self.unit = raw;
+            self.unit.clear();
+            return;
+        }
         let (data, method) = if store || raw.is_empty() {
             (raw, Method::Stored)
         } else {
-            match deflate(&raw, level, last) {
+            match compress_unit(&raw, level, whole, last) {
                 Ok(data) if whole && data.len() >= raw.len() => (raw, Method::Stored),
                 Ok(data) => {
                     // The unit buffer is kept for the file's next unit.
@@ -424,10 +500,10 @@ impl FileWriter<'_> {
                     self.unit.clear();
                     (data, Method::Deflated)
                 }
-                Err(e) => {
+                Err(message) => {
                     self.prepack.fail(PackError::Compress {
                         path: PathBuf::from(format!("file {}", self.index)),
-                        message: e.to_string(),
+                        message,
                     });
                     return;
                 }

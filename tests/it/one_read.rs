@@ -2,7 +2,9 @@
 //! directory destination's copy are made from the scan's own reads, so each selected file
 //! is opened once in the whole run (`strace -y` shows which file each `openat` opened);
 //! before, the upload opened every file again (the zip writer more than once). What the
-//! scan wrote stays on this machine, unpublished, until the policies pass.
+//! scan wrote stays on this machine, unpublished, until the policies pass. The exception
+//! is a file the zip stores as it is (incompressible): it is read again from the tree
+//! when the zip is streamed, rather than copied whole into the spool and read from there.
 
 use std::fs;
 
@@ -37,11 +39,13 @@ fn traced(ctx: &Ctx, inputs: &[(&str, &str)], env: &[(String, String)]) -> (Run,
 #[test]
 fn a_directory_and_an_artifact_are_shipped_from_one_read_of_each_file() {
     let ctx = Ctx::new();
-    let files = ["readme.txt", "bin/tool.bin", "nested/deep/empty.log"];
+    let files = ["readme.txt", "bin/tool.hex", "nested/deep/empty.log"];
     ctx.file("dist/readme.txt", "hello, one read\n".repeat(4000));
-    // Three units of the zip writer, incompressible: stored.
-    ctx.file("dist/bin/tool.bin", random_bytes(3 << 20, 5));
+    // Four units of the zip writer, deflated as pieces.
+    ctx.file("dist/bin/tool.hex", hex::encode(random_bytes(3 << 19, 5)));
     ctx.file("dist/nested/deep/empty.log", "");
+    // Incompressible: stored, read again when the zip is streamed.
+    ctx.file("dist/bin/packed.gz", random_bytes(200_000, 6));
     let job = emulator().job();
     let mut env = emulator().env(&job);
     // Part of the archive spooled to a file, part held in memory.
@@ -59,6 +63,7 @@ fn a_directory_and_an_artifact_are_shipped_from_one_read_of_each_file() {
     for name in files {
         assert_eq!(opens(&log, name), 1, "`{name}` opened once:\n{log}");
     }
+    assert_eq!(opens(&log, "bin/packed.gz"), 2, "{log}");
     // What was shipped from those reads is the tree, byte for byte, both ways.
     let source = read_tree(&ctx.ws.join("dist"));
     let mut copied = read_tree(&ctx.ws.join("published"));

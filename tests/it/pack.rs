@@ -350,3 +350,48 @@ fn the_prepacked_zip_is_the_two_read_zip_byte_for_byte() {
         }
     }
 }
+
+/// An entry stored as it is (incompressible) is not copied into the spool: its bytes are
+/// read again from the file when the zip is streamed, and checked against the CRC-32 of
+/// the first read, so a rewrite that kept the metadata still cannot ship other bytes.
+#[test]
+fn a_stored_entry_read_again_is_checked_against_its_first_read() {
+    use stevedore::pack::prepack::Prepack;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("packed.gz");
+    let bytes = random_bytes(3 * (1 << 20) + 5, 21);
+    fs::write(&path, &bytes).expect("write");
+    let entry = PackEntry {
+        path: path.clone(),
+        name: "packed.gz".into(),
+        size: bytes.len() as u64,
+        mode: 0o644,
+        mtime: 1_795_323_037,
+        crc32: None,
+    };
+    let spool = tempfile::tempdir().expect("spool");
+    let prepack = Prepack::new(6, spool.path().to_owned(), 0, 1);
+    prepack.add_file(0, &path);
+    let mut zip = Vec::new();
+    prepack
+        .write_zip(std::slice::from_ref(&entry), &mut |b| {
+            zip.extend_from_slice(b);
+            Ok(())
+        })
+        .expect("zip");
+    let reference = tmp.path().join("reference.zip");
+    pack_to_file(std::slice::from_ref(&entry), 6, &reference).expect("pack");
+    assert!(
+        zip == fs::read(&reference).expect("read"),
+        "the zips differ"
+    );
+
+    let mut changed = bytes.clone();
+    changed[2 << 20] ^= 0xff;
+    fs::write(&path, &changed).expect("rewrite");
+    let result = prepack.write_zip(std::slice::from_ref(&entry), &mut |_| Ok(()));
+    assert!(
+        matches!(result, Err(PackError::Changed { ref path }) if path.ends_with("packed.gz")),
+        "{result:?}"
+    );
+}

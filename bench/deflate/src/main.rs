@@ -38,10 +38,27 @@ fn cpu_seconds() -> f64 {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// zlib-rs through flate2's raw deflate: stevedore's `pack::deflate` for a last unit.
+/// zlib-rs through flate2's raw deflate: stevedore's `pack::deflate` for a last unit, with
+/// its per-thread compressor reset between units.
 fn zlib_rs(input: &[u8], level: u32) -> usize {
-    use flate2::{Compress, Compression, FlushCompress, Status};
-    let mut z = Compress::new(Compression::new(level), false);
+    use flate2::{Compress, Compression};
+    thread_local! {
+        static Z: std::cell::RefCell<Option<Compress>> = const { std::cell::RefCell::new(None) };
+    }
+    Z.with_borrow_mut(|slot| {
+        let z = match slot {
+            Some(z) => {
+                z.reset();
+                z
+            }
+            None => slot.insert(Compress::new(Compression::new(level), false)),
+        };
+        zlib_rs_with(z, input)
+    })
+}
+
+fn zlib_rs_with(z: &mut flate2::Compress, input: &[u8]) -> usize {
+    use flate2::{FlushCompress, Status};
     let mut out = Vec::with_capacity(input.len() + input.len() / 1000 + 64);
     loop {
         let consumed = z.total_in() as usize;
@@ -56,15 +73,43 @@ fn zlib_rs(input: &[u8], level: u32) -> usize {
     }
 }
 
-/// zlib-ng in native mode, raw deflate (window bits -15), default memory level.
+/// zlib-ng in native mode, raw deflate (window bits -15), default memory level; one stream
+/// per thread, reset between units (`deflateReset`), as zlib-rs's.
 fn zlib_ng(input: &[u8], level: u32) -> usize {
     use libz_ng_sys as z;
+    thread_local! {
+        static S: std::cell::RefCell<Option<Box<libz_ng_sys::z_stream>>> = const { std::cell::RefCell::new(None) };
+    }
     let bound = input.len() + input.len() / 1000 + 1024;
     let mut out = vec![0u8; bound];
-    // SAFETY: the stream is initialised by deflateInit2_ before use and ended after; the
-    // input and output pointers stay valid for the whole call.
+    S.with_borrow_mut(|slot| {
+        let stream = match slot {
+            Some(stream) => {
+                // SAFETY: an initialised stream, reset for the next unit.
+                unsafe { z::deflateReset(&mut **stream) };
+                stream
+            }
+            None => slot.insert(new_stream(level)),
+        };
+        // SAFETY: the input and output pointers stay valid for the whole call.
+        unsafe {
+            stream.next_in = input.as_ptr().cast_mut();
+            stream.avail_in = input.len() as _;
+            stream.next_out = out.as_mut_ptr();
+            stream.avail_out = out.len() as _;
+            let rc = z::deflate(&mut **stream, z::Z_FINISH);
+            assert_eq!(rc, z::Z_STREAM_END, "deflate");
+            stream.total_out as usize
+        }
+    })
+}
+
+fn new_stream(level: u32) -> Box<libz_ng_sys::z_stream> {
+    use libz_ng_sys as z;
+    // SAFETY: the stream is initialised by deflateInit2_ before any other use; it is boxed
+    // so its address (which zlib-ng keeps) never moves.
     unsafe {
-        let mut stream = z::z_stream {
+        let mut stream = Box::new(z::z_stream {
             next_in: std::ptr::null_mut(),
             avail_in: 0,
             total_in: 0,
@@ -79,10 +124,10 @@ fn zlib_ng(input: &[u8], level: u32) -> usize {
             data_type: 0,
             adler: 0,
             reserved: 0,
-        };
+        });
         let version = z::zlibVersion();
         let rc = z::deflateInit2_(
-            &mut stream,
+            &mut *stream,
             level as i32,
             z::Z_DEFLATED,
             -15,
@@ -92,15 +137,7 @@ fn zlib_ng(input: &[u8], level: u32) -> usize {
             std::mem::size_of::<z::z_stream>() as i32,
         );
         assert_eq!(rc, z::Z_OK, "deflateInit2");
-        stream.next_in = input.as_ptr().cast_mut();
-        stream.avail_in = input.len() as _;
-        stream.next_out = out.as_mut_ptr();
-        stream.avail_out = out.len() as _;
-        let rc = z::deflate(&mut stream, z::Z_FINISH);
-        assert_eq!(rc, z::Z_STREAM_END, "deflate");
-        let n = stream.total_out as usize;
-        z::deflateEnd(&mut stream);
-        n
+        stream
     }
 }
 
