@@ -117,10 +117,14 @@ fn service(env: &RunnerEnv, token: &Secret) -> Result<Service, ArtifactError> {
 /// The artifact's zip compressed from the scan's own reads (one read per byte), where the
 /// artifact is one zip over the results service. The v3 protocol puts files one by one and
 /// `archive: false` ships them raw: those read the files again. `slots`: the files, then
-/// the checksums file and the manifest.
+/// the checksums file and the manifest. Not at `compression-level: 0`, where nothing is
+/// compressed and every file is read again anyway.
 pub(crate) fn prepack(config: &Config, env: &RunnerEnv, files: usize) -> Option<Prepack> {
     let zip = config.ships_artifacts() && config.artifact.archive && files > 0;
-    (zip && env.results_url.is_some()).then(|| {
+    // At level 0 every entry is stored as it is, read again when the zip is streamed:
+    // the two-read writer does that on every core.
+    let deflated = config.artifact.compression_level > 0;
+    (zip && deflated && env.results_url.is_some()).then(|| {
         Prepack::new(
             config.artifact.compression_level,
             env.temp_dir(),
