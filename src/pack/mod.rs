@@ -531,29 +531,36 @@ fn compress_unit(input: &[u8], level: u32, whole: bool, last: bool) -> Result<Ve
     }
 }
 
-/// Raw deflate of a whole file with libdeflate (one compressor per thread and level).
+/// Raw deflate of a whole file with libdeflate (one compressor per thread and level). It
+/// writes into a per-thread scratch buffer, zeroed once, and the result is copied out at
+/// its compressed length: a zeroed buffer of the bound per file cost the musl build's
+/// allocator fresh pages for every file.
 fn deflate_whole(input: &[u8], level: u32) -> Result<Vec<u8>, String> {
     thread_local! {
-        static LIBDEFLATE: std::cell::RefCell<Option<(u32, libdeflater::Compressor)>> =
+        static LIBDEFLATE: std::cell::RefCell<Option<(u32, libdeflater::Compressor, Vec<u8>)>> =
             const { std::cell::RefCell::new(None) };
     }
     LIBDEFLATE.with_borrow_mut(|slot| {
-        let compressor = match slot {
-            Some((l, c)) if *l == level => c,
+        let (compressor, scratch) = match slot {
+            Some((l, c, scratch)) if *l == level => (c, scratch),
             _ => {
                 let lvl = i32::try_from(level)
                     .ok()
                     .and_then(|l| libdeflater::CompressionLvl::new(l).ok())
                     .ok_or_else(|| format!("no deflate level {level}"))?;
-                &mut slot.insert((level, libdeflater::Compressor::new(lvl))).1
+                let (_, c, scratch) =
+                    slot.insert((level, libdeflater::Compressor::new(lvl), Vec::new()));
+                (c, scratch)
             }
         };
-        let mut out = vec![0u8; compressor.deflate_compress_bound(input.len())];
+        let bound = compressor.deflate_compress_bound(input.len());
+        if scratch.len() < bound {
+            scratch.resize(bound, 0);
+        }
         let n = compressor
-            .deflate_compress(input, &mut out)
+            .deflate_compress(input, &mut scratch[..bound])
             .map_err(|e| e.to_string())?;
-        out.truncate(n);
-        Ok(out)
+        Ok(scratch[..n].to_vec())
     })
 }
 
