@@ -112,17 +112,15 @@ fn stages(
     // Directory destinations are filled from the same reads, in staging directories that
     // are published only after the gate (dropped, they are removed).
     let prestaged = upload::prestage(config, &ctx, &selection, reporter);
-    let copiers: Vec<&dyn crate::scan::Copier> = prestaged
-        .iter()
+    let copiers: Vec<&dyn crate::scan::Copier> = prepack
+        .as_deref()
         .map(|p| p as &dyn crate::scan::Copier)
+        .into_iter()
+        .chain(prestaged.iter().map(|p| p as &dyn crate::scan::Copier))
         .collect();
-    let manifest = reached.manifest.insert(scan_stage(
-        selection,
-        config,
-        reporter,
-        prepack.as_deref(),
-        &copiers,
-    )?);
+    let manifest = reached
+        .manifest
+        .insert(scan_stage(selection, config, reporter, &copiers)?);
     let manifest = &*manifest;
     // The policies only read the manifest: they are checked while the documents are
     // written (the two documents take two threads, the checks fill the gap).
@@ -209,7 +207,6 @@ fn scan_stage(
     selection: Selection,
     config: &Config,
     reporter: &dyn Reporter,
-    prepack: Option<&crate::pack::prepack::Prepack>,
     copies: &[&dyn crate::scan::Copier],
 ) -> Result<Manifest, Error> {
     let _span = stage_span("scan");
@@ -222,7 +219,6 @@ fn scan_stage(
             crc32: config.needs_crc32(),
             crc32c: config.needs_crc32c(),
         },
-        prepack,
         copies,
     };
     Ok(scan(selection, &options)?)

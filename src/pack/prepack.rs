@@ -199,7 +199,7 @@ impl Prepack {
     /// The writer for slot `index`; `link` for a link stored as a link (its content is its
     /// target), `stamp` from the metadata the read started from.
     #[must_use]
-    pub fn file(&self, index: usize, link: bool, stamp: Option<Stamp>) -> FileWriter<'_> {
+    pub fn writer(&self, index: usize, link: bool, stamp: Option<Stamp>) -> FileWriter<'_> {
         FileWriter {
             prepack: self,
             index,
@@ -228,7 +228,7 @@ impl Prepack {
             Ok(file) => file,
             Err(e) => return self.fail(read_err(e)),
         };
-        let mut writer = self.file(index, false, None);
+        let mut writer = self.writer(index, false, None);
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             match file.read(&mut buf) {

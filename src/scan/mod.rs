@@ -54,25 +54,68 @@ pub(crate) struct ScanOptions<'a> {
     pub(crate) reporter: &'a dyn Reporter,
     /// Also record each file's CRC-32 and CRC-32C, where a destination uses them.
     pub(crate) crcs: read::Crcs,
-    /// The artifact's zip, compressed from the same reads (slot = the file's index).
-    pub(crate) prepack: Option<&'a crate::pack::prepack::Prepack>,
-    /// Copies written from the same reads (directory destinations).
+    /// What is made from the same reads: the artifact's zip, directory destinations'
+    /// copies.
     pub(crate) copies: &'a [&'a dyn Copier],
 }
 
 /// A copy of the selection made from the scan's own reads, so the tree is read once
-/// (issue 25): a directory destination stages its files while they are hashed. What is
-/// written stays unpublished until the policies pass.
+/// (issue 25): the artifact's zip is compressed and a directory destination stages its
+/// files while they are hashed. What is written stays on this machine, unpublished, until
+/// the policies pass.
 pub(crate) trait Copier: Sync {
-    /// The copy of file `index` (a regular file), or `None` when this copier has failed
-    /// and copies nothing more.
+    /// The copy of file `index` (a regular file; `meta` is what `fstat` said when its
+    /// read began), or `None` when this copier does not take it.
     fn file(
         &self,
         index: usize,
         file: &crate::select::SelectedFile,
+        meta: &std::fs::Metadata,
     ) -> Option<Box<dyn CopyFile + '_>>;
-    /// File `index` is a preserved link to `target`.
-    fn link(&self, index: usize, file: &crate::select::SelectedFile, target: &str);
+    /// File `index` is a preserved link to `target`; `meta` is the link's own.
+    fn link(
+        &self,
+        index: usize,
+        file: &crate::select::SelectedFile,
+        target: &str,
+        meta: &std::fs::Metadata,
+    );
+}
+
+/// The artifact's zip: each file compressed into its slot (the file's index).
+impl Copier for crate::pack::prepack::Prepack {
+    fn file(
+        &self,
+        index: usize,
+        _file: &crate::select::SelectedFile,
+        meta: &std::fs::Metadata,
+    ) -> Option<Box<dyn CopyFile + '_>> {
+        let stamp = crate::pack::prepack::Stamp::of(meta);
+        Some(Box::new(self.writer(index, false, Some(stamp))))
+    }
+
+    fn link(
+        &self,
+        index: usize,
+        _file: &crate::select::SelectedFile,
+        target: &str,
+        meta: &std::fs::Metadata,
+    ) {
+        let stamp = crate::pack::prepack::Stamp::of(meta);
+        let mut writer = self.writer(index, true, Some(stamp));
+        writer.write(target.as_bytes());
+        writer.finish();
+    }
+}
+
+impl CopyFile for crate::pack::prepack::FileWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        crate::pack::prepack::FileWriter::write(self, bytes);
+    }
+
+    fn finish(self: Box<Self>, _size: u64, _meta: &std::fs::Metadata) {
+        crate::pack::prepack::FileWriter::finish(*self);
+    }
 }
 
 /// One file on its way into a copy.
@@ -164,19 +207,20 @@ fn scan_files(
                 return UNREAD;
             }
             let secrets = options.secrets.map(|s| (s, classify(file.rel())));
-            let prepack = options.prepack.map(|p| (p, index));
             let read = if let Some(target) = file.link() {
-                for copier in options.copies {
-                    copier.link(index, file, target);
-                }
-                link_facts(file.path(), target, options.crcs, prepack)
+                link_facts(file.path(), target, options.crcs, |meta| {
+                    for copier in options.copies {
+                        copier.link(index, file, target, meta);
+                    }
+                })
             } else {
-                let mut copies: Vec<Box<dyn CopyFile + '_>> = options
-                    .copies
-                    .iter()
-                    .filter_map(|c| c.file(index, file))
-                    .collect();
-                read::read_file(file.path(), secrets, options.crcs, prepack, &mut copies)
+                read::read_file(file.path(), secrets, options.crcs, |meta| {
+                    options
+                        .copies
+                        .iter()
+                        .filter_map(|c| c.file(index, file, meta))
+                        .collect()
+                })
             };
             let facts = match read {
                 Ok(facts) => facts,
@@ -238,16 +282,11 @@ fn link_facts(
     path: &std::path::Path,
     target: &str,
     crcs: read::Crcs,
-    prepack: Option<(&crate::pack::prepack::Prepack, usize)>,
+    copy: impl FnOnce(&std::fs::Metadata),
 ) -> std::io::Result<read::FileFacts> {
     use sha2::Digest as _;
     let meta = std::fs::symlink_metadata(path)?;
-    if let Some((prepack, slot)) = prepack {
-        let stamp = crate::pack::prepack::Stamp::of(&meta);
-        let mut tap = prepack.file(slot, true, Some(stamp));
-        tap.write(target.as_bytes());
-        tap.finish();
-    }
+    copy(&meta);
     let mtime = meta
         .modified()
         .ok()
@@ -346,7 +385,6 @@ mod tests {
             secrets_allow: &allow,
             reporter: &reporter,
             crcs: read::Crcs::default(),
-            prepack: None,
             copies: &[],
         };
         scan(selection, &options)

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
+use super::CopyFile;
 use super::secrets::{FileKind, LOOKAHEAD, RawFinding, SecretScanner};
-use crate::pack::prepack::{Prepack, Stamp};
 
 /// Bytes hashed per read. Large enough that small files take one `read`, small enough to
 /// stay in L2 while SHA-256 and the anchor search both pass over it.
@@ -100,32 +100,30 @@ pub(crate) struct Crcs {
     pub(crate) crc32c: bool,
 }
 
-/// Hashes (and optionally scans) the file at `path`; with `prepack`, its bytes are
-/// compressed into that slot of the archive from the same read, and written to `copies`.
-pub(crate) fn read_file(
+/// Hashes (and optionally scans) the file at `path`; its bytes also go to the copies
+/// `copies` starts from the file's metadata (the artifact's zip, directory copies).
+pub(crate) fn read_file<'c>(
     path: &Path,
     secrets: Option<(&SecretScanner, FileKind)>,
     crcs: Crcs,
-    prepack: Option<(&Prepack, usize)>,
-    copies: &mut Vec<Box<dyn super::CopyFile + '_>>,
+    copies: impl FnOnce(&std::fs::Metadata) -> Vec<Box<dyn CopyFile + 'c>>,
 ) -> io::Result<FileFacts> {
-    read_opened(open(path)?, secrets, crcs, prepack, copies)
+    read_opened(open(path)?, secrets, crcs, copies)
 }
 
 /// [`read_file`] on a file already open (`verify` opens it without following links).
 #[inline]
-pub(crate) fn read_opened(
+pub(crate) fn read_opened<'c>(
     mut file: File,
     secrets: Option<(&SecretScanner, FileKind)>,
     crcs: Crcs,
-    prepack: Option<(&Prepack, usize)>,
-    copies: &mut Vec<Box<dyn super::CopyFile + '_>>,
+    copies: impl FnOnce(&std::fs::Metadata) -> Vec<Box<dyn CopyFile + 'c>>,
 ) -> io::Result<FileFacts> {
     let meta = file.metadata()?;
     let expected = meta.len();
     let mode = file_mode(&meta);
     let mtime = meta.modified().map_or(0, unix_seconds);
-    let mut tap = prepack.map(|(p, slot)| p.file(slot, false, Some(Stamp::of(&meta))));
+    let mut copies = copies(&meta);
     BUFFER.with_borrow_mut(|buf| {
         let mut hasher = Sha256::new();
         let mut crc = crcs.crc32.then(crc32fast::Hasher::new);
@@ -139,10 +137,7 @@ pub(crate) fn read_opened(
         loop {
             let (filled, eof) = fill(&mut file, buf, kept, &mut total, expected)?;
             hasher.update(&buf[kept..filled]);
-            if let Some(tap) = &mut tap {
-                tap.write(&buf[kept..filled]);
-            }
-            for copy in copies.iter_mut() {
+            for copy in &mut copies {
                 copy.write(&buf[kept..filled]);
             }
             if let Some(crc) = &mut crc {
@@ -176,10 +171,7 @@ pub(crate) fn read_opened(
                 break;
             }
         }
-        if let Some(tap) = tap {
-            tap.finish();
-        }
-        for copy in copies.drain(..) {
+        for copy in copies {
             copy.finish(total, &meta);
         }
         Ok(FileFacts {

@@ -287,7 +287,12 @@ impl Drop for Prestaged {
 /// here is left out (and its partial copy removed): `fill` copies it the usual way and
 /// reports what goes wrong there.
 impl Copier for Prestaged {
-    fn file(&self, index: usize, file: &SelectedFile) -> Option<Box<dyn CopyFile + '_>> {
+    fn file(
+        &self,
+        index: usize,
+        file: &SelectedFile,
+        _meta: &fs::Metadata,
+    ) -> Option<Box<dyn CopyFile + '_>> {
         self.copied.get(index)?;
         let dest = self.dest(file)?;
         let output = create_private(&dest).ok()?;
@@ -300,17 +305,14 @@ impl Copier for Prestaged {
         }))
     }
 
-    fn link(&self, index: usize, file: &SelectedFile, target: &str) {
+    fn link(&self, index: usize, file: &SelectedFile, target: &str, meta: &fs::Metadata) {
         let Some(slot) = self.copied.get(index) else {
-            return;
-        };
-        let Ok(meta) = fs::symlink_metadata(file.path()) else {
             return;
         };
         if let Some(dest) = self.dest(file)
             && make_link(Path::new(target), &dest).is_ok()
         {
-            let _ = slot.set(Stamp::of(&meta));
+            let _ = slot.set(Stamp::of(meta));
         }
     }
 }
