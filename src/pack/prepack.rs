@@ -72,9 +72,9 @@ struct Record {
 }
 
 /// Where a piece is: in the held buffer or in the spool file, at `at`; or, for an entry
-/// stored as it is (incompressible, or level 0), in the file itself, read again when the
-/// zip is streamed: spooling it would write the whole file once more and read that copy
-/// back, the same read plus a write.
+/// stored as it is (incompressible), in the file itself, read again when the zip is
+/// streamed: spooling it would write the whole file once more and read that copy back,
+/// the same read plus a write.
 #[derive(Debug, Clone, Copy)]
 enum Span {
     Held { at: usize, len: usize },
