@@ -15,9 +15,8 @@ pub(crate) use destination::Destination;
 pub use inputs::{INPUTS, InputSpec, RawInputs};
 
 use crate::secret::Secret;
-use value::{
-    name_problem, parse_bool, parse_choice, parse_endpoint, parse_int, parse_region, parse_size,
-};
+pub(crate) use value::parse_size;
+use value::{name_problem, parse_bool, parse_choice, parse_endpoint, parse_int, parse_region};
 
 /// What to do when `path` matches nothing (upload-artifact's `if-no-files-found`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -84,7 +84,8 @@ pub(crate) mod vars {
     /// Idle deadline of every HTTP request, in seconds (default 300).
     pub(crate) const STEVEDORE_HTTP_TIMEOUT: &str = "STEVEDORE_HTTP_TIMEOUT";
     /// Bytes of the compressed artifact held in memory before its spool file under
-    /// `RUNNER_TEMP` is used (default 64 MiB; `0` spools everything).
+    /// `RUNNER_TEMP` is used: a size such as `256MiB` (default 64 MiB; `0` spools
+    /// everything).
     pub(crate) const STEVEDORE_SPOOL_MEMORY: &str = "STEVEDORE_SPOOL_MEMORY";
     /// Prefix of every action input variable.
     pub(crate) const INPUT_PREFIX: &str = "INPUT_";
@@ -152,8 +153,8 @@ pub struct RunnerEnv {
     pub runner_debug: bool,
     /// `$STEVEDORE_HTTP_TIMEOUT`, as written (validated by the destinations that use it).
     pub(crate) http_timeout: Option<String>,
-    /// `$STEVEDORE_SPOOL_MEMORY` in bytes, when it parses.
-    pub(crate) spool_memory: Option<u64>,
+    /// `$STEVEDORE_SPOOL_MEMORY`, as written (validated by the artifact destination).
+    pub(crate) spool_memory: Option<String>,
     /// `$GH_TOKEN`, else `$GITHUB_TOKEN`, as `gh` reads them: the command line's token
     /// when `--token` is not given (never read in a workflow: there the action passes
     /// `token` itself).
@@ -288,7 +289,7 @@ impl RunnerEnv {
                         value.trim().parse().ok().filter(|&ms: &u64| ms > 0);
                 }
                 vars::STEVEDORE_HTTP_TIMEOUT => env.http_timeout = non_empty(),
-                vars::STEVEDORE_SPOOL_MEMORY => env.spool_memory = value.trim().parse().ok(),
+                vars::STEVEDORE_SPOOL_MEMORY => env.spool_memory = non_empty(),
                 vars::GH_TOKEN if non_empty().is_some() => {
                     env.gh_token = non_empty().map(Secret::new);
                 }

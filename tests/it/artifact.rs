@@ -677,6 +677,52 @@ fn a_failed_gate_sends_nothing_and_leaves_no_spool() {
     }
 }
 
+/// `STEVEDORE_SPOOL_MEMORY` bounds the memory a run holds the zip in. A value that is
+/// not a size was silently replaced by the default; it is refused before anything is
+/// selected (exit 2, the variable named, no request), and a size with a unit is taken.
+#[test]
+fn an_unusable_spool_memory_is_refused_and_a_size_with_a_unit_is_taken() {
+    let ctx = Ctx::new();
+    ctx.file("dist/readme.txt", "hello artifact\n".repeat(5000));
+    let job = emulator().job();
+    for bad in ["lots", "-1", "64M", "1.5"] {
+        let run = upload(
+            &ctx,
+            &job,
+            &[("name", "bounded")],
+            &[("STEVEDORE_SPOOL_MEMORY", bad)],
+        );
+        assert_eq!(run.code, 2, "{bad}: {}", run.log());
+        assert!(
+            run.stdout.contains("::error")
+                && run.stdout.contains("STEVEDORE_SPOOL_MEMORY")
+                && run.stdout.contains(&format!("`{bad}`")),
+            "{bad}: {}",
+            run.log()
+        );
+        assert!(
+            emulator().calls(&job).is_empty(),
+            "{bad}: a request was sent"
+        );
+    }
+    let run = upload(
+        &ctx,
+        &job,
+        &[("name", "bounded")],
+        &[("STEVEDORE_SPOOL_MEMORY", "16KiB")],
+    );
+    assert_eq!(run.code, 0, "{}", run.log());
+    // Held partly in memory, partly spooled: the official client reads it back whole.
+    let into = ctx.temp.join("downloaded");
+    let result = download(&job, &run.outputs["artifact-id"], &into);
+    assert_eq!(result["digestMismatch"], json!(false), "{result}");
+    assert_eq!(
+        read_artifact_tree(&into),
+        read_tree(&ctx.ws.join("dist")),
+        "the artifact holds the tree"
+    );
+}
+
 /// What a run writes under `RUNNER_TEMP`, in its own directory.
 const REPORT_FILES: [&str; 3] = [
     "SHA256SUMS",

@@ -61,6 +61,11 @@ pub enum ArtifactError {
     /// `ACTIONS_RESULTS_URL` is unusable.
     #[error("{0}")]
     ResultsUrl(String),
+    /// `STEVEDORE_SPOOL_MEMORY` is not a size.
+    #[error(
+        "STEVEDORE_SPOOL_MEMORY: {0}; it is how much of the compressed artifact is held in memory before the rest goes to a spool file in RUNNER_TEMP (0 spools everything, the default is 64MiB): fix it or unset it"
+    )]
+    SpoolMemory(String),
     /// An artifact of that name exists in the run (HTTP 409).
     #[error(
         "an artifact named `{name}` already exists in this workflow run: give each job's artifact a unique `name` (in a matrix, include the matrix values) and merge them later, or set `overwrite: true` to replace it"
@@ -183,6 +188,7 @@ impl ArtifactError {
             ArtifactError::MissingEnv { .. }
             | ArtifactError::Token(_)
             | ArtifactError::ResultsUrl(_)
+            | ArtifactError::SpoolMemory(_)
             | ArtifactError::Conflict { .. }
             | ArtifactError::V3Conflict { .. }
             | ArtifactError::Unfinalized { .. }

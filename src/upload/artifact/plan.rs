@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use super::messages::{VERSION_RAW, VERSION_ZIP};
 use super::transfer::Source;
 use super::{ArtifactError, DEFAULT_CONCURRENCY, DEFAULT_STALL};
-use crate::config::{Config, FORBIDDEN_NAME_CHARS};
+use crate::config::{Config, FORBIDDEN_NAME_CHARS, parse_size};
 use crate::github::RunnerEnv;
 use crate::github::results::token::{self, BackendIds};
 use crate::github::results::twirp;
@@ -88,7 +88,18 @@ pub(crate) fn check_setup(env: &RunnerEnv) -> Vec<ArtifactError> {
             }
         }
     }
+    errors.extend(spool_memory(env).err());
     errors
+}
+
+/// Bytes of the compressed zip held in memory before the spool file is used:
+/// `STEVEDORE_SPOOL_MEMORY` when set. A value that is not a size is refused rather than
+/// replaced by the default: whoever set it meant to bound the run's memory.
+fn spool_memory(env: &RunnerEnv) -> Result<u64, ArtifactError> {
+    match env.spool_memory.as_deref() {
+        None => Ok(prepack::DEFAULT_MEMORY),
+        Some(raw) => parse_size(raw).map_err(ArtifactError::SpoolMemory),
+    }
 }
 
 /// The protocol the environment names: v4 wherever a results service is given, else v3
@@ -128,7 +139,7 @@ pub(crate) fn prepack(config: &Config, env: &RunnerEnv, files: usize) -> Option<
         Prepack::new(
             config.artifact.compression_level,
             env.temp_dir(),
-            env.spool_memory.unwrap_or(prepack::DEFAULT_MEMORY),
+            spool_memory(env).unwrap_or(prepack::DEFAULT_MEMORY),
             files + 2,
         )
     })
