@@ -15,9 +15,19 @@ use super::secrets::{FileKind, LOOKAHEAD, RawFinding, SecretScanner};
 /// stay in L2 while SHA-256 and the anchor search both pass over it.
 const CHUNK: usize = 256 * 1024;
 
+/// Every read lands on a page boundary of the buffer. The kernel copies the page cache
+/// into it with `rep movsb`, which on this VM's EPYC ran at 2.4 GB/s into an address one
+/// byte past a page boundary against 6.7 GB/s into an aligned one; the look-ahead carried
+/// between windows (16 KiB and one byte) had put every read after a file's first there.
+const PAGE: usize = 4096;
+
+/// Room before the read position for the carried look-ahead, in whole pages.
+const CARRY: usize = (LOOKAHEAD + 1).div_ceil(PAGE) * PAGE;
+
 thread_local! {
-    /// One reusable buffer per scanning thread: no allocation per file.
-    static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; CHUNK + LOOKAHEAD]);
+    /// One reusable buffer per scanning thread: no allocation per file. A page of slack
+    /// lets the read position be aligned wherever the allocator put the buffer.
+    static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; PAGE + CARRY + CHUNK]);
 }
 
 /// Bumped by every scan: a directory descriptor cached by an earlier scan in this process
@@ -129,43 +139,47 @@ pub(crate) fn read_opened<'c>(
         let mut crc = crcs.crc32.then(crc32fast::Hasher::new);
         let mut crc32c = crcs.crc32c.then_some(0u32);
         let mut findings = Vec::new();
-        // buf[..kept] holds bytes carried over from the previous window (already hashed).
-        let mut kept = 0usize;
+        // New bytes are read into buf[head..end], page-aligned; the window the credential
+        // scan sees starts at `start`: bytes carried over from the previous window (already
+        // hashed) lie in buf[start..head].
+        let aligned = buf.as_ptr().align_offset(PAGE);
+        let head = if aligned < PAGE { aligned } else { 0 } + CARRY;
+        let end = head + CHUNK;
+        let mut start = head;
         let mut base = 0u64;
         let mut total = 0u64;
         let mut scan_from = 0usize;
         loop {
-            let (filled, eof) = fill(&mut file, buf, kept, &mut total, expected)?;
-            hasher.update(&buf[kept..filled]);
+            let (filled, eof) = fill(&mut file, &mut buf[..end], head, &mut total, expected)?;
+            let fresh = &buf[head..filled];
+            hasher.update(fresh);
             for copy in &mut copies {
-                copy.write(&buf[kept..filled]);
+                copy.write(fresh);
             }
             if let Some(crc) = &mut crc {
-                crc.update(&buf[kept..filled]);
+                crc.update(fresh);
             }
             if let Some(crc) = &mut crc32c {
-                *crc = crc32c::crc32c_append(*crc, &buf[kept..filled]);
+                *crc = crc32c::crc32c_append(*crc, fresh);
             }
             if let Some((scanner, kind)) = secrets {
-                let scan_to = if eof { filled } else { filled - LOOKAHEAD };
-                scanner.scan_window(
-                    &buf[..filled],
-                    scan_from,
-                    scan_to,
-                    base,
-                    kind,
-                    &mut findings,
-                );
+                let window = &buf[start..filled];
+                let scan_to = if eof {
+                    window.len()
+                } else {
+                    window.len() - LOOKAHEAD
+                };
+                scanner.scan_window(window, scan_from, scan_to, base, kind, &mut findings);
                 if !eof {
-                    // Carry the look-ahead (and one byte before it, for word boundaries).
-                    let keep_from = scan_to - 1;
-                    buf.copy_within(keep_from..filled, 0);
-                    kept = filled - keep_from;
-                    base += keep_from as u64;
+                    // Carry the look-ahead (and one byte before it, for word boundaries)
+                    // to just before the next read.
+                    let keep_from = start + scan_to - 1;
+                    let kept = filled - keep_from;
+                    buf.copy_within(keep_from..filled, head - kept);
+                    base += (keep_from - start) as u64;
+                    start = head - kept;
                     scan_from = 1;
                 }
-            } else {
-                kept = 0;
             }
             if eof {
                 break;
