@@ -134,6 +134,15 @@ fn names(list: &serde_json::Value) -> Vec<String> {
     names
 }
 
+/// A draft release of `tag` on this commit, as matrix jobs that already ran leave it:
+/// `assets` are `{"name", "content"[, "label"]}` objects.
+fn seed_draft(repo: &str, tag: &str, assets: serde_json::Value) {
+    github().control(
+        "release",
+        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": assets}),
+    );
+}
+
 fn calls(repo: &str, prefix: &str) -> usize {
     github().state(repo)["calls"]
         .as_array()
@@ -681,10 +690,10 @@ fn a_user_asset_named_like_a_staged_copy_is_vouched_for_and_kept() {
 #[test]
 fn a_set_is_published_only_after_its_checksums_cover_every_asset() {
     let repo = github().repo();
-    github().control(
-        "release",
-        &json!({"repo": repo, "tag": "v34", "draft": true, "target_commitish": SHA,
-                "assets": [{"name": "app-linux-x64.tar.gz", "content": "linux"}]}),
+    seed_draft(
+        &repo,
+        "v34",
+        json!([{"name": "app-linux-x64.tar.gz", "content": "linux"}]),
     );
     // The checksums upload is slow: another job's asset lands meanwhile.
     github().control(
@@ -858,12 +867,13 @@ fn a_job_still_uploading_does_not_let_another_job_publish() {
 fn a_killed_jobs_staged_leftovers_hold_the_set_until_its_rerun_removes_them() {
     let repo = github().repo();
     let tag = "v41.0.0";
-    github().control(
-        "release",
-        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+    seed_draft(
+        &repo,
+        tag,
+        json!([
             {"name": "a1.bin", "content": built("a1.bin")},
             {"name": "stevedore-0123abcd-a2.bin", "content": "staged", "label": STAGED_LABEL},
-        ]}),
+        ]),
     );
     let b = ship_files(&repo, tag, &["b1.bin"]);
     assert_eq!(b.code, 0, "{}", b.log());
@@ -902,13 +912,14 @@ fn a_killed_jobs_staged_leftovers_hold_the_set_until_its_rerun_removes_them() {
 fn staged_leftovers_older_than_six_hours_age_out() {
     let repo = github().repo();
     let tag = "v42.0.0";
-    github().control(
-        "release",
-        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+    seed_draft(
+        &repo,
+        tag,
+        json!([
             {"name": "a1.bin", "content": built("a1.bin")},
             {"name": "stevedore-89abcdef-a9.bin", "content": "left by a killed job",
              "label": STAGED_LABEL, "updated_at": "2026-01-01T00:00:00Z"},
-        ]}),
+        ]),
     );
     let b = ship_files(&repo, tag, &["b1.bin"]);
     assert_eq!(b.code, 0, "{}", b.log());
@@ -1030,11 +1041,10 @@ fn jobs_shipping_an_identical_shared_file_both_succeed() {
 fn a_job_staging_while_the_checksums_are_written_holds_publication() {
     let repo = github().repo();
     let tag = "v61.0.0";
-    github().control(
-        "release",
-        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
-            {"name": "a1.bin", "content": built("a1.bin")},
-        ]}),
+    seed_draft(
+        &repo,
+        tag,
+        json!([{"name": "a1.bin", "content": built("a1.bin")}]),
     );
     github().control(
         "faults",
@@ -1073,16 +1083,17 @@ fn a_job_staging_while_the_checksums_are_written_holds_publication() {
 fn a_rerun_building_other_names_than_its_killed_attempt_still_completes_the_set() {
     let repo = github().repo();
     let tag = "v62.0.0";
-    github().control(
-        "release",
-        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+    seed_draft(
+        &repo,
+        tag,
+        json!([
             {"name": "b1.bin", "content": built("b1.bin")},
             {"name": "stevedore-0123abcd-a-attempt1.bin", "content": "killed after upload",
              "label": format!("{STAGED_LABEL} (run 8800, attempt 1)")},
             // Another run of the same commit (a second workflow) may still be at work: held.
             {"name": "stevedore-4567cdef-c1.bin", "content": "another run's upload",
              "label": format!("{STAGED_LABEL} (run 9900, attempt 1)")},
-        ]}),
+        ]),
     );
     let ctx = Ctx::new();
     ctx.file("dist/a-attempt2.bin", built("a-attempt2.bin"));
@@ -1208,11 +1219,10 @@ fn a_failed_rename_after_a_replacement_leaves_the_checksums_vouching_for_the_rel
 fn a_job_that_opened_a_draft_published_meanwhile_reports_it_published() {
     let repo = github().repo();
     let tag = "v64.0.0";
-    github().control(
-        "release",
-        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
-            {"name": "a1.bin", "content": built("a1.bin")},
-        ]}),
+    seed_draft(
+        &repo,
+        tag,
+        json!([{"name": "a1.bin", "content": built("a1.bin")}]),
     );
     github().control(
         "faults",
@@ -1291,12 +1301,13 @@ fn a_failed_rename_of_a_new_asset_is_not_called_a_replacement() {
 fn a_set_jobs_own_leftover_from_a_replacement_does_not_hold_its_set() {
     let repo = github().repo();
     let tag = "v66.0.0";
-    github().control(
-        "release",
-        &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": [
+    seed_draft(
+        &repo,
+        tag,
+        json!([
             {"name": "a1.bin", "content": "a1.bin from a build since replaced\n"},
             {"name": "b1.bin", "content": built("b1.bin")},
-        ]}),
+        ]),
     );
     github().control(
         "faults",
