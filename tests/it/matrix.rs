@@ -136,7 +136,7 @@ fn names(list: &serde_json::Value) -> Vec<String> {
 
 /// A draft release of `tag` on this commit, as matrix jobs that already ran leave it:
 /// `assets` are `{"name", "content"[, "label"]}` objects.
-fn seed_draft(repo: &str, tag: &str, assets: serde_json::Value) {
+fn seed_draft(repo: &str, tag: &str, assets: &serde_json::Value) {
     github().control(
         "release",
         &json!({"repo": repo, "tag": tag, "draft": true, "target_commitish": SHA, "assets": assets}),
@@ -693,7 +693,7 @@ fn a_set_is_published_only_after_its_checksums_cover_every_asset() {
     seed_draft(
         &repo,
         "v34",
-        json!([{"name": "app-linux-x64.tar.gz", "content": "linux"}]),
+        &json!([{"name": "app-linux-x64.tar.gz", "content": "linux"}]),
     );
     // The checksums upload is slow: another job's asset lands meanwhile.
     github().control(
@@ -870,7 +870,7 @@ fn a_killed_jobs_staged_leftovers_hold_the_set_until_its_rerun_removes_them() {
     seed_draft(
         &repo,
         tag,
-        json!([
+        &json!([
             {"name": "a1.bin", "content": built("a1.bin")},
             {"name": "stevedore-0123abcd-a2.bin", "content": "staged", "label": STAGED_LABEL},
         ]),
@@ -915,7 +915,7 @@ fn staged_leftovers_older_than_six_hours_age_out() {
     seed_draft(
         &repo,
         tag,
-        json!([
+        &json!([
             {"name": "a1.bin", "content": built("a1.bin")},
             {"name": "stevedore-89abcdef-a9.bin", "content": "left by a killed job",
              "label": STAGED_LABEL, "updated_at": "2026-01-01T00:00:00Z"},
@@ -1044,7 +1044,7 @@ fn a_job_staging_while_the_checksums_are_written_holds_publication() {
     seed_draft(
         &repo,
         tag,
-        json!([{"name": "a1.bin", "content": built("a1.bin")}]),
+        &json!([{"name": "a1.bin", "content": built("a1.bin")}]),
     );
     github().control(
         "faults",
@@ -1086,7 +1086,7 @@ fn a_rerun_building_other_names_than_its_killed_attempt_still_completes_the_set(
     seed_draft(
         &repo,
         tag,
-        json!([
+        &json!([
             {"name": "b1.bin", "content": built("b1.bin")},
             {"name": "stevedore-0123abcd-a-attempt1.bin", "content": "killed after upload",
              "label": format!("{STAGED_LABEL} (run 8800, attempt 1)")},
@@ -1222,7 +1222,7 @@ fn a_job_that_opened_a_draft_published_meanwhile_reports_it_published() {
     seed_draft(
         &repo,
         tag,
-        json!([{"name": "a1.bin", "content": built("a1.bin")}]),
+        &json!([{"name": "a1.bin", "content": built("a1.bin")}]),
     );
     github().control(
         "faults",
@@ -1304,7 +1304,7 @@ fn a_set_jobs_own_leftover_from_a_replacement_does_not_hold_its_set() {
     seed_draft(
         &repo,
         tag,
-        json!([
+        &json!([
             {"name": "a1.bin", "content": "a1.bin from a build since replaced\n"},
             {"name": "b1.bin", "content": built("b1.bin")},
         ]),
