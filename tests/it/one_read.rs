@@ -129,3 +129,39 @@ fn two_directories_in_one_parent_are_staged_together() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Every read of a file's bytes lands on a page boundary of the scan's buffer. The
+/// look-ahead the credential scan carries between windows (16 KiB and one byte) had put
+/// each read after a file's first one byte past one, where the kernel's copy out of the
+/// page cache ran at a third of its speed on the development VM (bench/README.md, "The
+/// shipped musl binary"). `strace -e raw=read` shows each read's buffer address.
+#[test]
+fn every_read_of_a_large_file_lands_on_a_page_boundary() {
+    let ctx = Ctx::new();
+    ctx.file("dist/large.bin", random_bytes(3 << 20, 9));
+    let trace = ctx.home.join("strace.log");
+    let mut cmd = ctx.step_command("strace", &[("path", "dist"), ("destination", "none")], &[]);
+    cmd.args(["-f", "-e", "trace=read", "-e", "raw=read", "-o"])
+        .arg(&trace)
+        .arg(crate::support::runner::STEVEDORE);
+    let run = ctx.finish(cmd);
+    assert_eq!(run.code, 0, "{}", run.log());
+    let log = fs::read_to_string(&trace).expect("strace log");
+    // `read(0x3, 0x7f0c2e1ff000, 0x40000) = 0x40000`: the file's reads are the large ones.
+    let reads: Vec<(u64, u64)> = log
+        .lines()
+        .filter_map(|l| {
+            let args = l.split_once("read(")?.1.split_once(')')?.0;
+            let mut it = args.split(", ").skip(1);
+            let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+            Some((hex(it.next()?)?, hex(it.next()?)?))
+        })
+        .filter(|&(_, len)| len >= 64 * 1024)
+        .collect();
+    assert!(reads.len() >= 12, "the file is read in pieces: {reads:x?}");
+    let misaligned: Vec<_> = reads.iter().filter(|(at, _)| at % 4096 != 0).collect();
+    assert!(
+        misaligned.is_empty(),
+        "reads off a page boundary: {misaligned:x?}"
+    );
+}
