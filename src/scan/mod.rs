@@ -64,12 +64,13 @@ pub(crate) struct ScanOptions<'a> {
 /// files while they are hashed. What is written stays on this machine, unpublished, until
 /// the policies pass.
 pub(crate) trait Copier: Sync {
-    /// The copy of file `index` (a regular file; `meta` is what `fstat` said when its
-    /// read began), or `None` when this copier does not take it.
+    /// The copy of file `index` (a regular file, open as `source`, not yet read; `meta` is
+    /// what `fstat` said of it), or `None` when this copier does not take it.
     fn file(
         &self,
         index: usize,
         file: &crate::select::SelectedFile,
+        source: &std::fs::File,
         meta: &std::fs::Metadata,
     ) -> Option<Box<dyn CopyFile + '_>>;
     /// File `index` is a preserved link to `target`; `meta` is the link's own.
@@ -88,6 +89,7 @@ impl Copier for crate::pack::prepack::Prepack {
         &self,
         index: usize,
         _file: &crate::select::SelectedFile,
+        _source: &std::fs::File,
         meta: &std::fs::Metadata,
     ) -> Option<Box<dyn CopyFile + '_>> {
         let stamp = crate::pack::prepack::Stamp::of(meta);
@@ -214,11 +216,11 @@ fn scan_files(
                     }
                 })
             } else {
-                read::read_file(file.path(), secrets, options.crcs, |meta| {
+                read::read_file(file.path(), secrets, options.crcs, |source, meta| {
                     options
                         .copies
                         .iter()
-                        .filter_map(|c| c.file(index, file, meta))
+                        .filter_map(|c| c.file(index, file, source, meta))
                         .collect()
                 })
             };

@@ -111,12 +111,13 @@ pub(crate) struct Crcs {
 }
 
 /// Hashes (and optionally scans) the file at `path`; its bytes also go to the copies
-/// `copies` starts from the file's metadata (the artifact's zip, directory copies).
+/// `copies` starts from the open file and its metadata (the artifact's zip, directory
+/// copies).
 pub(crate) fn read_file<'c>(
     path: &Path,
     secrets: Option<(&SecretScanner, FileKind)>,
     crcs: Crcs,
-    copies: impl FnOnce(&std::fs::Metadata) -> Vec<Box<dyn CopyFile + 'c>>,
+    copies: impl FnOnce(&File, &std::fs::Metadata) -> Vec<Box<dyn CopyFile + 'c>>,
 ) -> io::Result<FileFacts> {
     read_opened(open(path)?, secrets, crcs, copies)
 }
@@ -127,13 +128,13 @@ pub(crate) fn read_opened<'c>(
     mut file: File,
     secrets: Option<(&SecretScanner, FileKind)>,
     crcs: Crcs,
-    copies: impl FnOnce(&std::fs::Metadata) -> Vec<Box<dyn CopyFile + 'c>>,
+    copies: impl FnOnce(&File, &std::fs::Metadata) -> Vec<Box<dyn CopyFile + 'c>>,
 ) -> io::Result<FileFacts> {
     let meta = file.metadata()?;
     let expected = meta.len();
     let mode = file_mode(&meta);
     let mtime = meta.modified().map_or(0, unix_seconds);
-    let mut copies = copies(&meta);
+    let mut copies = copies(&file, &meta);
     BUFFER.with_borrow_mut(|buf| {
         let mut hasher = Sha256::new();
         let mut crc = crcs.crc32.then(crc32fast::Hasher::new);

@@ -213,6 +213,13 @@ pub(crate) struct Prestaged {
     /// Per selected file: copied whole from the scan's read, with the metadata that read
     /// began from (a later `stat` that differs means the file changed since).
     copied: Vec<std::sync::OnceLock<Stamp>>,
+    /// Whether copies are still tried as reflinks: cleared by the first refusal that says
+    /// the file system cannot share extents (ext4, tmpfs), so those pay one `ioctl`.
+    #[cfg_attr(
+        not(target_os = "linux"),
+        expect(dead_code, reason = "reflinks are made on Linux only")
+    )]
+    reflinks: std::sync::atomic::AtomicBool,
 }
 
 impl Prestaged {
@@ -252,6 +259,7 @@ impl Prestaged {
             token,
             _lock: lock,
             copied: (0..files).map(|_| std::sync::OnceLock::new()).collect(),
+            reflinks: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
@@ -283,25 +291,35 @@ impl Drop for Prestaged {
     }
 }
 
-/// The scan's reads written into the staging directory. A file that cannot be copied
-/// here is left out (and its partial copy removed): `fill` copies it the usual way and
-/// reports what goes wrong there.
+/// The scan's reads written into the staging directory, or, where the file system shares
+/// extents (btrfs, XFS, bcachefs), each copy a reflink of its file made before the read:
+/// no byte is written, the blocks are shared until either side changes. A clone is of the
+/// file as it was when cloned: a change after the read began shows in the metadata `fill`
+/// checks, as for a written copy. A file that cannot be copied here is left out (and its
+/// partial copy removed): `fill` copies it the usual way and reports what goes wrong
+/// there.
 impl Copier for Prestaged {
     fn file(
         &self,
         index: usize,
         file: &SelectedFile,
+        source: &File,
         _meta: &fs::Metadata,
     ) -> Option<Box<dyn CopyFile + '_>> {
         self.copied.get(index)?;
         let dest = self.dest(file)?;
         let output = create_private(&dest).ok()?;
+        let Some(cloned) = self.reflink(&output, source) else {
+            let _ = fs::remove_file(&dest);
+            return None;
+        };
         Some(Box::new(StagedFile {
             staged: self,
             index,
             dest,
             output: Some(output),
             written: 0,
+            cloned,
         }))
     }
 
@@ -317,6 +335,50 @@ impl Copier for Prestaged {
     }
 }
 
+impl Prestaged {
+    /// Makes `output` a reflink of `source` (`FICLONE`): `Some(true)` where it is one,
+    /// `Some(false)` where it is not and `output` is empty for the read's bytes, `None`
+    /// where what a failed clone left cannot be dropped.
+    #[cfg(target_os = "linux")]
+    fn reflink(&self, output: &File, source: &File) -> Option<bool> {
+        use std::sync::atomic::Ordering;
+        if !self.reflinks.load(Ordering::Relaxed) {
+            return Some(false);
+        }
+        match rustix::fs::ioctl_ficlone(output, source) {
+            Ok(()) => Some(true),
+            Err(e) => {
+                output.set_len(0).ok()?;
+                // Not this file system, or not between these two: no later file will do.
+                if [
+                    rustix::io::Errno::OPNOTSUPP,
+                    rustix::io::Errno::XDEV,
+                    rustix::io::Errno::INVAL,
+                    rustix::io::Errno::NOTTY,
+                    rustix::io::Errno::NOSYS,
+                ]
+                .contains(&e)
+                {
+                    self.reflinks.store(false, Ordering::Relaxed);
+                }
+                Some(false)
+            }
+        }
+    }
+
+    /// Reflinks are made on Linux only: elsewhere every copy is written from the scan's
+    /// read (macOS's `fclonefileat` creates the copy itself, and no Mac runs the suite).
+    #[cfg(not(target_os = "linux"))]
+    #[expect(
+        clippy::unused_self,
+        clippy::unnecessary_wraps,
+        reason = "the Linux version's signature"
+    )]
+    fn reflink(&self, _output: &File, _source: &File) -> Option<bool> {
+        Some(false)
+    }
+}
+
 /// One file on its way from the scan into the staging directory.
 struct StagedFile<'s> {
     staged: &'s Prestaged,
@@ -324,10 +386,15 @@ struct StagedFile<'s> {
     dest: PathBuf,
     output: Option<File>,
     written: u64,
+    /// A reflink of the source: its bytes are there already, the read's are not written.
+    cloned: bool,
 }
 
 impl CopyFile for StagedFile<'_> {
     fn write(&mut self, bytes: &[u8]) {
+        if self.cloned {
+            return;
+        }
         if let Some(output) = &mut self.output {
             if output.write_all(bytes).is_ok() {
                 self.written += bytes.len() as u64;
@@ -339,7 +406,12 @@ impl CopyFile for StagedFile<'_> {
 
     fn finish(self: Box<Self>, size: u64, meta: &fs::Metadata) {
         let done = self.output.as_ref().is_some_and(|output| {
-            self.written == size && set_mode(output, crate::scan::read::file_mode(meta)).is_ok()
+            let length = if self.cloned {
+                output.metadata().map_or(u64::MAX, |m| m.len())
+            } else {
+                self.written
+            };
+            length == size && set_mode(output, crate::scan::read::file_mode(meta)).is_ok()
         });
         if done {
             let _ = self.staged.copied[self.index].set(Stamp::of(meta));

@@ -236,9 +236,11 @@ struct Verdict {
 /// What differs between a listed file and the file at its path under `root`, if anything,
 /// and the bytes read.
 fn check(root: &Path, expected: &Expected, modes: bool) -> (Option<Verdict>, u64) {
-    let facts = match open_beneath(root, &expected.path)
-        .and_then(|f| read_opened(f, None, crate::scan::read::Crcs::default(), |_| Vec::new()))
-    {
+    let facts = match open_beneath(root, &expected.path).and_then(|f| {
+        read_opened(f, None, crate::scan::read::Crcs::default(), |_, _| {
+            Vec::new()
+        })
+    }) {
         Ok(facts) => facts,
         Err(e) => {
             let verdict = Verdict {

@@ -165,3 +165,86 @@ fn every_read_of_a_large_file_lands_on_a_page_boundary() {
         "reads off a page boundary: {misaligned:x?}"
     );
 }
+
+/// Where the file system shares extents (XFS here; btrfs alike), a directory destination's
+/// copies are reflinks of the selected files, made when each is opened for the scan's read:
+/// no byte of them is written, and the copy's blocks are the file's. XFS lives on a loop
+/// device mounted in a private mount namespace (root, as for the full-disk test's tmpfs).
+#[test]
+fn where_the_file_system_shares_extents_the_directory_copies_are_reflinks() {
+    let ctx = Ctx::new();
+    ctx.file("dist/readme.txt", "hello, reflink\n".repeat(4000));
+    ctx.file("dist/bin/tool.bin", random_bytes(3 << 20, 11));
+    ctx.file("dist/empty.log", "");
+    let image = ctx.home.join("xfs.img");
+    fs::File::create(&image)
+        .and_then(|f| f.set_len(320 << 20))
+        .expect("sparse image");
+    let mkfs = std::process::Command::new("mkfs.xfs")
+        .arg("-q")
+        .arg(&image)
+        .status()
+        .expect("mkfs.xfs (xfsprogs; scripts/test installs it)");
+    assert!(mkfs.success(), "mkfs.xfs failed");
+    let mnt = ctx.home.join("xfs");
+    let seen = ctx.home.join("seen");
+    fs::create_dir_all(&mnt).expect("mount point");
+    fs::create_dir_all(&seen).expect("report dir");
+    let (src, out) = (mnt.join("dist"), mnt.join("out"));
+    let mut cmd = ctx.step_command(
+        "unshare",
+        &[
+            ("path", src.to_str().expect("utf-8")),
+            ("destination", out.to_str().expect("utf-8")),
+        ],
+        &[],
+    );
+    // The mount lives as long as the namespace: what the test reads is copied out first.
+    cmd.args(["--mount", "sh", "-c"]).arg(
+        r#"mount -o loop "$1" "$2" || exit 99
+cp -a "$3" "$2/dist" || exit 98
+mkdir "$4/strace"
+strace -ff -y -e trace=ioctl,write,pwrite64,copy_file_range -o "$4/strace/t" "$0"; code=$?
+filefrag -v "$2/out/bin/tool.bin" > "$4/filefrag.txt"
+cp -a "$2/out" "$4/out"
+exit $code"#,
+    );
+    cmd.arg(crate::support::runner::STEVEDORE)
+        .arg(&image)
+        .arg(&mnt)
+        .arg(ctx.ws.join("dist"))
+        .arg(&seen);
+    let run = ctx.finish(cmd);
+    assert_eq!(run.code, 0, "{}", run.log());
+    // One log per thread (`-ff`): no call is split across lines by another thread's.
+    let log: String = fs::read_dir(seen.join("strace"))
+        .expect("strace logs")
+        .map(|e| fs::read_to_string(e.expect("entry").path()).expect("strace log"))
+        .collect();
+    let clones: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("FICLONE") && l.trim_end().ends_with("= 0"))
+        .collect();
+    for name in ["readme.txt>", "tool.bin>"] {
+        assert!(
+            clones.iter().any(|l| l.contains(name)),
+            "{name} was not cloned: {clones:#?}"
+        );
+        let writes: Vec<&str> = log
+            .lines()
+            .filter(|l| !l.contains("FICLONE") && l.contains(name))
+            .collect();
+        assert!(writes.is_empty(), "{name} was written: {writes:#?}");
+    }
+    let extents = fs::read_to_string(seen.join("filefrag.txt")).expect("filefrag");
+    assert!(extents.contains("shared"), "{extents}");
+    let mut copied = read_tree(&seen.join("out"));
+    for document in ["SHA256SUMS", "stevedore-manifest.json"] {
+        assert!(copied.remove(document).is_some(), "{document} is there");
+    }
+    assert_eq!(
+        copied,
+        read_tree(&ctx.ws.join("dist")),
+        "the copy is the tree"
+    );
+}
