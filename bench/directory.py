@@ -12,7 +12,11 @@ ones (bench/download.py has the same rule). Prints the median wall time, the rat
 stevedore, the median CPU time and peak RSS, and checks that stevedore's last copy holds
 the corpus byte for byte.
 
-usage: directory.py [--repeats N] [--only small-text|many-small] [--binary LABEL=PATH ...]
+--xfs runs it all on XFS (a loop device, root; xfsprogs): the corpus copied there, each
+copy made there, where stevedore's copies are reflinks of the files (and `cp -r`'s too:
+coreutils 9 reflinks where it can).
+
+usage: directory.py [--repeats N] [--only small-text|many-small] [--binary LABEL=PATH ...] [--xfs]
 
 --binary adds other stevedore builds (a musl release binary, an older commit) to the
 same rounds.
@@ -54,6 +58,7 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", choices=["small-text", "many-small"], default="small-text")
     p.add_argument("--binary", action="append", default=[], metavar="LABEL=PATH")
+    p.add_argument("--xfs", action="store_true", help="corpus and copies on an XFS loop mount")
     a = p.parse_args()
 
     base = os.path.join(CORPUS, a.only)
@@ -66,7 +71,10 @@ def main():
             sys.exit(f"--binary {spec}: expected LABEL=PATH of an existing binary")
         builds.append((f"stevedore [{label}]", path))
 
-    out = tempfile.mkdtemp(prefix="stevedore-bench-dir-", dir=base)
+    mount = None
+    if a.xfs:
+        mount, data = xfs_copy(base, data)
+    out = tempfile.mkdtemp(prefix="stevedore-bench-dir-", dir=mount or base)
     env = dict(os.environ, TMPDIR=out)
     env.pop("GITHUB_ACTIONS", None)
     rows = {name: [] for name, _ in builds}
@@ -103,6 +111,25 @@ def main():
             print(f"| {name} | {wall:.3f} | {wall / ours:.2f}x | {cpu:.2f} | {rss:.1f} |")
     finally:
         shutil.rmtree(out, ignore_errors=True)
+        if mount:
+            subprocess.run(["umount", mount], check=True)
+            os.rmdir(mount)
+            os.remove(mount + ".img")
+
+
+def xfs_copy(base, data):
+    """An XFS file system on a sparse image beside the corpus, mounted, with the corpus
+    copied onto it (its own blocks: `--reflink=never`); returns the mount and the copy."""
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data) for f in fs)
+    mount = tempfile.mkdtemp(prefix="xfs-", dir=base)
+    image = mount + ".img"
+    with open(image, "wb") as f:
+        f.truncate(max(40 * size, 512 << 20))
+    subprocess.run(["mkfs.xfs", "-q", image], check=True)
+    subprocess.run(["mount", "-o", "loop", image, mount], check=True)
+    copy = os.path.join(mount, "data")
+    subprocess.run(["cp", "-a", "--reflink=never", data, copy], check=True)
+    return mount, copy
 
 
 if __name__ == "__main__":

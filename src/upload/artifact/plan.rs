@@ -98,6 +98,8 @@ pub(crate) fn check_setup(env: &RunnerEnv) -> Vec<ArtifactError> {
 fn spool_memory(env: &RunnerEnv) -> Result<u64, ArtifactError> {
     match env.spool_memory.as_deref() {
         None => Ok(prepack::DEFAULT_MEMORY),
+        // A size is more than zero; here zero means every byte spooled.
+        Some(raw) if raw.trim() == "0" => Ok(0),
         Some(raw) => parse_size(raw).map_err(ArtifactError::SpoolMemory),
     }
 }
