@@ -3,7 +3,7 @@
 manifest, then the verified copy) into a fresh directory, beside `cp -r` of the same tree
 as the reference, in one run.
 
-Corpus: small-text (10,000 files, ~185 MB) by default, or many-small (--only). Each round
+Corpus: small-text (10,000 files, ~185 MB) by default, or many-small or few-large (--only). Each round
 runs every command once (interleaved, so a change in load hits every row alike), the
 corpus pulled into the page cache before each run. Every copy goes to a new directory on
 the same file system and all of them are removed only at the end: removing a tree of many
@@ -16,7 +16,7 @@ the corpus byte for byte.
 copy made there, where stevedore's copies are reflinks of the files (and `cp -r`'s too:
 coreutils 9 reflinks where it can).
 
-usage: directory.py [--repeats N] [--only small-text|many-small] [--binary LABEL=PATH ...] [--xfs]
+usage: directory.py [--repeats N] [--only small-text|many-small|few-large] [--binary LABEL=PATH ...] [--xfs]
 
 --binary adds other stevedore builds (a musl release binary, an older commit) to the
 same rounds.
@@ -56,7 +56,7 @@ def same_tree(a, b):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--only", choices=["small-text", "many-small"], default="small-text")
+    p.add_argument("--only", choices=["small-text", "many-small", "few-large"], default="small-text")
     p.add_argument("--binary", action="append", default=[], metavar="LABEL=PATH")
     p.add_argument("--xfs", action="store_true", help="corpus and copies on an XFS loop mount")
     a = p.parse_args()

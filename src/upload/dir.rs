@@ -292,24 +292,29 @@ impl Drop for Prestaged {
 }
 
 /// The scan's reads written into the staging directory, or, where the file system shares
-/// extents (btrfs, XFS, bcachefs), each copy a reflink of its file made before the read:
-/// no byte is written, the blocks are shared until either side changes. A clone is of the
-/// file as it was when cloned: a change after the read began shows in the metadata `fill`
-/// checks, as for a written copy. A file that cannot be copied here is left out (and its
-/// partial copy removed): `fill` copies it the usual way and reports what goes wrong
-/// there.
+/// extents (btrfs, XFS, bcachefs), each copy of [`REFLINK_FROM`] bytes or more a reflink of
+/// its file made before the read: no byte is written, the blocks are shared until either
+/// side changes. A clone is of the file as it was when cloned: a change after the read
+/// began shows in the metadata `fill` checks, as for a written copy. A file that cannot be
+/// copied here is left out (and its partial copy removed): `fill` copies it the usual way
+/// and reports what goes wrong there.
 impl Copier for Prestaged {
     fn file(
         &self,
         index: usize,
         file: &SelectedFile,
         source: &File,
-        _meta: &fs::Metadata,
+        meta: &fs::Metadata,
     ) -> Option<Box<dyn CopyFile + '_>> {
         self.copied.get(index)?;
         let dest = self.dest(file)?;
         let output = create_private(&dest).ok()?;
-        let Some(cloned) = self.reflink(&output, source) else {
+        let clone = meta.len() >= REFLINK_FROM;
+        let Some(cloned) = (if clone {
+            self.reflink(&output, source)
+        } else {
+            Some(false)
+        }) else {
             let _ = fs::remove_file(&dest);
             return None;
         };
@@ -334,6 +339,12 @@ impl Copier for Prestaged {
         }
     }
 }
+
+/// Files from this size on are reflinked where the file system shares extents; smaller
+/// ones are written. A clone is a metadata transaction of its own: on XFS here, 10,000
+/// files of 1-64 KiB took 0.345 s cloned against 0.306 s written, and eight of 64 MiB
+/// 0.24 s against 0.43-1.02 s (`bench/directory.py --xfs`).
+const REFLINK_FROM: u64 = 64 * 1024;
 
 impl Prestaged {
     /// Makes `output` a reflink of `source` (`FICLONE`): `Some(true)` where it is one,

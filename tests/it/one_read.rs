@@ -167,13 +167,15 @@ fn every_read_of_a_large_file_lands_on_a_page_boundary() {
 }
 
 /// Where the file system shares extents (XFS here; btrfs alike), a directory destination's
-/// copies are reflinks of the selected files, made when each is opened for the scan's read:
-/// no byte of them is written, and the copy's blocks are the file's. XFS lives on a loop
-/// device mounted in a private mount namespace (root, as for the full-disk test's tmpfs).
+/// copies of files of 64 KiB or more are reflinks, made when each is opened for the scan's
+/// read: no byte of them is written, and the copy's blocks are the file's. Smaller files
+/// are written, which costs less than a clone's transaction. XFS lives on a loop device
+/// mounted in a private mount namespace (root, as for the full-disk test's tmpfs).
 #[test]
 fn where_the_file_system_shares_extents_the_directory_copies_are_reflinks() {
     let ctx = Ctx::new();
-    ctx.file("dist/readme.txt", "hello, reflink\n".repeat(4000));
+    ctx.file("dist/readme.txt", "hello, reflink\n".repeat(8000));
+    ctx.file("dist/small.txt", "written, not cloned\n".repeat(50));
     ctx.file("dist/bin/tool.bin", random_bytes(3 << 20, 11));
     ctx.file("dist/empty.log", "");
     let image = ctx.home.join("xfs.img");
@@ -236,6 +238,13 @@ exit $code"#,
             .collect();
         assert!(writes.is_empty(), "{name} was written: {writes:#?}");
     }
+    assert!(
+        !clones.iter().any(|l| l.contains("small.txt>"))
+            && log
+                .lines()
+                .any(|l| l.starts_with("write(") && l.contains("/small.txt>")),
+        "small.txt is written, not cloned: {clones:#?}"
+    );
     let extents = fs::read_to_string(seen.join("filefrag.txt")).expect("filefrag");
     assert!(extents.contains("shared"), "{extents}");
     let mut copied = read_tree(&seen.join("out"));
