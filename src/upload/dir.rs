@@ -292,7 +292,7 @@ impl Drop for Prestaged {
 }
 
 /// The scan's reads written into the staging directory, or, where the file system shares
-/// extents (btrfs, XFS, bcachefs), each copy of [`REFLINK_FROM`] bytes or more a reflink of
+/// extents (btrfs, XFS, bcachefs), each copy of `REFLINK_FROM` bytes or more a reflink of
 /// its file made before the read: no byte is written, the blocks are shared until either
 /// side changes. A clone is of the file as it was when cloned: a change after the read
 /// began shows in the metadata `fill` checks, as for a written copy. A file that cannot be
@@ -309,12 +309,7 @@ impl Copier for Prestaged {
         self.copied.get(index)?;
         let dest = self.dest(file)?;
         let output = create_private(&dest).ok()?;
-        let clone = meta.len() >= REFLINK_FROM;
-        let Some(cloned) = (if clone {
-            self.reflink(&output, source)
-        } else {
-            Some(false)
-        }) else {
+        let Some(cloned) = self.reflink(&output, source, meta.len()) else {
             let _ = fs::remove_file(&dest);
             return None;
         };
@@ -344,16 +339,17 @@ impl Copier for Prestaged {
 /// ones are written. A clone is a metadata transaction of its own: on XFS here, 10,000
 /// files of 1-64 KiB took 0.345 s cloned against 0.306 s written, and eight of 64 MiB
 /// 0.24 s against 0.43-1.02 s (`bench/directory.py --xfs`).
+#[cfg(target_os = "linux")]
 const REFLINK_FROM: u64 = 64 * 1024;
 
 impl Prestaged {
-    /// Makes `output` a reflink of `source` (`FICLONE`): `Some(true)` where it is one,
-    /// `Some(false)` where it is not and `output` is empty for the read's bytes, `None`
-    /// where what a failed clone left cannot be dropped.
+    /// Makes `output` a reflink of `source`, `len` bytes (`FICLONE`): `Some(true)` where
+    /// it is one, `Some(false)` where it is not (too small, or not here) and `output` is
+    /// empty for the read's bytes, `None` where what a failed clone left cannot be dropped.
     #[cfg(target_os = "linux")]
-    fn reflink(&self, output: &File, source: &File) -> Option<bool> {
+    fn reflink(&self, output: &File, source: &File, len: u64) -> Option<bool> {
         use std::sync::atomic::Ordering;
-        if !self.reflinks.load(Ordering::Relaxed) {
+        if len < REFLINK_FROM || !self.reflinks.load(Ordering::Relaxed) {
             return Some(false);
         }
         match rustix::fs::ioctl_ficlone(output, source) {
@@ -385,7 +381,7 @@ impl Prestaged {
         clippy::unnecessary_wraps,
         reason = "the Linux version's signature"
     )]
-    fn reflink(&self, _output: &File, _source: &File) -> Option<bool> {
+    fn reflink(&self, _output: &File, _source: &File, _len: u64) -> Option<bool> {
         Some(false)
     }
 }
