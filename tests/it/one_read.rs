@@ -25,10 +25,18 @@ fn opens(log: &str, name: &str) -> usize {
         .count()
 }
 
-fn traced(ctx: &Ctx, inputs: &[(&str, &str)], env: &[(String, String)]) -> (Run, String) {
+/// The step run under `strace -f` with `options` (which calls, how shown); returns the log.
+fn traced(
+    ctx: &Ctx,
+    inputs: &[(&str, &str)],
+    env: &[(String, String)],
+    options: &[&str],
+) -> (Run, String) {
     let trace = ctx.home.join("strace.log");
     let mut cmd = ctx.step_command("strace", inputs, env);
-    cmd.args(["-f", "-y", "-e", "trace=openat", "-o"])
+    cmd.arg("-f")
+        .args(options)
+        .arg("-o")
         .arg(&trace)
         .arg(crate::support::runner::STEVEDORE);
     let run = ctx.finish(cmd);
@@ -58,6 +66,7 @@ fn a_directory_and_an_artifact_are_shipped_from_one_read_of_each_file() {
             ("name", "once"),
         ],
         &env,
+        &["-y", "-e", "trace=openat"],
     );
     assert_eq!(run.code, 0, "{}", run.log());
     for name in files {
@@ -139,14 +148,13 @@ fn two_directories_in_one_parent_are_staged_together() {
 fn every_read_of_a_large_file_lands_on_a_page_boundary() {
     let ctx = Ctx::new();
     ctx.file("dist/large.bin", random_bytes(3 << 20, 9));
-    let trace = ctx.home.join("strace.log");
-    let mut cmd = ctx.step_command("strace", &[("path", "dist"), ("destination", "none")], &[]);
-    cmd.args(["-f", "-e", "trace=read", "-e", "raw=read", "-o"])
-        .arg(&trace)
-        .arg(crate::support::runner::STEVEDORE);
-    let run = ctx.finish(cmd);
+    let (run, log) = traced(
+        &ctx,
+        &[("path", "dist"), ("destination", "none")],
+        &[],
+        &["-e", "trace=read", "-e", "raw=read"],
+    );
     assert_eq!(run.code, 0, "{}", run.log());
-    let log = fs::read_to_string(&trace).expect("strace log");
     // `read(0x3, 0x7f0c2e1ff000, 0x40000) = 0x40000`: the file's reads are the large ones.
     let reads: Vec<(u64, u64)> = log
         .lines()
